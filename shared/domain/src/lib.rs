@@ -1,0 +1,25 @@
+//! The domain: entities, value types and the ports (traits) the adapters implement.
+//!
+//! Pure code: no I/O, no framework. Everything here is testable without a store.
+
+pub mod api_key;
+pub mod audit;
+pub mod clock;
+pub mod email;
+pub mod error;
+pub mod id;
+pub mod password;
+pub mod ports;
+pub mod token;
+pub mod user;
+
+pub use api_key::{ApiKey, ApiKeyStatus, KeyRejection, KeySecret, NewApiKey, ParsedKey};
+pub use audit::{AuditEvent, AuditQuery};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use email::{Email, MailMessage};
+pub use error::{DomainError, StoreError};
+pub use id::Id;
+pub use password::{PasswordPolicy, PASSWORD_MAX_LEN, PASSWORD_MIN_LEN};
+pub use ports::*;
+pub use token::{ActionToken, ActionTokenKind, RefreshFamily, RefreshToken, RotateOutcome, TokenHash};
+pub use user::{Membership, OrgRole, Organization, Role, User, UserStatus};

@@ -1,0 +1,186 @@
+//! Ports: what the domain needs from the outside world, shaped by the domain's questions
+//! rather than by a database's API. Each has a DynamoDB/AWS adapter and an embedded
+//! (SQLite / data-directory) adapter; `tollgate-store-contract` runs one suite against both.
+//!
+//! Conventions for every store method:
+//! - Times are passed in (from the `Clock` port); adapters never read the wall clock, so
+//!   expiry is testable and both adapters agree.
+//! - A write either happens completely or not at all (transactions / conditional writes).
+//! - Expected outcomes (`AlreadyExists`, `NotFound`, `Conflict`, `LimitReached`) are
+//!   `StoreError` variants; the HTTP layer maps them to 4xx.
+
+use crate::{
+    ActionToken, ActionTokenKind, ApiKey, AuditEvent, AuditQuery, Email, Id, KeySecret, MailMessage, Membership,
+    Organization, RefreshFamily, RefreshToken, RotateOutcome, StoreError, TokenHash, User,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// Users, organizations and memberships.
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Stores a new user with their personal organization and owner membership, all or nothing.
+    /// `AlreadyExists("email")` if a user that is not deleted has this email.
+    async fn create_user(&self, user: &User, org: &Organization, owner: &Membership) -> Result<(), StoreError>;
+
+    async fn get_user(&self, id: &Id) -> Result<Option<User>, StoreError>;
+
+    /// The user holding this email, unless deleted (deleted users release their email).
+    async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
+
+    /// Writes every mutable field of `user` (names, company, password hash, role, status,
+    /// email_verified, updated_at). The email cannot change here. `NotFound("user")` if the
+    /// user does not exist or is deleted.
+    async fn update_user(&self, user: &User) -> Result<(), StoreError>;
+
+    /// Soft delete: status `deleted`, `deleted_at = now`, the email released for new
+    /// registrations; the record itself is kept. `NotFound("user")` if missing or already deleted.
+    async fn soft_delete_user(&self, id: &Id, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Whether any user (not deleted) has the `admin` role: first-start bootstrap.
+    async fn admin_exists(&self) -> Result<bool, StoreError>;
+
+    async fn get_organization(&self, id: &Id) -> Result<Option<Organization>, StoreError>;
+
+    /// Memberships of a user, oldest first.
+    async fn memberships_of_user(&self, user_id: &Id) -> Result<Vec<Membership>, StoreError>;
+}
+
+/// Refresh-token families (login sessions) and one-time action tokens.
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    /// Starts a session: a new family with its first token.
+    async fn create_family(&self, family: &RefreshFamily, first: &RefreshToken) -> Result<(), StoreError>;
+
+    /// The token with this hash and its family (whatever their state: the caller decides).
+    async fn find_refresh_token(&self, hash: &TokenHash) -> Result<Option<(RefreshToken, RefreshFamily)>, StoreError>;
+
+    /// Atomically: if the token `old` has not been rotated, mark it rotated at `now` and store
+    /// `new` (same family). If it was already rotated, store nothing and say so (a reuse).
+    /// `NotFound("refresh token")` if `old` does not exist.
+    async fn rotate_refresh_token(&self, old: &TokenHash, new: &RefreshToken, now: DateTime<Utc>)
+        -> Result<RotateOutcome, StoreError>;
+
+    /// Revokes a family (idempotent: the first reason and time are kept).
+    async fn revoke_family(&self, family_id: &Id, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Revokes every unrevoked family of the user except `keep`; returns how many.
+    async fn revoke_user_families(&self, user_id: &Id, keep: Option<&Id>, reason: &str, now: DateTime<Utc>)
+        -> Result<u32, StoreError>;
+
+    async fn create_action_token(&self, token: &ActionToken) -> Result<(), StoreError>;
+
+    /// Atomically consumes the token if it exists, is of `kind`, is unused and `now` is before
+    /// its expiry. A token can be consumed once; every later call returns None.
+    async fn consume_action_token(&self, hash: &TokenHash, kind: ActionTokenKind, now: DateTime<Utc>)
+        -> Result<Option<ActionToken>, StoreError>;
+}
+
+/// API keys and their secrets (as hashes).
+#[async_trait]
+pub trait ApiKeyRepository: Send + Sync {
+    /// Stores a key with its first secret if the organization has fewer than `max_active`
+    /// keys that are usable at `now` (not revoked, not expired). Exact under concurrency.
+    /// `LimitReached("active api keys")` otherwise.
+    async fn create_api_key(&self, key: &ApiKey, secret: &KeySecret, max_active: u32, now: DateTime<Utc>)
+        -> Result<(), StoreError>;
+
+    /// Every key of the organization, revoked ones included, newest first.
+    async fn list_api_keys(&self, org_id: &Id) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// The key if it exists *in this organization* (tenant isolation lives in the query).
+    async fn get_api_key(&self, org_id: &Id, key_id: &Id) -> Result<Option<ApiKey>, StoreError>;
+
+    /// Revokes the key and makes all its secrets unusable. Revoking a revoked key returns it
+    /// unchanged. `NotFound("api key")` if there is no such key in the organization.
+    async fn revoke_api_key(&self, org_id: &Id, key_id: &Id, now: DateTime<Utc>) -> Result<ApiKey, StoreError>;
+
+    /// Gives the key a new current secret. The secret that was current until now stays valid
+    /// until `old_valid_until` (pass `now` to end it at once); any older secret ends now.
+    /// Updates `display_prefix`, `last4` and `rotated_at`. `NotFound("api key")` if no such
+    /// key in the organization; `Conflict("api key revoked")` if revoked.
+    async fn rotate_api_key(
+        &self,
+        org_id: &Id,
+        key_id: &Id,
+        new_secret: &KeySecret,
+        display_prefix: &str,
+        last4: &str,
+        old_valid_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<ApiKey, StoreError>;
+
+    /// The key and the secret that has this hash (whatever their state: the caller checks
+    /// `ApiKey::check_usable`). Secrets whose `valid_until` passed may no longer be found.
+    async fn find_api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<(ApiKey, KeySecret)>, StoreError>;
+
+    /// Revokes every unrevoked key of the organization; returns how many.
+    async fn revoke_all_api_keys(&self, org_id: &Id, now: DateTime<Utc>) -> Result<u32, StoreError>;
+}
+
+/// Fixed-window attempt counters (login throttling per IP and per account).
+#[async_trait]
+pub trait AttemptCounter: Send + Sync {
+    /// Adds one to `bucket` in the window that starts at `window_start` and returns the new
+    /// count. The counter may be dropped after `expires_at`.
+    async fn add_attempt(&self, bucket: &str, window_start: DateTime<Utc>, expires_at: DateTime<Utc>)
+        -> Result<u32, StoreError>;
+
+    /// The count of `bucket` in that window (0 if none).
+    async fn attempts(&self, bucket: &str, window_start: DateTime<Utc>) -> Result<u32, StoreError>;
+
+    /// Forgets `bucket` in that window (after a successful login).
+    async fn clear_attempts(&self, bucket: &str, window_start: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
+/// Append-only audit log.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// Events matching the query, newest first.
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+/// Idempotency records: "has this id been processed?" (usage events, webhooks, requests).
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` within `scope` until `expires_at`. True if this call made the claim; false
+    /// if a claim that has not expired at `now` already exists. Exact under concurrency.
+    async fn claim(&self, scope: &str, key: &str, now: DateTime<Utc>, expires_at: DateTime<Utc>)
+        -> Result<bool, StoreError>;
+}
+
+/// Everything a route handler needs from the store, as one object.
+pub trait Store: UserRepository + SessionRepository + ApiKeyRepository + AttemptCounter + AuditLog + IdempotencyStore {}
+impl<T> Store for T where T: UserRepository + SessionRepository + ApiKeyRepository + AttemptCounter + AuditLog + IdempotencyStore {}
+
+/// Failure of an outgoing port that is not a store (mail, secrets).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct PortError {
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl PortError {
+    pub fn new(message: impl Into<String>) -> Self {
+        PortError { message: message.into(), source: None }
+    }
+    pub fn with_source(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        PortError { message: message.into(), source: Some(Box::new(source)) }
+    }
+}
+
+/// Outgoing mail: SES in AWS, an outbox folder in the data directory locally.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, message: &MailMessage) -> Result<(), PortError>;
+}
+
+/// Named secrets: Secrets Manager in AWS (cached), environment / data directory locally.
+#[async_trait]
+pub trait Secrets: Send + Sync {
+    /// The secret's value. Implementations never log it.
+    async fn get(&self, name: &str) -> Result<String, PortError>;
+}
