@@ -1,0 +1,118 @@
+//! The single-process server: every route group's router merged at the production paths,
+//! on the embedded adapters (SQLite in `DATA_DIR`, the mail outbox, local secrets), or on
+//! DynamoDB when `STORE=dynamodb`.
+
+mod admin_bootstrap;
+mod config;
+
+pub use admin_bootstrap::{bootstrap_admin, AdminBootstrap};
+pub use config::{Config, StoreKind};
+
+use axum::extract::{ConnectInfo, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tollgate_domain::{Secrets, Store, SystemClock};
+use tollgate_embedded::{LocalSecrets, OutboxMailer, SqliteStore};
+use tollgate_http::{AppState, ClientAddr, JwtKeys, JWT_SECRET_NAME};
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A setting is missing or invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Store(#[from] tollgate_domain::StoreError),
+    /// A secret could not be read or created.
+    #[error("secrets: {0}")]
+    Secrets(#[from] tollgate_domain::PortError),
+    /// The first admin could not be created.
+    #[error("admin bootstrap: {0}")]
+    Bootstrap(String),
+    /// The listener could not bind or failed.
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Builds the state from the configuration: the store, the outbox mailer, the JWT key.
+pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let store: Arc<dyn Store> = match config.store {
+        StoreKind::Sqlite => Arc::new(SqliteStore::open(&config.data_dir.join("tollgate.db"))?),
+        StoreKind::DynamoDb => Arc::new(tollgate_store_dynamodb::DynamoStore::from_env().await?),
+    };
+    let secrets = LocalSecrets::new(&config.data_dir);
+    let jwt_key = secrets.get(JWT_SECRET_NAME).await?;
+    let jwt = JwtKeys::from_secret(jwt_key.as_bytes()).map_err(ServerError::Config)?;
+    let mailer = Arc::new(OutboxMailer::new(config.data_dir.join("outbox")));
+    Ok(AppState::new(store, mailer, Arc::new(SystemClock), jwt, config.settings.clone()))
+}
+
+/// Every route group merged, with the common layers.
+pub fn app(state: AppState) -> Router {
+    let (router, _) = public::all_routes().split_for_parts();
+    tollgate_http::finish_router(router.with_state(state)).layer(axum::middleware::from_fn(peer_address))
+}
+
+/// The socket peer is the client: the local server does not sit behind a trusted proxy, so
+/// forwarded headers are not believed.
+async fn peer_address(mut req: Request, next: Next) -> Response {
+    if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        req.extensions_mut().insert(ClientAddr(addr.ip()));
+    }
+    next.run(req).await
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// `make run`: configuration from the environment, first-start admin, serve until a signal.
+pub async fn run_from_env() -> Result<(), ServerError> {
+    let config = Config::from_env().map_err(ServerError::Config)?;
+    let state = build_state(&config).await?;
+    if let AdminBootstrap::Created { email, generated_password } = bootstrap_admin(&state, &config).await? {
+        match generated_password {
+            // Printed once, on the terminal, never into the logs.
+            Some(password) => eprintln!(
+                "\n  First start: created the admin {email} with the generated password:\n\n      {password}\n\n  It is shown only this once. Set ADMIN_PASSWORD to choose it yourself.\n"
+            ),
+            None => eprintln!("First start: created the admin {email} (password from ADMIN_PASSWORD)."),
+        }
+    }
+    let listener = tokio::net::TcpListener::bind((config.host, config.port)).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), store = ?config.store, "tollgate listening");
+    eprintln!("tollgate listening on http://{addr}  (data in {})", config.data_dir.display());
+    serve(listener, app(state), shutdown_signal()).await?;
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! The `auth` route group: registration, login, sessions (refresh-token rotation), email
+//! verification and password reset, for users (`/api/user/auth/...`) and admins
+//! (`/api/admin/auth/...`).
+
+mod email_flows;
+mod login;
+mod mail;
+pub mod register;
+mod session;
+mod throttle;
+
+use tollgate_http::AppState;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub use login::{LoginRequest, TokenResponse};
+pub use register::{create_user, new_user, RegisterRequest};
+
+#[derive(OpenApi)]
+#[openapi(tags((name = "auth", description = "Registration, login and sessions")))]
+struct AuthApi;
+
+/// The route group with its OpenAPI description, at the production paths.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(AuthApi::openapi())
+        .routes(routes!(register::register))
+        .routes(routes!(login::login))
+        .routes(routes!(login::admin_login))
+        .routes(routes!(session::refresh))
+        .routes(routes!(session::logout))
+        .routes(routes!(session::admin_logout))
+        .routes(routes!(email_flows::verify_email))
+        .routes(routes!(email_flows::resend_verification))
+        .routes(routes!(email_flows::forgot_password))
+        .routes(routes!(email_flows::reset_password))
+}
+
+/// The finished router (common layers included) for the Lambda function.
+pub fn router(state: AppState) -> axum::Router {
+    let (router, _) = routes().split_for_parts();
+    tollgate_http::finish_router(router.with_state(state))
+}

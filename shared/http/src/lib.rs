@@ -1,0 +1,25 @@
+//! HTTP glue shared by every route group: the error type, extractors, JWTs, password
+//! hashing, application state, middleware and the Lambda runner.
+
+pub mod cookies;
+pub mod error;
+pub mod extract;
+pub mod jwt;
+pub mod lambda;
+pub mod middleware;
+pub mod openapi;
+pub mod password;
+pub mod settings;
+pub mod state;
+pub mod telemetry;
+pub mod views;
+
+pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use extract::{AdminUser, ApiJson, ApiQuery, AuthUser, ClientAddr, ClientIp, OptionalJson};
+pub use jwt::{AccessClaims, JwtKeys};
+pub use middleware::finish_router;
+pub use settings::Settings;
+pub use state::AppState;
+
+/// The name of the secret (in Secrets Manager, or the data directory locally) that signs JWTs.
+pub const JWT_SECRET_NAME: &str = "jwt_signing_key";

@@ -1,0 +1,66 @@
+# tollgate developer commands (GNU make). `make help` lists them.
+#
+# Prerequisites on a fresh Debian machine: the Rust toolchain, python3 and pip (test tools
+# go into ./.venv, created by scripts/setup-test-tools.sh). For the AWS targets also:
+#   cargo-lambda:  pip install cargo-lambda   (PyPI; brings its own zig linker)
+#   aws-sam-cli:   pip install aws-sam-cli    (best in its own virtualenv)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Every Lambda binary of the workspace (= the SAM Metadata.BuildProperties.Binary values).
+LAMBDA_BINS := auth account api-keys public
+
+# The test tools (moto_server, cfn-lint, and a python3 that can import moto) come first on
+# PATH, so the Rust tests that spawn `python3 scripts/moto_single.py` use the venv.
+VENV_PATH := PATH="$(CURDIR)/.venv/bin:$$PATH"
+
+.PHONY: help run test lint build-lambda sam-build deploy clean-data
+
+help:
+	@echo "make run           run the whole platform as one local process (SQLite in ./data)"
+	@echo "make test          install test tools into .venv, cargo test, cfn-lint template.yaml"
+	@echo "make lint          cargo fmt --check and clippy -D warnings"
+	@echo "make build-lambda  cargo lambda build --release for each Lambda binary"
+	@echo "make sam-build     sam build --beta-features (output in .aws-sam/)"
+	@echo "make deploy        sam-build, then sam deploy (settings in samconfig.toml)"
+	@echo "make clean-data    delete ./data (the local server's database, outbox, secrets)"
+
+# The server reads PORT, DATA_DIR, ADMIN_EMAIL and ADMIN_PASSWORD from the environment;
+# make passes its environment through to recipes, so e.g.
+#   PORT=8080 ADMIN_EMAIL=admin@example.com ADMIN_PASSWORD=... make run
+run:
+	cargo run -p tollgate-local --bin tollgate
+
+test:
+	@echo "==> test tools (.venv: moto[server], cfn-lint)"
+	@bash scripts/setup-test-tools.sh
+	@echo "==> cargo test --workspace --locked"
+	$(VENV_PATH) cargo test --workspace --locked
+	@echo "==> cfn-lint template.yaml"
+	$(VENV_PATH) cfn-lint template.yaml
+	@echo "==> all tests passed"
+
+lint:
+	@echo "==> cargo fmt --check"
+	cargo fmt --all -- --check
+	@echo "==> cargo clippy"
+	cargo clippy --workspace --all-targets -- -D warnings
+
+# Binaries land in target/lambda/<name>/bootstrap (x86_64, glibc 2.30 via zig).
+build-lambda:
+	@set -e; for bin in $(LAMBDA_BINS); do \
+		echo "==> cargo lambda build --release --bin $$bin"; \
+		cargo lambda build --release --bin $$bin; \
+	done
+
+sam-build:
+	sam build --beta-features
+
+# Always deploy a fresh build: without .aws-sam/build, `sam deploy` would upload the
+# whole workspace (CodeUri: .) as each function's code.
+deploy: sam-build
+	sam deploy
+
+clean-data:
+	rm -rf ./data

@@ -1,0 +1,247 @@
+//! Handlers of the api-keys route group. Every query is scoped to the caller's organization,
+//! so another tenant's key id is simply "not found".
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use tollgate_domain::id::prefix;
+use tollgate_domain::{ApiKey, ApiKeyStatus, AuditEvent, Id, KeySecret, NewApiKey, StoreError};
+use tollgate_http::views::text_field;
+use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody, OptionalJson};
+use utoipa::ToSchema;
+
+/// Longest lifetime a key may be created with.
+const MAX_KEY_LIFETIME_DAYS: i64 = 3 * 366;
+
+/// An API key as listed: never the secret, only enough to recognise it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyView {
+    pub id: Id,
+    pub name: String,
+    /// `sk_live_` and the first 4 characters of the secret.
+    #[schema(example = "sk_live_4f9K")]
+    pub prefix: String,
+    /// The last 4 characters of the secret.
+    #[schema(example = "x7Qa")]
+    pub last4: String,
+    pub status: ApiKeyStatus,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub rotated_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKeyView {
+    fn new(k: &ApiKey, now: DateTime<Utc>) -> Self {
+        ApiKeyView {
+            id: k.id.clone(),
+            name: k.name.clone(),
+            prefix: k.display_prefix.clone(),
+            last4: k.last4.clone(),
+            status: k.status(now),
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+            expires_at: k.expires_at,
+            revoked_at: k.revoked_at,
+            rotated_at: k.rotated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyList {
+    pub data: Vec<ApiKeyView>,
+    /// Keys that are usable now (neither revoked nor expired).
+    pub active: u32,
+    /// How many usable keys the organization may have.
+    pub limit: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyRequest {
+    #[schema(example = "production server")]
+    pub name: String,
+    /// Optional expiry (RFC 3339), in the future and at most 3 years away.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A new secret: shown once, never again.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedApiKey {
+    pub key: ApiKeyView,
+    /// The full key. Store it now: only its hash is kept.
+    #[schema(example = "sk_live_4f9K2mZq8TfW1pLx0aB3cD_0x7Qa2")]
+    pub secret: String,
+    /// For a rotation: until when the previous secret keeps working.
+    pub previous_secret_valid_until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateApiKeyRequest {
+    /// How long the old secret keeps working, 0 (default) to 604800 seconds (7 days).
+    pub grace_period_seconds: Option<u32>,
+}
+
+/// Ids that cannot be ours are 404 without touching the store.
+fn key_id(raw: &str) -> Result<Id, ApiError> {
+    if Id::is_plausible(raw, prefix::API_KEY) {
+        Ok(Id::from_string(raw))
+    } else {
+        Err(ApiError::NotFound("api key".into()))
+    }
+}
+
+/// The organization's keys, newest first, revoked and expired ones included.
+#[utoipa::path(get, path = "/api/user/api-keys", tag = "api-keys", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The keys", body = ApiKeyList),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+    ))]
+pub async fn list_keys(State(state): State<AppState>, auth: AuthUser) -> Result<Json<ApiKeyList>, ApiError> {
+    let now = state.now();
+    let data: Vec<ApiKeyView> = state.store.list_api_keys(&auth.org_id).await?.iter().map(|k| ApiKeyView::new(k, now)).collect();
+    let active = data.iter().filter(|k| k.status == ApiKeyStatus::Active).count() as u32;
+    Ok(Json(ApiKeyList { data, active, limit: state.settings.max_active_keys }))
+}
+
+/// Creates a key. The secret is in this response only.
+#[utoipa::path(post, path = "/api/user/api-keys", tag = "api-keys", security(("bearer" = [])),
+    request_body = CreateApiKeyRequest,
+    responses(
+        (status = 201, description = "Key created; the secret is shown once", body = CreatedApiKey),
+        (status = 409, description = "The organization has its maximum of active keys", body = ErrorBody),
+        (status = 422, description = "Invalid name or expiry", body = ErrorBody),
+    ))]
+pub async fn create_key(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(req): ApiJson<CreateApiKeyRequest>,
+) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
+    let now = state.now();
+    let name = text_field("name", &req.name, 100)?;
+    if let Some(exp) = req.expires_at {
+        if exp <= now + Duration::minutes(1) {
+            return Err(ApiError::invalid_field("expires_at", "must be in the future"));
+        }
+        if exp > now + Duration::days(MAX_KEY_LIFETIME_DAYS) {
+            return Err(ApiError::invalid_field("expires_at", "must be at most 3 years away"));
+        }
+    }
+    let new = NewApiKey::generate();
+    let key = ApiKey {
+        id: Id::generate(prefix::API_KEY),
+        org_id: auth.org_id.clone(),
+        created_by: auth.user.id.clone(),
+        name,
+        display_prefix: new.display_prefix.clone(),
+        last4: new.last4.clone(),
+        created_at: now,
+        last_used_at: None,
+        expires_at: req.expires_at,
+        revoked_at: None,
+        rotated_at: None,
+    };
+    let secret = KeySecret { hash: new.hash.clone(), key_id: key.id.clone(), org_id: key.org_id.clone(), created_at: now, valid_until: None };
+    let limit = state.settings.max_active_keys;
+    state.store.create_api_key(&key, &secret, limit, now).await.map_err(|e| match e {
+        StoreError::LimitReached(_) => ApiError::conflict(
+            "key_limit_reached",
+            format!("your organization may have {limit} active keys; revoke one before creating another"),
+        ),
+        e => e.into(),
+    })?;
+    state
+        .audit(AuditEvent::new("api_key.create", now).actor(&auth.user.id).org(&auth.org_id).target(key.id.to_string()).ip(auth.ip))
+        .await;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedApiKey { key: ApiKeyView::new(&key, now), secret: new.plaintext, previous_secret_valid_until: None }),
+    ))
+}
+
+/// One key.
+#[utoipa::path(get, path = "/api/user/api-keys/{id}", tag = "api-keys", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Key id")),
+    responses(
+        (status = 200, description = "The key", body = ApiKeyView),
+        (status = 404, description = "No such key in your organization", body = ErrorBody),
+    ))]
+pub async fn get_key(State(state): State<AppState>, auth: AuthUser, Path(id): Path<String>) -> Result<Json<ApiKeyView>, ApiError> {
+    let key = state.store.get_api_key(&auth.org_id, &key_id(&id)?).await?.ok_or_else(|| ApiError::NotFound("api key".into()))?;
+    Ok(Json(ApiKeyView::new(&key, state.now())))
+}
+
+/// Revokes a key at once (the gateway refuses it within 5 seconds). Revoking twice is harmless.
+#[utoipa::path(delete, path = "/api/user/api-keys/{id}", tag = "api-keys", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Key id")),
+    responses(
+        (status = 200, description = "The revoked key", body = ApiKeyView),
+        (status = 404, description = "No such key in your organization", body = ErrorBody),
+    ))]
+pub async fn revoke_key(State(state): State<AppState>, auth: AuthUser, Path(id): Path<String>) -> Result<Json<ApiKeyView>, ApiError> {
+    let now = state.now();
+    let key = state.store.revoke_api_key(&auth.org_id, &key_id(&id)?, now).await?;
+    state
+        .audit(AuditEvent::new("api_key.revoke", now).actor(&auth.user.id).org(&auth.org_id).target(key.id.to_string()).ip(auth.ip))
+        .await;
+    Ok(Json(ApiKeyView::new(&key, now)))
+}
+
+/// Gives the key a new secret. The old secret keeps working for the grace period, if any.
+#[utoipa::path(post, path = "/api/user/api-keys/{id}/rotate", tag = "api-keys", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Key id")),
+    request_body(content = Option<RotateApiKeyRequest>, description = "Optional: the grace period"),
+    responses(
+        (status = 200, description = "New secret; shown once", body = CreatedApiKey),
+        (status = 404, description = "No such key in your organization", body = ErrorBody),
+        (status = 409, description = "The key is revoked or expired", body = ErrorBody),
+        (status = 422, description = "Grace period out of range", body = ErrorBody),
+    ))]
+pub async fn rotate_key(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+    OptionalJson(req): OptionalJson<RotateApiKeyRequest>,
+) -> Result<Json<CreatedApiKey>, ApiError> {
+    let now = state.now();
+    let id = key_id(&id)?;
+    let grace = Duration::seconds(i64::from(req.unwrap_or_default().grace_period_seconds.unwrap_or(0)));
+    if grace > state.settings.max_key_rotation_grace {
+        return Err(ApiError::invalid_field("grace_period_seconds", "must be at most 604800 (7 days)"));
+    }
+    let current = state.store.get_api_key(&auth.org_id, &id).await?.ok_or_else(|| ApiError::NotFound("api key".into()))?;
+    if current.status(now) != ApiKeyStatus::Active {
+        return Err(ApiError::conflict("key_not_active", "only an active key can be rotated"));
+    }
+    let new = NewApiKey::generate();
+    let secret = KeySecret { hash: new.hash.clone(), key_id: id.clone(), org_id: auth.org_id.clone(), created_at: now, valid_until: None };
+    let old_valid_until = now + grace;
+    let key = state
+        .store
+        .rotate_api_key(&auth.org_id, &id, &secret, &new.display_prefix, &new.last4, old_valid_until, now)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => ApiError::conflict("key_not_active", "only an active key can be rotated"),
+            e => e.into(),
+        })?;
+    state
+        .audit(
+            AuditEvent::new("api_key.rotate", now)
+                .actor(&auth.user.id)
+                .org(&auth.org_id)
+                .target(key.id.to_string())
+                .ip(auth.ip)
+                .details(serde_json::json!({ "grace_period_seconds": grace.num_seconds() })),
+        )
+        .await;
+    Ok(Json(CreatedApiKey {
+        key: ApiKeyView::new(&key, now),
+        secret: new.plaintext,
+        previous_secret_valid_until: (grace > Duration::zero()).then_some(old_valid_until),
+    }))
+}

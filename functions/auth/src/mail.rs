@@ -1,0 +1,44 @@
+//! The mails of the auth flows: a one-time token stored as a hash, the link mailed.
+
+use tollgate_domain::token::generate_secret_token;
+use tollgate_domain::{id::prefix, ActionToken, ActionTokenKind, Id, MailMessage, TokenHash, User};
+use tollgate_http::{ApiError, AppState};
+
+/// Creates a one-time token of `kind` for `user` and mails its link.
+pub async fn send_action_mail(state: &AppState, user: &User, kind: ActionTokenKind) -> Result<(), ApiError> {
+    let now = state.now();
+    let secret = generate_secret_token();
+    let (ttl, subject, path, intro) = match kind {
+        ActionTokenKind::VerifyEmail => (
+            state.settings.verify_email_ttl,
+            "Confirm your email address",
+            "verify-email",
+            "Confirm your email address by opening this link",
+        ),
+        ActionTokenKind::ResetPassword => (
+            state.settings.reset_password_ttl,
+            "Reset your password",
+            "reset-password",
+            "Someone (hopefully you) asked to reset your password. Choose a new one at this link",
+        ),
+    };
+    let token = ActionToken { hash: TokenHash::of(&secret), kind, user_id: user.id.clone(), created_at: now, expires_at: now + ttl };
+    state.store.create_action_token(&token).await?;
+    let link = format!("{}/{path}?token={secret}", state.settings.public_base_url);
+    let text_body = format!(
+        "Hello {},\n\n{intro} (valid for {} hours):\n\n{link}\n\nOr send the token to the API: {secret}\n\nIf you did not ask for this, ignore this mail.\n",
+        user.first_name,
+        ttl.num_hours().max(1),
+    );
+    let message = MailMessage {
+        id: Id::generate(prefix::MAIL),
+        to: user.email.clone(),
+        subject: subject.into(),
+        text_body,
+        kind: kind.as_str().into(),
+        created_at: now,
+    };
+    state.mailer.send(&message).await?;
+    tracing::info!(mail_id = %message.id, kind = kind.as_str(), user_id = %user.id, "mail sent");
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! The one error type of the HTTP layer. It renders itself as
+//! `{"error": {"code": "...", "message": "..."}}` with the matching status.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tollgate_domain::{DomainError, PortError, StoreError};
+
+/// Body of every error response.
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// `code` is stable and machine-readable; `message` is for humans.
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    #[schema(example = "invalid_credentials")]
+    pub code: String,
+    pub message: String,
+}
+
+/// Every way a request can fail. Client errors carry a stable code; server errors keep their
+/// source for the logs and show only a generic message.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 `malformed_json`: the body is not valid JSON.
+    #[error("request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// 400 `bad_request`: a query string, header or path that cannot be understood.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 415 `unsupported_media_type`: a JSON body without `Content-Type: application/json`.
+    #[error("expected a JSON body with Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// 413 `payload_too_large`: the body is larger than the route accepts.
+    #[error("request body is too large (limit {limit} bytes)")]
+    PayloadTooLarge { limit: usize },
+    /// 422 `invalid_body`: JSON of the wrong shape (missing or unknown field, wrong type).
+    #[error("{0}")]
+    InvalidBody(String),
+    /// 422 with the domain rule's code (`invalid_email`, `weak_password`, `invalid_field`).
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// 401: no credentials, or credentials that are wrong, expired or revoked.
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    /// 403: authenticated but not allowed.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// 404 `not_found`: no such resource (or not yours: the two look the same).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// 405 `method_not_allowed`.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: the request conflicts with the current state.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// 429: too many requests; `retry_after` seconds go into `Retry-After`.
+    #[error("{message}")]
+    TooManyRequests { code: &'static str, message: String, retry_after: u64 },
+    /// 503 `service_unavailable`: the store or another backend did not answer.
+    #[error("a backend service is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// 500 `internal_error`: a bug; details only in the logs.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Unauthorized { code, message: message.into() }
+    }
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Forbidden { code, message: message.into() }
+    }
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Conflict { code, message: message.into() }
+    }
+    pub fn invalid_field(field: &'static str, reason: impl Into<String>) -> Self {
+        ApiError::Domain(DomainError::InvalidField { field, reason: reason.into() })
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedJson(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::InvalidBody(_) | ApiError::Domain(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::InvalidBody(_) => "invalid_body",
+            ApiError::Domain(DomainError::InvalidEmail(_)) => "invalid_email",
+            ApiError::Domain(DomainError::WeakPassword(_)) => "weak_password",
+            ApiError::Domain(DomainError::InvalidField { .. }) => "invalid_field",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Unauthorized { code, .. }
+            | ApiError::Forbidden { code, .. }
+            | ApiError::Conflict { code, .. }
+            | ApiError::TooManyRequests { code, .. } => code,
+            ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::AlreadyExists(what) => ApiError::conflict("already_exists", format!("{what} already exists")),
+            StoreError::NotFound(what) => ApiError::NotFound(what.to_string()),
+            StoreError::Conflict(what) => ApiError::conflict("conflict", format!("conflict: {what}")),
+            StoreError::LimitReached(what) => ApiError::conflict("limit_reached", format!("limit reached: {what}")),
+            e @ StoreError::Unavailable { .. } => ApiError::Unavailable(Box::new(e)),
+            StoreError::Corrupt(m) => ApiError::Internal(format!("corrupt stored data: {m}")),
+        }
+    }
+}
+
+impl From<PortError> for ApiError {
+    fn from(e: PortError) -> Self {
+        ApiError::Unavailable(Box::new(e))
+    }
+}
+
+/// The error and its sources, one line, for logs.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), error = %chain(&self), "request failed");
+            match &self {
+                ApiError::Unavailable(_) => "a backend service is unavailable; try again shortly".to_string(),
+                _ => "internal error".to_string(),
+            }
+        } else {
+            tracing::debug!(status = status.as_u16(), code = self.code(), "request rejected");
+            self.to_string()
+        };
+        let body = ErrorBody { error: ErrorDetail { code: self.code().to_string(), message } };
+        let mut resp = (status, axum::Json(body)).into_response();
+        if let ApiError::TooManyRequests { retry_after, .. } = self {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+        }
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_codes() {
+        let e: ApiError = StoreError::AlreadyExists("email").into();
+        assert_eq!((e.status(), e.code()), (StatusCode::CONFLICT, "already_exists"));
+        let e: ApiError = DomainError::WeakPassword("x".into()).into();
+        assert_eq!((e.status(), e.code()), (StatusCode::UNPROCESSABLE_ENTITY, "weak_password"));
+        let e: ApiError = StoreError::unavailable("down", std::io::Error::other("refused")).into();
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(chain(&e).contains("refused"), "source chain kept: {}", chain(&e));
+    }
+
+    #[test]
+    fn too_many_requests_sets_retry_after() {
+        let r = ApiError::TooManyRequests { code: "too_many_attempts", message: "slow down".into(), retry_after: 42 }.into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "42");
+    }
+}

@@ -1,0 +1,181 @@
+//! Extractors that turn every rejection into an `ApiError`.
+
+use crate::{ApiError, AppState};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+use std::net::IpAddr;
+use tollgate_domain::{Id, Role, User};
+
+/// Largest JSON body any route accepts.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// `axum::Json` with our error responses: 400 malformed JSON, 415 missing content type,
+/// 413 too large, 422 wrong shape (request types deny unknown fields).
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::MalformedJson(e.body_text())),
+            Err(JsonRejection::JsonDataError(e)) => Err(ApiError::InvalidBody(e.body_text())),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType),
+            Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES })
+            }
+            Err(e) => Err(ApiError::BadRequest(e.body_text())),
+        }
+    }
+}
+
+/// `axum::extract::Query` with a 400 `bad_request` on a bad query string.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e: QueryRejection| ApiError::BadRequest(e.body_text()))
+    }
+}
+
+/// The client's address, put into request extensions by the transport: the socket peer in
+/// the local server, API Gateway's `sourceIp` in Lambda. Forwarded headers are not trusted.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub IpAddr);
+
+impl ClientAddr {
+    /// The client's IP as a string, if the transport provided one.
+    pub fn of(parts: &Parts) -> Option<String> {
+        parts.extensions.get::<ClientAddr>().map(|c| c.0.to_string())
+    }
+}
+
+/// Optional client IP as an extractor (never fails).
+pub struct ClientIp(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(ClientAddr::of(parts)))
+    }
+}
+
+/// A request authenticated by an access JWT whose user is still active.
+///
+/// The user is re-read on every request, so suspension and deletion take effect at once
+/// rather than when the 15-minute token expires. The organization is resolved server-side.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub user: User,
+    pub org_id: Id,
+    /// The login session (refresh family) the token came from.
+    pub session_id: Id,
+    pub ip: Option<String>,
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or_else(|| {
+            ApiError::unauthorized("missing_token", "send an access token as 'Authorization: Bearer <token>'")
+        })?;
+        let claims = state.jwt.verify(token)?;
+        let user = state
+            .store
+            .get_user(&Id::from_string(claims.sub))
+            .await?
+            .filter(|u| u.status != tollgate_domain::UserStatus::Deleted)
+            .ok_or_else(|| ApiError::unauthorized("invalid_token", "the account of this token no longer exists"))?;
+        if !user.is_active() {
+            return Err(ApiError::forbidden("account_suspended", "this account is suspended"));
+        }
+        Ok(AuthUser {
+            org_id: user.default_org_id.clone(),
+            user,
+            session_id: Id::from_string(claims.sid),
+            ip: ClientAddr::of(parts),
+        })
+    }
+}
+
+/// An `AuthUser` with the `admin` role (403 `admin_required` otherwise).
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub AuthUser);
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        if user.user.role != Role::Admin {
+            return Err(ApiError::forbidden("admin_required", "this route requires the admin role"));
+        }
+        Ok(AdminUser(user))
+    }
+}
+
+/// A JSON body that may be absent: an empty body (with or without a content type) gives
+/// `None`; anything else must be valid JSON as for `ApiJson`. For routes a browser calls
+/// with only a cookie (refresh, logout) and a CLI calls with a JSON body.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES }
+            } else {
+                ApiError::BadRequest(e.body_text())
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
+        }
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(&mut de).map(|v| OptionalJson(Some(v))).map_err(|e| {
+            if e.inner().is_data() {
+                ApiError::InvalidBody(format!("{}: {}", e.path(), e.inner()))
+            } else {
+                ApiError::MalformedJson(e.inner().to_string())
+            }
+        })
+    }
+}

@@ -1,0 +1,39 @@
+//! Application state: the adapters plugged into the ports, shared by every handler.
+
+use crate::{JwtKeys, Settings};
+use std::sync::Arc;
+use tollgate_domain::{AuditEvent, Clock, Mailer, Store};
+
+/// What every handler can reach. Cheap to clone (all `Arc`s).
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub mailer: Arc<dyn Mailer>,
+    pub clock: Arc<dyn Clock>,
+    pub jwt: Arc<JwtKeys>,
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        mailer: Arc<dyn Mailer>,
+        clock: Arc<dyn Clock>,
+        jwt: JwtKeys,
+        settings: Settings,
+    ) -> Self {
+        AppState { store, mailer, clock, jwt: Arc::new(jwt), settings: Arc::new(settings) }
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Records an audit event. The audit log must not make a request fail after its effect
+    /// happened, so a failure here is logged, not returned.
+    pub async fn audit(&self, event: AuditEvent) {
+        if let Err(e) = self.store.record_audit(&event).await {
+            tracing::error!(action = %event.action, error = %e, "could not write audit event");
+        }
+    }
+}
