@@ -39,6 +39,8 @@ test:
 	$(VENV_PATH) cargo test --workspace --locked
 	@echo "==> cfn-lint template.yaml"
 	$(VENV_PATH) cfn-lint template.yaml
+	@echo "==> README walk-through against the real server binary"
+	@bash scripts/e2e-walkthrough.sh
 	@echo "==> all tests passed"
 
 lint:

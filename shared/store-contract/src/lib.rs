@@ -1,0 +1,111 @@
+//! The contract every `tollgate_domain::Store` implementation must meet, as one test suite.
+//!
+//! The SQLite and DynamoDB adapters both run [`run_all`]; a behaviour either adapter needs
+//! to get right belongs here rather than in adapter-specific tests. Each case creates its
+//! own data with fresh random ids and emails, so cases can share one store (and the store
+//! may hold data from earlier runs).
+//!
+//! Times: every case works with a `now` truncated to milliseconds, the precision stores keep.
+//! The suite stays small (a few hundred store calls) because emulators are slow; only the
+//! concurrency cases fan out, with 20 tasks each.
+
+mod api_keys;
+mod misc;
+mod sessions;
+mod users;
+
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use tollgate_domain::Store;
+
+pub use api_keys::*;
+pub use misc::*;
+pub use sessions::*;
+pub use users::*;
+
+/// The store under test, shareable with spawned tasks.
+pub type SharedStore = Arc<dyn Store>;
+
+/// How many tasks the concurrency cases start at once.
+pub const CONCURRENT_TASKS: usize = 20;
+
+macro_rules! cases {
+    ($store:ident: $($case:ident),* $(,)?) => {
+        /// Names of every case, in the order [`run_all`] runs them.
+        pub const CASE_NAMES: &[&str] = &[$(stringify!($case)),*];
+
+        /// Runs every case in order against `store`, printing each case's name first.
+        /// Panics (with a message naming the broken rule) at the first failure.
+        pub async fn run_all($store: SharedStore) {
+            $(
+                println!("store contract: {}", stringify!($case));
+                $case(&$store).await;
+            )*
+        }
+    };
+}
+
+cases! { store:
+    // First, so that on a fresh store it sees "no admin yet".
+    admin_exists_tracks_live_admins,
+    user_create_and_read_back,
+    duplicate_email_is_rejected_with_nothing_written,
+    update_user_round_trips_mutable_fields,
+    soft_delete_hides_user_and_releases_email,
+    refresh_family_create_find_rotate,
+    refresh_rotation_is_atomic_under_concurrency,
+    revoke_family_is_idempotent,
+    revoke_user_families_keeps_one,
+    action_tokens_are_single_use,
+    action_token_consumed_once_under_concurrency,
+    api_keys_create_list_get_with_tenant_isolation,
+    api_key_limit_counts_only_usable_keys,
+    api_key_limit_is_exact_under_concurrency,
+    api_key_find_by_hash_and_revoke,
+    api_key_rotation_with_grace_period,
+    revoke_all_api_keys_counts,
+    attempt_counters_by_bucket_and_window,
+    attempt_counter_is_exact_under_concurrency,
+    audit_log_lists_newest_first_with_filters,
+    idempotency_claims,
+    idempotency_claim_is_exact_under_concurrency,
+}
+
+/// The current time at millisecond precision (what stores keep).
+pub fn now_ms() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).expect("current time in range")
+}
+
+/// A random lower-case suffix for names, emails and buckets.
+pub(crate) fn unique(tag: &str) -> String {
+    format!(
+        "{tag}-{}",
+        tollgate_domain::id::random_base62(12).to_lowercase()
+    )
+}
+
+/// Runs `make(i)` for `i in 0..CONCURRENT_TASKS` on spawned tasks, all released at once, and
+/// returns the results in task order.
+pub(crate) async fn concurrently<T, F, Fut>(store: &SharedStore, make: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(SharedStore, usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(CONCURRENT_TASKS));
+    let handles: Vec<_> = (0..CONCURRENT_TASKS)
+        .map(|i| {
+            let fut = make(Arc::clone(store), i);
+            let barrier = Arc::clone(&barrier);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                fut.await
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.expect("contract task panicked"));
+    }
+    out
+}

@@ -1,0 +1,296 @@
+//! `SqliteStore`: the store ports on one SQLite file.
+//!
+//! One connection behind an async mutex serialises every statement of this process: callers
+//! queue on the mutex without holding a thread, and the holder runs its blocking SQLite calls
+//! on tokio's blocking pool so they never stall the async workers. Every multi-statement
+//! write runs in a `BEGIN IMMEDIATE` transaction, which takes the write lock up front: checks
+//! made inside it (limits, uniqueness, "not yet rotated") stay true until the commit even if
+//! another process opens the same file (`busy_timeout` makes it wait).
+//!
+//! Encoding: times are INTEGER unix milliseconds (UTC), enums snake_case TEXT, ids TEXT, and
+//! secrets only as their hex SHA-256 (`TokenHash`).
+
+mod api_keys;
+mod misc;
+mod schema;
+mod sessions;
+mod users;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{types::Type, Connection, ErrorCode, Row};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tollgate_domain::{Id, StoreError};
+
+pub(crate) use schema::MIGRATIONS;
+
+/// How long a statement waits for another process's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The embedded store: implements every repository port of `tollgate_domain::Store` on a
+/// SQLite database (WAL mode). Cheap to clone: clones share the connection.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database file at `path`, creating its parent directory, sets
+    /// WAL mode, `synchronous=NORMAL`, foreign keys and a busy timeout, and runs any pending
+    /// schema migrations.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::unavailable(format!("cannot create {}", parent.display()), e)
+            })?;
+        }
+        let conn = Connection::open(path)
+            .map_err(|e| StoreError::unavailable(format!("cannot open {}", path.display()), e))?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(|e| StoreError::unavailable("cannot enable WAL", e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Unavailable {
+                message: format!("journal_mode is {mode}, not wal"),
+                source: None,
+            });
+        }
+        Self::setup(conn, Some(path.to_path_buf()))
+    }
+
+    /// A private in-memory database with the full schema: for tests that need a store but no
+    /// file. Everything is lost when the last clone is dropped.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let conn = Connection::open_in_memory()
+            .map_err(|e| StoreError::unavailable("cannot open sqlite", e))?;
+        Self::setup(conn, None)
+    }
+
+    /// The database file, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The schema version of the open database (the number of migrations applied).
+    pub async fn schema_version(&self) -> Result<u32, StoreError> {
+        self.call(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get::<_, u32>(0))?))
+            .await
+    }
+
+    fn setup(mut conn: Connection, path: Option<PathBuf>) -> Result<Self, StoreError> {
+        let init = |c: &Connection| -> rusqlite::Result<()> {
+            c.pragma_update(None, "synchronous", "NORMAL")?;
+            c.pragma_update(None, "foreign_keys", "ON")?;
+            c.busy_timeout(BUSY_TIMEOUT)
+        };
+        init(&conn).map_err(|e| StoreError::unavailable("cannot configure sqlite", e))?;
+        migrate(&mut conn).map_err(|e| e.0)?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    ///
+    /// If the caller's future is dropped once `f` has started, `f` still runs to the end, so
+    /// a transaction is never left half done. A panic inside `f` is resumed in the caller (it
+    /// is a bug); the open transaction rolls back as it unwinds, so the connection stays usable.
+    pub(crate) async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
+    {
+        let mut conn = Arc::clone(&self.conn).lock_owned().await;
+        let joined = tokio::task::spawn_blocking(move || f(&mut conn)).await;
+        match joined {
+            Ok(result) => result.map_err(|e| {
+                if matches!(e.0, StoreError::Unavailable { .. } | StoreError::Corrupt(_)) {
+                    tracing::error!(error = ?e.0, "sqlite store failure");
+                }
+                e.0
+            }),
+            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            Err(join) => Err(StoreError::unavailable("sqlite task cancelled", join)),
+        }
+    }
+}
+
+/// Brings the schema up to date, one transaction per migration.
+fn migrate(conn: &mut Connection) -> Result<(), DbError> {
+    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as u32;
+    if current > known {
+        return Err(DbError(StoreError::Corrupt(format!(
+            "database schema version {current} is newer than this build knows ({known})"
+        ))));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as u32)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "sqlite schema migrated");
+    }
+    Ok(())
+}
+
+/// An error inside a store closure: rusqlite errors convert into it with `?`, classified as
+/// `Corrupt` (a stored value that does not decode) or `Unavailable` (anything else).
+pub(crate) struct DbError(pub(crate) StoreError);
+
+impl From<StoreError> for DbError {
+    fn from(e: StoreError) -> Self {
+        DbError(e)
+    }
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::Error as E;
+        DbError(match e {
+            E::FromSqlConversionFailure(..)
+            | E::InvalidColumnType(..)
+            | E::IntegralValueOutOfRange(..)
+            | E::Utf8Error(..) => StoreError::Corrupt(e.to_string()),
+            other => StoreError::unavailable("sqlite error", other),
+        })
+    }
+}
+
+/// Maps a constraint violation (a primary key or unique index) to `AlreadyExists(what)`.
+pub(crate) fn exists_on_conflict(what: &'static str) -> impl Fn(rusqlite::Error) -> DbError {
+    move |e| {
+        if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) {
+            DbError(StoreError::AlreadyExists(what))
+        } else {
+            DbError::from(e)
+        }
+    }
+}
+
+/// The value in a column could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadValue(String);
+
+fn bad_value(idx: usize, msg: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(BadValue(msg)))
+}
+
+pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn opt_ms(t: Option<DateTime<Utc>>) -> Option<i64> {
+    t.map(ms)
+}
+
+fn decode_ms(idx: usize, v: i64) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(v)
+        .ok_or_else(|| bad_value(idx, format!("timestamp {v} out of range")))
+}
+
+pub(crate) fn get_ts(row: &Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
+    decode_ms(idx, row.get(idx)?)
+}
+
+pub(crate) fn get_opt_ts(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    row.get::<_, Option<i64>>(idx)?
+        .map(|v| decode_ms(idx, v))
+        .transpose()
+}
+
+pub(crate) fn get_id(row: &Row<'_>, idx: usize) -> rusqlite::Result<Id> {
+    Ok(Id::from_string(row.get::<_, String>(idx)?))
+}
+
+pub(crate) fn get_opt_id(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Id>> {
+    Ok(row.get::<_, Option<String>>(idx)?.map(Id::from_string))
+}
+
+/// Decodes a snake_case enum column with `parse`.
+pub(crate) fn get_enum<T>(
+    row: &Row<'_>,
+    idx: usize,
+    parse: fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let s: String = row.get(idx)?;
+    parse(&s).ok_or_else(|| bad_value(idx, format!("unknown value {s:?}")))
+}
+
+/// Decodes a column with a fallible conversion, reporting failure as a corrupt value.
+pub(crate) fn get_with<T, E: std::fmt::Display>(
+    row: &Row<'_>,
+    idx: usize,
+    conv: impl FnOnce(String) -> Result<T, E>,
+) -> rusqlite::Result<T> {
+    let s: String = row.get(idx)?;
+    conv(s).map_err(|e| bad_value(idx, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn open_creates_file_in_wal_mode_and_migrates_once() {
+        let dir =
+            std::env::temp_dir().join(format!("tollgate-embedded-sqlite-{}", Id::generate("t")));
+        let path = dir.join("nested").join("tollgate.db");
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            store.schema_version().await.unwrap() as usize,
+            MIGRATIONS.len()
+        );
+        let (mode, fk): (String, bool) = store
+            .call(|c| {
+                let mode = c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+                let fk = c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+                Ok((mode, fk))
+            })
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        assert!(fk);
+        drop(store);
+        // Reopening an up-to-date file runs nothing and keeps the version.
+        let again = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            again.schema_version().await.unwrap() as usize,
+            MIGRATIONS.len()
+        );
+        assert_eq!(again.path(), Some(path.as_path()));
+        drop(again);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn refuses_a_database_from_a_newer_build() {
+        let dir =
+            std::env::temp_dir().join(format!("tollgate-embedded-sqlite-{}", Id::generate("t")));
+        let path = dir.join("tollgate.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .call(|c| Ok(c.pragma_update(None, "user_version", 9999)?))
+            .await
+            .unwrap();
+        drop(store);
+        assert!(matches!(
+            SqliteStore::open(&path),
+            Err(StoreError::Corrupt(_))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

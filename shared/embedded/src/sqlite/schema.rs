@@ -1,0 +1,128 @@
+//! The schema as an ordered list of migrations.
+//!
+//! `PRAGMA user_version` holds how many of them have run. Migrations are append-only: never
+//! edit one that has shipped; add a new one at the end instead.
+
+/// Every migration, oldest first. Index `i` brings the schema from version `i` to `i + 1`.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: users, organizations, memberships, sessions, API keys, counters, audit, idempotency.
+    r#"
+CREATE TABLE users (
+    id              TEXT PRIMARY KEY,
+    email           TEXT NOT NULL,
+    password_hash   TEXT NOT NULL,
+    first_name      TEXT NOT NULL,
+    last_name       TEXT NOT NULL,
+    company_name    TEXT,
+    role            TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    email_verified  INTEGER NOT NULL,
+    default_org_id  TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    deleted_at      INTEGER
+) STRICT;
+-- Deleted users release their email: uniqueness only among the others.
+CREATE UNIQUE INDEX users_email_live ON users(email) WHERE deleted_at IS NULL;
+CREATE INDEX users_admins ON users(role) WHERE deleted_at IS NULL;
+
+CREATE TABLE organizations (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    owner_id    TEXT NOT NULL REFERENCES users(id),
+    personal    INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE memberships (
+    org_id      TEXT NOT NULL REFERENCES organizations(id),
+    user_id     TEXT NOT NULL REFERENCES users(id),
+    role        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (org_id, user_id)
+) STRICT;
+CREATE INDEX memberships_user ON memberships(user_id, created_at);
+
+CREATE TABLE refresh_families (
+    id              TEXT PRIMARY KEY,
+    user_id         TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    revoked_at      INTEGER,
+    revoked_reason  TEXT
+) STRICT;
+CREATE INDEX refresh_families_user ON refresh_families(user_id);
+
+CREATE TABLE refresh_tokens (
+    hash        TEXT PRIMARY KEY,
+    family_id   TEXT NOT NULL REFERENCES refresh_families(id),
+    user_id     TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    rotated_at  INTEGER
+) STRICT;
+CREATE INDEX refresh_tokens_family ON refresh_tokens(family_id);
+
+CREATE TABLE action_tokens (
+    hash        TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER
+) STRICT;
+
+CREATE TABLE api_keys (
+    id              TEXT PRIMARY KEY,
+    org_id          TEXT NOT NULL,
+    created_by      TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    display_prefix  TEXT NOT NULL,
+    last4           TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    last_used_at    INTEGER,
+    expires_at      INTEGER,
+    revoked_at      INTEGER,
+    rotated_at      INTEGER
+) STRICT;
+CREATE INDEX api_keys_org ON api_keys(org_id, created_at);
+
+CREATE TABLE api_key_secrets (
+    hash         TEXT PRIMARY KEY,
+    key_id       TEXT NOT NULL REFERENCES api_keys(id),
+    org_id       TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    valid_until  INTEGER
+) STRICT;
+CREATE INDEX api_key_secrets_key ON api_key_secrets(key_id);
+
+CREATE TABLE attempt_counters (
+    bucket        TEXT NOT NULL,
+    window_start  INTEGER NOT NULL,
+    count         INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL,
+    PRIMARY KEY (bucket, window_start)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX attempt_counters_expiry ON attempt_counters(expires_at);
+
+CREATE TABLE audit_log (
+    id          TEXT PRIMARY KEY,
+    at          INTEGER NOT NULL,
+    actor_id    TEXT,
+    org_id      TEXT,
+    action      TEXT NOT NULL,
+    target      TEXT,
+    ip          TEXT,
+    details     TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_log_at ON audit_log(at);
+CREATE INDEX audit_log_org_at ON audit_log(org_id, at);
+
+CREATE TABLE idempotency (
+    scope       TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    claimed_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    PRIMARY KEY (scope, key)
+) STRICT, WITHOUT ROWID;
+"#,
+];

@@ -1,0 +1,226 @@
+//! Low-level helpers around the SDK: error mapping, expression parameters, GetItem, paginated
+//! Query and TransactWriteItems with cancellation reasons.
+
+use crate::item::Item;
+use crate::DynamoStore;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use std::collections::HashMap;
+use std::time::Duration;
+use tollgate_domain::StoreError;
+
+/// Maps an SDK failure to `Unavailable`, keeping the whole error as the source and its
+/// context (service code and message) in the message.
+pub(crate) fn sdk_error<E, R>(op: &'static str, err: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    StoreError::unavailable(format!("DynamoDB {op} failed: {}", DisplayErrorContext(&err)), err)
+}
+
+/// A request could not be built: only possible if a required field was left out (a bug).
+pub(crate) fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::unavailable(format!("building a DynamoDB request failed: {err}"), err)
+}
+
+/// Whether a single-item write failed only because its condition did not hold.
+pub(crate) fn is_condition_failed<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+/// `ExpressionAttributeNames` / `ExpressionAttributeValues` of one request. DynamoDB rejects
+/// empty maps, so empty ones are sent as absent.
+#[derive(Default, Clone)]
+pub(crate) struct Params {
+    names: HashMap<String, String>,
+    values: Item,
+}
+
+impl Params {
+    pub(crate) fn new() -> Self {
+        Params::default()
+    }
+    pub(crate) fn name(mut self, placeholder: &str, attribute: &str) -> Self {
+        self.names.insert(placeholder.to_string(), attribute.to_string());
+        self
+    }
+    pub(crate) fn value(mut self, placeholder: &str, v: AttributeValue) -> Self {
+        self.values.insert(placeholder.to_string(), v);
+        self
+    }
+    pub(crate) fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.clone())
+    }
+    pub(crate) fn values(&self) -> Option<Item> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+}
+
+/// Reason code of a transaction item whose condition failed.
+const CONDITION_FAILED: &str = "ConditionalCheckFailed";
+const TRANSACTION_CONFLICT: &str = "TransactionConflict";
+
+/// Why a transaction was cancelled, item by item (same order as the request).
+pub(crate) struct Cancelled(pub(crate) Vec<CancellationReason>);
+
+impl Cancelled {
+    /// Whether the condition of item `i` failed.
+    pub(crate) fn failed(&self, i: usize) -> bool {
+        self.0.get(i).and_then(|r| r.code()) == Some(CONDITION_FAILED)
+    }
+    /// The item as it was when the condition of item `i` failed (None if it did not exist).
+    pub(crate) fn old_item(&self, i: usize) -> Option<&Item> {
+        self.0.get(i).and_then(|r| r.item())
+    }
+    /// Whether it lost against another transaction rather than on a condition.
+    pub(crate) fn conflict(&self) -> bool {
+        self.0.iter().any(|r| r.code() == Some(TRANSACTION_CONFLICT))
+    }
+}
+
+impl DynamoStore {
+    /// Strongly consistent GetItem.
+    pub(crate) async fn get(&self, op: &'static str, key: Item) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(op, e))?;
+        Ok(out.item)
+    }
+
+    /// A Query on the table (or the index set on `query`), following every page.
+    pub(crate) async fn query_all(&self, op: &'static str, query: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = query
+                .clone()
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error(op, e))?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// A Query with its table name set.
+    pub(crate) fn query(&self) -> QueryFluentBuilder {
+        self.client.query().table_name(&self.table)
+    }
+
+    pub(crate) fn tx_put(
+        &self,
+        item: Item,
+        condition: Option<&str>,
+        p: Params,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_string))
+            .set_expression_attribute_names(p.names())
+            .set_expression_attribute_values(p.values())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    pub(crate) fn tx_update(
+        &self,
+        key: Item,
+        update: &str,
+        condition: Option<&str>,
+        p: Params,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .set_condition_expression(condition.map(str::to_string))
+            .set_expression_attribute_names(p.names())
+            .set_expression_attribute_values(p.values())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    pub(crate) fn tx_delete(
+        &self,
+        key: Item,
+        condition: Option<&str>,
+        p: Params,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .set_condition_expression(condition.map(str::to_string))
+            .set_expression_attribute_names(p.names())
+            .set_expression_attribute_values(p.values())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Runs a TransactWriteItems. `Ok(Err(reasons))` when it was cancelled by a condition or a
+    /// conflict (an expected outcome the caller interprets); `Err` for any other failure.
+    /// A cancellation caused only by a conflicting concurrent transaction is retried a few
+    /// times first: the request is all-conditional, so repeating it is safe.
+    pub(crate) async fn transact(
+        &self,
+        op: &'static str,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Result<(), Cancelled>, StoreError> {
+        const CONFLICT_RETRIES: u32 = 3;
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(Ok(())),
+                Err(err) => err,
+            };
+            let reasons = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(e)) => e.cancellation_reasons().to_vec(),
+                _ => return Err(sdk_error(op, err)),
+            };
+            let expected = reasons
+                .iter()
+                .all(|r| matches!(r.code(), None | Some("None" | CONDITION_FAILED | TRANSACTION_CONFLICT)));
+            if reasons.is_empty() || !expected {
+                return Err(sdk_error(op, err));
+            }
+            let cancelled = Cancelled(reasons);
+            let only_conflict = cancelled.conflict() && !cancelled.0.iter().any(|r| r.code() == Some(CONDITION_FAILED));
+            if only_conflict && attempt < CONFLICT_RETRIES {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+                continue;
+            }
+            return Ok(Err(cancelled));
+        }
+    }
+}

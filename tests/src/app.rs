@@ -1,0 +1,154 @@
+//! A test application: every route group on a SQLite store in a fresh temporary directory,
+//! the outbox mailer and a manual clock, driven with `tower::ServiceExt::oneshot`.
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use chrono::Utc;
+use serde_json::{json, Value};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tollgate_domain::{ManualClock, MailMessage};
+use tollgate_embedded::{OutboxMailer, SqliteStore};
+use tollgate_http::{AppState, ClientAddr, JwtKeys, Settings};
+use tower::ServiceExt;
+
+/// A unique empty directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("tollgate-{label}-{}", tollgate_domain::id::random_base62(10)));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One response, with the body parsed as JSON (Null when empty).
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl TestResponse {
+    /// The `error.code` of an error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub clock: Arc<ManualClock>,
+    pub dir: TempDir,
+}
+
+pub const PASSWORD: &str = "correct-horse-42";
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_settings(Settings::default()).await
+    }
+
+    pub async fn with_settings(settings: Settings) -> Self {
+        let dir = TempDir::new("app");
+        let store = Arc::new(SqliteStore::open(&dir.0.join("tollgate.db")).expect("open sqlite"));
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let mailer = Arc::new(OutboxMailer::new(dir.0.join("outbox")));
+        let jwt = JwtKeys::from_secret(&[42u8; 32]).expect("jwt key");
+        let state = AppState::new(store, mailer, clock.clone(), jwt, settings);
+        let router = tollgate_local::app(state.clone());
+        TestApp { state, router, clock, dir }
+    }
+
+    /// Sends a raw request through the router.
+    pub async fn send(&self, req: Request<Body>) -> TestResponse {
+        send(&self.router, req).await
+    }
+
+    /// Sends `method path` with an optional JSON body, bearer token and client IP.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>, bearer: Option<&str>) -> TestResponse {
+        self.send(request(method, path, body, bearer, None)).await
+    }
+
+    pub async fn register(&self, email: &str) -> TestResponse {
+        self.call(
+            Method::POST,
+            "/api/user/auth/register",
+            Some(json!({"email": email, "password": PASSWORD, "first_name": "Ada", "last_name": "Lovelace", "company_name": "Engines"})),
+            None,
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> TestResponse {
+        self.call(Method::POST, "/api/user/auth/login", Some(json!({"email": email, "password": password})), None).await
+    }
+
+    /// Registers and logs in; returns (access token, refresh token).
+    pub async fn user(&self, email: &str) -> (String, String) {
+        let r = self.register(email).await;
+        assert_eq!(r.status, StatusCode::CREATED, "register {email}: {:?}", r.body);
+        let r = self.login(email, PASSWORD).await;
+        assert_eq!(r.status, StatusCode::OK, "login {email}: {:?}", r.body);
+        (r.body["access_token"].as_str().unwrap().to_string(), r.body["refresh_token"].as_str().unwrap().to_string())
+    }
+
+    /// The test clock's time.
+    pub fn clock_now(&self) -> chrono::DateTime<Utc> {
+        use tollgate_domain::Clock;
+        self.clock.now()
+    }
+
+    /// Mails written to the outbox, oldest first.
+    pub fn outbox(&self) -> Vec<MailMessage> {
+        OutboxMailer::read_all(self.dir.0.join("outbox"))
+    }
+
+    /// The token of the newest mail of `kind` to `to`.
+    pub fn mailed_token(&self, to: &str, kind: &str) -> String {
+        let mail = self.outbox().into_iter().rev().find(|m| m.to.as_str() == to && m.kind == kind).expect("mail in outbox");
+        let line = mail.text_body.lines().find(|l| l.contains("token=")).expect("link with token");
+        line.rsplit("token=").next().unwrap().trim().to_string()
+    }
+}
+
+/// Builds a request. `ip` sets the client address as the transports do.
+pub fn request(method: Method, path: &str, body: Option<Value>, bearer: Option<&str>, ip: Option<IpAddr>) -> Request<Body> {
+    let mut b = Request::builder().method(method).uri(path);
+    if let Some(t) = bearer {
+        b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let body = match body {
+        Some(v) => {
+            b = b.header(header::CONTENT_TYPE, "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    let mut req = b.body(body).expect("request");
+    if let Some(ip) = ip {
+        req.extensions_mut().insert(ClientAddr(ip));
+    }
+    req
+}
+
+/// Sends a request through any router and parses the answer.
+pub async fn send(router: &Router, req: Request<Body>) -> TestResponse {
+    let resp = router.clone().oneshot(req).await.expect("router is infallible");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.expect("body").to_bytes();
+    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())) };
+    TestResponse { status, headers, body }
+}

@@ -1,0 +1,68 @@
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use serde_json::json;
+use tollgate_tests::app::TestApp;
+
+fn raw(path: &str, content_type: Option<&str>, body: impl Into<Body>) -> Request<Body> {
+    let mut b = Request::builder().method(Method::POST).uri(path);
+    if let Some(ct) = content_type {
+        b = b.header(header::CONTENT_TYPE, ct);
+    }
+    b.body(body.into()).unwrap()
+}
+
+#[tokio::test]
+async fn malformed_oversized_and_untyped_bodies_get_clear_4xx() {
+    let app = TestApp::new().await;
+    let r = app.send(raw("/api/user/auth/login", Some("application/json"), "{\"email\": ")).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "malformed_json"));
+    let r = app.send(raw("/api/user/auth/login", None, "{}")).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"));
+    let big = json!({"email": "a@example.com", "password": "x".repeat(100_000)}).to_string();
+    let r = app.send(raw("/api/user/auth/register", Some("application/json"), big.clone())).await;
+    assert_eq!((r.status, r.code()), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+    let r = app.send(raw("/api/user/auth/refresh", Some("application/json"), big)).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let r = app.send(raw("/api/user/auth/refresh", Some("application/json"), "[1,")).await;
+    assert_eq!(r.code(), "malformed_json");
+    let r = app.send(raw("/api/user/auth/login", Some("application/json"), "[]")).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"));
+    // Every error has the same shape.
+    assert!(r.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+}
+
+#[tokio::test]
+async fn bad_tokens_are_401_and_unknown_routes_404_json() {
+    let app = TestApp::new().await;
+    let r = app.call(Method::GET, "/api/user/api-keys", None, None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "missing_token"));
+    let r = app.call(Method::GET, "/api/user/api-keys", None, Some("not.a.jwt")).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_token"));
+    let other = tollgate_http::JwtKeys::from_secret(&[9u8; 32]).unwrap();
+    let id = tollgate_domain::Id::generate("usr");
+    let forged = other.issue(&id, &id, tollgate_domain::Role::Admin, &id, chrono::Utc::now(), chrono::Duration::minutes(5)).unwrap();
+    let r = app.call(Method::GET, "/api/user/account/profile", None, Some(&forged)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_token"));
+    let expired = app.state.jwt.issue(&id, &id, tollgate_domain::Role::User, &id, chrono::Utc::now() - chrono::Duration::hours(1), chrono::Duration::minutes(15)).unwrap();
+    let r = app.call(Method::GET, "/api/user/account/profile", None, Some(&expired)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "token_expired"));
+
+    let r = app.call(Method::GET, "/api/nothing/here", None, None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"));
+    let r = app.call(Method::PATCH, "/api/user/auth/login", None, None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+    assert!(r.headers.contains_key("x-request-id"));
+}
+
+#[tokio::test]
+async fn suspended_users_are_refused_with_403() {
+    let app = TestApp::new().await;
+    let (access, _) = app.user("sus@example.com").await;
+    let mut user = app.state.store.find_user_by_email(&tollgate_domain::Email::parse("sus@example.com").unwrap()).await.unwrap().unwrap();
+    user.status = tollgate_domain::UserStatus::Suspended;
+    app.state.store.update_user(&user).await.unwrap();
+    let r = app.call(Method::GET, "/api/user/account/profile", None, Some(&access)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "account_suspended"));
+    let r = app.login("sus@example.com", tollgate_tests::app::PASSWORD).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "account_suspended"));
+}
