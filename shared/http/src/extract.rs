@@ -169,13 +169,11 @@ where
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(&mut de).map(|v| OptionalJson(Some(v))).map_err(|e| {
-            if e.inner().is_data() {
-                ApiError::InvalidBody(format!("{}: {}", e.path(), e.inner()))
-            } else {
-                ApiError::MalformedJson(e.inner().to_string())
-            }
-        })
+        // Syntax first, so a truncated body is "malformed" even if its start has the wrong shape.
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+        serde_path_to_error::deserialize(value)
+            .map(|v| OptionalJson(Some(v)))
+            .map_err(|e| ApiError::InvalidBody(format!("{}: {}", e.path(), e.inner())))
     }
 }
