@@ -1,27 +1,12 @@
 //! The API Gateway (HTTP API, payload 2.0) fixtures in `events/http/` driven through
 //! `lambda_http`'s event parsing and each function's own router, as the Lambda runtime does.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use axum::Router;
-use tollgate_tests::app::{send, TestApp, TestResponse};
-
-/// Reads a fixture, fills `{{ACCESS_TOKEN}}`, parses it as `lambda_http` does.
-fn event(name: &str, access_token: &str) -> Request<Body> {
-    let path = format!("{}/../events/http/{name}", env!("CARGO_MANIFEST_DIR"));
-    let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let req = lambda_http::request::from_str(&raw.replace("{{ACCESS_TOKEN}}", access_token)).expect("valid API Gateway event");
-    let (parts, body) = req.into_parts();
-    Request::from_parts(parts, Body::from(body.to_vec()))
-}
-
-/// A function's router as its `main.rs` serves it.
-fn lambda(router: Router) -> Router {
-    tollgate_http::lambda::with_api_gateway_context(router)
-}
+use tollgate_tests::app::{lambda_event as event, send, TestApp, TestResponse};
 
 async fn call(router: Router, name: &str, token: &str) -> TestResponse {
-    send(&lambda(router), event(name, token)).await
+    send(&tollgate_http::lambda::with_api_gateway_context(router), event(name, token)).await
 }
 
 #[tokio::test]

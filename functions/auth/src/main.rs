@@ -1,1 +1,8 @@
-fn main() {}
+//! Lambda entry point of the `auth` route group: AWS adapters, then the shared router.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tollgate_http::telemetry::init();
+    let state = tollgate_aws::bootstrap::app_state().await?;
+    tollgate_http::lambda::run(auth::router(state)).await
+}
