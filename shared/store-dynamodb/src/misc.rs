@@ -47,18 +47,25 @@ fn decode_audit(item: &Item) -> Result<AuditEvent, StoreError> {
     })
 }
 
+/// Which partition an audit listing reads: an organization's (on GSI1) or one UTC day's.
+enum AuditPartition {
+    Org(String),
+    Day(String),
+}
+
 impl DynamoStore {
     /// Newest-first events of one Query (table or GSI1), following pages until `limit`.
     async fn audit_page(
         &self,
-        index: Option<&str>,
-        pk_attr: &str,
-        sk_attr: &str,
-        pk: String,
+        partition: AuditPartition,
         before: Option<DateTime<Utc>>,
         limit: usize,
         out: &mut Vec<AuditEvent>,
     ) -> Result<(), StoreError> {
+        let (index, pk_attr, sk_attr, pk) = match partition {
+            AuditPartition::Org(pk) => (Some(GSI1), "GSI1PK", "GSI1SK", pk),
+            AuditPartition::Day(pk) => (None, "PK", "SK", pk),
+        };
         let condition = match before {
             Some(_) => format!("{pk_attr} = :pk AND {sk_attr} < :before"),
             None => format!("{pk_attr} = :pk"),
@@ -168,10 +175,7 @@ impl AuditLog for DynamoStore {
         let mut out = Vec::new();
         if let Some(org) = &query.org_id {
             self.audit_page(
-                Some(GSI1),
-                "GSI1PK",
-                "GSI1SK",
-                org_audit_gsi_pk(org),
+                AuditPartition::Org(org_audit_gsi_pk(org)),
                 query.before,
                 limit,
                 &mut out,
@@ -187,7 +191,7 @@ impl AuditLog for DynamoStore {
                 break;
             }
             let day = audit_day(start - Duration::days(days_back));
-            self.audit_page(None, "PK", "SK", audit_day_pk(&day), query.before, limit, &mut out)
+            self.audit_page(AuditPartition::Day(audit_day_pk(&day)), query.before, limit, &mut out)
                 .await?;
         }
         Ok(out)
