@@ -24,12 +24,15 @@ TOKEN=$(curl -sS --fail-with-body -X POST "$BASE/api/user/auth/login" \
 echo "access token: ${TOKEN:0:24}..."
 
 echo "3. create an API key (the secret is shown only here)"
-curl -sS --fail-with-body -X POST "$BASE/api/user/api-keys" \
+KEY=$(curl -sS --fail-with-body -X POST "$BASE/api/user/api-keys" \
   -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-  -d '{"name":"my first key"}' | tee /dev/stderr | field secret | grep -Eq '^sk_live_[0-9A-Za-z]{22}_[0-9A-Za-z]{6}$'
-echo
+  -d '{"name":"my first key"}')
+echo "$KEY"
+echo "$KEY" | field secret | grep -Eq '^sk_live_[0-9A-Za-z]{22}_[0-9A-Za-z]{6}$'
+
 
 echo "4. list keys"
-curl -sS --fail-with-body "$BASE/api/user/api-keys" -H "Authorization: Bearer $TOKEN" | tee /dev/stderr | field data.0.status | grep -qx active
-echo
+KEYS=$(curl -sS --fail-with-body "$BASE/api/user/api-keys" -H "Authorization: Bearer $TOKEN")
+echo "$KEYS"
+echo "$KEYS" | field data.0.status | grep -qx active
 echo "walk-through OK"
