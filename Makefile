@@ -9,7 +9,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Every Lambda binary of the workspace (= the SAM Metadata.BuildProperties.Binary values).
-LAMBDA_BINS := auth account api-keys public
+LAMBDA_BINS := auth account api-keys public gateway usage-worker
 
 # The test tools (moto_server, cfn-lint, and a python3 that can import moto) come first on
 # PATH, so the Rust tests that spawn `python3 scripts/moto_single.py` use the venv.

@@ -4,6 +4,7 @@
 
 mod admin_bootstrap;
 mod config;
+pub mod workers;
 
 pub use admin_bootstrap::{bootstrap_admin, AdminBootstrap};
 pub use config::{Config, StoreKind};
@@ -14,8 +15,10 @@ use axum::response::Response;
 use axum::Router;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use gateway::{Gateway, GatewayConfig, UsageEmitter};
+use std::time::Duration;
 use tollgate_domain::{Secrets, Store, SystemClock};
-use tollgate_embedded::{LocalSecrets, OutboxMailer, SqliteStore};
+use tollgate_embedded::{LocalSecrets, OutboxMailer, SqliteQueue, SqliteStore};
 use tollgate_http::{AppState, ClientAddr, JwtKeys, JWT_SECRET_NAME};
 
 /// Why the server could not start or stopped.
@@ -27,9 +30,9 @@ pub enum ServerError {
     /// The store could not be opened.
     #[error("store: {0}")]
     Store(#[from] tollgate_domain::StoreError),
-    /// A secret could not be read or created.
-    #[error("secrets: {0}")]
-    Secrets(#[from] tollgate_domain::PortError),
+    /// A secret, the queue or another adapter could not be opened or read.
+    #[error("adapter: {0}")]
+    Adapter(#[from] tollgate_domain::PortError),
     /// The first admin could not be created.
     #[error("admin bootstrap: {0}")]
     Bootstrap(String),
@@ -52,10 +55,34 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
     Ok(AppState::new(store, mailer, Arc::new(SystemClock), jwt, config.settings.clone()))
 }
 
-/// Every route group merged, with the common layers.
-pub fn app(state: AppState) -> Router {
-    let (router, _) = public::all_routes().split_for_parts();
-    tollgate_http::finish_router(router.with_state(state)).layer(axum::middleware::from_fn(peer_address))
+/// The running platform's parts: the state, the durable local queue, the gateway.
+#[derive(Clone)]
+pub struct Platform {
+    pub state: AppState,
+    pub queue: Arc<SqliteQueue>,
+    pub gateway: Arc<Gateway>,
+}
+
+/// Usage events are batched for at most this long before they are queued.
+const USAGE_LINGER: Duration = Duration::from_millis(20);
+
+impl Platform {
+    /// The queue (in the same SQLite file as the store) and the gateway around `state`, with
+    /// the default catalog seeded. `db` is the SQLite file of the queue.
+    pub async fn assemble(state: AppState, db: &std::path::Path, gateway: GatewayConfig) -> Result<Self, ServerError> {
+        tollgate_http::metering::seed_catalog(state.store.as_ref(), state.now()).await?;
+        let queue = Arc::new(SqliteQueue::open(db)?);
+        let emitter = UsageEmitter::background(queue.clone(), USAGE_LINGER);
+        let gateway = Arc::new(Gateway::new(state.clone(), queue.clone(), emitter, gateway));
+        Ok(Platform { state, queue, gateway })
+    }
+
+    /// Every route group merged at the production paths, with the common layers.
+    pub fn app(&self) -> Router {
+        let (router, _) = public::all_routes().split_for_parts();
+        let router = router.with_state(self.state.clone()).merge(gateway::routes(self.gateway.clone()));
+        tollgate_http::finish_router(router).layer(axum::middleware::from_fn(peer_address))
+    }
 }
 
 /// The socket peer is the client: the local server does not sit behind a trusted proxy, so
@@ -96,10 +123,13 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-/// `make run`: configuration from the environment, first-start admin, serve until a signal.
+/// `make run`: configuration from the environment, first-start admin, the usage worker, and
+/// serve until a signal.
 pub async fn run_from_env() -> Result<(), ServerError> {
     let config = Config::from_env().map_err(ServerError::Config)?;
     let state = build_state(&config).await?;
+    let gateway_config = GatewayConfig::from_env().map_err(ServerError::Config)?;
+    let platform = Platform::assemble(state.clone(), &config.data_dir.join("tollgate.db"), gateway_config).await?;
     if let AdminBootstrap::Created { email, generated_password } = bootstrap_admin(&state, &config).await? {
         match generated_password {
             // Printed once, on the terminal, never into the logs.
@@ -113,6 +143,10 @@ pub async fn run_from_env() -> Result<(), ServerError> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), store = ?config.store, "tollgate listening");
     eprintln!("tollgate listening on http://{addr}  (data in {})", config.data_dir.display());
-    serve(listener, app(state), shutdown_signal()).await?;
+    let (stop_workers, stopped) = tokio::sync::watch::channel(false);
+    let worker = workers::spawn_usage_worker(platform.state.clone(), platform.queue.clone(), stopped);
+    serve(listener, platform.app(), shutdown_signal()).await?;
+    let _ = stop_workers.send(true);
+    let _ = worker.await;
     Ok(())
 }

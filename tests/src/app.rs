@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tollgate_domain::{ManualClock, MailMessage};
+use gateway::GatewayConfig;
+use tollgate_domain::{MailMessage, ManualClock, QueueName};
 use tollgate_embedded::{OutboxMailer, SqliteStore};
 use tollgate_http::{AppState, ClientAddr, JwtKeys, Settings};
 use tower::ServiceExt;
@@ -50,6 +51,9 @@ pub struct TestApp {
     pub state: AppState,
     pub router: Router,
     pub clock: Arc<ManualClock>,
+    pub platform: tollgate_local::Platform,
+    /// Stops the usage worker when the app is dropped.
+    _stop_worker: tokio::sync::watch::Sender<bool>,
     pub dir: TempDir,
 }
 
@@ -61,14 +65,68 @@ impl TestApp {
     }
 
     pub async fn with_settings(settings: Settings) -> Self {
+        Self::build(settings, GatewayConfig::default()).await
+    }
+
+    /// A gateway whose caches expire after `ttl` (the default is 5 s).
+    pub async fn with_cache_ttl(ttl: std::time::Duration) -> Self {
+        Self::build(Settings::default(), GatewayConfig { cache_ttl: ttl, ..Default::default() }).await
+    }
+
+    /// A gateway that gives upstreams `timeout` to answer.
+    pub async fn with_upstream_timeout(timeout: std::time::Duration) -> Self {
+        Self::build(Settings::default(), GatewayConfig { upstream_timeout: timeout, ..Default::default() }).await
+    }
+
+    /// The local server's platform on a fresh SQLite file, with the usage worker running.
+    pub async fn build(settings: Settings, gateway: GatewayConfig) -> Self {
         let dir = TempDir::new("app");
         let store = Arc::new(SqliteStore::open(&dir.0.join("tollgate.db")).expect("open sqlite"));
+        Self::build_with_store(dir, store, settings, gateway, true).await
+    }
+
+    /// The platform on any store; the local queue lives in `dir`. Without the worker, usage
+    /// events stay queued (so a test can count exactly the gateway's own store calls).
+    pub async fn build_with_store(
+        dir: TempDir,
+        store: Arc<dyn tollgate_domain::Store>,
+        settings: Settings,
+        gateway: GatewayConfig,
+        run_worker: bool,
+    ) -> Self {
+        let db = dir.0.join("tollgate.db");
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let mailer = Arc::new(OutboxMailer::new(dir.0.join("outbox")));
         let jwt = JwtKeys::from_secret(&[42u8; 32]).expect("jwt key");
         let state = AppState::new(store, mailer, clock.clone(), jwt, settings);
-        let router = tollgate_local::app(state.clone());
-        TestApp { state, router, clock, dir }
+        let platform = tollgate_local::Platform::assemble(state.clone(), &db, gateway).await.expect("platform");
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        if run_worker {
+            tollgate_local::workers::spawn_usage_worker(state.clone(), platform.queue.clone(), stopped);
+        }
+        let router = platform.app();
+        TestApp { state, router, clock, platform, _stop_worker: stop, dir }
+    }
+
+    /// Creates the admin (once) and returns an admin access token.
+    pub async fn admin_token(&self) -> String {
+        let config = tollgate_local::Config {
+            admin_email: "root@example.com".into(),
+            admin_password: Some("admin-pass-123".into()),
+            ..tollgate_local::Config::from_env().expect("config")
+        };
+        tollgate_local::bootstrap_admin(&self.state, &config).await.expect("bootstrap admin");
+        let r = self
+            .call(Method::POST, "/api/admin/auth/login", Some(json!({"email": "root@example.com", "password": "admin-pass-123"})), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "admin login: {:?}", r.body);
+        r.body["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// The bodies of the messages waiting in `queue` (received, so they leave the queue).
+    pub async fn queued(&self, queue: QueueName) -> Vec<Value> {
+        let messages = self.platform.queue.receive(queue, 1000, std::time::Duration::from_secs(60), self.clock_now()).await.expect("receive");
+        messages.iter().map(|m| serde_json::from_str(&m.body).expect("JSON message")).collect()
     }
 
     /// Sends a raw request through the router.
@@ -161,4 +219,36 @@ pub fn lambda_event(name: &str, access_token: &str) -> Request<Body> {
     let req = lambda_http::request::from_str(&raw.replace("{{ACCESS_TOKEN}}", access_token)).expect("valid API Gateway event");
     let (parts, body) = req.into_parts();
     Request::from_parts(parts, Body::from(body.to_vec()))
+}
+
+/// A gateway call with an optional API key (`X-API-Key`) and JSON body.
+pub fn gateway_request(method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> Request<Body> {
+    let mut req = request(method, path, body, None, None);
+    if let Some(k) = key {
+        req.headers_mut().insert("x-api-key", k.parse().expect("key is ascii"));
+    }
+    req
+}
+
+/// Sets the client address, as the transports do.
+pub fn with_ip(mut req: Request<Body>, ip: IpAddr) -> Request<Body> {
+    req.extensions_mut().insert(ClientAddr(ip));
+    req
+}
+
+/// Sends `n` gateway calls with `key` at once; returns each (status, error code).
+pub async fn concurrent_calls(router: &Router, key: &str, n: usize) -> Vec<(StatusCode, String)> {
+    let calls = (0..n).map(|_| {
+        let router = router.clone();
+        let key = key.to_string();
+        tokio::spawn(async move {
+            let r = send(&router, gateway_request(Method::GET, "/api/v1/echo/concurrent", Some(&key), None)).await;
+            (r.status, r.code().to_string())
+        })
+    });
+    let mut out = Vec::with_capacity(n);
+    for c in calls.collect::<Vec<_>>() {
+        out.push(c.await.expect("call task"));
+    }
+    out
 }

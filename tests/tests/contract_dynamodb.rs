@@ -106,3 +106,96 @@ async fn dynamodb_adapter_specifics() {
         .unwrap();
     assert_eq!(listed, vec![today, yesterday]);
 }
+
+/// Catalog and usage details the shared contract cannot see: the plan subscriber counter
+/// follows subscriptions that move between plans, and the DynamoDB requests each hot or
+/// worker operation makes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_catalog_and_usage_specifics() {
+    use chrono::{Duration, Utc};
+    use tollgate_domain::{
+        Id, PlanRepository, Subscription, SubscriptionRepository, UsageCounter, UsageEvent, UsageLog, UsageLogQuery,
+    };
+    use tollgate_store_contract::{new_event, new_plan, new_subscription};
+
+    let moto = MotoServer::start();
+    let store = moto.dynamo_store().await;
+    // moto logs a request after answering it: wait until the count settles.
+    let requests = || async {
+        let mut last = moto.request_count();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let now = moto.request_count();
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+    };
+
+    let now = tollgate_store_contract::now_ms();
+    let (a, b) = (new_plan("A", 100, now), new_plan("B", 200, now));
+    store.create_plan(&a).await.unwrap();
+    store.create_plan(&b).await.unwrap();
+    let org = Id::generate("org");
+    let sub = store.ensure_subscription(&new_subscription(&org, &a.id, now)).await.unwrap();
+    assert!(!store.delete_plan_if_unused(&a.id).await.unwrap(), "A has a subscriber");
+    let moved = Subscription {
+        plan_id: b.id.clone(),
+        updated_at: now + Duration::seconds(1),
+        ..sub.clone()
+    };
+    store.update_subscription(&moved).await.unwrap();
+    // An update that keeps the plan leaves the counters alone.
+    store
+        .update_subscription(&Subscription {
+            updated_at: now + Duration::seconds(2),
+            ..moved.clone()
+        })
+        .await
+        .unwrap();
+    assert!(!store.delete_plan_if_unused(&b.id).await.unwrap(), "the subscriber moved to B");
+    assert!(store.delete_plan_if_unused(&a.id).await.unwrap(), "and A is free");
+    // A later ensure for the same org loses and adds no subscriber.
+    let loser = new_subscription(&org, &b.id, now);
+    assert_eq!(store.ensure_subscription(&loser).await.unwrap().id, sub.id);
+    store
+        .update_subscription(&Subscription {
+            plan_id: Id::generate("plan"),
+            ..moved
+        })
+        .await
+        .unwrap();
+    assert!(store.delete_plan_if_unused(&b.id).await.unwrap(), "counted once, released once");
+
+    // Requests per operation.
+    let expires = Utc::now() + Duration::days(7);
+    let event: UsageEvent = new_event(&org, &Id::generate("key"), &Id::generate("ep"), now);
+    let mut costs = Vec::new();
+    let before = requests().await;
+    store.add_usage(&org, "2026-11", 1, Some(10), expires).await.unwrap();
+    costs.push(("add_usage", requests().await - before, 1));
+    let before = requests().await;
+    assert!(store.record_usage(&event, expires).await.unwrap());
+    costs.push(("record_usage", requests().await - before, 1));
+    let before = requests().await;
+    assert!(!store.record_usage(&event, expires).await.unwrap());
+    costs.push(("record_usage (duplicate)", requests().await - before, 1));
+    let before = requests().await;
+    let q = UsageLogQuery {
+        org_id: Some(org.clone()),
+        ..Default::default()
+    };
+    assert_eq!(store.query_usage(&q, now).await.unwrap().0, vec![event]);
+    costs.push(("query_usage (one org, one page)", requests().await - before, 1));
+    let before = requests().await;
+    assert!(store.get_subscription(&sub.id).await.unwrap().is_some());
+    costs.push(("get_subscription", requests().await - before, 1));
+    let before = requests().await;
+    assert!(store.subscription_of_org(&org).await.unwrap().is_some());
+    costs.push(("subscription_of_org", requests().await - before, 1));
+    println!("DynamoDB requests per operation: {costs:?}");
+    for (op, got, want) in costs {
+        assert_eq!(got, want, "{op}");
+    }
+}

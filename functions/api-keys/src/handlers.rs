@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tollgate_domain::id::prefix;
 use tollgate_domain::{ApiKey, ApiKeyStatus, AuditEvent, Id, KeySecret, NewApiKey, StoreError};
+use tollgate_http::metering::current_subscription;
 use tollgate_http::views::text_field;
 use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody, OptionalJson};
 use utoipa::ToSchema;
@@ -56,7 +57,7 @@ pub struct ApiKeyList {
     pub data: Vec<ApiKeyView>,
     /// Keys that are usable now (neither revoked nor expired).
     pub active: u32,
-    /// How many usable keys the organization may have.
+    /// How many usable keys the organization's plan allows.
     pub limit: u32,
 }
 
@@ -106,7 +107,8 @@ pub async fn list_keys(State(state): State<AppState>, auth: AuthUser) -> Result<
     let now = state.now();
     let data: Vec<ApiKeyView> = state.store.list_api_keys(&auth.org_id).await?.iter().map(|k| ApiKeyView::new(k, now)).collect();
     let active = data.iter().filter(|k| k.status == ApiKeyStatus::Active).count() as u32;
-    Ok(Json(ApiKeyList { data, active, limit: state.settings.max_active_keys }))
+    let (_, plan) = current_subscription(state.store.as_ref(), &auth.org_id, now).await?;
+    Ok(Json(ApiKeyList { data, active, limit: plan.max_api_keys }))
 }
 
 /// Creates a key. The secret is in this response only.
@@ -147,11 +149,12 @@ pub async fn create_key(
         rotated_at: None,
     };
     let secret = KeySecret { hash: new.hash.clone(), key_id: key.id.clone(), org_id: key.org_id.clone(), created_at: now, valid_until: None };
-    let limit = state.settings.max_active_keys;
+    let (_, plan) = current_subscription(state.store.as_ref(), &auth.org_id, now).await?;
+    let limit = plan.max_api_keys;
     state.store.create_api_key(&key, &secret, limit, now).await.map_err(|e| match e {
         StoreError::LimitReached(_) => ApiError::conflict(
             "key_limit_reached",
-            format!("your organization may have {limit} active keys; revoke one before creating another"),
+            format!("your plan ({}) allows {limit} active keys; revoke one before creating another", plan.name),
         ),
         e => e.into(),
     })?;

@@ -107,7 +107,8 @@ pub fn new_user(
     }
 }
 
-/// Stores the user with their personal organization and owner membership.
+/// Stores the user with their personal organization and owner membership, and starts the
+/// organization on the Free plan.
 pub async fn create_user(state: &AppState, user: &User) -> Result<(), ApiError> {
     let org = Organization {
         id: user.default_org_id.clone(),
@@ -117,5 +118,8 @@ pub async fn create_user(state: &AppState, user: &User) -> Result<(), ApiError> 
         created_at: user.created_at,
     };
     let owner = Membership { org_id: org.id.clone(), user_id: user.id.clone(), role: OrgRole::Owner, created_at: user.created_at };
-    state.store.create_user(user, &org, &owner).await.map_err(|e: StoreError| e.into())
+    state.store.create_user(user, &org, &owner).await.map_err(|e: StoreError| ApiError::from(e))?;
+    // Idempotent: if this fails, the first metered call or subscription read creates it.
+    tollgate_http::metering::current_subscription(state.store.as_ref(), &org.id, user.created_at).await?;
+    Ok(())
 }

@@ -47,7 +47,13 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
 /// Every route group of the platform, for the single-process server and the spec. New
 /// route groups are added here.
 pub fn all_routes() -> OpenApiRouter<AppState> {
-    routes().merge(auth::routes()).merge(account::routes()).merge(api_keys::routes())
+    routes()
+        .merge(auth::routes())
+        .merge(account::routes())
+        .merge(api_keys::routes())
+        .merge(usage::routes())
+        .merge(billing::routes())
+        .merge(admin::routes())
 }
 
 /// The full specification.

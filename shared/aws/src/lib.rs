@@ -1,9 +1,13 @@
-//! AWS adapters of the outgoing ports: SES for mail, Secrets Manager for secrets.
+//! AWS adapters of the outgoing ports: SES for mail, Secrets Manager for secrets, SQS for
+//! queues.
 
 mod mailer;
+mod queue;
 mod secrets;
 
 pub use mailer::SesMailer;
+pub use queue::{sanitize_entry_id, SqsQueue, ID_ATTRIBUTE, NOTIFICATIONS_QUEUE_URL_ENV, SQS_BATCH_SIZE, USAGE_QUEUE_URL_ENV};
 pub use secrets::{SecretsManagerSecrets, DEFAULT_SECRETS_TTL};
 
 pub mod bootstrap;
+pub mod worker_bootstrap;

@@ -10,6 +10,7 @@
 //!   `StoreError` variants; the HTTP layer maps them to 4xx.
 
 use crate::{
+    AggregateQuery, Endpoint, Plan, Subscription, UsageAggregate, UsageEvent, UsageIncrement, UsageLogQuery,
     ActionToken, ActionTokenKind, ApiKey, AuditEvent, AuditQuery, Email, Id, KeySecret, MailMessage, Membership,
     Organization, RefreshFamily, RefreshToken, RotateOutcome, StoreError, TokenHash, User,
 };
@@ -150,9 +151,142 @@ pub trait IdempotencyStore: Send + Sync {
         -> Result<bool, StoreError>;
 }
 
+/// Plans (the pricing catalog).
+#[async_trait]
+pub trait PlanRepository: Send + Sync {
+    /// Every plan, archived ones included, cheapest first (ties by name).
+    async fn list_plans(&self) -> Result<Vec<Plan>, StoreError>;
+    async fn get_plan(&self, id: &Id) -> Result<Option<Plan>, StoreError>;
+    /// `AlreadyExists("plan")` if a plan has this id.
+    async fn create_plan(&self, plan: &Plan) -> Result<(), StoreError>;
+    /// Replaces every field but `id` and `created_at`. `NotFound("plan")`.
+    async fn update_plan(&self, plan: &Plan) -> Result<(), StoreError>;
+    /// Deletes the plan unless a subscription refers to it: `Ok(false)` and nothing changed
+    /// if one does (the caller archives instead). `NotFound("plan")` if missing.
+    async fn delete_plan_if_unused(&self, id: &Id) -> Result<bool, StoreError>;
+}
+
+/// Subscriptions: one per organization.
+#[async_trait]
+pub trait SubscriptionRepository: Send + Sync {
+    /// Stores `sub` unless its organization already has a subscription, and returns the
+    /// organization's subscription either way. Exact under concurrency (one per org).
+    async fn ensure_subscription(&self, sub: &Subscription) -> Result<Subscription, StoreError>;
+    async fn get_subscription(&self, id: &Id) -> Result<Option<Subscription>, StoreError>;
+    async fn subscription_of_org(&self, org_id: &Id) -> Result<Option<Subscription>, StoreError>;
+    /// Newest first, optionally only one organization's or one plan's; at most `limit` (0 = 100, cap 1000).
+    async fn list_subscriptions(&self, org_id: Option<&Id>, plan_id: Option<&Id>, limit: u32)
+        -> Result<Vec<Subscription>, StoreError>;
+    /// Replaces plan, status, cancel flags and `updated_at`. `NotFound("subscription")`.
+    async fn update_subscription(&self, sub: &Subscription) -> Result<(), StoreError>;
+}
+
+/// The endpoint catalog.
+#[async_trait]
+pub trait EndpointRepository: Send + Sync {
+    /// Every endpoint, ordered by path then method.
+    async fn list_endpoints(&self) -> Result<Vec<Endpoint>, StoreError>;
+    async fn get_endpoint(&self, id: &Id) -> Result<Option<Endpoint>, StoreError>;
+    /// `AlreadyExists("endpoint")` if the id, or the same method and path, exists.
+    async fn create_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
+    /// Replaces every field but `id` and `created_at`. `NotFound("endpoint")`;
+    /// `AlreadyExists("endpoint")` if another endpoint has the new method and path.
+    async fn update_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
+    /// `NotFound("endpoint")`.
+    async fn delete_endpoint(&self, id: &Id) -> Result<(), StoreError>;
+}
+
+/// Period usage counters: the billing source of truth, and the quota.
+#[async_trait]
+pub trait UsageCounter: Send + Sync {
+    /// Adds `cost` to the counter of (`org_id`, `period`), creating it at 0 if needed, but
+    /// only if `hard_limit` is None or the new total is `<= hard_limit`. One conditional
+    /// write: exact under any concurrency (never read-then-write). The counter may be
+    /// dropped after `expires_at`.
+    async fn add_usage(&self, org_id: &Id, period: &str, cost: u64, hard_limit: Option<u64>, expires_at: DateTime<Utc>)
+        -> Result<UsageIncrement, StoreError>;
+    /// The counter's value (0 if none).
+    async fn usage(&self, org_id: &Id, period: &str) -> Result<u64, StoreError>;
+}
+
+/// Usage logs and aggregates, written by the usage worker.
+#[async_trait]
+pub trait UsageLog: Send + Sync {
+    /// Records `event` once per `event.id`: the log entry (kept until `expires_at`) and the
+    /// hourly and daily aggregates of its (org, key, endpoint) bucket, all or nothing.
+    /// Returns false, changing nothing, when the id was already recorded.
+    async fn record_usage(&self, event: &UsageEvent, expires_at: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Entries matching the query, newest first, not expired at `now`, and the cursor of
+    /// the next page (None on the last page).
+    async fn query_usage(&self, query: &UsageLogQuery, now: DateTime<Utc>)
+        -> Result<(Vec<UsageEvent>, Option<String>), StoreError>;
+    /// Aggregates of one organization and granularity with bucket start in `[from, to)`,
+    /// one per (bucket, key, endpoint), oldest first.
+    async fn usage_aggregates(&self, query: &AggregateQuery) -> Result<Vec<UsageAggregate>, StoreError>;
+}
+
 /// Everything a route handler needs from the store, as one object.
-pub trait Store: UserRepository + SessionRepository + ApiKeyRepository + AttemptCounter + AuditLog + IdempotencyStore {}
-impl<T> Store for T where T: UserRepository + SessionRepository + ApiKeyRepository + AttemptCounter + AuditLog + IdempotencyStore {}
+pub trait Store:
+    UserRepository
+    + SessionRepository
+    + ApiKeyRepository
+    + AttemptCounter
+    + AuditLog
+    + IdempotencyStore
+    + PlanRepository
+    + SubscriptionRepository
+    + EndpointRepository
+    + UsageCounter
+    + UsageLog
+{
+}
+impl<T> Store for T where
+    T: UserRepository
+        + SessionRepository
+        + ApiKeyRepository
+        + AttemptCounter
+        + AuditLog
+        + IdempotencyStore
+        + PlanRepository
+        + SubscriptionRepository
+        + EndpointRepository
+        + UsageCounter
+        + UsageLog
+{
+}
+
+/// The queues the platform uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueueName {
+    /// Usage events from the gateway to the usage worker.
+    Usage,
+    /// Quota alerts and other notifications (delivered by a later worker).
+    Notifications,
+}
+
+impl QueueName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueName::Usage => "usage",
+            QueueName::Notifications => "notifications",
+        }
+    }
+}
+
+/// One message: `id` is unique (the event id) so consumers can deduplicate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    pub id: String,
+    pub body: String,
+}
+
+/// Outgoing queues: SQS in AWS, a durable table in the SQLite file locally.
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Sends the messages (the adapter batches: SQS takes 10 per call). Err if any message
+    /// could not be sent; messages sent before the error stay sent (consumers deduplicate).
+    async fn send(&self, queue: QueueName, messages: &[QueueMessage]) -> Result<(), PortError>;
+}
 
 /// Failure of an outgoing port that is not a store (mail, secrets).
 #[derive(Debug, thiserror::Error)]

@@ -2,15 +2,20 @@
 //! a data directory, so the platform runs with no cloud services.
 //!
 //! - [`SqliteStore`]: the `Store` ports (users, sessions, API keys, attempt counters, audit
-//!   log, idempotency records) in one SQLite database in WAL mode.
+//!   log, idempotency records, plans, subscriptions, endpoints, usage counters, usage logs
+//!   and aggregates) in one SQLite database in WAL mode.
 //! - [`OutboxMailer`]: the `Mailer` port, writing each message as a JSON file to an outbox folder.
+//! - [`SqliteQueue`]: the `Queue` port as a durable table in the same SQLite file, with the
+//!   receive / ack / retry / dead-letter side the in-process workers use.
 //! - [`LocalSecrets`]: the `Secrets` port, from the environment or generated once into the
 //!   data directory.
 
 mod mailer;
+mod queue;
 mod secrets;
 mod sqlite;
 
 pub use mailer::OutboxMailer;
+pub use queue::{DeadLetter, ReceivedMessage, RetryOutcome, SqliteQueue, DEFAULT_MAX_ATTEMPTS};
 pub use secrets::LocalSecrets;
 pub use sqlite::SqliteStore;

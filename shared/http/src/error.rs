@@ -60,6 +60,12 @@ pub enum ApiError {
     /// 429: too many requests; `retry_after` seconds go into `Retry-After`.
     #[error("{message}")]
     TooManyRequests { code: &'static str, message: String, retry_after: u64 },
+    /// 502 (`upstream_unavailable`): the gateway could not get an answer from the upstream.
+    #[error("{message}")]
+    BadGateway { code: &'static str, message: String },
+    /// 504 (`upstream_timeout`): the upstream did not answer in time.
+    #[error("{message}")]
+    GatewayTimeout { code: &'static str, message: String },
     /// 503 `service_unavailable`: the store or another backend did not answer.
     #[error("a backend service is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -94,6 +100,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -114,7 +122,9 @@ impl ApiError {
             ApiError::Unauthorized { code, .. }
             | ApiError::Forbidden { code, .. }
             | ApiError::Conflict { code, .. }
-            | ApiError::TooManyRequests { code, .. } => code,
+            | ApiError::TooManyRequests { code, .. }
+            | ApiError::BadGateway { code, .. }
+            | ApiError::GatewayTimeout { code, .. } => code,
             ApiError::Unavailable(_) => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -155,7 +165,8 @@ fn chain(e: &dyn std::error::Error) -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = if status.is_server_error() {
+        let upstream = matches!(self, ApiError::BadGateway { .. } | ApiError::GatewayTimeout { .. });
+        let message = if status.is_server_error() && !upstream {
             tracing::error!(status = status.as_u16(), error = %chain(&self), "request failed");
             match &self {
                 ApiError::Unavailable(_) => "a backend service is unavailable; try again shortly".to_string(),

@@ -11,8 +11,6 @@ pub struct Settings {
     /// Whether the refresh cookie carries `Secure` (`COOKIE_SECURE`, default true; browsers
     /// accept Secure cookies from http://127.0.0.1 and localhost).
     pub cookie_secure: bool,
-    /// Maximum usable API keys per organization until plans define it (`MAX_ACTIVE_KEYS`, 10).
-    pub max_active_keys: u32,
     /// Lifetime of access JWTs (15 minutes).
     pub access_token_ttl: Duration,
     /// Lifetime of refresh tokens (7 days).
@@ -35,7 +33,6 @@ impl Default for Settings {
         Settings {
             public_base_url: "http://127.0.0.1:3000".into(),
             cookie_secure: true,
-            max_active_keys: 10,
             access_token_ttl: Duration::minutes(15),
             refresh_token_ttl: Duration::days(7),
             login_window: Duration::minutes(15),
@@ -58,7 +55,6 @@ impl Settings {
             }
         }
         s.cookie_secure = parse_env("COOKIE_SECURE", s.cookie_secure)?;
-        s.max_active_keys = parse_env("MAX_ACTIVE_KEYS", s.max_active_keys)?;
         s.login_window = Duration::seconds(parse_env("LOGIN_WINDOW_SECONDS", s.login_window.num_seconds())?);
         s.login_max_failures_per_account = parse_env("LOGIN_MAX_FAILURES_PER_ACCOUNT", s.login_max_failures_per_account)?;
         s.login_max_failures_per_ip = parse_env("LOGIN_MAX_FAILURES_PER_IP", s.login_max_failures_per_ip)?;

@@ -7,9 +7,12 @@
 //!
 //! Times: every case works with a `now` truncated to milliseconds, the precision stores keep.
 //! The suite stays small (a few hundred store calls) because emulators are slow; only the
-//! concurrency cases fan out, with 20 tasks each.
+//! concurrency cases fan out, with 20 tasks each, except the quota case
+//! ([`CONCURRENT_QUOTA_TASKS`] adds on one counter).
 
 mod api_keys;
+mod catalog;
+mod metering;
 mod misc;
 mod sessions;
 mod users;
@@ -19,6 +22,8 @@ use std::sync::Arc;
 use tollgate_domain::Store;
 
 pub use api_keys::*;
+pub use catalog::*;
+pub use metering::*;
 pub use misc::*;
 pub use sessions::*;
 pub use users::*;
@@ -69,6 +74,20 @@ cases! { store:
     audit_log_lists_newest_first_with_filters,
     idempotency_claims,
     idempotency_claim_is_exact_under_concurrency,
+    plans_create_get_update_round_trip,
+    plans_list_cheapest_first_ties_by_name,
+    delete_plan_only_when_unused,
+    subscription_ensure_keeps_the_first,
+    subscription_ensure_is_exact_under_concurrency,
+    subscriptions_list_filters_and_update,
+    endpoints_crud_with_unique_method_and_path,
+    endpoints_list_by_path_then_method,
+    usage_counter_adds_up_to_the_hard_limit,
+    usage_counter_is_exact_under_concurrency,
+    usage_record_once_with_hourly_and_daily_aggregates,
+    usage_query_filters,
+    usage_query_pages_with_a_cursor,
+    usage_query_skips_expired_entries,
 }
 
 /// The current time at millisecond precision (what stores keep).
@@ -92,8 +111,19 @@ where
     F: Fn(SharedStore, usize) -> Fut,
     Fut: std::future::Future<Output = T> + Send + 'static,
 {
-    let barrier = Arc::new(tokio::sync::Barrier::new(CONCURRENT_TASKS));
-    let handles: Vec<_> = (0..CONCURRENT_TASKS)
+    concurrently_n(store, CONCURRENT_TASKS, make).await
+}
+
+/// Runs `make(i)` for `i in 0..tasks` on spawned tasks, all released at once, and returns
+/// the results in task order.
+pub(crate) async fn concurrently_n<T, F, Fut>(store: &SharedStore, tasks: usize, make: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(SharedStore, usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(tasks));
+    let handles: Vec<_> = (0..tasks)
         .map(|i| {
             let fut = make(Arc::clone(store), i);
             let barrier = Arc::clone(&barrier);

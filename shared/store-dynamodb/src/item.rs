@@ -165,6 +165,21 @@ impl<'a> Reader<'a> {
             Some(_) => Err(self.corrupt(name, "is not a number")),
         }
     }
+    /// An optional number attribute of any integer type (absent or NULL is None).
+    pub(crate) fn opt_num<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, StoreError> {
+        match self.item.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::N(v)) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| self.corrupt(name, &format!("is not a {}", std::any::type_name::<T>()))),
+            Some(_) => Err(self.corrupt(name, "is not a number")),
+        }
+    }
+    /// A required number attribute of any integer type.
+    pub(crate) fn num<T: std::str::FromStr>(&self, name: &str) -> Result<T, StoreError> {
+        self.opt_num(name)?.ok_or_else(|| self.corrupt(name, "is missing"))
+    }
     /// Decodes a string attribute with `parse`, reporting unknown values as corrupt.
     pub(crate) fn parsed<T>(&self, name: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T, StoreError> {
         let v = self.s(name)?;

@@ -78,3 +78,61 @@ pub(crate) fn audit_sk(at: DateTime<Utc>, id: &Id) -> String {
 pub(crate) fn org_audit_gsi_pk(org_id: &Id) -> String {
     format!("ORGAUDIT#{org_id}")
 }
+
+// Plans, subscriptions, endpoints (catalog.rs).
+pub(crate) const PLAN_SK: &str = "PLAN";
+/// How many subscriptions refer to a plan (attribute `n`), next to the plan item.
+pub(crate) const SUBSCRIBERS_SK: &str = "SUBSCRIBERS";
+pub(crate) const PLANS_GSI_PK: &str = "PLANS";
+/// An organization's subscription, in the organization's partition (one per org).
+pub(crate) const SUBSCRIPTION_SK: &str = "SUBSCRIPTION";
+/// The same subscription keyed by its id.
+pub(crate) const SUB_SK: &str = "SUB";
+pub(crate) const SUBS_GSI_PK: &str = "SUBS";
+pub(crate) const ENDPOINT_SK: &str = "ENDPOINT";
+pub(crate) const ENDPOINTS_GSI_PK: &str = "ENDPOINTS";
+/// Uniqueness claim of an endpoint's (method, path).
+pub(crate) const ROUTE_SK: &str = "ROUTE";
+
+pub(crate) fn plan_pk(id: &Id) -> String {
+    format!("PLAN#{id}")
+}
+pub(crate) fn sub_pk(id: &Id) -> String {
+    format!("SUB#{id}")
+}
+pub(crate) fn sub_gsi_sk(created_at: DateTime<Utc>, id: &Id) -> String {
+    format!("{}#{id}", time_str(created_at))
+}
+pub(crate) fn endpoint_pk(id: &Id) -> String {
+    format!("ENDPOINT#{id}")
+}
+pub(crate) fn route_pk(method: &str, path: &str) -> String {
+    format!("ROUTE#{method}#{path}")
+}
+
+// Usage counters, logs and aggregates (usage.rs).
+pub(crate) const USAGE_EVENT_SK: &str = "EVENT";
+pub(crate) const USAGE_EVENT_PREFIX: &str = "USAGEEVT#";
+
+/// The period counter of an organization: one item per (org, period).
+pub(crate) fn usage_counter_key(org_id: &Id, period: &str) -> (String, String) {
+    (format!("USAGE#{org_id}"), format!("PERIOD#{period}"))
+}
+/// The event id is the whole partition key: the conditional Put on it deduplicates events,
+/// and log writes spread over partitions.
+pub(crate) fn usage_event_pk(id: &str) -> String {
+    format!("{USAGE_EVENT_PREFIX}{id}")
+}
+pub(crate) fn org_log_gsi_pk(org_id: &Id) -> String {
+    format!("ORGLOG#{org_id}")
+}
+/// `<timestamp>#<event id>`: newest first on a descending Query; also the page cursor.
+pub(crate) fn usage_log_gsi_sk(at: DateTime<Utc>, id: &str) -> String {
+    format!("{}#{id}", time_str(at))
+}
+pub(crate) fn aggregate_pk(org_id: &Id, granularity: tollgate_domain::Granularity) -> String {
+    format!("AGG#{org_id}#{}", granularity.as_str())
+}
+pub(crate) fn aggregate_sk(bucket_start: DateTime<Utc>, key_id: &Id, endpoint_id: &Id) -> String {
+    format!("{}#{key_id}#{endpoint_id}", time_str(bucket_start))
+}

@@ -6,11 +6,13 @@
 //! deletes expired items only eventually (and emulators such as moto never do).
 
 mod api_keys;
+mod catalog;
 mod item;
 mod keys;
 mod misc;
 mod ops;
 mod sessions;
+mod usage;
 mod users;
 
 use aws_sdk_dynamodb::types::{

@@ -64,6 +64,63 @@ impl Params {
     }
 }
 
+/// The update expression of an UpdateItem, built attribute by attribute with generated
+/// placeholders (`#uN`, `:uN`), so attribute names never clash with reserved words.
+/// `set_opt(.., None)` removes the attribute.
+#[derive(Default)]
+pub(crate) struct UpdateExpr {
+    set: Vec<String>,
+    add: Vec<String>,
+    remove: Vec<String>,
+    params: Params,
+}
+
+impl UpdateExpr {
+    pub(crate) fn new() -> Self {
+        UpdateExpr::default()
+    }
+    fn placeholder(&mut self, attribute: &str) -> (String, String) {
+        let i = self.set.len() + self.add.len() + self.remove.len();
+        let (name, value) = (format!("#u{i}"), format!(":u{i}"));
+        self.params = std::mem::take(&mut self.params).name(&name, attribute);
+        (name, value)
+    }
+    pub(crate) fn set(mut self, attribute: &str, v: AttributeValue) -> Self {
+        let (name, value) = self.placeholder(attribute);
+        self.set.push(format!("{name} = {value}"));
+        self.params = std::mem::take(&mut self.params).value(&value, v);
+        self
+    }
+    pub(crate) fn set_opt(self, attribute: &str, v: Option<AttributeValue>) -> Self {
+        match v {
+            Some(v) => self.set(attribute, v),
+            None => self.remove(attribute),
+        }
+    }
+    /// `ADD attribute :v` (numbers: creates the attribute at 0 first).
+    pub(crate) fn add(mut self, attribute: &str, v: AttributeValue) -> Self {
+        let (name, value) = self.placeholder(attribute);
+        self.add.push(format!("{name} {value}"));
+        self.params = std::mem::take(&mut self.params).value(&value, v);
+        self
+    }
+    pub(crate) fn remove(mut self, attribute: &str) -> Self {
+        let (name, _) = self.placeholder(attribute);
+        self.remove.push(name);
+        self
+    }
+    /// The expression and its parameters (add the condition's own to the `Params`).
+    pub(crate) fn build(self) -> (String, Params) {
+        let mut clauses = Vec::new();
+        for (keyword, parts) in [("SET", &self.set), ("ADD", &self.add), ("REMOVE", &self.remove)] {
+            if !parts.is_empty() {
+                clauses.push(format!("{keyword} {}", parts.join(", ")));
+            }
+        }
+        (clauses.join(" "), self.params)
+    }
+}
+
 /// Reason code of a transaction item whose condition failed.
 const CONDITION_FAILED: &str = "ConditionalCheckFailed";
 const TRANSACTION_CONFLICT: &str = "TransactionConflict";

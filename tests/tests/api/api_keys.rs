@@ -20,7 +20,7 @@ async fn create_list_and_the_secret_is_shown_once() {
     let list = app.call(Method::GET, "/api/user/api-keys", None, Some(&access)).await;
     assert_eq!(list.status, StatusCode::OK);
     assert_eq!(list.body["data"].as_array().unwrap().len(), 1);
-    assert_eq!((list.body["active"].as_u64(), list.body["limit"].as_u64()), (Some(1), Some(10)));
+    assert_eq!((list.body["active"].as_u64(), list.body["limit"].as_u64()), (Some(1), Some(2)));
     assert!(!list.body.to_string().contains(&secret), "listing must not show the secret");
     for field in ["created_at", "last_used_at", "expires_at", "status", "prefix", "last4", "name", "id"] {
         assert!(list.body["data"][0].get(field).is_some(), "{field}");
@@ -64,15 +64,16 @@ async fn revoked_and_expired_keys_are_reported_as_such() {
 }
 
 #[tokio::test]
-async fn active_key_limit_is_enforced() {
-    let settings = tollgate_http::Settings { max_active_keys: 2, ..Default::default() };
-    let app = TestApp::with_settings(settings).await;
+async fn the_plans_active_key_limit_is_enforced() {
+    // The Free plan allows 2 usable keys.
+    let app = TestApp::new().await;
     let (access, _) = app.user("limit@example.com").await;
     let create = |n: &str| app.call(Method::POST, "/api/user/api-keys", Some(json!({"name": n})), Some(&access));
     let first = create("1").await;
     assert_eq!(create("2").await.status, StatusCode::CREATED);
     let r = create("3").await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "key_limit_reached"));
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("Free"));
     let id = first.body["key"]["id"].as_str().unwrap();
     app.call(Method::DELETE, &format!("/api/user/api-keys/{id}"), None, Some(&access)).await;
     assert_eq!(create("3").await.status, StatusCode::CREATED, "a revoked key frees its slot");

@@ -11,9 +11,11 @@
 //! secrets only as their hex SHA-256 (`TokenHash`).
 
 mod api_keys;
+mod catalog;
 mod misc;
 mod schema;
 mod sessions;
+mod usage;
 mod users;
 
 use chrono::{DateTime, Utc};

@@ -125,4 +125,102 @@ CREATE TABLE idempotency (
     PRIMARY KEY (scope, key)
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 2: plans, subscriptions, endpoints, usage counters, usage logs and aggregates.
+    r#"
+CREATE TABLE plans (
+    id              TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    description     TEXT,
+    billing_type    TEXT NOT NULL,
+    price           INTEGER NOT NULL,
+    currency        TEXT NOT NULL,
+    rate_limit      INTEGER NOT NULL,
+    burst           INTEGER,
+    monthly_limit   INTEGER,
+    overage_price   INTEGER,
+    retention_days  INTEGER NOT NULL,
+    max_api_keys    INTEGER NOT NULL,
+    features        TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+) STRICT;
+CREATE INDEX plans_price_name ON plans(price, name);
+
+-- One per organization: the unique org_id makes `ensure_subscription` exact. No foreign
+-- keys: plans are deleted only through `delete_plan_if_unused`, which checks this table.
+CREATE TABLE subscriptions (
+    id                    TEXT PRIMARY KEY,
+    org_id                TEXT NOT NULL UNIQUE,
+    plan_id               TEXT NOT NULL,
+    status                TEXT NOT NULL,
+    cancel_at_period_end  INTEGER NOT NULL,
+    canceled_at           INTEGER,
+    created_at            INTEGER NOT NULL,
+    updated_at            INTEGER NOT NULL
+) STRICT;
+CREATE INDEX subscriptions_created ON subscriptions(created_at);
+CREATE INDEX subscriptions_plan ON subscriptions(plan_id, created_at);
+
+CREATE TABLE endpoints (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    description   TEXT,
+    method        TEXT NOT NULL,
+    path          TEXT NOT NULL,
+    upstream_url  TEXT NOT NULL,
+    cost_units    INTEGER NOT NULL,
+    rate_limit    INTEGER,
+    public        INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    UNIQUE (method, path)
+) STRICT;
+CREATE INDEX endpoints_path_method ON endpoints(path, method);
+
+CREATE TABLE usage_counters (
+    org_id      TEXT NOT NULL,
+    period      TEXT NOT NULL,
+    used        INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    PRIMARY KEY (org_id, period)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX usage_counters_expiry ON usage_counters(expires_at);
+
+CREATE TABLE usage_logs (
+    id           TEXT PRIMARY KEY,
+    org_id       TEXT NOT NULL,
+    key_id       TEXT NOT NULL,
+    endpoint_id  TEXT NOT NULL,
+    method       TEXT NOT NULL,
+    path         TEXT NOT NULL,
+    status       INTEGER NOT NULL,
+    latency_ms   INTEGER NOT NULL,
+    cost_units   INTEGER NOT NULL,
+    ip           TEXT,
+    ts           INTEGER NOT NULL,
+    period       TEXT NOT NULL,
+    expires_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX usage_logs_org_ts ON usage_logs(org_id, ts, id);
+CREATE INDEX usage_logs_ts ON usage_logs(ts, id);
+CREATE INDEX usage_logs_expiry ON usage_logs(expires_at);
+
+-- latency_buckets: JSON array of counts, one per `LATENCY_BOUNDS_MS` bucket.
+CREATE TABLE usage_aggregates (
+    org_id           TEXT NOT NULL,
+    granularity      TEXT NOT NULL,
+    bucket_start     INTEGER NOT NULL,
+    key_id           TEXT NOT NULL,
+    endpoint_id      TEXT NOT NULL,
+    count            INTEGER NOT NULL,
+    cost_units       INTEGER NOT NULL,
+    status_2xx       INTEGER NOT NULL,
+    status_4xx       INTEGER NOT NULL,
+    status_5xx       INTEGER NOT NULL,
+    latency_sum_ms   INTEGER NOT NULL,
+    latency_buckets  TEXT NOT NULL,
+    PRIMARY KEY (org_id, granularity, bucket_start, key_id, endpoint_id)
+) STRICT, WITHOUT ROWID;
+"#,
 ];

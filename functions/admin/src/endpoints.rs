@@ -1,0 +1,228 @@
+//! `/api/admin/endpoints`: the catalog the gateway serves under `/api/v1`.
+
+use crate::{double_option, path_id};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use tollgate_domain::{AuditEvent, Endpoint, Id, StoreError};
+use tollgate_http::metering::ENDPOINT_PREFIX;
+use tollgate_http::views::{optional_text_field, text_field};
+use tollgate_http::{AdminUser, ApiError, ApiJson, AppState, ErrorBody};
+use utoipa::ToSchema;
+
+/// Every endpoint, by path then method.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EndpointList {
+    pub data: Vec<Endpoint>,
+}
+
+/// A new endpoint.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEndpointRequest {
+    /// 1 to 100 characters.
+    #[schema(example = "weather")]
+    pub name: String,
+    /// Up to 500 characters.
+    pub description: Option<String>,
+    /// `GET`, `POST`, `PUT`, `PATCH`, `DELETE`, `HEAD`, `OPTIONS` or `ANY` (case-insensitive).
+    #[schema(example = "GET")]
+    pub method: String,
+    /// Path under `/api/v1`: literal segments, `{name}` segments and an optional final `{*rest}`.
+    #[schema(example = "/weather/{city}")]
+    pub path: String,
+    /// `http(s)://...` base URL, or `builtin:echo`.
+    #[schema(example = "https://weather.internal.example.com")]
+    pub upstream_url: String,
+    /// Cost units per call, 1 to 1000000 (default 1).
+    pub cost_units: Option<u32>,
+    /// Requests per minute per key on top of the plan's; default none.
+    pub rate_limit: Option<u32>,
+    /// Served without a key, limited per client IP (default false).
+    pub public: Option<bool>,
+}
+
+/// A partial update: fields left out keep their value; `null` clears `description` and
+/// `rate_limit`. The result is validated as on creation.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEndpointRequest {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub upstream_url: Option<String>,
+    pub cost_units: Option<u32>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<u32>)]
+    pub rate_limit: Option<Option<u32>>,
+    pub public: Option<bool>,
+}
+
+/// Normalizes and validates the human fields, then the domain's rules.
+fn validated(mut e: Endpoint) -> Result<Endpoint, ApiError> {
+    e.name = text_field("name", &e.name, 100)?;
+    e.description = optional_text_field("description", e.description.as_deref(), 500)?;
+    e.method = e.method.trim().to_ascii_uppercase();
+    e.path = e.path.trim().to_string();
+    e.upstream_url = e.upstream_url.trim().to_string();
+    e.validate()?;
+    Ok(e)
+}
+
+fn collision(e: StoreError) -> ApiError {
+    match e {
+        StoreError::AlreadyExists(_) => {
+            ApiError::conflict("endpoint_exists", "an endpoint with this method and path already exists")
+        }
+        e => e.into(),
+    }
+}
+
+/// The endpoint as stored (timestamps at the store's precision).
+async fn stored(state: &AppState, e: Endpoint) -> Result<Endpoint, ApiError> {
+    Ok(state.store.get_endpoint(&e.id).await?.unwrap_or(e))
+}
+
+async fn existing(state: &AppState, raw: &str) -> Result<Endpoint, ApiError> {
+    let id = path_id(raw, ENDPOINT_PREFIX, "endpoint")?;
+    state.store.get_endpoint(&id).await?.ok_or_else(|| ApiError::NotFound("endpoint".into()))
+}
+
+/// Every endpoint.
+#[utoipa::path(get, path = "/api/admin/endpoints", operation_id = "admin_list_endpoints", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The endpoints", body = EndpointList),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    ))]
+pub async fn list_endpoints(State(state): State<AppState>, _admin: AdminUser) -> Result<Json<EndpointList>, ApiError> {
+    Ok(Json(EndpointList { data: state.store.list_endpoints().await? }))
+}
+
+/// Adds an endpoint (id `ep_<random>`). The gateway serves it within its cache time.
+#[utoipa::path(post, path = "/api/admin/endpoints", operation_id = "admin_create_endpoint", tag = "admin", security(("bearer" = [])),
+    request_body = CreateEndpointRequest,
+    responses(
+        (status = 201, description = "The new endpoint", body = Endpoint),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 409, description = "An endpoint with this method and path exists", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ))]
+pub async fn create_endpoint(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ApiJson(req): ApiJson<CreateEndpointRequest>,
+) -> Result<(StatusCode, Json<Endpoint>), ApiError> {
+    let now = state.now();
+    let endpoint = validated(Endpoint {
+        id: Id::generate(ENDPOINT_PREFIX),
+        name: req.name,
+        description: req.description,
+        method: req.method,
+        path: req.path,
+        upstream_url: req.upstream_url,
+        cost_units: req.cost_units.unwrap_or(1),
+        rate_limit: req.rate_limit,
+        public: req.public.unwrap_or(false),
+        created_at: now,
+        updated_at: now,
+    })?;
+    state.store.create_endpoint(&endpoint).await.map_err(collision)?;
+    state
+        .audit(
+            AuditEvent::new("endpoint.create", now)
+                .actor(&admin.user.id)
+                .target(endpoint.id.to_string())
+                .ip(admin.ip)
+                .details(serde_json::json!({ "method": endpoint.method, "path": endpoint.path })),
+        )
+        .await;
+    Ok((StatusCode::CREATED, Json(stored(&state, endpoint).await?)))
+}
+
+/// Updates an endpoint: a partial update (see `UpdateEndpointRequest`).
+#[utoipa::path(put, path = "/api/admin/endpoints/{id}", operation_id = "admin_update_endpoint", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Endpoint id")),
+    request_body = UpdateEndpointRequest,
+    responses(
+        (status = 200, description = "The updated endpoint", body = Endpoint),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such endpoint", body = ErrorBody),
+        (status = 409, description = "Another endpoint has this method and path", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ))]
+pub async fn update_endpoint(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdateEndpointRequest>,
+) -> Result<Json<Endpoint>, ApiError> {
+    let now = state.now();
+    let mut e = existing(&state, &id).await?;
+    let mut changed: Vec<&str> = Vec::new();
+    macro_rules! set {
+        ($field:ident) => {
+            if let Some(v) = req.$field {
+                e.$field = v;
+                changed.push(stringify!($field));
+            }
+        };
+    }
+    set!(name);
+    set!(description);
+    set!(method);
+    set!(path);
+    set!(upstream_url);
+    set!(cost_units);
+    set!(rate_limit);
+    set!(public);
+    e.updated_at = now;
+    let endpoint = validated(e)?;
+    state.store.update_endpoint(&endpoint).await.map_err(collision)?;
+    state
+        .audit(
+            AuditEvent::new("endpoint.update", now)
+                .actor(&admin.user.id)
+                .target(endpoint.id.to_string())
+                .ip(admin.ip)
+                .details(serde_json::json!({ "fields": changed })),
+        )
+        .await;
+    Ok(Json(stored(&state, endpoint).await?))
+}
+
+/// Deletes an endpoint: the gateway stops serving it within its cache time. Its usage
+/// history stays (statistics then show it without a name).
+#[utoipa::path(delete, path = "/api/admin/endpoints/{id}", operation_id = "admin_delete_endpoint", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Endpoint id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such endpoint", body = ErrorBody),
+    ))]
+pub async fn delete_endpoint(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let now = state.now();
+    let endpoint = existing(&state, &id).await?;
+    state.store.delete_endpoint(&endpoint.id).await?;
+    state
+        .audit(
+            AuditEvent::new("endpoint.delete", now)
+                .actor(&admin.user.id)
+                .target(endpoint.id.to_string())
+                .ip(admin.ip)
+                .details(serde_json::json!({ "method": endpoint.method, "path": endpoint.path })),
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}

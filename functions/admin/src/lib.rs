@@ -1,0 +1,55 @@
+//! The `admin` route group (`/api/admin/...`): the plan catalog, subscriptions and the
+//! endpoint catalog. Every route requires the admin role; every change is audited with the
+//! admin as actor.
+
+mod endpoints;
+mod plans;
+mod subscriptions;
+
+use tollgate_http::AppState;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub use endpoints::{CreateEndpointRequest, EndpointList, UpdateEndpointRequest};
+pub use plans::{CreatePlanRequest, DeletedPlan, PlanList, UpdatePlanRequest};
+pub use subscriptions::{SubscriptionList, SubscriptionView, UpdateSubscriptionRequest};
+
+#[derive(OpenApi)]
+#[openapi(tags((name = "admin", description = "Operator administration: plans, subscriptions, endpoints (admin role)")))]
+struct AdminApi;
+
+/// The route group with its OpenAPI description, at the production paths.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(AdminApi::openapi())
+        .routes(routes!(plans::list_plans, plans::create_plan))
+        .routes(routes!(plans::update_plan, plans::delete_plan))
+        .routes(routes!(subscriptions::list_subscriptions))
+        .routes(routes!(subscriptions::update_subscription))
+        .routes(routes!(subscriptions::cancel_subscription))
+        .routes(routes!(endpoints::list_endpoints, endpoints::create_endpoint))
+        .routes(routes!(endpoints::update_endpoint, endpoints::delete_endpoint))
+}
+
+/// The finished router (common layers included) for the Lambda function.
+pub fn router(state: AppState) -> axum::Router {
+    let (router, _) = routes().split_for_parts();
+    tollgate_http::finish_router(router.with_state(state))
+}
+
+/// Ids that cannot be of this kind are 404 without touching the store.
+fn path_id(raw: &str, prefix: &str, what: &str) -> Result<tollgate_domain::Id, tollgate_http::ApiError> {
+    if tollgate_domain::Id::is_plausible(raw, prefix) {
+        Ok(tollgate_domain::Id::from_string(raw))
+    } else {
+        Err(tollgate_http::ApiError::NotFound(what.into()))
+    }
+}
+
+/// For partial updates: an absent field is `None` (keep), `null` is `Some(None)` (clear).
+fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}

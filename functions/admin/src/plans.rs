@@ -1,0 +1,354 @@
+//! `/api/admin/plans`: the plan catalog.
+
+use crate::{double_option, path_id};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use tollgate_domain::{AuditEvent, BillingType, Id, Plan, PlanStatus, FREE_PLAN_ID};
+use tollgate_http::metering::PLAN_PREFIX;
+use tollgate_http::views::{optional_text_field, text_field};
+use tollgate_http::{AdminUser, ApiError, ApiJson, AppState, ErrorBody};
+use utoipa::ToSchema;
+
+/// Every plan, archived ones included, cheapest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PlanList {
+    pub data: Vec<Plan>,
+}
+
+/// A new plan. Fields left out take the documented defaults.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePlanRequest {
+    /// 1 to 100 characters.
+    #[schema(example = "Startup")]
+    pub name: String,
+    /// Up to 500 characters.
+    pub description: Option<String>,
+    /// Default `subscription`.
+    pub billing_type: Option<BillingType>,
+    /// Price per period in minor units of `currency`, >= 0.
+    #[schema(example = 1900)]
+    pub price: i64,
+    /// Three lower-case letters (ISO 4217); default `usd`.
+    #[schema(example = "usd")]
+    pub currency: Option<String>,
+    /// Requests per minute per key, 1 to 1000000.
+    #[schema(example = 300)]
+    pub rate_limit: i64,
+    /// Extra requests in a burst, 0 to 1000000; default none.
+    pub burst: Option<i64>,
+    /// Units per period, >= 1; `null` or absent = unlimited.
+    pub monthly_limit: Option<i64>,
+    /// Minor units per 1,000 units of overage, >= 0; required for `pay_as_you_go` and `hybrid`.
+    pub overage_price: Option<i64>,
+    /// Days usage logs are kept, 1 to 3650; default 30.
+    pub retention_days: Option<i64>,
+    /// Usable API keys per organization, 1 to 1000; default 10.
+    pub max_api_keys: Option<i64>,
+    /// A JSON object shown on the pricing page; default `{}`.
+    #[schema(value_type = Option<Object>)]
+    pub features: Option<serde_json::Value>,
+    /// Default `active`.
+    pub status: Option<PlanStatus>,
+}
+
+/// A partial update: fields left out keep their value; `null` clears the nullable ones
+/// (`description`, `burst`, `monthly_limit` (= unlimited), `overage_price`). The result is
+/// validated as a whole, as on creation. Subscribers see the change at once (the gateway
+/// within its cache time).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePlanRequest {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    pub billing_type: Option<BillingType>,
+    pub price: Option<i64>,
+    pub currency: Option<String>,
+    pub rate_limit: Option<i64>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub burst: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub monthly_limit: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub overage_price: Option<Option<i64>>,
+    pub retention_days: Option<i64>,
+    pub max_api_keys: Option<i64>,
+    #[schema(value_type = Option<Object>)]
+    pub features: Option<serde_json::Value>,
+    /// `archived`: no new subscriptions; existing subscribers keep the plan.
+    pub status: Option<PlanStatus>,
+}
+
+/// Result of a deletion. A plan with subscribers is archived instead of deleted.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeletedPlan {
+    /// True when the plan is gone.
+    pub deleted: bool,
+    /// True when the plan still has subscribers and was archived instead (it no longer
+    /// appears on the price list; the subscribers keep it).
+    pub archived: bool,
+    /// The plan as it was deleted, or as it is now archived.
+    pub plan: Plan,
+}
+
+/// A plan's fields before validation (numbers wide enough to reject out-of-range input
+/// with a clear message).
+struct Draft {
+    name: String,
+    description: Option<String>,
+    billing_type: BillingType,
+    price: i64,
+    currency: String,
+    rate_limit: i64,
+    burst: Option<i64>,
+    monthly_limit: Option<i64>,
+    overage_price: Option<i64>,
+    retention_days: i64,
+    max_api_keys: i64,
+    features: serde_json::Value,
+    status: PlanStatus,
+}
+
+fn in_range(field: &'static str, v: i64, min: i64, max: i64) -> Result<(), ApiError> {
+    if v < min || v > max {
+        return Err(ApiError::invalid_field(field, format!("must be between {min} and {max}")));
+    }
+    Ok(())
+}
+
+impl Draft {
+    fn of(p: &Plan) -> Draft {
+        Draft {
+            name: p.name.clone(),
+            description: p.description.clone(),
+            billing_type: p.billing_type,
+            price: p.price,
+            currency: p.currency.clone(),
+            rate_limit: i64::from(p.rate_limit),
+            burst: p.burst.map(i64::from),
+            monthly_limit: p.monthly_limit.map(|v| i64::try_from(v).unwrap_or(i64::MAX)),
+            overage_price: p.overage_price,
+            retention_days: i64::from(p.retention_days),
+            max_api_keys: i64::from(p.max_api_keys),
+            features: p.features.clone(),
+            status: p.status,
+        }
+    }
+
+    /// The validated plan.
+    fn into_plan(self, id: Id, created_at: chrono::DateTime<chrono::Utc>, updated_at: chrono::DateTime<chrono::Utc>) -> Result<Plan, ApiError> {
+        let name = text_field("name", &self.name, 100)?;
+        let description = optional_text_field("description", self.description.as_deref(), 500)?;
+        if self.price < 0 {
+            return Err(ApiError::invalid_field("price", "must be >= 0 (minor units)"));
+        }
+        let currency = self.currency.trim().to_string();
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_lowercase()) {
+            return Err(ApiError::invalid_field("currency", "must be three lower-case letters (ISO 4217), such as usd"));
+        }
+        in_range("rate_limit", self.rate_limit, 1, 1_000_000)?;
+        if let Some(b) = self.burst {
+            in_range("burst", b, 0, 1_000_000)?;
+        }
+        if let Some(l) = self.monthly_limit {
+            in_range("monthly_limit", l, 1, i64::MAX)?;
+        }
+        match self.overage_price {
+            Some(p) if p < 0 => return Err(ApiError::invalid_field("overage_price", "must be >= 0 (minor units)")),
+            None if self.billing_type != BillingType::Subscription => {
+                return Err(ApiError::invalid_field("overage_price", "is required for pay_as_you_go and hybrid plans"))
+            }
+            _ => {}
+        }
+        in_range("retention_days", self.retention_days, 1, 3650)?;
+        in_range("max_api_keys", self.max_api_keys, 1, 1000)?;
+        if !self.features.is_object() {
+            return Err(ApiError::invalid_field("features", "must be a JSON object"));
+        }
+        // The ranges above make these conversions lossless.
+        Ok(Plan {
+            id,
+            name,
+            description,
+            billing_type: self.billing_type,
+            price: self.price,
+            currency,
+            rate_limit: self.rate_limit as u32,
+            burst: self.burst.map(|b| b as u32),
+            monthly_limit: self.monthly_limit.map(|l| l as u64),
+            overage_price: self.overage_price,
+            retention_days: self.retention_days as u32,
+            max_api_keys: self.max_api_keys as u32,
+            features: self.features,
+            status: self.status,
+            created_at,
+            updated_at,
+        })
+    }
+}
+
+/// The plan as stored (timestamps at the store's precision).
+async fn stored(state: &AppState, plan: Plan) -> Result<Plan, ApiError> {
+    Ok(state.store.get_plan(&plan.id).await?.unwrap_or(plan))
+}
+
+async fn existing_plan(state: &AppState, raw: &str) -> Result<Plan, ApiError> {
+    let id = path_id(raw, PLAN_PREFIX, "plan")?;
+    state.store.get_plan(&id).await?.ok_or_else(|| ApiError::NotFound("plan".into()))
+}
+
+/// Every plan, archived ones included.
+#[utoipa::path(get, path = "/api/admin/plans", operation_id = "admin_list_plans", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The plans", body = PlanList),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    ))]
+pub async fn list_plans(State(state): State<AppState>, _admin: AdminUser) -> Result<Json<PlanList>, ApiError> {
+    Ok(Json(PlanList { data: state.store.list_plans().await? }))
+}
+
+/// Creates a plan (id `plan_<random>`).
+#[utoipa::path(post, path = "/api/admin/plans", operation_id = "admin_create_plan", tag = "admin", security(("bearer" = [])),
+    request_body = CreatePlanRequest,
+    responses(
+        (status = 201, description = "The new plan", body = Plan),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ))]
+pub async fn create_plan(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ApiJson(req): ApiJson<CreatePlanRequest>,
+) -> Result<(StatusCode, Json<Plan>), ApiError> {
+    let now = state.now();
+    let plan = Draft {
+        name: req.name,
+        description: req.description,
+        billing_type: req.billing_type.unwrap_or(BillingType::Subscription),
+        price: req.price,
+        currency: req.currency.unwrap_or_else(|| "usd".into()),
+        rate_limit: req.rate_limit,
+        burst: req.burst,
+        monthly_limit: req.monthly_limit,
+        overage_price: req.overage_price,
+        retention_days: req.retention_days.unwrap_or(30),
+        max_api_keys: req.max_api_keys.unwrap_or(10),
+        features: req.features.unwrap_or_else(|| serde_json::json!({})),
+        status: req.status.unwrap_or(PlanStatus::Active),
+    }
+    .into_plan(Id::generate(PLAN_PREFIX), now, now)?;
+    state.store.create_plan(&plan).await?;
+    state
+        .audit(
+            AuditEvent::new("plan.create", now)
+                .actor(&admin.user.id)
+                .target(plan.id.to_string())
+                .ip(admin.ip)
+                .details(serde_json::json!({ "name": plan.name, "billing_type": plan.billing_type, "price": plan.price })),
+        )
+        .await;
+    Ok((StatusCode::CREATED, Json(stored(&state, plan).await?)))
+}
+
+/// Updates a plan: a partial update (see `UpdatePlanRequest`).
+#[utoipa::path(put, path = "/api/admin/plans/{id}", operation_id = "admin_update_plan", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Plan id")),
+    request_body = UpdatePlanRequest,
+    responses(
+        (status = 200, description = "The updated plan", body = Plan),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such plan", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ))]
+pub async fn update_plan(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdatePlanRequest>,
+) -> Result<Json<Plan>, ApiError> {
+    let now = state.now();
+    let current = existing_plan(&state, &id).await?;
+    let mut d = Draft::of(&current);
+    let mut changed: Vec<&str> = Vec::new();
+    macro_rules! set {
+        ($field:ident) => {
+            if let Some(v) = req.$field {
+                d.$field = v;
+                changed.push(stringify!($field));
+            }
+        };
+    }
+    set!(name);
+    set!(description);
+    set!(billing_type);
+    set!(price);
+    set!(currency);
+    set!(rate_limit);
+    set!(burst);
+    set!(monthly_limit);
+    set!(overage_price);
+    set!(retention_days);
+    set!(max_api_keys);
+    set!(features);
+    set!(status);
+    let plan = d.into_plan(current.id.clone(), current.created_at, now)?;
+    state.store.update_plan(&plan).await?;
+    state
+        .audit(
+            AuditEvent::new("plan.update", now)
+                .actor(&admin.user.id)
+                .target(plan.id.to_string())
+                .ip(admin.ip)
+                .details(serde_json::json!({ "fields": changed })),
+        )
+        .await;
+    Ok(Json(stored(&state, plan).await?))
+}
+
+/// Deletes a plan no subscription refers to. A plan with subscribers is archived instead
+/// (still 200, with `archived: true`). The Free plan, where new organizations start, cannot
+/// be deleted (409 `default_plan`).
+#[utoipa::path(delete, path = "/api/admin/plans/{id}", operation_id = "admin_delete_plan", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Plan id")),
+    responses(
+        (status = 200, description = "Deleted (`deleted: true`) or, having subscribers, archived (`archived: true`)", body = DeletedPlan),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such plan", body = ErrorBody),
+        (status = 409, description = "The default (Free) plan cannot be deleted", body = ErrorBody),
+    ))]
+pub async fn delete_plan(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+) -> Result<Json<DeletedPlan>, ApiError> {
+    let now = state.now();
+    let mut plan = existing_plan(&state, &id).await?;
+    if plan.id.as_str() == FREE_PLAN_ID {
+        return Err(ApiError::conflict("default_plan", "new organizations start on this plan; it cannot be deleted"));
+    }
+    let target = plan.id.to_string();
+    let event = |action: &str| AuditEvent::new(action, now).actor(&admin.user.id).target(target.clone()).ip(admin.ip.clone());
+    if state.store.delete_plan_if_unused(&plan.id).await? {
+        state.audit(event("plan.delete").details(serde_json::json!({ "name": plan.name }))).await;
+        return Ok(Json(DeletedPlan { deleted: true, archived: false, plan }));
+    }
+    if plan.status != PlanStatus::Archived {
+        plan.status = PlanStatus::Archived;
+        plan.updated_at = now;
+        state.store.update_plan(&plan).await?;
+        state.audit(event("plan.archive").details(serde_json::json!({ "reason": "has subscribers" }))).await;
+        plan = stored(&state, plan).await?;
+    }
+    Ok(Json(DeletedPlan { deleted: false, archived: true, plan }))
+}

@@ -1,0 +1,140 @@
+//! The usage worker: turns usage events (one JSON `UsageEvent` per queue message, emitted by
+//! the gateway) into usage log entries and hourly/daily aggregates, once per event id.
+//!
+//! The same code runs in both targets: [`handle_sqs_event`] behind `lambda_runtime` on an SQS
+//! event source with `ReportBatchItemFailures`, and [`process_batch`] in the local server's
+//! in-process drainer of the SQLite queue. A message fails alone: a body that is not a usage
+//! event (poison) or a store error reports that message and no other, so the queue retries
+//! it and, after its last attempt, moves it to the dead-letter queue.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use tollgate_domain::{Id, Store, UsageEvent};
+use tracing::Instrument;
+
+/// What happened to one message.
+#[derive(Debug)]
+enum Outcome {
+    Recorded,
+    Duplicate,
+    Poison(serde_json::Error),
+    Failed(String),
+}
+
+/// Records every message of a batch (`(message id, body)` pairs) and returns the ids of the
+/// messages that failed, for the queue to deliver again. A duplicate event (its id already
+/// recorded) is a success. Log retention is the organization's plan `retention_days`,
+/// counted from the event's timestamp; the plan is read once per organization per batch.
+pub async fn process_batch(
+    store: &dyn Store,
+    messages: Vec<(String, String)>,
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    let span = tracing::info_span!(
+        "usage_batch",
+        messages = messages.len(),
+        recorded = tracing::field::Empty,
+        duplicates = tracing::field::Empty,
+        failed = tracing::field::Empty,
+    );
+    let (recorded, duplicates, failed) = record_all(store, messages, now)
+        .instrument(span.clone())
+        .await;
+    span.record("recorded", recorded);
+    span.record("duplicates", duplicates);
+    span.record("failed", failed.len());
+    span.in_scope(|| {
+        tracing::info!(
+            recorded,
+            duplicates,
+            failed = failed.len(),
+            "usage batch processed"
+        )
+    });
+    failed
+}
+
+/// (recorded, duplicates, failed message ids).
+async fn record_all(
+    store: &dyn Store,
+    messages: Vec<(String, String)>,
+    now: DateTime<Utc>,
+) -> (usize, usize, Vec<String>) {
+    let (mut recorded, mut duplicates) = (0usize, 0usize);
+    let mut failed = Vec::new();
+    let mut retention: HashMap<Id, u32> = HashMap::new();
+    for (message_id, body) in messages {
+        match process_one(store, &body, now, &mut retention).await {
+            Outcome::Recorded => recorded += 1,
+            Outcome::Duplicate => duplicates += 1,
+            Outcome::Poison(e) => {
+                // The body may be anything: its first bytes are not logged, only its size.
+                tracing::warn!(message_id = %message_id, body_len = body.len(), error = %e, "usage message is not a usage event");
+                failed.push(message_id);
+            }
+            Outcome::Failed(e) => {
+                tracing::error!(message_id = %message_id, error = %e, "recording a usage event failed");
+                failed.push(message_id);
+            }
+        }
+    }
+    (recorded, duplicates, failed)
+}
+
+async fn process_one(
+    store: &dyn Store,
+    body: &str,
+    now: DateTime<Utc>,
+    retention: &mut HashMap<Id, u32>,
+) -> Outcome {
+    let event: UsageEvent = match serde_json::from_str(body) {
+        Ok(e) => e,
+        Err(e) => return Outcome::Poison(e),
+    };
+    let days = match retention.get(&event.org_id) {
+        Some(&d) => d,
+        None => {
+            match tollgate_http::metering::current_subscription(store, &event.org_id, now).await {
+                Ok((_, plan)) => {
+                    retention.insert(event.org_id.clone(), plan.retention_days);
+                    plan.retention_days
+                }
+                Err(e) => return Outcome::Failed(format!("plan of {}: {e}", event.org_id)),
+            }
+        }
+    };
+    let expires_at = event.timestamp + chrono::Duration::days(i64::from(days));
+    match store.record_usage(&event, expires_at).await {
+        Ok(true) => Outcome::Recorded,
+        Ok(false) => Outcome::Duplicate,
+        Err(e) => Outcome::Failed(format!("event {}: {e}", event.id)),
+    }
+}
+
+/// The Lambda handler: an SQS event in, the failed message ids (SQS `messageId`) out as
+/// `batchItemFailures`. A record without a `messageId` (SQS always sets one) is processed
+/// too; if it fails it is reported with an empty identifier, which Lambda treats as a
+/// failure of the whole batch, so it is retried rather than lost (the rest deduplicates).
+pub async fn handle_sqs_event(
+    store: &dyn Store,
+    event: SqsEvent,
+    now: DateTime<Utc>,
+) -> SqsBatchResponse {
+    let messages: Vec<(String, String)> = event
+        .records
+        .into_iter()
+        .map(|r| (r.message_id.unwrap_or_default(), r.body.unwrap_or_default()))
+        .collect();
+    let failed = process_batch(store, messages, now).await;
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed
+        .into_iter()
+        .map(|id| {
+            let mut f = BatchItemFailure::default();
+            f.item_identifier = id;
+            f
+        })
+        .collect();
+    response
+}

@@ -1,0 +1,35 @@
+//! The `usage` route group (`/api/user/usage/...`): the period's usage against the plan,
+//! the call log, per-endpoint statistics and a time series. Every query is scoped to the
+//! caller's organization.
+
+mod handlers;
+pub mod summary;
+
+use tollgate_http::AppState;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub use handlers::{
+    DetailedQuery, EndpointUsage, EndpointUsageList, RangeQuery, TimeseriesPoint, TimeseriesQuery, UsageLogPage,
+    UsageTimeseries,
+};
+pub use summary::{PeriodUsage, UsageSummary};
+
+#[derive(OpenApi)]
+#[openapi(tags((name = "usage", description = "Usage of the signed-in user's organization")))]
+struct UsageApi;
+
+/// The route group with its OpenAPI description, at the production paths.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(UsageApi::openapi())
+        .routes(routes!(handlers::summary))
+        .routes(routes!(handlers::detailed))
+        .routes(routes!(handlers::by_endpoint))
+        .routes(routes!(handlers::timeseries))
+}
+
+/// The finished router (common layers included) for the Lambda function.
+pub fn router(state: AppState) -> axum::Router {
+    let (router, _) = routes().split_for_parts();
+    tollgate_http::finish_router(router.with_state(state))
+}

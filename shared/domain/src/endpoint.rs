@@ -1,0 +1,114 @@
+//! The endpoint catalog: what the gateway serves under `/api/v1`.
+
+use crate::{DomainError, Id};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where an endpoint's calls go: a built-in handler or an HTTP(S) upstream.
+pub const BUILTIN_ECHO: &str = "builtin:echo";
+
+/// One catalog entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Endpoint {
+    pub id: Id,
+    pub name: String,
+    pub description: Option<String>,
+    /// `GET`, `POST`, ... or `ANY`.
+    pub method: String,
+    /// Path under `/api/v1`, with `{name}` segments and an optional final `{*rest}`.
+    #[schema(example = "/echo/{*rest}")]
+    pub path: String,
+    /// `https://...`/`http://...` base URL, or `builtin:echo`. The part of the request path
+    /// matched by `{*rest}` (or the whole path when there is none) is appended.
+    pub upstream_url: String,
+    /// Cost units one call adds to the quota.
+    pub cost_units: u32,
+    /// Requests per minute per key (or per IP for public endpoints), on top of the plan's.
+    pub rate_limit: Option<u32>,
+    /// Public endpoints need no key: rate limited per client IP, counted against no quota.
+    pub public: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The methods an endpoint may declare.
+pub const METHODS: &[&str] = &["ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+impl Endpoint {
+    /// Checks method, path pattern, upstream and cost.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        let invalid = |field, reason: &str| Err(DomainError::InvalidField { field, reason: reason.into() });
+        if !METHODS.contains(&self.method.as_str()) {
+            return invalid("method", "must be one of ANY, GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS");
+        }
+        if !self.path.starts_with('/') || self.path.len() > 200 || self.path.contains("//") {
+            return invalid("path", "must start with '/' and be at most 200 characters");
+        }
+        let segments: Vec<&str> = self.path[1..].split('/').collect();
+        for (i, seg) in segments.iter().enumerate() {
+            let ok = if let Some(name) = seg.strip_prefix("{*").and_then(|s| s.strip_suffix('}')) {
+                i == segments.len() - 1 && is_ident(name)
+            } else if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                is_ident(name)
+            } else {
+                seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+            };
+            if !ok {
+                return invalid("path", "segments are literals, {name}, or a final {*name}");
+            }
+        }
+        let upstream_ok = self.upstream_url == BUILTIN_ECHO
+            || ((self.upstream_url.starts_with("https://") || self.upstream_url.starts_with("http://"))
+                && self.upstream_url.len() <= 500
+                && !self.upstream_url.contains(char::is_whitespace));
+        if !upstream_ok {
+            return invalid("upstream_url", "must be an http(s) URL or builtin:echo");
+        }
+        if self.cost_units == 0 || self.cost_units > 1_000_000 {
+            return invalid("cost_units", "must be between 1 and 1000000");
+        }
+        if self.rate_limit == Some(0) {
+            return invalid("rate_limit", "must be positive or null");
+        }
+        Ok(())
+    }
+
+    /// The echo endpoint an empty store starts with, so a newcomer can make a metered call.
+    pub fn default_echo(now: DateTime<Utc>) -> Endpoint {
+        Endpoint {
+            id: Id::from_string("ep_echo"),
+            name: "echo".into(),
+            description: Some("Built-in echo: answers with what it received.".into()),
+            method: "GET".into(),
+            path: "/echo/{*rest}".into(),
+            upstream_url: BUILTIN_ECHO.into(),
+            cost_units: 1,
+            rate_limit: None,
+            public: false,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+fn is_ident(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation() {
+        let ok = Endpoint::default_echo(Utc::now());
+        assert!(ok.validate().is_ok());
+        for (path, good) in [("/a/{id}/b", true), ("/{*rest}", true), ("/a/{*rest}/b", false), ("a", false), ("/a//b", false), ("/a b", false), ("/{}", false)] {
+            let e = Endpoint { path: path.into(), ..ok.clone() };
+            assert_eq!(e.validate().is_ok(), good, "{path}");
+        }
+        assert!(Endpoint { method: "FETCH".into(), ..ok.clone() }.validate().is_err());
+        assert!(Endpoint { upstream_url: "ftp://x".into(), ..ok.clone() }.validate().is_err());
+        assert!(Endpoint { cost_units: 0, ..ok }.validate().is_err());
+    }
+}

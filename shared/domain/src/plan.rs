@@ -1,0 +1,196 @@
+//! Plans, subscriptions and billing periods.
+
+use crate::Id;
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How a plan charges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BillingType {
+    /// A fixed price per period with a hard monthly limit: calls past it get 429.
+    Subscription,
+    /// Every unit is billed at `overage_price`; never blocked by the quota.
+    PayAsYouGo,
+    /// Base price with `monthly_limit` units included; units past it are billed as overage.
+    Hybrid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanStatus {
+    Active,
+    /// No new subscriptions; existing ones keep it.
+    Archived,
+}
+
+/// A plan. The JSON field names are the API contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Plan {
+    pub id: Id,
+    pub name: String,
+    pub description: Option<String>,
+    pub billing_type: BillingType,
+    /// Recurring price per period in minor units of `currency` (900 = $9.00).
+    pub price: i64,
+    /// ISO 4217, lower case (`usd`).
+    pub currency: String,
+    /// Requests per minute per API key.
+    pub rate_limit: u32,
+    /// Extra requests allowed in a burst above the per-minute rate (default: none).
+    pub burst: Option<u32>,
+    /// Calls (cost units) per period; `null` = unlimited.
+    pub monthly_limit: Option<u64>,
+    /// Minor units per 1,000 units of overage (hybrid) or of all usage (pay-as-you-go).
+    pub overage_price: Option<i64>,
+    /// How long usage logs are kept.
+    pub retention_days: u32,
+    /// Usable API keys per organization.
+    pub max_api_keys: u32,
+    #[schema(value_type = Object)]
+    pub features: serde_json::Value,
+    pub status: PlanStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Units per overage price.
+pub const OVERAGE_UNIT: u64 = 1000;
+
+impl Plan {
+    /// Whether calls past `monthly_limit` are refused (429 `quota_exceeded`) instead of being
+    /// counted as overage.
+    pub fn hard_limit(&self) -> Option<u64> {
+        match self.billing_type {
+            BillingType::Subscription => self.monthly_limit,
+            BillingType::PayAsYouGo | BillingType::Hybrid => None,
+        }
+    }
+
+    /// Units beyond the included quota (all units for pay-as-you-go).
+    pub fn overage_units(&self, used: u64) -> u64 {
+        match (self.billing_type, self.monthly_limit) {
+            (BillingType::PayAsYouGo, _) => used,
+            (BillingType::Hybrid, Some(limit)) => used.saturating_sub(limit),
+            _ => 0,
+        }
+    }
+
+    /// Price of `used` units this period: base price plus overage, in minor units. Overage
+    /// is charged per started block of 1,000 units.
+    pub fn projected_cost(&self, used: u64) -> i64 {
+        let blocks = self.overage_units(used).div_ceil(OVERAGE_UNIT) as i64;
+        self.price + blocks * self.overage_price.unwrap_or(0)
+    }
+
+    /// The three plans an empty store starts with: Free, Pro, Business.
+    pub fn defaults(now: DateTime<Utc>) -> Vec<Plan> {
+        let plan = |id: &str, name: &str, price: i64, rate: u32, limit: u64, retention: u32, keys: u32| Plan {
+            id: Id::from_string(id),
+            name: name.into(),
+            description: None,
+            billing_type: BillingType::Subscription,
+            price,
+            currency: "usd".into(),
+            rate_limit: rate,
+            burst: None,
+            monthly_limit: Some(limit),
+            overage_price: None,
+            retention_days: retention,
+            max_api_keys: keys,
+            features: serde_json::json!({}),
+            status: PlanStatus::Active,
+            created_at: now,
+            updated_at: now,
+        };
+        vec![
+            plan(FREE_PLAN_ID, "Free", 0, 60, 1_000, 7, 2),
+            plan("plan_pro", "Pro", 900, 600, 50_000, 30, 10),
+            plan("plan_business", "Business", 2900, 3000, 500_000, 90, 50),
+        ]
+    }
+}
+
+/// New organizations start on this plan.
+pub const FREE_PLAN_ID: &str = "plan_free";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    Active,
+    /// Payment failed; still served during dunning.
+    PastDue,
+    /// Ended: the gateway refuses the organization's keys (403).
+    Canceled,
+}
+
+/// An organization's subscription to a plan (one per organization).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Subscription {
+    pub id: Id,
+    pub org_id: Id,
+    pub plan_id: Id,
+    pub status: SubscriptionStatus,
+    pub cancel_at_period_end: bool,
+    pub canceled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Subscription {
+    /// Whether the gateway serves calls for it.
+    pub fn is_serving(&self) -> bool {
+        self.status != SubscriptionStatus::Canceled
+    }
+}
+
+/// A billing period: the calendar month (UTC). Usage counters are keyed by `key`, so a new
+/// period is a new counter and nothing is ever reset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Period {
+    /// `YYYY-MM`.
+    pub key: String,
+    pub start: DateTime<Utc>,
+    /// Exclusive.
+    pub end: DateTime<Utc>,
+}
+
+impl Period {
+    pub fn containing(t: DateTime<Utc>) -> Period {
+        let start = Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0).single().expect("first of month");
+        let (y, m) = if t.month() == 12 { (t.year() + 1, 1) } else { (t.year(), t.month() + 1) };
+        let end = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single().expect("first of next month");
+        Period { key: format!("{:04}-{:02}", t.year(), t.month()), start, end }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_are_calendar_months() {
+        let p = Period::containing(Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 59).unwrap());
+        assert_eq!(p.key, "2026-12");
+        assert_eq!(p.end, Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap());
+        let p = Period::containing(Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap());
+        assert_eq!((p.key.as_str(), p.start.day(), p.end.month()), ("2026-02", 1, 3));
+    }
+
+    #[test]
+    fn limits_and_costs() {
+        let now = Utc::now();
+        let mut p = Plan::defaults(now).remove(1);
+        assert_eq!(p.hard_limit(), Some(50_000));
+        assert_eq!(p.projected_cost(60_000), 900);
+        p.billing_type = BillingType::Hybrid;
+        p.overage_price = Some(50);
+        assert_eq!(p.hard_limit(), None);
+        assert_eq!(p.overage_units(50_001), 1);
+        assert_eq!(p.projected_cost(50_001), 950);
+        assert_eq!(p.projected_cost(52_000), 1000);
+        p.billing_type = BillingType::PayAsYouGo;
+        p.price = 0;
+        assert_eq!(p.projected_cost(1), 50);
+    }
+}

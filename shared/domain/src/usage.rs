@@ -1,0 +1,257 @@
+//! Usage: events emitted by the gateway, logs and aggregates written by the usage worker,
+//! and the latency histogram behind p50/p95/p99.
+
+use crate::Id;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One metered call, as sent to the usage queue. `id` is the request id: the worker
+/// records each id once however often it is delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UsageEvent {
+    pub id: String,
+    pub org_id: Id,
+    pub key_id: Id,
+    pub endpoint_id: Id,
+    pub method: String,
+    /// Request path (no query string).
+    pub path: String,
+    pub status: u16,
+    pub latency_ms: u32,
+    pub cost_units: u32,
+    pub ip: Option<String>,
+    pub timestamp: DateTime<Utc>,
+    /// The billing period the call was counted in (`YYYY-MM`).
+    pub period: String,
+}
+
+/// Upper bounds (ms, inclusive) of the latency histogram's buckets; the last is open.
+pub const LATENCY_BOUNDS_MS: [u32; 13] = [5, 10, 25, 50, 75, 100, 250, 500, 1000, 2500, 5000, 10000, u32::MAX];
+
+/// The bucket of a latency.
+pub fn latency_bucket(ms: u32) -> usize {
+    LATENCY_BOUNDS_MS.iter().position(|&b| ms <= b).unwrap_or(LATENCY_BOUNDS_MS.len() - 1)
+}
+
+/// Size of an aggregate's time bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Granularity {
+    Hour,
+    Day,
+}
+
+impl Granularity {
+    /// The start of the bucket containing `t`.
+    pub fn bucket_start(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let secs = match self {
+            Granularity::Hour => 3600,
+            Granularity::Day => 86_400,
+        };
+        DateTime::from_timestamp(t.timestamp() - t.timestamp().rem_euclid(secs), 0).expect("in range")
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Granularity::Hour => "hour",
+            Granularity::Day => "day",
+        }
+    }
+}
+
+/// Counts of one (organization, key, endpoint, time bucket).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageAggregate {
+    pub org_id: Id,
+    pub key_id: Id,
+    pub endpoint_id: Id,
+    pub granularity: Granularity,
+    pub bucket_start: DateTime<Utc>,
+    pub count: u64,
+    pub cost_units: u64,
+    pub status_2xx: u64,
+    pub status_4xx: u64,
+    pub status_5xx: u64,
+    pub latency_sum_ms: u64,
+    /// Counts per `LATENCY_BOUNDS_MS` bucket (same length).
+    pub latency_buckets: Vec<u64>,
+}
+
+impl UsageAggregate {
+    /// An empty aggregate for the bucket of `event`.
+    pub fn empty_for(event: &UsageEvent, granularity: Granularity) -> Self {
+        UsageAggregate {
+            org_id: event.org_id.clone(),
+            key_id: event.key_id.clone(),
+            endpoint_id: event.endpoint_id.clone(),
+            granularity,
+            bucket_start: granularity.bucket_start(event.timestamp),
+            count: 0,
+            cost_units: 0,
+            status_2xx: 0,
+            status_4xx: 0,
+            status_5xx: 0,
+            latency_sum_ms: 0,
+            latency_buckets: vec![0; LATENCY_BOUNDS_MS.len()],
+        }
+    }
+
+    /// Adds one event (same bucket).
+    pub fn add(&mut self, e: &UsageEvent) {
+        self.count += 1;
+        self.cost_units += u64::from(e.cost_units);
+        match e.status {
+            200..=299 => self.status_2xx += 1,
+            400..=499 => self.status_4xx += 1,
+            500..=599 => self.status_5xx += 1,
+            _ => {}
+        }
+        self.latency_sum_ms += u64::from(e.latency_ms);
+        self.latency_buckets[latency_bucket(e.latency_ms)] += 1;
+    }
+
+    /// Merges another aggregate's counts into this one (for summing over keys/buckets).
+    pub fn merge(&mut self, o: &UsageAggregate) {
+        self.count += o.count;
+        self.cost_units += o.cost_units;
+        self.status_2xx += o.status_2xx;
+        self.status_4xx += o.status_4xx;
+        self.status_5xx += o.status_5xx;
+        self.latency_sum_ms += o.latency_sum_ms;
+        for (a, b) in self.latency_buckets.iter_mut().zip(&o.latency_buckets) {
+            *a += b;
+        }
+    }
+
+    /// The latency at quantile `q` (0..1): the upper bound of the bucket holding that rank,
+    /// so an estimate that never understates. None when empty.
+    pub fn latency_quantile(&self, q: f64) -> Option<u32> {
+        let total: u64 = self.latency_buckets.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
+        let mut seen = 0;
+        for (i, n) in self.latency_buckets.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return Some(LATENCY_BOUNDS_MS[i].min(LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.len() - 2] * 2));
+            }
+        }
+        None
+    }
+}
+
+/// Filter for usage logs, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct UsageLogQuery {
+    pub org_id: Option<Id>,
+    pub key_id: Option<Id>,
+    pub endpoint_id: Option<Id>,
+    /// Only this HTTP status.
+    pub status: Option<u16>,
+    /// Inclusive.
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive.
+    pub to: Option<DateTime<Utc>>,
+    /// At most this many (adapters cap at 1000; 0 = 100).
+    pub limit: u32,
+    /// Opaque cursor from the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Filter for aggregates of one organization.
+#[derive(Debug, Clone)]
+pub struct AggregateQuery {
+    pub org_id: Id,
+    pub granularity: Granularity,
+    /// Bucket starts in `[from, to)`.
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+/// Result of `UsageCounter::add_usage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageIncrement {
+    /// Counted; `used` is the total after this call.
+    Counted { used: u64 },
+    /// Not counted: it would have passed the hard limit. `used` is the current total.
+    LimitReached { used: u64 },
+}
+
+/// A quota threshold crossing, sent to the notifications queue once per threshold, period
+/// and organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaAlert {
+    pub id: String,
+    pub org_id: Id,
+    pub subscription_id: Id,
+    pub period: String,
+    /// 80 or 100.
+    pub threshold_percent: u8,
+    pub used: u64,
+    pub limit: u64,
+    pub at: DateTime<Utc>,
+}
+
+/// Which thresholds (percent) a call crossed going from `before` to `after` units.
+pub fn thresholds_crossed(before: u64, after: u64, limit: u64) -> Vec<u8> {
+    [80u8, 100]
+        .into_iter()
+        .filter(|&p| {
+            let mark = (limit * u64::from(p)).div_ceil(100);
+            limit > 0 && before < mark && after >= mark
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(status: u16, latency: u32) -> UsageEvent {
+        UsageEvent {
+            id: "req_1".into(),
+            org_id: Id::from_string("org_a"),
+            key_id: Id::from_string("key_a"),
+            endpoint_id: Id::from_string("ep_echo"),
+            method: "GET".into(),
+            path: "/api/v1/echo/x".into(),
+            status,
+            latency_ms: latency,
+            cost_units: 2,
+            ip: None,
+            timestamp: Utc::now(),
+            period: "2026-11".into(),
+        }
+    }
+
+    #[test]
+    fn aggregate_counts_and_quantiles() {
+        let mut agg = UsageAggregate::empty_for(&event(200, 1), Granularity::Hour);
+        for i in 0..100 {
+            agg.add(&event(if i < 90 { 200 } else { 503 }, if i < 50 { 3 } else if i < 95 { 40 } else { 900 }));
+        }
+        assert_eq!((agg.count, agg.cost_units, agg.status_2xx, agg.status_5xx), (100, 200, 90, 10));
+        assert_eq!(agg.latency_quantile(0.5), Some(5));
+        assert_eq!(agg.latency_quantile(0.95), Some(50));
+        assert_eq!(agg.latency_quantile(0.99), Some(1000));
+    }
+
+    #[test]
+    fn threshold_crossings_happen_once() {
+        assert_eq!(thresholds_crossed(39, 40, 50), vec![80]);
+        assert_eq!(thresholds_crossed(40, 41, 50), Vec::<u8>::new());
+        assert_eq!(thresholds_crossed(49, 50, 50), vec![100]);
+        assert_eq!(thresholds_crossed(0, 50, 50), vec![80, 100]);
+        let crossings: usize = (0..60).map(|u| thresholds_crossed(u, u + 1, 50).len()).sum();
+        assert_eq!(crossings, 2);
+    }
+
+    #[test]
+    fn buckets() {
+        assert_eq!(latency_bucket(0), 0);
+        assert_eq!(latency_bucket(5), 0);
+        assert_eq!(latency_bucket(6), 1);
+        assert_eq!(latency_bucket(u32::MAX), LATENCY_BOUNDS_MS.len() - 1);
+    }
+}

@@ -1,0 +1,490 @@
+//! `PlanRepository`, `SubscriptionRepository` and `EndpointRepository`.
+
+use super::{
+    exists_on_conflict, get_enum, get_id, get_opt_ts, get_ts, get_with, ms, opt_ms, DbError,
+    SqliteStore,
+};
+use async_trait::async_trait;
+use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
+use tollgate_domain::{
+    BillingType, Endpoint, EndpointRepository, Id, Plan, PlanRepository, PlanStatus, StoreError,
+    Subscription, SubscriptionRepository, SubscriptionStatus,
+};
+
+/// Page size of `list_subscriptions` when asked for 0.
+const SUBSCRIPTIONS_DEFAULT_LIMIT: u32 = 100;
+/// Largest page `list_subscriptions` returns.
+const SUBSCRIPTIONS_MAX_LIMIT: u32 = 1000;
+
+fn billing_type_str(b: BillingType) -> &'static str {
+    match b {
+        BillingType::Subscription => "subscription",
+        BillingType::PayAsYouGo => "pay_as_you_go",
+        BillingType::Hybrid => "hybrid",
+    }
+}
+
+fn parse_billing_type(s: &str) -> Option<BillingType> {
+    match s {
+        "subscription" => Some(BillingType::Subscription),
+        "pay_as_you_go" => Some(BillingType::PayAsYouGo),
+        "hybrid" => Some(BillingType::Hybrid),
+        _ => None,
+    }
+}
+
+fn plan_status_str(s: PlanStatus) -> &'static str {
+    match s {
+        PlanStatus::Active => "active",
+        PlanStatus::Archived => "archived",
+    }
+}
+
+fn parse_plan_status(s: &str) -> Option<PlanStatus> {
+    match s {
+        "active" => Some(PlanStatus::Active),
+        "archived" => Some(PlanStatus::Archived),
+        _ => None,
+    }
+}
+
+fn sub_status_str(s: SubscriptionStatus) -> &'static str {
+    match s {
+        SubscriptionStatus::Active => "active",
+        SubscriptionStatus::PastDue => "past_due",
+        SubscriptionStatus::Canceled => "canceled",
+    }
+}
+
+fn parse_sub_status(s: &str) -> Option<SubscriptionStatus> {
+    match s {
+        "active" => Some(SubscriptionStatus::Active),
+        "past_due" => Some(SubscriptionStatus::PastDue),
+        "canceled" => Some(SubscriptionStatus::Canceled),
+        _ => None,
+    }
+}
+
+const PLAN_COLS: &str = "id, name, description, billing_type, price, currency, rate_limit, burst, \
+                         monthly_limit, overage_price, retention_days, max_api_keys, features, status, \
+                         created_at, updated_at";
+
+/// Columns 0..=15 as in `PLAN_COLS`.
+fn plan_from_row(r: &Row<'_>) -> rusqlite::Result<Plan> {
+    Ok(Plan {
+        id: get_id(r, 0)?,
+        name: r.get(1)?,
+        description: r.get(2)?,
+        billing_type: get_enum(r, 3, parse_billing_type)?,
+        price: r.get(4)?,
+        currency: r.get(5)?,
+        rate_limit: r.get(6)?,
+        burst: r.get(7)?,
+        monthly_limit: r.get(8)?,
+        overage_price: r.get(9)?,
+        retention_days: r.get(10)?,
+        max_api_keys: r.get(11)?,
+        features: get_with(r, 12, |s| serde_json::from_str(&s))?,
+        status: get_enum(r, 13, parse_plan_status)?,
+        created_at: get_ts(r, 14)?,
+        updated_at: get_ts(r, 15)?,
+    })
+}
+
+const SUB_COLS: &str =
+    "id, org_id, plan_id, status, cancel_at_period_end, canceled_at, created_at, updated_at";
+
+/// Columns 0..=7 as in `SUB_COLS`.
+fn sub_from_row(r: &Row<'_>) -> rusqlite::Result<Subscription> {
+    Ok(Subscription {
+        id: get_id(r, 0)?,
+        org_id: get_id(r, 1)?,
+        plan_id: get_id(r, 2)?,
+        status: get_enum(r, 3, parse_sub_status)?,
+        cancel_at_period_end: r.get(4)?,
+        canceled_at: get_opt_ts(r, 5)?,
+        created_at: get_ts(r, 6)?,
+        updated_at: get_ts(r, 7)?,
+    })
+}
+
+const ENDPOINT_COLS: &str =
+    "id, name, description, method, path, upstream_url, cost_units, rate_limit, \
+                             public, created_at, updated_at";
+
+/// Columns 0..=10 as in `ENDPOINT_COLS`.
+fn endpoint_from_row(r: &Row<'_>) -> rusqlite::Result<Endpoint> {
+    Ok(Endpoint {
+        id: get_id(r, 0)?,
+        name: r.get(1)?,
+        description: r.get(2)?,
+        method: r.get(3)?,
+        path: r.get(4)?,
+        upstream_url: r.get(5)?,
+        cost_units: r.get(6)?,
+        rate_limit: r.get(7)?,
+        public: r.get(8)?,
+        created_at: get_ts(r, 9)?,
+        updated_at: get_ts(r, 10)?,
+    })
+}
+
+/// A `monthly_limit` that does not fit an INTEGER column cannot be stored.
+fn limit_i64(v: Option<u64>) -> Result<Option<i64>, DbError> {
+    v.map(|n| {
+        i64::try_from(n).map_err(|_| {
+            DbError(StoreError::Unavailable {
+                message: format!("monthly_limit {n} is too large to store"),
+                source: None,
+            })
+        })
+    })
+    .transpose()
+}
+
+#[async_trait]
+impl PlanRepository for SqliteStore {
+    #[tracing::instrument(skip_all, err(level = "debug"))]
+    async fn list_plans(&self) -> Result<Vec<Plan>, StoreError> {
+        self.call(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {PLAN_COLS} FROM plans ORDER BY price, name, id"
+            ))?;
+            let rows = stmt.query_map([], plan_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(plan_id = %id), err(level = "debug"))]
+    async fn get_plan(&self, id: &Id) -> Result<Option<Plan>, StoreError> {
+        let id = id.clone();
+        self.call(move |c| {
+            Ok(c.query_row(
+                &format!("SELECT {PLAN_COLS} FROM plans WHERE id = ?1"),
+                [id.as_str()],
+                plan_from_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(plan_id = %plan.id), err(level = "debug"))]
+    async fn create_plan(&self, plan: &Plan) -> Result<(), StoreError> {
+        let plan = plan.clone();
+        self.call(move |c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO plans ({PLAN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+                     ?13, ?14, ?15, ?16)"
+                ),
+                params![
+                    plan.id.as_str(),
+                    plan.name,
+                    plan.description,
+                    billing_type_str(plan.billing_type),
+                    plan.price,
+                    plan.currency,
+                    plan.rate_limit,
+                    plan.burst,
+                    limit_i64(plan.monthly_limit)?,
+                    plan.overage_price,
+                    plan.retention_days,
+                    plan.max_api_keys,
+                    plan.features.to_string(),
+                    plan_status_str(plan.status),
+                    ms(plan.created_at),
+                    ms(plan.updated_at),
+                ],
+            )
+            .map_err(exists_on_conflict("plan"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(plan_id = %plan.id), err(level = "debug"))]
+    async fn update_plan(&self, plan: &Plan) -> Result<(), StoreError> {
+        let plan = plan.clone();
+        self.call(move |c| {
+            let n = c.execute(
+                "UPDATE plans SET name = ?2, description = ?3, billing_type = ?4, price = ?5, currency = ?6, \
+                 rate_limit = ?7, burst = ?8, monthly_limit = ?9, overage_price = ?10, retention_days = ?11, \
+                 max_api_keys = ?12, features = ?13, status = ?14, updated_at = ?15 WHERE id = ?1",
+                params![
+                    plan.id.as_str(),
+                    plan.name,
+                    plan.description,
+                    billing_type_str(plan.billing_type),
+                    plan.price,
+                    plan.currency,
+                    plan.rate_limit,
+                    plan.burst,
+                    limit_i64(plan.monthly_limit)?,
+                    plan.overage_price,
+                    plan.retention_days,
+                    plan.max_api_keys,
+                    plan.features.to_string(),
+                    plan_status_str(plan.status),
+                    ms(plan.updated_at),
+                ],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound("plan").into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(plan_id = %id), err(level = "debug"))]
+    async fn delete_plan_if_unused(&self, id: &Id) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.call(move |c| {
+            // The check and the delete share one write transaction: no subscription can start
+            // referring to the plan in between.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM plans WHERE id = ?1)",
+                [id.as_str()],
+                |r| r.get(0),
+            )?;
+            if !exists {
+                return Err(StoreError::NotFound("plan").into());
+            }
+            let used: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM subscriptions WHERE plan_id = ?1)",
+                [id.as_str()],
+                |r| r.get(0),
+            )?;
+            if used {
+                return Ok(false);
+            }
+            tx.execute("DELETE FROM plans WHERE id = ?1", [id.as_str()])?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SubscriptionRepository for SqliteStore {
+    #[tracing::instrument(skip_all, fields(org_id = %sub.org_id, subscription_id = %sub.id), err(level = "debug"))]
+    async fn ensure_subscription(&self, sub: &Subscription) -> Result<Subscription, StoreError> {
+        let sub = sub.clone();
+        self.call(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Only a conflict on org_id is "already subscribed"; a clash of ids is an error.
+            tx.execute(
+                &format!(
+                    "INSERT INTO subscriptions ({SUB_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                     ON CONFLICT (org_id) DO NOTHING"
+                ),
+                params![
+                    sub.id.as_str(),
+                    sub.org_id.as_str(),
+                    sub.plan_id.as_str(),
+                    sub_status_str(sub.status),
+                    sub.cancel_at_period_end,
+                    opt_ms(sub.canceled_at),
+                    ms(sub.created_at),
+                    ms(sub.updated_at),
+                ],
+            )
+            .map_err(exists_on_conflict("subscription"))?;
+            let current = tx.query_row(
+                &format!("SELECT {SUB_COLS} FROM subscriptions WHERE org_id = ?1"),
+                [sub.org_id.as_str()],
+                sub_from_row,
+            )?;
+            tx.commit()?;
+            Ok(current)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(subscription_id = %id), err(level = "debug"))]
+    async fn get_subscription(&self, id: &Id) -> Result<Option<Subscription>, StoreError> {
+        let id = id.clone();
+        self.call(move |c| {
+            Ok(c.query_row(
+                &format!("SELECT {SUB_COLS} FROM subscriptions WHERE id = ?1"),
+                [id.as_str()],
+                sub_from_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %org_id), err(level = "debug"))]
+    async fn subscription_of_org(&self, org_id: &Id) -> Result<Option<Subscription>, StoreError> {
+        let org_id = org_id.clone();
+        self.call(move |c| {
+            Ok(c.query_row(
+                &format!("SELECT {SUB_COLS} FROM subscriptions WHERE org_id = ?1"),
+                [org_id.as_str()],
+                sub_from_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = ?org_id, plan_id = ?plan_id, limit = limit), err(level = "debug"))]
+    async fn list_subscriptions(
+        &self,
+        org_id: Option<&Id>,
+        plan_id: Option<&Id>,
+        limit: u32,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        let (org_id, plan_id) = (org_id.cloned(), plan_id.cloned());
+        let limit = match limit {
+            0 => SUBSCRIPTIONS_DEFAULT_LIMIT,
+            n => n.min(SUBSCRIPTIONS_MAX_LIMIT),
+        };
+        self.call(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {SUB_COLS} FROM subscriptions WHERE (?1 IS NULL OR org_id = ?1) \
+                 AND (?2 IS NULL OR plan_id = ?2) ORDER BY created_at DESC, rowid DESC LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(
+                params![
+                    org_id.as_ref().map(|i| i.as_str()),
+                    plan_id.as_ref().map(|i| i.as_str()),
+                    i64::from(limit)
+                ],
+                sub_from_row,
+            )?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(subscription_id = %sub.id), err(level = "debug"))]
+    async fn update_subscription(&self, sub: &Subscription) -> Result<(), StoreError> {
+        let sub = sub.clone();
+        self.call(move |c| {
+            let n = c.execute(
+                "UPDATE subscriptions SET plan_id = ?2, status = ?3, cancel_at_period_end = ?4, \
+                 canceled_at = ?5, updated_at = ?6 WHERE id = ?1",
+                params![
+                    sub.id.as_str(),
+                    sub.plan_id.as_str(),
+                    sub_status_str(sub.status),
+                    sub.cancel_at_period_end,
+                    opt_ms(sub.canceled_at),
+                    ms(sub.updated_at),
+                ],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound("subscription").into());
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl EndpointRepository for SqliteStore {
+    #[tracing::instrument(skip_all, err(level = "debug"))]
+    async fn list_endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
+        self.call(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {ENDPOINT_COLS} FROM endpoints ORDER BY path, method"
+            ))?;
+            let rows = stmt.query_map([], endpoint_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(endpoint_id = %id), err(level = "debug"))]
+    async fn get_endpoint(&self, id: &Id) -> Result<Option<Endpoint>, StoreError> {
+        let id = id.clone();
+        self.call(move |c| {
+            Ok(c.query_row(
+                &format!("SELECT {ENDPOINT_COLS} FROM endpoints WHERE id = ?1"),
+                [id.as_str()],
+                endpoint_from_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(endpoint_id = %endpoint.id, method = %endpoint.method, path = %endpoint.path), err(level = "debug"))]
+    async fn create_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        let e = endpoint.clone();
+        self.call(move |c| {
+            // The primary key and UNIQUE (method, path) both map to AlreadyExists.
+            c.execute(
+                &format!(
+                    "INSERT INTO endpoints ({ENDPOINT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                ),
+                params![
+                    e.id.as_str(),
+                    e.name,
+                    e.description,
+                    e.method,
+                    e.path,
+                    e.upstream_url,
+                    e.cost_units,
+                    e.rate_limit,
+                    e.public,
+                    ms(e.created_at),
+                    ms(e.updated_at),
+                ],
+            )
+            .map_err(exists_on_conflict("endpoint"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(endpoint_id = %endpoint.id, method = %endpoint.method, path = %endpoint.path), err(level = "debug"))]
+    async fn update_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        let e = endpoint.clone();
+        self.call(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE endpoints SET name = ?2, description = ?3, method = ?4, path = ?5, upstream_url = ?6, \
+                     cost_units = ?7, rate_limit = ?8, public = ?9, updated_at = ?10 WHERE id = ?1",
+                    params![
+                        e.id.as_str(),
+                        e.name,
+                        e.description,
+                        e.method,
+                        e.path,
+                        e.upstream_url,
+                        e.cost_units,
+                        e.rate_limit,
+                        e.public,
+                        ms(e.updated_at),
+                    ],
+                )
+                .map_err(exists_on_conflict("endpoint"))?;
+            if n == 0 {
+                return Err(StoreError::NotFound("endpoint").into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(endpoint_id = %id), err(level = "debug"))]
+    async fn delete_endpoint(&self, id: &Id) -> Result<(), StoreError> {
+        let id = id.clone();
+        self.call(move |c| {
+            let n = c.execute("DELETE FROM endpoints WHERE id = ?1", [id.as_str()])?;
+            if n == 0 {
+                return Err(StoreError::NotFound("endpoint").into());
+            }
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,59 @@
+//! Plans and subscriptions as the route groups and the gateway need them.
+
+use crate::ApiError;
+use chrono::{DateTime, Utc};
+use tollgate_domain::{Endpoint, Id, Plan, Store, StoreError, Subscription, SubscriptionStatus, FREE_PLAN_ID};
+
+/// Prefix of subscription ids.
+pub const SUBSCRIPTION_PREFIX: &str = "sub";
+/// Prefix of plan and endpoint ids created through the admin API.
+pub const PLAN_PREFIX: &str = "plan";
+pub const ENDPOINT_PREFIX: &str = "ep";
+
+/// The organization's subscription and its plan. An organization without one (every new
+/// organization) is put on the Free plan here, exactly once even under concurrency.
+pub async fn current_subscription(store: &dyn Store, org_id: &Id, now: DateTime<Utc>) -> Result<(Subscription, Plan), ApiError> {
+    let sub = match store.subscription_of_org(org_id).await? {
+        Some(s) => s,
+        None => {
+            let new = Subscription {
+                id: Id::generate(SUBSCRIPTION_PREFIX),
+                org_id: org_id.clone(),
+                plan_id: Id::from_string(FREE_PLAN_ID),
+                status: SubscriptionStatus::Active,
+                cancel_at_period_end: false,
+                canceled_at: None,
+                created_at: now,
+                updated_at: now,
+            };
+            store.ensure_subscription(&new).await?
+        }
+    };
+    let plan = store
+        .get_plan(&sub.plan_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("subscription {} refers to missing plan {}", sub.id, sub.plan_id)))?;
+    Ok((sub, plan))
+}
+
+/// On an empty catalog: the default plans (Free, Pro, Business) and the echo endpoint.
+/// Idempotent and safe to run from several processes at once.
+pub async fn seed_catalog(store: &dyn Store, now: DateTime<Utc>) -> Result<(), StoreError> {
+    if store.list_plans().await?.is_empty() {
+        for plan in Plan::defaults(now) {
+            ignore_existing(store.create_plan(&plan).await)?;
+        }
+    }
+    if store.list_endpoints().await?.is_empty() {
+        ignore_existing(store.create_endpoint(&Endpoint::default_echo(now)).await)?;
+    }
+    Ok(())
+}
+
+fn ignore_existing(r: Result<(), StoreError>) -> Result<(), StoreError> {
+    match r {
+        Err(StoreError::AlreadyExists(_)) => Ok(()),
+        r => r,
+    }
+}
+

@@ -1,0 +1,584 @@
+//! `PlanRepository`, `SubscriptionRepository` and `EndpointRepository`: the catalog.
+//!
+//! - A plan is one item, listed through GSI1 (`PLANS`). Next to it, a counter item
+//!   (`SUBSCRIBERS`, attribute `n`) counts the subscriptions that refer to the plan; every
+//!   subscription write that adds or moves a reference updates it in the same transaction, so
+//!   `delete_plan_if_unused` is one exact transaction (no scan, no race).
+//! - A subscription is stored twice, always written together in one transaction: in its
+//!   organization's partition (`SUBSCRIPTION`, the one-per-org constraint, listed through
+//!   GSI1 `SUBS`) and under its id (`SUB#<id>`), so both lookups are one GetItem.
+//! - An endpoint item plus a route item per (method, path), the uniqueness claim.
+
+use crate::item::{key, n, s, time, Item, ItemBuilder, Reader, GSI1};
+use crate::keys::*;
+use crate::ops::{is_condition_failed, sdk_error, Params, UpdateExpr};
+use crate::DynamoStore;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use tollgate_domain::{
+    BillingType, Endpoint, EndpointRepository, Id, Plan, PlanRepository, PlanStatus, StoreError, Subscription,
+    SubscriptionRepository, SubscriptionStatus,
+};
+
+/// What `list_subscriptions(.., 0)` means.
+const SUBSCRIPTIONS_DEFAULT_LIMIT: u32 = 100;
+/// Cap of `list_subscriptions`' limit.
+const SUBSCRIPTIONS_MAX_LIMIT: u32 = 1000;
+/// Optimistic-concurrency rounds of the read-then-conditional-write operations.
+const MAX_ATTEMPTS: u32 = 10;
+
+const NEW_ITEM: &str = "attribute_not_exists(PK)";
+
+fn billing_type_str(b: BillingType) -> &'static str {
+    match b {
+        BillingType::Subscription => "subscription",
+        BillingType::PayAsYouGo => "pay_as_you_go",
+        BillingType::Hybrid => "hybrid",
+    }
+}
+fn parse_billing_type(v: &str) -> Option<BillingType> {
+    match v {
+        "subscription" => Some(BillingType::Subscription),
+        "pay_as_you_go" => Some(BillingType::PayAsYouGo),
+        "hybrid" => Some(BillingType::Hybrid),
+        _ => None,
+    }
+}
+fn plan_status_str(st: PlanStatus) -> &'static str {
+    match st {
+        PlanStatus::Active => "active",
+        PlanStatus::Archived => "archived",
+    }
+}
+fn parse_plan_status(v: &str) -> Option<PlanStatus> {
+    match v {
+        "active" => Some(PlanStatus::Active),
+        "archived" => Some(PlanStatus::Archived),
+        _ => None,
+    }
+}
+fn sub_status_str(st: SubscriptionStatus) -> &'static str {
+    match st {
+        SubscriptionStatus::Active => "active",
+        SubscriptionStatus::PastDue => "past_due",
+        SubscriptionStatus::Canceled => "canceled",
+    }
+}
+fn parse_sub_status(v: &str) -> Option<SubscriptionStatus> {
+    match v {
+        "active" => Some(SubscriptionStatus::Active),
+        "past_due" => Some(SubscriptionStatus::PastDue),
+        "canceled" => Some(SubscriptionStatus::Canceled),
+        _ => None,
+    }
+}
+
+// ---- plans ----
+
+/// The mutable fields of a plan (everything but `id` and `created_at`), `None` = absent.
+fn plan_fields(p: &Plan) -> Vec<(&'static str, Option<AttributeValue>)> {
+    vec![
+        ("name", Some(s(&p.name))),
+        ("description", p.description.as_ref().map(s)),
+        ("billing_type", Some(s(billing_type_str(p.billing_type)))),
+        ("price", Some(n(p.price))),
+        ("currency", Some(s(&p.currency))),
+        ("rate_limit", Some(n(p.rate_limit))),
+        ("burst", p.burst.map(n)),
+        ("monthly_limit", p.monthly_limit.map(n)),
+        ("overage_price", p.overage_price.map(n)),
+        ("retention_days", Some(n(p.retention_days))),
+        ("max_api_keys", Some(n(p.max_api_keys))),
+        ("features", Some(s(p.features.to_string()))),
+        ("status", Some(s(plan_status_str(p.status)))),
+        ("updated_at", Some(time(p.updated_at))),
+    ]
+}
+
+fn plan_item(p: &Plan) -> Item {
+    let mut b = ItemBuilder::new(plan_pk(&p.id), PLAN_SK)
+        .s("id", p.id.as_str())
+        .time("created_at", p.created_at)
+        .gsi1(PLANS_GSI_PK, p.id.as_str());
+    for (name, v) in plan_fields(p) {
+        if let Some(v) = v {
+            b = b.attr(name, v);
+        }
+    }
+    b.build()
+}
+
+fn decode_plan(item: &Item) -> Result<Plan, StoreError> {
+    let r = Reader::new(item, "plan");
+    Ok(Plan {
+        id: r.id("id")?,
+        name: r.string("name")?,
+        description: r.opt_string("description")?,
+        billing_type: r.parsed("billing_type", parse_billing_type)?,
+        price: r.num("price")?,
+        currency: r.string("currency")?,
+        rate_limit: r.num("rate_limit")?,
+        burst: r.opt_num("burst")?,
+        monthly_limit: r.opt_num("monthly_limit")?,
+        overage_price: r.opt_num("overage_price")?,
+        retention_days: r.num("retention_days")?,
+        max_api_keys: r.num("max_api_keys")?,
+        features: serde_json::from_str(r.s("features")?)
+            .map_err(|e| StoreError::Corrupt(format!("plan item: `features` is not JSON ({e})")))?,
+        status: r.parsed("status", parse_plan_status)?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+    })
+}
+
+// ---- subscriptions ----
+
+fn with_sub_fields(b: ItemBuilder, sub: &Subscription) -> ItemBuilder {
+    b.s("id", sub.id.as_str())
+        .s("org_id", sub.org_id.as_str())
+        .s("plan_id", sub.plan_id.as_str())
+        .s("status", sub_status_str(sub.status))
+        .bool("cancel_at_period_end", sub.cancel_at_period_end)
+        .opt_time("canceled_at", sub.canceled_at)
+        .time("created_at", sub.created_at)
+        .time("updated_at", sub.updated_at)
+}
+
+/// The copy in the organization's partition (the one-per-org constraint; listed on GSI1).
+fn org_sub_item(sub: &Subscription) -> Item {
+    with_sub_fields(ItemBuilder::new(org_pk(&sub.org_id), SUBSCRIPTION_SK), sub)
+        .gsi1(SUBS_GSI_PK, sub_gsi_sk(sub.created_at, &sub.id))
+        .build()
+}
+
+/// The copy under the subscription's id.
+fn id_sub_item(sub: &Subscription) -> Item {
+    with_sub_fields(ItemBuilder::new(sub_pk(&sub.id), SUB_SK), sub).build()
+}
+
+fn decode_sub(item: &Item) -> Result<Subscription, StoreError> {
+    let r = Reader::new(item, "subscription");
+    Ok(Subscription {
+        id: r.id("id")?,
+        org_id: r.id("org_id")?,
+        plan_id: r.id("plan_id")?,
+        status: r.parsed("status", parse_sub_status)?,
+        cancel_at_period_end: r.bool("cancel_at_period_end")?,
+        canceled_at: r.opt_time("canceled_at")?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+    })
+}
+
+// ---- endpoints ----
+
+fn endpoint_fields(e: &Endpoint) -> Vec<(&'static str, Option<AttributeValue>)> {
+    vec![
+        ("name", Some(s(&e.name))),
+        ("description", e.description.as_ref().map(s)),
+        ("method", Some(s(&e.method))),
+        ("path", Some(s(&e.path))),
+        ("upstream_url", Some(s(&e.upstream_url))),
+        ("cost_units", Some(n(e.cost_units))),
+        ("rate_limit", e.rate_limit.map(n)),
+        ("public", Some(AttributeValue::Bool(e.public))),
+        ("updated_at", Some(time(e.updated_at))),
+    ]
+}
+
+fn endpoint_item(e: &Endpoint) -> Item {
+    let mut b = ItemBuilder::new(endpoint_pk(&e.id), ENDPOINT_SK)
+        .s("id", e.id.as_str())
+        .time("created_at", e.created_at)
+        .gsi1(ENDPOINTS_GSI_PK, e.id.as_str());
+    for (name, v) in endpoint_fields(e) {
+        if let Some(v) = v {
+            b = b.attr(name, v);
+        }
+    }
+    b.build()
+}
+
+fn decode_endpoint(item: &Item) -> Result<Endpoint, StoreError> {
+    let r = Reader::new(item, "endpoint");
+    Ok(Endpoint {
+        id: r.id("id")?,
+        name: r.string("name")?,
+        description: r.opt_string("description")?,
+        method: r.string("method")?,
+        path: r.string("path")?,
+        upstream_url: r.string("upstream_url")?,
+        cost_units: r.num("cost_units")?,
+        rate_limit: r.opt_num("rate_limit")?,
+        public: r.bool("public")?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+    })
+}
+
+fn route_item(e: &Endpoint) -> Item {
+    ItemBuilder::new(route_pk(&e.method, &e.path), ROUTE_SK)
+        .s("endpoint_id", e.id.as_str())
+        .build()
+}
+
+/// An UpdateItem expression writing `fields` (absent ones removed).
+fn update_of(fields: Vec<(&'static str, Option<AttributeValue>)>) -> (String, Params) {
+    fields
+        .into_iter()
+        .fold(UpdateExpr::new(), |u, (name, v)| u.set_opt(name, v))
+        .build()
+}
+
+impl DynamoStore {
+    /// `ADD n :delta` on a plan's subscriber counter (created at 0 if needed).
+    fn tx_subscribers(&self, plan_id: &Id, delta: i64) -> Result<TransactWriteItem, StoreError> {
+        self.tx_update(
+            key(plan_pk(plan_id), SUBSCRIBERS_SK),
+            "ADD #n :delta",
+            None,
+            Params::new().name("#n", "n").value(":delta", n(delta)),
+        )
+    }
+
+    async fn get_endpoint_item(&self, id: &Id) -> Result<Option<Endpoint>, StoreError> {
+        self.get("GetItem(endpoint)", key(endpoint_pk(id), ENDPOINT_SK))
+            .await?
+            .as_ref()
+            .map(decode_endpoint)
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl PlanRepository for DynamoStore {
+    #[tracing::instrument(skip_all, err(level = "debug"))]
+    async fn list_plans(&self) -> Result<Vec<Plan>, StoreError> {
+        let q = self
+            .query()
+            .index_name(GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(PLANS_GSI_PK));
+        let mut plans = self
+            .query_all("Query(plans)", q)
+            .await?
+            .iter()
+            .map(decode_plan)
+            .collect::<Result<Vec<_>, _>>()?;
+        plans.sort_by(|a, b| (a.price, &a.name, &a.id).cmp(&(b.price, &b.name, &b.id)));
+        Ok(plans)
+    }
+
+    #[tracing::instrument(skip_all, fields(plan_id = %id), err(level = "debug"))]
+    async fn get_plan(&self, id: &Id) -> Result<Option<Plan>, StoreError> {
+        self.get("GetItem(plan)", key(plan_pk(id), PLAN_SK))
+            .await?
+            .as_ref()
+            .map(decode_plan)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(plan_id = %plan.id), err(level = "debug"))]
+    async fn create_plan(&self, plan: &Plan) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(plan_item(plan)))
+            .condition_expression(NEW_ITEM)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::AlreadyExists("plan")),
+            Err(e) => Err(sdk_error("PutItem(plan)", e)),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(plan_id = %plan.id), err(level = "debug"))]
+    async fn update_plan(&self, plan: &Plan) -> Result<(), StoreError> {
+        // UpdateItem rather than Put: `created_at` and the GSI keys stay as stored.
+        let (expr, p) = update_of(plan_fields(plan));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(plan_pk(&plan.id), PLAN_SK)))
+            .update_expression(expr)
+            .condition_expression("attribute_exists(PK)")
+            .set_expression_attribute_names(p.names())
+            .set_expression_attribute_values(p.values())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::NotFound("plan")),
+            Err(e) => Err(sdk_error("UpdateItem(plan)", e)),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(plan_id = %id), err(level = "debug"))]
+    async fn delete_plan_if_unused(&self, id: &Id) -> Result<bool, StoreError> {
+        // The counter is maintained in the same transactions as the subscriptions, so this
+        // one transaction is exact: a subscription committed before it makes the counter
+        // positive, one committed after it finds the plan gone (see docs/dynamodb.md).
+        let items = vec![
+            self.tx_delete(key(plan_pk(id), PLAN_SK), Some("attribute_exists(PK)"), Params::new())?,
+            self.tx_delete(
+                key(plan_pk(id), SUBSCRIBERS_SK),
+                Some("attribute_not_exists(PK) OR #n <= :zero"),
+                Params::new().name("#n", "n").value(":zero", n(0)),
+            )?,
+        ];
+        match self.transact("TransactWriteItems(delete_plan)", items).await? {
+            Ok(()) => Ok(true),
+            Err(c) if c.failed(0) => Err(StoreError::NotFound("plan")),
+            Err(c) if c.failed(1) => Ok(false),
+            Err(_) => Err(StoreError::Conflict("plan changed concurrently")),
+        }
+    }
+}
+
+#[async_trait]
+impl SubscriptionRepository for DynamoStore {
+    #[tracing::instrument(skip_all, fields(org_id = %sub.org_id, subscription_id = %sub.id), err(level = "debug"))]
+    async fn ensure_subscription(&self, sub: &Subscription) -> Result<Subscription, StoreError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let items = vec![
+                self.tx_put(org_sub_item(sub), Some(NEW_ITEM), Params::new())?,
+                self.tx_put(id_sub_item(sub), Some(NEW_ITEM), Params::new())?,
+                self.tx_subscribers(&sub.plan_id, 1)?,
+            ];
+            match self.transact("TransactWriteItems(ensure_subscription)", items).await? {
+                Ok(()) => return Ok(sub.clone()),
+                // The organization has one: the cancellation reason carries it.
+                Err(c) if c.failed(0) => {
+                    return match c.old_item(0) {
+                        Some(item) => decode_sub(item),
+                        None => self
+                            .subscription_of_org(&sub.org_id)
+                            .await?
+                            .ok_or(StoreError::Conflict("subscription changed concurrently")),
+                    };
+                }
+                Err(c) if c.failed(1) => return Err(StoreError::AlreadyExists("subscription")),
+                // Lost against concurrent transactions (after the helper's retries): whoever
+                // won may have created the organization's subscription.
+                Err(_) => {
+                    if let Some(existing) = self.subscription_of_org(&sub.org_id).await? {
+                        return Ok(existing);
+                    }
+                }
+            }
+        }
+        Err(StoreError::Conflict("subscription changed concurrently"))
+    }
+
+    #[tracing::instrument(skip_all, fields(subscription_id = %id), err(level = "debug"))]
+    async fn get_subscription(&self, id: &Id) -> Result<Option<Subscription>, StoreError> {
+        self.get("GetItem(subscription)", key(sub_pk(id), SUB_SK))
+            .await?
+            .as_ref()
+            .map(decode_sub)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %org_id), err(level = "debug"))]
+    async fn subscription_of_org(&self, org_id: &Id) -> Result<Option<Subscription>, StoreError> {
+        self.get("GetItem(org subscription)", key(org_pk(org_id), SUBSCRIPTION_SK))
+            .await?
+            .as_ref()
+            .map(decode_sub)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = ?org_id, plan_id = ?plan_id, limit), err(level = "debug"))]
+    async fn list_subscriptions(
+        &self,
+        org_id: Option<&Id>,
+        plan_id: Option<&Id>,
+        limit: u32,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        let limit = match limit {
+            0 => SUBSCRIPTIONS_DEFAULT_LIMIT,
+            l => l.min(SUBSCRIPTIONS_MAX_LIMIT),
+        } as usize;
+        // One per organization: with an org filter it is a GetItem.
+        if let Some(org) = org_id {
+            let sub = self.subscription_of_org(org).await?;
+            return Ok(sub.filter(|s| plan_id.is_none_or(|p| &s.plan_id == p)).into_iter().collect());
+        }
+        let mut out = Vec::new();
+        let mut start = None;
+        while out.len() < limit {
+            let remaining = i32::try_from(limit - out.len()).unwrap_or(i32::MAX);
+            let mut q = self
+                .query()
+                .index_name(GSI1)
+                .key_condition_expression("GSI1PK = :pk")
+                .expression_attribute_values(":pk", s(SUBS_GSI_PK))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start.take());
+            q = match plan_id {
+                // The filter applies after `Limit`, so read full pages when filtering.
+                Some(p) => q
+                    .filter_expression("plan_id = :plan")
+                    .expression_attribute_values(":plan", s(p.as_str())),
+                None => q.limit(remaining),
+            };
+            let page = q.send().await.map_err(|e| sdk_error("Query(subscriptions)", e))?;
+            for item in page.items() {
+                if out.len() < limit {
+                    out.push(decode_sub(item)?);
+                }
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    #[tracing::instrument(skip_all, fields(subscription_id = %sub.id), err(level = "debug"))]
+    async fn update_subscription(&self, sub: &Subscription) -> Result<(), StoreError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(stored) = self.get_subscription(&sub.id).await? else {
+                return Err(StoreError::NotFound("subscription"));
+            };
+            let new = Subscription {
+                plan_id: sub.plan_id.clone(),
+                status: sub.status,
+                cancel_at_period_end: sub.cancel_at_period_end,
+                canceled_at: sub.canceled_at,
+                updated_at: sub.updated_at,
+                ..stored.clone()
+            };
+            // Both copies are written together; the condition on the plan keeps the
+            // subscriber counters right when two updates race.
+            let same_plan = || Params::new().value(":plan", s(stored.plan_id.as_str()));
+            let mut items = vec![
+                self.tx_put(id_sub_item(&new), Some("attribute_exists(PK) AND plan_id = :plan"), same_plan())?,
+                self.tx_put(org_sub_item(&new), Some("attribute_exists(PK) AND plan_id = :plan"), same_plan())?,
+            ];
+            if stored.plan_id != new.plan_id {
+                items.push(self.tx_subscribers(&stored.plan_id, -1)?);
+                items.push(self.tx_subscribers(&new.plan_id, 1)?);
+            }
+            match self.transact("TransactWriteItems(update_subscription)", items).await? {
+                Ok(()) => return Ok(()),
+                Err(c) if c.failed(0) && c.old_item(0).is_none() => return Err(StoreError::NotFound("subscription")),
+                Err(_) => continue,
+            }
+        }
+        Err(StoreError::Conflict("subscription changed concurrently"))
+    }
+}
+
+#[async_trait]
+impl EndpointRepository for DynamoStore {
+    #[tracing::instrument(skip_all, err(level = "debug"))]
+    async fn list_endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
+        let q = self
+            .query()
+            .index_name(GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(ENDPOINTS_GSI_PK));
+        let mut endpoints = self
+            .query_all("Query(endpoints)", q)
+            .await?
+            .iter()
+            .map(decode_endpoint)
+            .collect::<Result<Vec<_>, _>>()?;
+        endpoints.sort_by(|a, b| (&a.path, &a.method, &a.id).cmp(&(&b.path, &b.method, &b.id)));
+        Ok(endpoints)
+    }
+
+    #[tracing::instrument(skip_all, fields(endpoint_id = %id), err(level = "debug"))]
+    async fn get_endpoint(&self, id: &Id) -> Result<Option<Endpoint>, StoreError> {
+        self.get_endpoint_item(id).await
+    }
+
+    #[tracing::instrument(skip_all, fields(endpoint_id = %endpoint.id, method = %endpoint.method, path = %endpoint.path), err(level = "debug"))]
+    async fn create_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        let items = vec![
+            self.tx_put(endpoint_item(endpoint), Some(NEW_ITEM), Params::new())?,
+            self.tx_put(route_item(endpoint), Some(NEW_ITEM), Params::new())?,
+        ];
+        match self.transact("TransactWriteItems(create_endpoint)", items).await? {
+            Ok(()) => Ok(()),
+            Err(c) if c.failed(0) || c.failed(1) => Err(StoreError::AlreadyExists("endpoint")),
+            Err(_) => Err(StoreError::Conflict("endpoint changed concurrently")),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(endpoint_id = %endpoint.id, method = %endpoint.method, path = %endpoint.path), err(level = "debug"))]
+    async fn update_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(stored) = self.get_endpoint_item(&endpoint.id).await? else {
+                return Err(StoreError::NotFound("endpoint"));
+            };
+            // Guarded by the stored route: the route items stay in step with the endpoint.
+            let (expr, p) = update_of(endpoint_fields(endpoint));
+            let p = p
+                .name("#old_m", "method")
+                .name("#old_p", "path")
+                .value(":old_m", s(&stored.method))
+                .value(":old_p", s(&stored.path));
+            let mut items = vec![self.tx_update(
+                key(endpoint_pk(&endpoint.id), ENDPOINT_SK),
+                &expr,
+                Some("attribute_exists(PK) AND #old_m = :old_m AND #old_p = :old_p"),
+                p,
+            )?];
+            let moved = stored.method != endpoint.method || stored.path != endpoint.path;
+            if moved {
+                items.push(self.tx_put(route_item(endpoint), Some(NEW_ITEM), Params::new())?);
+                items.push(self.tx_delete(
+                    key(route_pk(&stored.method, &stored.path), ROUTE_SK),
+                    Some("attribute_not_exists(PK) OR endpoint_id = :id"),
+                    Params::new().value(":id", s(endpoint.id.as_str())),
+                )?);
+            }
+            match self.transact("TransactWriteItems(update_endpoint)", items).await? {
+                Ok(()) => return Ok(()),
+                Err(c) if c.failed(0) && c.old_item(0).is_none() => return Err(StoreError::NotFound("endpoint")),
+                Err(c) if c.failed(0) => continue,
+                Err(c) if moved && c.failed(1) => return Err(StoreError::AlreadyExists("endpoint")),
+                Err(_) => continue,
+            }
+        }
+        Err(StoreError::Conflict("endpoint changed concurrently"))
+    }
+
+    #[tracing::instrument(skip_all, fields(endpoint_id = %id), err(level = "debug"))]
+    async fn delete_endpoint(&self, id: &Id) -> Result<(), StoreError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(stored) = self.get_endpoint_item(id).await? else {
+                return Err(StoreError::NotFound("endpoint"));
+            };
+            let items = vec![
+                self.tx_delete(
+                    key(endpoint_pk(id), ENDPOINT_SK),
+                    Some("attribute_exists(PK) AND #m = :m AND #p = :p"),
+                    Params::new()
+                        .name("#m", "method")
+                        .name("#p", "path")
+                        .value(":m", s(&stored.method))
+                        .value(":p", s(&stored.path)),
+                )?,
+                self.tx_delete(
+                    key(route_pk(&stored.method, &stored.path), ROUTE_SK),
+                    Some("attribute_not_exists(PK) OR endpoint_id = :id"),
+                    Params::new().value(":id", s(id.as_str())),
+                )?,
+            ];
+            match self.transact("TransactWriteItems(delete_endpoint)", items).await? {
+                Ok(()) => return Ok(()),
+                Err(c) if c.failed(0) && c.old_item(0).is_none() => return Err(StoreError::NotFound("endpoint")),
+                Err(_) => continue,
+            }
+        }
+        Err(StoreError::Conflict("endpoint changed concurrently"))
+    }
+}

@@ -1,0 +1,287 @@
+//! The metered gateway end to end on the embedded store: keys, limits, exact quotas,
+//! forwarding, usage events and quota alerts.
+
+use axum::http::{Method, StatusCode};
+use chrono::Duration;
+use serde_json::{json, Value};
+use std::time::Instant;
+use tollgate_domain::{BillingType, Id, Plan, QueueName, Store, Subscription};
+use tollgate_tests::app::{gateway_request, with_ip, TestApp};
+
+/// Registers a user, creates a key; returns (access token, key secret, org id).
+async fn user_with_key(app: &TestApp, email: &str) -> (String, String, Id) {
+    let (access, _) = app.user(email).await;
+    let r = app.call(Method::POST, "/api/user/api-keys", Some(json!({"name": "k"})), Some(&access)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let profile = app.call(Method::GET, "/api/user/account/profile", None, Some(&access)).await;
+    (access, r.body["secret"].as_str().unwrap().to_string(), Id::from_string(profile.body["organization_id"].as_str().unwrap()))
+}
+
+/// Puts the organization on a new plan made by `f` from Free.
+async fn put_on_plan(store: &dyn Store, org: &Id, f: impl FnOnce(&mut Plan)) -> Plan {
+    let now = chrono::Utc::now();
+    let mut plan = Plan::defaults(now).remove(0);
+    plan.id = Id::generate("plan");
+    plan.name = format!("test {}", plan.id);
+    plan.rate_limit = 100_000;
+    f(&mut plan);
+    store.create_plan(&plan).await.unwrap();
+    let mut sub: Subscription = store.subscription_of_org(org).await.unwrap().expect("subscription from registration");
+    sub.plan_id = plan.id.clone();
+    store.update_subscription(&sub).await.unwrap();
+    plan
+}
+
+#[tokio::test]
+async fn echo_call_is_metered_and_logged() {
+    let app = TestApp::new().await;
+    let (access, key, _) = user_with_key(&app, "echo@example.com").await;
+    let r = app.send(gateway_request(Method::GET, "/api/v1/echo/hello?x=1", Some(&key), None)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["path"], "hello");
+    assert_eq!(r.body["query"], "x=1");
+    assert!(r.body["headers"].get("x-api-key").is_none(), "the key is not forwarded");
+    assert!(r.body["headers"]["x-tollgate-key-id"].as_str().is_some_and(|k| k.starts_with("key_")));
+    for h in ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "x-quota-limit", "x-quota-remaining", "x-quota-used", "x-quota-reset", "x-request-id"] {
+        assert!(r.headers.contains_key(h), "{h} missing");
+    }
+    assert_eq!(r.headers["x-quota-used"], "1");
+    assert_eq!(r.headers["x-quota-limit"], "1000");
+    // Authorization: Bearer works too.
+    app.clock.advance(Duration::seconds(1));
+    let mut req = gateway_request(Method::GET, "/api/v1/echo/again", None, None);
+    req.headers_mut().insert("authorization", format!("Bearer {key}").parse().unwrap());
+    assert_eq!(app.send(req).await.status, StatusCode::OK);
+
+    let summary = app.call(Method::GET, "/api/user/usage/summary", None, Some(&access)).await;
+    assert_eq!(summary.body["used"], 2, "{:?}", summary.body);
+    // The usage worker records the events within seconds.
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let d = app.call(Method::GET, "/api/user/usage/detailed", None, Some(&access)).await;
+        if d.body["data"].as_array().is_some_and(|a| a.len() == 2) {
+            assert_eq!(d.body["data"][0]["path"], "/api/v1/echo/again");
+            assert_eq!(d.body["data"][1]["status"], 200);
+            break;
+        }
+        assert!(Instant::now() < deadline, "usage not logged within 5 s: {:?}", d.body);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn bad_keys_are_refused_with_clear_401s() {
+    let app = TestApp::new().await;
+    let (_, key, _) = user_with_key(&app, "keys@example.com").await;
+    let call = |k: Option<String>| app.send(gateway_request(Method::GET, "/api/v1/echo/x", k.as_deref(), None));
+    let r = call(None).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "missing_api_key"));
+    let r = call(Some("sk_live_nope".into())).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_api_key"));
+    let mut typo = key.clone().into_bytes();
+    typo[10] = if typo[10] == b'a' { b'b' } else { b'a' };
+    let r = call(Some(String::from_utf8(typo).unwrap())).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_api_key"));
+    let unknown = tollgate_domain::NewApiKey::generate().plaintext;
+    let r = call(Some(unknown)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_api_key"));
+    let r = app.send(gateway_request(Method::GET, "/api/v1/nothing/here", Some(&key), None)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"));
+    let r = app.send(gateway_request(Method::POST, "/api/v1/echo/x", Some(&key), None)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "echo is GET only");
+}
+
+#[tokio::test]
+async fn revocation_takes_effect_within_five_seconds() {
+    let app = TestApp::new().await;
+    let (access, key, _) = user_with_key(&app, "revoke@example.com").await;
+    assert_eq!(app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&key), None)).await.status, StatusCode::OK);
+    let list = app.call(Method::GET, "/api/user/api-keys", None, Some(&access)).await;
+    let id = list.body["data"][0]["id"].as_str().unwrap().to_string();
+    let revoked_at = Instant::now();
+    app.call(Method::DELETE, &format!("/api/user/api-keys/{id}"), None, Some(&access)).await;
+    loop {
+        let r = app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&key), None)).await;
+        if r.status == StatusCode::UNAUTHORIZED {
+            assert_eq!(r.code(), "key_revoked");
+            break;
+        }
+        assert!(revoked_at.elapsed() < std::time::Duration::from_millis(5200), "still accepted after 5 s");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn expired_keys_and_suspended_owners_are_refused() {
+    let app = TestApp::new().await;
+    let (access, _, _) = user_with_key(&app, "exp@example.com").await;
+    let soon = chrono::Utc::now() + Duration::hours(1);
+    let r = app.call(Method::POST, "/api/user/api-keys", Some(json!({"name": "exp", "expires_at": soon})), Some(&access)).await;
+    let expiring = r.body["secret"].as_str().unwrap().to_string();
+    assert_eq!(app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&expiring), None)).await.status, StatusCode::OK);
+    app.clock.advance(Duration::hours(2));
+    let r = app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&expiring), None)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "key_expired"));
+
+    let app = TestApp::with_cache_ttl(std::time::Duration::from_millis(50)).await;
+    let (_, key, _) = user_with_key(&app, "sus@example.com").await;
+    let mut user = app.state.store.find_user_by_email(&tollgate_domain::Email::parse("sus@example.com").unwrap()).await.unwrap().unwrap();
+    user.status = tollgate_domain::UserStatus::Suspended;
+    app.state.store.update_user(&user).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    let r = app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&key), None)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "account_suspended"));
+}
+
+#[tokio::test]
+async fn rate_limit_answers_429_with_retry_after() {
+    let app = TestApp::new().await;
+    let (_, key, org) = user_with_key(&app, "rate@example.com").await;
+    put_on_plan(app.state.store.as_ref(), &org, |p| p.rate_limit = 5).await;
+    let mut last = None;
+    for _ in 0..6 {
+        last = Some(app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&key), None)).await);
+    }
+    let r = last.unwrap();
+    assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    assert_eq!(r.headers["ratelimit-limit"], "5");
+    assert_eq!(r.headers["ratelimit-remaining"], "0");
+    assert!(r.headers.contains_key("retry-after"));
+}
+
+/// The headline guarantee: 200 concurrent calls against a quota of 50.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn quota_is_exact_under_concurrency() {
+    let app = TestApp::new().await;
+    let (access, key, org) = user_with_key(&app, "quota@example.com").await;
+    put_on_plan(app.state.store.as_ref(), &org, |p| p.monthly_limit = Some(50)).await;
+    let statuses = tollgate_tests::app::concurrent_calls(&app.router, &key, 200).await;
+    let ok = statuses.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    let exceeded = statuses.iter().filter(|(s, c)| *s == StatusCode::TOO_MANY_REQUESTS && c == "quota_exceeded").count();
+    assert_eq!((ok, exceeded), (50, 150), "{statuses:?}");
+    let summary = app.call(Method::GET, "/api/user/usage/summary", None, Some(&access)).await;
+    assert_eq!((summary.body["used"].as_u64(), summary.body["limit"].as_u64()), (Some(50), Some(50)), "{:?}", summary.body);
+}
+
+#[tokio::test]
+async fn hybrid_plans_keep_serving_and_count_overage() {
+    let app = TestApp::new().await;
+    let (access, key, org) = user_with_key(&app, "hybrid@example.com").await;
+    put_on_plan(app.state.store.as_ref(), &org, |p| {
+        p.billing_type = BillingType::Hybrid;
+        p.monthly_limit = Some(3);
+        p.overage_price = Some(100);
+    })
+    .await;
+    for _ in 0..5 {
+        assert_eq!(app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&key), None)).await.status, StatusCode::OK);
+    }
+    let summary = app.call(Method::GET, "/api/user/usage/summary", None, Some(&access)).await;
+    assert_eq!((summary.body["used"].as_u64(), summary.body["overage_units"].as_u64()), (Some(5), Some(2)), "{:?}", summary.body);
+    assert_eq!(summary.body["projected_cost"], 100, "a base price of 0 plus one started block of 1,000 overage units");
+}
+
+#[tokio::test]
+async fn quota_alerts_go_out_once_per_threshold() {
+    let app = TestApp::new().await;
+    let (_, key, org) = user_with_key(&app, "alerts@example.com").await;
+    put_on_plan(app.state.store.as_ref(), &org, |p| {
+        p.billing_type = BillingType::Hybrid;
+        p.monthly_limit = Some(10);
+        p.overage_price = Some(1);
+    })
+    .await;
+    for _ in 0..15 {
+        app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&key), None)).await;
+    }
+    let alerts = app.queued(QueueName::Notifications).await;
+    let thresholds: Vec<u64> = alerts.iter().map(|a: &Value| a["threshold_percent"].as_u64().unwrap()).collect();
+    assert_eq!(thresholds, [80, 100], "{alerts:?}");
+    assert!(alerts.iter().all(|a| a["org_id"] == org.as_str()));
+}
+
+#[tokio::test]
+async fn upstream_failures_are_502_or_504_and_counted() {
+    let app = TestApp::with_upstream_timeout(std::time::Duration::from_millis(300)).await;
+    let (access, key, _) = user_with_key(&app, "upstream@example.com").await;
+    // A port nobody listens on, and a server that accepts and never answers.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let admin = app.admin_token().await;
+    for (path, upstream) in [("/down/{*rest}", format!("http://{closed}")), ("/slow/{*rest}", format!("http://{silent_addr}"))] {
+        let r = app
+            .call(Method::POST, "/api/admin/endpoints", Some(json!({"name": path, "method": "GET", "path": path, "upstream_url": upstream, "cost_units": 1, "public": false})), Some(&admin))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    }
+    let r = app.send(gateway_request(Method::GET, "/api/v1/down/x", Some(&key), None)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_GATEWAY, "upstream_unavailable"));
+    let r = app.send(gateway_request(Method::GET, "/api/v1/slow/x", Some(&key), None)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"));
+    let summary = app.call(Method::GET, "/api/user/usage/summary", None, Some(&access)).await;
+    assert_eq!(summary.body["used"], 2, "calls that reached the upstream step are counted");
+}
+
+#[tokio::test]
+async fn real_upstream_gets_the_call_without_the_key_and_with_identity_headers() {
+    // A tiny upstream that answers with what it received.
+    let upstream = axum::Router::new().route(
+        "/{*rest}",
+        axum::routing::any(|req: axum::extract::Request| async move {
+            let headers: serde_json::Map<String, Value> =
+                req.headers().iter().map(|(k, v)| (k.to_string(), Value::from(v.to_str().unwrap_or("")))).collect();
+            let uri = req.uri().to_string();
+            let method = req.method().to_string();
+            let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
+            axum::Json(json!({"uri": uri, "method": method, "headers": headers, "body": String::from_utf8_lossy(&body)}))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, upstream).await.unwrap() });
+
+    let app = TestApp::new().await;
+    let (_, key, org) = user_with_key(&app, "proxy@example.com").await;
+    let admin = app.admin_token().await;
+    let r = app
+        .call(Method::POST, "/api/admin/endpoints", Some(json!({"name": "orders", "method": "ANY", "path": "/orders/{*rest}", "upstream_url": format!("http://{addr}/v2"), "cost_units": 3, "public": false})), Some(&admin))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let mut req = gateway_request(Method::POST, "/api/v1/orders/42/items?expand=1", Some(&key), Some(json!({"qty": 2})));
+    req.headers_mut().insert("connection", "keep-alive, x-hop".parse().unwrap());
+    req.headers_mut().insert("x-hop", "1".parse().unwrap());
+    req.headers_mut().insert("x-tollgate-org-id", "org_forged".parse().unwrap());
+    let r = app.send(req).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["uri"], "/v2/42/items?expand=1");
+    assert_eq!(r.body["method"], "POST");
+    assert_eq!(r.body["body"], "{\"qty\":2}");
+    let h = &r.body["headers"];
+    assert!(h.get("x-api-key").is_none() && h.get("x-hop").is_none());
+    assert_eq!(h["x-tollgate-org-id"], org.as_str());
+    assert_eq!(r.headers["x-quota-used"], "3", "cost units of the endpoint");
+}
+
+#[tokio::test]
+async fn public_endpoints_need_no_key_and_are_limited_per_ip() {
+    let app = TestApp::new().await;
+    let admin = app.admin_token().await;
+    let r = app
+        .call(Method::POST, "/api/admin/endpoints", Some(json!({"name": "status", "method": "GET", "path": "/status", "upstream_url": "builtin:echo", "cost_units": 1, "public": true, "rate_limit": 2})), Some(&admin))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let from = |ip: &str| with_ip(gateway_request(Method::GET, "/api/v1/status", None, None), ip.parse().unwrap());
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(app.send(from("198.51.100.9")).await.status);
+    }
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]);
+    assert_eq!(app.send(from("198.51.100.10")).await.status, StatusCode::OK, "limits are per IP");
+}

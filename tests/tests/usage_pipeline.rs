@@ -1,0 +1,547 @@
+//! The usage pipeline after the gateway: usage events through the queue into the usage
+//! worker, on both targets.
+//!
+//! - The SQS fixtures in `events/sqs/` through `usage_worker::process_batch` and through the
+//!   Lambda handler (`handle_sqs_event`, partial batch failures).
+//! - The local durable queue (`SqliteQueue`) drained by the local server's worker until
+//!   empty: good events recorded once, the poison message dead-lettered after 5 attempts.
+//! - `SqsQueue` (the AWS adapter of the `Queue` port) against moto's SQS.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tollgate_domain::{
+    AggregateQuery, Granularity, Id, Queue, QueueMessage, QueueName, Store, Subscription,
+    SubscriptionStatus, UsageEvent, UsageLogQuery,
+};
+use tollgate_embedded::SqliteQueue;
+use tollgate_local::workers::{drain_usage_once, spawn_usage_worker_with, UsageWorkerConfig};
+use tollgate_tests::app::TestApp;
+use tollgate_tests::moto::MotoServer;
+
+/// The organization every fixture event belongs to.
+const FIXTURE_ORG: &str = "org_7Hq2mK9xLp3vRt8wYz1a";
+const POISON_MESSAGE_ID: &str = "f3b2a1c0-9e8d-4c7b-a6f5-e4d3c2b1a098";
+
+fn fixture(name: &str) -> SqsEvent {
+    let path = format!("{}/../events/sqs/{name}", env!("CARGO_MANIFEST_DIR"));
+    let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{path} is not an SQS event: {e}"))
+}
+
+/// `(messageId, body)` of every record, as the worker takes them.
+fn messages(event: &SqsEvent) -> Vec<(String, String)> {
+    event
+        .records
+        .iter()
+        .map(|r| (r.message_id.clone().unwrap(), r.body.clone().unwrap()))
+        .collect()
+}
+
+/// Shortly after the fixtures' events (2026-11-20 10:15-10:16 UTC).
+fn fixture_now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 10, 17, 0).unwrap()
+}
+
+async fn logged(store: &dyn Store, org: &str, now: DateTime<Utc>) -> Vec<UsageEvent> {
+    let query = UsageLogQuery {
+        org_id: Some(Id::from_string(org)),
+        limit: 100,
+        ..Default::default()
+    };
+    store.query_usage(&query, now).await.expect("query usage").0
+}
+
+/// Calls counted in the org's hourly aggregates over the day of `at`.
+async fn aggregated_calls(store: &dyn Store, org: &str, at: DateTime<Utc>) -> u64 {
+    let from = Granularity::Day.bucket_start(at);
+    let query = AggregateQuery {
+        org_id: Id::from_string(org),
+        granularity: Granularity::Hour,
+        from,
+        to: from + ChronoDuration::days(1),
+    };
+    store
+        .usage_aggregates(&query)
+        .await
+        .expect("aggregates")
+        .iter()
+        .map(|a| a.count)
+        .sum()
+}
+
+fn event(id: &str, org: &Id, at: DateTime<Utc>) -> UsageEvent {
+    UsageEvent {
+        id: id.into(),
+        org_id: org.clone(),
+        key_id: Id::from_string("key_pipeline"),
+        endpoint_id: Id::from_string("ep_echo"),
+        method: "GET".into(),
+        path: format!("/api/v1/echo/{id}"),
+        status: 200,
+        latency_ms: 9,
+        cost_units: 1,
+        ip: Some("198.51.100.7".into()),
+        timestamp: at,
+        period: tollgate_domain::Period::containing(at).key,
+    }
+}
+
+#[tokio::test]
+async fn fixture_batch_records_each_event_once() {
+    let app = TestApp::new().await;
+    let store = app.state.store.as_ref();
+    let batch = fixture("usage-batch.json");
+    assert_eq!(batch.records.len(), 3);
+
+    let failed = usage_worker::process_batch(store, messages(&batch), fixture_now()).await;
+    assert!(failed.is_empty(), "{failed:?}");
+    // The redelivered first event (another messageId, same event id) was counted once.
+    let logs = logged(store, FIXTURE_ORG, fixture_now()).await;
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    assert_eq!(
+        logs.iter().map(|e| e.id.as_str()).collect::<BTreeSet<_>>(),
+        BTreeSet::from(["Uq3ZcgYRIAMEbzw=", "Uq3ZdhJ9oAMEb0A="])
+    );
+    assert_eq!(aggregated_calls(store, FIXTURE_ORG, fixture_now()).await, 2);
+
+    // The whole batch again (SQS redelivers after a timeout): still nothing counted twice.
+    let failed = usage_worker::process_batch(store, messages(&batch), fixture_now()).await;
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(
+        logs.len(),
+        logged(store, FIXTURE_ORG, fixture_now()).await.len()
+    );
+    assert_eq!(aggregated_calls(store, FIXTURE_ORG, fixture_now()).await, 2);
+
+    // Retention follows the org's plan: a new org is on Free (7 days), counted from the
+    // event's timestamp (the last fixture event is at 10:15:31).
+    let ts = Utc.with_ymd_and_hms(2026, 11, 20, 10, 15, 30).unwrap();
+    assert_eq!(
+        logged(
+            store,
+            FIXTURE_ORG,
+            ts + ChronoDuration::days(7) - ChronoDuration::seconds(1)
+        )
+        .await
+        .len(),
+        2
+    );
+    assert_eq!(
+        logged(
+            store,
+            FIXTURE_ORG,
+            ts + ChronoDuration::days(7) + ChronoDuration::seconds(2)
+        )
+        .await
+        .len(),
+        0
+    );
+    let sub = store
+        .subscription_of_org(&Id::from_string(FIXTURE_ORG))
+        .await
+        .unwrap()
+        .expect("put on Free");
+    assert_eq!(sub.plan_id.as_str(), tollgate_domain::FREE_PLAN_ID);
+}
+
+#[tokio::test]
+async fn retention_is_the_plan_of_each_org() {
+    let app = TestApp::new().await;
+    let store = app.state.store.as_ref();
+    let now = app.clock_now();
+    let pro = Id::from_string("org_on_pro");
+    store
+        .ensure_subscription(&Subscription {
+            id: Id::generate("sub"),
+            org_id: pro.clone(),
+            plan_id: Id::from_string("plan_pro"),
+            status: SubscriptionStatus::Active,
+            cancel_at_period_end: false,
+            canceled_at: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .await
+        .unwrap();
+    let free = Id::from_string("org_on_free");
+    let batch = [
+        event("req_pro_1", &pro, now),
+        event("req_free_1", &free, now),
+        event("req_pro_2", &pro, now),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, e)| (format!("m{i}"), serde_json::to_string(e).unwrap()))
+    .collect();
+    assert!(usage_worker::process_batch(store, batch, now)
+        .await
+        .is_empty());
+    let in_8_days = now + ChronoDuration::days(8);
+    assert_eq!(
+        logged(store, "org_on_pro", in_8_days).await.len(),
+        2,
+        "Pro keeps logs 30 days"
+    );
+    assert_eq!(
+        logged(store, "org_on_free", in_8_days).await.len(),
+        0,
+        "Free keeps logs 7 days"
+    );
+    assert_eq!(
+        logged(store, "org_on_pro", now + ChronoDuration::days(31))
+            .await
+            .len(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn poison_fixture_fails_only_the_poison_message() {
+    let app = TestApp::new().await;
+    let store = app.state.store.as_ref();
+    let failed = usage_worker::process_batch(
+        store,
+        messages(&fixture("usage-batch-poison.json")),
+        fixture_now(),
+    )
+    .await;
+    assert_eq!(failed, [POISON_MESSAGE_ID]);
+    let logs = logged(store, FIXTURE_ORG, fixture_now()).await;
+    assert_eq!(
+        logs.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["Uq3Zf0kXIAMEb1Q="]
+    );
+    // A JSON body of the wrong shape is poison too.
+    let failed = usage_worker::process_batch(
+        store,
+        vec![("m-json".into(), r#"{"id":"x"}"#.into())],
+        fixture_now(),
+    )
+    .await;
+    assert_eq!(failed, ["m-json"]);
+}
+
+#[tokio::test]
+async fn lambda_handler_reports_partial_batch_failures() {
+    let app = TestApp::new().await;
+    let store = app.state.store.as_ref();
+
+    let response =
+        usage_worker::handle_sqs_event(store, fixture("usage-batch-poison.json"), fixture_now())
+            .await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, [POISON_MESSAGE_ID]);
+    // The wire shape Lambda reads for ReportBatchItemFailures.
+    let json = serde_json::to_value(&response).unwrap();
+    assert_eq!(
+        json["batchItemFailures"][0]["itemIdentifier"],
+        POISON_MESSAGE_ID
+    );
+
+    let response =
+        usage_worker::handle_sqs_event(store, fixture("usage-batch.json"), fixture_now()).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "{:?}",
+        response.batch_item_failures
+    );
+    assert_eq!(
+        serde_json::to_value(&response).unwrap()["batchItemFailures"],
+        serde_json::json!([])
+    );
+    assert_eq!(logged(store, FIXTURE_ORG, fixture_now()).await.len(), 3);
+
+    // A record without a messageId cannot be reported alone: a failure of it is reported
+    // with an empty identifier, which makes Lambda retry the whole batch.
+    let mut event = fixture("usage-batch-poison.json");
+    event.records[1].message_id = None;
+    let response = usage_worker::handle_sqs_event(store, event, fixture_now()).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(response.batch_item_failures[0].item_identifier, "");
+}
+
+/// Waits until `queue` has no message left (or panics after 20 s).
+async fn wait_until_empty(queue: &SqliteQueue) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while queue.depth(QueueName::Usage).await.unwrap() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "queue not drained in 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_queue_drained_by_the_worker_dead_letters_poison() {
+    let app = TestApp::new().await;
+    let store = app.state.store.as_ref();
+    let now = app.clock_now();
+    let org = Id::from_string("org_local_pipeline");
+    // Its own queue file: the app's own worker drains the platform queue, not this one.
+    let queue = Arc::new(SqliteQueue::open(&app.dir.0.join("pipeline-queue.db")).unwrap());
+    assert_eq!(queue.max_attempts(), 5);
+
+    let good = [
+        event("req_local_1", &org, now),
+        event("req_local_2", &org, now),
+    ];
+    let mut batch: Vec<QueueMessage> = good
+        .iter()
+        .map(|e| QueueMessage {
+            id: e.id.clone(),
+            body: serde_json::to_string(e).unwrap(),
+        })
+        .collect();
+    batch.insert(
+        1,
+        QueueMessage {
+            id: "req_poison".into(),
+            body: "{not json".into(),
+        },
+    );
+    queue.send(QueueName::Usage, &batch).await.unwrap();
+    // Sending again while queued changes nothing.
+    queue.send(QueueName::Usage, &batch[..1]).await.unwrap();
+    assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 3);
+
+    let config = UsageWorkerConfig {
+        visibility: Duration::from_secs(5),
+        idle_poll: Duration::from_millis(10),
+        base_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(40),
+        ..UsageWorkerConfig::default()
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = spawn_usage_worker_with(app.state.clone(), queue.clone(), stopped, config.clone());
+    wait_until_empty(&queue).await;
+
+    let logs = logged(store, org.as_str(), now).await;
+    assert_eq!(
+        logs.iter().map(|e| e.id.as_str()).collect::<BTreeSet<_>>(),
+        BTreeSet::from(["req_local_1", "req_local_2"])
+    );
+    assert_eq!(aggregated_calls(store, org.as_str(), now).await, 2);
+    let dead = queue.dead_letters(QueueName::Usage).await.unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(
+        (dead[0].id.as_str(), dead[0].body.as_str(), dead[0].attempts),
+        ("req_poison", "{not json", 5)
+    );
+
+    // Not retried again: the worker keeps polling and finds nothing.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(queue.dead_letters(QueueName::Usage).await.unwrap(), dead);
+    assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 0);
+
+    // A send wakes the idle worker; a redelivered event is acknowledged, not counted again.
+    queue.send(QueueName::Usage, &batch[..1]).await.unwrap();
+    wait_until_empty(&queue).await;
+    assert_eq!(logged(store, org.as_str(), now).await.len(), 2);
+
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), worker)
+        .await
+        .expect("worker stops on shutdown")
+        .unwrap();
+    let report = drain_usage_once(&app.state, &queue, &config).await.unwrap();
+    assert_eq!(report.received, 0);
+}
+
+#[tokio::test]
+async fn drain_rounds_retry_with_backoff_then_dead_letter() {
+    let app = TestApp::new().await;
+    let now = app.clock_now();
+    let org = Id::from_string("org_drain_rounds");
+    let queue = SqliteQueue::open(&app.dir.0.join("rounds-queue.db")).unwrap();
+    let good = event("req_round_1", &org, now);
+    queue
+        .send(
+            QueueName::Usage,
+            &[
+                QueueMessage {
+                    id: good.id.clone(),
+                    body: serde_json::to_string(&good).unwrap(),
+                },
+                QueueMessage {
+                    id: "req_bad".into(),
+                    body: "[]".into(),
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    let config = UsageWorkerConfig {
+        base_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(1),
+        ..Default::default()
+    };
+    let mut rounds = BTreeMap::new();
+    for round in 1..=10 {
+        let report = drain_usage_once(&app.state, &queue, &config).await.unwrap();
+        rounds.insert(
+            round,
+            (
+                report.received,
+                report.succeeded,
+                report.retried,
+                report.dead_lettered,
+            ),
+        );
+        if queue.depth(QueueName::Usage).await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(rounds[&1], (2, 1, 1, 0));
+    for r in 2..=4 {
+        assert_eq!(rounds[&r], (1, 0, 1, 0), "round {r}");
+    }
+    assert_eq!(rounds[&5], (1, 0, 0, 1));
+    assert_eq!(rounds.len(), 5);
+    assert_eq!(
+        queue.dead_letters(QueueName::Usage).await.unwrap()[0].attempts,
+        5
+    );
+}
+
+fn sqs_client(moto: &MotoServer) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .endpoint_url(moto.endpoint())
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+/// Every message on `url` as (tollgate id attribute, body), deleting them as it goes.
+async fn drain_sqs(client: &aws_sdk_sqs::Client, url: &str) -> BTreeMap<String, String> {
+    let mut got = BTreeMap::new();
+    let mut empty_polls = 0;
+    while empty_polls < 3 {
+        let out = client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            // moto runs single-threaded: a long poll would block it.
+            .wait_time_seconds(0)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .expect("receive from moto");
+        let batch = out.messages();
+        if batch.is_empty() {
+            empty_polls += 1;
+            continue;
+        }
+        for m in batch {
+            let id = m
+                .message_attributes()
+                .and_then(|a| a.get(tollgate_aws::ID_ATTRIBUTE))
+                .and_then(|v| v.string_value())
+                .expect("message id attribute")
+                .to_string();
+            assert!(
+                got.insert(id.clone(), m.body().unwrap_or_default().to_string())
+                    .is_none(),
+                "{id} twice"
+            );
+            client
+                .delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_queue_sends_batches_to_moto() {
+    let moto = MotoServer::start();
+    let client = sqs_client(&moto);
+    let url = |name: &str| {
+        let client = client.clone();
+        let name = name.to_string();
+        async move {
+            client
+                .create_queue()
+                .queue_name(name)
+                .send()
+                .await
+                .expect("create queue")
+                .queue_url
+                .unwrap()
+        }
+    };
+    let (usage_url, notifications_url) = (
+        url("tollgate-usage").await,
+        url("tollgate-notifications").await,
+    );
+    let queue = tollgate_aws::SqsQueue::new(client.clone(), &usage_url, &notifications_url);
+
+    // 25 messages = 3 batches; ids with characters SQS batch entry ids do not allow, one
+    // longer than 80 characters, and two that sanitize to the same entry id.
+    let mut sent: BTreeMap<String, String> = (0..22)
+        .map(|i| {
+            let id = format!("Uq3Zc{i:02}YRIAMEbzw=");
+            (id.clone(), format!(r#"{{"id":"{id}","n":{i}}}"#))
+        })
+        .collect();
+    sent.insert("a.b".into(), "dot".into());
+    sent.insert("a:b".into(), "colon".into());
+    sent.insert(format!("req_{}", "x".repeat(120)), "long".into());
+    assert_eq!(sent.len(), 25);
+    let messages: Vec<QueueMessage> = sent
+        .iter()
+        .map(|(id, body)| QueueMessage {
+            id: id.clone(),
+            body: body.clone(),
+        })
+        .collect();
+    queue
+        .send(QueueName::Usage, &messages)
+        .await
+        .expect("send 25 via SendMessageBatch");
+    queue
+        .send(
+            QueueName::Notifications,
+            &[QueueMessage {
+                id: "alert_1".into(),
+                body: "{}".into(),
+            }],
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(drain_sqs(&client, &usage_url).await, sent);
+    assert_eq!(
+        drain_sqs(&client, &notifications_url).await,
+        BTreeMap::from([("alert_1".to_string(), "{}".to_string())])
+    );
+    assert!(queue.send(QueueName::Usage, &[]).await.is_ok());
+
+    // A queue that does not exist: the error says so.
+    let missing = tollgate_aws::SqsQueue::new(
+        client.clone(),
+        format!("{}/123456789012/nope", moto.endpoint()),
+        &notifications_url,
+    );
+    let err = missing
+        .send(QueueName::Usage, &messages[..2])
+        .await
+        .expect_err("no such queue");
+    assert!(err.to_string().contains("SendMessageBatch"), "{err}");
+}
