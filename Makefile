@@ -9,17 +9,18 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Every Lambda binary of the workspace (= the SAM Metadata.BuildProperties.Binary values).
-LAMBDA_BINS := auth account api-keys public gateway usage-worker
+LAMBDA_BINS := auth account api-keys public gateway usage-worker admin usage billing
 
 # The test tools (moto_server, cfn-lint, and a python3 that can import moto) come first on
 # PATH, so the Rust tests that spawn `python3 scripts/moto_single.py` use the venv.
 VENV_PATH := PATH="$(CURDIR)/.venv/bin:$$PATH"
 
-.PHONY: help run test lint build-lambda sam-build deploy clean-data
+.PHONY: help run test bench lint build-lambda sam-build deploy clean-data
 
 help:
 	@echo "make run           run the whole platform as one local process (SQLite in ./data)"
 	@echo "make test          install test tools into .venv, cargo test, cfn-lint template.yaml"
+	@echo "make bench         the benchmark (release build); numbers go to BENCHMARKS.md"
 	@echo "make lint          cargo fmt --check and clippy -D warnings"
 	@echo "make build-lambda  cargo lambda build --release for each Lambda binary"
 	@echo "make sam-build     sam build --beta-features (output in .aws-sam/)"
@@ -39,9 +40,17 @@ test:
 	$(VENV_PATH) cargo test --workspace --locked
 	@echo "==> cfn-lint template.yaml"
 	$(VENV_PATH) cfn-lint template.yaml
+	@echo "==> the benchmark still runs (debug build, --quick; real numbers: make bench)"
+	$(VENV_PATH) cargo run --locked -q -p tollgate-tests --bin bench -- --quick > /dev/null
 	@echo "==> README walk-through against the real server binary"
 	@bash scripts/e2e-walkthrough.sh
 	@echo "==> all tests passed"
+
+# The benchmark (release build): gateway overhead vs the upstream, store round trips per
+# call, usage worker throughput, DynamoDB calls per call (moto from .venv). Numbers: BENCHMARKS.md.
+bench:
+	@bash scripts/setup-test-tools.sh
+	$(VENV_PATH) cargo run --release --locked -p tollgate-tests --bin bench -- --dynamodb
 
 lint:
 	@echo "==> cargo fmt --check"

@@ -35,4 +35,20 @@ echo "4. list keys"
 KEYS=$(curl -sS --fail-with-body "$BASE/api/user/api-keys" -H "Authorization: Bearer $TOKEN")
 echo "$KEYS"
 echo "$KEYS" | field data.0.status | grep -qx active
+
+echo "5. a metered call through the gateway to the built-in echo endpoint"
+SECRET=$(echo "$KEY" | field secret)
+ECHO=$(curl -sS --fail-with-body -i "$BASE/api/v1/echo/hello" -H "X-API-Key: $SECRET")
+echo "$ECHO"
+echo "$ECHO" | grep -qi '^x-quota-used: 1'
+
+echo "6. usage: counted at once, logged within seconds"
+curl -sS --fail-with-body "$BASE/api/user/usage/summary" -H "Authorization: Bearer $TOKEN" | field used | grep -qx 1
+for _ in $(seq 1 50); do
+  LOGGED=$(curl -sS --fail-with-body "$BASE/api/user/usage/detailed" -H "Authorization: Bearer $TOKEN")
+  echo "$LOGGED" | grep -q '"path":"/api/v1/echo/hello"' && break
+  sleep 0.1
+done
+echo "$LOGGED"
+echo "$LOGGED" | field data.0.status | grep -qx 200
 echo "walk-through OK"

@@ -214,9 +214,17 @@ pub async fn send(router: &Router, req: Request<Body>) -> TestResponse {
 /// An API Gateway (HTTP API, payload 2.0) fixture from `events/http/`, with
 /// `{{ACCESS_TOKEN}}` filled in, parsed by `lambda_http` as the Lambda runtime does.
 pub fn lambda_event(name: &str, access_token: &str) -> Request<Body> {
+    lambda_event_with(name, &[("{{ACCESS_TOKEN}}", access_token)])
+}
+
+/// Like `lambda_event`, filling any `{{PLACEHOLDER}}`s given.
+pub fn lambda_event_with(name: &str, fill: &[(&str, &str)]) -> Request<Body> {
     let path = format!("{}/../events/http/{name}", env!("CARGO_MANIFEST_DIR"));
-    let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let req = lambda_http::request::from_str(&raw.replace("{{ACCESS_TOKEN}}", access_token)).expect("valid API Gateway event");
+    let mut raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    for (placeholder, value) in fill {
+        raw = raw.replace(placeholder, value);
+    }
+    let req = lambda_http::request::from_str(&raw).expect("valid API Gateway event");
     let (parts, body) = req.into_parts();
     Request::from_parts(parts, Body::from(body.to_vec()))
 }

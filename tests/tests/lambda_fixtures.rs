@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::Router;
-use tollgate_tests::app::{lambda_event as event, send, TestApp, TestResponse};
+use tollgate_tests::app::{lambda_event as event, lambda_event_with, send, TestApp, TestResponse};
 
 async fn call(router: Router, name: &str, token: &str) -> TestResponse {
     send(&tollgate_http::lambda::with_api_gateway_context(router), event(name, token)).await
@@ -57,4 +57,39 @@ async fn public_function_fixtures() {
     let r = call(public::router(), "public-openapi.json", "").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body["paths"]["/api/user/api-keys"].is_object());
+}
+
+#[tokio::test]
+async fn gateway_function_fixture() {
+    let app = TestApp::new().await;
+    let (access, _) = app.user("gw-fixture@example.com").await;
+    let key = app.call(axum::http::Method::POST, "/api/user/api-keys", Some(serde_json::json!({"name": "fixture"})), Some(&access)).await;
+    let key = key.body["secret"].as_str().unwrap().to_string();
+    let router = tollgate_http::lambda::with_api_gateway_context(gateway::router(app.platform.gateway.clone()));
+    let r = send(&router, lambda_event_with("gateway-echo.json", &[("{{API_KEY}}", &key)])).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!((r.body["path"].as_str(), r.body["query"].as_str()), (Some("hello"), Some("lang=en")));
+    // API Gateway's source IP is the client IP passed upstream.
+    assert_eq!(r.body["headers"]["x-forwarded-for"], "203.0.113.42");
+    assert_eq!(r.headers["x-quota-used"], "1");
+    let r = send(&router, lambda_event_with("gateway-echo.json", &[("{{API_KEY}}", "sk_live_bad")])).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_api_key"));
+}
+
+#[tokio::test]
+async fn usage_billing_and_admin_function_fixtures() {
+    let app = TestApp::new().await;
+    let (access, _) = app.user("metering-fixture@example.com").await;
+    let r = call(usage::router(app.state.clone()), "usage-summary.json", &access).await;
+    assert_eq!((r.status, r.body["used"].as_u64()), (StatusCode::OK, Some(0)), "{:?}", r.body);
+    let r = call(billing::router(app.state.clone()), "billing-subscription.json", &access).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["plan"]["name"], "Free");
+    let r = call(billing::router(app.state.clone()), "billing-plans.json", "").await;
+    assert_eq!(r.body["data"].as_array().map(Vec::len), Some(3));
+    let r = call(admin::router(app.state.clone()), "admin-plans-list.json", &access).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "admin_required"));
+    let admin_token = app.admin_token().await;
+    let r = call(admin::router(app.state.clone()), "admin-plans-list.json", &admin_token).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }

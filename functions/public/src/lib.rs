@@ -58,7 +58,10 @@ pub fn all_routes() -> OpenApiRouter<AppState> {
 
 /// The full specification.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    all_routes().into_openapi()
+    let mut api = all_routes().into_openapi();
+    // The gateway has its own state (not `AppState`), so it joins the spec here.
+    api.merge(gateway::openapi());
+    api
 }
 
 /// The finished router of this group for its Lambda function.

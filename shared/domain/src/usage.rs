@@ -198,8 +198,9 @@ pub fn thresholds_crossed(before: u64, after: u64, limit: u64) -> Vec<u8> {
     [80u8, 100]
         .into_iter()
         .filter(|&p| {
-            let mark = (limit * u64::from(p)).div_ceil(100);
-            limit > 0 && before < mark && after >= mark
+            // u128: `limit * p` must not overflow for limits near u64::MAX.
+            let mark = (u128::from(limit) * u128::from(p)).div_ceil(100);
+            limit > 0 && u128::from(before) < mark && u128::from(after) >= mark
         })
         .collect()
 }
@@ -245,6 +246,9 @@ mod tests {
         assert_eq!(thresholds_crossed(0, 50, 50), vec![80, 100]);
         let crossings: usize = (0..60).map(|u| thresholds_crossed(u, u + 1, 50).len()).sum();
         assert_eq!(crossings, 2);
+        let huge = u64::MAX / 2;
+        assert_eq!(thresholds_crossed(0, 1, huge), Vec::<u8>::new());
+        assert_eq!(thresholds_crossed(huge - 1, huge, huge), vec![100]);
     }
 
     #[test]

@@ -406,7 +406,10 @@ impl SubscriptionRepository for DynamoStore {
         // One per organization: with an org filter it is a GetItem.
         if let Some(org) = org_id {
             let sub = self.subscription_of_org(org).await?;
-            return Ok(sub.filter(|s| plan_id.is_none_or(|p| &s.plan_id == p)).into_iter().collect());
+            return Ok(sub
+                .filter(|s| plan_id.is_none_or(|p| &s.plan_id == p))
+                .into_iter()
+                .collect());
         }
         let mut out = Vec::new();
         let mut start = None;
@@ -458,8 +461,16 @@ impl SubscriptionRepository for DynamoStore {
             // subscriber counters right when two updates race.
             let same_plan = || Params::new().value(":plan", s(stored.plan_id.as_str()));
             let mut items = vec![
-                self.tx_put(id_sub_item(&new), Some("attribute_exists(PK) AND plan_id = :plan"), same_plan())?,
-                self.tx_put(org_sub_item(&new), Some("attribute_exists(PK) AND plan_id = :plan"), same_plan())?,
+                self.tx_put(
+                    id_sub_item(&new),
+                    Some("attribute_exists(PK) AND plan_id = :plan"),
+                    same_plan(),
+                )?,
+                self.tx_put(
+                    org_sub_item(&new),
+                    Some("attribute_exists(PK) AND plan_id = :plan"),
+                    same_plan(),
+                )?,
             ];
             if stored.plan_id != new.plan_id {
                 items.push(self.tx_subscribers(&stored.plan_id, -1)?);

@@ -201,7 +201,11 @@ impl DynamoStore {
         let mut start = None;
         while out.len() < want {
             // `Limit` counts entries before the filter: with filters, read bigger pages.
-            let page_size = if filtered { 1000 } else { (want - out.len() + 1).min(1000) };
+            let page_size = if filtered {
+                1000
+            } else {
+                (want - out.len() + 1).min(1000)
+            };
             let page = self
                 .query()
                 .index_name(GSI1)
@@ -408,7 +412,10 @@ impl UsageLog for DynamoStore {
                 self.org_log_entries(org, lo.as_deref(), hi.as_deref(), &filter, want, filtered)
                     .await?
             }
-            None => self.all_log_entries(lo.as_deref(), hi.as_deref(), &filter, want).await?,
+            None => {
+                self.all_log_entries(lo.as_deref(), hi.as_deref(), &filter, want)
+                    .await?
+            }
         };
         let next = if entries.len() > limit {
             entries.truncate(limit);

@@ -47,6 +47,13 @@ async fn the_spec_covers_every_route() {
         ("delete", "/api/admin/endpoints/{id}"),
         ("get", "/health"),
         ("get", "/api/openapi.json"),
+        ("get", "/api/v1/{path}"),
+        ("post", "/api/v1/{path}"),
+        ("put", "/api/v1/{path}"),
+        ("patch", "/api/v1/{path}"),
+        ("delete", "/api/v1/{path}"),
+        ("head", "/api/v1/{path}"),
+        ("options", "/api/v1/{path}"),
     ];
     for (method, path) in expected {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from the spec");
@@ -54,10 +61,11 @@ async fn the_spec_covers_every_route() {
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(documented, expected.len(), "the spec has routes this test does not know: update the list");
     assert!(r.body["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(r.body["components"]["securitySchemes"]["api_key"].is_object());
 
     // Every documented operation is routed: none answers the router's own 404/405.
     for (method, path) in expected {
-        let concrete = path.replace("{id}", "key_doesnotexist");
+        let concrete = path.replace("{id}", "key_doesnotexist").replace("{path}", "echo/x");
         let r = app.call(method.to_uppercase().parse().unwrap(), &concrete, None, None).await;
         assert_ne!(r.code(), "method_not_allowed", "{method} {path}");
         let unrouted = r.status == StatusCode::NOT_FOUND && r.body["error"]["message"] == "route not found";
