@@ -72,10 +72,26 @@ impl MotoServer {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// How many HTTP requests moto has served so far (from its request log).
+    /// How many AWS API requests (POSTs) moto has served so far, from its request log.
+    ///
+    /// moto writes a request's log line just after sending the response, so a count read
+    /// right after a call can miss it. moto runs single-threaded: once a sentinel GET has
+    /// been answered, every earlier request has finished, log line included. The sentinel
+    /// itself is a GET, which the count leaves out.
     pub fn request_count(&self) -> usize {
+        use std::io::{Read, Write};
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect to moto");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("read timeout");
+        stream
+            .write_all(b"GET /moto-api/data.json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .expect("sentinel request");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        log.lines().filter(|l| l.contains("\"POST ")).count()
+        // Not `"POST `: werkzeug wraps the request line of 4xx answers (every failed
+        // conditional write) in colour codes.
+        log.lines().filter(|l| l.contains("POST / HTTP")).count()
     }
 
     /// A DynamoDB client for this server (region us-east-1, static test credentials).
