@@ -4,7 +4,9 @@
 //! then go through each function's router on that state.
 
 use axum::http::StatusCode;
-use tollgate_tests::app::{lambda_event, send};
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use std::sync::Arc;
+use tollgate_tests::app::{lambda_event, lambda_event_with, send};
 use tollgate_tests::moto::MotoServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,6 +49,55 @@ async fn functions_start_on_aws_adapters_and_serve_the_fixtures() {
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     let r = send(&lambda(api_keys::router(state.clone())), lambda_event("api-keys-list.json", &token)).await;
     assert_eq!(r.body["data"][0]["name"], "fixture key");
+
+    // The metered path as deployed: gateway (sending each usage event to SQS before it
+    // answers) -> usage queue -> usage-worker's SQS handler -> DynamoDB -> usage API.
+    let key = r.body["secret"].as_str().map(str::to_string);
+    let key = match key {
+        Some(k) => k,
+        None => {
+            let created = send(&lambda(api_keys::router(state.clone())), lambda_event("api-keys-create.json", &token)).await;
+            created.body["secret"].as_str().expect("a second key").to_string()
+        }
+    };
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    for (name, var) in [("usage", "USAGE_QUEUE_URL"), ("notifications", "NOTIFICATIONS_QUEUE_URL")] {
+        let url = sqs.create_queue().queue_name(name).send().await.expect("create queue").queue_url().unwrap().to_string();
+        std::env::set_var(var, url);
+    }
+    let queue: Arc<dyn tollgate_domain::Queue> = Arc::new(tollgate_aws::SqsQueue::from_env().await.expect("queue from env"));
+    let gw = Arc::new(gateway::Gateway::new(state.clone(), queue.clone(), gateway::UsageEmitter::Inline(queue), gateway::GatewayConfig::default()));
+    let r = send(&lambda(gateway::router(gw)), lambda_event_with("gateway-echo.json", &[("{{API_KEY}}", &key)])).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let received = sqs
+        .receive_message()
+        .queue_url(std::env::var("USAGE_QUEUE_URL").unwrap())
+        .max_number_of_messages(10)
+        .wait_time_seconds(0)
+        .send()
+        .await
+        .expect("receive");
+    let records: Vec<SqsMessage> = received
+        .messages()
+        .iter()
+        .map(|m| {
+            // Non-exhaustive event structs: built from Default.
+            let mut record = SqsMessage::default();
+            record.message_id = m.message_id().map(str::to_string);
+            record.body = m.body().map(str::to_string);
+            record
+        })
+        .collect();
+    assert_eq!(records.len(), 1, "one usage event per call");
+    let mut event = SqsEvent::default();
+    event.records = records;
+    let response = usage_worker::handle_sqs_event(state.store.as_ref(), event, chrono::Utc::now()).await;
+    assert!(response.batch_item_failures.is_empty());
+    let r = send(&lambda(usage::router(state.clone())), lambda_event("usage-summary.json", &token)).await;
+    assert_eq!(r.body["used"], 1, "{:?}", r.body);
+    let logs = state.store.query_usage(&tollgate_domain::UsageLogQuery { limit: 10, ..Default::default() }, chrono::Utc::now()).await.unwrap().0;
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].path, "/api/v1/echo/hello");
 
     std::env::remove_var("SECRET_ARN");
     let err = tollgate_aws::bootstrap::app_state().await.err().expect("missing SECRET_ARN is reported");

@@ -16,6 +16,9 @@ pub enum BootstrapError {
     /// The JWT signing key could not be read from Secrets Manager.
     #[error("secrets: {0}")]
     Secrets(#[from] PortError),
+    /// The default catalog could not be written to an empty table.
+    #[error("store: {0}")]
+    Store(#[from] tollgate_domain::StoreError),
 }
 
 fn required(name: &str) -> Result<String, BootstrapError> {
@@ -25,6 +28,8 @@ fn required(name: &str) -> Result<String, BootstrapError> {
 /// The state of a route-group function: DynamoDB (`TABLE_NAME`), the JWT key from the
 /// Secrets Manager secret `SECRET_ARN` (read once per cold start), SES from `MAIL_FROM`.
 /// One AWS configuration serves every client; `AWS_ENDPOINT_URL` points it at an emulator.
+/// A fresh table gets the default plans and the echo endpoint (two queries per cold start
+/// once they exist), so a new deployment works without a seeding step.
 pub async fn app_state() -> Result<AppState, BootstrapError> {
     let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), required("TABLE_NAME")?);
@@ -32,5 +37,6 @@ pub async fn app_state() -> Result<AppState, BootstrapError> {
     let jwt = JwtKeys::from_secret(secrets.get(JWT_SECRET_NAME).await?.as_bytes()).map_err(BootstrapError::Config)?;
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&aws), std::env::var("MAIL_FROM").unwrap_or_default());
     let settings = Settings::from_env().map_err(BootstrapError::Config)?;
+    tollgate_http::metering::seed_catalog(&store, chrono::Utc::now()).await?;
     Ok(AppState::new(Arc::new(store), Arc::new(mailer), Arc::new(SystemClock), jwt, settings))
 }
