@@ -285,3 +285,27 @@ async fn public_endpoints_need_no_key_and_are_limited_per_ip() {
     assert_eq!(statuses, [StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]);
     assert_eq!(app.send(from("198.51.100.10")).await.status, StatusCode::OK, "limits are per IP");
 }
+
+#[tokio::test]
+async fn refusals_carry_rate_limit_headers_and_anonymous_floods_are_limited_per_ip() {
+    let app = TestApp::new().await;
+    let (_, key, _) = user_with_key(&app, "flood@example.com").await;
+    // A keyed call to an unknown endpoint still counts against (and reports) the key's limit.
+    let r = app.send(gateway_request(Method::GET, "/api/v1/nothing", Some(&key), None)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.headers["ratelimit-limit"], "60", "the Free plan's rate");
+    // Key guessing from one IP: 60 refusals a minute, then 429 for that IP only.
+    let guess = |ip: &str| {
+        with_ip(gateway_request(Method::GET, "/api/v1/echo/x", Some(&tollgate_domain::NewApiKey::generate().plaintext), None), ip.parse().unwrap())
+    };
+    for i in 0..60 {
+        let r = app.send(guess("192.0.2.1")).await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_api_key"), "guess {i}");
+        assert!(r.headers.contains_key("ratelimit-remaining"));
+    }
+    let r = app.send(guess("192.0.2.1")).await;
+    assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    assert!(r.headers.contains_key("retry-after"));
+    assert_eq!(app.send(guess("192.0.2.2")).await.code(), "invalid_api_key", "other IPs are unaffected");
+    assert_eq!(app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&key), None)).await.status, StatusCode::OK);
+}

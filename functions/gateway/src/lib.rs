@@ -1,9 +1,10 @@
 //! The `gateway` function (`/api/v1/{*path}`): the metered hot path.
 //!
-//! For one call: find the endpoint; check the key with no I/O (format and checksum), then
-//! through a 5-second cache (key, owner, subscription and plan); apply the rate limits;
-//! count the call against the period quota with one conditional store write; forward it;
-//! emit a usage event; answer with `RateLimit-*` and `X-Quota-*` headers.
+//! For one call: check the key with no I/O (format and checksum), then through a 5-second
+//! cache (key, owner, subscription and plan); apply the key's rate limit (refusals of
+//! anonymous or unidentified callers count against their IP); find the endpoint; count the
+//! call against the period quota with one conditional store write; forward it; emit a usage
+//! event; answer with `RateLimit-*` and `X-Quota-*` headers.
 
 mod cache;
 mod catalog;
@@ -283,24 +284,51 @@ async fn handle(gw: &Gateway, req: Request<Body>, meta: &mut Meta) -> Result<Res
     let path = full_path.strip_prefix("/api/v1").unwrap_or("").to_string();
     let path = if path.is_empty() { "/".to_string() } else { path };
 
-    // 1. The key's format and checksum: no I/O for a malformed or mistyped key.
-    let presented = presented_key(&parts.headers).map(|raw| {
-        ParsedKey::parse(raw).map_err(|_| ApiError::unauthorized("invalid_api_key", "the API key is malformed or mistyped"))
-    });
+    let now_secs = now.timestamp();
+    let ip_label = ip.clone().unwrap_or_else(|| "-".into());
+    // A refusal of an anonymous or unidentified caller counts against its IP, so guessing
+    // keys or scanning paths is rate limited too.
+    let refuse_anonymous = |meta: &mut Meta, err: ApiError| {
+        let d = gw.limiter.check(&format!("anon:{ip_label}"), DEFAULT_PUBLIC_RATE_LIMIT, now_secs);
+        meta.rate = Some(d);
+        if d.allowed { err } else { rate_limited(&d) }
+    };
 
+    // 1. Who: the key (format and checksum with no I/O, then the 5-second cache), its
+    //    owner and the organization's subscription; then the plan's per-key rate limit.
+    let caller = match presented_key(&parts.headers) {
+        None => None,
+        Some(raw) => match identify(gw, raw, now).await {
+            Ok(caller) => Some(caller),
+            Err(e) if e.status().is_client_error() => return Err(refuse_anonymous(meta, e)),
+            Err(e) => return Err(e),
+        },
+    };
+    if let Some((key, _, plan)) = &caller {
+        let d = gw.limiter.check(&format!("key:{}", key.id), plan.rate_limit + plan.burst.unwrap_or(0), now_secs);
+        meta.rate = Some(d);
+        if !d.allowed {
+            return Err(rate_limited(&d));
+        }
+    }
+
+    // 2. What: the endpoint.
     let catalog = gw.catalog().await?;
-    let matched = catalog.find(parts.method.as_str(), &path).ok_or_else(|| ApiError::NotFound("endpoint".into()))?;
+    let Some(matched) = catalog.find(parts.method.as_str(), &path) else {
+        let not_found = ApiError::NotFound("endpoint".into());
+        return Err(if caller.is_some() { not_found } else { refuse_anonymous(meta, not_found) });
+    };
     let endpoint = matched.endpoint.clone();
     let forward_path = matched.rest.clone().unwrap_or_else(|| path.clone());
-    let now_secs = now.timestamp();
 
-    // Public endpoint without a key: per-IP rate limit, no quota, no usage event.
-    let Some(presented) = presented else {
+    let Some((key, subscription, plan)) = caller else {
+        // A public endpoint without a key: its own per-IP limit, no quota, no usage event.
         if !endpoint.public {
-            return Err(ApiError::unauthorized("missing_api_key", "send an API key in X-API-Key or Authorization: Bearer"));
+            let missing = ApiError::unauthorized("missing_api_key", "send an API key in X-API-Key or Authorization: Bearer");
+            return Err(refuse_anonymous(meta, missing));
         }
         let limit = endpoint.rate_limit.unwrap_or(DEFAULT_PUBLIC_RATE_LIMIT);
-        let d = gw.limiter.check(&format!("ip:{}:{}", ip.as_deref().unwrap_or("-"), endpoint.id), limit, now_secs);
+        let d = gw.limiter.check(&format!("ip:{ip_label}:{}", endpoint.id), limit, now_secs);
         meta.rate = Some(d);
         if !d.allowed {
             return Err(rate_limited(&d));
@@ -308,28 +336,8 @@ async fn handle(gw: &Gateway, req: Request<Body>, meta: &mut Meta) -> Result<Res
         let identity = Identity { request_id, org_id: None, key_id: None, plan_id: None, client_ip: ip };
         return forward(gw, &parts.method, &parts.uri, &parts.headers, &endpoint.upstream_url, &forward_path, body, identity).await;
     };
-    let parsed = presented?;
 
-    // 2. Who: the key (cached), its owner and the organization's subscription.
-    let (key, secret, owner) = gw
-        .key(&parsed)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_api_key", "this API key is not known"))?;
-    key.check_usable(&secret, now).map_err(|r| ApiError::unauthorized(r.code(), r.to_string()))?;
-    if owner != UserStatus::Active {
-        return Err(ApiError::forbidden("account_suspended", "the account owning this key is suspended or deleted"));
-    }
-    let (subscription, plan) = gw.subscription(&key.org_id, now).await?;
-    if !subscription.is_serving() {
-        return Err(ApiError::forbidden("subscription_inactive", "the subscription of this key's organization has ended"));
-    }
-
-    // 3. Rate limits: the plan's per key (plus burst), and the endpoint's own if it has one.
-    let d = gw.limiter.check(&format!("key:{}", key.id), plan.rate_limit + plan.burst.unwrap_or(0), now_secs);
-    meta.rate = Some(d);
-    if !d.allowed {
-        return Err(rate_limited(&d));
-    }
+    // 3. The endpoint's own per-key rate limit, if it has one.
     if let Some(limit) = endpoint.rate_limit {
         let e = gw.limiter.check(&format!("key:{}:ep:{}", key.id, endpoint.id), limit, now_secs);
         if !e.allowed {
@@ -392,6 +400,27 @@ async fn handle(gw: &Gateway, req: Request<Body>, meta: &mut Meta) -> Result<Res
     };
     gw.emitter.emit(&event).await;
     result
+}
+
+/// The caller behind a presented key: the key, its organization's subscription and plan.
+/// Every refusal is a client error (401 or 403).
+async fn identify(gw: &Gateway, raw: &str, now: DateTime<Utc>) -> Result<(ApiKey, Subscription, Plan), ApiError> {
+    // No I/O for a malformed or mistyped key.
+    let parsed =
+        ParsedKey::parse(raw).map_err(|_| ApiError::unauthorized("invalid_api_key", "the API key is malformed or mistyped"))?;
+    let (key, secret, owner) = gw
+        .key(&parsed)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid_api_key", "this API key is not known"))?;
+    key.check_usable(&secret, now).map_err(|r| ApiError::unauthorized(r.code(), r.to_string()))?;
+    if owner != UserStatus::Active {
+        return Err(ApiError::forbidden("account_suspended", "the account owning this key is suspended or deleted"));
+    }
+    let (subscription, plan) = gw.subscription(&key.org_id, now).await?;
+    if !subscription.is_serving() {
+        return Err(ApiError::forbidden("subscription_inactive", "the subscription of this key's organization has ended"));
+    }
+    Ok((key, subscription, plan))
 }
 
 #[allow(clippy::too_many_arguments)]
