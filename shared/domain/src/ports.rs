@@ -30,7 +30,8 @@ pub trait UserRepository: Send + Sync {
     async fn find_user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
 
     /// Writes every mutable field of `user` (names, company, password hash, role, status,
-    /// email_verified, updated_at). The email cannot change here. `NotFound("user")` if the
+    /// email_verified, updated_at). The email cannot change here, and setting status
+    /// `deleted` here does not release the email: use `soft_delete_user`. `NotFound("user")` if the
     /// user does not exist or is deleted.
     async fn update_user(&self, user: &User) -> Result<(), StoreError>;
 
@@ -138,7 +139,7 @@ pub trait AttemptCounter: Send + Sync {
 #[async_trait]
 pub trait AuditLog: Send + Sync {
     async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
-    /// Events matching the query, newest first.
+    /// Events matching the query, newest first; `limit` 0 means 100, and at most 1000.
     async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
@@ -216,8 +217,9 @@ pub trait UsageLog: Send + Sync {
     /// hourly and daily aggregates of its (org, key, endpoint) bucket, all or nothing.
     /// Returns false, changing nothing, when the id was already recorded.
     async fn record_usage(&self, event: &UsageEvent, expires_at: DateTime<Utc>) -> Result<bool, StoreError>;
-    /// Entries matching the query, newest first, not expired at `now`, and the cursor of
-    /// the next page (None on the last page).
+    /// Entries matching the query, newest first (ties by id, descending), not expired at
+    /// `now`, and the cursor of the next page (None on the last page). A cursor that is not
+    /// one this store issued is `Conflict("invalid cursor")`.
     async fn query_usage(&self, query: &UsageLogQuery, now: DateTime<Utc>)
         -> Result<(Vec<UsageEvent>, Option<String>), StoreError>;
     /// Aggregates of one organization and granularity with bucket start in `[from, to)`,
