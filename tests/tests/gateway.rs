@@ -62,6 +62,16 @@ async fn echo_call_is_metered_and_logged() {
         if d.body["data"].as_array().is_some_and(|a| a.len() == 2) {
             assert_eq!(d.body["data"][0]["path"], "/api/v1/echo/again");
             assert_eq!(d.body["data"][1]["status"], 200);
+            // The worker also moves the key's last use forward, after the batch.
+            let newest = d.body["data"][0]["timestamp"].clone();
+            loop {
+                let keys = app.call(Method::GET, "/api/user/api-keys", None, Some(&access)).await;
+                if keys.body["data"][0]["last_used_at"] == newest {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "last_used_at not updated: {:?}", keys.body);
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
             break;
         }
         assert!(Instant::now() < deadline, "usage not logged within 5 s: {:?}", d.body);

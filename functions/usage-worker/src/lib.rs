@@ -16,7 +16,8 @@ use tracing::Instrument;
 /// What happened to one message.
 #[derive(Debug)]
 enum Outcome {
-    Recorded,
+    /// Recorded now; the key and time, for the key's `last_used_at`.
+    Recorded { org_id: Id, key_id: Id, at: DateTime<Utc> },
     Duplicate,
     Poison(serde_json::Error),
     Failed(String),
@@ -64,9 +65,14 @@ async fn record_all(
     let (mut recorded, mut duplicates) = (0usize, 0usize);
     let mut failed = Vec::new();
     let mut retention: HashMap<Id, u32> = HashMap::new();
+    let mut last_used: HashMap<(Id, Id), DateTime<Utc>> = HashMap::new();
     for (message_id, body) in messages {
         match process_one(store, &body, now, &mut retention).await {
-            Outcome::Recorded => recorded += 1,
+            Outcome::Recorded { org_id, key_id, at } => {
+                recorded += 1;
+                let latest = last_used.entry((org_id, key_id)).or_insert(at);
+                *latest = (*latest).max(at);
+            }
             Outcome::Duplicate => duplicates += 1,
             Outcome::Poison(e) => {
                 // The body may be anything: its first bytes are not logged, only its size.
@@ -77,6 +83,13 @@ async fn record_all(
                 tracing::error!(message_id = %message_id, error = %e, "recording a usage event failed");
                 failed.push(message_id);
             }
+        }
+    }
+    // Once per key per batch, off the gateway's hot path. Informational: a failure is
+    // logged and does not fail the batch (the events themselves are recorded).
+    for ((org_id, key_id), at) in last_used {
+        if let Err(e) = store.mark_api_key_used(&org_id, &key_id, at).await {
+            tracing::warn!(key_id = %key_id, error = %e, "could not update the key's last use");
         }
     }
     (recorded, duplicates, failed)
@@ -106,7 +119,7 @@ async fn process_one(
     };
     let expires_at = event.timestamp + chrono::Duration::days(i64::from(days));
     match store.record_usage(&event, expires_at).await {
-        Ok(true) => Outcome::Recorded,
+        Ok(true) => Outcome::Recorded { org_id: event.org_id, key_id: event.key_id, at: event.timestamp },
         Ok(false) => Outcome::Duplicate,
         Err(e) => Outcome::Failed(format!("event {}: {e}", event.id)),
     }

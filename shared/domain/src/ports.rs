@@ -118,6 +118,10 @@ pub trait ApiKeyRepository: Send + Sync {
 
     /// Revokes every unrevoked key of the organization; returns how many.
     async fn revoke_all_api_keys(&self, org_id: &Id, now: DateTime<Utc>) -> Result<u32, StoreError>;
+
+    /// Moves the key's `last_used_at` forward to `at` (never backwards). Unknown keys are
+    /// ignored: the usage worker calls this off the hot path, after the fact.
+    async fn mark_api_key_used(&self, org_id: &Id, key_id: &Id, at: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
 /// Fixed-window attempt counters (login throttling per IP and per account).

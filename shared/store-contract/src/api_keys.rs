@@ -471,3 +471,20 @@ pub async fn revoke_all_api_keys_counts(store: &SharedStore) {
         "another org's keys are untouched"
     );
 }
+
+/// `mark_api_key_used` only moves forward, stays inside the organization, ignores unknown keys.
+pub async fn mark_api_key_used_moves_forward_only(store: &SharedStore) {
+    let now = now_ms();
+    let org = Id::generate(prefix::ORG);
+    let (key, _) = create(store, &org, now).await;
+    let later = now + Duration::minutes(5);
+    store.mark_api_key_used(&org, &key.id, later).await.unwrap();
+    let last_used = |k: Option<ApiKey>| k.expect("key").last_used_at;
+    assert_eq!(last_used(store.get_api_key(&org, &key.id).await.unwrap()), Some(later));
+    store.mark_api_key_used(&org, &key.id, now).await.unwrap();
+    assert_eq!(last_used(store.get_api_key(&org, &key.id).await.unwrap()), Some(later), "never moves backwards");
+    let other_org = Id::generate(prefix::ORG);
+    store.mark_api_key_used(&other_org, &key.id, later + Duration::minutes(1)).await.unwrap();
+    assert_eq!(last_used(store.get_api_key(&org, &key.id).await.unwrap()), Some(later), "another org's call changes nothing");
+    store.mark_api_key_used(&org, &Id::generate(prefix::API_KEY), later).await.expect("unknown keys are ignored");
+}

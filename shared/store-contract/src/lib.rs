@@ -69,6 +69,7 @@ cases! { store:
     api_key_find_by_hash_and_revoke,
     api_key_rotation_with_grace_period,
     revoke_all_api_keys_counts,
+    mark_api_key_used_moves_forward_only,
     attempt_counters_by_bucket_and_window,
     attempt_counter_is_exact_under_concurrency,
     audit_log_lists_newest_first_with_filters,
