@@ -41,16 +41,19 @@ test:
 	@echo "==> cfn-lint template.yaml"
 	$(VENV_PATH) cfn-lint template.yaml
 	@echo "==> the benchmark still runs (debug build, --quick; real numbers: make bench)"
-	$(VENV_PATH) cargo run --locked -q -p tollgate-tests --bin bench -- --quick > /dev/null
+	cargo build --locked -q $(foreach bin,$(LAMBDA_BINS),--bin $(bin))
+	$(VENV_PATH) cargo run --locked -q -p tollgate-tests --bin bench -- --quick --cold-start --debug-binaries > /dev/null
 	@echo "==> README walk-through against the real server binary"
 	@bash scripts/e2e-walkthrough.sh
 	@echo "==> all tests passed"
 
 # The benchmark (release build): gateway overhead vs the upstream, store round trips per
-# call, usage worker throughput, DynamoDB calls per call (moto from .venv). Numbers: BENCHMARKS.md.
+# call, usage worker throughput, DynamoDB calls per call (moto from .venv), and each Lambda
+# binary's size and cold-start init. Numbers: BENCHMARKS.md.
 bench:
 	@bash scripts/setup-test-tools.sh
-	$(VENV_PATH) cargo run --release --locked -p tollgate-tests --bin bench -- --dynamodb
+	cargo build --release --locked $(foreach bin,$(LAMBDA_BINS),--bin $(bin))
+	$(VENV_PATH) cargo run --release --locked -p tollgate-tests --bin bench -- --dynamodb --cold-start
 
 lint:
 	@echo "==> cargo fmt --check"

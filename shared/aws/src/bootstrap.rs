@@ -29,14 +29,19 @@ fn required(name: &str) -> Result<String, BootstrapError> {
 /// Secrets Manager secret `SECRET_ARN` (read once per cold start), SES from `MAIL_FROM`.
 /// One AWS configuration serves every client; `AWS_ENDPOINT_URL` points it at an emulator.
 /// A fresh table gets the default plans and the echo endpoint (two queries per cold start
-/// once they exist), so a new deployment works without a seeding step.
+/// once they exist), so a new deployment works without a seeding step. The secret read and
+/// the catalog queries run concurrently: a cold start waits for one round trip, not three.
 pub async fn app_state() -> Result<AppState, BootstrapError> {
     let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), required("TABLE_NAME")?);
     let secrets = SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(&aws), required("SECRET_ARN")?);
-    let jwt = JwtKeys::from_secret(secrets.get(JWT_SECRET_NAME).await?.as_bytes()).map_err(BootstrapError::Config)?;
-    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&aws), std::env::var("MAIL_FROM").unwrap_or_default());
     let settings = Settings::from_env().map_err(BootstrapError::Config)?;
-    tollgate_http::metering::seed_catalog(&store, chrono::Utc::now()).await?;
+    // The secret and the catalog check are independent round trips: overlap them.
+    let (jwt_secret, ()) = tokio::try_join!(
+        async { secrets.get(JWT_SECRET_NAME).await.map_err(BootstrapError::from) },
+        async { tollgate_http::metering::seed_catalog(&store, chrono::Utc::now()).await.map_err(BootstrapError::from) },
+    )?;
+    let jwt = JwtKeys::from_secret(jwt_secret.as_bytes()).map_err(BootstrapError::Config)?;
+    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&aws), std::env::var("MAIL_FROM").unwrap_or_default());
     Ok(AppState::new(Arc::new(store), Arc::new(mailer), Arc::new(SystemClock), jwt, settings))
 }

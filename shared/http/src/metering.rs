@@ -39,12 +39,14 @@ pub async fn current_subscription(store: &dyn Store, org_id: &Id, now: DateTime<
 /// On an empty catalog: the default plans (Free, Pro, Business) and the echo endpoint.
 /// Idempotent and safe to run from several processes at once.
 pub async fn seed_catalog(store: &dyn Store, now: DateTime<Utc>) -> Result<(), StoreError> {
-    if store.list_plans().await?.is_empty() {
+    // Both checks at once: on Lambda this runs in every cold start.
+    let (plans, endpoints) = tokio::try_join!(store.list_plans(), store.list_endpoints())?;
+    if plans.is_empty() {
         for plan in Plan::defaults(now) {
             ignore_existing(store.create_plan(&plan).await)?;
         }
     }
-    if store.list_endpoints().await?.is_empty() {
+    if endpoints.is_empty() {
         ignore_existing(store.create_endpoint(&Endpoint::default_echo(now)).await)?;
     }
     Ok(())

@@ -6,8 +6,13 @@
 //! 3. Store round trips per gateway call (counted by the gateway).
 //! 4. Usage events per second through the usage worker (queue -> logs + aggregates).
 //! 5. With `--dynamodb` (needs the test venv's moto): DynamoDB SDK calls per gateway call.
+//! 6. With `--cold-start` (needs moto and the functions' release binaries, which `make bench`
+//!    builds): each Lambda function's init time to its first Runtime API poll, and its size.
 //!
-//! `--quick` runs fewer requests (used by `make test` to keep the benchmark working).
+//! `--quick` runs fewer requests and `--debug-binaries` times the functions' debug builds:
+//! `make test` uses both to keep the benchmark working.
+
+mod cold_start;
 
 use axum::http::StatusCode;
 use serde_json::json;
@@ -64,6 +69,12 @@ async fn load(client: &reqwest::Client, url: &str, key: Option<&str>, concurrenc
     all.sort();
     let q = |p: f64| all[((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1];
     Run { p50: q(0.50), p99: q(0.99), rps: all.len() as f64 / elapsed.as_secs_f64(), errors }
+}
+
+/// A part of the benchmark that could not run: said on stderr, and the run fails.
+fn fail(why: &str) -> ! {
+    eprintln!("bench: {why}");
+    std::process::exit(1)
 }
 
 fn ms(d: Duration) -> String {
@@ -166,6 +177,8 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let with_dynamodb = args.iter().any(|a| a == "--dynamodb");
+    let with_cold_start = args.iter().any(|a| a == "--cold-start");
+    let profile = if args.iter().any(|a| a == "--debug-binaries") { "debug" } else { "release" };
     let total = if quick { 400 } else { 4000 };
 
     let upstream = axum::Router::new().route("/{*rest}", axum::routing::get(|| async { axum::Json(json!({"ok": true})) }));
@@ -184,6 +197,7 @@ async fn main() {
     load(&client, &direct_url, None, 4, 40).await;
     load(&client, &gateway_url, Some(&key), 4, 40).await;
     let (calls0, reads0, writes0) = app.platform.gateway.stats.snapshot();
+    let mut errors = 0;
     for concurrency in [1, 8, 32] {
         let d = load(&client, &direct_url, None, concurrency, total).await;
         let g = load(&client, &gateway_url, Some(&key), concurrency, total).await;
@@ -191,6 +205,10 @@ async fn main() {
             "| {concurrency} | {} | {} | {:.0} | {} | {} | {:.0} | {} |",
             ms(d.p50), ms(d.p99), d.rps, ms(g.p50), ms(g.p99), g.rps, d.errors + g.errors
         );
+        errors += d.errors + g.errors;
+    }
+    if errors > 0 {
+        fail(&format!("{errors} calls did not answer 200: the numbers above are not a clean run"));
     }
     let (calls, reads, writes) = app.platform.gateway.stats.snapshot();
     let n = (calls - calls0).max(1) as f64;
@@ -210,7 +228,22 @@ async fn main() {
         println!("\n## DynamoDB (moto, single-threaded)\n");
         match dynamodb_calls_per_request().await {
             Some(c) => println!("DynamoDB SDK calls per warm gateway call: {c:.2} (one conditional UpdateItem on the period counter)"),
-            None => println!("moto not available: run `make test` once to install it into .venv"),
+            None => fail("moto not available: run `make test` once to install it into .venv"),
+        }
+    }
+    if with_cold_start {
+        let starts = if quick { 3 } else { 10 };
+        println!("\n## Lambda cold start ({profile} binaries, moto on loopback; {starts} starts each)\n");
+        match cold_start::measure(profile, starts).await {
+            Some(Ok(results)) => {
+                println!("| function | binary MiB | init median ms | init max ms |");
+                println!("|---|---|---|---|");
+                for r in results {
+                    println!("| {} | {:.1} | {} | {} |", r.function, r.size_bytes as f64 / (1024.0 * 1024.0), ms(r.median()), ms(r.max()));
+                }
+            }
+            Some(Err(e)) => fail(&format!("cold start not measured: {e}")),
+            None => fail("moto not available: run `make test` once to install it into .venv"),
         }
     }
     println!("\nmachine: {} cores; {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), std::env::consts::ARCH);

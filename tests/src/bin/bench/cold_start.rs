@@ -1,0 +1,161 @@
+//! Lambda cold-start init per function: the time from spawning a function's release binary
+//! to its first `GET /runtime/invocation/next` on the Lambda Runtime API, with the binary's
+//! size.
+//!
+//! Each binary starts as Lambda would start it: the environment `template.yaml` sets, a
+//! Runtime API (here a loopback server that records the first poll and never answers it),
+//! and AWS behind `AWS_ENDPOINT_URL` (moto on loopback: Secrets Manager, DynamoDB, SQS). So
+//! the figure includes every AWS call a cold start makes, at loopback latency rather than
+//! in-region latency, on this machine's CPU rather than a 256 MB Lambda's share of one.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tollgate_tests::moto::MotoServer;
+
+/// Every Lambda binary in `template.yaml`, in the Makefile's order.
+pub const FUNCTIONS: [&str; 9] = ["auth", "account", "api-keys", "public", "gateway", "usage-worker", "admin", "usage", "billing"];
+
+/// How long one start may take before it counts as a failure.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// One function's figures.
+pub struct ColdStart {
+    pub function: &'static str,
+    pub size_bytes: u64,
+    /// Sorted init times, one per start.
+    pub inits: Vec<Duration>,
+}
+
+impl ColdStart {
+    pub fn median(&self) -> Duration {
+        self.inits[self.inits.len() / 2]
+    }
+    pub fn max(&self) -> Duration {
+        *self.inits.last().expect("at least one start")
+    }
+}
+
+/// `$CARGO_TARGET_DIR/<profile>`, or the workspace's `target/<profile>`.
+fn binaries_dir(profile: &str) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join(profile)
+}
+
+/// A fake Lambda Runtime API: each `next` poll reports its arrival and then hangs, as the
+/// real API does while no event is waiting.
+async fn runtime_api() -> (String, mpsc::UnboundedReceiver<Instant>) {
+    let (polled, polls) = mpsc::unbounded_channel();
+    let router = axum::Router::new().route(
+        "/2018-06-01/runtime/invocation/next",
+        axum::routing::get(move || {
+            let _ = polled.send(Instant::now());
+            std::future::pending::<&'static str>()
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind runtime api");
+    let addr = listener.local_addr().expect("runtime api addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (addr.to_string(), polls)
+}
+
+/// The environment of a deployed function: template.yaml's globals and per-function
+/// variables, the Lambda runtime's own variables, and AWS on `moto`.
+async fn lambda_environment(moto: &MotoServer) -> Vec<(String, String)> {
+    let store = moto.dynamo_store().await;
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto.endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static"))
+        .load()
+        .await;
+    let secret = aws_sdk_secretsmanager::Client::new(&aws)
+        .create_secret()
+        .name("tollgate-bench")
+        .secret_string(format!(r#"{{"jwt_signing_key":"{}"}}"#, tollgate_domain::id::random_base62(48)))
+        .send()
+        .await
+        .expect("create the secret on moto");
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let queue_url = |name: &'static str| {
+        let sqs = sqs.clone();
+        async move { sqs.create_queue().queue_name(name).send().await.expect("create queue").queue_url().unwrap_or_default().to_string() }
+    };
+    let usage = queue_url("bench-usage").await;
+    let notifications = queue_url("bench-notifications").await;
+    [
+        ("AWS_ENDPOINT_URL", moto.endpoint()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("TABLE_NAME", store.table().to_string()),
+        ("SECRET_ARN", secret.arn().unwrap_or_default().to_string()),
+        ("MAIL_FROM", "noreply@example.com".into()),
+        ("PUBLIC_BASE_URL", "https://app.example.com".into()),
+        ("RUST_LOG", "info".into()),
+        ("USAGE_QUEUE_URL", usage),
+        ("NOTIFICATIONS_QUEUE_URL", notifications),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench".into()),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Starts `binary` once and returns the time to its first Runtime API poll.
+async fn one_start(binary: &Path, function: &str, env: &[(String, String)]) -> Result<Duration, String> {
+    let (api, mut polls) = runtime_api().await;
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_RUNTIME_API", &api)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+    let polled = tokio::time::timeout(START_TIMEOUT, polls.recv()).await;
+    let _ = child.kill();
+    let output = child.wait_with_output().map_err(|e| e.to_string())?;
+    match polled {
+        Ok(Some(at)) => Ok(at - started),
+        _ => Err(format!(
+            "{function} did not poll the Runtime API within {START_TIMEOUT:?}: {}",
+            String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or("(no output)")
+        )),
+    }
+}
+
+/// Measures every function's binary from `profile` (`release`, or `debug` to check that the
+/// measurement works without a release build) `starts` times. `None` when moto is missing.
+pub async fn measure(profile: &str, starts: usize) -> Option<Result<Vec<ColdStart>, String>> {
+    let moto = std::panic::catch_unwind(MotoServer::start).ok()?;
+    let env = lambda_environment(&moto).await;
+    let dir = binaries_dir(profile);
+    let mut results = Vec::new();
+    for function in FUNCTIONS {
+        let binary = dir.join(function);
+        let size_bytes = match std::fs::metadata(&binary) {
+            Ok(m) => m.len(),
+            Err(_) => return Some(Err(format!("{} is missing: build it with `cargo build --bins` (add `--release` for the release profile)", binary.display()))),
+        };
+        let mut inits = Vec::with_capacity(starts);
+        for _ in 0..starts {
+            match one_start(&binary, function, &env).await {
+                Ok(d) => inits.push(d),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        inits.sort();
+        results.push(ColdStart { function, size_bytes, inits });
+    }
+    Some(Ok(results))
+}
