@@ -25,7 +25,9 @@ pub async fn bootstrap_admin(state: &AppState, config: &Config) -> Result<AdminB
         None => (format!("{}-{}", random_base62(12), random_base62(12)), true),
     };
     PasswordPolicy::check(&password, Some(&email)).map_err(|e| ServerError::Config(format!("ADMIN_PASSWORD: {e}")))?;
-    let hash = tollgate_http::password::hash_password(password.clone()).await.map_err(|e| ServerError::Bootstrap(e.to_string()))?;
+    let hash = tollgate_http::password::hash_password(password.clone())
+        .await
+        .map_err(|e| ServerError::Bootstrap(e.to_string()))?;
     let mut admin = auth::new_user(email.clone(), hash, "Admin".into(), "".into(), None, Role::Admin, state.now());
     admin.last_name = "Operator".into();
     admin.email_verified = true;

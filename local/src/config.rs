@@ -47,9 +47,14 @@ impl Config {
         Ok(Config {
             host: parse_env("HOST", IpAddr::from([127, 0, 0, 1]))?,
             port,
-            data_dir: PathBuf::from(std::env::var("DATA_DIR").ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| "./data".into())),
+            data_dir: PathBuf::from(
+                std::env::var("DATA_DIR").ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| "./data".into()),
+            ),
             store,
-            admin_email: std::env::var("ADMIN_EMAIL").ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| "admin@example.com".into()),
+            admin_email: std::env::var("ADMIN_EMAIL")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| "admin@example.com".into()),
             admin_password: std::env::var("ADMIN_PASSWORD").ok().filter(|v| !v.is_empty()),
             settings,
         })

@@ -13,9 +13,9 @@ use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
+use gateway::{Gateway, GatewayConfig, UsageEmitter};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use gateway::{Gateway, GatewayConfig, UsageEmitter};
 use std::time::Duration;
 use tollgate_domain::{Secrets, Store, SystemClock};
 use tollgate_embedded::{LocalSecrets, OutboxMailer, SqliteQueue, SqliteStore};
@@ -100,7 +100,9 @@ pub async fn serve(
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -50,12 +50,8 @@ impl Default for UsageWorkerConfig {
 impl UsageWorkerConfig {
     /// The delay before delivery number `attempts + 1`: base, 2x base, 4x base, ... capped.
     pub fn backoff(&self, attempts: u32) -> Duration {
-        let factor = 1u32
-            .checked_shl(attempts.saturating_sub(1))
-            .unwrap_or(u32::MAX);
-        self.base_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
+        let factor = 1u32.checked_shl(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
+        self.base_backoff.saturating_mul(factor).min(self.max_backoff)
     }
 }
 
@@ -78,37 +74,19 @@ pub async fn drain_usage_once(
     queue: &SqliteQueue,
     config: &UsageWorkerConfig,
 ) -> Result<DrainReport, PortError> {
-    let batch = queue
-        .receive(
-            QueueName::Usage,
-            config.batch_size,
-            config.visibility,
-            Utc::now(),
-        )
-        .await?;
-    let mut report = DrainReport {
-        received: batch.len(),
-        ..DrainReport::default()
-    };
+    let batch = queue.receive(QueueName::Usage, config.batch_size, config.visibility, Utc::now()).await?;
+    let mut report = DrainReport { received: batch.len(), ..DrainReport::default() };
     if batch.is_empty() {
         return Ok(report);
     }
-    let attempts: std::collections::HashMap<String, u32> =
-        batch.iter().map(|m| (m.id.clone(), m.attempts)).collect();
+    let attempts: std::collections::HashMap<String, u32> = batch.iter().map(|m| (m.id.clone(), m.attempts)).collect();
     let messages = batch.into_iter().map(|m| (m.id, m.body)).collect();
     let failed = usage_worker::process_batch(&*state.store, messages, state.now()).await;
-    let succeeded: Vec<String> = attempts
-        .keys()
-        .filter(|id| !failed.contains(id))
-        .cloned()
-        .collect();
+    let succeeded: Vec<String> = attempts.keys().filter(|id| !failed.contains(id)).cloned().collect();
     report.succeeded = queue.ack(QueueName::Usage, &succeeded).await?;
     for id in failed {
         let tries = attempts.get(&id).copied().unwrap_or(1);
-        match queue
-            .release_for_retry(QueueName::Usage, &id, config.backoff(tries), Utc::now())
-            .await?
-        {
+        match queue.release_for_retry(QueueName::Usage, &id, config.backoff(tries), Utc::now()).await? {
             RetryOutcome::Scheduled { visible_at } => {
                 report.retried += 1;
                 tracing::info!(message_id = %id, attempts = tries, %visible_at, "usage message will be retried");
@@ -125,11 +103,7 @@ pub async fn drain_usage_once(
 
 /// Starts the usage worker with the default settings; it runs until `shutdown` holds `true`
 /// (or its sender is dropped), finishing the batch in hand first.
-pub fn spawn_usage_worker(
-    state: AppState,
-    queue: Arc<SqliteQueue>,
-    shutdown: watch::Receiver<bool>,
-) -> JoinHandle<()> {
+pub fn spawn_usage_worker(state: AppState, queue: Arc<SqliteQueue>, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
     spawn_usage_worker_with(state, queue, shutdown, UsageWorkerConfig::default())
 }
 

@@ -5,11 +5,11 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use chrono::Utc;
+use gateway::GatewayConfig;
 use serde_json::{json, Value};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use gateway::GatewayConfig;
 use tollgate_domain::{MailMessage, ManualClock, QueueName};
 use tollgate_embedded::{OutboxMailer, SqliteStore};
 use tollgate_http::{AppState, ClientAddr, JwtKeys, Settings};
@@ -117,7 +117,12 @@ impl TestApp {
         };
         tollgate_local::bootstrap_admin(&self.state, &config).await.expect("bootstrap admin");
         let r = self
-            .call(Method::POST, "/api/admin/auth/login", Some(json!({"email": "root@example.com", "password": "admin-pass-123"})), None)
+            .call(
+                Method::POST,
+                "/api/admin/auth/login",
+                Some(json!({"email": "root@example.com", "password": "admin-pass-123"})),
+                None,
+            )
             .await;
         assert_eq!(r.status, StatusCode::OK, "admin login: {:?}", r.body);
         r.body["access_token"].as_str().unwrap().to_string()
@@ -125,7 +130,12 @@ impl TestApp {
 
     /// The bodies of the messages waiting in `queue` (received, so they leave the queue).
     pub async fn queued(&self, queue: QueueName) -> Vec<Value> {
-        let messages = self.platform.queue.receive(queue, 1000, std::time::Duration::from_secs(60), self.clock_now()).await.expect("receive");
+        let messages = self
+            .platform
+            .queue
+            .receive(queue, 1000, std::time::Duration::from_secs(60), self.clock_now())
+            .await
+            .expect("receive");
         messages.iter().map(|m| serde_json::from_str(&m.body).expect("JSON message")).collect()
     }
 
@@ -175,14 +185,21 @@ impl TestApp {
 
     /// The token of the newest mail of `kind` to `to`.
     pub fn mailed_token(&self, to: &str, kind: &str) -> String {
-        let mail = self.outbox().into_iter().rev().find(|m| m.to.as_str() == to && m.kind == kind).expect("mail in outbox");
+        let mail =
+            self.outbox().into_iter().rev().find(|m| m.to.as_str() == to && m.kind == kind).expect("mail in outbox");
         let line = mail.text_body.lines().find(|l| l.contains("token=")).expect("link with token");
         line.rsplit("token=").next().unwrap().trim().to_string()
     }
 }
 
 /// Builds a request. `ip` sets the client address as the transports do.
-pub fn request(method: Method, path: &str, body: Option<Value>, bearer: Option<&str>, ip: Option<IpAddr>) -> Request<Body> {
+pub fn request(
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    bearer: Option<&str>,
+    ip: Option<IpAddr>,
+) -> Request<Body> {
     let mut b = Request::builder().method(method).uri(path);
     if let Some(t) = bearer {
         b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
@@ -207,7 +224,11 @@ pub async fn send(router: &Router, req: Request<Body>) -> TestResponse {
     let status = resp.status();
     let headers = resp.headers().clone();
     let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.expect("body").to_bytes();
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())) };
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
     TestResponse { status, headers, body }
 }
 

@@ -1,2 +1,2 @@
-pub mod moto;
 pub mod app;
+pub mod moto;

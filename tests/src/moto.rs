@@ -100,9 +100,7 @@ impl MotoServer {
             .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
             .endpoint_url(self.endpoint())
             .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "test", "test", None, None, "static",
-            ))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static"))
             .build();
         aws_sdk_dynamodb::Client::from_conf(config)
     }
@@ -111,9 +109,7 @@ impl MotoServer {
     pub async fn dynamo_store(&self) -> tollgate_store_dynamodb::DynamoStore {
         let client = self.dynamodb_client();
         let table = format!("tollgate-test-{}", tollgate_domain::id::random_base62(10));
-        tollgate_store_dynamodb::create_table(&client, &table)
-            .await
-            .expect("create the test table on moto");
+        tollgate_store_dynamodb::create_table(&client, &table).await.expect("create the test table on moto");
         tollgate_store_dynamodb::DynamoStore::new(client, table)
     }
 }
@@ -128,8 +124,5 @@ impl Drop for MotoServer {
 
 /// A port that was free a moment ago (bind to port 0, read it, release it).
 fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("bind a loopback port")
-        .port()
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).expect("bind a loopback port").port()
 }

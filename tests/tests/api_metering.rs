@@ -42,7 +42,11 @@ async fn admin_routes_require_the_admin_role() {
         (Method::PUT, "/api/admin/subscriptions/sub_x", Some(json!({"status": "canceled"}))),
         (Method::POST, "/api/admin/subscriptions/sub_x/cancel", None),
         (Method::GET, "/api/admin/endpoints", None),
-        (Method::POST, "/api/admin/endpoints", Some(json!({"name": "x", "method": "GET", "path": "/x", "upstream_url": "builtin:echo"}))),
+        (
+            Method::POST,
+            "/api/admin/endpoints",
+            Some(json!({"name": "x", "method": "GET", "path": "/x", "upstream_url": "builtin:echo"})),
+        ),
         (Method::PUT, "/api/admin/endpoints/ep_echo", Some(json!({"cost_units": 5}))),
         (Method::DELETE, "/api/admin/endpoints/ep_echo", None),
     ];
@@ -66,15 +70,27 @@ async fn the_price_list_is_public_and_shows_active_plans_only() {
     assert_eq!(names(&r.body), ["Free", "Pro", "Business"], "cheapest first");
     let free = &r.body["data"][0];
     for field in [
-        "name", "billing_type", "price", "currency", "rate_limit", "burst", "monthly_limit", "overage_price",
-        "retention_days", "max_api_keys", "features", "status",
+        "name",
+        "billing_type",
+        "price",
+        "currency",
+        "rate_limit",
+        "burst",
+        "monthly_limit",
+        "overage_price",
+        "retention_days",
+        "max_api_keys",
+        "features",
+        "status",
     ] {
         assert!(free.get(field).is_some(), "plan field {field}");
     }
     assert_eq!((free["monthly_limit"].as_u64(), free["currency"].as_str()), (Some(1000), Some("usd")));
 
     let admin = app.admin_token().await;
-    let r = app.call(Method::PUT, "/api/admin/plans/plan_business", Some(json!({"status": "archived"})), Some(&admin)).await;
+    let r = app
+        .call(Method::PUT, "/api/admin/plans/plan_business", Some(json!({"status": "archived"})), Some(&admin))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let r = app.call(Method::GET, "/api/plans", None, None).await;
     assert_eq!(names(&r.body), ["Free", "Pro"]);
@@ -125,10 +141,24 @@ async fn admin_creates_updates_and_deletes_plans() {
         let r = app.call(Method::POST, "/api/admin/plans", Some(body), Some(&admin)).await;
         assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"), "{patch}: {:?}", r.body);
     }
-    let r = app.call(Method::POST, "/api/admin/plans", Some(json!({"name": "X", "price": 0, "rate_limit": 10, "extra": 1})), Some(&admin)).await;
+    let r = app
+        .call(
+            Method::POST,
+            "/api/admin/plans",
+            Some(json!({"name": "X", "price": 0, "rate_limit": 10, "extra": 1})),
+            Some(&admin),
+        )
+        .await;
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"));
     // Defaults for what is left out.
-    let r = app.call(Method::POST, "/api/admin/plans", Some(json!({"name": "Tiny", "price": 100, "rate_limit": 10})), Some(&admin)).await;
+    let r = app
+        .call(
+            Method::POST,
+            "/api/admin/plans",
+            Some(json!({"name": "Tiny", "price": 100, "rate_limit": 10})),
+            Some(&admin),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     assert_eq!((r.body["billing_type"].as_str(), r.body["currency"].as_str()), (Some("subscription"), Some("usd")));
     assert!(r.body["monthly_limit"].is_null(), "unlimited by default");
@@ -136,14 +166,33 @@ async fn admin_creates_updates_and_deletes_plans() {
 
     // Partial update: only the fields given change; null clears a nullable field.
     let r = app
-        .call(Method::PUT, &format!("/api/admin/plans/{id}"), Some(json!({"price": 2500, "monthly_limit": null, "burst": 20})), Some(&admin))
+        .call(
+            Method::PUT,
+            &format!("/api/admin/plans/{id}"),
+            Some(json!({"price": 2500, "monthly_limit": null, "burst": 20})),
+            Some(&admin),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!((r.body["price"].as_i64(), r.body["burst"].as_u64(), r.body["name"].as_str()), (Some(2500), Some(20), Some("Startup")));
+    assert_eq!(
+        (r.body["price"].as_i64(), r.body["burst"].as_u64(), r.body["name"].as_str()),
+        (Some(2500), Some(20), Some("Startup"))
+    );
     assert!(r.body["monthly_limit"].is_null());
     assert_eq!(r.body["overage_price"], 40);
-    let r = app.call(Method::PUT, &format!("/api/admin/plans/{id}"), Some(json!({"billing_type": "pay_as_you_go", "overage_price": null})), Some(&admin)).await;
-    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"), "the whole plan is validated");
+    let r = app
+        .call(
+            Method::PUT,
+            &format!("/api/admin/plans/{id}"),
+            Some(json!({"billing_type": "pay_as_you_go", "overage_price": null})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+        "the whole plan is validated"
+    );
     let r = app.call(Method::PUT, "/api/admin/plans/plan_doesnotexist", Some(json!({"price": 1})), Some(&admin)).await;
     assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"));
     let r = app.call(Method::PUT, "/api/admin/plans/not-a-plan", Some(json!({"price": 1})), Some(&admin)).await;
@@ -160,7 +209,9 @@ async fn admin_creates_updates_and_deletes_plans() {
     let (user, _) = app.user("sub@example.com").await;
     let sub = app.call(Method::GET, "/api/user/subscription", None, Some(&user)).await;
     let sub_id = sub.body["subscription"]["id"].as_str().unwrap().to_string();
-    let r = app.call(Method::PUT, &format!("/api/admin/subscriptions/{sub_id}"), Some(json!({"plan_id": id})), Some(&admin)).await;
+    let r = app
+        .call(Method::PUT, &format!("/api/admin/subscriptions/{sub_id}"), Some(json!({"plan_id": id})), Some(&admin))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let r = app.call(Method::DELETE, &format!("/api/admin/plans/{id}"), None, Some(&admin)).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -223,12 +274,23 @@ async fn admin_changes_and_cancels_a_subscription() {
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"));
     app.call(Method::PUT, "/api/admin/plans/plan_business", Some(json!({"status": "archived"})), Some(&admin)).await;
     let r = app.call(Method::PUT, &path, Some(json!({"plan_id": "plan_business"})), Some(&admin)).await;
-    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"), "archived plans take no one new");
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+        "archived plans take no one new"
+    );
     let r = app.call(Method::PUT, &path, Some(json!({})), Some(&admin)).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     let r = app.call(Method::PUT, &path, Some(json!({"status": "bogus"})), Some(&admin)).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"));
-    let r = app.call(Method::PUT, "/api/admin/subscriptions/sub_doesnotexist", Some(json!({"status": "past_due"})), Some(&admin)).await;
+    let r = app
+        .call(
+            Method::PUT,
+            "/api/admin/subscriptions/sub_doesnotexist",
+            Some(json!({"status": "past_due"})),
+            Some(&admin),
+        )
+        .await;
     assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"));
 
     let r = app.call(Method::PUT, &path, Some(json!({"status": "past_due"})), Some(&admin)).await;
@@ -240,7 +302,11 @@ async fn admin_changes_and_cancels_a_subscription() {
     assert!(r.body["canceled_at"].is_string());
     assert_eq!(r.body["plan_name"], "Pro");
     let again = app.call(Method::POST, &format!("{path}/cancel"), None, Some(&admin)).await;
-    assert_eq!((again.status, &again.body["canceled_at"]), (StatusCode::OK, &r.body["canceled_at"]), "canceling twice is harmless");
+    assert_eq!(
+        (again.status, &again.body["canceled_at"]),
+        (StatusCode::OK, &r.body["canceled_at"]),
+        "canceling twice is harmless"
+    );
     let r = app.call(Method::GET, "/api/user/subscription", None, Some(&user)).await;
     assert_eq!(r.body["subscription"]["status"], "canceled");
     let r = app.call(Method::POST, "/api/admin/subscriptions/sub_doesnotexist/cancel", None, Some(&admin)).await;
@@ -251,7 +317,10 @@ async fn admin_changes_and_cancels_a_subscription() {
 
     // The other user's subscription was never touched.
     let r = app.call(Method::GET, "/api/user/subscription", None, Some(&other)).await;
-    assert_eq!((r.body["plan"]["name"].as_str(), r.body["subscription"]["status"].as_str()), (Some("Free"), Some("active")));
+    assert_eq!(
+        (r.body["plan"]["name"].as_str(), r.body["subscription"]["status"].as_str()),
+        (Some("Free"), Some("active"))
+    );
     let actions = audit_actions(&app).await;
     assert!(actions.iter().any(|(a, _)| a == "subscription.cancel"));
 }
@@ -269,11 +338,21 @@ async fn admin_manages_endpoints() {
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     let id = r.body["id"].as_str().unwrap().to_string();
     assert!(id.starts_with("ep_"), "{id}");
-    assert_eq!((r.body["method"].as_str(), r.body["cost_units"].as_u64(), r.body["public"].as_bool()), (Some("GET"), Some(3), Some(false)));
+    assert_eq!(
+        (r.body["method"].as_str(), r.body["cost_units"].as_u64(), r.body["public"].as_bool()),
+        (Some("GET"), Some(3), Some(false))
+    );
 
     let r = app.call(Method::POST, "/api/admin/endpoints", Some(weather.clone()), Some(&admin)).await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "endpoint_exists"), "same method and path");
-    for (field, value) in [("path", json!("weather")), ("path", json!("/a/{*rest}/b")), ("method", json!("FETCH")), ("upstream_url", json!("ftp://x")), ("cost_units", json!(0)), ("name", json!(""))] {
+    for (field, value) in [
+        ("path", json!("weather")),
+        ("path", json!("/a/{*rest}/b")),
+        ("method", json!("FETCH")),
+        ("upstream_url", json!("ftp://x")),
+        ("cost_units", json!(0)),
+        ("name", json!("")),
+    ] {
         let mut body = weather.clone();
         body[field] = value.clone();
         body["path"] = if field == "path" { value } else { json!("/other") };
@@ -282,16 +361,28 @@ async fn admin_manages_endpoints() {
     }
 
     let path = format!("/api/admin/endpoints/{id}");
-    let r = app.call(Method::PUT, &path, Some(json!({"cost_units": 5, "rate_limit": 30, "description": "Forecasts"})), Some(&admin)).await;
+    let r = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"cost_units": 5, "rate_limit": 30, "description": "Forecasts"})),
+            Some(&admin),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!((r.body["cost_units"].as_u64(), r.body["rate_limit"].as_u64(), r.body["path"].as_str()), (Some(5), Some(30), Some("/weather/{city}")));
+    assert_eq!(
+        (r.body["cost_units"].as_u64(), r.body["rate_limit"].as_u64(), r.body["path"].as_str()),
+        (Some(5), Some(30), Some("/weather/{city}"))
+    );
     let r = app.call(Method::PUT, &path, Some(json!({"rate_limit": null})), Some(&admin)).await;
     assert!(r.body["rate_limit"].is_null());
     let r = app.call(Method::PUT, &path, Some(json!({"path": "/echo/{*rest}"})), Some(&admin)).await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "endpoint_exists"), "collides with the echo endpoint");
     let r = app.call(Method::PUT, &path, Some(json!({"upstream_url": "nope"})), Some(&admin)).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let r = app.call(Method::PUT, "/api/admin/endpoints/ep_doesnotexist", Some(json!({"cost_units": 2})), Some(&admin)).await;
+    let r = app
+        .call(Method::PUT, "/api/admin/endpoints/ep_doesnotexist", Some(json!({"cost_units": 2})), Some(&admin))
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 
     let r = app.call(Method::DELETE, &path, None, Some(&admin)).await;
@@ -319,16 +410,32 @@ async fn a_new_user_is_on_the_free_plan_with_nothing_used() {
     assert_eq!(r.body["period"]["key"], period.key.as_str());
     let u = &r.body["usage"];
     assert_eq!((u["used"].as_u64(), u["limit"].as_u64(), u["percent"].as_f64()), (Some(0), Some(1000), Some(0.0)));
-    assert_eq!((u["overage_units"].as_u64(), u["projected_cost"].as_i64(), u["currency"].as_str()), (Some(0), Some(0), Some("usd")));
+    assert_eq!(
+        (u["overage_units"].as_u64(), u["projected_cost"].as_i64(), u["currency"].as_str()),
+        (Some(0), Some(0), Some("usd"))
+    );
 
     let r = app.call(Method::GET, "/api/user/usage/summary", None, Some(&user)).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!((r.body["used"].as_u64(), r.body["limit"].as_u64(), r.body["plan_name"].as_str()), (Some(0), Some(1000), Some("Free")));
+    assert_eq!(
+        (r.body["used"].as_u64(), r.body["limit"].as_u64(), r.body["plan_name"].as_str()),
+        (Some(0), Some(1000), Some("Free"))
+    );
 }
 
 /// Records one call as the usage worker would: the log entry, the aggregates and the counter.
 #[allow(clippy::too_many_arguments)]
-async fn record(app: &TestApp, n: &mut u32, org: &Id, key: &str, endpoint: &str, status: u16, latency_ms: u32, cost: u32, at: DateTime<Utc>) {
+async fn record(
+    app: &TestApp,
+    n: &mut u32,
+    org: &Id,
+    key: &str,
+    endpoint: &str,
+    status: u16,
+    latency_ms: u32,
+    cost: u32,
+    at: DateTime<Utc>,
+) {
     *n += 1;
     let period = Period::containing(at);
     let event = UsageEvent {
@@ -373,8 +480,14 @@ async fn usage_reports_are_correct_and_stay_within_the_tenant() {
     // Summary: from the period counter.
     let r = get("/api/user/usage/summary".into(), &alice).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!((r.body["used"].as_u64(), r.body["limit"].as_u64(), r.body["percent"].as_f64()), (Some(5), Some(1000), Some(0.5)));
-    assert_eq!((r.body["period"]["key"].as_str(), r.body["projected_cost"].as_i64()), (Some(period.key.as_str()), Some(0)));
+    assert_eq!(
+        (r.body["used"].as_u64(), r.body["limit"].as_u64(), r.body["percent"].as_f64()),
+        (Some(5), Some(1000), Some(0.5))
+    );
+    assert_eq!(
+        (r.body["period"]["key"].as_str(), r.body["projected_cost"].as_i64()),
+        (Some(period.key.as_str()), Some(0))
+    );
     let r = get("/api/user/subscription".into(), &alice).await;
     assert_eq!(r.body["usage"]["used"], 5);
     let r = get("/api/user/usage/summary".into(), &bob).await;
@@ -398,7 +511,10 @@ async fn usage_reports_are_correct_and_stay_within_the_tenant() {
     let to = (t0 + Duration::minutes(25)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let r = get(format!("/api/user/usage/detailed?from={from}&to={to}"), &alice).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(r.body["data"].as_array().unwrap().iter().map(|e| e["latency_ms"].as_u64().unwrap()).collect::<Vec<_>>(), [900, 40]);
+    assert_eq!(
+        r.body["data"].as_array().unwrap().iter().map(|e| e["latency_ms"].as_u64().unwrap()).collect::<Vec<_>>(),
+        [900, 40]
+    );
     let page1 = get("/api/user/usage/detailed?limit=3".into(), &alice).await;
     let cursor = page1.body["next_cursor"].as_str().expect("a next page").to_string();
     let page2 = get(format!("/api/user/usage/detailed?limit=3&cursor={cursor}"), &alice).await;
@@ -428,15 +544,28 @@ async fn usage_reports_are_correct_and_stay_within_the_tenant() {
     assert_eq!(data.len(), 2, "{data:?}");
     let echo = &data[0];
     assert_eq!((echo["endpoint_id"].as_str(), echo["name"].as_str()), (Some("ep_echo"), Some("echo")));
-    assert_eq!((echo["count"].as_u64(), echo["status_5xx"].as_u64(), echo["cost_units"].as_u64()), (Some(3), Some(1), Some(3)));
+    assert_eq!(
+        (echo["count"].as_u64(), echo["status_5xx"].as_u64(), echo["cost_units"].as_u64()),
+        (Some(3), Some(1), Some(3))
+    );
     assert!((echo["error_rate"].as_f64().unwrap() - 1.0 / 3.0).abs() < 0.001);
-    assert_eq!((echo["p50_ms"].as_u64(), echo["p95_ms"].as_u64(), echo["p99_ms"].as_u64()), (Some(50), Some(1000), Some(1000)));
+    assert_eq!(
+        (echo["p50_ms"].as_u64(), echo["p95_ms"].as_u64(), echo["p99_ms"].as_u64()),
+        (Some(50), Some(1000), Some(1000))
+    );
     assert!((echo["avg_latency_ms"].as_f64().unwrap() - 314.3).abs() < 0.01);
     let gone = &data[1];
-    assert_eq!((gone["endpoint_id"].as_str(), gone["count"].as_u64(), gone["error_rate"].as_f64()), (Some("ep_gone"), Some(1), Some(1.0)));
+    assert_eq!(
+        (gone["endpoint_id"].as_str(), gone["count"].as_u64(), gone["error_rate"].as_f64()),
+        (Some("ep_gone"), Some(1), Some(1.0))
+    );
     assert!(gone["name"].is_null(), "a deleted endpoint has no name");
     let day2 = (period.start + Duration::days(1)).format("%Y-%m-%d");
-    let r = get(format!("/api/user/usage/by-endpoint?from={day2}&to={}", (period.start + Duration::days(2)).format("%Y-%m-%d")), &alice).await;
+    let r = get(
+        format!("/api/user/usage/by-endpoint?from={day2}&to={}", (period.start + Duration::days(2)).format("%Y-%m-%d")),
+        &alice,
+    )
+    .await;
     assert_eq!(r.body["data"].as_array().unwrap().len(), 1, "{:?}", r.body);
     let r = get("/api/user/usage/by-endpoint".into(), &bob).await;
     assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
@@ -454,13 +583,22 @@ async fn usage_reports_are_correct_and_stay_within_the_tenant() {
     assert_eq!((points[1]["count"].as_u64(), points[1]["cost_units"].as_u64()), (Some(1), Some(2)));
     assert_eq!(points.iter().map(|p| p["count"].as_u64().unwrap()).sum::<u64>(), 4);
     let hour_to = (period.start + Duration::hours(3)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let r = get(format!("/api/user/usage/timeseries?granularity=hour&from={}&to={hour_to}", period.start.format("%Y-%m-%d")), &alice).await;
+    let r = get(
+        format!("/api/user/usage/timeseries?granularity=hour&from={}&to={hour_to}", period.start.format("%Y-%m-%d")),
+        &alice,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let counts: Vec<u64> = r.body["data"].as_array().unwrap().iter().map(|p| p["count"].as_u64().unwrap()).collect();
     assert_eq!(counts, [0, 3, 0]);
     let r = get("/api/user/usage/timeseries".into(), &bob).await;
     assert_eq!(r.body["data"].as_array().unwrap().iter().map(|p| p["count"].as_u64().unwrap()).sum::<u64>(), 1);
-    for bad in ["granularity=week", "granularity=hour&from=2026-01-01&to=2026-03-01", "from=2024-01-01&to=2026-01-01", "from=2026-03-01&to=2026-02-01"] {
+    for bad in [
+        "granularity=week",
+        "granularity=hour&from=2026-01-01&to=2026-03-01",
+        "from=2024-01-01&to=2026-01-01",
+        "from=2026-03-01&to=2026-02-01",
+    ] {
         let r = get(format!("/api/user/usage/timeseries?{bad}"), &alice).await;
         assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "bad_request"), "{bad}: {:?}", r.body);
     }

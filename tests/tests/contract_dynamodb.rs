@@ -12,10 +12,7 @@ async fn dynamodb_store_meets_the_contract() {
 
     tollgate_store_contract::run_all(Arc::new(store)).await;
 
-    println!(
-        "DynamoDB calls made by the contract suite: {}",
-        moto.request_count() - setup_calls
-    );
+    println!("DynamoDB calls made by the contract suite: {}", moto.request_count() - setup_calls);
 }
 
 /// What the shared contract cannot see: the table's schema, decoding of damaged items, and
@@ -36,12 +33,7 @@ async fn dynamodb_adapter_specifics() {
     let gsis = table.table().unwrap().global_secondary_indexes();
     assert_eq!(gsis.len(), 1);
     assert_eq!(gsis[0].index_name(), Some("GSI1"));
-    let ttl = client
-        .describe_time_to_live()
-        .table_name(store.table())
-        .send()
-        .await
-        .unwrap();
+    let ttl = client.describe_time_to_live().table_name(store.table()).send().await.unwrap();
     let ttl = ttl.time_to_live_description().unwrap();
     assert_eq!(ttl.attribute_name(), Some("ttl"));
     assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
@@ -71,39 +63,19 @@ async fn dynamodb_adapter_specifics() {
         expires_at: Utc::now() + Duration::days(1),
         rotated_at: None,
     };
-    assert!(matches!(
-        store.rotate_refresh_token(&unknown, &new, Utc::now()).await,
-        Err(StoreError::NotFound(_))
-    ));
+    assert!(matches!(store.rotate_refresh_token(&unknown, &new, Utc::now()).await, Err(StoreError::NotFound(_))));
 
     // Without an org filter the listing walks day partitions back from `before`.
     let before = Utc::now();
     let days_ago = |d: i64| AuditEvent::new("test.event", before - Duration::days(d));
     let (today, yesterday, last_week) = (days_ago(0), days_ago(1), days_ago(7));
-    let today = AuditEvent {
-        at: today.at - Duration::seconds(1),
-        ..today
-    };
+    let today = AuditEvent { at: today.at - Duration::seconds(1), ..today };
     for e in [&last_week, &today, &yesterday] {
         store.record_audit(e).await.unwrap();
     }
-    let listed = store
-        .list_audit(&AuditQuery {
-            org_id: None,
-            before: Some(before),
-            limit: 10,
-        })
-        .await
-        .unwrap();
+    let listed = store.list_audit(&AuditQuery { org_id: None, before: Some(before), limit: 10 }).await.unwrap();
     assert_eq!(listed, vec![today.clone(), yesterday.clone(), last_week.clone()]);
-    let listed = store
-        .list_audit(&AuditQuery {
-            org_id: None,
-            before: Some(before),
-            limit: 2,
-        })
-        .await
-        .unwrap();
+    let listed = store.list_audit(&AuditQuery { org_id: None, before: Some(before), limit: 2 }).await.unwrap();
     assert_eq!(listed, vec![today, yesterday]);
 }
 
@@ -130,32 +102,16 @@ async fn dynamodb_catalog_and_usage_specifics() {
     let org = Id::generate("org");
     let sub = store.ensure_subscription(&new_subscription(&org, &a.id, now)).await.unwrap();
     assert!(!store.delete_plan_if_unused(&a.id).await.unwrap(), "A has a subscriber");
-    let moved = Subscription {
-        plan_id: b.id.clone(),
-        updated_at: now + Duration::seconds(1),
-        ..sub.clone()
-    };
+    let moved = Subscription { plan_id: b.id.clone(), updated_at: now + Duration::seconds(1), ..sub.clone() };
     store.update_subscription(&moved).await.unwrap();
     // An update that keeps the plan leaves the counters alone.
-    store
-        .update_subscription(&Subscription {
-            updated_at: now + Duration::seconds(2),
-            ..moved.clone()
-        })
-        .await
-        .unwrap();
+    store.update_subscription(&Subscription { updated_at: now + Duration::seconds(2), ..moved.clone() }).await.unwrap();
     assert!(!store.delete_plan_if_unused(&b.id).await.unwrap(), "the subscriber moved to B");
     assert!(store.delete_plan_if_unused(&a.id).await.unwrap(), "and A is free");
     // A later ensure for the same org loses and adds no subscriber.
     let loser = new_subscription(&org, &b.id, now);
     assert_eq!(store.ensure_subscription(&loser).await.unwrap().id, sub.id);
-    store
-        .update_subscription(&Subscription {
-            plan_id: Id::generate("plan"),
-            ..moved
-        })
-        .await
-        .unwrap();
+    store.update_subscription(&Subscription { plan_id: Id::generate("plan"), ..moved }).await.unwrap();
     assert!(store.delete_plan_if_unused(&b.id).await.unwrap(), "counted once, released once");
 
     // Requests per operation.
@@ -172,10 +128,7 @@ async fn dynamodb_catalog_and_usage_specifics() {
     assert!(!store.record_usage(&event, expires).await.unwrap());
     costs.push(("record_usage (duplicate)", requests().await - before, 1));
     let before = requests().await;
-    let q = UsageLogQuery {
-        org_id: Some(org.clone()),
-        ..Default::default()
-    };
+    let q = UsageLogQuery { org_id: Some(org.clone()), ..Default::default() };
     assert_eq!(store.query_usage(&q, now).await.unwrap().0, vec![event]);
     costs.push(("query_usage (one org, one page)", requests().await - before, 1));
     let before = requests().await;

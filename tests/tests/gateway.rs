@@ -14,7 +14,11 @@ async fn user_with_key(app: &TestApp, email: &str) -> (String, String, Id) {
     let r = app.call(Method::POST, "/api/user/api-keys", Some(json!({"name": "k"})), Some(&access)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     let profile = app.call(Method::GET, "/api/user/account/profile", None, Some(&access)).await;
-    (access, r.body["secret"].as_str().unwrap().to_string(), Id::from_string(profile.body["organization_id"].as_str().unwrap()))
+    (
+        access,
+        r.body["secret"].as_str().unwrap().to_string(),
+        Id::from_string(profile.body["organization_id"].as_str().unwrap()),
+    )
 }
 
 /// Puts the organization on a new plan made by `f` from Free.
@@ -42,7 +46,16 @@ async fn echo_call_is_metered_and_logged() {
     assert_eq!(r.body["query"], "x=1");
     assert!(r.body["headers"].get("x-api-key").is_none(), "the key is not forwarded");
     assert!(r.body["headers"]["x-tollgate-key-id"].as_str().is_some_and(|k| k.starts_with("key_")));
-    for h in ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "x-quota-limit", "x-quota-remaining", "x-quota-used", "x-quota-reset", "x-request-id"] {
+    for h in [
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "x-quota-limit",
+        "x-quota-remaining",
+        "x-quota-used",
+        "x-quota-reset",
+        "x-request-id",
+    ] {
         assert!(r.headers.contains_key(h), "{h} missing");
     }
     assert_eq!(r.headers["x-quota-used"], "1");
@@ -126,16 +139,27 @@ async fn expired_keys_and_suspended_owners_are_refused() {
     let app = TestApp::new().await;
     let (access, _, _) = user_with_key(&app, "exp@example.com").await;
     let soon = chrono::Utc::now() + Duration::hours(1);
-    let r = app.call(Method::POST, "/api/user/api-keys", Some(json!({"name": "exp", "expires_at": soon})), Some(&access)).await;
+    let r = app
+        .call(Method::POST, "/api/user/api-keys", Some(json!({"name": "exp", "expires_at": soon})), Some(&access))
+        .await;
     let expiring = r.body["secret"].as_str().unwrap().to_string();
-    assert_eq!(app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&expiring), None)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&expiring), None)).await.status,
+        StatusCode::OK
+    );
     app.clock.advance(Duration::hours(2));
     let r = app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&expiring), None)).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "key_expired"));
 
     let app = TestApp::with_cache_ttl(std::time::Duration::from_millis(50)).await;
     let (_, key, _) = user_with_key(&app, "sus@example.com").await;
-    let mut user = app.state.store.find_user_by_email(&tollgate_domain::Email::parse("sus@example.com").unwrap()).await.unwrap().unwrap();
+    let mut user = app
+        .state
+        .store
+        .find_user_by_email(&tollgate_domain::Email::parse("sus@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     user.status = tollgate_domain::UserStatus::Suspended;
     app.state.store.update_user(&user).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(60)).await;
@@ -167,10 +191,16 @@ async fn quota_is_exact_under_concurrency() {
     put_on_plan(app.state.store.as_ref(), &org, |p| p.monthly_limit = Some(50)).await;
     let statuses = tollgate_tests::app::concurrent_calls(&app.router, &key, 200).await;
     let ok = statuses.iter().filter(|(s, _)| *s == StatusCode::OK).count();
-    let exceeded = statuses.iter().filter(|(s, c)| *s == StatusCode::TOO_MANY_REQUESTS && c == "quota_exceeded").count();
+    let exceeded =
+        statuses.iter().filter(|(s, c)| *s == StatusCode::TOO_MANY_REQUESTS && c == "quota_exceeded").count();
     assert_eq!((ok, exceeded), (50, 150), "{statuses:?}");
     let summary = app.call(Method::GET, "/api/user/usage/summary", None, Some(&access)).await;
-    assert_eq!((summary.body["used"].as_u64(), summary.body["limit"].as_u64()), (Some(50), Some(50)), "{:?}", summary.body);
+    assert_eq!(
+        (summary.body["used"].as_u64(), summary.body["limit"].as_u64()),
+        (Some(50), Some(50)),
+        "{:?}",
+        summary.body
+    );
 }
 
 #[tokio::test]
@@ -184,10 +214,18 @@ async fn hybrid_plans_keep_serving_and_count_overage() {
     })
     .await;
     for _ in 0..5 {
-        assert_eq!(app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&key), None)).await.status, StatusCode::OK);
+        assert_eq!(
+            app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&key), None)).await.status,
+            StatusCode::OK
+        );
     }
     let summary = app.call(Method::GET, "/api/user/usage/summary", None, Some(&access)).await;
-    assert_eq!((summary.body["used"].as_u64(), summary.body["overage_units"].as_u64()), (Some(5), Some(2)), "{:?}", summary.body);
+    assert_eq!(
+        (summary.body["used"].as_u64(), summary.body["overage_units"].as_u64()),
+        (Some(5), Some(2)),
+        "{:?}",
+        summary.body
+    );
     assert_eq!(summary.body["projected_cost"], 100, "a base price of 0 plus one started block of 1,000 overage units");
 }
 
@@ -225,7 +263,9 @@ async fn upstream_failures_are_502_or_504_and_counted() {
         }
     });
     let admin = app.admin_token().await;
-    for (path, upstream) in [("/down/{*rest}", format!("http://{closed}")), ("/slow/{*rest}", format!("http://{silent_addr}"))] {
+    for (path, upstream) in
+        [("/down/{*rest}", format!("http://{closed}")), ("/slow/{*rest}", format!("http://{silent_addr}"))]
+    {
         let r = app
             .call(Method::POST, "/api/admin/endpoints", Some(json!({"name": path, "method": "GET", "path": path, "upstream_url": upstream, "cost_units": 1, "public": false})), Some(&admin))
             .await;
@@ -250,7 +290,9 @@ async fn real_upstream_gets_the_call_without_the_key_and_with_identity_headers()
             let uri = req.uri().to_string();
             let method = req.method().to_string();
             let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
-            axum::Json(json!({"uri": uri, "method": method, "headers": headers, "body": String::from_utf8_lossy(&body)}))
+            axum::Json(
+                json!({"uri": uri, "method": method, "headers": headers, "body": String::from_utf8_lossy(&body)}),
+            )
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -264,7 +306,8 @@ async fn real_upstream_gets_the_call_without_the_key_and_with_identity_headers()
         .call(Method::POST, "/api/admin/endpoints", Some(json!({"name": "orders", "method": "ANY", "path": "/orders/{*rest}", "upstream_url": format!("http://{addr}/v2"), "cost_units": 3, "public": false})), Some(&admin))
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-    let mut req = gateway_request(Method::POST, "/api/v1/orders/42/items?expand=1", Some(&key), Some(json!({"qty": 2})));
+    let mut req =
+        gateway_request(Method::POST, "/api/v1/orders/42/items?expand=1", Some(&key), Some(json!({"qty": 2})));
     req.headers_mut().insert("connection", "keep-alive, x-hop".parse().unwrap());
     req.headers_mut().insert("x-hop", "1".parse().unwrap());
     req.headers_mut().insert("x-tollgate-org-id", "org_forged".parse().unwrap());
@@ -306,7 +349,15 @@ async fn refusals_carry_rate_limit_headers_and_anonymous_floods_are_limited_per_
     assert_eq!(r.headers["ratelimit-limit"], "60", "the Free plan's rate");
     // Key guessing from one IP: 60 refusals a minute, then 429 for that IP only.
     let guess = |ip: &str| {
-        with_ip(gateway_request(Method::GET, "/api/v1/echo/x", Some(&tollgate_domain::NewApiKey::generate().plaintext), None), ip.parse().unwrap())
+        with_ip(
+            gateway_request(
+                Method::GET,
+                "/api/v1/echo/x",
+                Some(&tollgate_domain::NewApiKey::generate().plaintext),
+                None,
+            ),
+            ip.parse().unwrap(),
+        )
     };
     for i in 0..60 {
         let r = app.send(guess("192.0.2.1")).await;

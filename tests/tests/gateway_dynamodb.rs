@@ -14,7 +14,14 @@ use tollgate_tests::moto::MotoServer;
 async fn quota_is_exact_on_dynamodb_and_a_warm_call_costs_one_write() {
     let moto = MotoServer::start();
     let store = Arc::new(moto.dynamo_store().await);
-    let app = TestApp::build_with_store(TempDir::new("ddb"), store, Settings::default(), gateway::GatewayConfig::default(), false).await;
+    let app = TestApp::build_with_store(
+        TempDir::new("ddb"),
+        store,
+        Settings::default(),
+        gateway::GatewayConfig::default(),
+        false,
+    )
+    .await;
 
     let (access, _) = app.user("ddb@example.com").await;
     let key = app.call(Method::POST, "/api/user/api-keys", Some(json!({"name": "k"})), Some(&access)).await;
@@ -23,10 +30,16 @@ async fn quota_is_exact_on_dynamodb_and_a_warm_call_costs_one_write() {
     let org = Id::from_string(profile.body["organization_id"].as_str().unwrap());
 
     // Steady state: with the key and subscription cached, one call is one UpdateItem.
-    assert_eq!(app.send(gateway_request(Method::GET, "/api/v1/echo/warm", Some(&key), None)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.send(gateway_request(Method::GET, "/api/v1/echo/warm", Some(&key), None)).await.status,
+        StatusCode::OK
+    );
     let before = moto.request_count();
     for _ in 0..20 {
-        assert_eq!(app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&key), None)).await.status, StatusCode::OK);
+        assert_eq!(
+            app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&key), None)).await.status,
+            StatusCode::OK
+        );
     }
     let per_call = (moto.request_count() - before) as f64 / 20.0;
     println!("DynamoDB calls per warm gateway request: {per_call}");
@@ -50,7 +63,8 @@ async fn quota_is_exact_on_dynamodb_and_a_warm_call_costs_one_write() {
 
     let statuses = concurrent_calls(&app.router, &key2, 200).await;
     let ok = statuses.iter().filter(|(s, _)| *s == StatusCode::OK).count();
-    let exceeded = statuses.iter().filter(|(s, c)| *s == StatusCode::TOO_MANY_REQUESTS && c == "quota_exceeded").count();
+    let exceeded =
+        statuses.iter().filter(|(s, c)| *s == StatusCode::TOO_MANY_REQUESTS && c == "quota_exceeded").count();
     assert_eq!((ok, exceeded), (50, 150), "{statuses:?}");
     let summary = app.call(Method::GET, "/api/user/usage/summary", None, Some(&access2)).await;
     assert_eq!(summary.body["used"], 50, "{:?}", summary.body);

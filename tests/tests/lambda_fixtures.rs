@@ -22,7 +22,8 @@ async fn auth_function_fixtures() {
     let r = call(auth::router(app.state.clone()), "auth-login-malformed.json", "").await;
     assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "malformed_json"));
     // The source IP reached the audit log.
-    let events = app.state.store.list_audit(&tollgate_domain::AuditQuery { limit: 10, ..Default::default() }).await.unwrap();
+    let events =
+        app.state.store.list_audit(&tollgate_domain::AuditQuery { limit: 10, ..Default::default() }).await.unwrap();
     let login = events.iter().find(|e| e.action == "user.login").expect("login audited");
     assert!(login.ip.as_deref().is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok()), "{:?}", login.ip);
 }
@@ -63,7 +64,14 @@ async fn public_function_fixtures() {
 async fn gateway_function_fixture() {
     let app = TestApp::new().await;
     let (access, _) = app.user("gw-fixture@example.com").await;
-    let key = app.call(axum::http::Method::POST, "/api/user/api-keys", Some(serde_json::json!({"name": "fixture"})), Some(&access)).await;
+    let key = app
+        .call(
+            axum::http::Method::POST,
+            "/api/user/api-keys",
+            Some(serde_json::json!({"name": "fixture"})),
+            Some(&access),
+        )
+        .await;
     let key = key.body["secret"].as_str().unwrap().to_string();
     let router = tollgate_http::lambda::with_api_gateway_context(gateway::router(app.platform.gateway.clone()));
     let r = send(&router, lambda_event_with("gateway-echo.json", &[("{{API_KEY}}", &key)])).await;

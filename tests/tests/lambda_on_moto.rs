@@ -3,8 +3,8 @@
 //! Manager and stores in DynamoDB, both served by moto via `AWS_ENDPOINT_URL`. The fixtures
 //! then go through each function's router on that state.
 
-use axum::http::StatusCode;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use axum::http::StatusCode;
 use std::sync::Arc;
 use tollgate_tests::app::{lambda_event, lambda_event_with, send};
 use tollgate_tests::moto::MotoServer;
@@ -56,17 +56,25 @@ async fn functions_start_on_aws_adapters_and_serve_the_fixtures() {
     let key = match key {
         Some(k) => k,
         None => {
-            let created = send(&lambda(api_keys::router(state.clone())), lambda_event("api-keys-create.json", &token)).await;
+            let created =
+                send(&lambda(api_keys::router(state.clone())), lambda_event("api-keys-create.json", &token)).await;
             created.body["secret"].as_str().expect("a second key").to_string()
         }
     };
     let sqs = aws_sdk_sqs::Client::new(&aws);
     for (name, var) in [("usage", "USAGE_QUEUE_URL"), ("notifications", "NOTIFICATIONS_QUEUE_URL")] {
-        let url = sqs.create_queue().queue_name(name).send().await.expect("create queue").queue_url().unwrap().to_string();
+        let url =
+            sqs.create_queue().queue_name(name).send().await.expect("create queue").queue_url().unwrap().to_string();
         std::env::set_var(var, url);
     }
-    let queue: Arc<dyn tollgate_domain::Queue> = Arc::new(tollgate_aws::SqsQueue::from_env().await.expect("queue from env"));
-    let gw = Arc::new(gateway::Gateway::new(state.clone(), queue.clone(), gateway::UsageEmitter::Inline(queue), gateway::GatewayConfig::default()));
+    let queue: Arc<dyn tollgate_domain::Queue> =
+        Arc::new(tollgate_aws::SqsQueue::from_env().await.expect("queue from env"));
+    let gw = Arc::new(gateway::Gateway::new(
+        state.clone(),
+        queue.clone(),
+        gateway::UsageEmitter::Inline(queue),
+        gateway::GatewayConfig::default(),
+    ));
     let r = send(&lambda(gateway::router(gw)), lambda_event_with("gateway-echo.json", &[("{{API_KEY}}", &key)])).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let received = sqs
@@ -95,7 +103,12 @@ async fn functions_start_on_aws_adapters_and_serve_the_fixtures() {
     assert!(response.batch_item_failures.is_empty());
     let r = send(&lambda(usage::router(state.clone())), lambda_event("usage-summary.json", &token)).await;
     assert_eq!(r.body["used"], 1, "{:?}", r.body);
-    let logs = state.store.query_usage(&tollgate_domain::UsageLogQuery { limit: 10, ..Default::default() }, chrono::Utc::now()).await.unwrap().0;
+    let logs = state
+        .store
+        .query_usage(&tollgate_domain::UsageLogQuery { limit: 10, ..Default::default() }, chrono::Utc::now())
+        .await
+        .unwrap()
+        .0;
     assert_eq!(logs.len(), 1);
     assert_eq!(logs[0].path, "/api/v1/echo/hello");
 

@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tollgate_domain::{
-    AggregateQuery, Granularity, Id, Queue, QueueMessage, QueueName, Store, Subscription,
-    SubscriptionStatus, UsageEvent, UsageLogQuery,
+    AggregateQuery, Granularity, Id, Queue, QueueMessage, QueueName, Store, Subscription, SubscriptionStatus,
+    UsageEvent, UsageLogQuery,
 };
 use tollgate_embedded::SqliteQueue;
 use tollgate_local::workers::{drain_usage_once, spawn_usage_worker_with, UsageWorkerConfig};
@@ -33,11 +33,7 @@ fn fixture(name: &str) -> SqsEvent {
 
 /// `(messageId, body)` of every record, as the worker takes them.
 fn messages(event: &SqsEvent) -> Vec<(String, String)> {
-    event
-        .records
-        .iter()
-        .map(|r| (r.message_id.clone().unwrap(), r.body.clone().unwrap()))
-        .collect()
+    event.records.iter().map(|r| (r.message_id.clone().unwrap(), r.body.clone().unwrap())).collect()
 }
 
 /// Shortly after the fixtures' events (2026-11-20 10:15-10:16 UTC).
@@ -46,11 +42,7 @@ fn fixture_now() -> DateTime<Utc> {
 }
 
 async fn logged(store: &dyn Store, org: &str, now: DateTime<Utc>) -> Vec<UsageEvent> {
-    let query = UsageLogQuery {
-        org_id: Some(Id::from_string(org)),
-        limit: 100,
-        ..Default::default()
-    };
+    let query = UsageLogQuery { org_id: Some(Id::from_string(org)), limit: 100, ..Default::default() };
     store.query_usage(&query, now).await.expect("query usage").0
 }
 
@@ -63,13 +55,7 @@ async fn aggregated_calls(store: &dyn Store, org: &str, at: DateTime<Utc>) -> u6
         from,
         to: from + ChronoDuration::days(1),
     };
-    store
-        .usage_aggregates(&query)
-        .await
-        .expect("aggregates")
-        .iter()
-        .map(|a| a.count)
-        .sum()
+    store.usage_aggregates(&query).await.expect("aggregates").iter().map(|a| a.count).sum()
 }
 
 fn event(id: &str, org: &Id, at: DateTime<Utc>) -> UsageEvent {
@@ -110,40 +96,15 @@ async fn fixture_batch_records_each_event_once() {
     // The whole batch again (SQS redelivers after a timeout): still nothing counted twice.
     let failed = usage_worker::process_batch(store, messages(&batch), fixture_now()).await;
     assert!(failed.is_empty(), "{failed:?}");
-    assert_eq!(
-        logs.len(),
-        logged(store, FIXTURE_ORG, fixture_now()).await.len()
-    );
+    assert_eq!(logs.len(), logged(store, FIXTURE_ORG, fixture_now()).await.len());
     assert_eq!(aggregated_calls(store, FIXTURE_ORG, fixture_now()).await, 2);
 
     // Retention follows the org's plan: a new org is on Free (7 days), counted from the
     // event's timestamp (the last fixture event is at 10:15:31).
     let ts = Utc.with_ymd_and_hms(2026, 11, 20, 10, 15, 30).unwrap();
-    assert_eq!(
-        logged(
-            store,
-            FIXTURE_ORG,
-            ts + ChronoDuration::days(7) - ChronoDuration::seconds(1)
-        )
-        .await
-        .len(),
-        2
-    );
-    assert_eq!(
-        logged(
-            store,
-            FIXTURE_ORG,
-            ts + ChronoDuration::days(7) + ChronoDuration::seconds(2)
-        )
-        .await
-        .len(),
-        0
-    );
-    let sub = store
-        .subscription_of_org(&Id::from_string(FIXTURE_ORG))
-        .await
-        .unwrap()
-        .expect("put on Free");
+    assert_eq!(logged(store, FIXTURE_ORG, ts + ChronoDuration::days(7) - ChronoDuration::seconds(1)).await.len(), 2);
+    assert_eq!(logged(store, FIXTURE_ORG, ts + ChronoDuration::days(7) + ChronoDuration::seconds(2)).await.len(), 0);
+    let sub = store.subscription_of_org(&Id::from_string(FIXTURE_ORG)).await.unwrap().expect("put on Free");
     assert_eq!(sub.plan_id.as_str(), tollgate_domain::FREE_PLAN_ID);
 }
 
@@ -167,60 +128,29 @@ async fn retention_is_the_plan_of_each_org() {
         .await
         .unwrap();
     let free = Id::from_string("org_on_free");
-    let batch = [
-        event("req_pro_1", &pro, now),
-        event("req_free_1", &free, now),
-        event("req_pro_2", &pro, now),
-    ]
-    .iter()
-    .enumerate()
-    .map(|(i, e)| (format!("m{i}"), serde_json::to_string(e).unwrap()))
-    .collect();
-    assert!(usage_worker::process_batch(store, batch, now)
-        .await
-        .is_empty());
+    let batch = [event("req_pro_1", &pro, now), event("req_free_1", &free, now), event("req_pro_2", &pro, now)]
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (format!("m{i}"), serde_json::to_string(e).unwrap()))
+        .collect();
+    assert!(usage_worker::process_batch(store, batch, now).await.is_empty());
     let in_8_days = now + ChronoDuration::days(8);
-    assert_eq!(
-        logged(store, "org_on_pro", in_8_days).await.len(),
-        2,
-        "Pro keeps logs 30 days"
-    );
-    assert_eq!(
-        logged(store, "org_on_free", in_8_days).await.len(),
-        0,
-        "Free keeps logs 7 days"
-    );
-    assert_eq!(
-        logged(store, "org_on_pro", now + ChronoDuration::days(31))
-            .await
-            .len(),
-        0
-    );
+    assert_eq!(logged(store, "org_on_pro", in_8_days).await.len(), 2, "Pro keeps logs 30 days");
+    assert_eq!(logged(store, "org_on_free", in_8_days).await.len(), 0, "Free keeps logs 7 days");
+    assert_eq!(logged(store, "org_on_pro", now + ChronoDuration::days(31)).await.len(), 0);
 }
 
 #[tokio::test]
 async fn poison_fixture_fails_only_the_poison_message() {
     let app = TestApp::new().await;
     let store = app.state.store.as_ref();
-    let failed = usage_worker::process_batch(
-        store,
-        messages(&fixture("usage-batch-poison.json")),
-        fixture_now(),
-    )
-    .await;
+    let failed = usage_worker::process_batch(store, messages(&fixture("usage-batch-poison.json")), fixture_now()).await;
     assert_eq!(failed, [POISON_MESSAGE_ID]);
     let logs = logged(store, FIXTURE_ORG, fixture_now()).await;
-    assert_eq!(
-        logs.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
-        ["Uq3Zf0kXIAMEb1Q="]
-    );
+    assert_eq!(logs.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["Uq3Zf0kXIAMEb1Q="]);
     // A JSON body of the wrong shape is poison too.
-    let failed = usage_worker::process_batch(
-        store,
-        vec![("m-json".into(), r#"{"id":"x"}"#.into())],
-        fixture_now(),
-    )
-    .await;
+    let failed =
+        usage_worker::process_batch(store, vec![("m-json".into(), r#"{"id":"x"}"#.into())], fixture_now()).await;
     assert_eq!(failed, ["m-json"]);
 }
 
@@ -229,33 +159,16 @@ async fn lambda_handler_reports_partial_batch_failures() {
     let app = TestApp::new().await;
     let store = app.state.store.as_ref();
 
-    let response =
-        usage_worker::handle_sqs_event(store, fixture("usage-batch-poison.json"), fixture_now())
-            .await;
-    let failed: Vec<&str> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect();
+    let response = usage_worker::handle_sqs_event(store, fixture("usage-batch-poison.json"), fixture_now()).await;
+    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     assert_eq!(failed, [POISON_MESSAGE_ID]);
     // The wire shape Lambda reads for ReportBatchItemFailures.
     let json = serde_json::to_value(&response).unwrap();
-    assert_eq!(
-        json["batchItemFailures"][0]["itemIdentifier"],
-        POISON_MESSAGE_ID
-    );
+    assert_eq!(json["batchItemFailures"][0]["itemIdentifier"], POISON_MESSAGE_ID);
 
-    let response =
-        usage_worker::handle_sqs_event(store, fixture("usage-batch.json"), fixture_now()).await;
-    assert!(
-        response.batch_item_failures.is_empty(),
-        "{:?}",
-        response.batch_item_failures
-    );
-    assert_eq!(
-        serde_json::to_value(&response).unwrap()["batchItemFailures"],
-        serde_json::json!([])
-    );
+    let response = usage_worker::handle_sqs_event(store, fixture("usage-batch.json"), fixture_now()).await;
+    assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
+    assert_eq!(serde_json::to_value(&response).unwrap()["batchItemFailures"], serde_json::json!([]));
     assert_eq!(logged(store, FIXTURE_ORG, fixture_now()).await.len(), 3);
 
     // A record without a messageId cannot be reported alone: a failure of it is reported
@@ -271,10 +184,7 @@ async fn lambda_handler_reports_partial_batch_failures() {
 async fn wait_until_empty(queue: &SqliteQueue) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while queue.depth(QueueName::Usage).await.unwrap() > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "queue not drained in 20 s"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "queue not drained in 20 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -289,24 +199,10 @@ async fn local_queue_drained_by_the_worker_dead_letters_poison() {
     let queue = Arc::new(SqliteQueue::open(&app.dir.0.join("pipeline-queue.db")).unwrap());
     assert_eq!(queue.max_attempts(), 5);
 
-    let good = [
-        event("req_local_1", &org, now),
-        event("req_local_2", &org, now),
-    ];
-    let mut batch: Vec<QueueMessage> = good
-        .iter()
-        .map(|e| QueueMessage {
-            id: e.id.clone(),
-            body: serde_json::to_string(e).unwrap(),
-        })
-        .collect();
-    batch.insert(
-        1,
-        QueueMessage {
-            id: "req_poison".into(),
-            body: "{not json".into(),
-        },
-    );
+    let good = [event("req_local_1", &org, now), event("req_local_2", &org, now)];
+    let mut batch: Vec<QueueMessage> =
+        good.iter().map(|e| QueueMessage { id: e.id.clone(), body: serde_json::to_string(e).unwrap() }).collect();
+    batch.insert(1, QueueMessage { id: "req_poison".into(), body: "{not json".into() });
     queue.send(QueueName::Usage, &batch).await.unwrap();
     // Sending again while queued changes nothing.
     queue.send(QueueName::Usage, &batch[..1]).await.unwrap();
@@ -331,10 +227,7 @@ async fn local_queue_drained_by_the_worker_dead_letters_poison() {
     assert_eq!(aggregated_calls(store, org.as_str(), now).await, 2);
     let dead = queue.dead_letters(QueueName::Usage).await.unwrap();
     assert_eq!(dead.len(), 1, "{dead:?}");
-    assert_eq!(
-        (dead[0].id.as_str(), dead[0].body.as_str(), dead[0].attempts),
-        ("req_poison", "{not json", 5)
-    );
+    assert_eq!((dead[0].id.as_str(), dead[0].body.as_str(), dead[0].attempts), ("req_poison", "{not json", 5));
 
     // Not retried again: the worker keeps polling and finds nothing.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -347,10 +240,7 @@ async fn local_queue_drained_by_the_worker_dead_letters_poison() {
     assert_eq!(logged(store, org.as_str(), now).await.len(), 2);
 
     stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), worker)
-        .await
-        .expect("worker stops on shutdown")
-        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), worker).await.expect("worker stops on shutdown").unwrap();
     let report = drain_usage_once(&app.state, &queue, &config).await.unwrap();
     assert_eq!(report.received, 0);
 }
@@ -366,14 +256,8 @@ async fn drain_rounds_retry_with_backoff_then_dead_letter() {
         .send(
             QueueName::Usage,
             &[
-                QueueMessage {
-                    id: good.id.clone(),
-                    body: serde_json::to_string(&good).unwrap(),
-                },
-                QueueMessage {
-                    id: "req_bad".into(),
-                    body: "[]".into(),
-                },
+                QueueMessage { id: good.id.clone(), body: serde_json::to_string(&good).unwrap() },
+                QueueMessage { id: "req_bad".into(), body: "[]".into() },
             ],
         )
         .await
@@ -386,15 +270,7 @@ async fn drain_rounds_retry_with_backoff_then_dead_letter() {
     let mut rounds = BTreeMap::new();
     for round in 1..=10 {
         let report = drain_usage_once(&app.state, &queue, &config).await.unwrap();
-        rounds.insert(
-            round,
-            (
-                report.received,
-                report.succeeded,
-                report.retried,
-                report.dead_lettered,
-            ),
-        );
+        rounds.insert(round, (report.received, report.succeeded, report.retried, report.dead_lettered));
         if queue.depth(QueueName::Usage).await.unwrap() == 0 {
             break;
         }
@@ -406,10 +282,7 @@ async fn drain_rounds_retry_with_backoff_then_dead_letter() {
     }
     assert_eq!(rounds[&5], (1, 0, 0, 1));
     assert_eq!(rounds.len(), 5);
-    assert_eq!(
-        queue.dead_letters(QueueName::Usage).await.unwrap()[0].attempts,
-        5
-    );
+    assert_eq!(queue.dead_letters(QueueName::Usage).await.unwrap()[0].attempts, 5);
 }
 
 fn sqs_client(moto: &MotoServer) -> aws_sdk_sqs::Client {
@@ -417,9 +290,7 @@ fn sqs_client(moto: &MotoServer) -> aws_sdk_sqs::Client {
         .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
         .endpoint_url(moto.endpoint())
         .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "static",
-        ))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "static"))
         .build();
     aws_sdk_sqs::Client::from_conf(config)
 }
@@ -451,18 +322,8 @@ async fn drain_sqs(client: &aws_sdk_sqs::Client, url: &str) -> BTreeMap<String, 
                 .and_then(|v| v.string_value())
                 .expect("message id attribute")
                 .to_string();
-            assert!(
-                got.insert(id.clone(), m.body().unwrap_or_default().to_string())
-                    .is_none(),
-                "{id} twice"
-            );
-            client
-                .delete_message()
-                .queue_url(url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
+            assert!(got.insert(id.clone(), m.body().unwrap_or_default().to_string()).is_none(), "{id} twice");
+            client.delete_message().queue_url(url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
         }
     }
     got
@@ -475,21 +336,9 @@ async fn sqs_queue_sends_batches_to_moto() {
     let url = |name: &str| {
         let client = client.clone();
         let name = name.to_string();
-        async move {
-            client
-                .create_queue()
-                .queue_name(name)
-                .send()
-                .await
-                .expect("create queue")
-                .queue_url
-                .unwrap()
-        }
+        async move { client.create_queue().queue_name(name).send().await.expect("create queue").queue_url.unwrap() }
     };
-    let (usage_url, notifications_url) = (
-        url("tollgate-usage").await,
-        url("tollgate-notifications").await,
-    );
+    let (usage_url, notifications_url) = (url("tollgate-usage").await, url("tollgate-notifications").await);
     let queue = tollgate_aws::SqsQueue::new(client.clone(), &usage_url, &notifications_url);
 
     // 25 messages = 3 batches; ids with characters SQS batch entry ids do not allow, one
@@ -504,27 +353,10 @@ async fn sqs_queue_sends_batches_to_moto() {
     sent.insert("a:b".into(), "colon".into());
     sent.insert(format!("req_{}", "x".repeat(120)), "long".into());
     assert_eq!(sent.len(), 25);
-    let messages: Vec<QueueMessage> = sent
-        .iter()
-        .map(|(id, body)| QueueMessage {
-            id: id.clone(),
-            body: body.clone(),
-        })
-        .collect();
-    queue
-        .send(QueueName::Usage, &messages)
-        .await
-        .expect("send 25 via SendMessageBatch");
-    queue
-        .send(
-            QueueName::Notifications,
-            &[QueueMessage {
-                id: "alert_1".into(),
-                body: "{}".into(),
-            }],
-        )
-        .await
-        .unwrap();
+    let messages: Vec<QueueMessage> =
+        sent.iter().map(|(id, body)| QueueMessage { id: id.clone(), body: body.clone() }).collect();
+    queue.send(QueueName::Usage, &messages).await.expect("send 25 via SendMessageBatch");
+    queue.send(QueueName::Notifications, &[QueueMessage { id: "alert_1".into(), body: "{}".into() }]).await.unwrap();
 
     assert_eq!(drain_sqs(&client, &usage_url).await, sent);
     assert_eq!(
@@ -539,9 +371,6 @@ async fn sqs_queue_sends_batches_to_moto() {
         format!("{}/123456789012/nope", moto.endpoint()),
         &notifications_url,
     );
-    let err = missing
-        .send(QueueName::Usage, &messages[..2])
-        .await
-        .expect_err("no such queue");
+    let err = missing.send(QueueName::Usage, &messages[..2]).await.expect_err("no such queue");
     assert!(err.to_string().contains("SendMessageBatch"), "{err}");
 }

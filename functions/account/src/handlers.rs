@@ -76,7 +76,12 @@ pub async fn update_profile(
     user.updated_at = state.now();
     state.store.update_user(&user).await?;
     state
-        .audit(AuditEvent::new("user.profile_updated", user.updated_at).actor(&user.id).org(&user.default_org_id).ip(auth.ip))
+        .audit(
+            AuditEvent::new("user.profile_updated", user.updated_at)
+                .actor(&user.id)
+                .org(&user.default_org_id)
+                .ip(auth.ip),
+        )
         .await;
     Ok(Json(UserProfile::from(&user)))
 }

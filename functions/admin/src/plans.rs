@@ -143,7 +143,12 @@ impl Draft {
     }
 
     /// The validated plan.
-    fn into_plan(self, id: Id, created_at: chrono::DateTime<chrono::Utc>, updated_at: chrono::DateTime<chrono::Utc>) -> Result<Plan, ApiError> {
+    fn into_plan(
+        self,
+        id: Id,
+        created_at: chrono::DateTime<chrono::Utc>,
+        updated_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Plan, ApiError> {
         let name = text_field("name", &self.name, 100)?;
         let description = optional_text_field("description", self.description.as_deref(), 500)?;
         if self.price < 0 {
@@ -151,7 +156,10 @@ impl Draft {
         }
         let currency = self.currency.trim().to_string();
         if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_lowercase()) {
-            return Err(ApiError::invalid_field("currency", "must be three lower-case letters (ISO 4217), such as usd"));
+            return Err(ApiError::invalid_field(
+                "currency",
+                "must be three lower-case letters (ISO 4217), such as usd",
+            ));
         }
         in_range("rate_limit", self.rate_limit, 1, 1_000_000)?;
         if let Some(b) = self.burst {
@@ -249,11 +257,9 @@ pub async fn create_plan(
     state.store.create_plan(&plan).await?;
     state
         .audit(
-            AuditEvent::new("plan.create", now)
-                .actor(&admin.user.id)
-                .target(plan.id.to_string())
-                .ip(admin.ip)
-                .details(serde_json::json!({ "name": plan.name, "billing_type": plan.billing_type, "price": plan.price })),
+            AuditEvent::new("plan.create", now).actor(&admin.user.id).target(plan.id.to_string()).ip(admin.ip).details(
+                serde_json::json!({ "name": plan.name, "billing_type": plan.billing_type, "price": plan.price }),
+            ),
         )
         .await;
     Ok((StatusCode::CREATED, Json(stored(&state, plan).await?)))
@@ -338,7 +344,8 @@ pub async fn delete_plan(
         return Err(ApiError::conflict("default_plan", "new organizations start on this plan; it cannot be deleted"));
     }
     let target = plan.id.to_string();
-    let event = |action: &str| AuditEvent::new(action, now).actor(&admin.user.id).target(target.clone()).ip(admin.ip.clone());
+    let event =
+        |action: &str| AuditEvent::new(action, now).actor(&admin.user.id).target(target.clone()).ip(admin.ip.clone());
     if state.store.delete_plan_if_unused(&plan.id).await? {
         state.audit(event("plan.delete").details(serde_json::json!({ "name": plan.name }))).await;
         return Ok(Json(DeletedPlan { deleted: true, archived: false, plan }));

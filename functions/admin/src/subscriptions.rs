@@ -141,7 +141,11 @@ pub async fn update_subscription(
     if let Some(plan_id) = req.plan_id {
         let plan_id = Id::from_string(plan_id.trim());
         if plan_id != sub.plan_id {
-            let plan = state.store.get_plan(&plan_id).await?.ok_or_else(|| ApiError::invalid_field("plan_id", "no such plan"))?;
+            let plan = state
+                .store
+                .get_plan(&plan_id)
+                .await?
+                .ok_or_else(|| ApiError::invalid_field("plan_id", "no such plan"))?;
             if plan.status != PlanStatus::Active {
                 return Err(ApiError::invalid_field("plan_id", "the plan is archived"));
             }

@@ -105,7 +105,8 @@ fn key_id(raw: &str) -> Result<Id, ApiError> {
     ))]
 pub async fn list_keys(State(state): State<AppState>, auth: AuthUser) -> Result<Json<ApiKeyList>, ApiError> {
     let now = state.now();
-    let data: Vec<ApiKeyView> = state.store.list_api_keys(&auth.org_id).await?.iter().map(|k| ApiKeyView::new(k, now)).collect();
+    let data: Vec<ApiKeyView> =
+        state.store.list_api_keys(&auth.org_id).await?.iter().map(|k| ApiKeyView::new(k, now)).collect();
     let active = data.iter().filter(|k| k.status == ApiKeyStatus::Active).count() as u32;
     let (_, plan) = current_subscription(state.store.as_ref(), &auth.org_id, now).await?;
     Ok(Json(ApiKeyList { data, active, limit: plan.max_api_keys }))
@@ -148,7 +149,13 @@ pub async fn create_key(
         revoked_at: None,
         rotated_at: None,
     };
-    let secret = KeySecret { hash: new.hash.clone(), key_id: key.id.clone(), org_id: key.org_id.clone(), created_at: now, valid_until: None };
+    let secret = KeySecret {
+        hash: new.hash.clone(),
+        key_id: key.id.clone(),
+        org_id: key.org_id.clone(),
+        created_at: now,
+        valid_until: None,
+    };
     let (_, plan) = current_subscription(state.store.as_ref(), &auth.org_id, now).await?;
     let limit = plan.max_api_keys;
     state.store.create_api_key(&key, &secret, limit, now).await.map_err(|e| match e {
@@ -159,11 +166,21 @@ pub async fn create_key(
         e => e.into(),
     })?;
     state
-        .audit(AuditEvent::new("api_key.create", now).actor(&auth.user.id).org(&auth.org_id).target(key.id.to_string()).ip(auth.ip))
+        .audit(
+            AuditEvent::new("api_key.create", now)
+                .actor(&auth.user.id)
+                .org(&auth.org_id)
+                .target(key.id.to_string())
+                .ip(auth.ip),
+        )
         .await;
     Ok((
         StatusCode::CREATED,
-        Json(CreatedApiKey { key: ApiKeyView::new(&key, now), secret: new.plaintext, previous_secret_valid_until: None }),
+        Json(CreatedApiKey {
+            key: ApiKeyView::new(&key, now),
+            secret: new.plaintext,
+            previous_secret_valid_until: None,
+        }),
     ))
 }
 
@@ -174,8 +191,16 @@ pub async fn create_key(
         (status = 200, description = "The key", body = ApiKeyView),
         (status = 404, description = "No such key in your organization", body = ErrorBody),
     ))]
-pub async fn get_key(State(state): State<AppState>, auth: AuthUser, Path(id): Path<String>) -> Result<Json<ApiKeyView>, ApiError> {
-    let key = state.store.get_api_key(&auth.org_id, &key_id(&id)?).await?.ok_or_else(|| ApiError::NotFound("api key".into()))?;
+pub async fn get_key(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<ApiKeyView>, ApiError> {
+    let key = state
+        .store
+        .get_api_key(&auth.org_id, &key_id(&id)?)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("api key".into()))?;
     Ok(Json(ApiKeyView::new(&key, state.now())))
 }
 
@@ -186,11 +211,21 @@ pub async fn get_key(State(state): State<AppState>, auth: AuthUser, Path(id): Pa
         (status = 200, description = "The revoked key", body = ApiKeyView),
         (status = 404, description = "No such key in your organization", body = ErrorBody),
     ))]
-pub async fn revoke_key(State(state): State<AppState>, auth: AuthUser, Path(id): Path<String>) -> Result<Json<ApiKeyView>, ApiError> {
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<ApiKeyView>, ApiError> {
     let now = state.now();
     let key = state.store.revoke_api_key(&auth.org_id, &key_id(&id)?, now).await?;
     state
-        .audit(AuditEvent::new("api_key.revoke", now).actor(&auth.user.id).org(&auth.org_id).target(key.id.to_string()).ip(auth.ip))
+        .audit(
+            AuditEvent::new("api_key.revoke", now)
+                .actor(&auth.user.id)
+                .org(&auth.org_id)
+                .target(key.id.to_string())
+                .ip(auth.ip),
+        )
         .await;
     Ok(Json(ApiKeyView::new(&key, now)))
 }
@@ -217,12 +252,19 @@ pub async fn rotate_key(
     if grace > state.settings.max_key_rotation_grace {
         return Err(ApiError::invalid_field("grace_period_seconds", "must be at most 604800 (7 days)"));
     }
-    let current = state.store.get_api_key(&auth.org_id, &id).await?.ok_or_else(|| ApiError::NotFound("api key".into()))?;
+    let current =
+        state.store.get_api_key(&auth.org_id, &id).await?.ok_or_else(|| ApiError::NotFound("api key".into()))?;
     if current.status(now) != ApiKeyStatus::Active {
         return Err(ApiError::conflict("key_not_active", "only an active key can be rotated"));
     }
     let new = NewApiKey::generate();
-    let secret = KeySecret { hash: new.hash.clone(), key_id: id.clone(), org_id: auth.org_id.clone(), created_at: now, valid_until: None };
+    let secret = KeySecret {
+        hash: new.hash.clone(),
+        key_id: id.clone(),
+        org_id: auth.org_id.clone(),
+        created_at: now,
+        valid_until: None,
+    };
     let old_valid_until = now + grace;
     let key = state
         .store

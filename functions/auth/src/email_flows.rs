@@ -39,7 +39,11 @@ fn invalid_token() -> ApiError {
 }
 
 /// Consumes a token only if it looks like one of ours, so junk input costs no store write.
-async fn consume(state: &AppState, token: &str, kind: ActionTokenKind) -> Result<tollgate_domain::ActionToken, ApiError> {
+async fn consume(
+    state: &AppState,
+    token: &str,
+    kind: ActionTokenKind,
+) -> Result<tollgate_domain::ActionToken, ApiError> {
     let token = token.trim();
     if token.len() != 43 || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(invalid_token());
@@ -63,7 +67,9 @@ pub async fn verify_email(
     user.email_verified = true;
     user.updated_at = state.now();
     state.store.update_user(&user).await?;
-    state.audit(AuditEvent::new("user.email_verified", user.updated_at).actor(&user.id).org(&user.default_org_id).ip(ip)).await;
+    state
+        .audit(AuditEvent::new("user.email_verified", user.updated_at).actor(&user.id).org(&user.default_org_id).ip(ip))
+        .await;
     Ok(Message::new("email address verified"))
 }
 
@@ -74,7 +80,10 @@ pub async fn verify_email(
         (status = 409, description = "Already verified", body = ErrorBody),
         (status = 429, description = "Too many mails", body = ErrorBody),
     ))]
-pub async fn resend_verification(State(state): State<AppState>, auth: AuthUser) -> Result<(StatusCode, Json<Message>), ApiError> {
+pub async fn resend_verification(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> Result<(StatusCode, Json<Message>), ApiError> {
     if auth.user.email_verified {
         return Err(ApiError::conflict("already_verified", "this email address is already verified"));
     }
@@ -97,14 +106,23 @@ pub async fn forgot_password(
     ApiJson(req): ApiJson<ForgotPasswordRequest>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let email = Email::parse(&req.email)?;
-    Throttle::new(&state, format!("mail:reset:ip:{}", ip.as_deref().unwrap_or("unknown")), state.settings.login_max_failures_per_ip)
-        .hit(&state)
-        .await?;
+    Throttle::new(
+        &state,
+        format!("mail:reset:ip:{}", ip.as_deref().unwrap_or("unknown")),
+        state.settings.login_max_failures_per_ip,
+    )
+    .hit(&state)
+    .await?;
     Throttle::new(&state, format!("mail:reset:acct:{email}"), 3).hit(&state).await?;
     if let Some(user) = state.store.find_user_by_email(&email).await?.filter(|u| u.is_active()) {
         send_action_mail(&state, &user, ActionTokenKind::ResetPassword).await?;
         state
-            .audit(AuditEvent::new("user.password_reset_requested", state.now()).actor(&user.id).org(&user.default_org_id).ip(ip))
+            .audit(
+                AuditEvent::new("user.password_reset_requested", state.now())
+                    .actor(&user.id)
+                    .org(&user.default_org_id)
+                    .ip(ip),
+            )
             .await;
     }
     Ok((StatusCode::ACCEPTED, Message::new("if an account exists for this email, a reset link has been sent")))

@@ -87,8 +87,13 @@ pub async fn admin_login(
 async fn authenticate(state: &AppState, req: &LoginRequest, ip: Option<String>) -> Result<User, ApiError> {
     let invalid = || ApiError::unauthorized("invalid_credentials", "wrong email or password");
     let email = Email::parse(&req.email).map_err(|_| invalid())?;
-    let per_ip = Throttle::new(state, format!("login:ip:{}", ip.as_deref().unwrap_or("unknown")), state.settings.login_max_failures_per_ip);
-    let per_account = Throttle::new(state, format!("login:acct:{email}"), state.settings.login_max_failures_per_account);
+    let per_ip = Throttle::new(
+        state,
+        format!("login:ip:{}", ip.as_deref().unwrap_or("unknown")),
+        state.settings.login_max_failures_per_ip,
+    );
+    let per_account =
+        Throttle::new(state, format!("login:acct:{email}"), state.settings.login_max_failures_per_account);
     per_ip.check(state).await?;
     per_account.check(state).await?;
 
@@ -138,7 +143,9 @@ async fn start_session(
     let (refresh, refresh_row) = new_refresh_token(state, &family.id, &user.id, now);
     state.store.create_family(&family, &refresh_row).await?;
     state
-        .audit(AuditEvent::new(action, now).actor(&user.id).org(&user.default_org_id).target(family.id.to_string()).ip(ip))
+        .audit(
+            AuditEvent::new(action, now).actor(&user.id).org(&user.default_org_id).target(family.id.to_string()).ip(ip),
+        )
         .await;
     token_response(state, &user, &family.id, refresh, refresh_row.expires_at)
 }

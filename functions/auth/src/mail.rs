@@ -22,7 +22,13 @@ pub async fn send_action_mail(state: &AppState, user: &User, kind: ActionTokenKi
             "Someone (hopefully you) asked to reset your password. Choose a new one at this link",
         ),
     };
-    let token = ActionToken { hash: TokenHash::of(&secret), kind, user_id: user.id.clone(), created_at: now, expires_at: now + ttl };
+    let token = ActionToken {
+        hash: TokenHash::of(&secret),
+        kind,
+        user_id: user.id.clone(),
+        created_at: now,
+        expires_at: now + ttl,
+    };
     state.store.create_action_token(&token).await?;
     let link = format!("{}/{path}?token={secret}", state.settings.public_base_url);
     let text_body = format!(

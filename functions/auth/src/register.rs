@@ -57,7 +57,15 @@ pub async fn register(
     let company_name = optional_text_field("company_name", req.company_name.as_deref(), 200)?;
     PasswordPolicy::check(&req.password, Some(&email))?;
 
-    let user = new_user(email, hash_password(req.password).await?, first_name, last_name, company_name, Role::User, state.now());
+    let user = new_user(
+        email,
+        hash_password(req.password).await?,
+        first_name,
+        last_name,
+        company_name,
+        Role::User,
+        state.now(),
+    );
     create_user(&state, &user).await.map_err(|e| match e {
         ApiError::Conflict { code: "already_exists", .. } => {
             ApiError::conflict("email_taken", "an account with this email already exists")
@@ -117,7 +125,12 @@ pub async fn create_user(state: &AppState, user: &User) -> Result<(), ApiError> 
         personal: true,
         created_at: user.created_at,
     };
-    let owner = Membership { org_id: org.id.clone(), user_id: user.id.clone(), role: OrgRole::Owner, created_at: user.created_at };
+    let owner = Membership {
+        org_id: org.id.clone(),
+        user_id: user.id.clone(),
+        role: OrgRole::Owner,
+        created_at: user.created_at,
+    };
     state.store.create_user(user, &org, &owner).await.map_err(|e: StoreError| ApiError::from(e))?;
     // Idempotent: if this fails, the first metered call or subscription read creates it.
     tollgate_http::metering::current_subscription(state.store.as_ref(), &org.id, user.created_at).await?;

@@ -39,8 +39,9 @@ pub async fn refresh(
     headers: HeaderMap,
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let token = presented_token(&headers, body)
-        .ok_or_else(|| ApiError::unauthorized("missing_refresh_token", "send the refresh token in the body or cookie"))?;
+    let token = presented_token(&headers, body).ok_or_else(|| {
+        ApiError::unauthorized("missing_refresh_token", "send the refresh token in the body or cookie")
+    })?;
     let now = state.now();
     let hash = TokenHash::of(&token);
     let (old, family) = state

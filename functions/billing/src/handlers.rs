@@ -42,7 +42,10 @@ pub async fn list_plans(State(state): State<AppState>) -> Result<Json<PlanList>,
         (status = 200, description = "Subscription, plan and usage", body = SubscriptionDetails),
         (status = 401, description = "Missing or invalid access token", body = ErrorBody),
     ))]
-pub async fn get_subscription(State(state): State<AppState>, auth: AuthUser) -> Result<Json<SubscriptionDetails>, ApiError> {
+pub async fn get_subscription(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> Result<Json<SubscriptionDetails>, ApiError> {
     let now = state.now();
     let (subscription, plan) = current_subscription(state.store.as_ref(), &auth.org_id, now).await?;
     let period = Period::containing(now);

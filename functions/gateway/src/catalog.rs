@@ -56,8 +56,18 @@ mod tests {
     #[test]
     fn matching() {
         let echo = Endpoint::default_echo(Utc::now());
-        let any = Endpoint { id: tollgate_domain::Id::from_string("ep_any"), method: "ANY".into(), path: "/items/{id}".into(), ..echo.clone() };
-        let get = Endpoint { id: tollgate_domain::Id::from_string("ep_get"), method: "GET".into(), path: "/items/{id}".into(), ..echo.clone() };
+        let any = Endpoint {
+            id: tollgate_domain::Id::from_string("ep_any"),
+            method: "ANY".into(),
+            path: "/items/{id}".into(),
+            ..echo.clone()
+        };
+        let get = Endpoint {
+            id: tollgate_domain::Id::from_string("ep_get"),
+            method: "GET".into(),
+            path: "/items/{id}".into(),
+            ..echo.clone()
+        };
         let c = Catalog::new(vec![echo, any, get]);
         let m = c.find("GET", "/echo/hello/world").unwrap();
         assert_eq!((m.endpoint.id.as_str(), m.rest.as_deref()), ("ep_echo", Some("hello/world")));

@@ -29,8 +29,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tollgate_domain::usage::thresholds_crossed;
 use tollgate_domain::{
-    ApiKey, Id, KeySecret, ParsedKey, Period, Plan, Queue, QueueMessage, QueueName, QuotaAlert, Subscription, UsageEvent,
-    UsageIncrement, UserStatus,
+    ApiKey, Id, KeySecret, ParsedKey, Period, Plan, Queue, QueueMessage, QueueName, QuotaAlert, Subscription,
+    UsageEvent, UsageIncrement, UserStatus,
 };
 use tollgate_http::extract::ClientAddr;
 use tollgate_http::metering::current_subscription;
@@ -87,7 +87,11 @@ impl GatewayStats {
     }
     /// (calls, store reads, store writes) so far.
     pub fn snapshot(&self) -> (u64, u64, u64) {
-        (self.calls.load(Ordering::Relaxed), self.store_reads.load(Ordering::Relaxed), self.store_writes.load(Ordering::Relaxed))
+        (
+            self.calls.load(Ordering::Relaxed),
+            self.store_reads.load(Ordering::Relaxed),
+            self.store_writes.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -191,10 +195,9 @@ fn proxy_doc() {}
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::openapi::security::{ApiKey as ApiKeyScheme, ApiKeyValue, SecurityScheme};
     let mut api = <GatewayApi as utoipa::OpenApi>::openapi();
-    api.components.get_or_insert_with(Default::default).add_security_scheme(
-        "api_key",
-        SecurityScheme::ApiKey(ApiKeyScheme::Header(ApiKeyValue::new("X-API-Key"))),
-    );
+    api.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKeyScheme::Header(ApiKeyValue::new("X-API-Key"))));
     api
 }
 
@@ -291,7 +294,11 @@ async fn handle(gw: &Gateway, req: Request<Body>, meta: &mut Meta) -> Result<Res
     let refuse_anonymous = |meta: &mut Meta, err: ApiError| {
         let d = gw.limiter.check(&format!("anon:{ip_label}"), DEFAULT_PUBLIC_RATE_LIMIT, now_secs);
         meta.rate = Some(d);
-        if d.allowed { err } else { rate_limited(&d) }
+        if d.allowed {
+            err
+        } else {
+            rate_limited(&d)
+        }
     };
 
     // 1. Who: the key (format and checksum with no I/O, then the 5-second cache), its
@@ -324,7 +331,8 @@ async fn handle(gw: &Gateway, req: Request<Body>, meta: &mut Meta) -> Result<Res
     let Some((key, subscription, plan)) = caller else {
         // A public endpoint without a key: its own per-IP limit, no quota, no usage event.
         if !endpoint.public {
-            let missing = ApiError::unauthorized("missing_api_key", "send an API key in X-API-Key or Authorization: Bearer");
+            let missing =
+                ApiError::unauthorized("missing_api_key", "send an API key in X-API-Key or Authorization: Bearer");
             return Err(refuse_anonymous(meta, missing));
         }
         let limit = endpoint.rate_limit.unwrap_or(DEFAULT_PUBLIC_RATE_LIMIT);
@@ -334,7 +342,17 @@ async fn handle(gw: &Gateway, req: Request<Body>, meta: &mut Meta) -> Result<Res
             return Err(rate_limited(&d));
         }
         let identity = Identity { request_id, org_id: None, key_id: None, plan_id: None, client_ip: ip };
-        return forward(gw, &parts.method, &parts.uri, &parts.headers, &endpoint.upstream_url, &forward_path, body, identity).await;
+        return forward(
+            gw,
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &endpoint.upstream_url,
+            &forward_path,
+            body,
+            identity,
+        )
+        .await;
     };
 
     // 3. The endpoint's own per-key rate limit, if it has one.
@@ -357,7 +375,11 @@ async fn handle(gw: &Gateway, req: Request<Body>, meta: &mut Meta) -> Result<Res
             meta.quota = Some((plan.monthly_limit, used, to_period_end));
             return Err(ApiError::TooManyRequests {
                 code: "quota_exceeded",
-                message: format!("the monthly quota of {} units is used up; it renews at {}", plan.monthly_limit.unwrap_or(0), period.end.to_rfc3339()),
+                message: format!(
+                    "the monthly quota of {} units is used up; it renews at {}",
+                    plan.monthly_limit.unwrap_or(0),
+                    period.end.to_rfc3339()
+                ),
                 retry_after: to_period_end.max(1) as u64,
             });
         }
@@ -379,7 +401,9 @@ async fn handle(gw: &Gateway, req: Request<Body>, meta: &mut Meta) -> Result<Res
         plan_id: Some(plan.id.to_string()),
         client_ip: ip.clone(),
     };
-    let result = forward(gw, &parts.method, &parts.uri, &parts.headers, &endpoint.upstream_url, &forward_path, body, identity).await;
+    let result =
+        forward(gw, &parts.method, &parts.uri, &parts.headers, &endpoint.upstream_url, &forward_path, body, identity)
+            .await;
     let status = match &result {
         Ok(r) => r.status().as_u16(),
         Err(e) => e.status().as_u16(),
@@ -406,19 +430,20 @@ async fn handle(gw: &Gateway, req: Request<Body>, meta: &mut Meta) -> Result<Res
 /// Every refusal is a client error (401 or 403).
 async fn identify(gw: &Gateway, raw: &str, now: DateTime<Utc>) -> Result<(ApiKey, Subscription, Plan), ApiError> {
     // No I/O for a malformed or mistyped key.
-    let parsed =
-        ParsedKey::parse(raw).map_err(|_| ApiError::unauthorized("invalid_api_key", "the API key is malformed or mistyped"))?;
-    let (key, secret, owner) = gw
-        .key(&parsed)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_api_key", "this API key is not known"))?;
+    let parsed = ParsedKey::parse(raw)
+        .map_err(|_| ApiError::unauthorized("invalid_api_key", "the API key is malformed or mistyped"))?;
+    let (key, secret, owner) =
+        gw.key(&parsed).await?.ok_or_else(|| ApiError::unauthorized("invalid_api_key", "this API key is not known"))?;
     key.check_usable(&secret, now).map_err(|r| ApiError::unauthorized(r.code(), r.to_string()))?;
     if owner != UserStatus::Active {
         return Err(ApiError::forbidden("account_suspended", "the account owning this key is suspended or deleted"));
     }
     let (subscription, plan) = gw.subscription(&key.org_id, now).await?;
     if !subscription.is_serving() {
-        return Err(ApiError::forbidden("subscription_inactive", "the subscription of this key's organization has ended"));
+        return Err(ApiError::forbidden(
+            "subscription_inactive",
+            "the subscription of this key's organization has ended",
+        ));
     }
     Ok((key, subscription, plan))
 }
@@ -437,14 +462,20 @@ async fn forward(
     let body: Bytes = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
         .await
         .map_err(|_| ApiError::PayloadTooLarge { limit: MAX_REQUEST_BYTES })?;
-    gw.upstream
-        .forward(Outgoing { method, upstream_url, path, query: uri.query(), headers, body, identity })
-        .await
+    gw.upstream.forward(Outgoing { method, upstream_url, path, query: uri.query(), headers, body, identity }).await
 }
 
 /// Sends a quota alert once per organization, period and threshold: the crossing call is
 /// unique (the counter is monotonic), and the idempotency claim guards against a retry.
-async fn alert(gw: &Gateway, sub: &Subscription, period: &Period, percent: u8, used: u64, limit: u64, now: DateTime<Utc>) {
+async fn alert(
+    gw: &Gateway,
+    sub: &Subscription,
+    period: &Period,
+    percent: u8,
+    used: u64,
+    limit: u64,
+    now: DateTime<Utc>,
+) {
     let id = format!("alert_{}_{}_{}", sub.org_id, period.key, percent);
     gw.stats.write();
     match gw.state.store.claim("quota_alert", &id, now, period.end + chrono::Duration::days(35)).await {

@@ -10,11 +10,30 @@ use tollgate_http::ApiError;
 /// ones the gateway must not pass on: the consumer's credentials and framing the client
 /// library recomputes.
 const DROPPED_REQUEST_HEADERS: &[&str] = &[
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding",
-    "upgrade", "host", "content-length", "authorization", "x-api-key",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "authorization",
+    "x-api-key",
 ];
-const DROPPED_RESPONSE_HEADERS: &[&str] =
-    &["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "content-length"];
+const DROPPED_RESPONSE_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+];
 
 /// Largest upstream answer relayed (Lambda's response limit is 6 MB).
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
@@ -191,7 +210,16 @@ mod tests {
             h.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
         }
         let mut f = forwarded_headers(&h);
-        identity_headers(&mut f, &Identity { request_id: "req_1".into(), org_id: Some("org_real".into()), key_id: None, plan_id: None, client_ip: None });
+        identity_headers(
+            &mut f,
+            &Identity {
+                request_id: "req_1".into(),
+                org_id: Some("org_real".into()),
+                key_id: None,
+                plan_id: None,
+                client_ip: None,
+            },
+        );
         assert!(f.get("x-api-key").is_none() && f.get("authorization").is_none());
         assert!(f.get("connection").is_none() && f.get("x-custom-hop").is_none());
         assert_eq!(f["x-tollgate-org-id"], "org_real");

@@ -17,7 +17,11 @@ use tracing::Instrument;
 #[derive(Debug)]
 enum Outcome {
     /// Recorded now; the key and time, for the key's `last_used_at`.
-    Recorded { org_id: Id, key_id: Id, at: DateTime<Utc> },
+    Recorded {
+        org_id: Id,
+        key_id: Id,
+        at: DateTime<Utc>,
+    },
     Duplicate,
     Poison(serde_json::Error),
     Failed(String),
@@ -27,11 +31,7 @@ enum Outcome {
 /// messages that failed, for the queue to deliver again. A duplicate event (its id already
 /// recorded) is a success. Log retention is the organization's plan `retention_days`,
 /// counted from the event's timestamp; the plan is read once per organization per batch.
-pub async fn process_batch(
-    store: &dyn Store,
-    messages: Vec<(String, String)>,
-    now: DateTime<Utc>,
-) -> Vec<String> {
+pub async fn process_batch(store: &dyn Store, messages: Vec<(String, String)>, now: DateTime<Utc>) -> Vec<String> {
     let span = tracing::info_span!(
         "usage_batch",
         messages = messages.len(),
@@ -39,20 +39,11 @@ pub async fn process_batch(
         duplicates = tracing::field::Empty,
         failed = tracing::field::Empty,
     );
-    let (recorded, duplicates, failed) = record_all(store, messages, now)
-        .instrument(span.clone())
-        .await;
+    let (recorded, duplicates, failed) = record_all(store, messages, now).instrument(span.clone()).await;
     span.record("recorded", recorded);
     span.record("duplicates", duplicates);
     span.record("failed", failed.len());
-    span.in_scope(|| {
-        tracing::info!(
-            recorded,
-            duplicates,
-            failed = failed.len(),
-            "usage batch processed"
-        )
-    });
+    span.in_scope(|| tracing::info!(recorded, duplicates, failed = failed.len(), "usage batch processed"));
     failed
 }
 
@@ -95,27 +86,20 @@ async fn record_all(
     (recorded, duplicates, failed)
 }
 
-async fn process_one(
-    store: &dyn Store,
-    body: &str,
-    now: DateTime<Utc>,
-    retention: &mut HashMap<Id, u32>,
-) -> Outcome {
+async fn process_one(store: &dyn Store, body: &str, now: DateTime<Utc>, retention: &mut HashMap<Id, u32>) -> Outcome {
     let event: UsageEvent = match serde_json::from_str(body) {
         Ok(e) => e,
         Err(e) => return Outcome::Poison(e),
     };
     let days = match retention.get(&event.org_id) {
         Some(&d) => d,
-        None => {
-            match tollgate_http::metering::current_subscription(store, &event.org_id, now).await {
-                Ok((_, plan)) => {
-                    retention.insert(event.org_id.clone(), plan.retention_days);
-                    plan.retention_days
-                }
-                Err(e) => return Outcome::Failed(format!("plan of {}: {e}", event.org_id)),
+        None => match tollgate_http::metering::current_subscription(store, &event.org_id, now).await {
+            Ok((_, plan)) => {
+                retention.insert(event.org_id.clone(), plan.retention_days);
+                plan.retention_days
             }
-        }
+            Err(e) => return Outcome::Failed(format!("plan of {}: {e}", event.org_id)),
+        },
     };
     let expires_at = event.timestamp + chrono::Duration::days(i64::from(days));
     match store.record_usage(&event, expires_at).await {
@@ -129,16 +113,9 @@ async fn process_one(
 /// `batchItemFailures`. A record without a `messageId` (SQS always sets one) is processed
 /// too; if it fails it is reported with an empty identifier, which Lambda treats as a
 /// failure of the whole batch, so it is retried rather than lost (the rest deduplicates).
-pub async fn handle_sqs_event(
-    store: &dyn Store,
-    event: SqsEvent,
-    now: DateTime<Utc>,
-) -> SqsBatchResponse {
-    let messages: Vec<(String, String)> = event
-        .records
-        .into_iter()
-        .map(|r| (r.message_id.unwrap_or_default(), r.body.unwrap_or_default()))
-        .collect();
+pub async fn handle_sqs_event(store: &dyn Store, event: SqsEvent, now: DateTime<Utc>) -> SqsBatchResponse {
+    let messages: Vec<(String, String)> =
+        event.records.into_iter().map(|r| (r.message_id.unwrap_or_default(), r.body.unwrap_or_default())).collect();
     let failed = process_batch(store, messages, now).await;
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failed

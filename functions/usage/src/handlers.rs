@@ -364,7 +364,10 @@ mod tests {
     fn ranges() {
         let now = Utc.with_ymd_and_hms(2026, 11, 15, 12, 0, 0).unwrap();
         let (f, t) = resolve_range(now, None, None, 31).unwrap();
-        assert_eq!((f, t), (Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(), Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap()));
+        assert_eq!(
+            (f, t),
+            (Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(), Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap())
+        );
         let (f, _) = resolve_range(now, None, Some("2026-10-31"), 31).unwrap();
         assert_eq!(f, Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap());
         let (_, t) = resolve_range(now, Some("2026-11-20T00:00:00Z"), None, 31).unwrap();

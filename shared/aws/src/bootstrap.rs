@@ -22,7 +22,10 @@ pub enum BootstrapError {
 }
 
 fn required(name: &str) -> Result<String, BootstrapError> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).ok_or_else(|| BootstrapError::Config(format!("{name} is not set")))
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| BootstrapError::Config(format!("{name} is not set")))
 }
 
 /// The state of a route-group function: DynamoDB (`TABLE_NAME`), the JWT key from the
@@ -37,10 +40,10 @@ pub async fn app_state() -> Result<AppState, BootstrapError> {
     let secrets = SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(&aws), required("SECRET_ARN")?);
     let settings = Settings::from_env().map_err(BootstrapError::Config)?;
     // The secret and the catalog check are independent round trips: overlap them.
-    let (jwt_secret, ()) = tokio::try_join!(
-        async { secrets.get(JWT_SECRET_NAME).await.map_err(BootstrapError::from) },
-        async { tollgate_http::metering::seed_catalog(&store, chrono::Utc::now()).await.map_err(BootstrapError::from) },
-    )?;
+    let (jwt_secret, ()) =
+        tokio::try_join!(async { secrets.get(JWT_SECRET_NAME).await.map_err(BootstrapError::from) }, async {
+            tollgate_http::metering::seed_catalog(&store, chrono::Utc::now()).await.map_err(BootstrapError::from)
+        },)?;
     let jwt = JwtKeys::from_secret(jwt_secret.as_bytes()).map_err(BootstrapError::Config)?;
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&aws), std::env::var("MAIL_FROM").unwrap_or_default());
     Ok(AppState::new(Arc::new(store), Arc::new(mailer), Arc::new(SystemClock), jwt, settings))

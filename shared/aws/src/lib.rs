@@ -6,7 +6,9 @@ mod queue;
 mod secrets;
 
 pub use mailer::SesMailer;
-pub use queue::{sanitize_entry_id, SqsQueue, ID_ATTRIBUTE, NOTIFICATIONS_QUEUE_URL_ENV, SQS_BATCH_SIZE, USAGE_QUEUE_URL_ENV};
+pub use queue::{
+    sanitize_entry_id, SqsQueue, ID_ATTRIBUTE, NOTIFICATIONS_QUEUE_URL_ENV, SQS_BATCH_SIZE, USAGE_QUEUE_URL_ENV,
+};
 pub use secrets::{SecretsManagerSecrets, DEFAULT_SECRETS_TTL};
 
 pub mod bootstrap;

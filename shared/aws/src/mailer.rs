@@ -16,10 +16,7 @@ impl SesMailer {
     /// `from` is the sender (`noreply@example.com` or `Tollgate <noreply@example.com>`); its
     /// domain or address must be a verified SES identity.
     pub fn new(client: aws_sdk_sesv2::Client, from: impl Into<String>) -> Self {
-        SesMailer {
-            client,
-            from: from.into(),
-        }
+        SesMailer { client, from: from.into() }
     }
 
     /// A mailer with the SDK's default configuration (region and credentials from the

@@ -36,11 +36,7 @@ impl SqsQueue {
         usage_url: impl Into<String>,
         notifications_url: impl Into<String>,
     ) -> Self {
-        SqsQueue {
-            client,
-            usage_url: usage_url.into(),
-            notifications_url: notifications_url.into(),
-        }
+        SqsQueue { client, usage_url: usage_url.into(), notifications_url: notifications_url.into() }
     }
 
     /// The queue URLs from `USAGE_QUEUE_URL` and `NOTIFICATIONS_QUEUE_URL`, on a client of
@@ -84,9 +80,7 @@ impl SqsQueue {
                         .data_type("String")
                         .string_value(&m.id)
                         .build()
-                        .map_err(|e| {
-                            PortError::with_source("building an SQS message attribute failed", e)
-                        })?,
+                        .map_err(|e| PortError::with_source("building an SQS message attribute failed", e))?,
                 )
                 .build()
                 .map_err(|e| PortError::with_source("building an SQS batch entry failed", e))?;
@@ -94,14 +88,8 @@ impl SqsQueue {
             entries.push(entry);
         }
         for attempt in 1..=2 {
-            let out = self
-                .client
-                .send_message_batch()
-                .queue_url(url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| {
+            let out = self.client.send_message_batch().queue_url(url).set_entries(Some(entries)).send().await.map_err(
+                |e| {
                     PortError::with_source(
                         format!(
                             "SQS SendMessageBatch to the {} queue failed: {}",
@@ -110,7 +98,8 @@ impl SqsQueue {
                         ),
                         e,
                     )
-                })?;
+                },
+            )?;
             if out.failed().is_empty() {
                 return Ok(());
             }
@@ -140,11 +129,7 @@ impl SqsQueue {
                 failed = out.failed().len(),
                 "SQS batch entries failed; retrying them once"
             );
-            entries = out
-                .failed()
-                .iter()
-                .filter_map(|f| pending.get(f.id()).cloned())
-                .collect();
+            entries = out.failed().iter().filter_map(|f| pending.get(f.id()).cloned()).collect();
         }
         unreachable!("the second attempt returns")
     }
@@ -154,13 +139,7 @@ impl SqsQueue {
 pub fn sanitize_entry_id(id: &str) -> String {
     let s: String = id
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
         .take(MAX_ENTRY_ID_LEN)
         .collect();
     if s.is_empty() {
@@ -209,10 +188,7 @@ mod tests {
     use super::*;
 
     fn m(id: &str) -> QueueMessage {
-        QueueMessage {
-            id: id.into(),
-            body: "{}".into(),
-        }
+        QueueMessage { id: id.into(), body: "{}".into() }
     }
 
     #[test]
@@ -223,13 +199,7 @@ mod tests {
         assert_eq!(sanitize_entry_id(""), "_");
         assert_eq!(sanitize_entry_id(&"a".repeat(200)).len(), 80);
         let long = "b".repeat(100);
-        let ids = entry_ids(&[
-            m("a.b"),
-            m("a:b"),
-            m(&long),
-            m(&format!("{long}x")),
-            m("a_b"),
-        ]);
+        let ids = entry_ids(&[m("a.b"), m("a:b"), m(&long), m(&format!("{long}x")), m("a_b")]);
         assert_eq!(ids[0], "a_b");
         assert_eq!(ids[1], "a_b-1");
         assert_eq!(ids[2].len(), 80);
@@ -239,11 +209,7 @@ mod tests {
         assert_eq!(ids, ["a_b-2", "a_b", "a_b-12"]);
         assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());
         for id in &ids {
-            assert!(
-                id.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-                "{id}"
-            );
+            assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{id}");
         }
     }
 }

@@ -28,27 +28,14 @@ struct SecretsManagerSource {
 #[async_trait]
 impl SecretSource for SecretsManagerSource {
     async fn fetch(&self) -> Result<String, PortError> {
-        let out = self
-            .client
-            .get_secret_value()
-            .secret_id(&self.secret_id)
-            .send()
-            .await
-            .map_err(|e| {
-                PortError::with_source(
-                    format!(
-                        "Secrets Manager GetSecretValue({}) failed: {}",
-                        self.secret_id,
-                        DisplayErrorContext(&e)
-                    ),
-                    e,
-                )
-            })?;
+        let out = self.client.get_secret_value().secret_id(&self.secret_id).send().await.map_err(|e| {
+            PortError::with_source(
+                format!("Secrets Manager GetSecretValue({}) failed: {}", self.secret_id, DisplayErrorContext(&e)),
+                e,
+            )
+        })?;
         out.secret_string.ok_or_else(|| {
-            PortError::new(format!(
-                "secret {} has no SecretString (binary secrets are not supported)",
-                self.secret_id
-            ))
+            PortError::new(format!("secret {} has no SecretString (binary secrets are not supported)", self.secret_id))
         })
     }
 }
@@ -87,10 +74,7 @@ impl SecretsManagerSecrets {
     /// [`DEFAULT_SECRETS_TTL`].
     pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
         let secret_id = secret_id.into();
-        let source = SecretsManagerSource {
-            client,
-            secret_id: secret_id.clone(),
-        };
+        let source = SecretsManagerSource { client, secret_id: secret_id.clone() };
         Self::with_source(Arc::new(source), secret_id)
     }
 
@@ -107,26 +91,15 @@ impl SecretsManagerSecrets {
     }
 
     fn with_source(source: Arc<dyn SecretSource>, secret_id: String) -> Self {
-        SecretsManagerSecrets {
-            source,
-            secret_id,
-            ttl: DEFAULT_SECRETS_TTL,
-            cache: RwLock::new(None),
-        }
+        SecretsManagerSecrets { source, secret_id, ttl: DEFAULT_SECRETS_TTL, cache: RwLock::new(None) }
     }
 
     fn field(&self, values: &Map<String, Value>, name: &str) -> Result<String, PortError> {
         match values.get(name) {
             Some(Value::String(s)) => Ok(s.clone()),
             Some(v @ (Value::Number(_) | Value::Bool(_))) => Ok(v.to_string()),
-            Some(_) => Err(PortError::new(format!(
-                "field {name:?} of secret {} is not a string",
-                self.secret_id
-            ))),
-            None => Err(PortError::new(format!(
-                "secret {} has no field {name:?}",
-                self.secret_id
-            ))),
+            Some(_) => Err(PortError::new(format!("field {name:?} of secret {} is not a string", self.secret_id))),
+            None => Err(PortError::new(format!("secret {} has no field {name:?}", self.secret_id))),
         }
     }
 
@@ -134,14 +107,8 @@ impl SecretsManagerSecrets {
         match serde_json::from_str::<Value>(document) {
             Ok(Value::Object(map)) => Ok(map),
             // serde_json's messages give a position, never the input, so they are safe to keep.
-            Ok(_) => Err(PortError::new(format!(
-                "secret {} is not a JSON object",
-                self.secret_id
-            ))),
-            Err(e) => Err(PortError::with_source(
-                format!("secret {} is not valid JSON", self.secret_id),
-                e,
-            )),
+            Ok(_) => Err(PortError::new(format!("secret {} is not a JSON object", self.secret_id))),
+            Err(e) => Err(PortError::with_source(format!("secret {} is not valid JSON", self.secret_id), e)),
         }
     }
 }
@@ -168,10 +135,7 @@ impl Secrets for SecretsManagerSecrets {
         match fetched {
             Ok(values) => {
                 let value = self.field(&values, name);
-                *cache = Some(Cached {
-                    values,
-                    fetched_at: Instant::now(),
-                });
+                *cache = Some(Cached { values, fetched_at: Instant::now() });
                 value
             }
             Err(e) => match cache.as_ref() {
@@ -206,20 +170,15 @@ mod tests {
     }
 
     fn secrets(document: &str, ttl: Duration) -> (Arc<Fake>, SecretsManagerSecrets) {
-        let fake = Arc::new(Fake {
-            document: Mutex::new(Ok(document.to_string())),
-            fetches: AtomicUsize::new(0),
-        });
+        let fake = Arc::new(Fake { document: Mutex::new(Ok(document.to_string())), fetches: AtomicUsize::new(0) });
         let s = SecretsManagerSecrets::with_source(fake.clone(), "tollgate/app".into()).with_ttl(ttl);
         (fake, s)
     }
 
     #[tokio::test]
     async fn reads_fields_and_fetches_once_within_the_ttl() {
-        let (fake, s) = secrets(
-            r#"{"jwt_signing_key":"s3cr3t-value","port":8080,"nested":{"a":1}}"#,
-            DEFAULT_SECRETS_TTL,
-        );
+        let (fake, s) =
+            secrets(r#"{"jwt_signing_key":"s3cr3t-value","port":8080,"nested":{"a":1}}"#, DEFAULT_SECRETS_TTL);
         assert_eq!(s.get("jwt_signing_key").await.unwrap(), "s3cr3t-value");
         assert_eq!(s.get("port").await.unwrap(), "8080");
         let missing = s.get("stripe_secret_key").await.unwrap_err().to_string();
@@ -242,11 +201,7 @@ mod tests {
 
         *fake.document.lock().unwrap() = Err("throttled".into());
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(
-            s.get("k").await.unwrap(),
-            "v2",
-            "a failed refresh keeps the cached copy"
-        );
+        assert_eq!(s.get("k").await.unwrap(), "v2", "a failed refresh keeps the cached copy");
     }
 
     #[tokio::test]
@@ -264,9 +219,6 @@ mod tests {
         }
         let (fake, s) = secrets("{}", DEFAULT_SECRETS_TTL);
         *fake.document.lock().unwrap() = Err("AccessDenied".into());
-        assert!(
-            s.get("k").await.unwrap_err().to_string().contains("AccessDenied"),
-            "no cache: the fetch error"
-        );
+        assert!(s.get("k").await.unwrap_err().to_string().contains("AccessDenied"), "no cache: the fetch error");
     }
 }

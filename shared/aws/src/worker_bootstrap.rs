@@ -21,10 +21,7 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 
 /// The DynamoDB store on the table `TABLE_NAME`.
 pub fn store(config: &aws_config::SdkConfig) -> Result<DynamoStore, BootstrapError> {
-    Ok(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(config),
-        required("TABLE_NAME")?,
-    ))
+    Ok(DynamoStore::new(aws_sdk_dynamodb::Client::new(config), required("TABLE_NAME")?))
 }
 
 /// The SQS queues from `USAGE_QUEUE_URL` and `NOTIFICATIONS_QUEUE_URL`.

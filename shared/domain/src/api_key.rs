@@ -101,7 +101,10 @@ pub struct NewApiKey {
 
 impl std::fmt::Debug for NewApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewApiKey").field("display_prefix", &self.display_prefix).field("last4", &self.last4).finish_non_exhaustive()
+        f.debug_struct("NewApiKey")
+            .field("display_prefix", &self.display_prefix)
+            .field("last4", &self.last4)
+            .finish_non_exhaustive()
     }
 }
 
@@ -265,7 +268,13 @@ mod tests {
             revoked_at: None,
             rotated_at: None,
         };
-        let secret = KeySecret { hash: TokenHash::of("x"), key_id: key.id.clone(), org_id: key.org_id.clone(), created_at: now, valid_until: None };
+        let secret = KeySecret {
+            hash: TokenHash::of("x"),
+            key_id: key.id.clone(),
+            org_id: key.org_id.clone(),
+            created_at: now,
+            valid_until: None,
+        };
         assert_eq!(key.check_usable(&secret, now), Ok(()));
         assert_eq!(key.check_usable(&secret, now + Duration::hours(2)), Err(KeyRejection::Expired));
         let old = KeySecret { valid_until: Some(now + Duration::minutes(5)), ..secret.clone() };

@@ -103,7 +103,15 @@ mod tests {
     fn validation() {
         let ok = Endpoint::default_echo(Utc::now());
         assert!(ok.validate().is_ok());
-        for (path, good) in [("/a/{id}/b", true), ("/{*rest}", true), ("/a/{*rest}/b", false), ("a", false), ("/a//b", false), ("/a b", false), ("/{}", false)] {
+        for (path, good) in [
+            ("/a/{id}/b", true),
+            ("/{*rest}", true),
+            ("/a/{*rest}/b", false),
+            ("a", false),
+            ("/a//b", false),
+            ("/a b", false),
+            ("/{}", false),
+        ] {
             let e = Endpoint { path: path.into(), ..ok.clone() };
             assert_eq!(e.validate().is_ok(), good, "{path}");
         }

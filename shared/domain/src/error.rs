@@ -48,10 +48,7 @@ pub enum StoreError {
 
 impl StoreError {
     /// Wraps a backend error, keeping it as the source.
-    pub fn unavailable(
-        message: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
+    pub fn unavailable(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         StoreError::Unavailable { message: message.into(), source: Some(Box::new(source)) }
     }
 }

@@ -34,9 +34,9 @@ impl Id {
     /// Whether `s` looks like an id with this prefix (cheap filter before any I/O).
     pub fn is_plausible(s: &str, prefix: &str) -> bool {
         s.len() <= 64
-            && s.strip_prefix(prefix).and_then(|r| r.strip_prefix('_')).is_some_and(|r| {
-                !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric())
-            })
+            && s.strip_prefix(prefix)
+                .and_then(|r| r.strip_prefix('_'))
+                .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric()))
     }
 }
 

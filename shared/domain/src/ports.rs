@@ -10,9 +10,9 @@
 //!   `StoreError` variants; the HTTP layer maps them to 4xx.
 
 use crate::{
-    AggregateQuery, Endpoint, Plan, Subscription, UsageAggregate, UsageEvent, UsageIncrement, UsageLogQuery,
-    ActionToken, ActionTokenKind, ApiKey, AuditEvent, AuditQuery, Email, Id, KeySecret, MailMessage, Membership,
-    Organization, RefreshFamily, RefreshToken, RotateOutcome, StoreError, TokenHash, User,
+    ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, KeySecret,
+    MailMessage, Membership, Organization, Plan, RefreshFamily, RefreshToken, RotateOutcome, StoreError, Subscription,
+    TokenHash, UsageAggregate, UsageEvent, UsageIncrement, UsageLogQuery, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -60,22 +60,35 @@ pub trait SessionRepository: Send + Sync {
     /// Atomically: if the token `old` has not been rotated, mark it rotated at `now` and store
     /// `new` (same family). If it was already rotated, store nothing and say so (a reuse).
     /// `NotFound("refresh token")` if `old` does not exist.
-    async fn rotate_refresh_token(&self, old: &TokenHash, new: &RefreshToken, now: DateTime<Utc>)
-        -> Result<RotateOutcome, StoreError>;
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenHash,
+        new: &RefreshToken,
+        now: DateTime<Utc>,
+    ) -> Result<RotateOutcome, StoreError>;
 
     /// Revokes a family (idempotent: the first reason and time are kept).
     async fn revoke_family(&self, family_id: &Id, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Revokes every unrevoked family of the user except `keep`; returns how many.
-    async fn revoke_user_families(&self, user_id: &Id, keep: Option<&Id>, reason: &str, now: DateTime<Utc>)
-        -> Result<u32, StoreError>;
+    async fn revoke_user_families(
+        &self,
+        user_id: &Id,
+        keep: Option<&Id>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u32, StoreError>;
 
     async fn create_action_token(&self, token: &ActionToken) -> Result<(), StoreError>;
 
     /// Atomically consumes the token if it exists, is of `kind`, is unused and `now` is before
     /// its expiry. A token can be consumed once; every later call returns None.
-    async fn consume_action_token(&self, hash: &TokenHash, kind: ActionTokenKind, now: DateTime<Utc>)
-        -> Result<Option<ActionToken>, StoreError>;
+    async fn consume_action_token(
+        &self,
+        hash: &TokenHash,
+        kind: ActionTokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ActionToken>, StoreError>;
 }
 
 /// API keys and their secrets (as hashes).
@@ -84,8 +97,13 @@ pub trait ApiKeyRepository: Send + Sync {
     /// Stores a key with its first secret if the organization has fewer than `max_active`
     /// keys that are usable at `now` (not revoked, not expired). Exact under concurrency.
     /// `LimitReached("active api keys")` otherwise.
-    async fn create_api_key(&self, key: &ApiKey, secret: &KeySecret, max_active: u32, now: DateTime<Utc>)
-        -> Result<(), StoreError>;
+    async fn create_api_key(
+        &self,
+        key: &ApiKey,
+        secret: &KeySecret,
+        max_active: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
     /// Every key of the organization, revoked ones included, newest first.
     async fn list_api_keys(&self, org_id: &Id) -> Result<Vec<ApiKey>, StoreError>;
@@ -129,8 +147,12 @@ pub trait ApiKeyRepository: Send + Sync {
 pub trait AttemptCounter: Send + Sync {
     /// Adds one to `bucket` in the window that starts at `window_start` and returns the new
     /// count. The counter may be dropped after `expires_at`.
-    async fn add_attempt(&self, bucket: &str, window_start: DateTime<Utc>, expires_at: DateTime<Utc>)
-        -> Result<u32, StoreError>;
+    async fn add_attempt(
+        &self,
+        bucket: &str,
+        window_start: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<u32, StoreError>;
 
     /// The count of `bucket` in that window (0 if none).
     async fn attempts(&self, bucket: &str, window_start: DateTime<Utc>) -> Result<u32, StoreError>;
@@ -152,8 +174,13 @@ pub trait AuditLog: Send + Sync {
 pub trait IdempotencyStore: Send + Sync {
     /// Claims `key` within `scope` until `expires_at`. True if this call made the claim; false
     /// if a claim that has not expired at `now` already exists. Exact under concurrency.
-    async fn claim(&self, scope: &str, key: &str, now: DateTime<Utc>, expires_at: DateTime<Utc>)
-        -> Result<bool, StoreError>;
+    async fn claim(
+        &self,
+        scope: &str,
+        key: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Plans (the pricing catalog).
@@ -180,8 +207,12 @@ pub trait SubscriptionRepository: Send + Sync {
     async fn get_subscription(&self, id: &Id) -> Result<Option<Subscription>, StoreError>;
     async fn subscription_of_org(&self, org_id: &Id) -> Result<Option<Subscription>, StoreError>;
     /// Newest first, optionally only one organization's or one plan's; at most `limit` (0 = 100, cap 1000).
-    async fn list_subscriptions(&self, org_id: Option<&Id>, plan_id: Option<&Id>, limit: u32)
-        -> Result<Vec<Subscription>, StoreError>;
+    async fn list_subscriptions(
+        &self,
+        org_id: Option<&Id>,
+        plan_id: Option<&Id>,
+        limit: u32,
+    ) -> Result<Vec<Subscription>, StoreError>;
     /// Replaces plan, status, cancel flags and `updated_at`. `NotFound("subscription")`.
     async fn update_subscription(&self, sub: &Subscription) -> Result<(), StoreError>;
 }
@@ -208,8 +239,14 @@ pub trait UsageCounter: Send + Sync {
     /// only if `hard_limit` is None or the new total is `<= hard_limit`. One conditional
     /// write: exact under any concurrency (never read-then-write). The counter may be
     /// dropped after `expires_at`.
-    async fn add_usage(&self, org_id: &Id, period: &str, cost: u64, hard_limit: Option<u64>, expires_at: DateTime<Utc>)
-        -> Result<UsageIncrement, StoreError>;
+    async fn add_usage(
+        &self,
+        org_id: &Id,
+        period: &str,
+        cost: u64,
+        hard_limit: Option<u64>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<UsageIncrement, StoreError>;
     /// The counter's value (0 if none).
     async fn usage(&self, org_id: &Id, period: &str) -> Result<u64, StoreError>;
 }
@@ -224,8 +261,11 @@ pub trait UsageLog: Send + Sync {
     /// Entries matching the query, newest first (ties by id, descending), not expired at
     /// `now`, and the cursor of the next page (None on the last page). A cursor that is not
     /// one this store issued is `Conflict("invalid cursor")`.
-    async fn query_usage(&self, query: &UsageLogQuery, now: DateTime<Utc>)
-        -> Result<(Vec<UsageEvent>, Option<String>), StoreError>;
+    async fn query_usage(
+        &self,
+        query: &UsageLogQuery,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<UsageEvent>, Option<String>), StoreError>;
     /// Aggregates of one organization and granularity with bucket start in `[from, to)`,
     /// one per (bucket, key, endpoint), oldest first.
     async fn usage_aggregates(&self, query: &AggregateQuery) -> Result<Vec<UsageAggregate>, StoreError>;

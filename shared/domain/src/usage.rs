@@ -230,7 +230,16 @@ mod tests {
     fn aggregate_counts_and_quantiles() {
         let mut agg = UsageAggregate::empty_for(&event(200, 1), Granularity::Hour);
         for i in 0..100 {
-            agg.add(&event(if i < 90 { 200 } else { 503 }, if i < 50 { 3 } else if i < 95 { 40 } else { 900 }));
+            agg.add(&event(
+                if i < 90 { 200 } else { 503 },
+                if i < 50 {
+                    3
+                } else if i < 95 {
+                    40
+                } else {
+                    900
+                },
+            ));
         }
         assert_eq!((agg.count, agg.cost_units, agg.status_2xx, agg.status_5xx), (100, 200, 90, 10));
         assert_eq!(agg.latency_quantile(0.5), Some(5));

@@ -46,8 +46,7 @@ impl OutboxMailer {
                 }
             })
             .collect();
-        messages
-            .sort_by(|(a, pa), (b, pb)| a.created_at.cmp(&b.created_at).then_with(|| pa.cmp(pb)));
+        messages.sort_by(|(a, pa), (b, pb)| a.created_at.cmp(&b.created_at).then_with(|| pa.cmp(pb)));
         messages.into_iter().map(|(m, _)| m).collect()
     }
 
@@ -57,13 +56,7 @@ impl OutboxMailer {
             .id
             .as_str()
             .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
+            .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
             .collect();
         format!("{}-{id}.json", message.created_at.timestamp_millis())
     }
@@ -74,14 +67,12 @@ impl Mailer for OutboxMailer {
     // The message body may hold a one-time link: only the kind and id go into the span.
     #[tracing::instrument(skip_all, fields(mail_id = %message.id, kind = %message.kind), err)]
     async fn send(&self, message: &MailMessage) -> Result<(), PortError> {
-        let json = serde_json::to_vec_pretty(message)
-            .map_err(|e| PortError::with_source("cannot encode mail", e))?;
+        let json = serde_json::to_vec_pretty(message).map_err(|e| PortError::with_source("cannot encode mail", e))?;
         let path = self.dir.join(Self::file_name(message));
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || -> Result<(), PortError> {
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                PortError::with_source(format!("cannot create outbox {}", dir.display()), e)
-            })?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| PortError::with_source(format!("cannot create outbox {}", dir.display()), e))?;
             // Write then rename, so a reader never sees half a message.
             let tmp = path.with_extension("json.tmp");
             std::fs::write(&tmp, &json)
@@ -100,8 +91,7 @@ mod tests {
     use tollgate_domain::{Email, Id};
 
     fn temp_dir(tag: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("tollgate-embedded-{tag}-{}", Id::generate("t")));
+        let dir = std::env::temp_dir().join(format!("tollgate-embedded-{tag}-{}", Id::generate("t")));
         let _ = std::fs::remove_dir_all(&dir);
         dir
     }
@@ -121,10 +111,7 @@ mod tests {
     async fn writes_json_files_and_reads_them_back_oldest_first() {
         let dir = temp_dir("outbox").join("nested");
         let mailer = OutboxMailer::new(&dir);
-        assert!(
-            OutboxMailer::read_all(&dir).is_empty(),
-            "a missing outbox is empty"
-        );
+        assert!(OutboxMailer::read_all(&dir).is_empty(), "a missing outbox is empty");
 
         let t0 = Utc.timestamp_millis_opt(1_700_000_000_123).unwrap();
         let later = message("reset_password", t0 + Duration::seconds(5));

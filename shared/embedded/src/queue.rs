@@ -121,21 +121,16 @@ impl SqliteQueue {
     /// WAL and a busy timeout, and creates the queue tables if they are missing.
     pub fn open(path: &Path) -> Result<Self, PortError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                PortError::with_source(format!("cannot create {}", parent.display()), e)
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| PortError::with_source(format!("cannot create {}", parent.display()), e))?;
         }
-        let conn = Connection::open(path)
-            .map_err(|e| PortError::with_source(format!("cannot open {}", path.display()), e))?;
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(db_err("busy timeout"))?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-            .map_err(db_err("cannot enable WAL"))?;
+        let conn =
+            Connection::open(path).map_err(|e| PortError::with_source(format!("cannot open {}", path.display()), e))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err("busy timeout"))?;
+        let mode: String =
+            conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(db_err("cannot enable WAL"))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(PortError::new(format!(
-                "sqlite queue: journal_mode is {mode}, not wal"
-            )));
+            return Err(PortError::new(format!("sqlite queue: journal_mode is {mode}, not wal")));
         }
         Self::setup(conn, Some(path.to_path_buf()))
     }
@@ -147,10 +142,8 @@ impl SqliteQueue {
     }
 
     fn setup(conn: Connection, path: Option<PathBuf>) -> Result<Self, PortError> {
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(db_err("pragma"))?;
-        conn.execute_batch(SCHEMA)
-            .map_err(db_err("cannot create the queue tables"))?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db_err("pragma"))?;
+        conn.execute_batch(SCHEMA).map_err(db_err("cannot create the queue tables"))?;
         Ok(SqliteQueue {
             conn: Arc::new(Mutex::new(conn)),
             path,
@@ -286,18 +279,13 @@ impl SqliteQueue {
         }
         let ids = ids.to_vec();
         self.call(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db_err("begin"))?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err("begin"))?;
             let mut n = 0;
             {
-                let mut stmt = tx
-                    .prepare("DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2")
-                    .map_err(db_err("ack"))?;
+                let mut stmt =
+                    tx.prepare("DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2").map_err(db_err("ack"))?;
                 for id in &ids {
-                    n += stmt
-                        .execute(params![queue.as_str(), id])
-                        .map_err(db_err("ack"))?;
+                    n += stmt.execute(params![queue.as_str(), id]).map_err(db_err("ack"))?;
                 }
             }
             tx.commit().map_err(db_err("commit"))?;
@@ -410,12 +398,8 @@ impl SqliteQueue {
     /// Messages of `queue` not yet acknowledged (visible or in flight), dead letters excluded.
     pub async fn depth(&self, queue: QueueName) -> Result<u64, PortError> {
         self.call(move |c| {
-            c.query_row(
-                "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1",
-                params![queue.as_str()],
-                |r| r.get(0),
-            )
-            .map_err(db_err("depth"))
+            c.query_row("SELECT COUNT(*) FROM queue_messages WHERE queue = ?1", params![queue.as_str()], |r| r.get(0))
+                .map_err(db_err("depth"))
         })
         .await
     }
@@ -433,11 +417,8 @@ fn move_to_dead_letters(
         params![queue.as_str(), id, ms(now)],
     )
     .map_err(db_err("dead-letter"))?;
-    tx.execute(
-        "DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2",
-        params![queue.as_str(), id],
-    )
-    .map_err(db_err("dead-letter"))?;
+    tx.execute("DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2", params![queue.as_str(), id])
+        .map_err(db_err("dead-letter"))?;
     Ok(())
 }
 
@@ -478,10 +459,7 @@ mod tests {
     use super::*;
 
     fn msg(id: &str) -> QueueMessage {
-        QueueMessage {
-            id: id.into(),
-            body: format!("body of {id}"),
-        }
+        QueueMessage { id: id.into(), body: format!("body of {id}") }
     }
 
     fn ids(v: &[ReceivedMessage]) -> Vec<&str> {
@@ -492,40 +470,22 @@ mod tests {
     async fn send_receive_ack_with_dedup_and_visibility() {
         let q = SqliteQueue::open_in_memory().unwrap();
         let now = Utc::now();
-        q.send(QueueName::Usage, &[msg("a"), msg("b"), msg("a")])
-            .await
-            .unwrap();
-        q.send(QueueName::Usage, &[msg("b"), msg("c")])
-            .await
-            .unwrap();
+        q.send(QueueName::Usage, &[msg("a"), msg("b"), msg("a")]).await.unwrap();
+        q.send(QueueName::Usage, &[msg("b"), msg("c")]).await.unwrap();
         q.send(QueueName::Notifications, &[msg("a")]).await.unwrap();
         assert_eq!(q.depth(QueueName::Usage).await.unwrap(), 3);
 
-        let got = q
-            .receive(QueueName::Usage, 2, Duration::from_secs(30), now)
-            .await
-            .unwrap();
+        let got = q.receive(QueueName::Usage, 2, Duration::from_secs(30), now).await.unwrap();
         assert_eq!(ids(&got), ["a", "b"]);
         assert_eq!(got[0].attempts, 1);
         assert_eq!(got[0].body, "body of a");
         // In flight: not delivered again before the visibility timeout.
-        let got = q
-            .receive(QueueName::Usage, 10, Duration::from_secs(30), now)
-            .await
-            .unwrap();
+        let got = q.receive(QueueName::Usage, 10, Duration::from_secs(30), now).await.unwrap();
         assert_eq!(ids(&got), ["c"]);
-        assert_eq!(
-            q.ack(QueueName::Usage, &["a".into(), "c".into()])
-                .await
-                .unwrap(),
-            2
-        );
+        assert_eq!(q.ack(QueueName::Usage, &["a".into(), "c".into()]).await.unwrap(), 2);
         // b was not acknowledged: back after the timeout, second attempt.
         let later = now + chrono::Duration::seconds(31);
-        let got = q
-            .receive(QueueName::Usage, 10, Duration::from_secs(30), later)
-            .await
-            .unwrap();
+        let got = q.receive(QueueName::Usage, 10, Duration::from_secs(30), later).await.unwrap();
         assert_eq!((ids(&got), got[0].attempts), (vec!["b"], 2));
         // Queues are separate.
         assert_eq!(q.depth(QueueName::Notifications).await.unwrap(), 1);
@@ -537,50 +497,26 @@ mod tests {
         let mut now = Utc::now();
         q.send(QueueName::Usage, &[msg("poison")]).await.unwrap();
         for attempt in 1..=3 {
-            let got = q
-                .receive(QueueName::Usage, 10, Duration::from_secs(30), now)
-                .await
-                .unwrap();
+            let got = q.receive(QueueName::Usage, 10, Duration::from_secs(30), now).await.unwrap();
             assert_eq!(got[0].attempts, attempt);
-            let outcome = q
-                .release_for_retry(QueueName::Usage, "poison", Duration::from_secs(1), now)
-                .await
-                .unwrap();
+            let outcome = q.release_for_retry(QueueName::Usage, "poison", Duration::from_secs(1), now).await.unwrap();
             if attempt < 3 {
                 assert!(matches!(outcome, RetryOutcome::Scheduled { .. }));
-                assert!(q
-                    .receive(QueueName::Usage, 10, Duration::from_secs(30), now)
-                    .await
-                    .unwrap()
-                    .is_empty());
+                assert!(q.receive(QueueName::Usage, 10, Duration::from_secs(30), now).await.unwrap().is_empty());
             } else {
                 assert_eq!(outcome, RetryOutcome::DeadLettered { attempts: 3 });
             }
             now += chrono::Duration::seconds(2);
         }
-        assert!(q
-            .receive(QueueName::Usage, 10, Duration::from_secs(30), now)
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(q.receive(QueueName::Usage, 10, Duration::from_secs(30), now).await.unwrap().is_empty());
         assert_eq!(q.depth(QueueName::Usage).await.unwrap(), 0);
         let dead = q.dead_letters(QueueName::Usage).await.unwrap();
-        assert_eq!(
-            (dead.len(), dead[0].id.as_str(), dead[0].attempts),
-            (1, "poison", 3)
-        );
-        assert!(q
-            .dead_letters(QueueName::Notifications)
-            .await
-            .unwrap()
-            .is_empty());
+        assert_eq!((dead.len(), dead[0].id.as_str(), dead[0].attempts), (1, "poison", 3));
+        assert!(q.dead_letters(QueueName::Notifications).await.unwrap().is_empty());
 
         assert!(q.redrive(QueueName::Usage, "poison").await.unwrap());
         assert!(q.dead_letters(QueueName::Usage).await.unwrap().is_empty());
-        let got = q
-            .receive(QueueName::Usage, 10, Duration::from_secs(30), now)
-            .await
-            .unwrap();
+        let got = q.receive(QueueName::Usage, 10, Duration::from_secs(30), now).await.unwrap();
         assert_eq!(got[0].attempts, 1);
     }
 
@@ -590,38 +526,20 @@ mod tests {
         let mut now = Utc::now();
         q.send(QueueName::Usage, &[msg("x")]).await.unwrap();
         for _ in 0..2 {
-            assert_eq!(
-                q.receive(QueueName::Usage, 10, Duration::from_secs(1), now)
-                    .await
-                    .unwrap()
-                    .len(),
-                1
-            );
+            assert_eq!(q.receive(QueueName::Usage, 10, Duration::from_secs(1), now).await.unwrap().len(), 1);
             now += chrono::Duration::seconds(2);
         }
-        assert!(q
-            .receive(QueueName::Usage, 10, Duration::from_secs(1), now)
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(q.receive(QueueName::Usage, 10, Duration::from_secs(1), now).await.unwrap().is_empty());
+        assert_eq!(q.dead_letters(QueueName::Usage).await.unwrap()[0].attempts, 2);
         assert_eq!(
-            q.dead_letters(QueueName::Usage).await.unwrap()[0].attempts,
-            2
-        );
-        assert_eq!(
-            q.release_for_retry(QueueName::Usage, "x", Duration::ZERO, now)
-                .await
-                .unwrap(),
+            q.release_for_retry(QueueName::Usage, "x", Duration::ZERO, now).await.unwrap(),
             RetryOutcome::NotFound
         );
     }
 
     #[tokio::test]
     async fn survives_reopen_next_to_other_tables() {
-        let dir = std::env::temp_dir().join(format!(
-            "tollgate-queue-{}",
-            tollgate_domain::id::random_base62(8)
-        ));
+        let dir = std::env::temp_dir().join(format!("tollgate-queue-{}", tollgate_domain::id::random_base62(8)));
         let path = dir.join("tollgate.db");
         {
             let q = SqliteQueue::open(&path).unwrap();

@@ -31,9 +31,7 @@ pub struct LocalSecrets {
 
 impl std::fmt::Debug for LocalSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalSecrets")
-            .field("dir", &self.dir)
-            .finish_non_exhaustive()
+        f.debug_struct("LocalSecrets").field("dir", &self.dir).finish_non_exhaustive()
     }
 }
 
@@ -43,10 +41,7 @@ impl LocalSecrets {
         Self::with_env(data_dir, |name| std::env::var(name).ok())
     }
 
-    fn with_env(
-        data_dir: impl Into<PathBuf>,
-        env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
-    ) -> Self {
+    fn with_env(data_dir: impl Into<PathBuf>, env: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
         LocalSecrets {
             dir: data_dir.into().join("secrets"),
             generate_lock: Arc::new(Mutex::new(())),
@@ -69,10 +64,7 @@ impl LocalSecrets {
             Ok(s) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
             Ok(_) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(PortError::with_source(
-                format!("cannot read secret file {}", path.display()),
-                e,
-            )),
+            Err(e) => Err(PortError::with_source(format!("cannot read secret file {}", path.display()), e)),
         }
     }
 
@@ -85,14 +77,10 @@ impl LocalSecrets {
         if let Some(v) = Self::read_file(&path)? {
             return Ok(v);
         }
-        std::fs::create_dir_all(&self.dir).map_err(|e| {
-            PortError::with_source(format!("cannot create {}", self.dir.display()), e)
-        })?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| PortError::with_source(format!("cannot create {}", self.dir.display()), e))?;
         let value = tollgate_domain::id::random_base62(GENERATED_LEN);
-        let tmp = self.dir.join(format!(
-            ".{name}.{}.tmp",
-            tollgate_domain::id::random_base62(12)
-        ));
+        let tmp = self.dir.join(format!(".{name}.{}.tmp", tollgate_domain::id::random_base62(12)));
         let write = || -> std::io::Result<()> {
             use std::io::Write;
             let mut options = std::fs::OpenOptions::new();
@@ -119,10 +107,7 @@ impl LocalSecrets {
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::read_file(&path)?
                 .ok_or_else(|| PortError::new(format!("secret file {} is empty", path.display()))),
-            Err(e) => Err(PortError::with_source(
-                format!("cannot write secret file {}", path.display()),
-                e,
-            )),
+            Err(e) => Err(PortError::with_source(format!("cannot write secret file {}", path.display()), e)),
         }
     }
 }
@@ -131,11 +116,7 @@ impl LocalSecrets {
 impl Secrets for LocalSecrets {
     #[tracing::instrument(skip(self), err)]
     async fn get(&self, name: &str) -> Result<String, PortError> {
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
             return Err(PortError::new(format!("invalid secret name {name:?}")));
         }
         if let Some(v) = (self.env)(&Self::env_var_name(name)).filter(|v| !v.is_empty()) {
@@ -162,26 +143,12 @@ mod tests {
     async fn generates_once_persists_and_reuses() {
         let data = temp_dir();
         let secrets = LocalSecrets::with_env(&data, |_| None);
-        let name = format!(
-            "test_{}",
-            tollgate_domain::id::random_base62(10).to_lowercase()
-        );
+        let name = format!("test_{}", tollgate_domain::id::random_base62(10).to_lowercase());
         let first = secrets.get(&name).await.unwrap();
         assert_eq!(first.len(), 64);
         assert!(first.bytes().all(|b| b.is_ascii_alphanumeric()));
-        assert_eq!(
-            secrets.get(&name).await.unwrap(),
-            first,
-            "same value on the second call"
-        );
-        assert_eq!(
-            LocalSecrets::with_env(&data, |_| None)
-                .get(&name)
-                .await
-                .unwrap(),
-            first,
-            "survives a restart"
-        );
+        assert_eq!(secrets.get(&name).await.unwrap(), first, "same value on the second call");
+        assert_eq!(LocalSecrets::with_env(&data, |_| None).get(&name).await.unwrap(), first, "survives a restart");
 
         let file = data.join("secrets").join(&name);
         assert_eq!(std::fs::read_to_string(&file).unwrap(), first);
@@ -209,11 +176,7 @@ mod tests {
             values.push(t.await.unwrap());
         }
         values.dedup();
-        assert_eq!(
-            values.len(),
-            1,
-            "every caller sees the same generated value"
-        );
+        assert_eq!(values.len(), 1, "every caller sees the same generated value");
         std::fs::remove_dir_all(&data).unwrap();
     }
 
@@ -234,11 +197,7 @@ mod tests {
             "from-file",
             "an empty variable is unset; the file is trimmed"
         );
-        assert_eq!(
-            secrets.get("jwt_signing_key").await.unwrap(),
-            "from-env",
-            "the environment wins"
-        );
+        assert_eq!(secrets.get("jwt_signing_key").await.unwrap(), "from-env", "the environment wins");
         std::fs::remove_dir_all(&data).unwrap();
     }
 
@@ -248,9 +207,6 @@ mod tests {
         for bad in ["", "../etc/passwd", "a/b", "a.b", "a b"] {
             assert!(secrets.get(bad).await.is_err(), "{bad:?} accepted");
         }
-        assert_eq!(
-            LocalSecrets::env_var_name("stripe-api-key"),
-            "STRIPE_API_KEY"
-        );
+        assert_eq!(LocalSecrets::env_var_name("stripe-api-key"), "STRIPE_API_KEY");
     }
 }

@@ -21,8 +21,10 @@ pub fn set_refresh_cookie(settings: &Settings, token: &str) -> HeaderValue {
 /// `Set-Cookie` that removes the refresh cookie.
 pub fn clear_refresh_cookie(settings: &Settings) -> HeaderValue {
     let secure = if settings.cookie_secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{REFRESH_COOKIE}=; Path={COOKIE_PATH}; Max-Age=0; HttpOnly; SameSite=Strict{secure}"))
-        .expect("static cookie")
+    HeaderValue::from_str(&format!(
+        "{REFRESH_COOKIE}=; Path={COOKIE_PATH}; Max-Age=0; HttpOnly; SameSite=Strict{secure}"
+    ))
+    .expect("static cookie")
 }
 
 /// The refresh token from the request's cookies, if any.

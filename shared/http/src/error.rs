@@ -202,7 +202,8 @@ mod tests {
 
     #[test]
     fn too_many_requests_sets_retry_after() {
-        let r = ApiError::TooManyRequests { code: "too_many_attempts", message: "slow down".into(), retry_after: 42 }.into_response();
+        let r = ApiError::TooManyRequests { code: "too_many_attempts", message: "slow down".into(), retry_after: 42 }
+            .into_response();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()[header::RETRY_AFTER], "42");
     }

@@ -48,8 +48,15 @@ impl JwtKeys {
     }
 
     /// Issues an access token valid for `ttl` from `now`.
-    pub fn issue(&self, user: &Id, org: &Id, role: Role, session: &Id, now: DateTime<Utc>, ttl: Duration)
-        -> Result<String, ApiError> {
+    pub fn issue(
+        &self,
+        user: &Id,
+        org: &Id,
+        role: Role,
+        session: &Id,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<String, ApiError> {
         let claims = AccessClaims {
             sub: user.to_string(),
             org: org.to_string(),
@@ -65,14 +72,14 @@ impl JwtKeys {
 
     /// Verifies signature, issuer and expiry (against the wall clock, with 5 s leeway).
     pub fn verify(&self, token: &str) -> Result<AccessClaims, ApiError> {
-        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
-            .map(|d| d.claims)
-            .map_err(|e| match e.kind() {
+        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).map(|d| d.claims).map_err(|e| {
+            match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
                     ApiError::unauthorized("token_expired", "the access token has expired; refresh it")
                 }
                 _ => ApiError::unauthorized("invalid_token", "the access token is invalid"),
-            })
+            }
+        })
     }
 }
 

@@ -12,7 +12,11 @@ pub const ENDPOINT_PREFIX: &str = "ep";
 
 /// The organization's subscription and its plan. An organization without one (every new
 /// organization) is put on the Free plan here, exactly once even under concurrency.
-pub async fn current_subscription(store: &dyn Store, org_id: &Id, now: DateTime<Utc>) -> Result<(Subscription, Plan), ApiError> {
+pub async fn current_subscription(
+    store: &dyn Store,
+    org_id: &Id,
+    now: DateTime<Utc>,
+) -> Result<(Subscription, Plan), ApiError> {
     let sub = match store.subscription_of_org(org_id).await? {
         Some(s) => s,
         None => {
@@ -58,4 +62,3 @@ fn ignore_existing(r: Result<(), StoreError>) -> Result<(), StoreError> {
         r => r,
     }
 }
-

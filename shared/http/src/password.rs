@@ -25,7 +25,8 @@ pub async fn hash_password(password: String) -> Result<String, ApiError> {
 /// Whether `password` matches the PHC string `hash`.
 pub async fn verify_password(password: String, hash: String) -> Result<bool, ApiError> {
     tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash).map_err(|e| ApiError::Internal(format!("stored hash unreadable: {e}")))?;
+        let parsed =
+            PasswordHash::new(&hash).map_err(|e| ApiError::Internal(format!("stored hash unreadable: {e}")))?;
         Ok(argon2().verify_password(password.as_bytes(), &parsed).is_ok())
     })
     .await

@@ -56,7 +56,8 @@ impl Settings {
         }
         s.cookie_secure = parse_env("COOKIE_SECURE", s.cookie_secure)?;
         s.login_window = Duration::seconds(parse_env("LOGIN_WINDOW_SECONDS", s.login_window.num_seconds())?);
-        s.login_max_failures_per_account = parse_env("LOGIN_MAX_FAILURES_PER_ACCOUNT", s.login_max_failures_per_account)?;
+        s.login_max_failures_per_account =
+            parse_env("LOGIN_MAX_FAILURES_PER_ACCOUNT", s.login_max_failures_per_account)?;
         s.login_max_failures_per_ip = parse_env("LOGIN_MAX_FAILURES_PER_IP", s.login_max_failures_per_ip)?;
         if s.login_window <= Duration::zero() {
             return Err("LOGIN_WINDOW_SECONDS must be positive".into());

@@ -68,7 +68,11 @@ pub fn text_field(field: &'static str, value: &str, max: usize) -> Result<String
 }
 
 /// Like `text_field` for an optional field; an empty string clears it.
-pub fn optional_text_field(field: &'static str, value: Option<&str>, max: usize) -> Result<Option<String>, crate::ApiError> {
+pub fn optional_text_field(
+    field: &'static str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, crate::ApiError> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => text_field(field, v, max).map(Some),

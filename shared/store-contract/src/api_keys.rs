@@ -6,11 +6,7 @@ use tollgate_domain::id::prefix;
 use tollgate_domain::{ApiKey, Id, KeyRejection, KeySecret, NewApiKey, StoreError, TokenHash};
 
 /// A new key of `org_id` with its first secret (not stored yet).
-pub fn new_key(
-    org_id: &Id,
-    created_at: DateTime<Utc>,
-    expires_at: Option<DateTime<Utc>>,
-) -> (ApiKey, KeySecret) {
+pub fn new_key(org_id: &Id, created_at: DateTime<Utc>, expires_at: Option<DateTime<Utc>>) -> (ApiKey, KeySecret) {
     let plain = NewApiKey::generate();
     let key = ApiKey {
         id: Id::generate(prefix::API_KEY),
@@ -25,13 +21,8 @@ pub fn new_key(
         revoked_at: None,
         rotated_at: None,
     };
-    let secret = KeySecret {
-        hash: plain.hash,
-        key_id: key.id.clone(),
-        org_id: org_id.clone(),
-        created_at,
-        valid_until: None,
-    };
+    let secret =
+        KeySecret { hash: plain.hash, key_id: key.id.clone(), org_id: org_id.clone(), created_at, valid_until: None };
     (key, secret)
 }
 
@@ -52,10 +43,7 @@ const MANY: u32 = 100;
 
 async fn create(store: &SharedStore, org_id: &Id, at: DateTime<Utc>) -> (ApiKey, KeySecret) {
     let (key, secret) = new_key(org_id, at, None);
-    store
-        .create_api_key(&key, &secret, MANY, at)
-        .await
-        .expect("create_api_key under the limit");
+    store.create_api_key(&key, &secret, MANY, at).await.expect("create_api_key under the limit");
     (key, secret)
 }
 
@@ -77,15 +65,8 @@ pub async fn api_keys_create_list_get_with_tenant_isolation(store: &SharedStore)
     let org = Id::generate(prefix::ORG);
     let other_org = Id::generate(prefix::ORG);
     let (k1, _) = create(store, &org, now - Duration::seconds(2)).await;
-    let (k2, s2) = new_key(
-        &org,
-        now - Duration::seconds(1),
-        Some(now + Duration::days(30)),
-    );
-    store
-        .create_api_key(&k2, &s2, MANY, now)
-        .await
-        .expect("create_api_key");
+    let (k2, s2) = new_key(&org, now - Duration::seconds(1), Some(now + Duration::days(30)));
+    store.create_api_key(&k2, &s2, MANY, now).await.expect("create_api_key");
     let (k3, _) = create(store, &org, now).await;
     let (foreign, _) = create(store, &other_org, now).await;
 
@@ -94,57 +75,21 @@ pub async fn api_keys_create_list_get_with_tenant_isolation(store: &SharedStore)
         vec![k3.clone(), k2.clone(), k1.clone()],
         "newest first, exact round trip"
     );
-    assert_eq!(
-        store.get_api_key(&org, &k2.id).await.unwrap(),
-        Some(k2.clone()),
-        "get_api_key in its org"
-    );
-    assert_eq!(
-        store.get_api_key(&other_org, &k2.id).await.unwrap(),
-        None,
-        "a key is invisible from another org"
-    );
-    assert_eq!(
-        store.get_api_key(&org, &foreign.id).await.unwrap(),
-        None,
-        "another org's key is invisible"
-    );
-    assert_eq!(
-        store
-            .get_api_key(&org, &Id::generate(prefix::API_KEY))
-            .await
-            .unwrap(),
-        None,
-        "unknown key"
-    );
-    assert_eq!(
-        store.list_api_keys(&other_org).await.unwrap(),
-        vec![foreign],
-        "lists are per org"
-    );
-    assert!(
-        store
-            .list_api_keys(&Id::generate(prefix::ORG))
-            .await
-            .unwrap()
-            .is_empty(),
-        "an org without keys"
-    );
+    assert_eq!(store.get_api_key(&org, &k2.id).await.unwrap(), Some(k2.clone()), "get_api_key in its org");
+    assert_eq!(store.get_api_key(&other_org, &k2.id).await.unwrap(), None, "a key is invisible from another org");
+    assert_eq!(store.get_api_key(&org, &foreign.id).await.unwrap(), None, "another org's key is invisible");
+    assert_eq!(store.get_api_key(&org, &Id::generate(prefix::API_KEY)).await.unwrap(), None, "unknown key");
+    assert_eq!(store.list_api_keys(&other_org).await.unwrap(), vec![foreign], "lists are per org");
+    assert!(store.list_api_keys(&Id::generate(prefix::ORG)).await.unwrap().is_empty(), "an org without keys");
 }
 
 pub async fn api_key_limit_counts_only_usable_keys(store: &SharedStore) {
     let now = now_ms();
     let org = Id::generate(prefix::ORG);
     let (a, sa) = new_key(&org, now, None);
-    store
-        .create_api_key(&a, &sa, 2, now)
-        .await
-        .expect("first key under max_active=2");
+    store.create_api_key(&a, &sa, 2, now).await.expect("first key under max_active=2");
     let (b, sb) = new_key(&org, now, Some(now + Duration::seconds(1)));
-    store
-        .create_api_key(&b, &sb, 2, now)
-        .await
-        .expect("second key under max_active=2");
+    store.create_api_key(&b, &sb, 2, now).await.expect("second key under max_active=2");
 
     let (c, sc) = new_key(&org, now, None);
     let result = store.create_api_key(&c, &sc, 2, now).await;
@@ -152,43 +97,19 @@ pub async fn api_key_limit_counts_only_usable_keys(store: &SharedStore) {
         matches!(result, Err(StoreError::LimitReached("active api keys"))),
         "a third key with max_active=2: expected LimitReached(\"active api keys\"), got {result:?}"
     );
-    assert_eq!(
-        store.get_api_key(&org, &c.id).await.unwrap(),
-        None,
-        "a refused key is not stored"
-    );
-    assert_eq!(
-        store.find_api_key_by_hash(&sc.hash).await.unwrap(),
-        None,
-        "a refused key's secret is not stored"
-    );
+    assert_eq!(store.get_api_key(&org, &c.id).await.unwrap(), None, "a refused key is not stored");
+    assert_eq!(store.find_api_key_by_hash(&sc.hash).await.unwrap(), None, "a refused key's secret is not stored");
 
     // Two seconds on, `b` has expired and no longer counts.
     let later = now + Duration::seconds(2);
-    store
-        .create_api_key(&c, &sc, 2, later)
-        .await
-        .expect("an expired key does not count");
+    store.create_api_key(&c, &sc, 2, later).await.expect("an expired key does not count");
     let (d, sd) = new_key(&org, later, None);
     let result = store.create_api_key(&d, &sd, 2, later).await;
-    assert!(
-        matches!(result, Err(StoreError::LimitReached(_))),
-        "a and c are usable: got {result:?}"
-    );
+    assert!(matches!(result, Err(StoreError::LimitReached(_))), "a and c are usable: got {result:?}");
 
-    store
-        .revoke_api_key(&org, &a.id, later)
-        .await
-        .expect("revoke a");
-    store
-        .create_api_key(&d, &sd, 2, later)
-        .await
-        .expect("a revoked key does not count");
-    assert_eq!(
-        store.list_api_keys(&org).await.unwrap().len(),
-        4,
-        "revoked and expired keys are still listed"
-    );
+    store.revoke_api_key(&org, &a.id, later).await.expect("revoke a");
+    store.create_api_key(&d, &sd, 2, later).await.expect("a revoked key does not count");
+    assert_eq!(store.list_api_keys(&org).await.unwrap().len(), 4, "revoked and expired keys are still listed");
 }
 
 pub async fn api_key_limit_is_exact_under_concurrency(store: &SharedStore) {
@@ -200,21 +121,14 @@ pub async fn api_key_limit_is_exact_under_concurrency(store: &SharedStore) {
     })
     .await;
     let ok = results.iter().filter(|r| r.is_ok()).count();
-    let limited = results
-        .iter()
-        .filter(|r| matches!(r, Err(StoreError::LimitReached(_))))
-        .count();
+    let limited = results.iter().filter(|r| matches!(r, Err(StoreError::LimitReached(_)))).count();
     assert_eq!(
         (ok, limited),
         (5, crate::CONCURRENT_TASKS - 5),
         "max_active=5 with {} concurrent creates: {results:?}",
         crate::CONCURRENT_TASKS
     );
-    assert_eq!(
-        store.list_api_keys(&org).await.unwrap().len(),
-        5,
-        "exactly max_active keys stored"
-    );
+    assert_eq!(store.list_api_keys(&org).await.unwrap().len(), 5, "exactly max_active keys stored");
 }
 
 pub async fn api_key_find_by_hash_and_revoke(store: &SharedStore) {
@@ -226,73 +140,21 @@ pub async fn api_key_find_by_hash_and_revoke(store: &SharedStore) {
         Some((key.clone(), secret.clone())),
         "find_api_key_by_hash returns the key and its current secret"
     );
-    assert_eq!(
-        store
-            .find_api_key_by_hash(&TokenHash::of("sk_live_nope"))
-            .await
-            .unwrap(),
-        None,
-        "unknown hash"
-    );
+    assert_eq!(store.find_api_key_by_hash(&TokenHash::of("sk_live_nope")).await.unwrap(), None, "unknown hash");
 
-    let result = store
-        .revoke_api_key(&Id::generate(prefix::ORG), &key.id, now)
-        .await;
-    assert!(
-        matches!(result, Err(StoreError::NotFound("api key"))),
-        "revoke from another org: got {result:?}"
-    );
-    assert_eq!(
-        store
-            .get_api_key(&org, &key.id)
-            .await
-            .unwrap()
-            .and_then(|k| k.revoked_at),
-        None,
-        "still live"
-    );
-    let result = store
-        .revoke_api_key(&org, &Id::generate(prefix::API_KEY), now)
-        .await;
-    assert!(
-        matches!(result, Err(StoreError::NotFound("api key"))),
-        "revoke an unknown key: got {result:?}"
-    );
+    let result = store.revoke_api_key(&Id::generate(prefix::ORG), &key.id, now).await;
+    assert!(matches!(result, Err(StoreError::NotFound("api key"))), "revoke from another org: got {result:?}");
+    assert_eq!(store.get_api_key(&org, &key.id).await.unwrap().and_then(|k| k.revoked_at), None, "still live");
+    let result = store.revoke_api_key(&org, &Id::generate(prefix::API_KEY), now).await;
+    assert!(matches!(result, Err(StoreError::NotFound("api key"))), "revoke an unknown key: got {result:?}");
 
     let at = now + Duration::seconds(1);
-    let revoked = store
-        .revoke_api_key(&org, &key.id, at)
-        .await
-        .expect("revoke_api_key");
-    assert_eq!(
-        revoked,
-        ApiKey {
-            revoked_at: Some(at),
-            ..key.clone()
-        },
-        "revoke returns the revoked key"
-    );
-    assert_eq!(
-        store.get_api_key(&org, &key.id).await.unwrap(),
-        Some(revoked.clone()),
-        "the revocation is stored"
-    );
-    let again = store
-        .revoke_api_key(&org, &key.id, at + Duration::seconds(5))
-        .await
-        .expect("revoke again");
-    assert_eq!(
-        again, revoked,
-        "revoking a revoked key returns it unchanged"
-    );
-    assert_unusable(
-        store,
-        &secret.hash,
-        at,
-        KeyRejection::Revoked,
-        "a revoked key's secret is refused",
-    )
-    .await;
+    let revoked = store.revoke_api_key(&org, &key.id, at).await.expect("revoke_api_key");
+    assert_eq!(revoked, ApiKey { revoked_at: Some(at), ..key.clone() }, "revoke returns the revoked key");
+    assert_eq!(store.get_api_key(&org, &key.id).await.unwrap(), Some(revoked.clone()), "the revocation is stored");
+    let again = store.revoke_api_key(&org, &key.id, at + Duration::seconds(5)).await.expect("revoke again");
+    assert_eq!(again, revoked, "revoking a revoked key returns it unchanged");
+    assert_unusable(store, &secret.hash, at, KeyRejection::Revoked, "a revoked key's secret is refused").await;
 }
 
 pub async fn api_key_rotation_with_grace_period(store: &SharedStore) {
@@ -303,133 +165,50 @@ pub async fn api_key_rotation_with_grace_period(store: &SharedStore) {
     let t1 = now + Duration::seconds(1);
     let (s2, prefix2, last4_2) = new_secret(&key, t1);
     let grace1 = t1 + Duration::hours(1);
-    let rotated = store
-        .rotate_api_key(&org, &key.id, &s2, &prefix2, &last4_2, grace1, t1)
-        .await
-        .expect("rotate");
-    let expected = ApiKey {
-        display_prefix: prefix2.clone(),
-        last4: last4_2.clone(),
-        rotated_at: Some(t1),
-        ..key.clone()
-    };
-    assert_eq!(
-        rotated, expected,
-        "rotate returns the key with the new prefix, last4 and rotated_at"
-    );
-    assert_eq!(
-        store.get_api_key(&org, &key.id).await.unwrap(),
-        Some(expected.clone()),
-        "the rotation is stored"
-    );
+    let rotated = store.rotate_api_key(&org, &key.id, &s2, &prefix2, &last4_2, grace1, t1).await.expect("rotate");
+    let expected =
+        ApiKey { display_prefix: prefix2.clone(), last4: last4_2.clone(), rotated_at: Some(t1), ..key.clone() };
+    assert_eq!(rotated, expected, "rotate returns the key with the new prefix, last4 and rotated_at");
+    assert_eq!(store.get_api_key(&org, &key.id).await.unwrap(), Some(expected.clone()), "the rotation is stored");
 
-    let (k, old) = store
-        .find_api_key_by_hash(&s1.hash)
-        .await
-        .unwrap()
-        .expect("the old secret is found in its grace period");
-    assert_eq!(
-        old.valid_until,
-        Some(grace1),
-        "the old secret is valid until old_valid_until"
-    );
-    assert_eq!(
-        k.check_usable(&old, t1),
-        Ok(()),
-        "the old secret works during the grace period"
-    );
-    let (_, current) = store
-        .find_api_key_by_hash(&s2.hash)
-        .await
-        .unwrap()
-        .expect("the new secret is found");
+    let (k, old) =
+        store.find_api_key_by_hash(&s1.hash).await.unwrap().expect("the old secret is found in its grace period");
+    assert_eq!(old.valid_until, Some(grace1), "the old secret is valid until old_valid_until");
+    assert_eq!(k.check_usable(&old, t1), Ok(()), "the old secret works during the grace period");
+    let (_, current) = store.find_api_key_by_hash(&s2.hash).await.unwrap().expect("the new secret is found");
     assert_eq!(current, s2, "the new secret is current (valid_until None)");
 
     // A second rotation ends the first secret's grace at once and starts one for the second.
     let t2 = t1 + Duration::seconds(1);
     let (s3, prefix3, last4_3) = new_secret(&key, t2);
     let grace2 = t2 + Duration::hours(1);
-    store
-        .rotate_api_key(&org, &key.id, &s3, &prefix3, &last4_3, grace2, t2)
-        .await
-        .expect("rotate again");
-    assert_unusable(
-        store,
-        &s1.hash,
-        t2,
-        KeyRejection::Rotated,
-        "an older secret ends at the next rotation",
-    )
-    .await;
-    let (_, second) = store
-        .find_api_key_by_hash(&s2.hash)
-        .await
-        .unwrap()
-        .expect("the previous secret is in its grace");
+    store.rotate_api_key(&org, &key.id, &s3, &prefix3, &last4_3, grace2, t2).await.expect("rotate again");
+    assert_unusable(store, &s1.hash, t2, KeyRejection::Rotated, "an older secret ends at the next rotation").await;
+    let (_, second) = store.find_api_key_by_hash(&s2.hash).await.unwrap().expect("the previous secret is in its grace");
     assert_eq!(second.valid_until, Some(grace2));
-    let (_, third) = store
-        .find_api_key_by_hash(&s3.hash)
-        .await
-        .unwrap()
-        .expect("the newest secret is found");
+    let (_, third) = store.find_api_key_by_hash(&s3.hash).await.unwrap().expect("the newest secret is found");
     assert_eq!(third.valid_until, None);
 
     // `old_valid_until = now` ends the previous secret at once.
     let t3 = t2 + Duration::seconds(1);
     let (s4, prefix4, last4_4) = new_secret(&key, t3);
-    store
-        .rotate_api_key(&org, &key.id, &s4, &prefix4, &last4_4, t3, t3)
-        .await
-        .expect("rotate without grace");
-    assert_unusable(
-        store,
-        &s3.hash,
-        t3,
-        KeyRejection::Rotated,
-        "no grace: the previous secret ends now",
-    )
-    .await;
-    assert_unusable(
-        store,
-        &s2.hash,
-        t3,
-        KeyRejection::Rotated,
-        "the grace of an older secret ended",
-    )
-    .await;
+    store.rotate_api_key(&org, &key.id, &s4, &prefix4, &last4_4, t3, t3).await.expect("rotate without grace");
+    assert_unusable(store, &s3.hash, t3, KeyRejection::Rotated, "no grace: the previous secret ends now").await;
+    assert_unusable(store, &s2.hash, t3, KeyRejection::Rotated, "the grace of an older secret ended").await;
 
     let (s5, p5, l5) = new_secret(&key, t3);
-    let result = store
-        .rotate_api_key(&Id::generate(prefix::ORG), &key.id, &s5, &p5, &l5, t3, t3)
-        .await;
-    assert!(
-        matches!(result, Err(StoreError::NotFound("api key"))),
-        "rotate from another org: got {result:?}"
-    );
-    let result = store
-        .rotate_api_key(&org, &Id::generate(prefix::API_KEY), &s5, &p5, &l5, t3, t3)
-        .await;
-    assert!(
-        matches!(result, Err(StoreError::NotFound("api key"))),
-        "rotate an unknown key: got {result:?}"
-    );
+    let result = store.rotate_api_key(&Id::generate(prefix::ORG), &key.id, &s5, &p5, &l5, t3, t3).await;
+    assert!(matches!(result, Err(StoreError::NotFound("api key"))), "rotate from another org: got {result:?}");
+    let result = store.rotate_api_key(&org, &Id::generate(prefix::API_KEY), &s5, &p5, &l5, t3, t3).await;
+    assert!(matches!(result, Err(StoreError::NotFound("api key"))), "rotate an unknown key: got {result:?}");
 
-    store
-        .revoke_api_key(&org, &key.id, t3)
-        .await
-        .expect("revoke");
-    let result = store
-        .rotate_api_key(&org, &key.id, &s5, &p5, &l5, t3, t3)
-        .await;
+    store.revoke_api_key(&org, &key.id, t3).await.expect("revoke");
+    let result = store.rotate_api_key(&org, &key.id, &s5, &p5, &l5, t3, t3).await;
     assert!(
         matches!(result, Err(StoreError::Conflict("api key revoked"))),
         "rotating a revoked key: expected Conflict(\"api key revoked\"), got {result:?}"
     );
-    assert_eq!(
-        store.find_api_key_by_hash(&s5.hash).await.unwrap(),
-        None,
-        "a refused rotation stores no secret"
-    );
+    assert_eq!(store.find_api_key_by_hash(&s5.hash).await.unwrap(), None, "a refused rotation stores no secret");
 }
 
 pub async fn revoke_all_api_keys_counts(store: &SharedStore) {
@@ -443,30 +222,14 @@ pub async fn revoke_all_api_keys_counts(store: &SharedStore) {
     store.revoke_api_key(&org, &a.id, now).await.unwrap();
 
     let at = now + Duration::seconds(1);
-    assert_eq!(
-        store.revoke_all_api_keys(&org, at).await.unwrap(),
-        2,
-        "only the unrevoked keys are counted"
-    );
+    assert_eq!(store.revoke_all_api_keys(&org, at).await.unwrap(), 2, "only the unrevoked keys are counted");
     for key in store.list_api_keys(&org).await.unwrap() {
         let expected = if key.id == a.id { now } else { at };
-        assert_eq!(
-            key.revoked_at,
-            Some(expected),
-            "every key revoked, earlier revocations kept"
-        );
+        assert_eq!(key.revoked_at, Some(expected), "every key revoked, earlier revocations kept");
     }
+    assert_eq!(store.revoke_all_api_keys(&org, at).await.unwrap(), 0, "nothing left to revoke");
     assert_eq!(
-        store.revoke_all_api_keys(&org, at).await.unwrap(),
-        0,
-        "nothing left to revoke"
-    );
-    assert_eq!(
-        store
-            .get_api_key(&other_org, &foreign.id)
-            .await
-            .unwrap()
-            .and_then(|k| k.revoked_at),
+        store.get_api_key(&other_org, &foreign.id).await.unwrap().and_then(|k| k.revoked_at),
         None,
         "another org's keys are untouched"
     );
@@ -485,6 +248,10 @@ pub async fn mark_api_key_used_moves_forward_only(store: &SharedStore) {
     assert_eq!(last_used(store.get_api_key(&org, &key.id).await.unwrap()), Some(later), "never moves backwards");
     let other_org = Id::generate(prefix::ORG);
     store.mark_api_key_used(&other_org, &key.id, later + Duration::minutes(1)).await.unwrap();
-    assert_eq!(last_used(store.get_api_key(&org, &key.id).await.unwrap()), Some(later), "another org's call changes nothing");
+    assert_eq!(
+        last_used(store.get_api_key(&org, &key.id).await.unwrap()),
+        Some(later),
+        "another org's call changes nothing"
+    );
     store.mark_api_key_used(&org, &Id::generate(prefix::API_KEY), later).await.expect("unknown keys are ignored");
 }

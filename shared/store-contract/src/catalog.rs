@@ -8,8 +8,7 @@ use crate::{concurrently, now_ms, unique, SharedStore, CONCURRENT_TASKS};
 use chrono::{DateTime, Duration, Utc};
 use tollgate_domain::id::prefix;
 use tollgate_domain::{
-    BillingType, Endpoint, Id, Plan, PlanStatus, StoreError, Subscription, SubscriptionStatus,
-    BUILTIN_ECHO,
+    BillingType, Endpoint, Id, Plan, PlanStatus, StoreError, Subscription, SubscriptionStatus, BUILTIN_ECHO,
 };
 
 /// A new active subscription-type plan with a unique id `plan_<random>` (not stored yet).
@@ -89,22 +88,12 @@ pub async fn plans_create_get_update_round_trip(store: &SharedStore) {
         "create/get round trip (features JSON, nullable fields)"
     );
 
-    let dup = Plan {
-        id: plan.id.clone(),
-        ..new_plan("Another name", 1, now)
-    };
+    let dup = Plan { id: plan.id.clone(), ..new_plan("Another name", 1, now) };
     assert!(
-        matches!(
-            store.create_plan(&dup).await,
-            Err(StoreError::AlreadyExists("plan"))
-        ),
+        matches!(store.create_plan(&dup).await, Err(StoreError::AlreadyExists("plan"))),
         "a second plan with the same id is AlreadyExists(\"plan\")"
     );
-    assert_eq!(
-        store.get_plan(&plan.id).await.unwrap(),
-        Some(plan.clone()),
-        "a rejected duplicate changes nothing"
-    );
+    assert_eq!(store.get_plan(&plan.id).await.unwrap(), Some(plan.clone()), "a rejected duplicate changes nothing");
 
     let later = now + Duration::seconds(5);
     let updated = Plan {
@@ -129,10 +118,7 @@ pub async fn plans_create_get_update_round_trip(store: &SharedStore) {
     store.update_plan(&updated).await.expect("update_plan");
     assert_eq!(
         store.get_plan(&plan.id).await.unwrap(),
-        Some(Plan {
-            created_at: plan.created_at,
-            ..updated.clone()
-        }),
+        Some(Plan { created_at: plan.created_at, ..updated.clone() }),
         "update_plan replaces every field but id and created_at"
     );
 
@@ -149,29 +135,15 @@ pub async fn plans_create_get_update_round_trip(store: &SharedStore) {
         ..updated.clone()
     };
     store.update_plan(&again).await.expect("update_plan");
-    assert_eq!(
-        store.get_plan(&plan.id).await.unwrap(),
-        Some(again),
-        "nullable fields go back from null to values"
-    );
+    assert_eq!(store.get_plan(&plan.id).await.unwrap(), Some(again), "nullable fields go back from null to values");
 
     let missing = new_plan("missing", 1, now);
     assert!(
-        matches!(
-            store.update_plan(&missing).await,
-            Err(StoreError::NotFound("plan"))
-        ),
+        matches!(store.update_plan(&missing).await, Err(StoreError::NotFound("plan"))),
         "update_plan of a missing plan is NotFound(\"plan\")"
     );
-    assert_eq!(
-        store.get_plan(&missing.id).await.unwrap(),
-        None,
-        "a failed update creates nothing"
-    );
-    assert!(
-        store.delete_plan_if_unused(&plan.id).await.unwrap(),
-        "cleanup"
-    );
+    assert_eq!(store.get_plan(&missing.id).await.unwrap(), None, "a failed update creates nothing");
+    assert!(store.delete_plan_if_unused(&plan.id).await.unwrap(), "cleanup");
 }
 
 pub async fn plans_list_cheapest_first_ties_by_name(store: &SharedStore) {
@@ -185,28 +157,12 @@ pub async fn plans_list_cheapest_first_ties_by_name(store: &SharedStore) {
     for p in [&b, &archived, &a, &cheap] {
         store.create_plan(p).await.expect("create_plan");
     }
-    let ids = [
-        a.id.clone(),
-        b.id.clone(),
-        cheap.id.clone(),
-        archived.id.clone(),
-    ];
-    let listed: Vec<Plan> = store
-        .list_plans()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|p| ids.contains(&p.id))
-        .collect();
-    assert_eq!(
-        listed,
-        vec![cheap, a, b, archived],
-        "cheapest first, ties by name, archived plans included"
-    );
+    let ids = [a.id.clone(), b.id.clone(), cheap.id.clone(), archived.id.clone()];
+    let listed: Vec<Plan> = store.list_plans().await.unwrap().into_iter().filter(|p| ids.contains(&p.id)).collect();
+    assert_eq!(listed, vec![cheap, a, b, archived], "cheapest first, ties by name, archived plans included");
     let all = store.list_plans().await.unwrap();
     assert!(
-        all.windows(2)
-            .all(|w| (w[0].price, &w[0].name) <= (w[1].price, &w[1].name)),
+        all.windows(2).all(|w| (w[0].price, &w[0].name) <= (w[1].price, &w[1].name)),
         "the whole list is ordered by price then name"
     );
     for id in &ids {
@@ -221,77 +177,38 @@ pub async fn delete_plan_only_when_unused(store: &SharedStore) {
     store.create_plan(&unused).await.expect("create_plan");
     store.create_plan(&used).await.expect("create_plan");
     let org = Id::generate(prefix::ORG);
-    store
-        .ensure_subscription(&new_subscription(&org, &used.id, now))
-        .await
-        .expect("ensure_subscription");
+    store.ensure_subscription(&new_subscription(&org, &used.id, now)).await.expect("ensure_subscription");
 
-    assert!(
-        store.delete_plan_if_unused(&unused.id).await.unwrap(),
-        "an unused plan is deleted"
-    );
+    assert!(store.delete_plan_if_unused(&unused.id).await.unwrap(), "an unused plan is deleted");
     assert_eq!(store.get_plan(&unused.id).await.unwrap(), None, "deleted");
     assert!(
-        matches!(
-            store.delete_plan_if_unused(&unused.id).await,
-            Err(StoreError::NotFound("plan"))
-        ),
+        matches!(store.delete_plan_if_unused(&unused.id).await, Err(StoreError::NotFound("plan"))),
         "deleting a missing plan is NotFound(\"plan\")"
     );
-    assert!(
-        !store.delete_plan_if_unused(&used.id).await.unwrap(),
-        "a plan a subscription refers to is not deleted"
-    );
-    assert_eq!(
-        store.get_plan(&used.id).await.unwrap(),
-        Some(used),
-        "and stays unchanged"
-    );
+    assert!(!store.delete_plan_if_unused(&used.id).await.unwrap(), "a plan a subscription refers to is not deleted");
+    assert_eq!(store.get_plan(&used.id).await.unwrap(), Some(used), "and stays unchanged");
 }
 
 pub async fn subscription_ensure_keeps_the_first(store: &SharedStore) {
     let now = now_ms();
     let org = Id::generate(prefix::ORG);
     let first = new_subscription(&org, &Id::generate("plan"), now);
-    assert_eq!(
-        store.ensure_subscription(&first).await.unwrap(),
-        first,
-        "the first ensure stores and returns it"
-    );
+    assert_eq!(store.ensure_subscription(&first).await.unwrap(), first, "the first ensure stores and returns it");
     let second = new_subscription(&org, &Id::generate("plan"), now + Duration::seconds(1));
     assert_eq!(
         store.ensure_subscription(&second).await.unwrap(),
         first,
         "a second ensure returns the first subscription"
     );
+    assert_eq!(store.get_subscription(&second.id).await.unwrap(), None, "and stores nothing");
+    assert_eq!(store.get_subscription(&first.id).await.unwrap(), Some(first.clone()), "get_subscription by id");
+    assert_eq!(store.subscription_of_org(&org).await.unwrap(), Some(first), "subscription_of_org");
     assert_eq!(
-        store.get_subscription(&second.id).await.unwrap(),
-        None,
-        "and stores nothing"
-    );
-    assert_eq!(
-        store.get_subscription(&first.id).await.unwrap(),
-        Some(first.clone()),
-        "get_subscription by id"
-    );
-    assert_eq!(
-        store.subscription_of_org(&org).await.unwrap(),
-        Some(first),
-        "subscription_of_org"
-    );
-    assert_eq!(
-        store
-            .subscription_of_org(&Id::generate(prefix::ORG))
-            .await
-            .unwrap(),
+        store.subscription_of_org(&Id::generate(prefix::ORG)).await.unwrap(),
         None,
         "an org without a subscription"
     );
-    assert_eq!(
-        store.get_subscription(&Id::generate("sub")).await.unwrap(),
-        None,
-        "unknown subscription id"
-    );
+    assert_eq!(store.get_subscription(&Id::generate("sub")).await.unwrap(), None, "unknown subscription id");
 }
 
 pub async fn subscription_ensure_is_exact_under_concurrency(store: &SharedStore) {
@@ -300,11 +217,7 @@ pub async fn subscription_ensure_is_exact_under_concurrency(store: &SharedStore)
     let plan = Id::generate("plan");
     let results = concurrently(store, |s, _| {
         let (org, plan) = (org.clone(), plan.clone());
-        async move {
-            s.ensure_subscription(&new_subscription(&org, &plan, now))
-                .await
-                .map_err(|e| e.to_string())
-        }
+        async move { s.ensure_subscription(&new_subscription(&org, &plan, now)).await.map_err(|e| e.to_string()) }
     })
     .await;
     let first = results[0].clone().expect("ensure_subscription");
@@ -312,11 +225,7 @@ pub async fn subscription_ensure_is_exact_under_concurrency(store: &SharedStore)
         results.iter().all(|r| r.as_ref() == Ok(&first)),
         "all {CONCURRENT_TASKS} concurrent ensures return the same subscription: {results:?}"
     );
-    assert_eq!(
-        store.subscription_of_org(&org).await.unwrap(),
-        Some(first.clone()),
-        "the one stored"
-    );
+    assert_eq!(store.subscription_of_org(&org).await.unwrap(), Some(first.clone()), "the one stored");
     assert_eq!(
         store.list_subscriptions(Some(&org), None, 0).await.unwrap(),
         vec![first],
@@ -328,65 +237,32 @@ pub async fn subscriptions_list_filters_and_update(store: &SharedStore) {
     let now = now_ms();
     let plan_a = Id::generate("plan");
     let plan_b = Id::generate("plan");
-    let (org1, org2, org3) = (
-        Id::generate(prefix::ORG),
-        Id::generate(prefix::ORG),
-        Id::generate(prefix::ORG),
-    );
+    let (org1, org2, org3) = (Id::generate(prefix::ORG), Id::generate(prefix::ORG), Id::generate(prefix::ORG));
     let s1 = new_subscription(&org1, &plan_a, now - Duration::seconds(3));
     let s2 = new_subscription(&org2, &plan_a, now - Duration::seconds(2));
     let s3 = new_subscription(&org3, &plan_b, now - Duration::seconds(1));
     for s in [&s1, &s2, &s3] {
-        store
-            .ensure_subscription(s)
-            .await
-            .expect("ensure_subscription");
+        store.ensure_subscription(s).await.expect("ensure_subscription");
     }
     assert_eq!(
-        store
-            .list_subscriptions(None, Some(&plan_a), 0)
-            .await
-            .unwrap(),
+        store.list_subscriptions(None, Some(&plan_a), 0).await.unwrap(),
         vec![s2.clone(), s1.clone()],
         "plan filter, newest first"
     );
+    assert_eq!(store.list_subscriptions(None, Some(&plan_a), 1).await.unwrap(), vec![s2.clone()], "limit");
+    assert_eq!(store.list_subscriptions(Some(&org3), None, 0).await.unwrap(), vec![s3.clone()], "org filter");
     assert_eq!(
-        store
-            .list_subscriptions(None, Some(&plan_a), 1)
-            .await
-            .unwrap(),
-        vec![s2.clone()],
-        "limit"
-    );
-    assert_eq!(
-        store
-            .list_subscriptions(Some(&org3), None, 0)
-            .await
-            .unwrap(),
-        vec![s3.clone()],
-        "org filter"
-    );
-    assert_eq!(
-        store
-            .list_subscriptions(Some(&org1), Some(&plan_a), 10)
-            .await
-            .unwrap(),
+        store.list_subscriptions(Some(&org1), Some(&plan_a), 10).await.unwrap(),
         vec![s1.clone()],
         "org and plan filters together"
     );
     assert_eq!(
-        store
-            .list_subscriptions(Some(&org1), Some(&plan_b), 10)
-            .await
-            .unwrap(),
+        store.list_subscriptions(Some(&org1), Some(&plan_b), 10).await.unwrap(),
         vec![],
         "filters that match nothing"
     );
     let all = store.list_subscriptions(None, None, 1000).await.unwrap();
-    assert!(
-        all.windows(2).all(|w| w[0].created_at >= w[1].created_at),
-        "unfiltered: newest first"
-    );
+    assert!(all.windows(2).all(|w| w[0].created_at >= w[1].created_at), "unfiltered: newest first");
 
     let later = now + Duration::seconds(10);
     let updated = Subscription {
@@ -397,20 +273,10 @@ pub async fn subscriptions_list_filters_and_update(store: &SharedStore) {
         updated_at: later,
         ..s1.clone()
     };
-    store
-        .update_subscription(&updated)
-        .await
-        .expect("update_subscription");
+    store.update_subscription(&updated).await.expect("update_subscription");
+    assert_eq!(store.get_subscription(&s1.id).await.unwrap(), Some(updated.clone()), "update round trip");
     assert_eq!(
-        store.get_subscription(&s1.id).await.unwrap(),
-        Some(updated.clone()),
-        "update round trip"
-    );
-    assert_eq!(
-        store
-            .list_subscriptions(None, Some(&plan_b), 0)
-            .await
-            .unwrap(),
+        store.list_subscriptions(None, Some(&plan_b), 0).await.unwrap(),
         vec![s3.clone(), updated.clone()],
         "the plan filter follows the update"
     );
@@ -421,28 +287,14 @@ pub async fn subscriptions_list_filters_and_update(store: &SharedStore) {
         updated_at: later + Duration::seconds(1),
         ..updated
     };
-    store
-        .update_subscription(&back)
-        .await
-        .expect("update_subscription");
-    assert_eq!(
-        store.subscription_of_org(&org1).await.unwrap(),
-        Some(back),
-        "nullable canceled_at goes back to null"
-    );
+    store.update_subscription(&back).await.expect("update_subscription");
+    assert_eq!(store.subscription_of_org(&org1).await.unwrap(), Some(back), "nullable canceled_at goes back to null");
     let missing = new_subscription(&Id::generate(prefix::ORG), &plan_a, now);
     assert!(
-        matches!(
-            store.update_subscription(&missing).await,
-            Err(StoreError::NotFound("subscription"))
-        ),
+        matches!(store.update_subscription(&missing).await, Err(StoreError::NotFound("subscription"))),
         "update of a missing subscription is NotFound(\"subscription\")"
     );
-    assert_eq!(
-        store.subscription_of_org(&missing.org_id).await.unwrap(),
-        None,
-        "a failed update creates nothing"
-    );
+    assert_eq!(store.subscription_of_org(&missing.org_id).await.unwrap(), None, "a failed update creates nothing");
 }
 
 pub async fn endpoints_crud_with_unique_method_and_path(store: &SharedStore) {
@@ -454,43 +306,23 @@ pub async fn endpoints_crud_with_unique_method_and_path(store: &SharedStore) {
     e1.upstream_url = "https://upstream.example.com/v2".into();
     e1.cost_units = 3;
     store.create_endpoint(&e1).await.expect("create_endpoint");
-    assert_eq!(
-        store.get_endpoint(&e1.id).await.unwrap(),
-        Some(e1.clone()),
-        "create/get round trip"
-    );
+    assert_eq!(store.get_endpoint(&e1.id).await.unwrap(), Some(e1.clone()), "create/get round trip");
 
     let same_route = new_endpoint("GET", &path, now);
     assert!(
-        matches!(
-            store.create_endpoint(&same_route).await,
-            Err(StoreError::AlreadyExists("endpoint"))
-        ),
+        matches!(store.create_endpoint(&same_route).await, Err(StoreError::AlreadyExists("endpoint"))),
         "same method and path is AlreadyExists(\"endpoint\")"
     );
     assert_eq!(store.get_endpoint(&same_route.id).await.unwrap(), None);
-    let same_id = Endpoint {
-        id: e1.id.clone(),
-        ..new_endpoint("GET", &unique_path("other"), now)
-    };
+    let same_id = Endpoint { id: e1.id.clone(), ..new_endpoint("GET", &unique_path("other"), now) };
     assert!(
-        matches!(
-            store.create_endpoint(&same_id).await,
-            Err(StoreError::AlreadyExists("endpoint"))
-        ),
+        matches!(store.create_endpoint(&same_id).await, Err(StoreError::AlreadyExists("endpoint"))),
         "same id is AlreadyExists(\"endpoint\")"
     );
-    assert_eq!(
-        store.get_endpoint(&e1.id).await.unwrap(),
-        Some(e1.clone()),
-        "rejected creates change nothing"
-    );
+    assert_eq!(store.get_endpoint(&e1.id).await.unwrap(), Some(e1.clone()), "rejected creates change nothing");
 
     let e2 = new_endpoint("POST", &path, now);
-    store
-        .create_endpoint(&e2)
-        .await
-        .expect("same path with another method is fine");
+    store.create_endpoint(&e2).await.expect("same path with another method is fine");
 
     let later = now + Duration::seconds(5);
     let updated = Endpoint {
@@ -507,74 +339,39 @@ pub async fn endpoints_crud_with_unique_method_and_path(store: &SharedStore) {
         updated_at: later,
         ..e1.clone()
     };
-    store
-        .update_endpoint(&updated)
-        .await
-        .expect("update_endpoint");
+    store.update_endpoint(&updated).await.expect("update_endpoint");
     assert_eq!(
         store.get_endpoint(&e1.id).await.unwrap(),
-        Some(Endpoint {
-            created_at: e1.created_at,
-            ..updated.clone()
-        }),
+        Some(Endpoint { created_at: e1.created_at, ..updated.clone() }),
         "update_endpoint replaces every field but id and created_at"
     );
-    let updated = Endpoint {
-        created_at: e1.created_at,
-        ..updated
-    };
+    let updated = Endpoint { created_at: e1.created_at, ..updated };
 
-    let collide = Endpoint {
-        method: "POST".into(),
-        path: path.clone(),
-        ..updated.clone()
-    };
+    let collide = Endpoint { method: "POST".into(), path: path.clone(), ..updated.clone() };
     assert!(
-        matches!(
-            store.update_endpoint(&collide).await,
-            Err(StoreError::AlreadyExists("endpoint"))
-        ),
+        matches!(store.update_endpoint(&collide).await, Err(StoreError::AlreadyExists("endpoint"))),
         "updating onto another endpoint's method and path is AlreadyExists(\"endpoint\")"
     );
-    assert_eq!(
-        store.get_endpoint(&e1.id).await.unwrap(),
-        Some(updated.clone()),
-        "a rejected update changes nothing"
-    );
+    assert_eq!(store.get_endpoint(&e1.id).await.unwrap(), Some(updated.clone()), "a rejected update changes nothing");
     // The old route of e1 is free again.
     let reuse = new_endpoint("GET", &path, now);
-    store
-        .create_endpoint(&reuse)
-        .await
-        .expect("a route freed by an update can be taken");
+    store.create_endpoint(&reuse).await.expect("a route freed by an update can be taken");
 
     let missing = new_endpoint("GET", &unique_path("missing"), now);
     assert!(
-        matches!(
-            store.update_endpoint(&missing).await,
-            Err(StoreError::NotFound("endpoint"))
-        ),
+        matches!(store.update_endpoint(&missing).await, Err(StoreError::NotFound("endpoint"))),
         "update of a missing endpoint is NotFound(\"endpoint\")"
     );
     assert_eq!(store.get_endpoint(&missing.id).await.unwrap(), None);
 
-    store
-        .delete_endpoint(&e2.id)
-        .await
-        .expect("delete_endpoint");
+    store.delete_endpoint(&e2.id).await.expect("delete_endpoint");
     assert_eq!(store.get_endpoint(&e2.id).await.unwrap(), None, "deleted");
     assert!(
-        matches!(
-            store.delete_endpoint(&e2.id).await,
-            Err(StoreError::NotFound("endpoint"))
-        ),
+        matches!(store.delete_endpoint(&e2.id).await, Err(StoreError::NotFound("endpoint"))),
         "deleting a missing endpoint is NotFound(\"endpoint\")"
     );
     let again = new_endpoint("POST", &path, now);
-    store
-        .create_endpoint(&again)
-        .await
-        .expect("a deleted endpoint's route can be taken");
+    store.create_endpoint(&again).await.expect("a deleted endpoint's route can be taken");
     for e in [&updated, &reuse, &again] {
         store.delete_endpoint(&e.id).await.expect("cleanup");
     }
@@ -590,22 +387,12 @@ pub async fn endpoints_list_by_path_then_method(store: &SharedStore) {
     for e in [&b_get, &a_post, &a_any, &a_get] {
         store.create_endpoint(e).await.expect("create_endpoint");
     }
-    let listed: Vec<Endpoint> = store
-        .list_endpoints()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.path.starts_with(&base))
-        .collect();
-    assert_eq!(
-        listed,
-        vec![a_any.clone(), a_get.clone(), a_post.clone(), b_get.clone()],
-        "by path, then method"
-    );
+    let listed: Vec<Endpoint> =
+        store.list_endpoints().await.unwrap().into_iter().filter(|e| e.path.starts_with(&base)).collect();
+    assert_eq!(listed, vec![a_any.clone(), a_get.clone(), a_post.clone(), b_get.clone()], "by path, then method");
     let all = store.list_endpoints().await.unwrap();
     assert!(
-        all.windows(2)
-            .all(|w| (&w[0].path, &w[0].method) <= (&w[1].path, &w[1].method)),
+        all.windows(2).all(|w| (&w[0].path, &w[0].method) <= (&w[1].path, &w[1].method)),
         "the whole list is ordered by path then method"
     );
     for e in [&b_get, &a_post, &a_any, &a_get] {

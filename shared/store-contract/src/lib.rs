@@ -98,10 +98,7 @@ pub fn now_ms() -> DateTime<Utc> {
 
 /// A random lower-case suffix for names, emails and buckets.
 pub(crate) fn unique(tag: &str) -> String {
-    format!(
-        "{tag}-{}",
-        tollgate_domain::id::random_base62(12).to_lowercase()
-    )
+    format!("{tag}-{}", tollgate_domain::id::random_base62(12).to_lowercase())
 }
 
 /// Runs `make(i)` for `i in 0..CONCURRENT_TASKS` on spawned tasks, all released at once, and

@@ -4,8 +4,7 @@ use crate::{concurrently_n, now_ms, SharedStore};
 use chrono::{DateTime, Duration, Utc};
 use tollgate_domain::id::prefix;
 use tollgate_domain::{
-    AggregateQuery, Granularity, Id, StoreError, UsageAggregate, UsageEvent, UsageIncrement,
-    UsageLogQuery,
+    AggregateQuery, Granularity, Id, StoreError, UsageAggregate, UsageEvent, UsageIncrement, UsageLogQuery,
 };
 
 /// How many tasks the quota case starts at once on one counter (limit
@@ -43,21 +42,14 @@ pub async fn usage_counter_adds_up_to_the_hard_limit(store: &SharedStore) {
     let expires = now + Duration::days(40);
     let org = Id::generate(prefix::ORG);
     let (p1, p2) = (period(), period());
-    assert_eq!(
-        store.usage(&org, &p1).await.unwrap(),
-        0,
-        "a missing counter is 0"
-    );
+    assert_eq!(store.usage(&org, &p1).await.unwrap(), 0, "a missing counter is 0");
     assert_eq!(
         store.add_usage(&org, &p1, 3, None, expires).await.unwrap(),
         UsageIncrement::Counted { used: 3 },
         "no limit: the first add creates the counter"
     );
     assert_eq!(
-        store
-            .add_usage(&org, &p1, 1_000_000, None, expires)
-            .await
-            .unwrap(),
+        store.add_usage(&org, &p1, 1_000_000, None, expires).await.unwrap(),
         UsageIncrement::Counted { used: 1_000_003 },
         "no limit: anything is counted"
     );
@@ -72,29 +64,14 @@ pub async fn usage_counter_adds_up_to_the_hard_limit(store: &SharedStore) {
     ];
     for (i, (cost, expected)) in steps.into_iter().enumerate() {
         assert_eq!(
-            store
-                .add_usage(&org, &p2, cost, limit, expires)
-                .await
-                .unwrap(),
+            store.add_usage(&org, &p2, cost, limit, expires).await.unwrap(),
             expected,
             "limit 5, step {i}: cost {cost}"
         );
     }
-    assert_eq!(
-        store.usage(&org, &p2).await.unwrap(),
-        5,
-        "refused adds count nothing"
-    );
-    assert_eq!(
-        store.usage(&org, &p1).await.unwrap(),
-        1_000_003,
-        "periods are independent"
-    );
-    assert_eq!(
-        store.usage(&Id::generate(prefix::ORG), &p1).await.unwrap(),
-        0,
-        "organizations are independent"
-    );
+    assert_eq!(store.usage(&org, &p2).await.unwrap(), 5, "refused adds count nothing");
+    assert_eq!(store.usage(&org, &p1).await.unwrap(), 1_000_003, "periods are independent");
+    assert_eq!(store.usage(&Id::generate(prefix::ORG), &p1).await.unwrap(), 0, "organizations are independent");
 
     let p3 = period();
     assert_eq!(
@@ -102,11 +79,7 @@ pub async fn usage_counter_adds_up_to_the_hard_limit(store: &SharedStore) {
         UsageIncrement::LimitReached { used: 0 },
         "a first add above the limit is refused too"
     );
-    assert_eq!(
-        store.usage(&org, &p3).await.unwrap(),
-        0,
-        "and counts nothing"
-    );
+    assert_eq!(store.usage(&org, &p3).await.unwrap(), 0, "and counts nothing");
     assert_eq!(
         store.add_usage(&org, &p3, 5, limit, expires).await.unwrap(),
         UsageIncrement::Counted { used: 5 },
@@ -132,11 +105,7 @@ pub async fn usage_counter_is_exact_under_concurrency_with(store: &SharedStore, 
     let limit = CONCURRENT_QUOTA_LIMIT;
     let results = concurrently_n(store, tasks, |s, _| {
         let (org, p) = (org.clone(), p.clone());
-        async move {
-            s.add_usage(&org, &p, 1, Some(limit), now + Duration::days(40))
-                .await
-                .map_err(|e| e.to_string())
-        }
+        async move { s.add_usage(&org, &p, 1, Some(limit), now + Duration::days(40)).await.map_err(|e| e.to_string()) }
     })
     .await;
     let mut counted: Vec<u64> = results
@@ -147,10 +116,8 @@ pub async fn usage_counter_is_exact_under_concurrency_with(store: &SharedStore, 
         })
         .collect();
     counted.sort_unstable();
-    let refused = results
-        .iter()
-        .filter(|r| matches!(r, Ok(UsageIncrement::LimitReached { used }) if *used == limit))
-        .count();
+    let refused =
+        results.iter().filter(|r| matches!(r, Ok(UsageIncrement::LimitReached { used }) if *used == limit)).count();
     let expected_counted = (limit as usize).min(tasks);
     assert_eq!(
         (counted.len(), refused),
@@ -158,11 +125,7 @@ pub async fn usage_counter_is_exact_under_concurrency_with(store: &SharedStore, 
         "{tasks} concurrent adds of 1 with a hard limit of {limit}: exactly {expected_counted} counted, \
          the rest refused with used = {limit}: {results:?}"
     );
-    assert_eq!(
-        counted,
-        (1..=expected_counted as u64).collect::<Vec<_>>(),
-        "each counted add saw a distinct total"
-    );
+    assert_eq!(counted, (1..=expected_counted as u64).collect::<Vec<_>>(), "each counted add saw a distinct total");
     assert_eq!(
         store.usage(&org, &p).await.unwrap(),
         expected_counted as u64,
@@ -176,8 +139,7 @@ fn expected_aggregates(events: &[&UsageEvent], granularity: Granularity) -> Vec<
     for e in events {
         let empty = UsageAggregate::empty_for(e, granularity);
         let slot = out.iter().position(|a| {
-            (a.bucket_start, &a.key_id, &a.endpoint_id)
-                == (empty.bucket_start, &empty.key_id, &empty.endpoint_id)
+            (a.bucket_start, &a.key_id, &a.endpoint_id) == (empty.bucket_start, &empty.key_id, &empty.endpoint_id)
         });
         let agg = match slot {
             Some(i) => &mut out[i],
@@ -193,13 +155,7 @@ fn expected_aggregates(events: &[&UsageEvent], granularity: Granularity) -> Vec<
 }
 
 fn sort_aggregates(aggs: &mut [UsageAggregate]) {
-    aggs.sort_by(|a, b| {
-        (a.bucket_start, &a.key_id, &a.endpoint_id).cmp(&(
-            b.bucket_start,
-            &b.key_id,
-            &b.endpoint_id,
-        ))
-    });
+    aggs.sort_by(|a, b| (a.bucket_start, &a.key_id, &a.endpoint_id).cmp(&(b.bucket_start, &b.key_id, &b.endpoint_id)));
 }
 
 /// The store's aggregates, oldest first; ties (same bucket) put in a fixed order.
@@ -210,20 +166,9 @@ async fn aggregates(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Vec<UsageAggregate> {
-    let mut got = store
-        .usage_aggregates(&AggregateQuery {
-            org_id: org_id.clone(),
-            granularity,
-            from,
-            to,
-        })
-        .await
-        .unwrap();
-    assert!(
-        got.windows(2)
-            .all(|w| w[0].bucket_start <= w[1].bucket_start),
-        "usage_aggregates: oldest first"
-    );
+    let mut got =
+        store.usage_aggregates(&AggregateQuery { org_id: org_id.clone(), granularity, from, to }).await.unwrap();
+    assert!(got.windows(2).all(|w| w[0].bucket_start <= w[1].bucket_start), "usage_aggregates: oldest first");
     sort_aggregates(&mut got);
     got
 }
@@ -271,10 +216,7 @@ pub async fn usage_record_once_with_hourly_and_daily_aggregates(store: &SharedSt
     let (day, h1, h2) = two_hours(now);
     let events = five_events(&org, h1, h2);
     for e in &events {
-        assert!(
-            store.record_usage(e, expires).await.unwrap(),
-            "the first record of an event id is true"
-        );
+        assert!(store.record_usage(e, expires).await.unwrap(), "the first record of an event id is true");
     }
     let all: Vec<&UsageEvent> = events.iter().collect();
     let hours = aggregates(store, &org, Granularity::Hour, h1, h2 + Duration::hours(1)).await;
@@ -291,46 +233,22 @@ pub async fn usage_record_once_with_hourly_and_daily_aggregates(store: &SharedSt
         .find(|a| a.bucket_start == h1 && a.endpoint_id == events[0].endpoint_id)
         .expect("aggregate of e1 and e2");
     assert_eq!(
-        (
-            h1_ep1.count,
-            h1_ep1.cost_units,
-            h1_ep1.status_2xx,
-            h1_ep1.status_4xx,
-            h1_ep1.status_5xx
-        ),
+        (h1_ep1.count, h1_ep1.cost_units, h1_ep1.status_2xx, h1_ep1.status_4xx, h1_ep1.status_5xx),
         (2, 3, 1, 1, 0),
         "e1 + e2 counts"
     );
     assert_eq!(h1_ep1.latency_sum_ms, 33);
-    assert_eq!(
-        h1_ep1.latency_buckets,
-        vec![1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        "3 ms and 30 ms buckets"
-    );
-    assert_eq!(
-        hours.len(),
-        4,
-        "h1: (k1, ep1), (k1, ep2); h2: (k1, ep1), (k2, ep1)"
-    );
+    assert_eq!(h1_ep1.latency_buckets, vec![1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], "3 ms and 30 ms buckets");
+    assert_eq!(hours.len(), 4, "h1: (k1, ep1), (k1, ep2); h2: (k1, ep1), (k2, ep1)");
 
     let days = aggregates(store, &org, Granularity::Day, day, day + Duration::days(1)).await;
-    assert_eq!(
-        days,
-        expected_aggregates(&all, Granularity::Day),
-        "daily aggregates"
-    );
+    assert_eq!(days, expected_aggregates(&all, Granularity::Day), "daily aggregates");
     let d = days
         .iter()
         .find(|a| a.key_id == events[0].key_id && a.endpoint_id == events[0].endpoint_id)
         .expect("daily aggregate of (k1, ep1)");
     assert_eq!(
-        (
-            d.count,
-            d.cost_units,
-            d.status_2xx,
-            d.status_4xx,
-            d.latency_sum_ms
-        ),
+        (d.count, d.cost_units, d.status_2xx, d.status_4xx, d.latency_sum_ms),
         (3, 8, 2, 1, 40),
         "daily (k1, ep1): e1 + e2 + e4"
     );
@@ -341,26 +259,12 @@ pub async fn usage_record_once_with_hourly_and_daily_aggregates(store: &SharedSt
         "bucket starts in [from, to): `to` is exclusive"
     );
     assert_eq!(
-        aggregates(
-            store,
-            &org,
-            Granularity::Hour,
-            h2,
-            h2 + Duration::minutes(1)
-        )
-        .await,
+        aggregates(store, &org, Granularity::Hour, h2, h2 + Duration::minutes(1)).await,
         expected_aggregates(&all[3..], Granularity::Hour),
         "`from` is inclusive"
     );
     assert_eq!(
-        aggregates(
-            store,
-            &Id::generate(prefix::ORG),
-            Granularity::Hour,
-            h1,
-            now
-        )
-        .await,
+        aggregates(store, &Id::generate(prefix::ORG), Granularity::Hour, h1, now).await,
         vec![],
         "another organization has none"
     );
@@ -369,10 +273,7 @@ pub async fn usage_record_once_with_hourly_and_daily_aggregates(store: &SharedSt
     let mut again = events[1].clone();
     again.cost_units = 100;
     again.status = 500;
-    assert!(
-        !store.record_usage(&again, expires).await.unwrap(),
-        "the same event id again is false"
-    );
+    assert!(!store.record_usage(&again, expires).await.unwrap(), "the same event id again is false");
     assert!(!store.record_usage(&events[4], expires).await.unwrap());
     assert_eq!(
         aggregates(store, &org, Granularity::Hour, h1, h2 + Duration::hours(1)).await,
@@ -385,21 +286,10 @@ pub async fn usage_record_once_with_hourly_and_daily_aggregates(store: &SharedSt
         "daily aggregates unchanged by a duplicate"
     );
     let (logged, _) = store
-        .query_usage(
-            &UsageLogQuery {
-                org_id: Some(org.clone()),
-                status: Some(404),
-                ..Default::default()
-            },
-            now,
-        )
+        .query_usage(&UsageLogQuery { org_id: Some(org.clone()), status: Some(404), ..Default::default() }, now)
         .await
         .unwrap();
-    assert_eq!(
-        logged,
-        vec![events[1].clone()],
-        "the log keeps the first delivery"
-    );
+    assert_eq!(logged, vec![events[1].clone()], "the log keeps the first delivery");
 }
 
 async fn query(store: &SharedStore, q: UsageLogQuery, now: DateTime<Utc>) -> Vec<UsageEvent> {
@@ -418,18 +308,10 @@ pub async fn usage_query_filters(store: &SharedStore) {
         assert!(store.record_usage(e, expires).await.unwrap());
     }
     // Another organization's event with the same key, endpoint and time.
-    let other = new_event(
-        &Id::generate(prefix::ORG),
-        &events[0].key_id,
-        &events[0].endpoint_id,
-        events[0].timestamp,
-    );
+    let other = new_event(&Id::generate(prefix::ORG), &events[0].key_id, &events[0].endpoint_id, events[0].timestamp);
     assert!(store.record_usage(&other, expires).await.unwrap());
     let [e1, e2, e3, e4, e5] = [0, 1, 2, 3, 4].map(|i| events[i].clone());
-    let by_org = UsageLogQuery {
-        org_id: Some(org.clone()),
-        ..Default::default()
-    };
+    let by_org = UsageLogQuery { org_id: Some(org.clone()), ..Default::default() };
 
     assert_eq!(
         query(store, by_org.clone(), now).await,
@@ -437,94 +319,37 @@ pub async fn usage_query_filters(store: &SharedStore) {
         "org filter: newest first, every field round-trips"
     );
     assert_eq!(
-        query(
-            store,
-            UsageLogQuery {
-                key_id: Some(e5.key_id.clone()),
-                ..Default::default()
-            },
-            now
-        )
-        .await,
+        query(store, UsageLogQuery { key_id: Some(e5.key_id.clone()), ..Default::default() }, now).await,
         vec![e5.clone()],
         "key filter alone"
     );
     assert_eq!(
-        query(
-            store,
-            UsageLogQuery {
-                key_id: Some(e1.key_id.clone()),
-                ..by_org.clone()
-            },
-            now
-        )
-        .await,
+        query(store, UsageLogQuery { key_id: Some(e1.key_id.clone()), ..by_org.clone() }, now).await,
         vec![e4.clone(), e3.clone(), e2.clone(), e1.clone()],
         "org and key filters"
     );
     assert_eq!(
-        query(
-            store,
-            UsageLogQuery {
-                endpoint_id: Some(e3.endpoint_id.clone()),
-                ..by_org.clone()
-            },
-            now
-        )
-        .await,
+        query(store, UsageLogQuery { endpoint_id: Some(e3.endpoint_id.clone()), ..by_org.clone() }, now).await,
         vec![e3.clone()],
         "endpoint filter"
     );
     assert_eq!(
-        query(
-            store,
-            UsageLogQuery {
-                status: Some(200),
-                ..by_org.clone()
-            },
-            now
-        )
-        .await,
+        query(store, UsageLogQuery { status: Some(200), ..by_org.clone() }, now).await,
         vec![e5.clone(), e1.clone()],
         "status filter (exact status, not class)"
     );
     assert_eq!(
-        query(
-            store,
-            UsageLogQuery {
-                from: Some(h2),
-                ..by_org.clone()
-            },
-            now
-        )
-        .await,
+        query(store, UsageLogQuery { from: Some(h2), ..by_org.clone() }, now).await,
         vec![e5.clone(), e4.clone()],
         "from"
     );
     assert_eq!(
-        query(
-            store,
-            UsageLogQuery {
-                to: Some(h2),
-                ..by_org.clone()
-            },
-            now
-        )
-        .await,
+        query(store, UsageLogQuery { to: Some(h2), ..by_org.clone() }, now).await,
         vec![e3.clone(), e2.clone(), e1.clone()],
         "to"
     );
     assert_eq!(
-        query(
-            store,
-            UsageLogQuery {
-                from: Some(e2.timestamp),
-                to: Some(e4.timestamp),
-                ..by_org.clone()
-            },
-            now
-        )
-        .await,
+        query(store, UsageLogQuery { from: Some(e2.timestamp), to: Some(e4.timestamp), ..by_org.clone() }, now).await,
         vec![e3.clone(), e2.clone()],
         "`from` is inclusive, `to` exclusive"
     );
@@ -557,10 +382,8 @@ pub async fn usage_query_pages_with_a_cursor(store: &SharedStore) {
     let t = now - Duration::minutes(10);
     // Two events share a timestamp: the cursor must still visit each exactly once.
     let offsets = [0, 1, 1, 2, 3];
-    let events: Vec<UsageEvent> = offsets
-        .iter()
-        .map(|&s| new_event(&org, &key, &ep, t + Duration::seconds(s)))
-        .collect();
+    let events: Vec<UsageEvent> =
+        offsets.iter().map(|&s| new_event(&org, &key, &ep, t + Duration::seconds(s))).collect();
     for e in &events {
         assert!(store.record_usage(e, expires).await.unwrap());
     }
@@ -570,12 +393,7 @@ pub async fn usage_query_pages_with_a_cursor(store: &SharedStore) {
     loop {
         let (page, next) = store
             .query_usage(
-                &UsageLogQuery {
-                    org_id: Some(org.clone()),
-                    limit: 2,
-                    cursor: cursor.take(),
-                    ..Default::default()
-                },
+                &UsageLogQuery { org_id: Some(org.clone()), limit: 2, cursor: cursor.take(), ..Default::default() },
                 now,
             )
             .await
@@ -588,15 +406,8 @@ pub async fn usage_query_pages_with_a_cursor(store: &SharedStore) {
         }
         assert!(sizes.len() < 10, "pagination does not end: {sizes:?}");
     }
-    assert_eq!(
-        sizes,
-        vec![2, 2, 1],
-        "pages of 2, 2 and 1, the last with no cursor"
-    );
-    assert!(
-        seen.windows(2).all(|w| w[0].timestamp >= w[1].timestamp),
-        "newest first across pages"
-    );
+    assert_eq!(sizes, vec![2, 2, 1], "pages of 2, 2 and 1, the last with no cursor");
+    assert!(seen.windows(2).all(|w| w[0].timestamp >= w[1].timestamp), "newest first across pages");
     let mut seen_ids: Vec<&str> = seen.iter().map(|e| e.id.as_str()).collect();
     seen_ids.sort_unstable();
     let mut want: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
@@ -604,21 +415,10 @@ pub async fn usage_query_pages_with_a_cursor(store: &SharedStore) {
     assert_eq!(seen_ids, want, "every entry exactly once");
 
     let (page, next) = store
-        .query_usage(
-            &UsageLogQuery {
-                org_id: Some(org.clone()),
-                limit: 5,
-                ..Default::default()
-            },
-            now,
-        )
+        .query_usage(&UsageLogQuery { org_id: Some(org.clone()), limit: 5, ..Default::default() }, now)
         .await
         .unwrap();
-    assert_eq!(
-        (page.len(), next),
-        (5, None),
-        "a page that holds everything has no cursor"
-    );
+    assert_eq!((page.len(), next), (5, None), "a page that holds everything has no cursor");
     assert_eq!(page, seen, "the same order with a bigger page");
 
     let bad = store
@@ -644,19 +444,10 @@ pub async fn usage_query_skips_expired_entries(store: &SharedStore) {
     let old = new_event(&org, &key, &ep, now - Duration::days(8));
     let at_now = new_event(&org, &key, &ep, now - Duration::days(7));
     let live = new_event(&org, &key, &ep, now - Duration::days(1));
-    assert!(store
-        .record_usage(&old, now - Duration::days(1))
-        .await
-        .unwrap());
+    assert!(store.record_usage(&old, now - Duration::days(1)).await.unwrap());
     assert!(store.record_usage(&at_now, now).await.unwrap());
-    assert!(store
-        .record_usage(&live, now + Duration::days(6))
-        .await
-        .unwrap());
-    let q = UsageLogQuery {
-        org_id: Some(org.clone()),
-        ..Default::default()
-    };
+    assert!(store.record_usage(&live, now + Duration::days(6)).await.unwrap());
+    let q = UsageLogQuery { org_id: Some(org.clone()), ..Default::default() };
     assert_eq!(
         query(store, q.clone(), now).await,
         vec![live.clone()],

@@ -3,9 +3,7 @@
 use crate::{now_ms, unique, SharedStore};
 use chrono::{DateTime, Duration, Utc};
 use tollgate_domain::id::prefix;
-use tollgate_domain::{
-    Email, Id, Membership, OrgRole, Organization, Role, StoreError, User, UserStatus,
-};
+use tollgate_domain::{Email, Id, Membership, OrgRole, Organization, Role, StoreError, User, UserStatus};
 
 /// A new user with their personal organization and owner membership (not stored yet).
 /// The email is spelled in mixed case; `Email::parse` normalises it.
@@ -15,11 +13,7 @@ pub fn new_user(role: Role, now: DateTime<Utc>) -> (User, Organization, Membersh
 }
 
 /// Like [`new_user`] with a given email.
-pub fn new_user_with_email(
-    email: Email,
-    role: Role,
-    now: DateTime<Utc>,
-) -> (User, Organization, Membership) {
+pub fn new_user_with_email(email: Email, role: Role, now: DateTime<Utc>) -> (User, Organization, Membership) {
     let user_id = Id::generate(prefix::USER);
     let org_id = Id::generate(prefix::ORG);
     let user = User {
@@ -44,26 +38,14 @@ pub fn new_user_with_email(
         personal: true,
         created_at: now,
     };
-    let owner = Membership {
-        org_id,
-        user_id,
-        role: OrgRole::Owner,
-        created_at: now,
-    };
+    let owner = Membership { org_id, user_id, role: OrgRole::Owner, created_at: now };
     (user, org, owner)
 }
 
 /// Creates a user (with org and membership) and returns them.
-pub async fn register(
-    store: &SharedStore,
-    role: Role,
-    now: DateTime<Utc>,
-) -> (User, Organization, Membership) {
+pub async fn register(store: &SharedStore, role: Role, now: DateTime<Utc>) -> (User, Organization, Membership) {
     let (user, org, owner) = new_user(role, now);
-    store
-        .create_user(&user, &org, &owner)
-        .await
-        .expect("create_user of a fresh user");
+    store.create_user(&user, &org, &owner).await.expect("create_user of a fresh user");
     (user, org, owner)
 }
 
@@ -71,22 +53,12 @@ pub async fn admin_exists_tracks_live_admins(store: &SharedStore) {
     let now = now_ms();
     let before = store.admin_exists().await.expect("admin_exists");
     register(store, Role::User, now).await;
-    assert_eq!(
-        store.admin_exists().await.unwrap(),
-        before,
-        "a plain user is not an admin"
-    );
+    assert_eq!(store.admin_exists().await.unwrap(), before, "a plain user is not an admin");
 
     let (admin, _, _) = register(store, Role::Admin, now).await;
-    assert!(
-        store.admin_exists().await.unwrap(),
-        "admin_exists is true once an admin exists"
-    );
+    assert!(store.admin_exists().await.unwrap(), "admin_exists is true once an admin exists");
 
-    store
-        .soft_delete_user(&admin.id, now)
-        .await
-        .expect("delete admin");
+    store.soft_delete_user(&admin.id, now).await.expect("delete admin");
     assert_eq!(
         store.admin_exists().await.unwrap(),
         before,
@@ -99,55 +71,21 @@ pub async fn user_create_and_read_back(store: &SharedStore) {
     let (user, org, owner) = register(store, Role::User, now).await;
 
     let got = store.get_user(&user.id).await.unwrap();
-    assert_eq!(
-        got.as_ref(),
-        Some(&user),
-        "get_user returns exactly what was stored"
-    );
+    assert_eq!(got.as_ref(), Some(&user), "get_user returns exactly what was stored");
 
     let shouting = Email::parse(&user.email.as_str().to_uppercase()).unwrap();
     let by_email = store.find_user_by_email(&shouting).await.unwrap();
-    assert_eq!(
-        by_email.as_ref(),
-        Some(&user),
-        "find_user_by_email ignores case (Email::parse normalises)"
-    );
+    assert_eq!(by_email.as_ref(), Some(&user), "find_user_by_email ignores case (Email::parse normalises)");
 
-    assert_eq!(
-        store.get_organization(&org.id).await.unwrap(),
-        Some(org.clone()),
-        "the personal org is stored"
-    );
-    assert_eq!(
-        store.memberships_of_user(&user.id).await.unwrap(),
-        vec![owner],
-        "the owner membership is stored"
-    );
+    assert_eq!(store.get_organization(&org.id).await.unwrap(), Some(org.clone()), "the personal org is stored");
+    assert_eq!(store.memberships_of_user(&user.id).await.unwrap(), vec![owner], "the owner membership is stored");
 
     let nobody = Id::generate(prefix::USER);
-    assert_eq!(
-        store.get_user(&nobody).await.unwrap(),
-        None,
-        "unknown user id"
-    );
-    assert_eq!(
-        store
-            .get_organization(&Id::generate(prefix::ORG))
-            .await
-            .unwrap(),
-        None,
-        "unknown org id"
-    );
-    assert!(
-        store.memberships_of_user(&nobody).await.unwrap().is_empty(),
-        "no memberships for an unknown user"
-    );
+    assert_eq!(store.get_user(&nobody).await.unwrap(), None, "unknown user id");
+    assert_eq!(store.get_organization(&Id::generate(prefix::ORG)).await.unwrap(), None, "unknown org id");
+    assert!(store.memberships_of_user(&nobody).await.unwrap().is_empty(), "no memberships for an unknown user");
     let stranger = Email::parse(&format!("{}@example.com", unique("nobody"))).unwrap();
-    assert_eq!(
-        store.find_user_by_email(&stranger).await.unwrap(),
-        None,
-        "unknown email"
-    );
+    assert_eq!(store.find_user_by_email(&stranger).await.unwrap(), None, "unknown email");
 }
 
 pub async fn duplicate_email_is_rejected_with_nothing_written(store: &SharedStore) {
@@ -161,34 +99,14 @@ pub async fn duplicate_email_is_rejected_with_nothing_written(store: &SharedStor
         matches!(result, Err(StoreError::AlreadyExists("email"))),
         "a second user with the same email: expected AlreadyExists(\"email\"), got {result:?}"
     );
-    assert_eq!(
-        store.get_user(&second.id).await.unwrap(),
-        None,
-        "the rejected user was not written"
-    );
-    assert_eq!(
-        store.get_organization(&second_org.id).await.unwrap(),
-        None,
-        "the rejected user's org was not written"
-    );
+    assert_eq!(store.get_user(&second.id).await.unwrap(), None, "the rejected user was not written");
+    assert_eq!(store.get_organization(&second_org.id).await.unwrap(), None, "the rejected user's org was not written");
     assert!(
-        store
-            .memberships_of_user(&second.id)
-            .await
-            .unwrap()
-            .is_empty(),
+        store.memberships_of_user(&second.id).await.unwrap().is_empty(),
         "the rejected user's membership was not written"
     );
-    let holder = store
-        .find_user_by_email(&first.email)
-        .await
-        .unwrap()
-        .map(|u| u.id);
-    assert_eq!(
-        holder,
-        Some(first.id),
-        "the email still belongs to the first user"
-    );
+    let holder = store.find_user_by_email(&first.email).await.unwrap().map(|u| u.id);
+    assert_eq!(holder, Some(first.id), "the email still belongs to the first user");
 }
 
 pub async fn update_user_round_trips_mutable_fields(store: &SharedStore) {
@@ -205,11 +123,7 @@ pub async fn update_user_round_trips_mutable_fields(store: &SharedStore) {
     changed.email_verified = true;
     changed.updated_at = now + Duration::seconds(1);
     store.update_user(&changed).await.expect("update_user");
-    assert_eq!(
-        store.get_user(&user.id).await.unwrap(),
-        Some(changed.clone()),
-        "every mutable field is written"
-    );
+    assert_eq!(store.get_user(&user.id).await.unwrap(), Some(changed.clone()), "every mutable field is written");
 
     // Back again (the role too: other cases rely on admin_exists), and the email must not move.
     let mut back = changed.clone();
@@ -219,10 +133,7 @@ pub async fn update_user_round_trips_mutable_fields(store: &SharedStore) {
     back.updated_at = now + Duration::seconds(2);
     let mut with_other_email = back.clone();
     with_other_email.email = Email::parse(&format!("{}@example.com", unique("moved"))).unwrap();
-    store
-        .update_user(&with_other_email)
-        .await
-        .expect("update_user");
+    store.update_user(&with_other_email).await.expect("update_user");
     assert_eq!(
         store.get_user(&user.id).await.unwrap(),
         Some(back),
@@ -235,76 +146,33 @@ pub async fn update_user_round_trips_mutable_fields(store: &SharedStore) {
         matches!(result, Err(StoreError::NotFound("user"))),
         "update of an unknown user: expected NotFound(\"user\"), got {result:?}"
     );
-    assert_eq!(
-        store.get_user(&ghost.id).await.unwrap(),
-        None,
-        "update_user does not create users"
-    );
+    assert_eq!(store.get_user(&ghost.id).await.unwrap(), None, "update_user does not create users");
 }
 
 pub async fn soft_delete_hides_user_and_releases_email(store: &SharedStore) {
     let now = now_ms();
     let (user, org, _) = register(store, Role::User, now).await;
     let deleted_at = now + Duration::seconds(1);
-    store
-        .soft_delete_user(&user.id, deleted_at)
-        .await
-        .expect("soft_delete_user");
+    store.soft_delete_user(&user.id, deleted_at).await.expect("soft_delete_user");
 
-    assert_eq!(
-        store.find_user_by_email(&user.email).await.unwrap(),
-        None,
-        "a deleted user is not found by email"
-    );
-    let kept = store
-        .get_user(&user.id)
-        .await
-        .unwrap()
-        .expect("a deleted user's record is kept");
+    assert_eq!(store.find_user_by_email(&user.email).await.unwrap(), None, "a deleted user is not found by email");
+    let kept = store.get_user(&user.id).await.unwrap().expect("a deleted user's record is kept");
     assert_eq!(kept.status, UserStatus::Deleted, "status is deleted");
-    assert_eq!(
-        kept.deleted_at,
-        Some(deleted_at),
-        "deleted_at is the given time"
-    );
-    assert_eq!(
-        (&kept.email, &kept.first_name, kept.created_at),
-        (&user.email, &user.first_name, user.created_at)
-    );
-    assert!(
-        store.get_organization(&org.id).await.unwrap().is_some(),
-        "the org is kept"
-    );
+    assert_eq!(kept.deleted_at, Some(deleted_at), "deleted_at is the given time");
+    assert_eq!((&kept.email, &kept.first_name, kept.created_at), (&user.email, &user.first_name, user.created_at));
+    assert!(store.get_organization(&org.id).await.unwrap().is_some(), "the org is kept");
 
     let result = store.update_user(&user).await;
-    assert!(
-        matches!(result, Err(StoreError::NotFound("user"))),
-        "update of a deleted user: got {result:?}"
-    );
+    assert!(matches!(result, Err(StoreError::NotFound("user"))), "update of a deleted user: got {result:?}");
     let result = store.soft_delete_user(&user.id, deleted_at).await;
-    assert!(
-        matches!(result, Err(StoreError::NotFound("user"))),
-        "second delete: expected NotFound, got {result:?}"
-    );
-    let result = store
-        .soft_delete_user(&Id::generate(prefix::USER), now)
-        .await;
-    assert!(
-        matches!(result, Err(StoreError::NotFound("user"))),
-        "delete of an unknown user: got {result:?}"
-    );
+    assert!(matches!(result, Err(StoreError::NotFound("user"))), "second delete: expected NotFound, got {result:?}");
+    let result = store.soft_delete_user(&Id::generate(prefix::USER), now).await;
+    assert!(matches!(result, Err(StoreError::NotFound("user"))), "delete of an unknown user: got {result:?}");
 
     let (again, again_org, again_owner) =
         new_user_with_email(user.email.clone(), Role::User, now + Duration::seconds(2));
-    store
-        .create_user(&again, &again_org, &again_owner)
-        .await
-        .expect("the released email can be registered again");
-    let holder = store
-        .find_user_by_email(&user.email)
-        .await
-        .unwrap()
-        .map(|u| u.id);
+    store.create_user(&again, &again_org, &again_owner).await.expect("the released email can be registered again");
+    let holder = store.find_user_by_email(&user.email).await.unwrap().map(|u| u.id);
     assert_eq!(holder, Some(again.id), "the email now finds the new user");
     assert_eq!(
         store.get_user(&user.id).await.unwrap().map(|u| u.status),

@@ -87,12 +87,7 @@ fn decode_stored(item: &Item) -> Result<StoredKey, StoreError> {
         Some(h) => Some(secret(h, r.time("prev_created_at")?, r.opt_time("prev_valid_until")?)),
         None => None,
     };
-    Ok(StoredKey {
-        rev: r.u64_or_zero("rev")?,
-        key,
-        current,
-        previous,
-    })
+    Ok(StoredKey { rev: r.u64_or_zero("rev")?, key, current, previous })
 }
 
 /// The lookup item of one secret: the secret plus a copy of the key.
@@ -144,11 +139,7 @@ impl DynamoStore {
             .expression_attribute_values(":pk", s(org_pk(org_id)))
             .expression_attribute_values(":prefix", s(APIKEY_PREFIX))
             .consistent_read(true);
-        self.query_all("Query(api keys)", q)
-            .await?
-            .iter()
-            .map(decode_stored)
-            .collect()
+        self.query_all("Query(api keys)", q).await?.iter().map(decode_stored).collect()
     }
 
     /// Writes `new` over the stored revision `new.rev - 1`, refreshing the copies in its
@@ -161,11 +152,8 @@ impl DynamoStore {
         fresh: Option<&KeySecret>,
         dropped: Option<&KeySecret>,
     ) -> Result<bool, StoreError> {
-        let mut items = vec![self.tx_put(
-            key_item(new),
-            Some("rev = :rev"),
-            Params::new().value(":rev", n(new.rev - 1)),
-        )?];
+        let mut items =
+            vec![self.tx_put(key_item(new), Some("rev = :rev"), Params::new().value(":rev", n(new.rev - 1)))?];
         for secret in std::iter::once(&new.current).chain(new.previous.as_ref()) {
             let is_fresh = fresh.is_some_and(|f| f.hash == secret.hash);
             items.push(self.tx_put(hash_item(&new.key, secret), is_fresh.then_some(NEW_ITEM), Params::new())?);
@@ -193,10 +181,7 @@ impl DynamoStore {
             st.rev += 1;
             // The lookup items are rewritten with `revoked_at` in the same transaction, so the
             // gateway's next lookup sees the revocation.
-            if self
-                .replace_key("TransactWriteItems(revoke_api_key)", &st, None, None)
-                .await?
-            {
+            if self.replace_key("TransactWriteItems(revoke_api_key)", &st, None, None).await? {
                 return Ok((st.key, true));
             }
             backoff(attempt).await;
@@ -225,12 +210,8 @@ impl ApiKeyRepository for DynamoStore {
                 Some(item) => Some(Reader::new(&item, "api key version").u64_or_zero("v")?),
                 None => None,
             };
-            let active = self
-                .org_keys(&key.org_id)
-                .await?
-                .iter()
-                .filter(|k| k.key.status(now) == ApiKeyStatus::Active)
-                .count();
+            let active =
+                self.org_keys(&key.org_id).await?.iter().filter(|k| k.key.status(now) == ApiKeyStatus::Active).count();
             if active >= max_active as usize {
                 return Err(StoreError::LimitReached("active api keys"));
             }
@@ -244,16 +225,8 @@ impl ApiKeyRepository for DynamoStore {
                 Some(condition),
                 params.value(":next", n(version.unwrap_or(0) + 1)),
             )?;
-            let current = KeySecret {
-                valid_until: None,
-                ..secret.clone()
-            };
-            let stored = StoredKey {
-                key: key.clone(),
-                rev: 1,
-                current,
-                previous: None,
-            };
+            let current = KeySecret { valid_until: None, ..secret.clone() };
+            let stored = StoredKey { key: key.clone(), rev: 1, current, previous: None };
             let items: Vec<TransactWriteItem> = vec![
                 bump,
                 self.tx_put(key_item(&stored), Some(NEW_ITEM), Params::new())?,
@@ -304,31 +277,17 @@ impl ApiKeyRepository for DynamoStore {
             if st.key.revoked_at.is_some() {
                 return Err(StoreError::Conflict("api key revoked"));
             }
-            let fresh = KeySecret {
-                key_id: key_id.clone(),
-                org_id: org_id.clone(),
-                valid_until: None,
-                ..new_secret.clone()
-            };
-            let outgoing = KeySecret {
-                valid_until: Some(old_valid_until),
-                ..std::mem::replace(&mut st.current, fresh.clone())
-            };
+            let fresh =
+                KeySecret { key_id: key_id.clone(), org_id: org_id.clone(), valid_until: None, ..new_secret.clone() };
+            let outgoing =
+                KeySecret { valid_until: Some(old_valid_until), ..std::mem::replace(&mut st.current, fresh.clone()) };
             // The secret before the outgoing one ends now: its lookup item goes.
             let dropped = st.previous.replace(outgoing);
             st.key.display_prefix = display_prefix.to_string();
             st.key.last4 = last4.to_string();
             st.key.rotated_at = Some(now);
             st.rev += 1;
-            if self
-                .replace_key(
-                    "TransactWriteItems(rotate_api_key)",
-                    &st,
-                    Some(&fresh),
-                    dropped.as_ref(),
-                )
-                .await?
-            {
+            if self.replace_key("TransactWriteItems(rotate_api_key)", &st, Some(&fresh), dropped.as_ref()).await? {
                 return Ok(st.key);
             }
             backoff(attempt).await;
@@ -338,10 +297,7 @@ impl ApiKeyRepository for DynamoStore {
 
     #[tracing::instrument(skip_all, err(level = "debug"))]
     async fn find_api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<(ApiKey, KeySecret)>, StoreError> {
-        match self
-            .get("GetItem(api key secret)", key(keyhash_pk(hash), KEYHASH_SK))
-            .await?
-        {
+        match self.get("GetItem(api key secret)", key(keyhash_pk(hash), KEYHASH_SK)).await? {
             Some(item) => decode_hash_item(hash, &item).map(Some),
             None => Ok(None),
         }

@@ -217,17 +217,12 @@ fn decode_endpoint(item: &Item) -> Result<Endpoint, StoreError> {
 }
 
 fn route_item(e: &Endpoint) -> Item {
-    ItemBuilder::new(route_pk(&e.method, &e.path), ROUTE_SK)
-        .s("endpoint_id", e.id.as_str())
-        .build()
+    ItemBuilder::new(route_pk(&e.method, &e.path), ROUTE_SK).s("endpoint_id", e.id.as_str()).build()
 }
 
 /// An UpdateItem expression writing `fields` (absent ones removed).
 fn update_of(fields: Vec<(&'static str, Option<AttributeValue>)>) -> (String, Params) {
-    fields
-        .into_iter()
-        .fold(UpdateExpr::new(), |u, (name, v)| u.set_opt(name, v))
-        .build()
+    fields.into_iter().fold(UpdateExpr::new(), |u, (name, v)| u.set_opt(name, v)).build()
 }
 
 impl DynamoStore {
@@ -259,23 +254,15 @@ impl PlanRepository for DynamoStore {
             .index_name(GSI1)
             .key_condition_expression("GSI1PK = :pk")
             .expression_attribute_values(":pk", s(PLANS_GSI_PK));
-        let mut plans = self
-            .query_all("Query(plans)", q)
-            .await?
-            .iter()
-            .map(decode_plan)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut plans =
+            self.query_all("Query(plans)", q).await?.iter().map(decode_plan).collect::<Result<Vec<_>, _>>()?;
         plans.sort_by(|a, b| (a.price, &a.name, &a.id).cmp(&(b.price, &b.name, &b.id)));
         Ok(plans)
     }
 
     #[tracing::instrument(skip_all, fields(plan_id = %id), err(level = "debug"))]
     async fn get_plan(&self, id: &Id) -> Result<Option<Plan>, StoreError> {
-        self.get("GetItem(plan)", key(plan_pk(id), PLAN_SK))
-            .await?
-            .as_ref()
-            .map(decode_plan)
-            .transpose()
+        self.get("GetItem(plan)", key(plan_pk(id), PLAN_SK)).await?.as_ref().map(decode_plan).transpose()
     }
 
     #[tracing::instrument(skip_all, fields(plan_id = %plan.id), err(level = "debug"))]
@@ -376,11 +363,7 @@ impl SubscriptionRepository for DynamoStore {
 
     #[tracing::instrument(skip_all, fields(subscription_id = %id), err(level = "debug"))]
     async fn get_subscription(&self, id: &Id) -> Result<Option<Subscription>, StoreError> {
-        self.get("GetItem(subscription)", key(sub_pk(id), SUB_SK))
-            .await?
-            .as_ref()
-            .map(decode_sub)
-            .transpose()
+        self.get("GetItem(subscription)", key(sub_pk(id), SUB_SK)).await?.as_ref().map(decode_sub).transpose()
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %org_id), err(level = "debug"))]
@@ -406,10 +389,7 @@ impl SubscriptionRepository for DynamoStore {
         // One per organization: with an org filter it is a GetItem.
         if let Some(org) = org_id {
             let sub = self.subscription_of_org(org).await?;
-            return Ok(sub
-                .filter(|s| plan_id.is_none_or(|p| &s.plan_id == p))
-                .into_iter()
-                .collect());
+            return Ok(sub.filter(|s| plan_id.is_none_or(|p| &s.plan_id == p)).into_iter().collect());
         }
         let mut out = Vec::new();
         let mut start = None;
@@ -424,9 +404,7 @@ impl SubscriptionRepository for DynamoStore {
                 .set_exclusive_start_key(start.take());
             q = match plan_id {
                 // The filter applies after `Limit`, so read full pages when filtering.
-                Some(p) => q
-                    .filter_expression("plan_id = :plan")
-                    .expression_attribute_values(":plan", s(p.as_str())),
+                Some(p) => q.filter_expression("plan_id = :plan").expression_attribute_values(":plan", s(p.as_str())),
                 None => q.limit(remaining),
             };
             let page = q.send().await.map_err(|e| sdk_error("Query(subscriptions)", e))?;
@@ -461,16 +439,8 @@ impl SubscriptionRepository for DynamoStore {
             // subscriber counters right when two updates race.
             let same_plan = || Params::new().value(":plan", s(stored.plan_id.as_str()));
             let mut items = vec![
-                self.tx_put(
-                    id_sub_item(&new),
-                    Some("attribute_exists(PK) AND plan_id = :plan"),
-                    same_plan(),
-                )?,
-                self.tx_put(
-                    org_sub_item(&new),
-                    Some("attribute_exists(PK) AND plan_id = :plan"),
-                    same_plan(),
-                )?,
+                self.tx_put(id_sub_item(&new), Some("attribute_exists(PK) AND plan_id = :plan"), same_plan())?,
+                self.tx_put(org_sub_item(&new), Some("attribute_exists(PK) AND plan_id = :plan"), same_plan())?,
             ];
             if stored.plan_id != new.plan_id {
                 items.push(self.tx_subscribers(&stored.plan_id, -1)?);
@@ -495,12 +465,8 @@ impl EndpointRepository for DynamoStore {
             .index_name(GSI1)
             .key_condition_expression("GSI1PK = :pk")
             .expression_attribute_values(":pk", s(ENDPOINTS_GSI_PK));
-        let mut endpoints = self
-            .query_all("Query(endpoints)", q)
-            .await?
-            .iter()
-            .map(decode_endpoint)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut endpoints =
+            self.query_all("Query(endpoints)", q).await?.iter().map(decode_endpoint).collect::<Result<Vec<_>, _>>()?;
         endpoints.sort_by(|a, b| (&a.path, &a.method, &a.id).cmp(&(&b.path, &b.method, &b.id)));
         Ok(endpoints)
     }

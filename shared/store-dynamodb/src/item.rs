@@ -159,9 +159,7 @@ impl<'a> Reader<'a> {
     pub(crate) fn u64_or_zero(&self, name: &str) -> Result<u64, StoreError> {
         match self.item.get(name) {
             None => Ok(0),
-            Some(AttributeValue::N(v)) => v
-                .parse()
-                .map_err(|_| self.corrupt(name, "is not a non-negative integer")),
+            Some(AttributeValue::N(v)) => v.parse().map_err(|_| self.corrupt(name, "is not a non-negative integer")),
             Some(_) => Err(self.corrupt(name, "is not a number")),
         }
     }
@@ -169,10 +167,9 @@ impl<'a> Reader<'a> {
     pub(crate) fn opt_num<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, StoreError> {
         match self.item.get(name) {
             None | Some(AttributeValue::Null(_)) => Ok(None),
-            Some(AttributeValue::N(v)) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| self.corrupt(name, &format!("is not a {}", std::any::type_name::<T>()))),
+            Some(AttributeValue::N(v)) => {
+                v.parse().map(Some).map_err(|_| self.corrupt(name, &format!("is not a {}", std::any::type_name::<T>())))
+            }
             Some(_) => Err(self.corrupt(name, "is not a number")),
         }
     }
@@ -206,10 +203,7 @@ mod tests {
 
     #[test]
     fn missing_and_mistyped_attributes_are_corrupt() {
-        let item = ItemBuilder::new("p", "s")
-            .n("num", 3)
-            .s("bad_time", "yesterday")
-            .build();
+        let item = ItemBuilder::new("p", "s").n("num", 3).s("bad_time", "yesterday").build();
         let r = Reader::new(&item, "test");
         assert!(matches!(r.s("nope"), Err(StoreError::Corrupt(m)) if m.contains("`nope` is missing")));
         assert!(matches!(r.s("num"), Err(StoreError::Corrupt(_))));

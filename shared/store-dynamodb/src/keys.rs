@@ -56,10 +56,7 @@ pub(crate) fn keyhash_pk(hash: &TokenHash) -> String {
 /// The bucket goes in the partition key and the window in the sort key, so a bucket that
 /// contains `#` cannot collide with another bucket's window.
 pub(crate) fn attempt_key(bucket: &str, window_start: DateTime<Utc>) -> (String, String) {
-    (
-        format!("ATTEMPT#{bucket}"),
-        format!("W#{}", window_start.timestamp_millis()),
-    )
+    (format!("ATTEMPT#{bucket}"), format!("W#{}", window_start.timestamp_millis()))
 }
 /// The high-cardinality key in the partition key (usage-event ids spread over partitions),
 /// the scope in the sort key (so a scope containing `#` is unambiguous).

@@ -36,10 +36,7 @@ pub struct DynamoStore {
 impl DynamoStore {
     /// A store on `table`, which must already exist with the schema of [`create_table`].
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        DynamoStore {
-            client,
-            table: table.into(),
-        }
+        DynamoStore { client, table: table.into() }
     }
 
     /// A store on the table named by `TABLE_NAME`, with the SDK's default configuration
@@ -76,11 +73,7 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
             .map_err(build_error)
     };
     let key = |attr: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(attr)
-            .key_type(kind)
-            .build()
-            .map_err(build_error)
+        KeySchemaElement::builder().attribute_name(attr).key_type(kind).build().map_err(build_error)
     };
     let gsi1 = GlobalSecondaryIndex::builder()
         .index_name(GSI1)
@@ -106,12 +99,7 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let out = client
-            .describe_table()
-            .table_name(name)
-            .send()
-            .await
-            .map_err(|e| sdk_error("DescribeTable", e))?;
+        let out = client.describe_table().table_name(name).send().await.map_err(|e| sdk_error("DescribeTable", e))?;
         if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
             break;
         }
@@ -124,20 +112,10 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
-    let ttl = TimeToLiveSpecification::builder()
-        .enabled(true)
-        .attribute_name(TTL)
-        .build()
-        .map_err(build_error)?;
+    let ttl = TimeToLiveSpecification::builder().enabled(true).attribute_name(TTL).build().map_err(build_error)?;
     // Some emulators do not implement TTL; the store never relies on it (reads filter on
     // expiry), so a failure here is only worth a warning.
-    if let Err(e) = client
-        .update_time_to_live()
-        .table_name(name)
-        .time_to_live_specification(ttl)
-        .send()
-        .await
-    {
+    if let Err(e) = client.update_time_to_live().table_name(name).time_to_live_specification(ttl).send().await {
         tracing::warn!(table = name, error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "could not enable TTL");
     }
     Ok(())

@@ -174,13 +174,7 @@ impl AuditLog for DynamoStore {
         } as usize;
         let mut out = Vec::new();
         if let Some(org) = &query.org_id {
-            self.audit_page(
-                AuditPartition::Org(org_audit_gsi_pk(org)),
-                query.before,
-                limit,
-                &mut out,
-            )
-            .await?;
+            self.audit_page(AuditPartition::Org(org_audit_gsi_pk(org)), query.before, limit, &mut out).await?;
             return Ok(out);
         }
         // Day partitions, newest first. Without a cursor the walk starts tomorrow (wall
@@ -191,8 +185,7 @@ impl AuditLog for DynamoStore {
                 break;
             }
             let day = audit_day(start - Duration::days(days_back));
-            self.audit_page(AuditPartition::Day(audit_day_pk(&day)), query.before, limit, &mut out)
-                .await?;
+            self.audit_page(AuditPartition::Day(audit_day_pk(&day)), query.before, limit, &mut out).await?;
         }
         Ok(out)
     }
@@ -209,11 +202,8 @@ impl IdempotencyStore for DynamoStore {
         expires_at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let (pk, sk) = idempotency_key(scope, key);
-        let item = ItemBuilder::new(pk, sk)
-            .time("claimed_at", now)
-            .time("expires_at", expires_at)
-            .ttl(expires_at)
-            .build();
+        let item =
+            ItemBuilder::new(pk, sk).time("claimed_at", now).time("expires_at", expires_at).ttl(expires_at).build();
         // An expired claim may still be there (TTL deletes late): it counts as absent.
         let result = self
             .client

@@ -59,9 +59,7 @@ fn decode_token(item: &Item) -> Result<RefreshToken, StoreError> {
 }
 
 fn parse_kind(v: &str) -> Option<ActionTokenKind> {
-    [ActionTokenKind::VerifyEmail, ActionTokenKind::ResetPassword]
-        .into_iter()
-        .find(|k| k.as_str() == v)
+    [ActionTokenKind::VerifyEmail, ActionTokenKind::ResetPassword].into_iter().find(|k| k.as_str() == v)
 }
 
 fn decode_action_token(item: &Item) -> Result<ActionToken, StoreError> {
@@ -118,22 +116,13 @@ impl SessionRepository for DynamoStore {
 
     #[tracing::instrument(skip_all, err(level = "debug"))]
     async fn find_refresh_token(&self, hash: &TokenHash) -> Result<Option<(RefreshToken, RefreshFamily)>, StoreError> {
-        let Some(item) = self
-            .get("GetItem(refresh token)", key(rtoken_pk(hash), RTOKEN_SK))
-            .await?
-        else {
+        let Some(item) = self.get("GetItem(refresh token)", key(rtoken_pk(hash), RTOKEN_SK)).await? else {
             return Ok(None);
         };
         let token = decode_token(&item)?;
-        match self
-            .get("GetItem(refresh family)", key(family_pk(&token.family_id), FAMILY_SK))
-            .await?
-        {
+        match self.get("GetItem(refresh family)", key(family_pk(&token.family_id), FAMILY_SK)).await? {
             Some(f) => Ok(Some((token, decode_family(&f)?))),
-            None => Err(StoreError::Corrupt(format!(
-                "refresh token of missing family {}",
-                token.family_id
-            ))),
+            None => Err(StoreError::Corrupt(format!("refresh token of missing family {}", token.family_id))),
         }
     }
 
@@ -151,16 +140,11 @@ impl SessionRepository for DynamoStore {
             Params::new().value(":now", time(now)),
         )?;
         let store_new = self.tx_put(token_item(new), Some(NEW_ITEM), Params::new())?;
-        let cancelled = match self
-            .transact(
-                "TransactWriteItems(rotate_refresh_token)",
-                vec![mark_rotated, store_new],
-            )
-            .await?
-        {
-            Ok(()) => return Ok(RotateOutcome::Rotated),
-            Err(c) => c,
-        };
+        let cancelled =
+            match self.transact("TransactWriteItems(rotate_refresh_token)", vec![mark_rotated, store_new]).await? {
+                Ok(()) => return Ok(RotateOutcome::Rotated),
+                Err(c) => c,
+            };
         if !cancelled.failed(0) {
             return Err(if cancelled.failed(1) {
                 StoreError::AlreadyExists("refresh token")
@@ -172,10 +156,7 @@ impl SessionRepository for DynamoStore {
         // (ReturnValuesOnConditionCheckFailure); read it if the backend did not send it.
         let old_item = match cancelled.old_item(0) {
             Some(item) => Some(item.clone()),
-            None => {
-                self.get("GetItem(refresh token)", key(rtoken_pk(old), RTOKEN_SK))
-                    .await?
-            }
+            None => self.get("GetItem(refresh token)", key(rtoken_pk(old), RTOKEN_SK)).await?,
         };
         match old_item {
             Some(item) if decode_token(&item)?.rotated_at.is_some() => Ok(RotateOutcome::AlreadyRotated),

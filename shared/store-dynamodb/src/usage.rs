@@ -101,9 +101,8 @@ fn decode_aggregate(item: &Item) -> Result<UsageAggregate, StoreError> {
 /// Anything else was never returned by a page: `Conflict("invalid cursor")` (as the
 /// embedded adapter).
 fn check_cursor(cursor: &str) -> Result<String, StoreError> {
-    let valid = cursor
-        .split_once('#')
-        .is_some_and(|(at, id)| !id.is_empty() && DateTime::parse_from_rfc3339(at).is_ok());
+    let valid =
+        cursor.split_once('#').is_some_and(|(at, id)| !id.is_empty() && DateTime::parse_from_rfc3339(at).is_ok());
     if valid {
         Ok(cursor.to_string())
     } else {
@@ -161,10 +160,7 @@ impl DynamoStore {
         };
         let (expr, p) = u.build();
         self.tx_update(
-            key(
-                aggregate_pk(&e.org_id, granularity),
-                aggregate_sk(bucket_start, &e.key_id, &e.endpoint_id),
-            ),
+            key(aggregate_pk(&e.org_id, granularity), aggregate_sk(bucket_start, &e.key_id, &e.endpoint_id)),
             &expr,
             None,
             p,
@@ -201,11 +197,7 @@ impl DynamoStore {
         let mut start = None;
         while out.len() < want {
             // `Limit` counts entries before the filter: with filters, read bigger pages.
-            let page_size = if filtered {
-                1000
-            } else {
-                (want - out.len() + 1).min(1000)
-            };
+            let page_size = if filtered { 1000 } else { (want - out.len() + 1).min(1000) };
             let page = self
                 .query()
                 .index_name(GSI1)
@@ -297,9 +289,7 @@ impl UsageCounter for DynamoStore {
         // `used <= hard_limit - cost`, precomputed here.
         let max = match hard_limit {
             Some(limit) if cost > limit => {
-                return Ok(UsageIncrement::LimitReached {
-                    used: self.usage(org_id, period).await?,
-                })
+                return Ok(UsageIncrement::LimitReached { used: self.usage(org_id, period).await? })
             }
             Some(limit) => Some(limit - cost),
             None => None,
@@ -408,14 +398,8 @@ impl UsageLog for DynamoStore {
         // One more than the page: whether it exists says if there is a next page.
         let want = limit + 1;
         let mut entries = match &query.org_id {
-            Some(org) => {
-                self.org_log_entries(org, lo.as_deref(), hi.as_deref(), &filter, want, filtered)
-                    .await?
-            }
-            None => {
-                self.all_log_entries(lo.as_deref(), hi.as_deref(), &filter, want)
-                    .await?
-            }
+            Some(org) => self.org_log_entries(org, lo.as_deref(), hi.as_deref(), &filter, want, filtered).await?,
+            None => self.all_log_entries(lo.as_deref(), hi.as_deref(), &filter, want).await?,
         };
         let next = if entries.len() > limit {
             entries.truncate(limit);
@@ -423,10 +407,7 @@ impl UsageLog for DynamoStore {
         } else {
             None
         };
-        let events = entries
-            .iter()
-            .map(|(_, item)| decode_log(item))
-            .collect::<Result<Vec<_>, _>>()?;
+        let events = entries.iter().map(|(_, item)| decode_log(item)).collect::<Result<Vec<_>, _>>()?;
         Ok((events, next))
     }
 

@@ -149,9 +149,7 @@ impl UserRepository for DynamoStore {
     #[tracing::instrument(skip_all, fields(user_id = %user.id, org_id = %org.id), err(level = "debug"))]
     async fn create_user(&self, user: &User, org: &Organization, owner: &Membership) -> Result<(), StoreError> {
         // The EMAIL item is the uniqueness constraint; deleted users no longer hold one.
-        let email = ItemBuilder::new(email_pk(&user.email), EMAIL_SK)
-            .s("user_id", user.id.as_str())
-            .build();
+        let email = ItemBuilder::new(email_pk(&user.email), EMAIL_SK).s("user_id", user.id.as_str()).build();
         let items = vec![
             self.tx_put(email, Some(NEW_ITEM), Params::new())?,
             self.tx_put(user_item(user), Some(NEW_ITEM), Params::new())?,
@@ -170,11 +168,7 @@ impl UserRepository for DynamoStore {
 
     #[tracing::instrument(skip_all, fields(user_id = %id), err(level = "debug"))]
     async fn get_user(&self, id: &Id) -> Result<Option<User>, StoreError> {
-        self.get("GetItem(user)", key(user_pk(id), USER_SK))
-            .await?
-            .as_ref()
-            .map(decode_user)
-            .transpose()
+        self.get("GetItem(user)", key(user_pk(id), USER_SK)).await?.as_ref().map(decode_user).transpose()
     }
 
     #[tracing::instrument(skip_all, err(level = "debug"))]
@@ -209,10 +203,7 @@ impl UserRepository for DynamoStore {
             .value(":ln", s(&user.last_name))
             .value(":role", s(role_str(user.role)))
             .value(":status", s(status_str(user.status)))
-            .value(
-                ":ev",
-                aws_sdk_dynamodb::types::AttributeValue::Bool(user.email_verified),
-            )
+            .value(":ev", aws_sdk_dynamodb::types::AttributeValue::Bool(user.email_verified))
             .value(":ua", time(user.updated_at))
             .value(":deleted", s(status_str(UserStatus::Deleted)));
         match &user.company_name {
@@ -273,10 +264,7 @@ impl UserRepository for DynamoStore {
             Some("attribute_not_exists(PK) OR user_id = :id"),
             Params::new().value(":id", s(id.as_str())),
         )?;
-        match self
-            .transact("TransactWriteItems(soft_delete_user)", vec![update, release])
-            .await?
-        {
+        match self.transact("TransactWriteItems(soft_delete_user)", vec![update, release]).await? {
             Ok(()) => Ok(()),
             Err(c) if c.failed(0) => Err(StoreError::NotFound("user")),
             Err(_) => Err(StoreError::Conflict("user changed concurrently")),
@@ -299,11 +287,7 @@ impl UserRepository for DynamoStore {
 
     #[tracing::instrument(skip_all, fields(org_id = %id), err(level = "debug"))]
     async fn get_organization(&self, id: &Id) -> Result<Option<Organization>, StoreError> {
-        self.get("GetItem(organization)", key(org_pk(id), ORG_SK))
-            .await?
-            .as_ref()
-            .map(decode_org)
-            .transpose()
+        self.get("GetItem(organization)", key(org_pk(id), ORG_SK)).await?.as_ref().map(decode_org).transpose()
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %user_id), err(level = "debug"))]
@@ -315,10 +299,6 @@ impl UserRepository for DynamoStore {
             .expression_attribute_values(":pk", s(user_pk(user_id)))
             .expression_attribute_values(":prefix", s(MEMBER_GSI_PREFIX))
             .scan_index_forward(true);
-        self.query_all("Query(memberships)", q)
-            .await?
-            .iter()
-            .map(decode_membership)
-            .collect()
+        self.query_all("Query(memberships)", q).await?.iter().map(decode_membership).collect()
     }
 }

@@ -10,13 +10,20 @@ async fn profile_read_and_update() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!((r.body["first_name"].as_str(), r.body["company_name"].as_str()), (Some("Ada"), Some("Engines")));
     let r = app
-        .call(Method::PUT, "/api/user/account/profile", Some(json!({"first_name": " Augusta ", "company_name": ""})), Some(&access))
+        .call(
+            Method::PUT,
+            "/api/user/account/profile",
+            Some(json!({"first_name": " Augusta ", "company_name": ""})),
+            Some(&access),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["first_name"], "Augusta");
     assert!(r.body["company_name"].is_null());
     assert_eq!(r.body["last_name"], "Lovelace");
-    let r = app.call(Method::PUT, "/api/user/account/profile", Some(json!({"email": "new@example.com"})), Some(&access)).await;
+    let r = app
+        .call(Method::PUT, "/api/user/account/profile", Some(json!({"email": "new@example.com"})), Some(&access))
+        .await;
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"));
     let r = app.call(Method::GET, "/api/user/account/profile", None, Some(&access)).await;
     assert_eq!(r.body["email"], "prof@example.com");
@@ -29,15 +36,30 @@ async fn password_change_keeps_this_session_and_ends_the_others() {
     let other = app.login("pw@example.com", PASSWORD).await.body["refresh_token"].as_str().unwrap().to_string();
 
     let wrong = app
-        .call(Method::PUT, "/api/user/account/password", Some(json!({"current_password": "nope-nope-1", "new_password": "new-pass-word-9"})), Some(&access))
+        .call(
+            Method::PUT,
+            "/api/user/account/password",
+            Some(json!({"current_password": "nope-nope-1", "new_password": "new-pass-word-9"})),
+            Some(&access),
+        )
         .await;
     assert_eq!((wrong.status, wrong.code()), (StatusCode::UNAUTHORIZED, "invalid_credentials"));
     let weak = app
-        .call(Method::PUT, "/api/user/account/password", Some(json!({"current_password": PASSWORD, "new_password": "short"})), Some(&access))
+        .call(
+            Method::PUT,
+            "/api/user/account/password",
+            Some(json!({"current_password": PASSWORD, "new_password": "short"})),
+            Some(&access),
+        )
         .await;
     assert_eq!(weak.code(), "weak_password");
     let r = app
-        .call(Method::PUT, "/api/user/account/password", Some(json!({"current_password": PASSWORD, "new_password": "new-pass-word-9"})), Some(&access))
+        .call(
+            Method::PUT,
+            "/api/user/account/password",
+            Some(json!({"current_password": PASSWORD, "new_password": "new-pass-word-9"})),
+            Some(&access),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 
@@ -54,15 +76,21 @@ async fn deleting_the_account_revokes_keys_and_sessions_and_frees_the_email() {
     let key = app.call(Method::POST, "/api/user/api-keys", Some(json!({"name": "k"})), Some(&access)).await;
     let secret = key.body["secret"].as_str().unwrap().to_string();
 
-    let r = app.call(Method::DELETE, "/api/user/account", Some(json!({"password": "wrong-pass-1"})), Some(&access)).await;
+    let r =
+        app.call(Method::DELETE, "/api/user/account", Some(json!({"password": "wrong-pass-1"})), Some(&access)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let r = app.call(Method::DELETE, "/api/user/account", Some(json!({"password": PASSWORD})), Some(&access)).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 
     let hash = tollgate_domain::ParsedKey::parse(&secret).unwrap().hash();
-    let (k, _) = app.state.store.find_api_key_by_hash(&hash).await.unwrap().map(|(k, s)| (k, s)).unwrap_or_else(|| {
-        panic!("revoked keys stay findable so the gateway can say 'revoked'")
-    });
+    let (k, _) = app
+        .state
+        .store
+        .find_api_key_by_hash(&hash)
+        .await
+        .unwrap()
+        .map(|(k, s)| (k, s))
+        .unwrap_or_else(|| panic!("revoked keys stay findable so the gateway can say 'revoked'"));
     assert!(k.revoked_at.is_some());
     let r = app.call(Method::GET, "/api/user/account/profile", None, Some(&access)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);

@@ -37,7 +37,9 @@ async fn revoked_and_expired_keys_are_reported_as_such() {
     let app = TestApp::new().await;
     let (access, _) = app.user("status@example.com").await;
     let soon = Utc::now() + Duration::hours(1);
-    let a = app.call(Method::POST, "/api/user/api-keys", Some(json!({"name": "expiring", "expires_at": soon})), Some(&access)).await;
+    let a = app
+        .call(Method::POST, "/api/user/api-keys", Some(json!({"name": "expiring", "expires_at": soon})), Some(&access))
+        .await;
     assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
     let b = app.call(Method::POST, "/api/user/api-keys", Some(json!({"name": "to revoke"})), Some(&access)).await;
     let b_id = b.body["key"]["id"].as_str().unwrap().to_string();
@@ -49,17 +51,29 @@ async fn revoked_and_expired_keys_are_reported_as_such() {
 
     app.clock.advance(Duration::hours(2));
     let list = app.call(Method::GET, "/api/user/api-keys", None, Some(&access)).await;
-    let statuses: Vec<_> = list.body["data"].as_array().unwrap().iter().map(|k| k["status"].as_str().unwrap().to_string()).collect();
+    let statuses: Vec<_> =
+        list.body["data"].as_array().unwrap().iter().map(|k| k["status"].as_str().unwrap().to_string()).collect();
     assert_eq!(statuses, ["revoked", "expired"], "newest first");
     assert_eq!(list.body["active"], 0);
 
     // What the gateway will do with them: refuse, saying why.
     let now = app.clock_now();
-    for (secret, why) in [(a.body["secret"].as_str().unwrap(), KeyRejection::Expired), (b.body["secret"].as_str().unwrap(), KeyRejection::Revoked)] {
-        let (key, s) = app.state.store.find_api_key_by_hash(&ParsedKey::parse(secret).unwrap().hash()).await.unwrap().unwrap();
+    for (secret, why) in [
+        (a.body["secret"].as_str().unwrap(), KeyRejection::Expired),
+        (b.body["secret"].as_str().unwrap(), KeyRejection::Revoked),
+    ] {
+        let (key, s) =
+            app.state.store.find_api_key_by_hash(&ParsedKey::parse(secret).unwrap().hash()).await.unwrap().unwrap();
         assert_eq!(key.check_usable(&s, now), Err(why));
     }
-    let bad = app.call(Method::POST, "/api/user/api-keys", Some(json!({"name": "past", "expires_at": Utc::now() - Duration::days(1)})), Some(&access)).await;
+    let bad = app
+        .call(
+            Method::POST,
+            "/api/user/api-keys",
+            Some(json!({"name": "past", "expires_at": Utc::now() - Duration::days(1)})),
+            Some(&access),
+        )
+        .await;
     assert_eq!((bad.status, bad.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"));
 }
 
@@ -86,7 +100,14 @@ async fn rotation_with_a_grace_period() {
     let created = app.call(Method::POST, "/api/user/api-keys", Some(json!({"name": "rot"})), Some(&access)).await;
     let id = created.body["key"]["id"].as_str().unwrap().to_string();
     let old = created.body["secret"].as_str().unwrap().to_string();
-    let r = app.call(Method::POST, &format!("/api/user/api-keys/{id}/rotate"), Some(json!({"grace_period_seconds": 3600})), Some(&access)).await;
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/api/user/api-keys/{id}/rotate"),
+            Some(json!({"grace_period_seconds": 3600})),
+            Some(&access),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let new = r.body["secret"].as_str().unwrap().to_string();
     assert_ne!(new, old);
@@ -106,7 +127,14 @@ async fn rotation_with_a_grace_period() {
     app.clock.advance(Duration::minutes(61));
     assert!(usable(new.clone()).await && !usable(old.clone()).await, "only the new one after it");
 
-    let r = app.call(Method::POST, &format!("/api/user/api-keys/{id}/rotate"), Some(json!({"grace_period_seconds": 999999})), Some(&access)).await;
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/api/user/api-keys/{id}/rotate"),
+            Some(json!({"grace_period_seconds": 999999})),
+            Some(&access),
+        )
+        .await;
     assert_eq!(r.code(), "invalid_field");
     // Without a body: no grace.
     let r = app.call(Method::POST, &format!("/api/user/api-keys/{id}/rotate"), None, Some(&access)).await;

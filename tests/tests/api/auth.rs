@@ -20,7 +20,8 @@ async fn register_creates_user_org_and_sends_verification_mail() {
 
     let r = app.call(Method::POST, "/api/user/auth/verify-email", Some(json!({"token": token})), None).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let (access, _) = (app.login("ada@example.com", PASSWORD).await.body["access_token"].as_str().unwrap().to_string(), ());
+    let (access, _) =
+        (app.login("ada@example.com", PASSWORD).await.body["access_token"].as_str().unwrap().to_string(), ());
     let r = app.call(Method::GET, "/api/user/account/profile", None, Some(&access)).await;
     assert_eq!(r.body["email_verified"], true);
     // A verification token works once.
@@ -169,17 +170,28 @@ async fn password_reset_flow_changes_password_and_ends_sessions() {
     let app = TestApp::new().await;
     let (_, refresh) = app.user("reset@example.com").await;
     // Unknown accounts get the same answer and no mail.
-    let r = app.call(Method::POST, "/api/user/auth/forgot-password", Some(json!({"email": "ghost@example.com"})), None).await;
+    let r = app
+        .call(Method::POST, "/api/user/auth/forgot-password", Some(json!({"email": "ghost@example.com"})), None)
+        .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
-    let r = app.call(Method::POST, "/api/user/auth/forgot-password", Some(json!({"email": "reset@example.com"})), None).await;
+    let r = app
+        .call(Method::POST, "/api/user/auth/forgot-password", Some(json!({"email": "reset@example.com"})), None)
+        .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     assert!(app.outbox().iter().all(|m| m.to.as_str() != "ghost@example.com"));
     let token = app.mailed_token("reset@example.com", "reset_password");
 
-    let weak = app.call(Method::POST, "/api/user/auth/reset-password", Some(json!({"token": token, "password": "weak"})), None).await;
+    let weak = app
+        .call(Method::POST, "/api/user/auth/reset-password", Some(json!({"token": token, "password": "weak"})), None)
+        .await;
     assert_eq!(weak.code(), "weak_password");
     let r = app
-        .call(Method::POST, "/api/user/auth/reset-password", Some(json!({"token": token, "password": "brand-new-pass-7"})), None)
+        .call(
+            Method::POST,
+            "/api/user/auth/reset-password",
+            Some(json!({"token": token, "password": "brand-new-pass-7"})),
+            None,
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(app.login("reset@example.com", PASSWORD).await.status, StatusCode::UNAUTHORIZED);
@@ -187,7 +199,12 @@ async fn password_reset_flow_changes_password_and_ends_sessions() {
     let r = app.call(Method::POST, "/api/user/auth/refresh", Some(json!({"refresh_token": refresh})), None).await;
     assert_eq!(r.code(), "refresh_token_revoked");
     let again = app
-        .call(Method::POST, "/api/user/auth/reset-password", Some(json!({"token": token, "password": "another-pass-8"})), None)
+        .call(
+            Method::POST,
+            "/api/user/auth/reset-password",
+            Some(json!({"token": token, "password": "another-pass-8"})),
+            None,
+        )
         .await;
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
@@ -202,9 +219,14 @@ async fn admin_login_requires_the_admin_role() {
     };
     let created = tollgate_local::bootstrap_admin(&app.state, &config).await.unwrap();
     assert!(matches!(created, tollgate_local::AdminBootstrap::Created { generated_password: None, .. }));
-    assert!(matches!(tollgate_local::bootstrap_admin(&app.state, &config).await.unwrap(), tollgate_local::AdminBootstrap::AlreadyPresent));
+    assert!(matches!(
+        tollgate_local::bootstrap_admin(&app.state, &config).await.unwrap(),
+        tollgate_local::AdminBootstrap::AlreadyPresent
+    ));
 
-    let admin = |email: &str, pw: &str| app.call(Method::POST, "/api/admin/auth/login", Some(json!({"email": email, "password": pw})), None);
+    let admin = |email: &str, pw: &str| {
+        app.call(Method::POST, "/api/admin/auth/login", Some(json!({"email": email, "password": pw})), None)
+    };
     let r = admin("root@example.com", "admin-pass-123").await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["user"]["role"], "admin");

@@ -40,10 +40,23 @@ async fn bad_tokens_are_401_and_unknown_routes_404_json() {
     assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_token"));
     let other = tollgate_http::JwtKeys::from_secret(&[9u8; 32]).unwrap();
     let id = tollgate_domain::Id::generate("usr");
-    let forged = other.issue(&id, &id, tollgate_domain::Role::Admin, &id, chrono::Utc::now(), chrono::Duration::minutes(5)).unwrap();
+    let forged = other
+        .issue(&id, &id, tollgate_domain::Role::Admin, &id, chrono::Utc::now(), chrono::Duration::minutes(5))
+        .unwrap();
     let r = app.call(Method::GET, "/api/user/account/profile", None, Some(&forged)).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_token"));
-    let expired = app.state.jwt.issue(&id, &id, tollgate_domain::Role::User, &id, chrono::Utc::now() - chrono::Duration::hours(1), chrono::Duration::minutes(15)).unwrap();
+    let expired = app
+        .state
+        .jwt
+        .issue(
+            &id,
+            &id,
+            tollgate_domain::Role::User,
+            &id,
+            chrono::Utc::now() - chrono::Duration::hours(1),
+            chrono::Duration::minutes(15),
+        )
+        .unwrap();
     let r = app.call(Method::GET, "/api/user/account/profile", None, Some(&expired)).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "token_expired"));
 
@@ -58,7 +71,13 @@ async fn bad_tokens_are_401_and_unknown_routes_404_json() {
 async fn suspended_users_are_refused_with_403() {
     let app = TestApp::new().await;
     let (access, _) = app.user("sus@example.com").await;
-    let mut user = app.state.store.find_user_by_email(&tollgate_domain::Email::parse("sus@example.com").unwrap()).await.unwrap().unwrap();
+    let mut user = app
+        .state
+        .store
+        .find_user_by_email(&tollgate_domain::Email::parse("sus@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     user.status = tollgate_domain::UserStatus::Suspended;
     app.state.store.update_user(&user).await.unwrap();
     let r = app.call(Method::GET, "/api/user/account/profile", None, Some(&access)).await;

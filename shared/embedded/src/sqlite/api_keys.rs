@@ -6,8 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
 use tollgate_domain::{ApiKey, ApiKeyRepository, Id, KeySecret, StoreError, TokenHash};
 
-const KEY_COLS: &str =
-    "k.id, k.org_id, k.created_by, k.name, k.display_prefix, k.last4, k.created_at, \
+const KEY_COLS: &str = "k.id, k.org_id, k.created_by, k.name, k.display_prefix, k.last4, k.created_at, \
                         k.last_used_at, k.expires_at, k.revoked_at, k.rotated_at";
 
 /// Columns 0..=10 as in `KEY_COLS`.
@@ -122,26 +121,17 @@ impl ApiKeyRepository for SqliteStore {
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %org_id, key_id = %key_id), err(level = "debug"))]
-    async fn revoke_api_key(
-        &self,
-        org_id: &Id,
-        key_id: &Id,
-        now: DateTime<Utc>,
-    ) -> Result<ApiKey, StoreError> {
+    async fn revoke_api_key(&self, org_id: &Id, key_id: &Id, now: DateTime<Utc>) -> Result<ApiKey, StoreError> {
         let (org_id, key_id) = (org_id.clone(), key_id.clone());
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut key =
-                get_key_tx(&tx, &org_id, &key_id)?.ok_or(StoreError::NotFound("api key"))?;
+            let mut key = get_key_tx(&tx, &org_id, &key_id)?.ok_or(StoreError::NotFound("api key"))?;
             if key.revoked_at.is_some() {
                 return Ok(key);
             }
             // `revoked_at` on the key is what makes every secret unusable (`ApiKey::check_usable`
             // looks at the key first); the secrets stay findable so callers can say "revoked".
-            tx.execute(
-                "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1",
-                params![key_id.as_str(), ms(now)],
-            )?;
+            tx.execute("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1", params![key_id.as_str(), ms(now)])?;
             tx.commit()?;
             key.revoked_at = Some(now);
             Ok(key)
@@ -192,10 +182,7 @@ impl ApiKeyRepository for SqliteStore {
     }
 
     #[tracing::instrument(skip_all, err(level = "debug"))]
-    async fn find_api_key_by_hash(
-        &self,
-        hash: &TokenHash,
-    ) -> Result<Option<(ApiKey, KeySecret)>, StoreError> {
+    async fn find_api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<(ApiKey, KeySecret)>, StoreError> {
         let hash = hash.clone();
         self.call(move |c| {
             Ok(c.query_row(
@@ -223,11 +210,7 @@ impl ApiKeyRepository for SqliteStore {
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %org_id), err(level = "debug"))]
-    async fn revoke_all_api_keys(
-        &self,
-        org_id: &Id,
-        now: DateTime<Utc>,
-    ) -> Result<u32, StoreError> {
+    async fn revoke_all_api_keys(&self, org_id: &Id, now: DateTime<Utc>) -> Result<u32, StoreError> {
         let org_id = org_id.clone();
         self.call(move |c| {
             let n = c.execute(

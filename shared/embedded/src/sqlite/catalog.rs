@@ -1,14 +1,11 @@
 //! `PlanRepository`, `SubscriptionRepository` and `EndpointRepository`.
 
-use super::{
-    exists_on_conflict, get_enum, get_id, get_opt_ts, get_ts, get_with, ms, opt_ms, DbError,
-    SqliteStore,
-};
+use super::{exists_on_conflict, get_enum, get_id, get_opt_ts, get_ts, get_with, ms, opt_ms, DbError, SqliteStore};
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 use tollgate_domain::{
-    BillingType, Endpoint, EndpointRepository, Id, Plan, PlanRepository, PlanStatus, StoreError,
-    Subscription, SubscriptionRepository, SubscriptionStatus,
+    BillingType, Endpoint, EndpointRepository, Id, Plan, PlanRepository, PlanStatus, StoreError, Subscription,
+    SubscriptionRepository, SubscriptionStatus,
 };
 
 /// Page size of `list_subscriptions` when asked for 0.
@@ -91,8 +88,7 @@ fn plan_from_row(r: &Row<'_>) -> rusqlite::Result<Plan> {
     })
 }
 
-const SUB_COLS: &str =
-    "id, org_id, plan_id, status, cancel_at_period_end, canceled_at, created_at, updated_at";
+const SUB_COLS: &str = "id, org_id, plan_id, status, cancel_at_period_end, canceled_at, created_at, updated_at";
 
 /// Columns 0..=7 as in `SUB_COLS`.
 fn sub_from_row(r: &Row<'_>) -> rusqlite::Result<Subscription> {
@@ -108,8 +104,7 @@ fn sub_from_row(r: &Row<'_>) -> rusqlite::Result<Subscription> {
     })
 }
 
-const ENDPOINT_COLS: &str =
-    "id, name, description, method, path, upstream_url, cost_units, rate_limit, \
+const ENDPOINT_COLS: &str = "id, name, description, method, path, upstream_url, cost_units, rate_limit, \
                              public, created_at, updated_at";
 
 /// Columns 0..=10 as in `ENDPOINT_COLS`.
@@ -147,9 +142,7 @@ impl PlanRepository for SqliteStore {
     #[tracing::instrument(skip_all, err(level = "debug"))]
     async fn list_plans(&self) -> Result<Vec<Plan>, StoreError> {
         self.call(|c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {PLAN_COLS} FROM plans ORDER BY price, name, id"
-            ))?;
+            let mut stmt = c.prepare_cached(&format!("SELECT {PLAN_COLS} FROM plans ORDER BY price, name, id"))?;
             let rows = stmt.query_map([], plan_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
@@ -160,12 +153,8 @@ impl PlanRepository for SqliteStore {
     async fn get_plan(&self, id: &Id) -> Result<Option<Plan>, StoreError> {
         let id = id.clone();
         self.call(move |c| {
-            Ok(c.query_row(
-                &format!("SELECT {PLAN_COLS} FROM plans WHERE id = ?1"),
-                [id.as_str()],
-                plan_from_row,
-            )
-            .optional()?)
+            Ok(c.query_row(&format!("SELECT {PLAN_COLS} FROM plans WHERE id = ?1"), [id.as_str()], plan_from_row)
+                .optional()?)
         })
         .await
     }
@@ -245,19 +234,15 @@ impl PlanRepository for SqliteStore {
             // The check and the delete share one write transaction: no subscription can start
             // referring to the plan in between.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let exists: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM plans WHERE id = ?1)",
-                [id.as_str()],
-                |r| r.get(0),
-            )?;
+            let exists: bool =
+                tx.query_row("SELECT EXISTS (SELECT 1 FROM plans WHERE id = ?1)", [id.as_str()], |r| r.get(0))?;
             if !exists {
                 return Err(StoreError::NotFound("plan").into());
             }
-            let used: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM subscriptions WHERE plan_id = ?1)",
-                [id.as_str()],
-                |r| r.get(0),
-            )?;
+            let used: bool =
+                tx.query_row("SELECT EXISTS (SELECT 1 FROM subscriptions WHERE plan_id = ?1)", [id.as_str()], |r| {
+                    r.get(0)
+                })?;
             if used {
                 return Ok(false);
             }
@@ -309,12 +294,8 @@ impl SubscriptionRepository for SqliteStore {
     async fn get_subscription(&self, id: &Id) -> Result<Option<Subscription>, StoreError> {
         let id = id.clone();
         self.call(move |c| {
-            Ok(c.query_row(
-                &format!("SELECT {SUB_COLS} FROM subscriptions WHERE id = ?1"),
-                [id.as_str()],
-                sub_from_row,
-            )
-            .optional()?)
+            Ok(c.query_row(&format!("SELECT {SUB_COLS} FROM subscriptions WHERE id = ?1"), [id.as_str()], sub_from_row)
+                .optional()?)
         })
         .await
     }
@@ -351,11 +332,7 @@ impl SubscriptionRepository for SqliteStore {
                  AND (?2 IS NULL OR plan_id = ?2) ORDER BY created_at DESC, rowid DESC LIMIT ?3"
             ))?;
             let rows = stmt.query_map(
-                params![
-                    org_id.as_ref().map(|i| i.as_str()),
-                    plan_id.as_ref().map(|i| i.as_str()),
-                    i64::from(limit)
-                ],
+                params![org_id.as_ref().map(|i| i.as_str()), plan_id.as_ref().map(|i| i.as_str()), i64::from(limit)],
                 sub_from_row,
             )?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -393,9 +370,7 @@ impl EndpointRepository for SqliteStore {
     #[tracing::instrument(skip_all, err(level = "debug"))]
     async fn list_endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
         self.call(|c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {ENDPOINT_COLS} FROM endpoints ORDER BY path, method"
-            ))?;
+            let mut stmt = c.prepare_cached(&format!("SELECT {ENDPOINT_COLS} FROM endpoints ORDER BY path, method"))?;
             let rows = stmt.query_map([], endpoint_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })

@@ -4,9 +4,7 @@ use super::{get_id, get_opt_id, get_ts, get_with, ms, opt_ms, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
-use tollgate_domain::{
-    AttemptCounter, AuditEvent, AuditLog, AuditQuery, IdempotencyStore, StoreError,
-};
+use tollgate_domain::{AttemptCounter, AuditEvent, AuditLog, AuditQuery, IdempotencyStore, StoreError};
 
 /// Page size of `list_audit` when the query asks for 0.
 const AUDIT_DEFAULT_LIMIT: u32 = 100;
@@ -59,11 +57,7 @@ impl AttemptCounter for SqliteStore {
     }
 
     #[tracing::instrument(skip_all, err(level = "debug"))]
-    async fn clear_attempts(
-        &self,
-        bucket: &str,
-        window_start: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn clear_attempts(&self, bucket: &str, window_start: DateTime<Utc>) -> Result<(), StoreError> {
         let bucket = bucket.to_string();
         self.call(move |c| {
             c.execute(
@@ -116,11 +110,7 @@ impl AuditLog for SqliteStore {
                  ORDER BY at DESC, rowid DESC LIMIT ?3",
             )?;
             let rows = stmt.query_map(
-                params![
-                    query.org_id.as_ref().map(|i| i.as_str()),
-                    opt_ms(query.before),
-                    i64::from(limit)
-                ],
+                params![query.org_id.as_ref().map(|i| i.as_str()), opt_ms(query.before), i64::from(limit)],
                 |r| {
                     Ok(AuditEvent {
                         id: get_id(r, 0)?,

@@ -41,9 +41,7 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
     }
 }
 
@@ -53,9 +51,8 @@ impl SqliteStore {
     /// schema migrations.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::unavailable(format!("cannot create {}", parent.display()), e)
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::unavailable(format!("cannot create {}", parent.display()), e))?;
         }
         let conn = Connection::open(path)
             .map_err(|e| StoreError::unavailable(format!("cannot open {}", path.display()), e))?;
@@ -63,10 +60,7 @@ impl SqliteStore {
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .map_err(|e| StoreError::unavailable("cannot enable WAL", e))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Unavailable {
-                message: format!("journal_mode is {mode}, not wal"),
-                source: None,
-            });
+            return Err(StoreError::Unavailable { message: format!("journal_mode is {mode}, not wal"), source: None });
         }
         Self::setup(conn, Some(path.to_path_buf()))
     }
@@ -74,8 +68,7 @@ impl SqliteStore {
     /// A private in-memory database with the full schema: for tests that need a store but no
     /// file. Everything is lost when the last clone is dropped.
     pub fn open_in_memory() -> Result<Self, StoreError> {
-        let conn = Connection::open_in_memory()
-            .map_err(|e| StoreError::unavailable("cannot open sqlite", e))?;
+        let conn = Connection::open_in_memory().map_err(|e| StoreError::unavailable("cannot open sqlite", e))?;
         Self::setup(conn, None)
     }
 
@@ -86,8 +79,7 @@ impl SqliteStore {
 
     /// The schema version of the open database (the number of migrations applied).
     pub async fn schema_version(&self) -> Result<u32, StoreError> {
-        self.call(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get::<_, u32>(0))?))
-            .await
+        self.call(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get::<_, u32>(0))?)).await
     }
 
     fn setup(mut conn: Connection, path: Option<PathBuf>) -> Result<Self, StoreError> {
@@ -98,10 +90,7 @@ impl SqliteStore {
         };
         init(&conn).map_err(|e| StoreError::unavailable("cannot configure sqlite", e))?;
         migrate(&mut conn).map_err(|e| e.0)?;
-        Ok(SqliteStore {
-            conn: Arc::new(Mutex::new(conn)),
-            path,
-        })
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)), path })
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -200,8 +189,7 @@ pub(crate) fn opt_ms(t: Option<DateTime<Utc>>) -> Option<i64> {
 }
 
 fn decode_ms(idx: usize, v: i64) -> rusqlite::Result<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(v)
-        .ok_or_else(|| bad_value(idx, format!("timestamp {v} out of range")))
+    DateTime::from_timestamp_millis(v).ok_or_else(|| bad_value(idx, format!("timestamp {v} out of range")))
 }
 
 pub(crate) fn get_ts(row: &Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
@@ -209,9 +197,7 @@ pub(crate) fn get_ts(row: &Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc
 }
 
 pub(crate) fn get_opt_ts(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    row.get::<_, Option<i64>>(idx)?
-        .map(|v| decode_ms(idx, v))
-        .transpose()
+    row.get::<_, Option<i64>>(idx)?.map(|v| decode_ms(idx, v)).transpose()
 }
 
 pub(crate) fn get_id(row: &Row<'_>, idx: usize) -> rusqlite::Result<Id> {
@@ -223,11 +209,7 @@ pub(crate) fn get_opt_id(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<I
 }
 
 /// Decodes a snake_case enum column with `parse`.
-pub(crate) fn get_enum<T>(
-    row: &Row<'_>,
-    idx: usize,
-    parse: fn(&str) -> Option<T>,
-) -> rusqlite::Result<T> {
+pub(crate) fn get_enum<T>(row: &Row<'_>, idx: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
     let s: String = row.get(idx)?;
     parse(&s).ok_or_else(|| bad_value(idx, format!("unknown value {s:?}")))
 }
@@ -248,14 +230,10 @@ mod tests {
 
     #[tokio::test]
     async fn open_creates_file_in_wal_mode_and_migrates_once() {
-        let dir =
-            std::env::temp_dir().join(format!("tollgate-embedded-sqlite-{}", Id::generate("t")));
+        let dir = std::env::temp_dir().join(format!("tollgate-embedded-sqlite-{}", Id::generate("t")));
         let path = dir.join("nested").join("tollgate.db");
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(
-            store.schema_version().await.unwrap() as usize,
-            MIGRATIONS.len()
-        );
+        assert_eq!(store.schema_version().await.unwrap() as usize, MIGRATIONS.len());
         let (mode, fk): (String, bool) = store
             .call(|c| {
                 let mode = c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
@@ -269,10 +247,7 @@ mod tests {
         drop(store);
         // Reopening an up-to-date file runs nothing and keeps the version.
         let again = SqliteStore::open(&path).unwrap();
-        assert_eq!(
-            again.schema_version().await.unwrap() as usize,
-            MIGRATIONS.len()
-        );
+        assert_eq!(again.schema_version().await.unwrap() as usize, MIGRATIONS.len());
         assert_eq!(again.path(), Some(path.as_path()));
         drop(again);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -280,19 +255,12 @@ mod tests {
 
     #[tokio::test]
     async fn refuses_a_database_from_a_newer_build() {
-        let dir =
-            std::env::temp_dir().join(format!("tollgate-embedded-sqlite-{}", Id::generate("t")));
+        let dir = std::env::temp_dir().join(format!("tollgate-embedded-sqlite-{}", Id::generate("t")));
         let path = dir.join("tollgate.db");
         let store = SqliteStore::open(&path).unwrap();
-        store
-            .call(|c| Ok(c.pragma_update(None, "user_version", 9999)?))
-            .await
-            .unwrap();
+        store.call(|c| Ok(c.pragma_update(None, "user_version", 9999)?)).await.unwrap();
         drop(store);
-        assert!(matches!(
-            SqliteStore::open(&path),
-            Err(StoreError::Corrupt(_))
-        ));
+        assert!(matches!(SqliteStore::open(&path), Err(StoreError::Corrupt(_))));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 use tollgate_domain::{
-    ActionToken, ActionTokenKind, Id, RefreshFamily, RefreshToken, RotateOutcome,
-    SessionRepository, StoreError, TokenHash,
+    ActionToken, ActionTokenKind, Id, RefreshFamily, RefreshToken, RotateOutcome, SessionRepository, StoreError,
+    TokenHash,
 };
 
 fn parse_kind(s: &str) -> Option<ActionTokenKind> {
@@ -58,11 +58,7 @@ fn insert_token(tx: &rusqlite::Transaction<'_>, t: &RefreshToken) -> Result<(), 
 #[async_trait]
 impl SessionRepository for SqliteStore {
     #[tracing::instrument(skip_all, fields(family_id = %family.id, user_id = %family.user_id), err(level = "debug"))]
-    async fn create_family(
-        &self,
-        family: &RefreshFamily,
-        first: &RefreshToken,
-    ) -> Result<(), StoreError> {
+    async fn create_family(&self, family: &RefreshFamily, first: &RefreshToken) -> Result<(), StoreError> {
         let (family, first) = (family.clone(), first.clone());
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -85,10 +81,7 @@ impl SessionRepository for SqliteStore {
     }
 
     #[tracing::instrument(skip_all, err(level = "debug"))]
-    async fn find_refresh_token(
-        &self,
-        hash: &TokenHash,
-    ) -> Result<Option<(RefreshToken, RefreshFamily)>, StoreError> {
+    async fn find_refresh_token(&self, hash: &TokenHash) -> Result<Option<(RefreshToken, RefreshFamily)>, StoreError> {
         let hash = hash.clone();
         self.call(move |c| {
             Ok(c.query_row(
@@ -114,11 +107,7 @@ impl SessionRepository for SqliteStore {
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let rotated: Option<Option<i64>> = tx
-                .query_row(
-                    "SELECT rotated_at FROM refresh_tokens WHERE hash = ?1",
-                    [old.as_str()],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT rotated_at FROM refresh_tokens WHERE hash = ?1", [old.as_str()], |r| r.get(0))
                 .optional()?;
             match rotated {
                 None => Err(StoreError::NotFound("refresh token").into()),
@@ -138,12 +127,7 @@ impl SessionRepository for SqliteStore {
     }
 
     #[tracing::instrument(skip_all, fields(family_id = %family_id, reason = %reason), err(level = "debug"))]
-    async fn revoke_family(
-        &self,
-        family_id: &Id,
-        reason: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn revoke_family(&self, family_id: &Id, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let (family_id, reason) = (family_id.clone(), reason.to_string());
         self.call(move |c| {
             // Only an unrevoked family changes, so the first reason and time are kept.
@@ -169,12 +153,7 @@ impl SessionRepository for SqliteStore {
             let n = c.execute(
                 "UPDATE refresh_families SET revoked_at = ?2, revoked_reason = ?3 \
                  WHERE user_id = ?1 AND revoked_at IS NULL AND (?4 IS NULL OR id <> ?4)",
-                params![
-                    user_id.as_str(),
-                    ms(now),
-                    reason,
-                    keep.as_ref().map(Id::as_str)
-                ],
+                params![user_id.as_str(), ms(now), reason, keep.as_ref().map(Id::as_str)],
             )?;
             Ok(n as u32)
         })

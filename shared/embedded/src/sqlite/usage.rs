@@ -4,13 +4,11 @@ use super::{get_enum, get_id, get_ts, get_with, ms, DbError, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
-use rusqlite::{
-    params, params_from_iter, OptionalExtension, Row, Transaction, TransactionBehavior,
-};
+use rusqlite::{params, params_from_iter, OptionalExtension, Row, Transaction, TransactionBehavior};
 use tollgate_domain::usage::LATENCY_BOUNDS_MS;
 use tollgate_domain::{
-    AggregateQuery, Granularity, Id, StoreError, UsageAggregate, UsageCounter, UsageEvent,
-    UsageIncrement, UsageLog, UsageLogQuery,
+    AggregateQuery, Granularity, Id, StoreError, UsageAggregate, UsageCounter, UsageEvent, UsageIncrement, UsageLog,
+    UsageLogQuery,
 };
 
 /// Page size of `query_usage` when the query asks for 0.
@@ -43,20 +41,15 @@ fn encode_cursor(last: &UsageEvent) -> String {
 /// `(timestamp ms, id)` of the last entry of the previous page. An unparsable cursor is a
 /// `Conflict("invalid cursor")`: the caller sent something no page ever returned.
 fn decode_cursor(cursor: &str) -> Result<(i64, String), StoreError> {
-    let (ts, id) = cursor
-        .split_once(':')
-        .ok_or(StoreError::Conflict("invalid cursor"))?;
-    let ts: i64 = ts
-        .parse()
-        .map_err(|_| StoreError::Conflict("invalid cursor"))?;
+    let (ts, id) = cursor.split_once(':').ok_or(StoreError::Conflict("invalid cursor"))?;
+    let ts: i64 = ts.parse().map_err(|_| StoreError::Conflict("invalid cursor"))?;
     if id.is_empty() {
         return Err(StoreError::Conflict("invalid cursor"));
     }
     Ok((ts, id.to_string()))
 }
 
-const LOG_COLS: &str =
-    "id, org_id, key_id, endpoint_id, method, path, status, latency_ms, cost_units, ip, ts, period";
+const LOG_COLS: &str = "id, org_id, key_id, endpoint_id, method, path, status, latency_ms, cost_units, ip, ts, period";
 
 /// Columns 0..=11 as in `LOG_COLS`.
 fn event_from_row(r: &Row<'_>) -> rusqlite::Result<UsageEvent> {
@@ -76,18 +69,13 @@ fn event_from_row(r: &Row<'_>) -> rusqlite::Result<UsageEvent> {
     })
 }
 
-const AGG_COLS: &str =
-    "org_id, key_id, endpoint_id, granularity, bucket_start, count, cost_units, \
+const AGG_COLS: &str = "org_id, key_id, endpoint_id, granularity, bucket_start, count, cost_units, \
                         status_2xx, status_4xx, status_5xx, latency_sum_ms, latency_buckets";
 
 fn decode_buckets(s: String) -> Result<Vec<u64>, String> {
     let v: Vec<u64> = serde_json::from_str(&s).map_err(|e| e.to_string())?;
     if v.len() != LATENCY_BOUNDS_MS.len() {
-        return Err(format!(
-            "{} latency buckets, expected {}",
-            v.len(),
-            LATENCY_BOUNDS_MS.len()
-        ));
+        return Err(format!("{} latency buckets, expected {}", v.len(), LATENCY_BOUNDS_MS.len()));
     }
     Ok(v)
 }
@@ -112,11 +100,7 @@ fn aggregate_from_row(r: &Row<'_>) -> rusqlite::Result<UsageAggregate> {
 
 /// Adds `event` to its aggregate of `granularity` (read-modify-write: the caller holds the
 /// write lock of an IMMEDIATE transaction).
-fn add_to_aggregate(
-    tx: &Transaction<'_>,
-    event: &UsageEvent,
-    granularity: Granularity,
-) -> Result<(), DbError> {
+fn add_to_aggregate(tx: &Transaction<'_>, event: &UsageEvent, granularity: Granularity) -> Result<(), DbError> {
     let empty = UsageAggregate::empty_for(event, granularity);
     let mut agg = tx
         .query_row(
@@ -196,13 +180,7 @@ impl UsageCounter for SqliteStore {
                      ON CONFLICT (org_id, period) DO UPDATE SET used = used + excluded.used, \
                      expires_at = max(expires_at, excluded.expires_at) \
                      WHERE ?5 IS NULL OR usage_counters.used + excluded.used <= ?5 RETURNING used",
-                    params![
-                        org_id.as_str(),
-                        period,
-                        sat_i64(cost),
-                        ms(expires_at),
-                        hard_limit.map(sat_i64)
-                    ],
+                    params![org_id.as_str(), period, sat_i64(cost), ms(expires_at), hard_limit.map(sat_i64)],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -235,11 +213,7 @@ impl UsageCounter for SqliteStore {
 impl UsageLog for SqliteStore {
     // The event's IP stays out of the span.
     #[tracing::instrument(skip_all, fields(event_id = %event.id, org_id = %event.org_id), err(level = "debug"))]
-    async fn record_usage(
-        &self,
-        event: &UsageEvent,
-        expires_at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    async fn record_usage(&self, event: &UsageEvent, expires_at: DateTime<Utc>) -> Result<bool, StoreError> {
         let event = event.clone();
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -338,10 +312,7 @@ impl UsageLog for SqliteStore {
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %query.org_id, granularity = query.granularity.as_str()), err(level = "debug"))]
-    async fn usage_aggregates(
-        &self,
-        query: &AggregateQuery,
-    ) -> Result<Vec<UsageAggregate>, StoreError> {
+    async fn usage_aggregates(&self, query: &AggregateQuery) -> Result<Vec<UsageAggregate>, StoreError> {
         let query = query.clone();
         self.call(move |c| {
             let mut stmt = c.prepare_cached(&format!(
@@ -349,12 +320,7 @@ impl UsageLog for SqliteStore {
                  AND bucket_start >= ?3 AND bucket_start < ?4 ORDER BY bucket_start, key_id, endpoint_id"
             ))?;
             let rows = stmt.query_map(
-                params![
-                    query.org_id.as_str(),
-                    query.granularity.as_str(),
-                    ms(query.from),
-                    ms(query.to)
-                ],
+                params![query.org_id.as_str(), query.granularity.as_str(), ms(query.from), ms(query.to)],
                 aggregate_from_row,
             )?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

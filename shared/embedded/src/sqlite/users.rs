@@ -1,18 +1,14 @@
 //! `UserRepository`: users, organizations, memberships.
 
-use super::{
-    exists_on_conflict, get_enum, get_id, get_opt_ts, get_ts, get_with, ms, opt_ms, SqliteStore,
-};
+use super::{exists_on_conflict, get_enum, get_id, get_opt_ts, get_ts, get_with, ms, opt_ms, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 use tollgate_domain::{
-    Email, Id, Membership, OrgRole, Organization, Role, StoreError, User, UserRepository,
-    UserStatus,
+    Email, Id, Membership, OrgRole, Organization, Role, StoreError, User, UserRepository, UserStatus,
 };
 
-const USER_COLS: &str =
-    "id, email, password_hash, first_name, last_name, company_name, role, status, \
+const USER_COLS: &str = "id, email, password_hash, first_name, last_name, company_name, role, status, \
                          email_verified, default_org_id, created_at, updated_at, deleted_at";
 
 pub(crate) fn role_str(r: Role) -> &'static str {
@@ -104,12 +100,7 @@ fn membership_from_row(r: &Row<'_>) -> rusqlite::Result<Membership> {
 #[async_trait]
 impl UserRepository for SqliteStore {
     #[tracing::instrument(skip_all, fields(user_id = %user.id, org_id = %org.id), err(level = "debug"))]
-    async fn create_user(
-        &self,
-        user: &User,
-        org: &Organization,
-        owner: &Membership,
-    ) -> Result<(), StoreError> {
+    async fn create_user(&self, user: &User, org: &Organization, owner: &Membership) -> Result<(), StoreError> {
         let (user, org, owner) = (user.clone(), org.clone(), owner.clone());
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -123,7 +114,9 @@ impl UserRepository for SqliteStore {
                 return Err(StoreError::AlreadyExists("email").into());
             }
             tx.execute(
-                &format!("INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+                &format!(
+                    "INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                ),
                 params![
                     user.id.as_str(),
                     user.email.as_str(),
@@ -161,12 +154,8 @@ impl UserRepository for SqliteStore {
     async fn get_user(&self, id: &Id) -> Result<Option<User>, StoreError> {
         let id = id.clone();
         self.call(move |c| {
-            Ok(c.query_row(
-                &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
-                [id.as_str()],
-                user_from_row,
-            )
-            .optional()?)
+            Ok(c.query_row(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"), [id.as_str()], user_from_row)
+                .optional()?)
         })
         .await
     }

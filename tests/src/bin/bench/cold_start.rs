@@ -15,7 +15,8 @@ use tokio::sync::mpsc;
 use tollgate_tests::moto::MotoServer;
 
 /// Every Lambda binary in `template.yaml`, in the Makefile's order.
-pub const FUNCTIONS: [&str; 9] = ["auth", "account", "api-keys", "public", "gateway", "usage-worker", "admin", "usage", "billing"];
+pub const FUNCTIONS: [&str; 9] =
+    ["auth", "account", "api-keys", "public", "gateway", "usage-worker", "admin", "usage", "billing"];
 
 /// How long one start may take before it counts as a failure.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -82,7 +83,16 @@ async fn lambda_environment(moto: &MotoServer) -> Vec<(String, String)> {
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let queue_url = |name: &'static str| {
         let sqs = sqs.clone();
-        async move { sqs.create_queue().queue_name(name).send().await.expect("create queue").queue_url().unwrap_or_default().to_string() }
+        async move {
+            sqs.create_queue()
+                .queue_name(name)
+                .send()
+                .await
+                .expect("create queue")
+                .queue_url()
+                .unwrap_or_default()
+                .to_string()
+        }
     };
     let usage = queue_url("bench-usage").await;
     let notifications = queue_url("bench-notifications").await;
@@ -145,7 +155,12 @@ pub async fn measure(profile: &str, starts: usize) -> Option<Result<Vec<ColdStar
         let binary = dir.join(function);
         let size_bytes = match std::fs::metadata(&binary) {
             Ok(m) => m.len(),
-            Err(_) => return Some(Err(format!("{} is missing: build it with `cargo build --bins` (add `--release` for the release profile)", binary.display()))),
+            Err(_) => {
+                return Some(Err(format!(
+                    "{} is missing: build it with `cargo build --bins` (add `--release` for the release profile)",
+                    binary.display()
+                )))
+            }
         };
         let mut inits = Vec::with_capacity(starts);
         for _ in 0..starts {

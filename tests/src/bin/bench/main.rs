@@ -92,7 +92,8 @@ async fn serve(router: axum::Router) -> std::net::SocketAddr {
 /// conditional quota write), and an endpoint `/bench/{*rest}` to `upstream`.
 async fn tenant(app: &TestApp, upstream: &str) -> String {
     let (access, _) = app.user("bench@example.com").await;
-    let key = app.call(axum::http::Method::POST, "/api/user/api-keys", Some(json!({"name": "bench"})), Some(&access)).await;
+    let key =
+        app.call(axum::http::Method::POST, "/api/user/api-keys", Some(json!({"name": "bench"})), Some(&access)).await;
     let key = key.body["secret"].as_str().expect("key").to_string();
     let store = app.state.store.clone();
     let now = chrono::Utc::now();
@@ -101,7 +102,8 @@ async fn tenant(app: &TestApp, upstream: &str) -> String {
     plan.rate_limit = u32::MAX / 2;
     plan.monthly_limit = Some(u64::MAX / 2);
     store.create_plan(&plan).await.expect("plan");
-    let user = store.find_user_by_email(&tollgate_domain::Email::parse("bench@example.com").unwrap()).await.unwrap().unwrap();
+    let user =
+        store.find_user_by_email(&tollgate_domain::Email::parse("bench@example.com").unwrap()).await.unwrap().unwrap();
     let mut sub = store.subscription_of_org(&user.default_org_id).await.unwrap().expect("subscription");
     sub.plan_id = plan.id;
     store.update_subscription(&sub).await.expect("subscription");
@@ -120,9 +122,12 @@ async fn worker_throughput(events: usize) -> f64 {
     let dir = TempDir::new("bench-worker");
     let db = dir.0.join("tollgate.db");
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).expect("sqlite"));
-    let app = TestApp::build_with_store(dir, store.clone(), Settings::default(), gateway::GatewayConfig::default(), false).await;
+    let app =
+        TestApp::build_with_store(dir, store.clone(), Settings::default(), gateway::GatewayConfig::default(), false)
+            .await;
     app.register("worker@example.com").await;
-    let user = store.find_user_by_email(&tollgate_domain::Email::parse("worker@example.com").unwrap()).await.unwrap().unwrap();
+    let user =
+        store.find_user_by_email(&tollgate_domain::Email::parse("worker@example.com").unwrap()).await.unwrap().unwrap();
     let now = chrono::Utc::now();
     let messages: Vec<QueueMessage> = (0..events)
         .map(|i| {
@@ -161,9 +166,17 @@ async fn worker_throughput(events: usize) -> f64 {
 async fn dynamodb_calls_per_request() -> Option<f64> {
     let moto = std::panic::catch_unwind(tollgate_tests::moto::MotoServer::start).ok()?;
     let store = Arc::new(moto.dynamo_store().await);
-    let app = TestApp::build_with_store(TempDir::new("bench-ddb"), store, Settings::default(), gateway::GatewayConfig::default(), false).await;
+    let app = TestApp::build_with_store(
+        TempDir::new("bench-ddb"),
+        store,
+        Settings::default(),
+        gateway::GatewayConfig::default(),
+        false,
+    )
+    .await;
     let key = tenant(&app, tollgate_domain::BUILTIN_ECHO).await;
-    let call = || app.send(tollgate_tests::app::gateway_request(axum::http::Method::GET, "/api/v1/bench/x", Some(&key), None));
+    let call =
+        || app.send(tollgate_tests::app::gateway_request(axum::http::Method::GET, "/api/v1/bench/x", Some(&key), None));
     call().await;
     let before = moto.request_count();
     for _ in 0..50 {
@@ -181,7 +194,8 @@ async fn main() {
     let profile = if args.iter().any(|a| a == "--debug-binaries") { "debug" } else { "release" };
     let total = if quick { 400 } else { 4000 };
 
-    let upstream = axum::Router::new().route("/{*rest}", axum::routing::get(|| async { axum::Json(json!({"ok": true})) }));
+    let upstream =
+        axum::Router::new().route("/{*rest}", axum::routing::get(|| async { axum::Json(json!({"ok": true})) }));
     let upstream_addr = serve(upstream).await;
     let app = TestApp::new().await;
     let key = tenant(&app, &format!("http://{upstream_addr}")).await;
@@ -203,7 +217,13 @@ async fn main() {
         let g = load(&client, &gateway_url, Some(&key), concurrency, total).await;
         println!(
             "| {concurrency} | {} | {} | {:.0} | {} | {} | {:.0} | {} |",
-            ms(d.p50), ms(d.p99), d.rps, ms(g.p50), ms(g.p99), g.rps, d.errors + g.errors
+            ms(d.p50),
+            ms(d.p99),
+            d.rps,
+            ms(g.p50),
+            ms(g.p99),
+            g.rps,
+            d.errors + g.errors
         );
         errors += d.errors + g.errors;
     }
@@ -227,7 +247,9 @@ async fn main() {
     if with_dynamodb {
         println!("\n## DynamoDB (moto, single-threaded)\n");
         match dynamodb_calls_per_request().await {
-            Some(c) => println!("DynamoDB SDK calls per warm gateway call: {c:.2} (one conditional UpdateItem on the period counter)"),
+            Some(c) => println!(
+                "DynamoDB SDK calls per warm gateway call: {c:.2} (one conditional UpdateItem on the period counter)"
+            ),
             None => fail("moto not available: run `make test` once to install it into .venv"),
         }
     }
@@ -239,12 +261,22 @@ async fn main() {
                 println!("| function | binary MiB | init median ms | init max ms |");
                 println!("|---|---|---|---|");
                 for r in results {
-                    println!("| {} | {:.1} | {} | {} |", r.function, r.size_bytes as f64 / (1024.0 * 1024.0), ms(r.median()), ms(r.max()));
+                    println!(
+                        "| {} | {:.1} | {} | {} |",
+                        r.function,
+                        r.size_bytes as f64 / (1024.0 * 1024.0),
+                        ms(r.median()),
+                        ms(r.max())
+                    );
                 }
             }
             Some(Err(e)) => fail(&format!("cold start not measured: {e}")),
             None => fail("moto not available: run `make test` once to install it into .venv"),
         }
     }
-    println!("\nmachine: {} cores; {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), std::env::consts::ARCH);
+    println!(
+        "\nmachine: {} cores; {}",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        std::env::consts::ARCH
+    );
 }
