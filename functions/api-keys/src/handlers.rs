@@ -7,7 +7,7 @@ use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tollgate_domain::id::prefix;
-use tollgate_domain::{ApiKey, ApiKeyStatus, AuditEvent, Id, KeySecret, NewApiKey, StoreError};
+use tollgate_domain::{ApiKey, ApiKeyStatus, AuditEvent, Id, KeyRotation, KeySecret, NewApiKey, StoreError};
 use tollgate_http::metering::current_subscription;
 use tollgate_http::views::text_field;
 use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody, OptionalJson};
@@ -258,22 +258,11 @@ pub async fn rotate_key(
         return Err(ApiError::conflict("key_not_active", "only an active key can be rotated"));
     }
     let new = NewApiKey::generate();
-    let secret = KeySecret {
-        hash: new.hash.clone(),
-        key_id: id.clone(),
-        org_id: auth.org_id.clone(),
-        created_at: now,
-        valid_until: None,
-    };
-    let old_valid_until = now + grace;
-    let key = state
-        .store
-        .rotate_api_key(&auth.org_id, &id, &secret, &new.display_prefix, &new.last4, old_valid_until, now)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::conflict("key_not_active", "only an active key can be rotated"),
-            e => e.into(),
-        })?;
+    let rotation = KeyRotation::new(&id, &auth.org_id, &new, now, now + grace);
+    let key = state.store.rotate_api_key(&auth.org_id, &id, &rotation, now).await.map_err(|e| match e {
+        StoreError::Conflict(_) => ApiError::conflict("key_not_active", "only an active key can be rotated"),
+        e => e.into(),
+    })?;
     state
         .audit(
             AuditEvent::new("api_key.rotate", now)
@@ -287,6 +276,6 @@ pub async fn rotate_key(
     Ok(Json(CreatedApiKey {
         key: ApiKeyView::new(&key, now),
         secret: new.plaintext,
-        previous_secret_valid_until: (grace > Duration::zero()).then_some(old_valid_until),
+        previous_secret_valid_until: (grace > Duration::zero()).then_some(rotation.old_valid_until),
     }))
 }

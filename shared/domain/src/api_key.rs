@@ -121,6 +121,35 @@ impl NewApiKey {
     }
 }
 
+/// A rotation as the store applies it: the key's new current secret, what listings show of
+/// it, and when the outgoing secret stops working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRotation {
+    pub new_secret: KeySecret,
+    pub display_prefix: String,
+    pub last4: String,
+    /// End of the outgoing secret's grace period; `now` ends it at once.
+    pub old_valid_until: DateTime<Utc>,
+}
+
+impl KeyRotation {
+    /// Makes `new` the current secret of `key_id` (in `org_id`) from `now`.
+    pub fn new(key_id: &Id, org_id: &Id, new: &NewApiKey, now: DateTime<Utc>, old_valid_until: DateTime<Utc>) -> Self {
+        KeyRotation {
+            new_secret: KeySecret {
+                hash: new.hash.clone(),
+                key_id: key_id.clone(),
+                org_id: org_id.clone(),
+                created_at: now,
+                valid_until: None,
+            },
+            display_prefix: new.display_prefix.clone(),
+            last4: new.last4.clone(),
+            old_valid_until,
+        }
+    }
+}
+
 /// Lifecycle status of a key at a given time (derived, never stored).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

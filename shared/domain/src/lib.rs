@@ -16,7 +16,7 @@ pub mod token;
 pub mod usage;
 pub mod user;
 
-pub use api_key::{ApiKey, ApiKeyStatus, KeyRejection, KeySecret, NewApiKey, ParsedKey};
+pub use api_key::{ApiKey, ApiKeyStatus, KeyRejection, KeyRotation, KeySecret, NewApiKey, ParsedKey};
 pub use audit::{AuditEvent, AuditQuery};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::{Email, MailMessage};

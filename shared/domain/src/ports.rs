@@ -10,9 +10,9 @@
 //!   `StoreError` variants; the HTTP layer maps them to 4xx.
 
 use crate::{
-    ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, KeySecret,
-    MailMessage, Membership, Organization, Plan, RefreshFamily, RefreshToken, RotateOutcome, StoreError, Subscription,
-    TokenHash, UsageAggregate, UsageEvent, UsageIncrement, UsageLogQuery, User,
+    ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, KeyRotation,
+    KeySecret, MailMessage, Membership, Organization, Plan, RefreshFamily, RefreshToken, RotateOutcome, StoreError,
+    Subscription, TokenHash, UsageAggregate, UsageEvent, UsageIncrement, UsageLogQuery, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -115,18 +115,15 @@ pub trait ApiKeyRepository: Send + Sync {
     /// unchanged. `NotFound("api key")` if there is no such key in the organization.
     async fn revoke_api_key(&self, org_id: &Id, key_id: &Id, now: DateTime<Utc>) -> Result<ApiKey, StoreError>;
 
-    /// Gives the key a new current secret. The secret that was current until now stays valid
-    /// until `old_valid_until` (pass `now` to end it at once); any older secret ends now.
-    /// Updates `display_prefix`, `last4` and `rotated_at`. `NotFound("api key")` if no such
-    /// key in the organization; `Conflict("api key revoked")` if revoked.
+    /// Gives the key the rotation's new current secret. The secret that was current until now
+    /// stays valid until `rotation.old_valid_until` (`now` ends it at once); any older secret
+    /// ends now. Updates `display_prefix`, `last4` and `rotated_at`. `NotFound("api key")` if
+    /// no such key in the organization; `Conflict("api key revoked")` if revoked.
     async fn rotate_api_key(
         &self,
         org_id: &Id,
         key_id: &Id,
-        new_secret: &KeySecret,
-        display_prefix: &str,
-        last4: &str,
-        old_valid_until: DateTime<Utc>,
+        rotation: &KeyRotation,
         now: DateTime<Utc>,
     ) -> Result<ApiKey, StoreError>;
 

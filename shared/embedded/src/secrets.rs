@@ -26,8 +26,11 @@ pub struct LocalSecrets {
     generate_lock: Arc<Mutex<()>>,
     /// Reads an environment variable (replaceable in tests: changing the real environment
     /// while other test threads read it is not thread-safe).
-    env: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    env: Arc<EnvReader>,
 }
+
+/// Reads one environment variable.
+type EnvReader = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 impl std::fmt::Debug for LocalSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -3,7 +3,7 @@
 use crate::{concurrently, now_ms, SharedStore};
 use chrono::{DateTime, Duration, Utc};
 use tollgate_domain::id::prefix;
-use tollgate_domain::{ApiKey, Id, KeyRejection, KeySecret, NewApiKey, StoreError, TokenHash};
+use tollgate_domain::{ApiKey, Id, KeyRejection, KeyRotation, KeySecret, NewApiKey, StoreError, TokenHash};
 
 /// A new key of `org_id` with its first secret (not stored yet).
 pub fn new_key(org_id: &Id, created_at: DateTime<Utc>, expires_at: Option<DateTime<Utc>>) -> (ApiKey, KeySecret) {
@@ -27,16 +27,9 @@ pub fn new_key(org_id: &Id, created_at: DateTime<Utc>, expires_at: Option<DateTi
 }
 
 /// A new current secret for `key` (not stored yet) with its display prefix and last 4.
-pub fn new_secret(key: &ApiKey, now: DateTime<Utc>) -> (KeySecret, String, String) {
-    let plain = NewApiKey::generate();
-    let secret = KeySecret {
-        hash: plain.hash,
-        key_id: key.id.clone(),
-        org_id: key.org_id.clone(),
-        created_at: now,
-        valid_until: None,
-    };
-    (secret, plain.display_prefix, plain.last4)
+/// A rotation of `key` to a fresh secret at `now`, the outgoing secret valid until `old_valid_until`.
+pub fn rotation(key: &ApiKey, now: DateTime<Utc>, old_valid_until: DateTime<Utc>) -> KeyRotation {
+    KeyRotation::new(&key.id, &key.org_id, &NewApiKey::generate(), now, old_valid_until)
 }
 
 const MANY: u32 = 100;
@@ -163,11 +156,15 @@ pub async fn api_key_rotation_with_grace_period(store: &SharedStore) {
     let (key, s1) = create(store, &org, now).await;
 
     let t1 = now + Duration::seconds(1);
-    let (s2, prefix2, last4_2) = new_secret(&key, t1);
     let grace1 = t1 + Duration::hours(1);
-    let rotated = store.rotate_api_key(&org, &key.id, &s2, &prefix2, &last4_2, grace1, t1).await.expect("rotate");
-    let expected =
-        ApiKey { display_prefix: prefix2.clone(), last4: last4_2.clone(), rotated_at: Some(t1), ..key.clone() };
+    let r2 = rotation(&key, t1, grace1);
+    let rotated = store.rotate_api_key(&org, &key.id, &r2, t1).await.expect("rotate");
+    let expected = ApiKey {
+        display_prefix: r2.display_prefix.clone(),
+        last4: r2.last4.clone(),
+        rotated_at: Some(t1),
+        ..key.clone()
+    };
     assert_eq!(rotated, expected, "rotate returns the key with the new prefix, last4 and rotated_at");
     assert_eq!(store.get_api_key(&org, &key.id).await.unwrap(), Some(expected.clone()), "the rotation is stored");
 
@@ -175,40 +172,46 @@ pub async fn api_key_rotation_with_grace_period(store: &SharedStore) {
         store.find_api_key_by_hash(&s1.hash).await.unwrap().expect("the old secret is found in its grace period");
     assert_eq!(old.valid_until, Some(grace1), "the old secret is valid until old_valid_until");
     assert_eq!(k.check_usable(&old, t1), Ok(()), "the old secret works during the grace period");
-    let (_, current) = store.find_api_key_by_hash(&s2.hash).await.unwrap().expect("the new secret is found");
-    assert_eq!(current, s2, "the new secret is current (valid_until None)");
+    let (_, current) = store.find_api_key_by_hash(&r2.new_secret.hash).await.unwrap().expect("the new secret is found");
+    assert_eq!(current, r2.new_secret, "the new secret is current (valid_until None)");
 
     // A second rotation ends the first secret's grace at once and starts one for the second.
     let t2 = t1 + Duration::seconds(1);
-    let (s3, prefix3, last4_3) = new_secret(&key, t2);
     let grace2 = t2 + Duration::hours(1);
-    store.rotate_api_key(&org, &key.id, &s3, &prefix3, &last4_3, grace2, t2).await.expect("rotate again");
+    let r3 = rotation(&key, t2, grace2);
+    store.rotate_api_key(&org, &key.id, &r3, t2).await.expect("rotate again");
     assert_unusable(store, &s1.hash, t2, KeyRejection::Rotated, "an older secret ends at the next rotation").await;
-    let (_, second) = store.find_api_key_by_hash(&s2.hash).await.unwrap().expect("the previous secret is in its grace");
+    let (_, second) =
+        store.find_api_key_by_hash(&r2.new_secret.hash).await.unwrap().expect("the previous secret is in its grace");
     assert_eq!(second.valid_until, Some(grace2));
-    let (_, third) = store.find_api_key_by_hash(&s3.hash).await.unwrap().expect("the newest secret is found");
+    let (_, third) =
+        store.find_api_key_by_hash(&r3.new_secret.hash).await.unwrap().expect("the newest secret is found");
     assert_eq!(third.valid_until, None);
 
     // `old_valid_until = now` ends the previous secret at once.
     let t3 = t2 + Duration::seconds(1);
-    let (s4, prefix4, last4_4) = new_secret(&key, t3);
-    store.rotate_api_key(&org, &key.id, &s4, &prefix4, &last4_4, t3, t3).await.expect("rotate without grace");
-    assert_unusable(store, &s3.hash, t3, KeyRejection::Rotated, "no grace: the previous secret ends now").await;
-    assert_unusable(store, &s2.hash, t3, KeyRejection::Rotated, "the grace of an older secret ended").await;
+    store.rotate_api_key(&org, &key.id, &rotation(&key, t3, t3), t3).await.expect("rotate without grace");
+    assert_unusable(store, &r3.new_secret.hash, t3, KeyRejection::Rotated, "no grace: the previous secret ends now")
+        .await;
+    assert_unusable(store, &r2.new_secret.hash, t3, KeyRejection::Rotated, "the grace of an older secret ended").await;
 
-    let (s5, p5, l5) = new_secret(&key, t3);
-    let result = store.rotate_api_key(&Id::generate(prefix::ORG), &key.id, &s5, &p5, &l5, t3, t3).await;
+    let r5 = rotation(&key, t3, t3);
+    let result = store.rotate_api_key(&Id::generate(prefix::ORG), &key.id, &r5, t3).await;
     assert!(matches!(result, Err(StoreError::NotFound("api key"))), "rotate from another org: got {result:?}");
-    let result = store.rotate_api_key(&org, &Id::generate(prefix::API_KEY), &s5, &p5, &l5, t3, t3).await;
+    let result = store.rotate_api_key(&org, &Id::generate(prefix::API_KEY), &r5, t3).await;
     assert!(matches!(result, Err(StoreError::NotFound("api key"))), "rotate an unknown key: got {result:?}");
 
     store.revoke_api_key(&org, &key.id, t3).await.expect("revoke");
-    let result = store.rotate_api_key(&org, &key.id, &s5, &p5, &l5, t3, t3).await;
+    let result = store.rotate_api_key(&org, &key.id, &r5, t3).await;
     assert!(
         matches!(result, Err(StoreError::Conflict("api key revoked"))),
         "rotating a revoked key: expected Conflict(\"api key revoked\"), got {result:?}"
     );
-    assert_eq!(store.find_api_key_by_hash(&s5.hash).await.unwrap(), None, "a refused rotation stores no secret");
+    assert_eq!(
+        store.find_api_key_by_hash(&r5.new_secret.hash).await.unwrap(),
+        None,
+        "a refused rotation stores no secret"
+    );
 }
 
 pub async fn revoke_all_api_keys_counts(store: &SharedStore) {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Duration, Utc};
 use std::hash::{BuildHasher, Hasher};
-use tollgate_domain::{ApiKey, ApiKeyRepository, ApiKeyStatus, Id, KeySecret, StoreError, TokenHash};
+use tollgate_domain::{ApiKey, ApiKeyRepository, ApiKeyStatus, Id, KeyRotation, KeySecret, StoreError, TokenHash};
 
 /// Optimistic-concurrency retries (create under contention, or revoke/rotate racing).
 /// Every round has a winner, so this bounds how many writers may contend at once.
@@ -264,12 +264,10 @@ impl ApiKeyRepository for DynamoStore {
         &self,
         org_id: &Id,
         key_id: &Id,
-        new_secret: &KeySecret,
-        display_prefix: &str,
-        last4: &str,
-        old_valid_until: DateTime<Utc>,
+        rotation: &KeyRotation,
         now: DateTime<Utc>,
     ) -> Result<ApiKey, StoreError> {
+        let KeyRotation { new_secret, display_prefix, last4, old_valid_until } = rotation;
         for attempt in 0..MAX_ATTEMPTS {
             let Some(mut st) = self.get_stored_key(org_id, key_id).await? else {
                 return Err(StoreError::NotFound("api key"));
@@ -280,11 +278,11 @@ impl ApiKeyRepository for DynamoStore {
             let fresh =
                 KeySecret { key_id: key_id.clone(), org_id: org_id.clone(), valid_until: None, ..new_secret.clone() };
             let outgoing =
-                KeySecret { valid_until: Some(old_valid_until), ..std::mem::replace(&mut st.current, fresh.clone()) };
+                KeySecret { valid_until: Some(*old_valid_until), ..std::mem::replace(&mut st.current, fresh.clone()) };
             // The secret before the outgoing one ends now: its lookup item goes.
             let dropped = st.previous.replace(outgoing);
-            st.key.display_prefix = display_prefix.to_string();
-            st.key.last4 = last4.to_string();
+            st.key.display_prefix = display_prefix.clone();
+            st.key.last4 = last4.clone();
             st.key.rotated_at = Some(now);
             st.rev += 1;
             if self.replace_key("TransactWriteItems(rotate_api_key)", &st, Some(&fresh), dropped.as_ref()).await? {

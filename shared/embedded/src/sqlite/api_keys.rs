@@ -4,7 +4,7 @@ use super::{exists_on_conflict, get_id, get_opt_ts, get_ts, ms, opt_ms, DbError,
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
-use tollgate_domain::{ApiKey, ApiKeyRepository, Id, KeySecret, StoreError, TokenHash};
+use tollgate_domain::{ApiKey, ApiKeyRepository, Id, KeyRotation, KeySecret, StoreError, TokenHash};
 
 const KEY_COLS: &str = "k.id, k.org_id, k.created_by, k.name, k.display_prefix, k.last4, k.created_at, \
                         k.last_used_at, k.expires_at, k.revoked_at, k.rotated_at";
@@ -144,14 +144,11 @@ impl ApiKeyRepository for SqliteStore {
         &self,
         org_id: &Id,
         key_id: &Id,
-        new_secret: &KeySecret,
-        display_prefix: &str,
-        last4: &str,
-        old_valid_until: DateTime<Utc>,
+        rotation: &KeyRotation,
         now: DateTime<Utc>,
     ) -> Result<ApiKey, StoreError> {
-        let (org_id, key_id, new_secret) = (org_id.clone(), key_id.clone(), new_secret.clone());
-        let (display_prefix, last4) = (display_prefix.to_string(), last4.to_string());
+        let (org_id, key_id) = (org_id.clone(), key_id.clone());
+        let KeyRotation { new_secret, display_prefix, last4, old_valid_until } = rotation.clone();
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut key = get_key_tx(&tx, &org_id, &key_id)?.ok_or(StoreError::NotFound("api key"))?;
