@@ -19,7 +19,7 @@ VENV_PATH := PATH="$(CURDIR)/.venv/bin:$$PATH"
 
 help:
 	@echo "make run           run the whole platform as one local process (SQLite in ./data)"
-	@echo "make test          install test tools into .venv, cargo test, cfn-lint template.yaml"
+	@echo "make test          install test tools into .venv, cargo test, cfn-lint, bench --quick, walk-through, lint"
 	@echo "make bench         the benchmark (release build); numbers go to BENCHMARKS.md"
 	@echo "make lint          cargo fmt --check and clippy -D warnings"
 	@echo "make build-lambda  cargo lambda build --release for each Lambda binary"
@@ -45,6 +45,7 @@ test:
 	$(VENV_PATH) cargo run --locked -q -p tollgate-tests --bin bench -- --quick --cold-start --debug-binaries > /dev/null
 	@echo "==> README walk-through against the real server binary"
 	@bash scripts/e2e-walkthrough.sh
+	@$(MAKE) --no-print-directory lint
 	@echo "==> all tests passed"
 
 # The benchmark (release build): gateway overhead vs the upstream, store round trips per
@@ -59,7 +60,7 @@ lint:
 	@echo "==> cargo fmt --check"
 	cargo fmt --all -- --check
 	@echo "==> cargo clippy"
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # Binaries land in target/lambda/<name>/bootstrap (x86_64, glibc 2.30 via zig).
 build-lambda:
