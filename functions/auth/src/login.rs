@@ -82,8 +82,14 @@ pub async fn admin_login(
     start_session(&state, user, ip, "admin.login").await
 }
 
-/// Checks the throttles, then the password. The same answer (401 `invalid_credentials`)
-/// and about the same time whether the email is unknown or the password wrong.
+/// Counts the attempt against both throttles, then checks the password. The same answer
+/// (401 `invalid_credentials`) and about the same time whether the email is unknown or the
+/// password wrong.
+///
+/// The attempt is counted *before* the password check, which takes tens of milliseconds:
+/// checking the count first and adding failures afterwards would let a burst of parallel
+/// guesses all pass the check. A successful login gives its per-IP attempt back and clears
+/// the account's failures, so the limits count failures and guesses in flight.
 async fn authenticate(state: &AppState, req: &LoginRequest, ip: Option<String>) -> Result<User, ApiError> {
     let invalid = || ApiError::unauthorized("invalid_credentials", "wrong email or password");
     let email = Email::parse(&req.email).map_err(|_| invalid())?;
@@ -94,8 +100,12 @@ async fn authenticate(state: &AppState, req: &LoginRequest, ip: Option<String>) 
     );
     let per_account =
         Throttle::new(state, format!("login:acct:{email}"), state.settings.login_max_failures_per_account);
-    per_ip.check(state).await?;
-    per_account.check(state).await?;
+    per_ip.hit(state).await?;
+    if let Err(refused) = per_account.hit(state).await {
+        // The password was not tried: this is no guess from this IP.
+        per_ip.release(state).await?;
+        return Err(refused);
+    }
 
     let user = state.store.find_user_by_email(&email).await?;
     let ok = match &user {
@@ -108,8 +118,6 @@ async fn authenticate(state: &AppState, req: &LoginRequest, ip: Option<String>) 
     let user = match (ok, user) {
         (true, Some(u)) => u,
         (_, user) => {
-            per_ip.add(state).await?;
-            per_account.add(state).await?;
             let mut event = AuditEvent::new("user.login_failed", state.now()).target(email.to_string()).ip(ip);
             if let Some(u) = &user {
                 event = event.actor(&u.id).org(&u.default_org_id);
@@ -118,6 +126,7 @@ async fn authenticate(state: &AppState, req: &LoginRequest, ip: Option<String>) 
             return Err(invalid());
         }
     };
+    per_ip.release(state).await?;
     per_account.clear(state).await?;
     if !user.is_active() {
         return Err(ApiError::forbidden("account_suspended", "this account is suspended"));

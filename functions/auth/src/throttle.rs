@@ -31,25 +31,18 @@ impl Throttle {
         }
     }
 
-    /// 429 if the bucket is already at its limit in this window.
-    pub async fn check(&self, state: &AppState) -> Result<(), ApiError> {
-        if state.store.attempts(&self.bucket, self.window_start).await? >= self.limit {
-            return Err(self.too_many(state));
-        }
-        Ok(())
-    }
-
-    /// Counts one attempt (a failure, or a use of a throttled route).
-    pub async fn add(&self, state: &AppState) -> Result<u32, ApiError> {
-        Ok(state.store.add_attempt(&self.bucket, self.window_start, self.window_end).await?)
-    }
-
-    /// Counts one use and answers 429 if that use went past the limit.
+    /// Counts one use and answers 429 if that use went past the limit. Counting first makes
+    /// the limit exact under concurrency: the store's increment is atomic.
     pub async fn hit(&self, state: &AppState) -> Result<(), ApiError> {
-        if self.add(state).await? > self.limit {
+        if state.store.add_attempt(&self.bucket, self.window_start, self.window_end).await? > self.limit {
             return Err(self.too_many(state));
         }
         Ok(())
+    }
+
+    /// Gives back one use counted by `hit` (it turned out not to be a failure).
+    pub async fn release(&self, state: &AppState) -> Result<(), ApiError> {
+        Ok(state.store.release_attempt(&self.bucket, self.window_start).await?)
     }
 
     pub async fn clear(&self, state: &AppState) -> Result<(), ApiError> {

@@ -154,6 +154,10 @@ pub trait AttemptCounter: Send + Sync {
     /// The count of `bucket` in that window (0 if none).
     async fn attempts(&self, bucket: &str, window_start: DateTime<Utc>) -> Result<u32, StoreError>;
 
+    /// Takes one back from `bucket` in that window (an attempt counted up front that turned
+    /// out not to be a failure). Never goes below zero; nothing happens if there is no count.
+    async fn release_attempt(&self, bucket: &str, window_start: DateTime<Utc>) -> Result<(), StoreError>;
+
     /// Forgets `bucket` in that window (after a successful login).
     async fn clear_attempts(&self, bucket: &str, window_start: DateTime<Utc>) -> Result<(), StoreError>;
 }

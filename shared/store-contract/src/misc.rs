@@ -26,6 +26,17 @@ pub async fn attempt_counters_by_bucket_and_window(store: &SharedStore) {
     let other = unique("login:account");
     assert_eq!(store.attempts(&other, w1).await.unwrap(), 0, "buckets are separate");
 
+    store.release_attempt(&bucket, w1).await.expect("release_attempt");
+    assert_eq!(store.attempts(&bucket, w1).await.unwrap(), 2, "a released attempt no longer counts");
+    assert_eq!(store.add_attempt(&bucket, w1, w1 + window).await.unwrap(), 3, "counting goes on from there");
+    store.release_attempt(&other, w1).await.expect("releasing from an unknown bucket is fine");
+    assert_eq!(store.attempts(&other, w1).await.unwrap(), 0, "and creates no count (never below zero)");
+    assert_eq!(store.add_attempt(&other, w1, w1 + window).await.unwrap(), 1, "nor a negative one");
+    store.release_attempt(&other, w1).await.unwrap();
+    store.release_attempt(&other, w1).await.unwrap();
+    assert_eq!(store.attempts(&other, w1).await.unwrap(), 0, "releasing past zero stops at zero");
+    store.clear_attempts(&other, w1).await.unwrap();
+
     store.clear_attempts(&bucket, w1).await.expect("clear_attempts");
     assert_eq!(store.attempts(&bucket, w1).await.unwrap(), 0, "a cleared window counts 0");
     assert_eq!(store.attempts(&bucket, w2).await.unwrap(), 1, "clearing one window leaves the other");

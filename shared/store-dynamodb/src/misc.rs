@@ -139,6 +139,29 @@ impl AttemptCounter for DynamoStore {
     }
 
     #[tracing::instrument(skip_all, fields(bucket = %bucket, window_start = %window_start), err(level = "debug"))]
+    async fn release_attempt(&self, bucket: &str, window_start: DateTime<Utc>) -> Result<(), StoreError> {
+        let (pk, sk) = attempt_key(bucket, window_start);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .update_expression("ADD #n :minus_one")
+            // Only an existing counter above zero: ADD on a missing item would create it at -1.
+            .condition_expression("#n > :zero")
+            .expression_attribute_names("#n", "n")
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Ok(()),
+            Err(e) => Err(sdk_error("UpdateItem(release attempt)", e)),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(bucket = %bucket, window_start = %window_start), err(level = "debug"))]
     async fn clear_attempts(&self, bucket: &str, window_start: DateTime<Utc>) -> Result<(), StoreError> {
         let (pk, sk) = attempt_key(bucket, window_start);
         self.client

@@ -1,7 +1,7 @@
 use axum::http::{header, Method, StatusCode};
 use serde_json::json;
 use tollgate_domain::{AuditQuery, Email};
-use tollgate_tests::app::{request, TestApp, PASSWORD};
+use tollgate_tests::app::{request, send, TestApp, PASSWORD};
 
 #[tokio::test]
 async fn register_creates_user_org_and_sends_verification_mail() {
@@ -109,6 +109,58 @@ async fn failed_logins_are_limited_per_account_and_per_ip() {
     // A new window lets the account in again.
     app.clock.advance(chrono::Duration::minutes(16));
     assert_eq!(app.send(login("victim@example.com", PASSWORD)).await.status, StatusCode::OK);
+}
+
+/// `n` logins sent at once, the i-th as `login(i)` = (client IP, email, password); the
+/// statuses, sorted.
+async fn concurrent_logins(
+    app: &TestApp,
+    n: usize,
+    login: impl Fn(usize) -> (String, String, &'static str),
+) -> Vec<u16> {
+    let calls: Vec<_> = (0..n)
+        .map(|i| {
+            let (ip, email, password) = login(i);
+            let (router, ip) = (app.router.clone(), ip.parse().unwrap());
+            let body = json!({"email": email, "password": password});
+            tokio::spawn(async move {
+                send(&router, request(Method::POST, "/api/user/auth/login", Some(body), None, Some(ip))).await.status
+            })
+        })
+        .collect();
+    let mut statuses = Vec::with_capacity(n);
+    for call in calls {
+        statuses.push(call.await.unwrap().as_u16());
+    }
+    statuses.sort_unstable();
+    statuses
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_limits_hold_against_a_burst_of_parallel_guesses() {
+    let app = TestApp::new().await;
+    app.register("burst@example.com").await;
+    let count = |statuses: &[u16], status: u16| statuses.iter().filter(|s| **s == status).count();
+    let wrong = "wrong-password-1";
+
+    // 30 wrong passwords for one account at once, from 30 IPs: 5 are tried, 25 refused.
+    let statuses =
+        concurrent_logins(&app, 30, |i| (format!("198.51.100.{i}"), "burst@example.com".into(), wrong)).await;
+    assert_eq!((count(&statuses, 401), count(&statuses, 429)), (5, 25), "per account: {statuses:?}");
+
+    // 40 guesses at once from one IP over 40 accounts: 20 are tried, 20 refused.
+    let statuses = concurrent_logins(&app, 40, |i| ("203.0.113.99".into(), format!("g{i}@example.com"), wrong)).await;
+    assert_eq!((count(&statuses, 401), count(&statuses, 429)), (20, 20), "per IP: {statuses:?}");
+
+    // Successful logins are not failures: 25 in a row from one IP all get in, and the IP's
+    // failure budget is intact afterwards.
+    app.register("office@example.com").await;
+    let office = |_| ("192.0.2.1".to_string(), "office@example.com".to_string(), PASSWORD);
+    for _ in 0..25 {
+        assert_eq!(concurrent_logins(&app, 1, office).await, [200]);
+    }
+    let statuses = concurrent_logins(&app, 20, |i| ("192.0.2.1".into(), format!("h{i}@example.com"), wrong)).await;
+    assert_eq!(count(&statuses, 401), 20, "{statuses:?}");
 }
 
 #[tokio::test]

@@ -57,6 +57,19 @@ impl AttemptCounter for SqliteStore {
     }
 
     #[tracing::instrument(skip_all, err(level = "debug"))]
+    async fn release_attempt(&self, bucket: &str, window_start: DateTime<Utc>) -> Result<(), StoreError> {
+        let bucket = bucket.to_string();
+        self.call(move |c| {
+            c.execute(
+                "UPDATE attempt_counters SET count = count - 1 WHERE bucket = ?1 AND window_start = ?2 AND count > 0",
+                params![bucket, ms(window_start)],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     async fn clear_attempts(&self, bucket: &str, window_start: DateTime<Utc>) -> Result<(), StoreError> {
         let bucket = bucket.to_string();
         self.call(move |c| {
