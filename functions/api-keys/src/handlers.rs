@@ -7,7 +7,7 @@ use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tollgate_domain::id::prefix;
-use tollgate_domain::{ApiKey, ApiKeyStatus, AuditEvent, Id, KeyRotation, KeySecret, NewApiKey, StoreError};
+use tollgate_domain::{ApiKey, ApiKeyStatus, AuditEvent, Id, KeyRotation, NewApiKey, StoreError};
 use tollgate_http::metering::current_subscription;
 use tollgate_http::views::text_field;
 use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody, OptionalJson};
@@ -149,13 +149,7 @@ pub async fn create_key(
         revoked_at: None,
         rotated_at: None,
     };
-    let secret = KeySecret {
-        hash: new.hash.clone(),
-        key_id: key.id.clone(),
-        org_id: key.org_id.clone(),
-        created_at: now,
-        valid_until: None,
-    };
+    let secret = new.current_secret(&key.id, &key.org_id, now);
     let (_, plan) = current_subscription(state.store.as_ref(), &auth.org_id, now).await?;
     let limit = plan.max_api_keys;
     state.store.create_api_key(&key, &secret, limit, now).await.map_err(|e| match e {

@@ -119,6 +119,17 @@ impl NewApiKey {
             plaintext,
         }
     }
+
+    /// What the store keeps of this key as the current secret of `key_id` from `created_at`.
+    pub fn current_secret(&self, key_id: &Id, org_id: &Id, created_at: DateTime<Utc>) -> KeySecret {
+        KeySecret {
+            hash: self.hash.clone(),
+            key_id: key_id.clone(),
+            org_id: org_id.clone(),
+            created_at,
+            valid_until: None,
+        }
+    }
 }
 
 /// A rotation as the store applies it: the key's new current secret, what listings show of
@@ -136,13 +147,7 @@ impl KeyRotation {
     /// Makes `new` the current secret of `key_id` (in `org_id`) from `now`.
     pub fn new(key_id: &Id, org_id: &Id, new: &NewApiKey, now: DateTime<Utc>, old_valid_until: DateTime<Utc>) -> Self {
         KeyRotation {
-            new_secret: KeySecret {
-                hash: new.hash.clone(),
-                key_id: key_id.clone(),
-                org_id: org_id.clone(),
-                created_at: now,
-                valid_until: None,
-            },
+            new_secret: new.current_secret(key_id, org_id, now),
             display_prefix: new.display_prefix.clone(),
             last4: new.last4.clone(),
             old_valid_until,

@@ -13,20 +13,18 @@ pub fn new_key(org_id: &Id, created_at: DateTime<Utc>, expires_at: Option<DateTi
         org_id: org_id.clone(),
         created_by: Id::generate(prefix::USER),
         name: format!("key {}", &plain.last4),
-        display_prefix: plain.display_prefix,
-        last4: plain.last4,
+        display_prefix: plain.display_prefix.clone(),
+        last4: plain.last4.clone(),
         created_at,
         last_used_at: None,
         expires_at,
         revoked_at: None,
         rotated_at: None,
     };
-    let secret =
-        KeySecret { hash: plain.hash, key_id: key.id.clone(), org_id: org_id.clone(), created_at, valid_until: None };
+    let secret = plain.current_secret(&key.id, org_id, created_at);
     (key, secret)
 }
 
-/// A new current secret for `key` (not stored yet) with its display prefix and last 4.
 /// A rotation of `key` to a fresh secret at `now`, the outgoing secret valid until `old_valid_until`.
 pub fn rotation(key: &ApiKey, now: DateTime<Utc>, old_valid_until: DateTime<Utc>) -> KeyRotation {
     KeyRotation::new(&key.id, &key.org_id, &NewApiKey::generate(), now, old_valid_until)
