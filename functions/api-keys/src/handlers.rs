@@ -88,6 +88,11 @@ pub struct RotateApiKeyRequest {
     pub grace_period_seconds: Option<u32>,
 }
 
+/// The audit event of `action` by the signed-in user on `key`.
+fn key_event(action: &str, now: DateTime<Utc>, auth: &AuthUser, key: &ApiKey) -> AuditEvent {
+    AuditEvent::new(action, now).actor(&auth.user.id).org(&auth.org_id).target(key.id.to_string()).ip(auth.ip.clone())
+}
+
 /// Ids that cannot be ours are 404 without touching the store.
 fn key_id(raw: &str) -> Result<Id, ApiError> {
     if Id::is_plausible(raw, prefix::API_KEY) {
@@ -159,15 +164,7 @@ pub async fn create_key(
         ),
         e => e.into(),
     })?;
-    state
-        .audit(
-            AuditEvent::new("api_key.create", now)
-                .actor(&auth.user.id)
-                .org(&auth.org_id)
-                .target(key.id.to_string())
-                .ip(auth.ip),
-        )
-        .await;
+    state.audit(key_event("api_key.create", now, &auth, &key)).await;
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiKey {
@@ -212,15 +209,7 @@ pub async fn revoke_key(
 ) -> Result<Json<ApiKeyView>, ApiError> {
     let now = state.now();
     let key = state.store.revoke_api_key(&auth.org_id, &key_id(&id)?, now).await?;
-    state
-        .audit(
-            AuditEvent::new("api_key.revoke", now)
-                .actor(&auth.user.id)
-                .org(&auth.org_id)
-                .target(key.id.to_string())
-                .ip(auth.ip),
-        )
-        .await;
+    state.audit(key_event("api_key.revoke", now, &auth, &key)).await;
     Ok(Json(ApiKeyView::new(&key, now)))
 }
 
@@ -257,16 +246,8 @@ pub async fn rotate_key(
         StoreError::Conflict(_) => ApiError::conflict("key_not_active", "only an active key can be rotated"),
         e => e.into(),
     })?;
-    state
-        .audit(
-            AuditEvent::new("api_key.rotate", now)
-                .actor(&auth.user.id)
-                .org(&auth.org_id)
-                .target(key.id.to_string())
-                .ip(auth.ip)
-                .details(serde_json::json!({ "grace_period_seconds": grace.num_seconds() })),
-        )
-        .await;
+    let event = key_event("api_key.rotate", now, &auth, &key);
+    state.audit(event.details(serde_json::json!({ "grace_period_seconds": grace.num_seconds() }))).await;
     Ok(Json(CreatedApiKey {
         key: ApiKeyView::new(&key, now),
         secret: new.plaintext,
