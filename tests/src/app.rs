@@ -85,6 +85,11 @@ impl TestApp {
         Self::build_with_store(dir, store, settings, gateway, true).await
     }
 
+    /// The platform on `store` with default settings and no usage worker (see below).
+    pub async fn on_store_without_worker(dir: TempDir, store: Arc<dyn tollgate_domain::Store>) -> Self {
+        Self::build_with_store(dir, store, Settings::default(), GatewayConfig::default(), false).await
+    }
+
     /// The platform on any store; the local queue lives in `dir`. Without the worker, usage
     /// events stay queued (so a test can count exactly the gateway's own store calls).
     pub async fn build_with_store(
@@ -106,6 +111,19 @@ impl TestApp {
         }
         let router = platform.app();
         TestApp { state, router, clock, platform, _stop_worker: stop, dir }
+    }
+
+    /// The stored user with this email (panics if there is none).
+    pub async fn stored_user(&self, email: &str) -> tollgate_domain::User {
+        let email = tollgate_domain::Email::parse(email).expect("a valid email");
+        self.state.store.find_user_by_email(&email).await.expect("find user").expect("the user exists")
+    }
+
+    /// Suspends the user with this email, straight in the store (as an admin would).
+    pub async fn suspend(&self, email: &str) {
+        let mut user = self.stored_user(email).await;
+        user.status = tollgate_domain::UserStatus::Suspended;
+        self.state.store.update_user(&user).await.expect("update user");
     }
 
     /// Creates the admin (once) and returns an admin access token.

@@ -153,15 +153,7 @@ async fn expired_keys_and_suspended_owners_are_refused() {
 
     let app = TestApp::with_cache_ttl(std::time::Duration::from_millis(50)).await;
     let (_, key, _) = user_with_key(&app, "sus@example.com").await;
-    let mut user = app
-        .state
-        .store
-        .find_user_by_email(&tollgate_domain::Email::parse("sus@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    user.status = tollgate_domain::UserStatus::Suspended;
-    app.state.store.update_user(&user).await.unwrap();
+    app.suspend("sus@example.com").await;
     tokio::time::sleep(std::time::Duration::from_millis(60)).await;
     let r = app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&key), None)).await;
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "account_suspended"));

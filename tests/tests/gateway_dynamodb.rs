@@ -6,7 +6,6 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 use std::sync::Arc;
 use tollgate_domain::{Id, Plan};
-use tollgate_http::Settings;
 use tollgate_tests::app::{concurrent_calls, gateway_request, TempDir, TestApp};
 use tollgate_tests::moto::MotoServer;
 
@@ -14,14 +13,7 @@ use tollgate_tests::moto::MotoServer;
 async fn quota_is_exact_on_dynamodb_and_a_warm_call_costs_one_write() {
     let moto = MotoServer::start();
     let store = Arc::new(moto.dynamo_store().await);
-    let app = TestApp::build_with_store(
-        TempDir::new("ddb"),
-        store,
-        Settings::default(),
-        gateway::GatewayConfig::default(),
-        false,
-    )
-    .await;
+    let app = TestApp::on_store_without_worker(TempDir::new("ddb"), store).await;
 
     let (access, _) = app.user("ddb@example.com").await;
     let key = app.call(Method::POST, "/api/user/api-keys", Some(json!({"name": "k"})), Some(&access)).await;

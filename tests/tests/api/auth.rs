@@ -11,7 +11,7 @@ async fn register_creates_user_org_and_sends_verification_mail() {
     assert_eq!(r.body["user"]["email"], "ada@example.com");
     assert_eq!(r.body["user"]["email_verified"], false);
     assert!(r.body["user"].get("password_hash").is_none());
-    let user = app.state.store.find_user_by_email(&Email::parse("ada@example.com").unwrap()).await.unwrap().unwrap();
+    let user = app.stored_user("ada@example.com").await;
     assert!(user.password_hash.starts_with("$argon2id$"));
     let org = app.state.store.get_organization(&user.default_org_id).await.unwrap().expect("personal org");
     assert_eq!(org.owner_id, user.id);

@@ -71,15 +71,7 @@ async fn bad_tokens_are_401_and_unknown_routes_404_json() {
 async fn suspended_users_are_refused_with_403() {
     let app = TestApp::new().await;
     let (access, _) = app.user("sus@example.com").await;
-    let mut user = app
-        .state
-        .store
-        .find_user_by_email(&tollgate_domain::Email::parse("sus@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    user.status = tollgate_domain::UserStatus::Suspended;
-    app.state.store.update_user(&user).await.unwrap();
+    app.suspend("sus@example.com").await;
     let r = app.call(Method::GET, "/api/user/account/profile", None, Some(&access)).await;
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "account_suspended"));
     let r = app.login("sus@example.com", tollgate_tests::app::PASSWORD).await;

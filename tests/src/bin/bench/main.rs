@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tollgate_domain::{Endpoint, Id, Plan, QueueMessage, QueueName, Store, UsageEvent};
 use tollgate_embedded::SqliteStore;
-use tollgate_http::Settings;
 use tollgate_tests::app::{TempDir, TestApp};
 
 struct Run {
@@ -102,8 +101,7 @@ async fn tenant(app: &TestApp, upstream: &str) -> String {
     plan.rate_limit = u32::MAX / 2;
     plan.monthly_limit = Some(u64::MAX / 2);
     store.create_plan(&plan).await.expect("plan");
-    let user =
-        store.find_user_by_email(&tollgate_domain::Email::parse("bench@example.com").unwrap()).await.unwrap().unwrap();
+    let user = app.stored_user("bench@example.com").await;
     let mut sub = store.subscription_of_org(&user.default_org_id).await.unwrap().expect("subscription");
     sub.plan_id = plan.id;
     store.update_subscription(&sub).await.expect("subscription");
@@ -122,12 +120,9 @@ async fn worker_throughput(events: usize) -> f64 {
     let dir = TempDir::new("bench-worker");
     let db = dir.0.join("tollgate.db");
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).expect("sqlite"));
-    let app =
-        TestApp::build_with_store(dir, store.clone(), Settings::default(), gateway::GatewayConfig::default(), false)
-            .await;
+    let app = TestApp::on_store_without_worker(dir, store.clone()).await;
     app.register("worker@example.com").await;
-    let user =
-        store.find_user_by_email(&tollgate_domain::Email::parse("worker@example.com").unwrap()).await.unwrap().unwrap();
+    let user = app.stored_user("worker@example.com").await;
     let now = chrono::Utc::now();
     let messages: Vec<QueueMessage> = (0..events)
         .map(|i| {
@@ -166,14 +161,7 @@ async fn worker_throughput(events: usize) -> f64 {
 async fn dynamodb_calls_per_request() -> Option<f64> {
     let moto = std::panic::catch_unwind(tollgate_tests::moto::MotoServer::start).ok()?;
     let store = Arc::new(moto.dynamo_store().await);
-    let app = TestApp::build_with_store(
-        TempDir::new("bench-ddb"),
-        store,
-        Settings::default(),
-        gateway::GatewayConfig::default(),
-        false,
-    )
-    .await;
+    let app = TestApp::on_store_without_worker(TempDir::new("bench-ddb"), store).await;
     let key = tenant(&app, tollgate_domain::BUILTIN_ECHO).await;
     let call =
         || app.send(tollgate_tests::app::gateway_request(axum::http::Method::GET, "/api/v1/bench/x", Some(&key), None));
