@@ -6,24 +6,10 @@ use std::time::Duration;
 use tollgate_domain::BUILTIN_ECHO;
 use tollgate_http::ApiError;
 
-/// Headers that describe one connection, not the message (RFC 9110 section 7.6.1), plus the
-/// ones the gateway must not pass on: the consumer's credentials and framing the client
-/// library recomputes.
-const DROPPED_REQUEST_HEADERS: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "content-length",
-    "authorization",
-    "x-api-key",
-];
-const DROPPED_RESPONSE_HEADERS: &[&str] = &[
+/// Headers that describe one connection, not the message (RFC 9110 section 7.6.1), plus
+/// `content-length`, which the HTTP library recomputes for the relayed body. Dropped in
+/// both directions.
+const HOP_BY_HOP_HEADERS: &[&str] = &[
     "connection",
     "keep-alive",
     "proxy-authenticate",
@@ -34,6 +20,9 @@ const DROPPED_RESPONSE_HEADERS: &[&str] = &[
     "upgrade",
     "content-length",
 ];
+/// Also dropped from requests: the consumer's credentials, and the host the client library
+/// sets for the upstream.
+const DROPPED_REQUEST_ONLY_HEADERS: &[&str] = &["host", "authorization", "x-api-key"];
 
 /// Largest upstream answer relayed (Lambda's response limit is 6 MB).
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
@@ -97,7 +86,7 @@ impl Upstream {
             .map_err(upstream_error)?;
         let status = resp.status();
         let mut headers = resp.headers().clone();
-        for h in DROPPED_RESPONSE_HEADERS {
+        for h in HOP_BY_HOP_HEADERS {
             headers.remove(*h);
         }
         if resp.content_length().is_some_and(|l| l as usize > MAX_RESPONSE_BYTES) {
@@ -137,7 +126,8 @@ fn forwarded_headers(incoming: &HeaderMap) -> HeaderMap {
         .flat_map(|v| v.split(','))
         .map(|s| s.trim().to_ascii_lowercase())
         .collect();
-    for h in DROPPED_REQUEST_HEADERS.iter().copied().chain(named.iter().map(String::as_str)) {
+    let dropped = HOP_BY_HOP_HEADERS.iter().chain(DROPPED_REQUEST_ONLY_HEADERS).copied();
+    for h in dropped.chain(named.iter().map(String::as_str)) {
         headers.remove(h);
     }
     headers.retain_names_not_starting_with("x-tollgate-");
