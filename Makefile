@@ -10,6 +10,7 @@ SHELL := /bin/bash
 
 # Every Lambda binary of the workspace (= the SAM Metadata.BuildProperties.Binary values).
 LAMBDA_BINS := auth account api-keys public gateway usage-worker admin usage billing
+LAMBDA_BIN_FLAGS := $(foreach bin,$(LAMBDA_BINS),--bin $(bin))
 
 # The test tools (moto_server, cfn-lint, and a python3 that can import moto) come first on
 # PATH, so the Rust tests that spawn `python3 scripts/moto_single.py` use the venv.
@@ -41,7 +42,7 @@ test:
 	@echo "==> cfn-lint template.yaml"
 	$(VENV_PATH) cfn-lint template.yaml
 	@echo "==> the benchmark still runs (debug build, --quick; real numbers: make bench)"
-	cargo build --locked -q $(foreach bin,$(LAMBDA_BINS),--bin $(bin))
+	cargo build --locked -q $(LAMBDA_BIN_FLAGS)
 	$(VENV_PATH) cargo run --locked -q -p tollgate-tests --bin bench -- --quick --cold-start --debug-binaries > /dev/null
 	@echo "==> README walk-through against the real server binary"
 	@bash scripts/e2e-walkthrough.sh
@@ -53,7 +54,7 @@ test:
 # binary's size and cold-start init. Numbers: BENCHMARKS.md.
 bench:
 	@bash scripts/setup-test-tools.sh
-	cargo build --release --locked $(foreach bin,$(LAMBDA_BINS),--bin $(bin))
+	cargo build --release --locked $(LAMBDA_BIN_FLAGS)
 	$(VENV_PATH) cargo run --release --locked -p tollgate-tests --bin bench -- --dynamodb --cold-start
 
 lint:
