@@ -103,32 +103,27 @@ async fn one_start(binary: &Path, function: &str, env: &[(&str, String)]) -> Res
 }
 
 /// Measures every function's binary from `profile` (`release`, or `debug` to check that the
-/// measurement works without a release build) `starts` times. `None` when moto is missing.
-pub async fn measure(profile: &str, starts: usize) -> Option<Result<Vec<ColdStart>, String>> {
-    let moto = std::panic::catch_unwind(MotoServer::start).ok()?;
-    let env = lambda_environment(&moto).await;
+/// measurement works without a release build) `starts` times, with AWS on `moto`.
+pub async fn measure(moto: &MotoServer, profile: &str, starts: usize) -> Result<Vec<ColdStart>, String> {
+    let env = lambda_environment(moto).await;
     let dir = binaries_dir(profile);
     let mut results = Vec::new();
     for function in FUNCTIONS {
         let binary = dir.join(function);
-        let size_bytes = match std::fs::metadata(&binary) {
-            Ok(m) => m.len(),
-            Err(_) => {
-                return Some(Err(format!(
+        let size_bytes = std::fs::metadata(&binary)
+            .map_err(|_| {
+                format!(
                     "{} is missing: build it with `cargo build --bins` (add `--release` for the release profile)",
                     binary.display()
-                )))
-            }
-        };
+                )
+            })?
+            .len();
         let mut inits = Vec::with_capacity(starts);
         for _ in 0..starts {
-            match one_start(&binary, function, &env).await {
-                Ok(d) => inits.push(d),
-                Err(e) => return Some(Err(e)),
-            }
+            inits.push(one_start(&binary, function, &env).await?);
         }
         inits.sort();
         results.push(ColdStart { function, size_bytes, inits });
     }
-    Some(Ok(results))
+    Ok(results)
 }

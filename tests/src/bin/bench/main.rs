@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use tollgate_domain::{Endpoint, Id, Plan, QueueMessage, QueueName, Store, UsageEvent};
 use tollgate_embedded::SqliteStore;
 use tollgate_tests::app::{TempDir, TestApp};
+use tollgate_tests::moto::MotoServer;
 
 struct Run {
     p50: Duration,
@@ -158,8 +159,13 @@ async fn worker_throughput(events: usize) -> f64 {
     rate
 }
 
-async fn dynamodb_calls_per_request() -> Option<f64> {
-    let moto = std::panic::catch_unwind(tollgate_tests::moto::MotoServer::start).ok()?;
+/// moto from the test venv, for the DynamoDB and cold-start sections.
+fn start_moto() -> MotoServer {
+    std::panic::catch_unwind(MotoServer::start)
+        .unwrap_or_else(|_| fail("moto not available: run `make test` once to install it into .venv"))
+}
+
+async fn dynamodb_calls_per_request(moto: &MotoServer) -> f64 {
     let store = Arc::new(moto.dynamo_store().await);
     let app = TestApp::on_store_without_worker(TempDir::new("bench-ddb"), store).await;
     let key = tenant(&app, tollgate_domain::BUILTIN_ECHO).await;
@@ -170,7 +176,7 @@ async fn dynamodb_calls_per_request() -> Option<f64> {
     for _ in 0..50 {
         call().await;
     }
-    Some((moto.request_count() - before) as f64 / 50.0)
+    (moto.request_count() - before) as f64 / 50.0
 }
 
 #[tokio::main]
@@ -232,20 +238,17 @@ async fn main() {
     println!("|---|---|");
     println!("| {events} | {rate:.0} |");
 
-    if with_dynamodb {
+    let moto = (with_dynamodb || with_cold_start).then(start_moto);
+    if let (true, Some(moto)) = (with_dynamodb, &moto) {
         println!("\n## DynamoDB (moto, single-threaded)\n");
-        match dynamodb_calls_per_request().await {
-            Some(c) => println!(
-                "DynamoDB SDK calls per warm gateway call: {c:.2} (one conditional UpdateItem on the period counter)"
-            ),
-            None => fail("moto not available: run `make test` once to install it into .venv"),
-        }
+        let c = dynamodb_calls_per_request(moto).await;
+        println!("DynamoDB SDK calls per warm gateway call: {c:.2} (one conditional UpdateItem on the period counter)");
     }
-    if with_cold_start {
+    if let (true, Some(moto)) = (with_cold_start, &moto) {
         let starts = if quick { 3 } else { 10 };
         println!("\n## Lambda cold start ({profile} binaries, moto on loopback; {starts} starts each)\n");
-        match cold_start::measure(profile, starts).await {
-            Some(Ok(results)) => {
+        match cold_start::measure(moto, profile, starts).await {
+            Ok(results) => {
                 println!("| function | binary MiB | init median ms | init max ms |");
                 println!("|---|---|---|---|");
                 for r in results {
@@ -258,8 +261,7 @@ async fn main() {
                     );
                 }
             }
-            Some(Err(e)) => fail(&format!("cold start not measured: {e}")),
-            None => fail("moto not available: run `make test` once to install it into .venv"),
+            Err(e) => fail(&format!("cold start not measured: {e}")),
         }
     }
     println!(
