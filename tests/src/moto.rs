@@ -6,10 +6,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The region and the (dummy) access key the tests use against moto.
-const REGION: &str = "us-east-1";
-const ACCESS_KEY: &str = "test";
-
 /// How long moto may take to start accepting connections.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -98,54 +94,15 @@ impl MotoServer {
         log.lines().filter(|l| l.contains("POST / HTTP")).count()
     }
 
-    /// The AWS configuration for this server (region us-east-1, static test credentials),
-    /// for any SDK client.
-    pub fn sdk_config(&self) -> aws_config::SdkConfig {
-        use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
-        aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .endpoint_url(self.endpoint())
-            .region(aws_config::Region::new(REGION))
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                ACCESS_KEY, ACCESS_KEY, None, None, "static",
-            )))
-            .build()
-    }
-
-    /// A DynamoDB client for this server.
+    /// A DynamoDB client for this server (region us-east-1, static test credentials).
     pub fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::new(&self.sdk_config())
-    }
-
-    /// The environment template.yaml gives a deployed function, with what it names created
-    /// on this server (a fresh table, the app secret holding a JWT signing key, the usage
-    /// and notifications queues), and the AWS variables that point the SDK here.
-    pub async fn deployed_environment(&self) -> Vec<(&'static str, String)> {
-        let aws = self.sdk_config();
-        let store = self.dynamo_store().await;
-        let secret = aws_sdk_secretsmanager::Client::new(&aws)
-            .create_secret()
-            .name(format!("tollgate-{}", tollgate_domain::id::random_base62(8)))
-            .secret_string(format!(r#"{{"jwt_signing_key":"{}"}}"#, tollgate_domain::id::random_base62(48)))
-            .send()
-            .await
-            .expect("create the app secret on moto");
-        let sqs = aws_sdk_sqs::Client::new(&aws);
-        let mut env = vec![
-            ("AWS_ENDPOINT_URL", self.endpoint()),
-            ("AWS_REGION", REGION.to_string()),
-            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_string()),
-            ("AWS_SECRET_ACCESS_KEY", ACCESS_KEY.to_string()),
-            ("TABLE_NAME", store.table().to_string()),
-            ("SECRET_ARN", secret.arn().expect("secret arn").to_string()),
-            ("MAIL_FROM", "noreply@example.com".to_string()),
-            ("PUBLIC_BASE_URL", "https://app.example.com".to_string()),
-        ];
-        for (name, var) in [("usage", "USAGE_QUEUE_URL"), ("notifications", "NOTIFICATIONS_QUEUE_URL")] {
-            let queue = sqs.create_queue().queue_name(name).send().await.expect("create a queue on moto");
-            env.push((var, queue.queue_url().expect("queue url").to_string()));
-        }
-        env
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static"))
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
     }
 
     /// Creates a uniquely named table with the store's schema and returns a store on it.

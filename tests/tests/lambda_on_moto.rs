@@ -12,12 +12,28 @@ use tollgate_tests::moto::MotoServer;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn functions_start_on_aws_adapters_and_serve_the_fixtures() {
     let moto = MotoServer::start();
+    let store = moto.dynamo_store().await;
     // The environment a deployed function gets (this test binary has no other test, so
     // setting process-wide variables is safe).
-    for (k, v) in moto.deployed_environment().await {
+    for (k, v) in [
+        ("AWS_ENDPOINT_URL", moto.endpoint().as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("TABLE_NAME", store.table()),
+        ("MAIL_FROM", "noreply@example.com"),
+    ] {
         std::env::set_var(k, v);
     }
-    let aws = moto.sdk_config();
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let secret = aws_sdk_secretsmanager::Client::new(&aws)
+        .create_secret()
+        .name("tollgate-test")
+        .secret_string(r#"{"jwt_signing_key":"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"}"#)
+        .send()
+        .await
+        .expect("create secret on moto");
+    std::env::set_var("SECRET_ARN", secret.arn().unwrap());
 
     let state = tollgate_aws::bootstrap::app_state().await.expect("cold start on AWS adapters");
     let lambda = |r: axum::Router| tollgate_http::lambda::with_api_gateway_context(r);
@@ -46,6 +62,11 @@ async fn functions_start_on_aws_adapters_and_serve_the_fixtures() {
         }
     };
     let sqs = aws_sdk_sqs::Client::new(&aws);
+    for (name, var) in [("usage", "USAGE_QUEUE_URL"), ("notifications", "NOTIFICATIONS_QUEUE_URL")] {
+        let url =
+            sqs.create_queue().queue_name(name).send().await.expect("create queue").queue_url().unwrap().to_string();
+        std::env::set_var(var, url);
+    }
     let queue: Arc<dyn tollgate_domain::Queue> =
         Arc::new(tollgate_aws::SqsQueue::from_env().await.expect("queue from env"));
     let gw = Arc::new(gateway::Gateway::new(

@@ -63,26 +63,68 @@ async fn runtime_api() -> (String, mpsc::UnboundedReceiver<Instant>) {
     (addr.to_string(), polls)
 }
 
-/// The environment of a deployed function on `moto`, plus the Lambda runtime's own variables.
-async fn lambda_environment(moto: &MotoServer) -> Vec<(&'static str, String)> {
-    let mut env = moto.deployed_environment().await;
-    env.extend([
-        ("RUST_LOG", "info".to_string()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".to_string()),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
-        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench".to_string()),
-        ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".to_string()),
-    ]);
-    env
+/// The environment of a deployed function: template.yaml's globals and per-function
+/// variables, the Lambda runtime's own variables, and AWS on `moto`.
+async fn lambda_environment(moto: &MotoServer) -> Vec<(String, String)> {
+    let store = moto.dynamo_store().await;
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto.endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static"))
+        .load()
+        .await;
+    let secret = aws_sdk_secretsmanager::Client::new(&aws)
+        .create_secret()
+        .name("tollgate-bench")
+        .secret_string(format!(r#"{{"jwt_signing_key":"{}"}}"#, tollgate_domain::id::random_base62(48)))
+        .send()
+        .await
+        .expect("create the secret on moto");
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let queue_url = |name: &'static str| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.create_queue()
+                .queue_name(name)
+                .send()
+                .await
+                .expect("create queue")
+                .queue_url()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    let usage = queue_url("bench-usage").await;
+    let notifications = queue_url("bench-notifications").await;
+    [
+        ("AWS_ENDPOINT_URL", moto.endpoint()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("TABLE_NAME", store.table().to_string()),
+        ("SECRET_ARN", secret.arn().unwrap_or_default().to_string()),
+        ("MAIL_FROM", "noreply@example.com".into()),
+        ("PUBLIC_BASE_URL", "https://app.example.com".into()),
+        ("RUST_LOG", "info".into()),
+        ("USAGE_QUEUE_URL", usage),
+        ("NOTIFICATIONS_QUEUE_URL", notifications),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench".into()),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// Starts `binary` once and returns the time to its first Runtime API poll.
-async fn one_start(binary: &Path, function: &str, env: &[(&str, String)]) -> Result<Duration, String> {
+async fn one_start(binary: &Path, function: &str, env: &[(String, String)]) -> Result<Duration, String> {
     let (api, mut polls) = runtime_api().await;
     let started = Instant::now();
     let mut child = Command::new(binary)
         .env_clear()
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("AWS_LAMBDA_FUNCTION_NAME", function)
         .env("AWS_LAMBDA_RUNTIME_API", &api)
         .stdin(Stdio::null())
