@@ -1,7 +1,8 @@
 //! Extractors that turn every rejection into an `ApiError`.
 
 use crate::{ApiError, AppState};
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
@@ -12,8 +13,11 @@ use tollgate_domain::{Id, Role, User};
 /// Largest JSON body any route accepts.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// `axum::Json` with our error responses: 400 malformed JSON, 415 missing content type,
-/// 413 too large, 422 wrong shape (request types deny unknown fields).
+/// A JSON request body with our error responses: 415 without a JSON content type, 413 over
+/// [`MAX_BODY_BYTES`], 400 `malformed_json` for anything that is not JSON (a truncated body
+/// included), 422 `invalid_body` for JSON of the wrong shape (request types deny unknown
+/// fields). Every JSON route uses this or [`OptionalJson`], so the same body gets the same
+/// answer everywhere.
 pub struct ApiJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
@@ -24,17 +28,39 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::MalformedJson(e.body_text())),
-            Err(JsonRejection::JsonDataError(e)) => Err(ApiError::InvalidBody(e.body_text())),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType),
-            Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES })
-            }
-            Err(e) => Err(ApiError::BadRequest(e.body_text())),
+        if !has_json_content_type(&req) {
+            return Err(ApiError::UnsupportedMediaType);
         }
+        parse_json(&body_bytes(req, state).await?).map(ApiJson)
     }
+}
+
+/// Whether the request says its body is JSON: `application/json` or `application/<x>+json`,
+/// parameters (charset) allowed, any case.
+fn has_json_content_type(req: &Request) -> bool {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The whole body, within the route's body limit.
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES }
+        } else {
+            ApiError::BadRequest(e.body_text())
+        }
+    })
+}
+
+/// Syntax first, then shape: a truncated body is `malformed_json` even when the part that
+/// arrived already has the wrong shape (a typed parse would report the unknown field first).
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    serde_path_to_error::deserialize(value).map_err(|e| ApiError::InvalidBody(format!("{}: {}", e.path(), e.inner())))
 }
 
 /// `axum::extract::Query` with a 400 `bad_request` on a bad query string.
@@ -138,8 +164,8 @@ impl FromRequestParts<AppState> for AdminUser {
     }
 }
 
-/// A JSON body that may be absent: an empty body (with or without a content type) gives
-/// `None`; anything else must be valid JSON as for `ApiJson`. For routes a browser calls
+/// A JSON body that may be absent: an empty body (with or without a content type) or a JSON
+/// `null` gives `None`; anything else is parsed as for [`ApiJson`]. For routes a browser calls
 /// with only a cookie (refresh, logout) and a CLI calls with a JSON body.
 pub struct OptionalJson<T>(pub Option<T>);
 
@@ -151,29 +177,15 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES }
-            } else {
-                ApiError::BadRequest(e.body_text())
-            }
-        })?;
+        let is_json = has_json_content_type(&req);
+        let bytes = body_bytes(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(None));
         }
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        // Syntax first, so a truncated body is "malformed" even if its start has the wrong shape.
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-        serde_path_to_error::deserialize(value)
-            .map(|v| OptionalJson(Some(v)))
-            .map_err(|e| ApiError::InvalidBody(format!("{}: {}", e.path(), e.inner())))
+        // `Option<T>` reads `null` as None and anything else as a `T`.
+        parse_json::<Option<T>>(&bytes).map(OptionalJson)
     }
 }

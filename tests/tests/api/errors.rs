@@ -77,3 +77,61 @@ async fn suspended_users_are_refused_with_403() {
     let r = app.login("sus@example.com", tollgate_tests::app::PASSWORD).await;
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "account_suspended"));
 }
+
+/// One JSON extractor for every body: a truncated body is 400 `malformed_json` on every
+/// route, even when the part that arrived already names an unknown field.
+#[tokio::test]
+async fn a_truncated_body_is_malformed_json_on_every_json_route() {
+    let app = TestApp::new().await;
+    let (user, _) = app.user("trunc@example.com").await;
+    let admin = app.admin_token().await;
+    let truncated = "{\"email\": \"x@example.com\", \"pa";
+    for (method, path, token) in [
+        (Method::POST, "/api/user/api-keys", &user),
+        (Method::PUT, "/api/user/account/profile", &user),
+        (Method::PUT, "/api/user/account/password", &user),
+        (Method::POST, "/api/admin/plans", &admin),
+        (Method::POST, "/api/admin/endpoints", &admin),
+        (Method::POST, "/api/user/auth/register", &user),
+        (Method::POST, "/api/user/auth/login", &user),
+        (Method::POST, "/api/user/auth/refresh", &user),
+        (Method::POST, "/api/user/auth/logout", &user),
+    ] {
+        let mut req = raw(path, Some("application/json"), truncated);
+        *req.method_mut() = method.clone();
+        req.headers_mut().insert(header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        let r = app.send(req).await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "malformed_json"), "{method} {path}: {:?}", r.body);
+    }
+    // A complete body of the wrong shape is still 422.
+    let r = app.call(Method::POST, "/api/user/api-keys", Some(json!({"nope": 1})), Some(&user)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"));
+    // `application/<x>+json` with parameters is JSON too.
+    let mut req = raw("/api/user/api-keys", Some("application/vnd.api+json; charset=utf-8"), "{\"name\":\"k\"}");
+    req.headers_mut().insert(header::AUTHORIZATION, format!("Bearer {user}").parse().unwrap());
+    assert_eq!(app.send(req).await.status, StatusCode::CREATED);
+}
+
+/// Routes whose body is optional take a JSON `null` as "no body".
+#[tokio::test]
+async fn optional_bodies_accept_json_null() {
+    let app = TestApp::new().await;
+    let (user, refresh) = app.user("null@example.com").await;
+    let admin = app.admin_token().await;
+    let null = |path: &str, token: &str| {
+        let mut req = raw(path, Some("application/json"), "null");
+        req.headers_mut().insert(header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        req
+    };
+    let r = app.send(null("/api/user/auth/refresh", &user)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "missing_refresh_token"), "{:?}", r.body);
+    let key = app.call(Method::POST, "/api/user/api-keys", Some(json!({"name": "k"})), Some(&user)).await;
+    let id = key.body["key"]["id"].as_str().expect("key id").to_string();
+    let r = app.send(null(&format!("/api/user/api-keys/{id}/rotate"), &user)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(app.send(null("/api/user/auth/logout", &user)).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.send(null("/api/admin/auth/logout", &admin)).await.status, StatusCode::NO_CONTENT);
+    // The session is untouched by a logout that named none.
+    let r = app.call(Method::POST, "/api/user/auth/refresh", Some(json!({"refresh_token": refresh})), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
