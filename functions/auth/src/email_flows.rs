@@ -106,14 +106,13 @@ pub async fn forgot_password(
     ApiJson(req): ApiJson<ForgotPasswordRequest>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let email = Email::parse(&req.email)?;
-    Throttle::new(
+    let per_ip = Throttle::new(
         &state,
         format!("mail:reset:ip:{}", ip.as_deref().unwrap_or("unknown")),
         state.settings.login_max_failures_per_ip,
-    )
-    .hit(&state)
-    .await?;
-    Throttle::new(&state, format!("mail:reset:acct:{email}"), 3).hit(&state).await?;
+    );
+    let per_account = Throttle::new(&state, format!("mail:reset:acct:{email}"), 3);
+    Throttle::hit_all(&state, &[&per_ip, &per_account]).await?;
     if let Some(user) = state.store.find_user_by_email(&email).await?.filter(|u| u.is_active()) {
         send_action_mail(&state, &user, ActionTokenKind::ResetPassword).await?;
         state

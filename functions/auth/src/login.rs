@@ -100,12 +100,7 @@ async fn authenticate(state: &AppState, req: &LoginRequest, ip: Option<String>) 
     );
     let per_account =
         Throttle::new(state, format!("login:acct:{email}"), state.settings.login_max_failures_per_account);
-    per_ip.hit(state).await?;
-    if let Err(refused) = per_account.hit(state).await {
-        // The password was not tried: this is no guess from this IP.
-        per_ip.release(state).await?;
-        return Err(refused);
-    }
+    Throttle::hit_all(state, &[&per_ip, &per_account]).await?;
 
     let user = state.store.find_user_by_email(&email).await?;
     let ok = match &user {

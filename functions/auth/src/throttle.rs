@@ -32,10 +32,29 @@ impl Throttle {
     }
 
     /// Counts one use and answers 429 if that use went past the limit. Counting first makes
-    /// the limit exact under concurrency: the store's increment is atomic.
+    /// the limit exact under concurrency: the store's increment is atomic. A refused use is
+    /// given back at once, so the count holds only uses that went ahead: a burst of refusals
+    /// leaves no excess that later releases (of uses refused by another limit) would have to
+    /// work off before the bucket admits anything again.
     pub async fn hit(&self, state: &AppState) -> Result<(), ApiError> {
         if state.store.add_attempt(&self.bucket, self.window_start, self.window_end).await? > self.limit {
+            self.release(state).await?;
             return Err(self.too_many(state));
+        }
+        Ok(())
+    }
+
+    /// Counts one use against each throttle in turn. A use refused by one throttle is given
+    /// back to those that had counted it, so a refusal by one limit never counts against
+    /// another (a burst refused per account leaves the IP's budget as it was).
+    pub async fn hit_all(state: &AppState, throttles: &[&Throttle]) -> Result<(), ApiError> {
+        for (i, throttle) in throttles.iter().enumerate() {
+            if let Err(refused) = throttle.hit(state).await {
+                for counted in &throttles[..i] {
+                    counted.release(state).await?;
+                }
+                return Err(refused);
+            }
         }
         Ok(())
     }

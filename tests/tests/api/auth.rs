@@ -163,6 +163,21 @@ async fn login_limits_hold_against_a_burst_of_parallel_guesses() {
     assert_eq!(count(&statuses, 401), 20, "{statuses:?}");
 }
 
+/// An attempt refused by one limit is not counted against the other: 30 wrong logins at once
+/// to one account from one IP (5 tried, 25 refused) use 5 of that IP's 20 failures, not more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_refused_by_a_limit_leave_the_other_limits_budget_alone() {
+    let app = TestApp::new().await;
+    app.register("target@example.com").await;
+    let count = |statuses: &[u16], status: u16| statuses.iter().filter(|s| **s == status).count();
+    let (ip, wrong) = ("198.51.100.77", "wrong-password-1");
+    let statuses = concurrent_logins(&app, 30, |_| (ip.into(), "target@example.com".into(), wrong)).await;
+    assert_eq!((count(&statuses, 401), count(&statuses, 429)), (5, 25), "burst: {statuses:?}");
+    // 15 failures left for this IP: 15 more guesses are tried, the 16th is refused.
+    let statuses = concurrent_logins(&app, 16, |i| (ip.into(), format!("other{i}@example.com"), wrong)).await;
+    assert_eq!((count(&statuses, 401), count(&statuses, 429)), (15, 1), "after the burst: {statuses:?}");
+}
+
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
     let app = TestApp::new().await;
