@@ -299,3 +299,20 @@ pub async fn concurrent_calls(router: &Router, key: &str, n: usize) -> Vec<(Stat
     }
     out
 }
+
+/// An upstream on a loopback port that records the request target of every call it gets.
+pub async fn recording_upstream() -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let upstream = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let record = record.clone();
+        async move {
+            record.lock().unwrap().push(req.uri().to_string());
+            axum::Json(serde_json::json!({"uri": req.uri().to_string()}))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, upstream).await.unwrap() });
+    (addr, seen)
+}

@@ -6,7 +6,7 @@ use chrono::Duration;
 use serde_json::{json, Value};
 use std::time::Instant;
 use tollgate_domain::{BillingType, Id, Plan, QueueName, Store, Subscription};
-use tollgate_tests::app::{gateway_request, with_ip, TestApp};
+use tollgate_tests::app::{gateway_request, recording_upstream, with_ip, TestApp};
 
 /// Registers a user, creates a key; returns (access token, key secret, org id).
 async fn user_with_key(app: &TestApp, email: &str) -> (String, String, Id) {
@@ -361,4 +361,65 @@ async fn refusals_carry_rate_limit_headers_and_anonymous_floods_are_limited_per_
     assert!(r.headers.contains_key("retry-after"));
     assert_eq!(app.send(guess("192.0.2.2")).await.code(), "invalid_api_key", "other IPs are unaffected");
     assert_eq!(app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&key), None)).await.status, StatusCode::OK);
+}
+
+/// Sends `GET <target>` as raw bytes (so no client library normalises the `..` away) and
+/// returns the status code and the body.
+async fn raw_get(server: std::net::SocketAddr, target: &str, key: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let head = format!("GET {target} HTTP/1.1\r\nHost: gateway.test\r\nX-API-Key: {key}\r\nConnection: close\r\n\r\n");
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(server).unwrap();
+        stream.write_all(head.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        String::from_utf8_lossy(&answer).to_string()
+    })
+    .await
+    .unwrap();
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+/// Security: a key holder cannot climb out of an endpoint's upstream base with dot segments
+/// or encoded slashes, however they are spelled; the request line goes over a real socket
+/// to the local server exactly as written.
+#[tokio::test]
+async fn the_forwarded_path_never_leaves_the_upstream_base() {
+    let (upstream, seen) = recording_upstream().await;
+    let app = TestApp::new().await;
+    let (access, key, _) = user_with_key(&app, "traversal@example.com").await;
+    let admin = app.admin_token().await;
+    let endpoint = json!({"name": "svc", "method": "ANY", "path": "/svc/{*rest}", "upstream_url": format!("http://{upstream}/base/v1"), "cost_units": 1, "public": false});
+    let r = app.call(Method::POST, "/api/admin/endpoints", Some(endpoint), Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    tokio::spawn(tollgate_local::serve(listener, app.platform.app(), std::future::pending()));
+
+    for target in [
+        "/api/v1/svc/../../../secret",
+        "/api/v1/svc/%2e%2e/%2e%2e/%2e%2e/secret",
+        "/api/v1/svc/ok/../../../../secret",
+        "/api/v1/svc/%2E%2E/%2E%2E/%2E%2E/secret",
+        "/api/v1/svc/.%2e/.%2e/.%2e/secret",
+        "/api/v1/svc/..;/..;/..;/secret",
+        "/api/v1/svc/ok%2f..%2f..%2f..%2fsecret",
+        "/api/v1/svc/ok%5c..%5c..%5csecret",
+        "/api/v1/svc/./secret",
+    ] {
+        let (status, body) = raw_get(server, target, &key).await;
+        assert_eq!(status, 400, "{target}: {body}");
+        assert!(body.contains("\"invalid_path\""), "{target}: {body}");
+    }
+    assert!(seen.lock().unwrap().is_empty(), "the upstream was reached: {:?}", seen.lock().unwrap());
+
+    // A plain path still goes through, under the base.
+    let (status, body) = raw_get(server, "/api/v1/svc/items/7?x=1", &key).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(seen.lock().unwrap().as_slice(), ["/base/v1/items/7?x=1"]);
+    // Refused paths are not counted.
+    let summary = app.call(Method::GET, "/api/user/usage/summary", None, Some(&access)).await;
+    assert_eq!(summary.body["used"], 1, "{:?}", summary.body);
 }

@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::Router;
-use tollgate_tests::app::{lambda_event as event, lambda_event_with, send, TestApp, TestResponse};
+use tollgate_tests::app::{lambda_event as event, lambda_event_with, recording_upstream, send, TestApp, TestResponse};
 
 async fn call(router: Router, name: &str, token: &str) -> TestResponse {
     send(&tollgate_http::lambda::with_api_gateway_context(router), event(name, token)).await
@@ -82,6 +82,44 @@ async fn gateway_function_fixture() {
     assert_eq!(r.headers["x-quota-used"], "1");
     let r = send(&router, lambda_event_with("gateway-echo.json", &[("{{API_KEY}}", "sk_live_bad")])).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_api_key"));
+}
+
+/// The gateway function never forwards a path that climbs out of the endpoint's base, as
+/// API Gateway hands it over (`rawPath` as the client sent it). `lambda_http` resolves plain
+/// and `%2e` dot segments while it builds the request (such a path then no longer starts with
+/// `/api/v1/svc`); what it leaves (encoded slashes, `..;`) the gateway refuses.
+#[tokio::test]
+async fn gateway_function_refuses_path_traversal() {
+    let (upstream, seen) = recording_upstream().await;
+    let app = TestApp::new().await;
+    let (access, _) = app.user("gw-traversal@example.com").await;
+    let key = app
+        .call(axum::http::Method::POST, "/api/user/api-keys", Some(serde_json::json!({"name": "k"})), Some(&access))
+        .await;
+    let key = key.body["secret"].as_str().unwrap().to_string();
+    let admin = app.admin_token().await;
+    let endpoint = serde_json::json!({"name": "svc", "method": "ANY", "path": "/svc/{*rest}", "upstream_url": format!("http://{upstream}/base/v1"), "cost_units": 1, "public": false});
+    let r = app.call(axum::http::Method::POST, "/api/admin/endpoints", Some(endpoint), Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let router = tollgate_http::lambda::with_api_gateway_context(gateway::router(app.platform.gateway.clone()));
+    let call = |traversal: &str| {
+        send(
+            &router,
+            lambda_event_with("gateway-traversal.json", &[("{{API_KEY}}", &key), ("{{TRAVERSAL}}", traversal)]),
+        )
+    };
+    for traversal in ["ok%2F..%2F..%2Fsecret", "..;/..;/..;/secret", "ok%5c..%5c..%5csecret", "%2e%2e;/secret"] {
+        let r = call(traversal).await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_path"), "{traversal}: {:?}", r.body);
+    }
+    for resolved in ["../../../secret", "%2e%2e/%2e%2e/%2e%2e/secret", "ok/../../../../secret"] {
+        let r = call(resolved).await;
+        assert!(r.status.is_client_error(), "{resolved}: {:?}", r.body);
+    }
+    assert!(seen.lock().unwrap().is_empty(), "the upstream was reached: {:?}", seen.lock().unwrap());
+    let r = call("items/7").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(seen.lock().unwrap().as_slice(), ["/base/v1/items/7"]);
 }
 
 #[tokio::test]

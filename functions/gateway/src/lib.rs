@@ -9,6 +9,7 @@
 mod cache;
 mod catalog;
 mod emitter;
+mod forward_path;
 mod limiter;
 mod upstream;
 
@@ -319,7 +320,10 @@ async fn handle(gw: &Gateway, req: Request<Body>, meta: &mut Meta) -> Result<Res
         }
     }
 
-    // 2. What: the endpoint.
+    // 2. What: the endpoint, for a path that cannot climb out of an upstream base.
+    if let Err(invalid) = forward_path::check(&path) {
+        return Err(if caller.is_some() { invalid } else { refuse_anonymous(meta, invalid) });
+    }
     let catalog = gw.catalog().await?;
     let Some(matched) = catalog.find(parts.method.as_str(), &path) else {
         let not_found = ApiError::NotFound("endpoint".into());

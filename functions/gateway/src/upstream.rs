@@ -69,16 +69,12 @@ impl Upstream {
         if out.upstream_url == BUILTIN_ECHO {
             return Ok(echo(&out));
         }
-        let mut url = format!("{}/{}", out.upstream_url.trim_end_matches('/'), out.path.trim_start_matches('/'));
-        if let Some(q) = out.query.filter(|q| !q.is_empty()) {
-            url.push('?');
-            url.push_str(q);
-        }
+        let url = crate::forward_path::upstream_url(out.upstream_url, out.path, out.query)?;
         let mut headers = forwarded_headers(out.headers);
         identity_headers(&mut headers, &out.identity);
         let resp = self
             .client
-            .request(out.method.clone(), &url)
+            .request(out.method.clone(), url)
             .headers(headers)
             .body(out.body)
             .send()

@@ -30,6 +30,10 @@ pub enum ApiError {
     /// 400 `bad_request`: a query string, header or path that cannot be understood.
     #[error("{0}")]
     BadRequest(String),
+    /// 400 `invalid_path`: a gateway path with a dot segment or an encoded slash, which could
+    /// reach a path of the upstream outside the endpoint's base.
+    #[error("{0}")]
+    InvalidPath(String),
     /// 415 `unsupported_media_type`: a JSON body without `Content-Type: application/json`.
     #[error("expected a JSON body with Content-Type: application/json")]
     UnsupportedMediaType,
@@ -90,7 +94,7 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::MalformedJson(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::MalformedJson(_) | ApiError::BadRequest(_) | ApiError::InvalidPath(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InvalidBody(_) | ApiError::Domain(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -111,6 +115,7 @@ impl ApiError {
         match self {
             ApiError::MalformedJson(_) => "malformed_json",
             ApiError::BadRequest(_) => "bad_request",
+            ApiError::InvalidPath(_) => "invalid_path",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::InvalidBody(_) => "invalid_body",
