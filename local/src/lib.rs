@@ -13,12 +13,12 @@ use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
-use gateway::{Gateway, GatewayConfig, UsageEmitter};
+use gateway::{Gateway, GatewayConfig, QueuedCallMeter};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tollgate_domain::{Secrets, Store, SystemClock};
-use tollgate_embedded::{LocalSecrets, OutboxMailer, SqliteQueue, SqliteStore};
+use tollgate_domain::{CallMeter, Secrets, Store, SystemClock};
+use tollgate_embedded::{LocalSecrets, OutboxMailer, SqliteCallMeter, SqliteQueue, SqliteStore};
 use tollgate_http::{AppState, ClientAddr, JwtKeys, JWT_SECRET_NAME};
 
 /// Why the server could not start or stopped.
@@ -41,19 +41,26 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
-/// Builds the state from the configuration: the store, the outbox mailer, the JWT key.
-pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
+/// Builds the state from the configuration: the store, the outbox mailer, the JWT key. Also
+/// returns the SQLite store when the state runs on one (see [`Platform::assemble`]).
+pub async fn build_state(config: &Config) -> Result<(AppState, Option<SqliteStore>), ServerError> {
     std::fs::create_dir_all(&config.data_dir)?;
-    let store: Arc<dyn Store> = match config.store {
-        StoreKind::Sqlite => Arc::new(SqliteStore::open(&config.data_dir.join("tollgate.db"))?),
-        StoreKind::DynamoDb => Arc::new(tollgate_store_dynamodb::DynamoStore::from_env().await?),
+    let (store, embedded): (Arc<dyn Store>, _) = match config.store {
+        StoreKind::Sqlite => {
+            let sqlite = SqliteStore::open(&config.data_dir.join(DB_FILE))?;
+            (Arc::new(sqlite.clone()), Some(sqlite))
+        }
+        StoreKind::DynamoDb => (Arc::new(tollgate_store_dynamodb::DynamoStore::from_env().await?), None),
     };
     let secrets = LocalSecrets::new(&config.data_dir);
     let jwt_key = secrets.get(JWT_SECRET_NAME).await?;
     let jwt = JwtKeys::from_secret(jwt_key.as_bytes()).map_err(ServerError::Config)?;
     let mailer = Arc::new(OutboxMailer::new(config.data_dir.join("outbox")));
-    Ok(AppState::new(store, mailer, Arc::new(SystemClock), jwt, config.settings.clone()))
+    Ok((AppState::new(store, mailer, Arc::new(SystemClock), jwt, config.settings.clone()), embedded))
 }
+
+/// The database file in the data directory: the store (on SQLite) and the local queues.
+pub const DB_FILE: &str = "tollgate.db";
 
 /// The running platform's parts: the state, the durable local queue, the gateway.
 #[derive(Clone)]
@@ -61,20 +68,38 @@ pub struct Platform {
     pub state: AppState,
     pub queue: Arc<SqliteQueue>,
     pub gateway: Arc<Gateway>,
+    /// The embedded call meter, when the store is SQLite (flushed on shutdown).
+    meter: Option<Arc<SqliteCallMeter>>,
 }
 
-/// Usage events are batched for at most this long before they are queued.
-const USAGE_LINGER: Duration = Duration::from_millis(20);
+/// How long a counted call's usage event waits for its outcome beyond the upstream timeout
+/// before the worker takes it as it is (status 0: the process stopped mid-call).
+const OUTCOME_HOLD_MARGIN: Duration = Duration::from_secs(10);
 
 impl Platform {
-    /// The queue (in the same SQLite file as the store) and the gateway around `state`, with
-    /// the default catalog seeded. `db` is the SQLite file of the queue.
-    pub async fn assemble(state: AppState, db: &std::path::Path, gateway: GatewayConfig) -> Result<Self, ServerError> {
+    /// The queue in the SQLite file `db` and the gateway around `state`, with the default
+    /// catalog seeded. `embedded` is the SQLite store behind `state` when it is one (on the
+    /// same file `db`): the gateway then counts a call and queues its usage event in one
+    /// transaction, so a crash loses no counted call's event. On another store (DynamoDB)
+    /// each event is queued before the call's answer goes out.
+    pub async fn assemble(
+        state: AppState,
+        db: &std::path::Path,
+        embedded: Option<SqliteStore>,
+        gateway: GatewayConfig,
+    ) -> Result<Self, ServerError> {
         tollgate_http::metering::seed_catalog(state.store.as_ref(), state.now()).await?;
         let queue = Arc::new(SqliteQueue::open(db)?);
-        let emitter = UsageEmitter::background(queue.clone(), USAGE_LINGER);
-        let gateway = Arc::new(Gateway::new(state.clone(), queue.clone(), emitter, gateway));
-        Ok(Platform { state, queue, gateway })
+        let (meter, embedded_meter): (Arc<dyn CallMeter>, _) = match embedded {
+            Some(store) => {
+                let hold = gateway.upstream_timeout + OUTCOME_HOLD_MARGIN;
+                let meter = Arc::new(SqliteCallMeter::new(store, (*queue).clone(), hold)?);
+                (meter.clone(), Some(meter))
+            }
+            None => (Arc::new(QueuedCallMeter::new(state.store.clone(), queue.clone())), None),
+        };
+        let gateway = Arc::new(Gateway::new(state.clone(), queue.clone(), meter, gateway));
+        Ok(Platform { state, queue, gateway, meter: embedded_meter })
     }
 
     /// Every route group merged at the production paths, with the common layers.
@@ -82,6 +107,13 @@ impl Platform {
         let (router, _) = public::all_routes().split_for_parts();
         let router = router.with_state(self.state.clone()).merge(gateway::routes(self.gateway.clone()));
         tollgate_http::finish_router(router).layer(axum::middleware::from_fn(peer_address))
+    }
+
+    /// Writes the outcomes of answered calls still in memory (graceful shutdown).
+    pub async fn flush(&self) {
+        if let Some(meter) = &self.meter {
+            meter.flush().await;
+        }
     }
 }
 
@@ -129,9 +161,9 @@ pub async fn shutdown_signal() {
 /// serve until a signal.
 pub async fn run_from_env() -> Result<(), ServerError> {
     let config = Config::from_env().map_err(ServerError::Config)?;
-    let state = build_state(&config).await?;
+    let (state, embedded) = build_state(&config).await?;
     let gateway_config = GatewayConfig::from_env().map_err(ServerError::Config)?;
-    let platform = Platform::assemble(state.clone(), &config.data_dir.join("tollgate.db"), gateway_config).await?;
+    let platform = Platform::assemble(state.clone(), &config.data_dir.join(DB_FILE), embedded, gateway_config).await?;
     if let AdminBootstrap::Created { email, generated_password } = bootstrap_admin(&state, &config).await? {
         match generated_password {
             // Printed once, on the terminal, never into the logs.
@@ -148,6 +180,7 @@ pub async fn run_from_env() -> Result<(), ServerError> {
     let (stop_workers, stopped) = tokio::sync::watch::channel(false);
     let worker = workers::spawn_usage_worker(platform.state.clone(), platform.queue.clone(), stopped);
     serve(listener, platform.app(), shutdown_signal()).await?;
+    platform.flush().await;
     let _ = stop_workers.send(true);
     let _ = worker.await;
     Ok(())

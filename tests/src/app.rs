@@ -81,30 +81,33 @@ impl TestApp {
     /// The local server's platform on a fresh SQLite file, with the usage worker running.
     pub async fn build(settings: Settings, gateway: GatewayConfig) -> Self {
         let dir = TempDir::new("app");
-        let store = Arc::new(SqliteStore::open(&dir.0.join("tollgate.db")).expect("open sqlite"));
-        Self::build_with_store(dir, store, settings, gateway, true).await
+        let store = SqliteStore::open(&dir.0.join(tollgate_local::DB_FILE)).expect("open sqlite");
+        Self::assemble(dir, Arc::new(store.clone()), Some(store), settings, gateway, true).await
     }
 
-    /// The platform on `store` with default settings and no usage worker (see below).
+    /// The platform on `store` with default settings and no usage worker, so usage events stay
+    /// queued (a test can count exactly the gateway's own store calls). Each call's event is
+    /// queued before its answer, as on Lambda; the local queue lives in `dir`.
     pub async fn on_store_without_worker(dir: TempDir, store: Arc<dyn tollgate_domain::Store>) -> Self {
-        Self::build_with_store(dir, store, Settings::default(), GatewayConfig::default(), false).await
+        Self::assemble(dir, store, None, Settings::default(), GatewayConfig::default(), false).await
     }
 
-    /// The platform on any store; the local queue lives in `dir`. Without the worker, usage
-    /// events stay queued (so a test can count exactly the gateway's own store calls).
-    pub async fn build_with_store(
+    /// The platform on `store` (`embedded`: the same store when it is SQLite on `dir`).
+    async fn assemble(
         dir: TempDir,
         store: Arc<dyn tollgate_domain::Store>,
+        embedded: Option<SqliteStore>,
         settings: Settings,
         gateway: GatewayConfig,
         run_worker: bool,
     ) -> Self {
-        let db = dir.0.join("tollgate.db");
+        let db = dir.0.join(tollgate_local::DB_FILE);
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let mailer = Arc::new(OutboxMailer::new(dir.0.join("outbox")));
         let jwt = JwtKeys::from_secret(&[42u8; 32]).expect("jwt key");
         let state = AppState::new(store, mailer, clock.clone(), jwt, settings);
-        let platform = tollgate_local::Platform::assemble(state.clone(), &db, gateway).await.expect("platform");
+        let platform =
+            tollgate_local::Platform::assemble(state.clone(), &db, embedded, gateway).await.expect("platform");
         let (stop, stopped) = tokio::sync::watch::channel(false);
         if run_worker {
             tollgate_local::workers::spawn_usage_worker(state.clone(), platform.queue.clone(), stopped);

@@ -69,12 +69,9 @@ async fn functions_start_on_aws_adapters_and_serve_the_fixtures() {
     }
     let queue: Arc<dyn tollgate_domain::Queue> =
         Arc::new(tollgate_aws::SqsQueue::from_env().await.expect("queue from env"));
-    let gw = Arc::new(gateway::Gateway::new(
-        state.clone(),
-        queue.clone(),
-        gateway::UsageEmitter::Inline(queue),
-        gateway::GatewayConfig::default(),
-    ));
+    // As in the gateway's main.rs: the event goes to SQS before the answer is returned.
+    let meter = Arc::new(gateway::QueuedCallMeter::new(state.store.clone(), queue.clone()));
+    let gw = Arc::new(gateway::Gateway::new(state.clone(), queue, meter, gateway::GatewayConfig::default()));
     let r = send(&lambda(gateway::router(gw)), lambda_event_with("gateway-echo.json", &[("{{API_KEY}}", &key)])).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let received = sqs
@@ -96,7 +93,8 @@ async fn functions_start_on_aws_adapters_and_serve_the_fixtures() {
             record
         })
         .collect();
-    assert_eq!(records.len(), 1, "one usage event per call");
+    // Received with no wait right after the answer: a frozen or killed Lambda loses nothing.
+    assert_eq!(records.len(), 1, "one usage event per call, in SQS when the answer is returned");
     let mut event = SqsEvent::default();
     event.records = records;
     let response = usage_worker::handle_sqs_event(state.store.as_ref(), event, chrono::Utc::now()).await;

@@ -200,8 +200,7 @@ async fn local_queue_drained_by_the_worker_dead_letters_poison() {
     assert_eq!(queue.max_attempts(), 5);
 
     let good = [event("req_local_1", &org, now), event("req_local_2", &org, now)];
-    let mut batch: Vec<QueueMessage> =
-        good.iter().map(|e| QueueMessage { id: e.id.clone(), body: serde_json::to_string(e).unwrap() }).collect();
+    let mut batch: Vec<QueueMessage> = good.iter().map(UsageEvent::to_message).collect();
     batch.insert(1, QueueMessage { id: "req_poison".into(), body: "{not json".into() });
     queue.send(QueueName::Usage, &batch).await.unwrap();
     // Sending again while queued changes nothing.

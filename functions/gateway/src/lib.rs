@@ -8,13 +8,13 @@
 
 mod cache;
 mod catalog;
-mod emitter;
 mod forward_path;
 mod limiter;
+mod meter;
 mod upstream;
 
-pub use emitter::UsageEmitter;
 pub use limiter::{RateDecision, RateLimiter};
+pub use meter::QueuedCallMeter;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
@@ -30,8 +30,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tollgate_domain::usage::thresholds_crossed;
 use tollgate_domain::{
-    ApiKey, Id, KeySecret, ParsedKey, Period, Plan, Queue, QueueMessage, QueueName, QuotaAlert, Subscription,
-    UsageEvent, UsageIncrement, UserStatus,
+    ApiKey, CallMeter, Id, KeySecret, ParsedKey, Period, Plan, Queue, QueueMessage, QueueName, QuotaAlert,
+    Subscription, UsageEvent, UsageIncrement, UserStatus,
 };
 use tollgate_http::extract::ClientAddr;
 use tollgate_http::metering::current_subscription;
@@ -96,12 +96,13 @@ impl GatewayStats {
     }
 }
 
-/// The gateway's state: the application state, the queue, caches and the rate limiter.
+/// The gateway's state: the application state, the call meter, the notifications queue,
+/// caches and the rate limiter.
 pub struct Gateway {
     pub stats: GatewayStats,
     state: AppState,
     queue: Arc<dyn Queue>,
-    emitter: UsageEmitter,
+    meter: Arc<dyn CallMeter>,
     upstream: Upstream,
     limiter: RateLimiter,
     keys: TtlCache<String, KeyEntry>,
@@ -110,12 +111,14 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn new(state: AppState, queue: Arc<dyn Queue>, emitter: UsageEmitter, config: GatewayConfig) -> Self {
+    /// `queue` takes quota alerts (notifications); `meter` counts calls and keeps their usage
+    /// events.
+    pub fn new(state: AppState, queue: Arc<dyn Queue>, meter: Arc<dyn CallMeter>, config: GatewayConfig) -> Self {
         Gateway {
             stats: GatewayStats::default(),
             state,
             queue,
-            emitter,
+            meter,
             upstream: Upstream::new(config.upstream_timeout),
             limiter: RateLimiter::default(),
             keys: TtlCache::new(config.cache_ttl, 100_000),
@@ -368,13 +371,32 @@ async fn handle(gw: &Gateway, req: Request<Body>, meta: &mut Meta) -> Result<Res
         }
     }
 
-    // 4. The quota: one conditional write, exact under any concurrency.
+    // 4. The quota: one conditional write, exact under any concurrency. The call's usage event
+    //    is kept with it (its outcome follows in step 6), so nothing counted is lost.
     let period = Period::containing(now);
     let to_period_end = (period.end - now).num_seconds();
     let cost = u64::from(endpoint.cost_units);
     let expires = period.end + chrono::Duration::days(400);
+    let mut event = UsageEvent {
+        id: if request_id.is_empty() {
+            format!("req_{}", tollgate_domain::id::random_base62(20))
+        } else {
+            request_id.clone()
+        },
+        org_id: key.org_id.clone(),
+        key_id: key.id.clone(),
+        endpoint_id: endpoint.id.clone(),
+        method: parts.method.to_string(),
+        path: full_path,
+        status: 0,
+        latency_ms: 0,
+        cost_units: endpoint.cost_units,
+        ip: ip.clone(),
+        timestamp: now,
+        period: period.key.clone(),
+    };
     gw.stats.write();
-    match gw.state.store.add_usage(&key.org_id, &period.key, cost, plan.hard_limit(), expires).await? {
+    match gw.meter.count(&event, plan.hard_limit(), expires).await? {
         UsageIncrement::LimitReached { used } => {
             meta.quota = Some((plan.monthly_limit, used, to_period_end));
             return Err(ApiError::TooManyRequests {
@@ -397,36 +419,24 @@ async fn handle(gw: &Gateway, req: Request<Body>, meta: &mut Meta) -> Result<Res
         }
     }
 
-    // 5. Forward, then 6. emit the usage event (the call is counted whatever the upstream said).
+    // 5. Forward, then 6. record the outcome on the usage event (the call is counted whatever
+    //    the upstream said).
     let identity = Identity {
-        request_id: request_id.clone(),
+        request_id,
         org_id: Some(key.org_id.to_string()),
         key_id: Some(key.id.to_string()),
         plan_id: Some(plan.id.to_string()),
-        client_ip: ip.clone(),
+        client_ip: ip,
     };
     let result =
         forward(gw, &parts.method, &parts.uri, &parts.headers, &endpoint.upstream_url, &forward_path, body, identity)
             .await;
-    let status = match &result {
+    event.status = match &result {
         Ok(r) => r.status().as_u16(),
         Err(e) => e.status().as_u16(),
     };
-    let event = UsageEvent {
-        id: if request_id.is_empty() { format!("req_{}", tollgate_domain::id::random_base62(20)) } else { request_id },
-        org_id: key.org_id.clone(),
-        key_id: key.id.clone(),
-        endpoint_id: endpoint.id.clone(),
-        method: parts.method.to_string(),
-        path: full_path,
-        status,
-        latency_ms: started.elapsed().as_millis().min(u128::from(u32::MAX)) as u32,
-        cost_units: endpoint.cost_units,
-        ip,
-        timestamp: now,
-        period: period.key,
-    };
-    gw.emitter.emit(&event).await;
+    event.latency_ms = started.elapsed().as_millis().min(u128::from(u32::MAX)) as u32;
+    gw.meter.record_outcome(&event).await;
     result
 }
 

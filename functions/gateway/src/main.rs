@@ -8,7 +8,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let state = tollgate_aws::bootstrap::app_state().await?;
     let queue: Arc<dyn tollgate_domain::Queue> = Arc::new(tollgate_aws::SqsQueue::from_env().await?);
     let config = gateway::GatewayConfig::from_env()?;
-    let emitter = gateway::UsageEmitter::Inline(queue.clone());
-    let gw = Arc::new(gateway::Gateway::new(state, queue, emitter, config));
+    let meter = Arc::new(gateway::QueuedCallMeter::new(state.store.clone(), queue.clone()));
+    let gw = Arc::new(gateway::Gateway::new(state, queue, meter, config));
     tollgate_http::lambda::run(gateway::router(gw)).await
 }

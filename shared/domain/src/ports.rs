@@ -252,6 +252,32 @@ pub trait UsageCounter: Send + Sync {
     async fn usage(&self, org_id: &Id, period: &str) -> Result<u64, StoreError>;
 }
 
+/// The hot path's write: count a metered call against its period quota and keep its usage
+/// event, so that nothing counted is lost.
+///
+/// Two adapters: the embedded one writes the counter and the event (held on the usage queue)
+/// in one SQLite transaction, so a process killed right after counting still delivers the
+/// event; the other (DynamoDB + SQS on Lambda) counts with one conditional write and sends
+/// the event before the answer goes out.
+#[async_trait]
+pub trait CallMeter: Send + Sync {
+    /// Adds `event.cost_units` to the counter of (`event.org_id`, `event.period`) exactly as
+    /// [`UsageCounter::add_usage`] does (one conditional write, `hard_limit`, the counter kept
+    /// until `counter_expires_at`). When the call is counted, its event (outcome not known yet:
+    /// `status` 0, `latency_ms` 0) is kept where [`CallMeter::record_outcome`] completes it.
+    async fn count(
+        &self,
+        event: &UsageEvent,
+        hard_limit: Option<u64>,
+        counter_expires_at: DateTime<Utc>,
+    ) -> Result<UsageIncrement, StoreError>;
+
+    /// The counted call's outcome: `event` (same id, final `status` and `latency_ms`) goes to
+    /// the usage queue in place of the one kept by `count`. Failures are logged, not
+    /// returned: the call has been answered by then, and the counter already holds it.
+    async fn record_outcome(&self, event: &UsageEvent);
+}
+
 /// Usage logs and aggregates, written by the usage worker.
 #[async_trait]
 pub trait UsageLog: Send + Sync {

@@ -25,6 +25,13 @@ pub struct UsageEvent {
     pub period: String,
 }
 
+impl UsageEvent {
+    /// The event as a usage-queue message: the event id, the event as JSON.
+    pub fn to_message(&self) -> crate::QueueMessage {
+        crate::QueueMessage { id: self.id.clone(), body: serde_json::to_string(self).expect("serialisable") }
+    }
+}
+
 /// Upper bounds (ms, inclusive) of the latency histogram's buckets; the last is open.
 pub const LATENCY_BOUNDS_MS: [u32; 13] = [5, 10, 25, 50, 75, 100, 250, 500, 1000, 2500, 5000, 10000, u32::MAX];
 

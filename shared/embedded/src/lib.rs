@@ -7,15 +7,19 @@
 //! - [`OutboxMailer`]: the `Mailer` port, writing each message as a JSON file to an outbox folder.
 //! - [`SqliteQueue`]: the `Queue` port as a durable table in the same SQLite file, with the
 //!   receive / ack / retry / dead-letter side the in-process workers use.
+//! - [`SqliteCallMeter`]: the `CallMeter` port on both: a call's counter increment and its
+//!   usage event commit in one transaction, so a crash right after counting loses no event.
 //! - [`LocalSecrets`]: the `Secrets` port, from the environment or generated once into the
 //!   data directory.
 
 mod mailer;
+mod meter;
 mod queue;
 mod secrets;
 mod sqlite;
 
 pub use mailer::OutboxMailer;
+pub use meter::SqliteCallMeter;
 pub use queue::{DeadLetter, ReceivedMessage, RetryOutcome, SqliteQueue, DEFAULT_MAX_ATTEMPTS};
 pub use secrets::LocalSecrets;
 pub use sqlite::SqliteStore;

@@ -51,6 +51,12 @@ CREATE TABLE IF NOT EXISTS queue_dead_letters (
 );
 ";
 
+/// Adds a message (queue, id, body, visible_at, enqueued_at); an id already queued (visible or
+/// in flight) is ignored. Shared with the store, which holds a counted call's usage event in
+/// the same transaction as its counter (see `SqliteCallMeter`).
+pub(crate) const INSERT_MESSAGE: &str = "INSERT OR IGNORE INTO queue_messages \
+     (queue, id, body, attempts, visible_at, enqueued_at) VALUES (?1, ?2, ?3, 0, ?4, ?5)";
+
 /// A message handed to a consumer by [`SqliteQueue::receive`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedMessage {
@@ -272,6 +278,38 @@ impl SqliteQueue {
         Ok(messages)
     }
 
+    /// Completes held messages (queued with a later `visible_at` while their content was not
+    /// final): each gets its final body and becomes visible now, in one transaction. A message
+    /// already delivered (its hold ran out first) keeps the body it was delivered with.
+    /// Returns how many were completed.
+    pub async fn complete_held(&self, queue: QueueName, messages: &[QueueMessage]) -> Result<usize, PortError> {
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        let messages = messages.to_vec();
+        let completed = self
+            .call(move |c| {
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err("begin"))?;
+                let mut n = 0;
+                {
+                    let mut stmt = tx
+                        .prepare(
+                            "UPDATE queue_messages SET body = ?3, visible_at = 0
+                             WHERE queue = ?1 AND id = ?2 AND attempts = 0",
+                        )
+                        .map_err(db_err("complete"))?;
+                    for m in &messages {
+                        n += stmt.execute(params![queue.as_str(), m.id, m.body]).map_err(db_err("complete"))?;
+                    }
+                }
+                tx.commit().map_err(db_err("commit"))?;
+                Ok(n)
+            })
+            .await?;
+        self.sent(queue).notify_one();
+        Ok(completed)
+    }
+
     /// Deletes delivered messages (processed). Returns how many existed.
     pub async fn ack(&self, queue: QueueName, ids: &[String]) -> Result<usize, PortError> {
         if ids.is_empty() {
@@ -436,14 +474,9 @@ impl Queue for SqliteQueue {
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err("begin"))?;
             {
-                let mut stmt = tx
-                    .prepare(
-                        "INSERT OR IGNORE INTO queue_messages (queue, id, body, attempts, visible_at, enqueued_at)
-                         VALUES (?1, ?2, ?3, 0, 0, ?4)",
-                    )
-                    .map_err(db_err("send"))?;
+                let mut stmt = tx.prepare(INSERT_MESSAGE).map_err(db_err("send"))?;
                 for m in &messages {
-                    stmt.execute(params![queue.as_str(), m.id, m.body, enqueued_at]).map_err(db_err("send"))?;
+                    stmt.execute(params![queue.as_str(), m.id, m.body, 0, enqueued_at]).map_err(db_err("send"))?;
                 }
             }
             tx.commit().map_err(db_err("commit"))

@@ -7,8 +7,8 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, OptionalExtension, Row, Transaction, TransactionBehavior};
 use tollgate_domain::usage::LATENCY_BOUNDS_MS;
 use tollgate_domain::{
-    AggregateQuery, Granularity, Id, StoreError, UsageAggregate, UsageCounter, UsageEvent, UsageIncrement, UsageLog,
-    UsageLogQuery,
+    AggregateQuery, Granularity, Id, QueueMessage, QueueName, StoreError, UsageAggregate, UsageCounter, UsageEvent,
+    UsageIncrement, UsageLog, UsageLogQuery,
 };
 
 /// Page size of `query_usage` when the query asks for 0.
@@ -145,6 +145,92 @@ fn add_to_aggregate(tx: &Transaction<'_>, event: &UsageEvent, granularity: Granu
     Ok(())
 }
 
+/// The counter's value (0 if none).
+fn counter_value(c: &rusqlite::Connection, org_id: &Id, period: &str) -> Result<u64, DbError> {
+    let used: Option<u64> = c
+        .query_row(
+            "SELECT used FROM usage_counters WHERE org_id = ?1 AND period = ?2",
+            params![org_id.as_str(), period],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(used.unwrap_or(0))
+}
+
+/// The conditional increment behind `add_usage`: create the counter at `cost`, or add `cost`
+/// if the new total stays within `hard_limit`, in one statement.
+fn increment_usage(
+    c: &rusqlite::Connection,
+    org_id: &Id,
+    period: &str,
+    cost: u64,
+    hard_limit: Option<u64>,
+    expires_at: DateTime<Utc>,
+) -> Result<UsageIncrement, DbError> {
+    let current = |c: &rusqlite::Connection| counter_value(c, org_id, period);
+    // The insert of a new counter is not covered by the conditional update below.
+    if hard_limit.is_some_and(|limit| cost > limit) {
+        return Ok(UsageIncrement::LimitReached { used: current(c)? });
+    }
+    // One statement: create at `cost`, or add `cost` if the new total stays within the
+    // limit. No row comes back when the condition fails.
+    let used: Option<u64> = c
+        .query_row(
+            "INSERT INTO usage_counters (org_id, period, used, expires_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (org_id, period) DO UPDATE SET used = used + excluded.used, \
+             expires_at = max(expires_at, excluded.expires_at) \
+             WHERE ?5 IS NULL OR usage_counters.used + excluded.used <= ?5 RETURNING used",
+            params![org_id.as_str(), period, sat_i64(cost), ms(expires_at), hard_limit.map(sat_i64)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(match used {
+        Some(used) => UsageIncrement::Counted { used },
+        None => UsageIncrement::LimitReached { used: current(c)? },
+    })
+}
+
+/// A queue message to add in the same transaction as a counter increment.
+pub(crate) struct HeldMessage {
+    pub queue: QueueName,
+    pub message: QueueMessage,
+    /// When it becomes visible if nobody completes it first (unix ms).
+    pub visible_at_ms: i64,
+    pub enqueued_at_ms: i64,
+}
+
+impl SqliteStore {
+    /// `add_usage`, and when the call is counted, `held` added to the queue table of this file,
+    /// in one transaction: both or neither survive a crash. The queue's tables must exist in
+    /// this file (`SqliteQueue::open` on the same path creates them).
+    #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period), err(level = "debug"))]
+    pub(crate) async fn add_usage_holding(
+        &self,
+        org_id: &Id,
+        period: &str,
+        cost: u64,
+        hard_limit: Option<u64>,
+        expires_at: DateTime<Utc>,
+        held: HeldMessage,
+    ) -> Result<UsageIncrement, StoreError> {
+        let (org_id, period) = (org_id.clone(), period.to_string());
+        self.call(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let outcome = increment_usage(&tx, &org_id, &period, cost, hard_limit, expires_at)?;
+            if let UsageIncrement::Counted { .. } = outcome {
+                let m = &held.message;
+                tx.execute(
+                    crate::queue::INSERT_MESSAGE,
+                    params![held.queue.as_str(), m.id, m.body, held.visible_at_ms, held.enqueued_at_ms],
+                )?;
+            }
+            tx.commit()?;
+            Ok(outcome)
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl UsageCounter for SqliteStore {
     #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period, cost = cost, hard_limit = ?hard_limit), err(level = "debug"))]
@@ -157,55 +243,13 @@ impl UsageCounter for SqliteStore {
         expires_at: DateTime<Utc>,
     ) -> Result<UsageIncrement, StoreError> {
         let (org_id, period) = (org_id.clone(), period.to_string());
-        self.call(move |c| {
-            let current = |c: &rusqlite::Connection| -> Result<u64, DbError> {
-                let used: Option<u64> = c
-                    .query_row(
-                        "SELECT used FROM usage_counters WHERE org_id = ?1 AND period = ?2",
-                        params![org_id.as_str(), period],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                Ok(used.unwrap_or(0))
-            };
-            // The insert of a new counter is not covered by the conditional update below.
-            if hard_limit.is_some_and(|limit| cost > limit) {
-                return Ok(UsageIncrement::LimitReached { used: current(c)? });
-            }
-            // One statement: create at `cost`, or add `cost` if the new total stays within the
-            // limit. No row comes back when the condition fails.
-            let used: Option<u64> = c
-                .query_row(
-                    "INSERT INTO usage_counters (org_id, period, used, expires_at) VALUES (?1, ?2, ?3, ?4) \
-                     ON CONFLICT (org_id, period) DO UPDATE SET used = used + excluded.used, \
-                     expires_at = max(expires_at, excluded.expires_at) \
-                     WHERE ?5 IS NULL OR usage_counters.used + excluded.used <= ?5 RETURNING used",
-                    params![org_id.as_str(), period, sat_i64(cost), ms(expires_at), hard_limit.map(sat_i64)],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            Ok(match used {
-                Some(used) => UsageIncrement::Counted { used },
-                None => UsageIncrement::LimitReached { used: current(c)? },
-            })
-        })
-        .await
+        self.call(move |c| increment_usage(c, &org_id, &period, cost, hard_limit, expires_at)).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period), err(level = "debug"))]
     async fn usage(&self, org_id: &Id, period: &str) -> Result<u64, StoreError> {
         let (org_id, period) = (org_id.clone(), period.to_string());
-        self.call(move |c| {
-            let used: Option<u64> = c
-                .query_row(
-                    "SELECT used FROM usage_counters WHERE org_id = ?1 AND period = ?2",
-                    params![org_id.as_str(), period],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            Ok(used.unwrap_or(0))
-        })
-        .await
+        self.call(move |c| counter_value(c, &org_id, &period)).await
     }
 }
 

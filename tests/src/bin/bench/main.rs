@@ -141,7 +141,7 @@ async fn worker_throughput(events: usize) -> f64 {
                 timestamp: now,
                 period: tollgate_domain::Period::containing(now).key,
             };
-            QueueMessage { id: e.id.clone(), body: serde_json::to_string(&e).unwrap() }
+            e.to_message()
         })
         .collect();
     for chunk in messages.chunks(500) {

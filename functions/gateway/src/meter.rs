@@ -1,0 +1,46 @@
+//! `QueuedCallMeter`: the `CallMeter` port on any store and queue, for Lambda (DynamoDB + SQS)
+//! and for the local server on DynamoDB.
+//!
+//! The counter write and the event are two services, so they cannot commit together. The
+//! event is sent when the outcome is known and before the answer is returned (a Lambda is
+//! frozen once it answers, so nothing may wait in the background). The bound, stated in the
+//! README: an instance killed between counting and sending (during the upstream call, e.g. by
+//! the function's timeout) loses that call's event, at most one per killed instance since an
+//! instance serves one request at a time; the period counter, the billing source of truth,
+//! still holds the call.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use tollgate_domain::{CallMeter, Queue, QueueName, Store, StoreError, UsageEvent, UsageIncrement};
+
+/// Counts with the store's conditional write; sends the event once its outcome is known.
+pub struct QueuedCallMeter {
+    store: Arc<dyn Store>,
+    queue: Arc<dyn Queue>,
+}
+
+impl QueuedCallMeter {
+    pub fn new(store: Arc<dyn Store>, queue: Arc<dyn Queue>) -> Self {
+        QueuedCallMeter { store, queue }
+    }
+}
+
+#[async_trait]
+impl CallMeter for QueuedCallMeter {
+    async fn count(
+        &self,
+        event: &UsageEvent,
+        hard_limit: Option<u64>,
+        counter_expires_at: DateTime<Utc>,
+    ) -> Result<UsageIncrement, StoreError> {
+        let cost = u64::from(event.cost_units);
+        self.store.add_usage(&event.org_id, &event.period, cost, hard_limit, counter_expires_at).await
+    }
+
+    async fn record_outcome(&self, event: &UsageEvent) {
+        if let Err(e) = self.queue.send(QueueName::Usage, &[event.to_message()]).await {
+            tracing::error!(error = %e, event_id = %event.id, "usage event not queued");
+        }
+    }
+}
