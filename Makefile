@@ -9,8 +9,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Every Lambda binary of the workspace (= the SAM Metadata.BuildProperties.Binary values).
+# Each needs its package's `lambda` feature (required-features), which brings the runtime.
 LAMBDA_BINS := auth account api-keys public gateway usage-worker admin usage billing
-LAMBDA_BIN_FLAGS := $(foreach bin,$(LAMBDA_BINS),--bin $(bin))
+LAMBDA_BIN_FLAGS := --features lambda $(foreach bin,$(LAMBDA_BINS),--bin $(bin))
 
 # The test tools (moto_server, cfn-lint, and a python3 that can import moto) come first on
 # PATH, so the Rust tests that spawn `python3 scripts/moto_single.py` use the venv.
@@ -66,8 +67,8 @@ lint:
 # Binaries land in target/lambda/<name>/bootstrap (x86_64, glibc 2.30 via zig).
 build-lambda:
 	@set -e; for bin in $(LAMBDA_BINS); do \
-		echo "==> cargo lambda build --release --bin $$bin"; \
-		cargo lambda build --release --bin $$bin; \
+		echo "==> cargo lambda build --release --features lambda --bin $$bin"; \
+		cargo lambda build --release --features lambda --bin $$bin; \
 	done
 
 sam-build:

@@ -319,3 +319,13 @@ pub async fn recording_upstream() -> (std::net::SocketAddr, std::sync::Arc<std::
     tokio::spawn(async move { axum::serve(listener, upstream).await.unwrap() });
     (addr, seen)
 }
+
+/// The usage worker as its Lambda function runs it: the SQS glue of the Lambda composition
+/// root around `usage_worker::process_batch`.
+pub async fn handle_sqs_event(
+    store: &dyn tollgate_domain::Store,
+    event: aws_lambda_events::event::sqs::SqsEvent,
+    now: chrono::DateTime<Utc>,
+) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+    tollgate_lambda::sqs::handle_batch(event, |messages| usage_worker::process_batch(store, messages, now)).await
+}

@@ -6,7 +6,7 @@ use axum::Router;
 use tollgate_tests::app::{lambda_event as event, lambda_event_with, recording_upstream, send, TestApp, TestResponse};
 
 async fn call(router: Router, name: &str, token: &str) -> TestResponse {
-    send(&tollgate_http::lambda::with_api_gateway_context(router), event(name, token)).await
+    send(&tollgate_lambda::with_api_gateway_context(router), event(name, token)).await
 }
 
 #[tokio::test]
@@ -73,7 +73,7 @@ async fn gateway_function_fixture() {
         )
         .await;
     let key = key.body["secret"].as_str().unwrap().to_string();
-    let router = tollgate_http::lambda::with_api_gateway_context(gateway::router(app.platform.gateway.clone()));
+    let router = tollgate_lambda::with_api_gateway_context(gateway::router(app.platform.gateway.clone()));
     let r = send(&router, lambda_event_with("gateway-echo.json", &[("{{API_KEY}}", &key)])).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!((r.body["path"].as_str(), r.body["query"].as_str()), (Some("hello"), Some("lang=en")));
@@ -101,7 +101,7 @@ async fn gateway_function_refuses_path_traversal() {
     let endpoint = serde_json::json!({"name": "svc", "method": "ANY", "path": "/svc/{*rest}", "upstream_url": format!("http://{upstream}/base/v1"), "cost_units": 1, "public": false});
     let r = app.call(axum::http::Method::POST, "/api/admin/endpoints", Some(endpoint), Some(&admin)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-    let router = tollgate_http::lambda::with_api_gateway_context(gateway::router(app.platform.gateway.clone()));
+    let router = tollgate_lambda::with_api_gateway_context(gateway::router(app.platform.gateway.clone()));
     let call = |traversal: &str| {
         send(
             &router,

@@ -1,4 +1,4 @@
-//! The Lambda cold start for real: `tollgate_aws::bootstrap::app_state()` reads its
+//! The Lambda cold start for real: `tollgate_lambda::bootstrap::app_state()` reads its
 //! configuration from the environment template.yaml sets, loads the JWT key from Secrets
 //! Manager and stores in DynamoDB, both served by moto via `AWS_ENDPOINT_URL`. The fixtures
 //! then go through each function's router on that state.
@@ -25,7 +25,8 @@ async fn functions_start_on_aws_adapters_and_serve_the_fixtures() {
     ] {
         std::env::set_var(k, v);
     }
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // The function's one AWS configuration, as its cold start loads it.
+    let aws = tollgate_lambda::bootstrap::aws_config().await;
     let secret = aws_sdk_secretsmanager::Client::new(&aws)
         .create_secret()
         .name("tollgate-test")
@@ -35,8 +36,8 @@ async fn functions_start_on_aws_adapters_and_serve_the_fixtures() {
         .expect("create secret on moto");
     std::env::set_var("SECRET_ARN", secret.arn().unwrap());
 
-    let state = tollgate_aws::bootstrap::app_state().await.expect("cold start on AWS adapters");
-    let lambda = |r: axum::Router| tollgate_http::lambda::with_api_gateway_context(r);
+    let state = tollgate_lambda::bootstrap::app_state(&aws).await.expect("cold start on AWS adapters");
+    let lambda = |r: axum::Router| tollgate_lambda::with_api_gateway_context(r);
 
     let r = send(&lambda(auth::router(state.clone())), lambda_event("auth-register.json", "")).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
@@ -68,7 +69,7 @@ async fn functions_start_on_aws_adapters_and_serve_the_fixtures() {
         std::env::set_var(var, url);
     }
     let queue: Arc<dyn tollgate_domain::Queue> =
-        Arc::new(tollgate_aws::SqsQueue::from_env().await.expect("queue from env"));
+        Arc::new(tollgate_lambda::bootstrap::queue(&aws).expect("queue from env"));
     // As in the gateway's main.rs: the event goes to SQS before the answer is returned.
     let meter = Arc::new(gateway::QueuedCallMeter::new(state.store.clone(), queue.clone()));
     let gw = Arc::new(gateway::Gateway::new(state.clone(), queue, meter, gateway::GatewayConfig::default()));
@@ -97,7 +98,7 @@ async fn functions_start_on_aws_adapters_and_serve_the_fixtures() {
     assert_eq!(records.len(), 1, "one usage event per call, in SQS when the answer is returned");
     let mut event = SqsEvent::default();
     event.records = records;
-    let response = usage_worker::handle_sqs_event(state.store.as_ref(), event, chrono::Utc::now()).await;
+    let response = tollgate_tests::app::handle_sqs_event(state.store.as_ref(), event, chrono::Utc::now()).await;
     assert!(response.batch_item_failures.is_empty());
     let r = send(&lambda(usage::router(state.clone())), lambda_event("usage-summary.json", &token)).await;
     assert_eq!(r.body["used"], 1, "{:?}", r.body);
@@ -111,6 +112,6 @@ async fn functions_start_on_aws_adapters_and_serve_the_fixtures() {
     assert_eq!(logs[0].path, "/api/v1/echo/hello");
 
     std::env::remove_var("SECRET_ARN");
-    let err = tollgate_aws::bootstrap::app_state().await.err().expect("missing SECRET_ARN is reported");
+    let err = tollgate_lambda::bootstrap::app_state(&aws).await.err().expect("missing SECRET_ARN is reported");
     assert!(err.to_string().contains("SECRET_ARN"), "{err}");
 }

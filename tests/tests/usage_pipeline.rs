@@ -159,14 +159,15 @@ async fn lambda_handler_reports_partial_batch_failures() {
     let app = TestApp::new().await;
     let store = app.state.store.as_ref();
 
-    let response = usage_worker::handle_sqs_event(store, fixture("usage-batch-poison.json"), fixture_now()).await;
+    let response =
+        tollgate_tests::app::handle_sqs_event(store, fixture("usage-batch-poison.json"), fixture_now()).await;
     let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     assert_eq!(failed, [POISON_MESSAGE_ID]);
     // The wire shape Lambda reads for ReportBatchItemFailures.
     let json = serde_json::to_value(&response).unwrap();
     assert_eq!(json["batchItemFailures"][0]["itemIdentifier"], POISON_MESSAGE_ID);
 
-    let response = usage_worker::handle_sqs_event(store, fixture("usage-batch.json"), fixture_now()).await;
+    let response = tollgate_tests::app::handle_sqs_event(store, fixture("usage-batch.json"), fixture_now()).await;
     assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
     assert_eq!(serde_json::to_value(&response).unwrap()["batchItemFailures"], serde_json::json!([]));
     assert_eq!(logged(store, FIXTURE_ORG, fixture_now()).await.len(), 3);
@@ -175,7 +176,7 @@ async fn lambda_handler_reports_partial_batch_failures() {
     // with an empty identifier, which makes Lambda retry the whole batch.
     let mut event = fixture("usage-batch-poison.json");
     event.records[1].message_id = None;
-    let response = usage_worker::handle_sqs_event(store, event, fixture_now()).await;
+    let response = tollgate_tests::app::handle_sqs_event(store, event, fixture_now()).await;
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(response.batch_item_failures[0].item_identifier, "");
 }

@@ -1,8 +1,7 @@
-//! Lambda entry point of the `billing` route group: AWS adapters, then the shared router.
+//! Lambda entry point of the `billing` route group: the Lambda composition root starts it on
+//! the AWS adapters, then serves the group's router behind API Gateway.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    tollgate_http::telemetry::init();
-    let state = tollgate_aws::bootstrap::app_state().await?;
-    tollgate_http::lambda::run(billing::router(state)).await
+async fn main() -> Result<(), tollgate_lambda::Error> {
+    tollgate_lambda::serve_route_group(billing::router).await
 }

@@ -1,14 +1,17 @@
-//! Lambda entry point of the `gateway` function.
+//! Lambda entry point of the `gateway` function: one AWS configuration for the store, the
+//! secret, SES and SQS; each usage event goes to SQS before the answer.
 
 use std::sync::Arc;
+use tollgate_lambda::bootstrap;
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
+async fn main() -> Result<(), tollgate_lambda::Error> {
     tollgate_http::telemetry::init();
-    let state = tollgate_aws::bootstrap::app_state().await?;
-    let queue: Arc<dyn tollgate_domain::Queue> = Arc::new(tollgate_aws::SqsQueue::from_env().await?);
+    let aws = bootstrap::aws_config().await;
+    let state = bootstrap::app_state(&aws).await?;
+    let queue: Arc<dyn tollgate_domain::Queue> = Arc::new(bootstrap::queue(&aws)?);
     let config = gateway::GatewayConfig::from_env()?;
     let meter = Arc::new(gateway::QueuedCallMeter::new(state.store.clone(), queue.clone()));
     let gw = Arc::new(gateway::Gateway::new(state, queue, meter, config));
-    tollgate_http::lambda::run(gateway::router(gw)).await
+    tollgate_lambda::serve(gateway::router(gw)).await
 }

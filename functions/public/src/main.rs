@@ -1,7 +1,7 @@
 //! Lambda entry point of the `public` route group.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
+async fn main() -> Result<(), tollgate_lambda::Error> {
     tollgate_http::telemetry::init();
-    tollgate_http::lambda::run(public::router()).await
+    tollgate_lambda::serve(public::router()).await
 }

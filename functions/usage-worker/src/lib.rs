@@ -1,13 +1,12 @@
 //! The usage worker: turns usage events (one JSON `UsageEvent` per queue message, emitted by
 //! the gateway) into usage log entries and hourly/daily aggregates, once per event id.
 //!
-//! The same code runs in both targets: [`handle_sqs_event`] behind `lambda_runtime` on an SQS
-//! event source with `ReportBatchItemFailures`, and [`process_batch`] in the local server's
-//! in-process drainer of the SQLite queue. A message fails alone: a body that is not a usage
+//! The same code runs in both targets: [`process_batch`] behind the Lambda composition root's
+//! SQS glue (`tollgate_lambda::sqs`, with `ReportBatchItemFailures`) and in the local
+//! server's in-process drainer of the SQLite queue. A message fails alone: a body that is not a usage
 //! event (poison) or a store error reports that message and no other, so the queue retries
 //! it and, after its last attempt, moves it to the dead-letter queue.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use tollgate_domain::{Id, Store, UsageEvent};
@@ -107,24 +106,4 @@ async fn process_one(store: &dyn Store, body: &str, now: DateTime<Utc>, retentio
         Ok(false) => Outcome::Duplicate,
         Err(e) => Outcome::Failed(format!("event {}: {e}", event.id)),
     }
-}
-
-/// The Lambda handler: an SQS event in, the failed message ids (SQS `messageId`) out as
-/// `batchItemFailures`. A record without a `messageId` (SQS always sets one) is processed
-/// too; if it fails it is reported with an empty identifier, which Lambda treats as a
-/// failure of the whole batch, so it is retried rather than lost (the rest deduplicates).
-pub async fn handle_sqs_event(store: &dyn Store, event: SqsEvent, now: DateTime<Utc>) -> SqsBatchResponse {
-    let messages: Vec<(String, String)> =
-        event.records.into_iter().map(|r| (r.message_id.unwrap_or_default(), r.body.unwrap_or_default())).collect();
-    let failed = process_batch(store, messages, now).await;
-    let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failed
-        .into_iter()
-        .map(|id| {
-            let mut f = BatchItemFailure::default();
-            f.item_identifier = id;
-            f
-        })
-        .collect();
-    response
 }

@@ -18,13 +18,6 @@ impl SesMailer {
     pub fn new(client: aws_sdk_sesv2::Client, from: impl Into<String>) -> Self {
         SesMailer { client, from: from.into() }
     }
-
-    /// A mailer with the SDK's default configuration (region and credentials from the
-    /// environment, `AWS_ENDPOINT_URL` honoured).
-    pub async fn from_env(from: impl Into<String>) -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        SesMailer::new(aws_sdk_sesv2::Client::new(&config), from)
-    }
 }
 
 fn utf8(text: &str) -> Result<Content, PortError> {

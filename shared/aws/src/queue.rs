@@ -5,7 +5,6 @@
 //! tracing and tooling). The batch entry id is the message id sanitized to what SQS allows
 //! (`[A-Za-z0-9_-]`, at most 80 characters), made unique within the batch.
 
-use crate::bootstrap::BootstrapError;
 use async_trait::async_trait;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
@@ -18,8 +17,9 @@ pub const SQS_BATCH_SIZE: usize = 10;
 const MAX_ENTRY_ID_LEN: usize = 80;
 /// The message attribute carrying the real message id.
 pub const ID_ATTRIBUTE: &str = "tollgate_id";
-/// Environment variables with the queue URLs (set by template.yaml).
+/// Environment variable with the usage queue's URL (set by template.yaml).
 pub const USAGE_QUEUE_URL_ENV: &str = "USAGE_QUEUE_URL";
+/// Environment variable with the notifications queue's URL (set by template.yaml).
 pub const NOTIFICATIONS_QUEUE_URL_ENV: &str = "NOTIFICATIONS_QUEUE_URL";
 
 /// Sends to the usage and notifications queues by URL.
@@ -31,29 +31,13 @@ pub struct SqsQueue {
 }
 
 impl SqsQueue {
+    /// Sends with `client` to the queues at `usage_url` and `notifications_url`.
     pub fn new(
         client: aws_sdk_sqs::Client,
         usage_url: impl Into<String>,
         notifications_url: impl Into<String>,
     ) -> Self {
         SqsQueue { client, usage_url: usage_url.into(), notifications_url: notifications_url.into() }
-    }
-
-    /// The queue URLs from `USAGE_QUEUE_URL` and `NOTIFICATIONS_QUEUE_URL`, on a client of
-    /// `config` (so a function's cold start loads one AWS configuration for every client).
-    pub fn from_env_with(config: &aws_config::SdkConfig) -> Result<Self, BootstrapError> {
-        Ok(SqsQueue::new(
-            aws_sdk_sqs::Client::new(config),
-            crate::worker_bootstrap::required(USAGE_QUEUE_URL_ENV)?,
-            crate::worker_bootstrap::required(NOTIFICATIONS_QUEUE_URL_ENV)?,
-        ))
-    }
-
-    /// As [`SqsQueue::from_env_with`], loading the SDK's default configuration (region and
-    /// credentials from the environment, `AWS_ENDPOINT_URL` honoured).
-    pub async fn from_env() -> Result<Self, BootstrapError> {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::from_env_with(&config)
     }
 
     /// The URL of `queue`.

@@ -78,12 +78,6 @@ impl SecretsManagerSecrets {
         Self::with_source(Arc::new(source), secret_id)
     }
 
-    /// Like [`new`](Self::new) with the SDK's default configuration from the environment.
-    pub async fn from_env(secret_id: impl Into<String>) -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::new(aws_sdk_secretsmanager::Client::new(&config), secret_id)
-    }
-
     /// Changes how long fetched values are reused.
     pub fn with_ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;

@@ -1,11 +1,10 @@
 //! HTTP glue shared by every route group: the error type, extractors, JWTs, password
-//! hashing, application state, middleware and the Lambda runner.
+//! hashing, application state, middleware and logging setup.
 
 pub mod cookies;
 pub mod error;
 pub mod extract;
 pub mod jwt;
-pub mod lambda;
 pub mod metering;
 pub mod middleware;
 pub mod openapi;

@@ -1,13 +1,13 @@
 //! Running a route group as a Lambda function behind API Gateway (HTTP API, payload 2.0).
 
-use crate::extract::ClientAddr;
-use crate::middleware::REQUEST_ID_HEADER;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
+use tollgate_http::middleware::REQUEST_ID_HEADER;
+use tollgate_http::ClientAddr;
 
 /// Copies what API Gateway knows about the caller into what the handlers read: the source
 /// IP as `ClientAddr`, and API Gateway's request id as `x-request-id` so logs correlate.
@@ -31,6 +31,6 @@ pub fn with_api_gateway_context(router: Router) -> Router {
 }
 
 /// Serves the router as the Lambda function's handler until the runtime stops it.
-pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
+pub async fn serve(router: Router) -> Result<(), lambda_http::Error> {
     lambda_http::run(with_api_gateway_context(router)).await
 }
