@@ -104,7 +104,7 @@ impl Platform {
 
     /// Every route group merged at the production paths, with the common layers.
     pub fn app(&self) -> Router {
-        let (router, _) = public::all_routes().split_for_parts();
+        let (router, _) = tollgate_routes::routes().split_for_parts();
         let router = router.with_state(self.state.clone()).merge(gateway::routes(self.gateway.clone()));
         tollgate_http::finish_router(router).layer(axum::middleware::from_fn(peer_address))
     }

@@ -1,7 +1,8 @@
-//! Lambda entry point of the `public` route group.
+//! Lambda entry point of the `public` function: health and the OpenAPI spec, from the route
+//! registry. It needs no state, so it has no store or secret access.
 
 #[tokio::main]
 async fn main() -> Result<(), tollgate_lambda::Error> {
     tollgate_http::telemetry::init();
-    tollgate_lambda::serve(public::router()).await
+    tollgate_lambda::serve(tollgate_routes::public_router()).await
 }
