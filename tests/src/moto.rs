@@ -4,6 +4,7 @@
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 /// How long moto may take to start accepting connections.
@@ -40,6 +41,20 @@ impl MotoServer {
             });
         let mut server = MotoServer { child, port, log };
         server.wait_until_ready();
+        server
+    }
+
+    /// A server shared by the tests that run at the same time: started by the first caller,
+    /// killed when the last handle drops (a later caller starts a new one). For tests that
+    /// count no requests and work on their own table, such as the contract cases.
+    pub fn shared() -> Arc<Self> {
+        static SHARED: Mutex<Weak<MotoServer>> = Mutex::new(Weak::new());
+        let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(server) = shared.upgrade() {
+            return server;
+        }
+        let server = Arc::new(MotoServer::start());
+        *shared = Arc::downgrade(&server);
         server
     }
 

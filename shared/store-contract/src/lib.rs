@@ -1,9 +1,10 @@
 //! The contract every `tollgate_domain::Store` implementation must meet, as one test suite.
 //!
-//! The SQLite and DynamoDB adapters both run [`run_all`]; a behaviour either adapter needs
-//! to get right belongs here rather than in adapter-specific tests. Each case creates its
-//! own data with fresh random ids and emails, so cases can share one store (and the store
-//! may hold data from earlier runs).
+//! The SQLite and DynamoDB adapters both run every case, one test each
+//! ([`store_contract_tests!`]); a behaviour either adapter needs to get right belongs here
+//! rather than in adapter-specific tests. Each case creates its own data with fresh random
+//! ids and emails, so cases could share one store (and a store may hold data from earlier
+//! runs); the tests give each case a fresh one.
 //!
 //! Times: every case works with a `now` truncated to milliseconds, the precision stores keep.
 //! The suite stays small (a few hundred store calls) because emulators are slow; only the
@@ -34,61 +35,68 @@ pub type SharedStore = Arc<dyn Store>;
 /// How many tasks the concurrency cases start at once.
 pub const CONCURRENT_TASKS: usize = 20;
 
-macro_rules! cases {
-    ($store:ident: $($case:ident),* $(,)?) => {
-        /// Names of every case, in the order [`run_all`] runs them.
-        pub const CASE_NAMES: &[&str] = &[$(stringify!($case)),*];
-
-        /// Runs every case in order against `store`, printing each case's name first.
-        /// Panics (with a message naming the broken rule) at the first failure.
-        pub async fn run_all($store: SharedStore) {
-            $(
-                println!("store contract: {}", stringify!($case));
-                $case(&$store).await;
-            )*
+/// One `#[tokio::test]` per contract case, each named after its case and run on a fresh
+/// store, so one failure hides no other and a case runs alone by name (`cargo test
+/// user_create_and_read_back`). `$fixture` is an expression evaluating to a future of
+/// `(SharedStore, keep)`: the store for one case and whatever must live until the case ends
+/// (a temporary directory, an emulator), dropped after it.
+///
+/// ```ignore
+/// tollgate_store_contract::store_contract_tests!(async { (fresh_store(), ()) });
+/// ```
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($fixture:expr) => {
+        $crate::store_contract_tests! { @cases ($fixture)
+            // Needs a store without an admin: every case gets a fresh one.
+            admin_exists_tracks_live_admins,
+            user_create_and_read_back,
+            duplicate_email_is_rejected_with_nothing_written,
+            update_user_round_trips_mutable_fields,
+            soft_delete_hides_user_and_releases_email,
+            refresh_family_create_find_rotate,
+            refresh_rotation_is_atomic_under_concurrency,
+            revoke_family_is_idempotent,
+            revoke_user_families_keeps_one,
+            action_tokens_are_single_use,
+            action_token_consumed_once_under_concurrency,
+            api_keys_create_list_get_with_tenant_isolation,
+            api_key_limit_counts_only_usable_keys,
+            api_key_limit_is_exact_under_concurrency,
+            api_key_find_by_hash_and_revoke,
+            api_key_rotation_with_grace_period,
+            revoke_all_api_keys_counts,
+            mark_api_key_used_moves_forward_only,
+            attempt_counters_by_bucket_and_window,
+            attempt_counter_is_exact_under_concurrency,
+            audit_log_lists_newest_first_with_filters,
+            idempotency_claims,
+            idempotency_claim_is_exact_under_concurrency,
+            plans_create_get_update_round_trip,
+            plans_list_cheapest_first_ties_by_name,
+            delete_plan_only_when_unused,
+            subscription_ensure_keeps_the_first,
+            subscription_ensure_is_exact_under_concurrency,
+            subscriptions_list_filters_and_update,
+            endpoints_crud_with_unique_method_and_path,
+            endpoints_list_by_path_then_method,
+            usage_counter_adds_up_to_the_hard_limit,
+            usage_counter_is_exact_under_concurrency,
+            usage_record_once_with_hourly_and_daily_aggregates,
+            usage_query_filters,
+            usage_query_pages_with_a_cursor,
+            usage_query_skips_expired_entries,
         }
     };
-}
-
-cases! { store:
-    // First, so that on a fresh store it sees "no admin yet".
-    admin_exists_tracks_live_admins,
-    user_create_and_read_back,
-    duplicate_email_is_rejected_with_nothing_written,
-    update_user_round_trips_mutable_fields,
-    soft_delete_hides_user_and_releases_email,
-    refresh_family_create_find_rotate,
-    refresh_rotation_is_atomic_under_concurrency,
-    revoke_family_is_idempotent,
-    revoke_user_families_keeps_one,
-    action_tokens_are_single_use,
-    action_token_consumed_once_under_concurrency,
-    api_keys_create_list_get_with_tenant_isolation,
-    api_key_limit_counts_only_usable_keys,
-    api_key_limit_is_exact_under_concurrency,
-    api_key_find_by_hash_and_revoke,
-    api_key_rotation_with_grace_period,
-    revoke_all_api_keys_counts,
-    mark_api_key_used_moves_forward_only,
-    attempt_counters_by_bucket_and_window,
-    attempt_counter_is_exact_under_concurrency,
-    audit_log_lists_newest_first_with_filters,
-    idempotency_claims,
-    idempotency_claim_is_exact_under_concurrency,
-    plans_create_get_update_round_trip,
-    plans_list_cheapest_first_ties_by_name,
-    delete_plan_only_when_unused,
-    subscription_ensure_keeps_the_first,
-    subscription_ensure_is_exact_under_concurrency,
-    subscriptions_list_filters_and_update,
-    endpoints_crud_with_unique_method_and_path,
-    endpoints_list_by_path_then_method,
-    usage_counter_adds_up_to_the_hard_limit,
-    usage_counter_is_exact_under_concurrency,
-    usage_record_once_with_hourly_and_daily_aggregates,
-    usage_query_filters,
-    usage_query_pages_with_a_cursor,
-    usage_query_skips_expired_entries,
+    (@cases ($fixture:expr) $($case:ident,)*) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let (store, _keep): ($crate::SharedStore, _) = $fixture.await;
+                $crate::$case(&store).await;
+            }
+        )*
+    };
 }
 
 /// The current time at millisecond precision (what stores keep).

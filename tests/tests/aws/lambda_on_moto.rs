@@ -13,8 +13,8 @@ use tollgate_tests::moto::MotoServer;
 async fn functions_start_on_aws_adapters_and_serve_the_fixtures() {
     let moto = MotoServer::start();
     let store = moto.dynamo_store().await;
-    // The environment a deployed function gets (this test binary has no other test, so
-    // setting process-wide variables is safe).
+    // The environment a deployed function gets. Process-wide: no other test of this binary
+    // reads these variables (the others configure their AWS clients explicitly).
     for (k, v) in [
         ("AWS_ENDPOINT_URL", moto.endpoint().as_str()),
         ("AWS_REGION", "us-east-1"),

@@ -1,19 +1,19 @@
-//! The store contract against the DynamoDB adapter, on moto (single-threaded, loopback).
+//! The store contract against the DynamoDB adapter, on moto (single-threaded, loopback):
+//! one test per case, each on a fresh table; then what only DynamoDB has.
 //! Needs Python 3 with `pip install 'moto[server]'`.
 
 use std::sync::Arc;
+use tollgate_store_contract::SharedStore;
 use tollgate_tests::moto::MotoServer;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn dynamodb_store_meets_the_contract() {
-    let moto = MotoServer::start();
+/// A fresh table for one case, on the moto server the cases running at the same time share.
+async fn fresh_store() -> (SharedStore, Arc<MotoServer>) {
+    let moto = MotoServer::shared();
     let store = moto.dynamo_store().await;
-    let setup_calls = moto.request_count();
-
-    tollgate_store_contract::run_all(Arc::new(store)).await;
-
-    println!("DynamoDB calls made by the contract suite: {}", moto.request_count() - setup_calls);
+    (Arc::new(store), moto)
 }
+
+tollgate_store_contract::store_contract_tests!(fresh_store());
 
 /// What the shared contract cannot see: the table's schema, decoding of damaged items, and
 /// audit listing across day partitions.

@@ -1,0 +1,12 @@
+//! Every cross-crate test on the embedded (SQLite) store, in one test binary so the
+//! workspace links it once: the routers (`api`), metering, the gateway, the usage pipeline,
+//! the Lambda fixtures (API Gateway events through each function's router) and the store
+//! contract, one test per case. Run one module or test by name, e.g.
+//! `cargo test --test embedded contract_sqlite::` or `cargo test --test embedded api::auth`.
+
+mod api;
+mod api_metering;
+mod contract_sqlite;
+mod gateway;
+mod lambda_fixtures;
+mod usage_pipeline;
