@@ -155,7 +155,7 @@ pub async fn measure(moto: &MotoServer, profile: &str, starts: usize) -> Result<
         let size_bytes = std::fs::metadata(&binary)
             .map_err(|_| {
                 format!(
-                    "{} is missing: build it with `cargo build --bins` (add `--release` for the release profile)",
+                    "{} is missing: build it with `cargo build --features lambda --bins` (add `--release` for the release profile)",
                     binary.display()
                 )
             })?
