@@ -1,5 +1,6 @@
 //! Plans, subscriptions and billing periods.
 
+use crate::stored_enum::stored_enum;
 use crate::Id;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,8 @@ pub enum BillingType {
     Hybrid,
 }
 
+stored_enum!(BillingType { Subscription => "subscription", PayAsYouGo => "pay_as_you_go", Hybrid => "hybrid" });
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanStatus {
@@ -23,6 +26,8 @@ pub enum PlanStatus {
     /// No new subscriptions; existing ones keep it.
     Archived,
 }
+
+stored_enum!(PlanStatus { Active => "active", Archived => "archived" });
 
 /// A plan. The JSON field names are the API contract.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -124,6 +129,8 @@ pub enum SubscriptionStatus {
     Canceled,
 }
 
+stored_enum!(SubscriptionStatus { Active => "active", PastDue => "past_due", Canceled => "canceled" });
+
 /// An organization's subscription to a plan (one per organization).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Subscription {
@@ -167,6 +174,22 @@ impl Period {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stored_enum::assert_text_is_serde_name;
+
+    #[test]
+    fn billing_type_text_is_its_serde_name() {
+        assert_text_is_serde_name::<BillingType>();
+    }
+
+    #[test]
+    fn plan_status_text_is_its_serde_name() {
+        assert_text_is_serde_name::<PlanStatus>();
+    }
+
+    #[test]
+    fn subscription_status_text_is_its_serde_name() {
+        assert_text_is_serde_name::<SubscriptionStatus>();
+    }
 
     #[test]
     fn periods_are_calendar_months() {

@@ -1,6 +1,7 @@
 //! Usage: events emitted by the gateway, logs and aggregates written by the usage worker,
 //! and the latency histogram behind p50/p95/p99.
 
+use crate::stored_enum::stored_enum;
 use crate::Id;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -57,13 +58,9 @@ impl Granularity {
         };
         DateTime::from_timestamp(t.timestamp() - t.timestamp().rem_euclid(secs), 0).expect("in range")
     }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Granularity::Hour => "hour",
-            Granularity::Day => "day",
-        }
-    }
 }
+
+stored_enum!(Granularity { Hour => "hour", Day => "day" });
 
 /// Counts of one (organization, key, endpoint, time bucket).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,6 +212,12 @@ pub fn thresholds_crossed(before: u64, after: u64, limit: u64) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stored_enum::assert_text_is_serde_name;
+
+    #[test]
+    fn granularity_text_is_its_serde_name() {
+        assert_text_is_serde_name::<Granularity>();
+    }
 
     fn event(status: u16, latency: u32) -> UsageEvent {
         UsageEvent {

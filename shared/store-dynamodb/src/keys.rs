@@ -2,7 +2,7 @@
 
 use crate::item::time_str;
 use chrono::{DateTime, Utc};
-use tollgate_domain::{Email, Id, TokenHash};
+use tollgate_domain::{Email, Id, StoredEnum, TokenHash};
 
 pub(crate) const USER_SK: &str = "PROFILE";
 pub(crate) const EMAIL_SK: &str = "EMAIL";

@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use std::hash::{BuildHasher, Hasher};
 use tollgate_domain::usage::{latency_bucket, LATENCY_BOUNDS_MS};
 use tollgate_domain::{
-    AggregateQuery, Granularity, Id, StoreError, UsageAggregate, UsageCounter, UsageEvent, UsageIncrement, UsageLog,
-    UsageLogQuery,
+    AggregateQuery, Granularity, Id, StoreError, StoredEnum, UsageAggregate, UsageCounter, UsageEvent, UsageIncrement,
+    UsageLog, UsageLogQuery,
 };
 
 /// What `UsageLogQuery::limit == 0` means.
@@ -25,14 +25,6 @@ const USAGE_MAX_LIMIT: u32 = 1000;
 const RECORD_ATTEMPTS: u32 = 10;
 
 const NEW_ITEM: &str = "attribute_not_exists(PK)";
-
-fn parse_granularity(v: &str) -> Option<Granularity> {
-    match v {
-        "hour" => Some(Granularity::Hour),
-        "day" => Some(Granularity::Day),
-        _ => None,
-    }
-}
 
 /// Attribute holding the count of latency bucket `i`.
 fn latency_attr(i: usize) -> String {
@@ -83,7 +75,7 @@ fn decode_aggregate(item: &Item) -> Result<UsageAggregate, StoreError> {
         org_id: r.id("org_id")?,
         key_id: r.id("key_id")?,
         endpoint_id: r.id("endpoint_id")?,
-        granularity: r.parsed("granularity", parse_granularity)?,
+        granularity: r.parsed("granularity", Granularity::parse)?,
         bucket_start: r.time("bucket_start")?,
         count: r.u64_or_zero("count")?,
         cost_units: r.u64_or_zero("cost_units")?,

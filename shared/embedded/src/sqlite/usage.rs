@@ -7,22 +7,14 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, OptionalExtension, Row, Transaction, TransactionBehavior};
 use tollgate_domain::usage::LATENCY_BOUNDS_MS;
 use tollgate_domain::{
-    AggregateQuery, Granularity, Id, QueueMessage, QueueName, StoreError, UsageAggregate, UsageCounter, UsageEvent,
-    UsageIncrement, UsageLog, UsageLogQuery,
+    AggregateQuery, Granularity, Id, QueueMessage, QueueName, StoreError, StoredEnum, UsageAggregate, UsageCounter,
+    UsageEvent, UsageIncrement, UsageLog, UsageLogQuery,
 };
 
 /// Page size of `query_usage` when the query asks for 0.
 const USAGE_DEFAULT_LIMIT: u32 = 100;
 /// Largest page `query_usage` returns.
 const USAGE_MAX_LIMIT: u32 = 1000;
-
-fn parse_granularity(s: &str) -> Option<Granularity> {
-    match s {
-        "hour" => Some(Granularity::Hour),
-        "day" => Some(Granularity::Day),
-        _ => None,
-    }
-}
 
 /// Counts do not go past `i64::MAX` in SQLite; a u64 above it saturates.
 fn sat_i64(v: u64) -> i64 {
@@ -86,7 +78,7 @@ fn aggregate_from_row(r: &Row<'_>) -> rusqlite::Result<UsageAggregate> {
         org_id: get_id(r, 0)?,
         key_id: get_id(r, 1)?,
         endpoint_id: get_id(r, 2)?,
-        granularity: get_enum(r, 3, parse_granularity)?,
+        granularity: get_enum(r, 3, Granularity::parse)?,
         bucket_start: get_ts(r, 4)?,
         count: get_u64(r, 5)?,
         cost_units: get_u64(r, 6)?,
