@@ -12,10 +12,10 @@ use tollgate_http::metering::current_subscription;
 use tollgate_http::{ApiError, ApiQuery, AppState, AuthUser, ErrorBody};
 use utoipa::{IntoParams, ToSchema};
 
-/// Default page size of the call log.
-const DEFAULT_PAGE: u32 = 100;
-/// Largest page of the call log.
-const MAX_PAGE: u32 = 1000;
+/// Default page size of the call log (the store's).
+const DEFAULT_PAGE: u32 = UsageLogQuery::PAGE.default;
+/// Largest page of the call log (the store's: a bigger limit would be cut silently).
+const MAX_PAGE: u32 = UsageLogQuery::PAGE.max;
 /// Longest range answered from hourly aggregates.
 const MAX_HOURLY_DAYS: i64 = 31;
 /// Longest range answered at all (from daily aggregates).

@@ -9,6 +9,7 @@ pub mod email;
 pub mod endpoint;
 pub mod error;
 pub mod id;
+pub mod page;
 pub mod password;
 pub mod plan;
 pub mod ports;
@@ -24,8 +25,11 @@ pub use email::{Email, MailMessage};
 pub use endpoint::{Endpoint, BUILTIN_ECHO};
 pub use error::{DomainError, StoreError};
 pub use id::Id;
+pub use page::PageLimits;
 pub use password::{PasswordPolicy, PASSWORD_MAX_LEN, PASSWORD_MIN_LEN};
-pub use plan::{BillingType, Period, Plan, PlanStatus, Subscription, SubscriptionStatus, FREE_PLAN_ID};
+pub use plan::{
+    BillingType, Period, Plan, PlanStatus, Subscription, SubscriptionQuery, SubscriptionStatus, FREE_PLAN_ID,
+};
 pub use ports::*;
 pub use stored_enum::StoredEnum;
 pub use token::{ActionToken, ActionTokenKind, RefreshFamily, RefreshToken, RotateOutcome, TokenHash};

@@ -1,7 +1,7 @@
 //! Plans, subscriptions and billing periods.
 
 use crate::stored_enum::stored_enum;
-use crate::Id;
+use crate::{Id, PageLimits};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -148,6 +148,27 @@ impl Subscription {
     /// Whether the gateway serves calls for it.
     pub fn is_serving(&self) -> bool {
         self.status != SubscriptionStatus::Canceled
+    }
+}
+
+/// Filter for listing subscriptions, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionQuery {
+    /// Only this organization's (it has one at most).
+    pub org_id: Option<Id>,
+    /// Only subscriptions to this plan.
+    pub plan_id: Option<Id>,
+    /// At most this many; see [`SubscriptionQuery::PAGE`].
+    pub limit: u32,
+}
+
+impl SubscriptionQuery {
+    /// 0 means 100; at most 1000.
+    pub const PAGE: PageLimits = crate::page::LISTING;
+
+    /// The number of subscriptions to return for this query's `limit`.
+    pub fn page_size(&self) -> u32 {
+        Self::PAGE.page_size(self.limit)
     }
 }
 

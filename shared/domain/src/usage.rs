@@ -2,7 +2,7 @@
 //! and the latency histogram behind p50/p95/p99.
 
 use crate::stored_enum::stored_enum;
-use crate::Id;
+use crate::{Id, PageLimits};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -157,10 +157,20 @@ pub struct UsageLogQuery {
     pub from: Option<DateTime<Utc>>,
     /// Exclusive.
     pub to: Option<DateTime<Utc>>,
-    /// At most this many (adapters cap at 1000; 0 = 100).
+    /// At most this many; see [`UsageLogQuery::PAGE`].
     pub limit: u32,
     /// Opaque cursor from the previous page.
     pub cursor: Option<String>,
+}
+
+impl UsageLogQuery {
+    /// 0 means 100; at most 1000.
+    pub const PAGE: PageLimits = crate::page::LISTING;
+
+    /// The number of entries to return for this query's `limit`.
+    pub fn page_size(&self) -> u32 {
+        Self::PAGE.page_size(self.limit)
+    }
 }
 
 /// Filter for aggregates of one organization.

@@ -17,13 +17,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use tollgate_domain::{
     BillingType, Endpoint, EndpointRepository, Id, Plan, PlanRepository, PlanStatus, StoreError, StoredEnum,
-    Subscription, SubscriptionRepository, SubscriptionStatus,
+    Subscription, SubscriptionQuery, SubscriptionRepository, SubscriptionStatus,
 };
 
-/// What `list_subscriptions(.., 0)` means.
-const SUBSCRIPTIONS_DEFAULT_LIMIT: u32 = 100;
-/// Cap of `list_subscriptions`' limit.
-const SUBSCRIPTIONS_MAX_LIMIT: u32 = 1000;
 /// Optimistic-concurrency rounds of the read-then-conditional-write operations.
 const MAX_ATTEMPTS: u32 = 10;
 
@@ -331,17 +327,10 @@ impl SubscriptionRepository for DynamoStore {
             .transpose()
     }
 
-    #[tracing::instrument(skip_all, fields(org_id = ?org_id, plan_id = ?plan_id, limit), err(level = "debug"))]
-    async fn list_subscriptions(
-        &self,
-        org_id: Option<&Id>,
-        plan_id: Option<&Id>,
-        limit: u32,
-    ) -> Result<Vec<Subscription>, StoreError> {
-        let limit = match limit {
-            0 => SUBSCRIPTIONS_DEFAULT_LIMIT,
-            l => l.min(SUBSCRIPTIONS_MAX_LIMIT),
-        } as usize;
+    #[tracing::instrument(skip_all, fields(org_id = ?query.org_id, plan_id = ?query.plan_id, limit = query.limit), err(level = "debug"))]
+    async fn list_subscriptions(&self, query: &SubscriptionQuery) -> Result<Vec<Subscription>, StoreError> {
+        let limit = query.page_size() as usize;
+        let (org_id, plan_id) = (query.org_id.as_ref(), query.plan_id.as_ref());
         // One per organization: with an org filter it is a GetItem.
         if let Some(org) = org_id {
             let sub = self.subscription_of_org(org).await?;

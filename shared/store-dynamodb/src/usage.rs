@@ -16,10 +16,6 @@ use tollgate_domain::{
     UsageLog, UsageLogQuery,
 };
 
-/// What `UsageLogQuery::limit == 0` means.
-const USAGE_DEFAULT_LIMIT: u32 = 100;
-/// Cap of `UsageLogQuery::limit`.
-const USAGE_MAX_LIMIT: u32 = 1000;
 /// Rounds of `record_usage` when it keeps losing against concurrent transactions on the
 /// same aggregate items (each round is itself retried by `transact`).
 const RECORD_ATTEMPTS: u32 = 10;
@@ -368,10 +364,7 @@ impl UsageLog for DynamoStore {
         query: &UsageLogQuery,
         now: DateTime<Utc>,
     ) -> Result<(Vec<UsageEvent>, Option<String>), StoreError> {
-        let limit = match query.limit {
-            0 => USAGE_DEFAULT_LIMIT,
-            l => l.min(USAGE_MAX_LIMIT),
-        } as usize;
+        let limit = query.page_size() as usize;
         let cursor = query.cursor.as_deref().map(check_cursor).transpose()?;
         // `<ts>#<id>` >= `<from>` exactly when ts >= from, and < `<to>` exactly when ts < to
         // (fixed-width times); the cursor is an entry's own sort key.

@@ -5,13 +5,8 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 use tollgate_domain::{
     BillingType, Endpoint, EndpointRepository, Id, Plan, PlanRepository, PlanStatus, StoreError, StoredEnum,
-    Subscription, SubscriptionRepository, SubscriptionStatus,
+    Subscription, SubscriptionQuery, SubscriptionRepository, SubscriptionStatus,
 };
-
-/// Page size of `list_subscriptions` when asked for 0.
-const SUBSCRIPTIONS_DEFAULT_LIMIT: u32 = 100;
-/// Largest page `list_subscriptions` returns.
-const SUBSCRIPTIONS_MAX_LIMIT: u32 = 1000;
 
 const PLAN_COLS: &str = "id, name, description, billing_type, price, currency, rate_limit, burst, \
                          monthly_limit, overage_price, retention_days, max_api_keys, features, status, \
@@ -265,18 +260,10 @@ impl SubscriptionRepository for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(org_id = ?org_id, plan_id = ?plan_id, limit = limit), err(level = "debug"))]
-    async fn list_subscriptions(
-        &self,
-        org_id: Option<&Id>,
-        plan_id: Option<&Id>,
-        limit: u32,
-    ) -> Result<Vec<Subscription>, StoreError> {
-        let (org_id, plan_id) = (org_id.cloned(), plan_id.cloned());
-        let limit = match limit {
-            0 => SUBSCRIPTIONS_DEFAULT_LIMIT,
-            n => n.min(SUBSCRIPTIONS_MAX_LIMIT),
-        };
+    #[tracing::instrument(skip_all, fields(org_id = ?query.org_id, plan_id = ?query.plan_id, limit = query.limit), err(level = "debug"))]
+    async fn list_subscriptions(&self, query: &SubscriptionQuery) -> Result<Vec<Subscription>, StoreError> {
+        let limit = query.page_size();
+        let (org_id, plan_id) = (query.org_id.clone(), query.plan_id.clone());
         self.call(move |c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {SUB_COLS} FROM subscriptions WHERE (?1 IS NULL OR org_id = ?1) \

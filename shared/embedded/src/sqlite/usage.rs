@@ -11,11 +11,6 @@ use tollgate_domain::{
     UsageEvent, UsageIncrement, UsageLog, UsageLogQuery,
 };
 
-/// Page size of `query_usage` when the query asks for 0.
-const USAGE_DEFAULT_LIMIT: u32 = 100;
-/// Largest page `query_usage` returns.
-const USAGE_MAX_LIMIT: u32 = 1000;
-
 /// Counts do not go past `i64::MAX` in SQLite; a u64 above it saturates.
 fn sat_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -293,10 +288,7 @@ impl UsageLog for SqliteStore {
     ) -> Result<(Vec<UsageEvent>, Option<String>), StoreError> {
         let query = query.clone();
         let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
-        let limit = match query.limit {
-            0 => USAGE_DEFAULT_LIMIT,
-            n => n.min(USAGE_MAX_LIMIT),
-        };
+        let limit = query.page_size();
         self.call(move |c| {
             // Only the filters given go into the SQL, so SQLite can use the (org_id, ts, id)
             // and (ts, id) indexes.
