@@ -7,7 +7,7 @@ use axum::Json;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use tollgate_domain::{AggregateQuery, Granularity, Id, Period, StoreError, UsageAggregate, UsageEvent, UsageLogQuery};
+use tollgate_domain::{AggregateQuery, Granularity, Id, Period, UsageAggregate, UsageEvent, UsageLogQuery};
 use tollgate_http::metering::current_subscription;
 use tollgate_http::{ApiError, ApiQuery, AppState, AuthUser, ErrorBody};
 use utoipa::{IntoParams, ToSchema};
@@ -145,10 +145,8 @@ pub async fn detailed(
         limit,
         cursor: nonempty(q.cursor),
     };
-    let (data, next_cursor) = state.store.query_usage(&query, state.now()).await.map_err(|e| match e {
-        StoreError::Conflict(_) => ApiError::BadRequest("invalid cursor".into()),
-        e => e.into(),
-    })?;
+    // A cursor the store never issued is `InvalidCursor`: 400 `bad_request`.
+    let (data, next_cursor) = state.store.query_usage(&query, state.now()).await?;
     Ok(Json(UsageLogPage { data, next_cursor }))
 }
 

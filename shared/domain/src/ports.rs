@@ -6,7 +6,8 @@
 //! - Times are passed in (from the `Clock` port); adapters never read the wall clock, so
 //!   expiry is testable and both adapters agree.
 //! - A write either happens completely or not at all (transactions / conditional writes).
-//! - Expected outcomes (`AlreadyExists`, `NotFound`, `Conflict`, `LimitReached`) are
+//! - Expected outcomes (`AlreadyExists`, `NotFound`, `Conflict`, `LimitReached`,
+//!   `InvalidCursor`) are
 //!   `StoreError` variants; the HTTP layer maps them to 4xx.
 
 use crate::{
@@ -282,7 +283,7 @@ pub trait UsageLog: Send + Sync {
     async fn record_usage(&self, event: &UsageEvent, expires_at: DateTime<Utc>) -> Result<bool, StoreError>;
     /// Entries matching the query, newest first (ties by id, descending), not expired at
     /// `now`, at most `query.page_size()`, and the cursor of the next page (None on the last page). A cursor that is not
-    /// one this store issued is `Conflict("invalid cursor")`.
+    /// one this store issued is `InvalidCursor`.
     async fn query_usage(
         &self,
         query: &UsageLogQuery,

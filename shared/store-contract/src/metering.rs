@@ -431,10 +431,7 @@ pub async fn usage_query_pages_with_a_cursor(store: &SharedStore) {
             now,
         )
         .await;
-    assert!(
-        matches!(bad, Err(StoreError::Conflict("invalid cursor"))),
-        "a cursor no page returned is Conflict(\"invalid cursor\"): {bad:?}"
-    );
+    assert!(matches!(bad, Err(StoreError::InvalidCursor)), "a cursor no page returned is InvalidCursor: {bad:?}");
 }
 
 pub async fn usage_query_skips_expired_entries(store: &SharedStore) {

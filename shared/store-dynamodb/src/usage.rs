@@ -86,15 +86,14 @@ fn decode_aggregate(item: &Item) -> Result<UsageAggregate, StoreError> {
 }
 
 /// A cursor is the `GSI1SK` of the last entry of the previous page: `<timestamp>#<id>`.
-/// Anything else was never returned by a page: `Conflict("invalid cursor")` (as the
-/// embedded adapter).
+/// Anything else was never returned by a page: `InvalidCursor` (as the embedded adapter).
 fn check_cursor(cursor: &str) -> Result<String, StoreError> {
     let valid =
         cursor.split_once('#').is_some_and(|(at, id)| !id.is_empty() && DateTime::parse_from_rfc3339(at).is_ok());
     if valid {
         Ok(cursor.to_string())
     } else {
-        Err(StoreError::Conflict("invalid cursor"))
+        Err(StoreError::InvalidCursor)
     }
 }
 

@@ -25,13 +25,13 @@ fn encode_cursor(last: &UsageEvent) -> String {
     format!("{}:{}", ms(last.timestamp), last.id)
 }
 
-/// `(timestamp ms, id)` of the last entry of the previous page. An unparsable cursor is a
-/// `Conflict("invalid cursor")`: the caller sent something no page ever returned.
+/// `(timestamp ms, id)` of the last entry of the previous page. An unparsable cursor is
+/// `InvalidCursor`: the caller sent something no page ever returned.
 fn decode_cursor(cursor: &str) -> Result<(i64, String), StoreError> {
-    let (ts, id) = cursor.split_once(':').ok_or(StoreError::Conflict("invalid cursor"))?;
-    let ts: i64 = ts.parse().map_err(|_| StoreError::Conflict("invalid cursor"))?;
+    let (ts, id) = cursor.split_once(':').ok_or(StoreError::InvalidCursor)?;
+    let ts: i64 = ts.parse().map_err(|_| StoreError::InvalidCursor)?;
     if id.is_empty() {
-        return Err(StoreError::Conflict("invalid cursor"));
+        return Err(StoreError::InvalidCursor);
     }
     Ok((ts, id.to_string()))
 }
