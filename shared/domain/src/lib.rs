@@ -28,7 +28,7 @@ pub use id::Id;
 pub use page::PageLimits;
 pub use password::{PasswordPolicy, PASSWORD_MAX_LEN, PASSWORD_MIN_LEN};
 pub use plan::{
-    BillingType, Period, Plan, PlanStatus, Subscription, SubscriptionQuery, SubscriptionStatus, FREE_PLAN_ID,
+    BillingType, Period, PeriodKey, Plan, PlanStatus, Subscription, SubscriptionQuery, SubscriptionStatus, FREE_PLAN_ID,
 };
 pub use ports::*;
 pub use stored_enum::StoredEnum;

@@ -172,12 +172,43 @@ impl SubscriptionQuery {
     }
 }
 
+/// The key of a billing period: `YYYY-MM` of its month (UTC). Usage counters are keyed by it.
+///
+/// Serialised as the plain string, so events, alerts and the API carry `"2026-11"`. Not a
+/// `ToSchema` type of its own: fields of this type say `#[schema(value_type = String)]`, so
+/// the OpenAPI document shows a string as before.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PeriodKey(String);
+
+impl PeriodKey {
+    /// The key of the month containing `t`.
+    pub fn containing(t: DateTime<Utc>) -> Self {
+        PeriodKey(format!("{:04}-{:02}", t.year(), t.month()))
+    }
+    /// Wraps a key read back from a store or a message. Not checked: to the stores a key is
+    /// opaque text, and the contract tests use keys of their own to stay apart.
+    pub fn from_string(s: impl Into<String>) -> Self {
+        PeriodKey(s.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PeriodKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A billing period: the calendar month (UTC). Usage counters are keyed by `key`, so a new
 /// period is a new counter and nothing is ever reset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Period {
     /// `YYYY-MM`.
-    pub key: String,
+    #[schema(value_type = String)]
+    pub key: PeriodKey,
     pub start: DateTime<Utc>,
     /// Exclusive.
     pub end: DateTime<Utc>,
@@ -188,7 +219,7 @@ impl Period {
         let start = Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0).single().expect("first of month");
         let (y, m) = if t.month() == 12 { (t.year() + 1, 1) } else { (t.year(), t.month() + 1) };
         let end = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single().expect("first of next month");
-        Period { key: format!("{:04}-{:02}", t.year(), t.month()), start, end }
+        Period { key: PeriodKey::containing(t), start, end }
     }
 }
 
@@ -213,9 +244,17 @@ mod tests {
     }
 
     #[test]
+    fn period_keys_serialise_as_plain_strings() {
+        let key = Period::containing(Utc.with_ymd_and_hms(2026, 11, 5, 0, 0, 0).unwrap()).key;
+        assert_eq!(serde_json::to_value(&key).unwrap(), serde_json::json!("2026-11"));
+        assert_eq!(serde_json::from_value::<PeriodKey>(serde_json::json!("2026-11")).unwrap(), key);
+        assert_eq!(key.to_string(), "2026-11");
+    }
+
+    #[test]
     fn periods_are_calendar_months() {
         let p = Period::containing(Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 59).unwrap());
-        assert_eq!(p.key, "2026-12");
+        assert_eq!(p.key.as_str(), "2026-12");
         assert_eq!(p.end, Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap());
         let p = Period::containing(Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap());
         assert_eq!((p.key.as_str(), p.start.day(), p.end.month()), ("2026-02", 1, 3));

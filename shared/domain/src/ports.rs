@@ -12,8 +12,9 @@
 
 use crate::{
     ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, KeyRotation,
-    KeySecret, MailMessage, Membership, Organization, Plan, RefreshFamily, RefreshToken, RotateOutcome, StoreError,
-    Subscription, SubscriptionQuery, TokenHash, UsageAggregate, UsageEvent, UsageIncrement, UsageLogQuery, User,
+    KeySecret, MailMessage, Membership, Organization, PeriodKey, Plan, RefreshFamily, RefreshToken, RotateOutcome,
+    StoreError, Subscription, SubscriptionQuery, TokenHash, UsageAggregate, UsageEvent, UsageIncrement, UsageLogQuery,
+    User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -239,13 +240,13 @@ pub trait UsageCounter: Send + Sync {
     async fn add_usage(
         &self,
         org_id: &Id,
-        period: &str,
+        period: &PeriodKey,
         cost: u64,
         hard_limit: Option<u64>,
         expires_at: DateTime<Utc>,
     ) -> Result<UsageIncrement, StoreError>;
     /// The counter's value (0 if none).
-    async fn usage(&self, org_id: &Id, period: &str) -> Result<u64, StoreError>;
+    async fn usage(&self, org_id: &Id, period: &PeriodKey) -> Result<u64, StoreError>;
 }
 
 /// The hot path's write: count a metered call against its period quota and keep its usage

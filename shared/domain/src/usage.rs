@@ -2,7 +2,7 @@
 //! and the latency histogram behind p50/p95/p99.
 
 use crate::stored_enum::stored_enum;
-use crate::{Id, PageLimits};
+use crate::{Id, PageLimits, PeriodKey};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +23,8 @@ pub struct UsageEvent {
     pub ip: Option<String>,
     pub timestamp: DateTime<Utc>,
     /// The billing period the call was counted in (`YYYY-MM`).
-    pub period: String,
+    #[schema(value_type = String)]
+    pub period: PeriodKey,
 }
 
 impl UsageEvent {
@@ -199,7 +200,7 @@ pub struct QuotaAlert {
     pub id: String,
     pub org_id: Id,
     pub subscription_id: Id,
-    pub period: String,
+    pub period: PeriodKey,
     /// 80 or 100.
     pub threshold_percent: u8,
     pub used: u64,
@@ -242,7 +243,7 @@ mod tests {
             cost_units: 2,
             ip: None,
             timestamp: Utc::now(),
-            period: "2026-11".into(),
+            period: PeriodKey::from_string("2026-11"),
         }
     }
 

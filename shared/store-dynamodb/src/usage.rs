@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use std::hash::{BuildHasher, Hasher};
 use tollgate_domain::usage::{latency_bucket, LATENCY_BOUNDS_MS};
 use tollgate_domain::{
-    AggregateQuery, Granularity, Id, StoreError, StoredEnum, UsageAggregate, UsageCounter, UsageEvent, UsageIncrement,
-    UsageLog, UsageLogQuery,
+    AggregateQuery, Granularity, Id, PeriodKey, StoreError, StoredEnum, UsageAggregate, UsageCounter, UsageEvent,
+    UsageIncrement, UsageLog, UsageLogQuery,
 };
 
 /// Rounds of `record_usage` when it keeps losing against concurrent transactions on the
@@ -40,7 +40,7 @@ fn log_item(e: &UsageEvent, expires_at: DateTime<Utc>) -> Item {
         .n("cost_units", e.cost_units)
         .opt_s("ip", e.ip.as_deref())
         .time("timestamp", e.timestamp)
-        .s("period", &e.period)
+        .s("period", e.period.as_str())
         .time("expires_at", expires_at)
         .ttl(expires_at)
         .gsi1(org_log_gsi_pk(&e.org_id), usage_log_gsi_sk(e.timestamp, &e.id))
@@ -61,7 +61,7 @@ fn decode_log(item: &Item) -> Result<UsageEvent, StoreError> {
         cost_units: r.num("cost_units")?,
         ip: r.opt_string("ip")?,
         timestamp: r.time("timestamp")?,
-        period: r.string("period")?,
+        period: PeriodKey::from_string(r.string("period")?),
     })
 }
 
@@ -267,7 +267,7 @@ impl UsageCounter for DynamoStore {
     async fn add_usage(
         &self,
         org_id: &Id,
-        period: &str,
+        period: &PeriodKey,
         cost: u64,
         hard_limit: Option<u64>,
         expires_at: DateTime<Utc>,
@@ -326,7 +326,7 @@ impl UsageCounter for DynamoStore {
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period), err(level = "debug"))]
-    async fn usage(&self, org_id: &Id, period: &str) -> Result<u64, StoreError> {
+    async fn usage(&self, org_id: &Id, period: &PeriodKey) -> Result<u64, StoreError> {
         let (pk, sk) = usage_counter_key(org_id, period);
         match self.get("GetItem(usage counter)", key(pk, sk)).await? {
             Some(item) => Reader::new(&item, "usage counter").u64_or_zero("used"),
