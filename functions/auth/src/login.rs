@@ -12,7 +12,6 @@ use tollgate_domain::token::generate_secret_token;
 use tollgate_domain::{AuditEvent, Email, Id, RefreshFamily, RefreshToken, Role, TokenHash, User};
 use tollgate_http::cookies::set_refresh_cookie;
 use tollgate_http::extract::ClientIp;
-use tollgate_http::password::{dummy_verify, verify_password};
 use tollgate_http::views::UserProfile;
 use tollgate_http::{ApiError, ApiJson, AppState, ErrorBody};
 use utoipa::ToSchema;
@@ -104,9 +103,9 @@ async fn authenticate(state: &AppState, req: &LoginRequest, ip: Option<String>) 
 
     let user = state.store.find_user_by_email(&email).await?;
     let ok = match &user {
-        Some(u) => verify_password(req.password.clone(), u.password_hash.clone()).await?,
+        Some(u) => state.passwords.verify(req.password.clone(), u.password_hash.clone()).await?,
         None => {
-            dummy_verify(req.password.clone()).await;
+            state.passwords.verify_nothing(req.password.clone()).await;
             false
         }
     };

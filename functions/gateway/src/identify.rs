@@ -3,8 +3,8 @@
 
 use axum::http::{header, HeaderMap};
 use chrono::{DateTime, Utc};
+use tollgate_app::current_subscription;
 use tollgate_domain::{ApiKey, Id, KeySecret, ParsedKey, Plan, Subscription, UserStatus};
-use tollgate_http::metering::current_subscription;
 use tollgate_http::ApiError;
 
 use crate::call::{Call, Caller};

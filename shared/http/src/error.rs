@@ -149,6 +149,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<tollgate_app::AppError> for ApiError {
+    fn from(e: tollgate_app::AppError) -> Self {
+        use tollgate_app::AppError;
+        match e {
+            AppError::Store(e) => e.into(),
+            AppError::Domain(e) => e.into(),
+            AppError::Port(e) => e.into(),
+            AppError::Inconsistent(m) => ApiError::Internal(m),
+        }
+    }
+}
+
 impl From<PortError> for ApiError {
     fn from(e: PortError) -> Self {
         ApiError::Unavailable(Box::new(e))

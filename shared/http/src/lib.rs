@@ -6,7 +6,6 @@ pub mod error;
 pub mod extract;
 pub mod jwt;
 pub mod lambda;
-pub mod metering;
 pub mod middleware;
 pub mod openapi;
 pub mod password;
