@@ -167,6 +167,12 @@ impl From<PortError> for ApiError {
     }
 }
 
+/// The cause of a 5xx answer, kept on the response for the logging middleware
+/// (`middleware::log_server_failures`), which logs it inside the request's span. The client
+/// sees only a generic message.
+#[derive(Debug, Clone)]
+pub struct ServerFailure(pub String);
+
 /// The error and its sources, one line, for logs.
 fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
@@ -183,8 +189,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let upstream = matches!(self, ApiError::BadGateway { .. } | ApiError::GatewayTimeout { .. });
-        let message = if status.is_server_error() && !upstream {
-            tracing::error!(status = status.as_u16(), error = %chain(&self), "request failed");
+        let failure = (status.is_server_error() && !upstream).then(|| ServerFailure(chain(&self)));
+        let message = if failure.is_some() {
             match &self {
                 ApiError::Unavailable(_) => "a backend service is unavailable; try again shortly".to_string(),
                 _ => "internal error".to_string(),
@@ -197,6 +203,9 @@ impl IntoResponse for ApiError {
         let mut resp = (status, axum::Json(body)).into_response();
         if let ApiError::TooManyRequests { retry_after, .. } = self {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+        }
+        if let Some(failure) = failure {
+            resp.extensions_mut().insert(failure);
         }
         resp
     }
