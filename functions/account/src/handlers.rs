@@ -5,6 +5,7 @@ use axum::Json;
 use serde::Deserialize;
 use tollgate_domain::{AuditEvent, PasswordPolicy};
 use tollgate_http::views::{optional_text_field, text_field, Message, UserProfile};
+use tollgate_http::ErrorCode;
 use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody};
 use utoipa::ToSchema;
 
@@ -35,7 +36,7 @@ pub struct DeleteAccountRequest {
 /// 401 `invalid_credentials` unless `password` is the user's.
 async fn confirm_password(state: &AppState, auth: &AuthUser, password: String) -> Result<(), ApiError> {
     if !state.passwords.verify(password, auth.user.password_hash.clone()).await? {
-        return Err(ApiError::unauthorized("invalid_credentials", "the password is wrong"));
+        return Err(ApiError::unauthorized(ErrorCode::InvalidCredentials, "the password is wrong"));
     }
     Ok(())
 }

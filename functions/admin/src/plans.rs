@@ -7,6 +7,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollgate_app::subscriptions::PLAN_PREFIX;
 use tollgate_domain::{AuditEvent, BillingType, Id, Plan, PlanDraft, PlanStatus, FREE_PLAN_ID};
+use tollgate_http::ErrorCode;
 use tollgate_http::{AdminUser, ApiError, ApiJson, AppState, ErrorBody};
 use utoipa::ToSchema;
 
@@ -236,7 +237,10 @@ pub async fn delete_plan(
     let now = state.now();
     let mut plan = existing_plan(&state, &id).await?;
     if plan.id.as_str() == FREE_PLAN_ID {
-        return Err(ApiError::conflict("default_plan", "new organizations start on this plan; it cannot be deleted"));
+        return Err(ApiError::conflict(
+            ErrorCode::DefaultPlan,
+            "new organizations start on this plan; it cannot be deleted",
+        ));
     }
     let target = plan.id.to_string();
     let event =

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use tollgate_domain::{ActionTokenKind, AuditEvent, Email, PasswordPolicy, TokenHash};
 use tollgate_http::extract::ClientIp;
 use tollgate_http::views::Message;
+use tollgate_http::ErrorCode;
 use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody};
 use utoipa::ToSchema;
 
@@ -84,7 +85,7 @@ pub async fn resend_verification(
     auth: AuthUser,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     if auth.user.email_verified {
-        return Err(ApiError::conflict("already_verified", "this email address is already verified"));
+        return Err(ApiError::conflict(ErrorCode::AlreadyVerified, "this email address is already verified"));
     }
     Throttle::new(&state, format!("mail:verify:{}", auth.user.id), 5).hit(&state).await?;
     send_action_mail(&state, &auth.user, ActionTokenKind::VerifyEmail).await?;

@@ -9,6 +9,7 @@ use tollgate_app::{create_user, new_user, AppError, NewUser};
 use tollgate_domain::{ActionTokenKind, AuditEvent, Email, PasswordPolicy, Role, StoreError};
 use tollgate_http::extract::ClientIp;
 use tollgate_http::views::{optional_text_field, text_field, UserProfile};
+use tollgate_http::ErrorCode;
 use tollgate_http::{ApiError, ApiJson, AppState, ErrorBody};
 use utoipa::ToSchema;
 
@@ -58,7 +59,7 @@ pub async fn register(
     let user = new_user(new, state.now());
     create_user(state.store.as_ref(), &user).await.map_err(|e| match e {
         AppError::Store(StoreError::AlreadyExists(_)) => {
-            ApiError::conflict("email_taken", "an account with this email already exists")
+            ApiError::conflict(ErrorCode::EmailTaken, "an account with this email already exists")
         }
         e => e.into(),
     })?;

@@ -7,6 +7,7 @@ use axum::http::Response;
 use tollgate_domain::usage::thresholds_crossed;
 use tollgate_domain::{Endpoint, Period, QueueMessage, QueueName, QuotaAlert, UsageEvent, UsageIncrement};
 use tollgate_http::ApiError;
+use tollgate_http::ErrorCode;
 
 use crate::call::{Call, Caller, QuotaHeaders};
 use crate::Gateway;
@@ -52,7 +53,7 @@ pub async fn count(
     call.answer.quota = Some(QuotaHeaders { limit: plan.monthly_limit, used, seconds_to_period_end });
     if let UsageIncrement::LimitReached { .. } = increment {
         return Err(ApiError::TooManyRequests {
-            code: "quota_exceeded",
+            code: ErrorCode::QuotaExceeded,
             message: format!(
                 "the monthly quota of {} units is used up; it renews at {}",
                 plan.monthly_limit.unwrap_or(0),

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use tollgate_app::current_subscription;
 use tollgate_domain::{ApiKey, Id, KeySecret, ParsedKey, Plan, Subscription, UserStatus};
 use tollgate_http::ApiError;
+use tollgate_http::ErrorCode;
 
 use crate::call::{Call, Caller};
 use crate::{limits, Gateway};
@@ -40,18 +41,21 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
 /// Every refusal is a client error (401 or 403).
 async fn identify(gw: &Gateway, raw: &str, now: DateTime<Utc>) -> Result<Caller, ApiError> {
     let parsed = ParsedKey::parse(raw)
-        .map_err(|_| ApiError::unauthorized("invalid_api_key", "the API key is malformed or mistyped"))?;
+        .map_err(|_| ApiError::unauthorized(ErrorCode::InvalidApiKey, "the API key is malformed or mistyped"))?;
     let (key, secret, owner) = key(gw, &parsed)
         .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_api_key", "this API key is not known"))?;
-    key.check_usable(&secret, now).map_err(|r| ApiError::unauthorized(r.code(), r.to_string()))?;
+        .ok_or_else(|| ApiError::unauthorized(ErrorCode::InvalidApiKey, "this API key is not known"))?;
+    key.check_usable(&secret, now)?;
     if owner != UserStatus::Active {
-        return Err(ApiError::forbidden("account_suspended", "the account owning this key is suspended or deleted"));
+        return Err(ApiError::forbidden(
+            ErrorCode::AccountSuspended,
+            "the account owning this key is suspended or deleted",
+        ));
     }
     let (subscription, plan) = subscription(gw, &key.org_id, now).await?;
     if !subscription.is_serving() {
         return Err(ApiError::forbidden(
-            "subscription_inactive",
+            ErrorCode::SubscriptionInactive,
             "the subscription of this key's organization has ended",
         ));
     }

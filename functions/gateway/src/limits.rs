@@ -4,6 +4,7 @@
 
 use tollgate_domain::Endpoint;
 use tollgate_http::ApiError;
+use tollgate_http::ErrorCode;
 
 use crate::call::{Call, Caller};
 use crate::limiter::RateDecision;
@@ -12,7 +13,7 @@ use crate::{Gateway, DEFAULT_PUBLIC_RATE_LIMIT};
 /// 429 `rate_limited` with `Retry-After`.
 fn rate_limited(d: &RateDecision) -> ApiError {
     ApiError::TooManyRequests {
-        code: "rate_limited",
+        code: ErrorCode::RateLimited,
         message: format!("rate limit of {} requests per minute reached; retry in {} s", d.limit, d.reset_secs),
         retry_after: d.reset_secs,
     }
