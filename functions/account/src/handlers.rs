@@ -4,8 +4,8 @@ use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use tollgate_domain::{AuditEvent, PasswordPolicy};
-use tollgate_http::password::{hash_password, verify_password};
 use tollgate_http::views::{optional_text_field, text_field, Message, UserProfile};
+use tollgate_http::ErrorCode;
 use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody};
 use utoipa::ToSchema;
 
@@ -34,9 +34,9 @@ pub struct DeleteAccountRequest {
 }
 
 /// 401 `invalid_credentials` unless `password` is the user's.
-async fn confirm_password(auth: &AuthUser, password: String) -> Result<(), ApiError> {
-    if !verify_password(password, auth.user.password_hash.clone()).await? {
-        return Err(ApiError::unauthorized("invalid_credentials", "the password is wrong"));
+async fn confirm_password(state: &AppState, auth: &AuthUser, password: String) -> Result<(), ApiError> {
+    if !state.passwords.verify(password, auth.user.password_hash.clone()).await? {
+        return Err(ApiError::unauthorized(ErrorCode::InvalidCredentials, "the password is wrong"));
     }
     Ok(())
 }
@@ -101,9 +101,9 @@ pub async fn change_password(
     ApiJson(req): ApiJson<ChangePasswordRequest>,
 ) -> Result<Json<Message>, ApiError> {
     PasswordPolicy::check(&req.new_password, Some(&auth.user.email))?;
-    confirm_password(&auth, req.current_password).await?;
+    confirm_password(&state, &auth, req.current_password).await?;
     let mut user = auth.user;
-    user.password_hash = hash_password(req.new_password).await?;
+    user.password_hash = state.passwords.hash(req.new_password).await?;
     user.updated_at = state.now();
     state.store.update_user(&user).await?;
     let revoked =
@@ -134,7 +134,7 @@ pub async fn delete_account(
     auth: AuthUser,
     ApiJson(req): ApiJson<DeleteAccountRequest>,
 ) -> Result<Json<Message>, ApiError> {
-    confirm_password(&auth, req.password).await?;
+    confirm_password(&state, &auth, req.password).await?;
     let now = state.now();
     let user = &auth.user;
     // Deleting first makes every later request of this user fail authentication, so the

@@ -5,9 +5,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use tollgate_app::subscriptions::ENDPOINT_PREFIX;
 use tollgate_domain::{AuditEvent, Endpoint, Id, StoreError};
-use tollgate_http::metering::ENDPOINT_PREFIX;
 use tollgate_http::views::{optional_text_field, text_field};
+use tollgate_http::ErrorCode;
 use tollgate_http::{AdminUser, ApiError, ApiJson, AppState, ErrorBody};
 use utoipa::ToSchema;
 
@@ -76,7 +77,7 @@ fn validated(mut e: Endpoint) -> Result<Endpoint, ApiError> {
 fn collision(e: StoreError) -> ApiError {
     match e {
         StoreError::AlreadyExists(_) => {
-            ApiError::conflict("endpoint_exists", "an endpoint with this method and path already exists")
+            ApiError::conflict(ErrorCode::EndpointExists, "an endpoint with this method and path already exists")
         }
         e => e.into(),
     }

@@ -5,9 +5,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tollgate_domain::{AuditEvent, BillingType, Id, Plan, PlanStatus, FREE_PLAN_ID};
-use tollgate_http::metering::PLAN_PREFIX;
-use tollgate_http::views::{optional_text_field, text_field};
+use tollgate_app::subscriptions::PLAN_PREFIX;
+use tollgate_domain::{AuditEvent, BillingType, Id, Plan, PlanDraft, PlanStatus, FREE_PLAN_ID};
+use tollgate_http::ErrorCode;
 use tollgate_http::{AdminUser, ApiError, ApiJson, AppState, ErrorBody};
 use utoipa::ToSchema;
 
@@ -98,110 +98,6 @@ pub struct DeletedPlan {
     pub plan: Plan,
 }
 
-/// A plan's fields before validation (numbers wide enough to reject out-of-range input
-/// with a clear message).
-struct Draft {
-    name: String,
-    description: Option<String>,
-    billing_type: BillingType,
-    price: i64,
-    currency: String,
-    rate_limit: i64,
-    burst: Option<i64>,
-    monthly_limit: Option<i64>,
-    overage_price: Option<i64>,
-    retention_days: i64,
-    max_api_keys: i64,
-    features: serde_json::Value,
-    status: PlanStatus,
-}
-
-fn in_range(field: &'static str, v: i64, min: i64, max: i64) -> Result<(), ApiError> {
-    if v < min || v > max {
-        return Err(ApiError::invalid_field(field, format!("must be between {min} and {max}")));
-    }
-    Ok(())
-}
-
-impl Draft {
-    fn of(p: &Plan) -> Draft {
-        Draft {
-            name: p.name.clone(),
-            description: p.description.clone(),
-            billing_type: p.billing_type,
-            price: p.price,
-            currency: p.currency.clone(),
-            rate_limit: i64::from(p.rate_limit),
-            burst: p.burst.map(i64::from),
-            monthly_limit: p.monthly_limit.map(|v| i64::try_from(v).unwrap_or(i64::MAX)),
-            overage_price: p.overage_price,
-            retention_days: i64::from(p.retention_days),
-            max_api_keys: i64::from(p.max_api_keys),
-            features: p.features.clone(),
-            status: p.status,
-        }
-    }
-
-    /// The validated plan.
-    fn into_plan(
-        self,
-        id: Id,
-        created_at: chrono::DateTime<chrono::Utc>,
-        updated_at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Plan, ApiError> {
-        let name = text_field("name", &self.name, 100)?;
-        let description = optional_text_field("description", self.description.as_deref(), 500)?;
-        if self.price < 0 {
-            return Err(ApiError::invalid_field("price", "must be >= 0 (minor units)"));
-        }
-        let currency = self.currency.trim().to_string();
-        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_lowercase()) {
-            return Err(ApiError::invalid_field(
-                "currency",
-                "must be three lower-case letters (ISO 4217), such as usd",
-            ));
-        }
-        in_range("rate_limit", self.rate_limit, 1, 1_000_000)?;
-        if let Some(b) = self.burst {
-            in_range("burst", b, 0, 1_000_000)?;
-        }
-        if let Some(l) = self.monthly_limit {
-            in_range("monthly_limit", l, 1, i64::MAX)?;
-        }
-        match self.overage_price {
-            Some(p) if p < 0 => return Err(ApiError::invalid_field("overage_price", "must be >= 0 (minor units)")),
-            None if self.billing_type != BillingType::Subscription => {
-                return Err(ApiError::invalid_field("overage_price", "is required for pay_as_you_go and hybrid plans"))
-            }
-            _ => {}
-        }
-        in_range("retention_days", self.retention_days, 1, 3650)?;
-        in_range("max_api_keys", self.max_api_keys, 1, 1000)?;
-        if !self.features.is_object() {
-            return Err(ApiError::invalid_field("features", "must be a JSON object"));
-        }
-        // The ranges above make these conversions lossless.
-        Ok(Plan {
-            id,
-            name,
-            description,
-            billing_type: self.billing_type,
-            price: self.price,
-            currency,
-            rate_limit: self.rate_limit as u32,
-            burst: self.burst.map(|b| b as u32),
-            monthly_limit: self.monthly_limit.map(|l| l as u64),
-            overage_price: self.overage_price,
-            retention_days: self.retention_days as u32,
-            max_api_keys: self.max_api_keys as u32,
-            features: self.features,
-            status: self.status,
-            created_at,
-            updated_at,
-        })
-    }
-}
-
 /// The plan as stored (timestamps at the store's precision).
 async fn stored(state: &AppState, plan: Plan) -> Result<Plan, ApiError> {
     Ok(state.store.get_plan(&plan.id).await?.unwrap_or(plan))
@@ -238,7 +134,7 @@ pub async fn create_plan(
     ApiJson(req): ApiJson<CreatePlanRequest>,
 ) -> Result<(StatusCode, Json<Plan>), ApiError> {
     let now = state.now();
-    let plan = Draft {
+    let plan = PlanDraft {
         name: req.name,
         description: req.description,
         billing_type: req.billing_type.unwrap_or(BillingType::Subscription),
@@ -284,7 +180,7 @@ pub async fn update_plan(
 ) -> Result<Json<Plan>, ApiError> {
     let now = state.now();
     let current = existing_plan(&state, &id).await?;
-    let mut d = Draft::of(&current);
+    let mut d = PlanDraft::of(&current);
     let mut changed: Vec<&str> = Vec::new();
     macro_rules! set {
         ($field:ident) => {
@@ -341,7 +237,10 @@ pub async fn delete_plan(
     let now = state.now();
     let mut plan = existing_plan(&state, &id).await?;
     if plan.id.as_str() == FREE_PLAN_ID {
-        return Err(ApiError::conflict("default_plan", "new organizations start on this plan; it cannot be deleted"));
+        return Err(ApiError::conflict(
+            ErrorCode::DefaultPlan,
+            "new organizations start on this plan; it cannot be deleted",
+        ));
     }
     let target = plan.id.to_string();
     let event =

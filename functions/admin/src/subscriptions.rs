@@ -5,8 +5,8 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use tollgate_app::subscriptions::SUBSCRIPTION_PREFIX;
 use tollgate_domain::{AuditEvent, Id, PlanStatus, Subscription, SubscriptionQuery, SubscriptionStatus};
-use tollgate_http::metering::SUBSCRIPTION_PREFIX;
 use tollgate_http::{AdminUser, ApiError, ApiJson, ApiQuery, AppState, ErrorBody};
 use utoipa::{IntoParams, ToSchema};
 

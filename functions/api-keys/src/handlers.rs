@@ -6,10 +6,11 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use tollgate_app::current_subscription;
 use tollgate_domain::id::prefix;
 use tollgate_domain::{ApiKey, ApiKeyStatus, AuditEvent, Id, KeyRotation, NewApiKey, StoreError};
-use tollgate_http::metering::current_subscription;
 use tollgate_http::views::text_field;
+use tollgate_http::ErrorCode;
 use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody, OptionalJson};
 use utoipa::ToSchema;
 
@@ -159,7 +160,7 @@ pub async fn create_key(
     let limit = plan.max_api_keys;
     state.store.create_api_key(&key, &secret, limit, now).await.map_err(|e| match e {
         StoreError::LimitReached(_) => ApiError::conflict(
-            "key_limit_reached",
+            ErrorCode::KeyLimitReached,
             format!("your plan ({}) allows {limit} active keys; revoke one before creating another", plan.name),
         ),
         e => e.into(),
@@ -238,12 +239,12 @@ pub async fn rotate_key(
     let current =
         state.store.get_api_key(&auth.org_id, &id).await?.ok_or_else(|| ApiError::NotFound("api key".into()))?;
     if current.status(now) != ApiKeyStatus::Active {
-        return Err(ApiError::conflict("key_not_active", "only an active key can be rotated"));
+        return Err(ApiError::conflict(ErrorCode::KeyNotActive, "only an active key can be rotated"));
     }
     let new = NewApiKey::generate();
     let rotation = KeyRotation::new(&id, &auth.org_id, &new, now, now + grace);
     let key = state.store.rotate_api_key(&auth.org_id, &id, &rotation, now).await.map_err(|e| match e {
-        StoreError::Conflict(_) => ApiError::conflict("key_not_active", "only an active key can be rotated"),
+        StoreError::Conflict(_) => ApiError::conflict(ErrorCode::KeyNotActive, "only an active key can be rotated"),
         e => e.into(),
     })?;
     let event = key_event("api_key.rotate", now, &auth, &key);

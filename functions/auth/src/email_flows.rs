@@ -8,8 +8,8 @@ use axum::Json;
 use serde::Deserialize;
 use tollgate_domain::{ActionTokenKind, AuditEvent, Email, PasswordPolicy, TokenHash};
 use tollgate_http::extract::ClientIp;
-use tollgate_http::password::hash_password;
 use tollgate_http::views::Message;
+use tollgate_http::ErrorCode;
 use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody};
 use utoipa::ToSchema;
 
@@ -85,7 +85,7 @@ pub async fn resend_verification(
     auth: AuthUser,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     if auth.user.email_verified {
-        return Err(ApiError::conflict("already_verified", "this email address is already verified"));
+        return Err(ApiError::conflict(ErrorCode::AlreadyVerified, "this email address is already verified"));
     }
     Throttle::new(&state, format!("mail:verify:{}", auth.user.id), 5).hit(&state).await?;
     send_action_mail(&state, &auth.user, ActionTokenKind::VerifyEmail).await?;
@@ -143,7 +143,7 @@ pub async fn reset_password(
     let token = consume(&state, &req.token, ActionTokenKind::ResetPassword).await?;
     let mut user = state.store.get_user(&token.user_id).await?.filter(|u| u.is_active()).ok_or_else(invalid_token)?;
     PasswordPolicy::check(&req.password, Some(&user.email))?;
-    user.password_hash = hash_password(req.password).await?;
+    user.password_hash = state.passwords.hash(req.password).await?;
     user.updated_at = state.now();
     state.store.update_user(&user).await?;
     let revoked = state.store.revoke_user_families(&user.id, None, "password_reset", user.updated_at).await?;

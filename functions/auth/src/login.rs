@@ -12,8 +12,8 @@ use tollgate_domain::token::generate_secret_token;
 use tollgate_domain::{AuditEvent, Email, Id, RefreshFamily, RefreshToken, Role, TokenHash, User};
 use tollgate_http::cookies::set_refresh_cookie;
 use tollgate_http::extract::ClientIp;
-use tollgate_http::password::{dummy_verify, verify_password};
 use tollgate_http::views::UserProfile;
+use tollgate_http::ErrorCode;
 use tollgate_http::{ApiError, ApiJson, AppState, ErrorBody};
 use utoipa::ToSchema;
 
@@ -77,7 +77,7 @@ pub async fn admin_login(
         state
             .audit(AuditEvent::new("admin.login_denied", state.now()).actor(&user.id).org(&user.default_org_id).ip(ip))
             .await;
-        return Err(ApiError::forbidden("admin_required", "this account is not an admin"));
+        return Err(ApiError::forbidden(ErrorCode::AdminRequired, "this account is not an admin"));
     }
     start_session(&state, user, ip, "admin.login").await
 }
@@ -91,7 +91,7 @@ pub async fn admin_login(
 /// guesses all pass the check. A successful login gives its per-IP attempt back and clears
 /// the account's failures, so the limits count failures and guesses in flight.
 async fn authenticate(state: &AppState, req: &LoginRequest, ip: Option<String>) -> Result<User, ApiError> {
-    let invalid = || ApiError::unauthorized("invalid_credentials", "wrong email or password");
+    let invalid = || ApiError::unauthorized(ErrorCode::InvalidCredentials, "wrong email or password");
     let email = Email::parse(&req.email).map_err(|_| invalid())?;
     let per_ip = Throttle::new(
         state,
@@ -104,9 +104,9 @@ async fn authenticate(state: &AppState, req: &LoginRequest, ip: Option<String>) 
 
     let user = state.store.find_user_by_email(&email).await?;
     let ok = match &user {
-        Some(u) => verify_password(req.password.clone(), u.password_hash.clone()).await?,
+        Some(u) => state.passwords.verify(req.password.clone(), u.password_hash.clone()).await?,
         None => {
-            dummy_verify(req.password.clone()).await;
+            state.passwords.verify_nothing(req.password.clone()).await;
             false
         }
     };
@@ -124,7 +124,7 @@ async fn authenticate(state: &AppState, req: &LoginRequest, ip: Option<String>) 
     // Independent writes: one round trip, not two, on every successful login.
     tokio::try_join!(per_ip.release(state), per_account.clear(state))?;
     if !user.is_active() {
-        return Err(ApiError::forbidden("account_suspended", "this account is suspended"));
+        return Err(ApiError::account_suspended());
     }
     Ok(user)
 }

@@ -3,10 +3,9 @@
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use tollgate_app::{current_subscription, PeriodUsage};
 use tollgate_domain::{Period, Plan, PlanStatus, Subscription};
-use tollgate_http::metering::current_subscription;
 use tollgate_http::{ApiError, AppState, AuthUser, ErrorBody};
-use usage::PeriodUsage;
 use utoipa::ToSchema;
 
 /// The plans open to new subscriptions, cheapest first.

@@ -1,14 +1,14 @@
 //! Handlers of the usage route group. The organization always comes from the access token,
 //! never from the request, so another tenant's usage cannot be asked for.
 
-use crate::summary::{PeriodUsage, UsageSummary};
+use crate::summary::UsageSummary;
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use tollgate_app::{current_subscription, PeriodUsage};
 use tollgate_domain::{AggregateQuery, Granularity, Id, Period, UsageAggregate, UsageEvent, UsageLogQuery};
-use tollgate_http::metering::current_subscription;
 use tollgate_http::{ApiError, ApiQuery, AppState, AuthUser, ErrorBody};
 use utoipa::{IntoParams, ToSchema};
 

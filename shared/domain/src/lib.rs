@@ -14,6 +14,7 @@ pub mod password;
 pub mod plan;
 pub mod ports;
 mod stored_enum;
+pub mod text;
 pub mod token;
 pub mod usage;
 pub mod user;
@@ -28,7 +29,8 @@ pub use id::Id;
 pub use page::PageLimits;
 pub use password::{PasswordPolicy, PASSWORD_MAX_LEN, PASSWORD_MIN_LEN};
 pub use plan::{
-    BillingType, Period, PeriodKey, Plan, PlanStatus, Subscription, SubscriptionQuery, SubscriptionStatus, FREE_PLAN_ID,
+    BillingType, Period, PeriodKey, Plan, PlanDraft, PlanStatus, Subscription, SubscriptionQuery, SubscriptionStatus,
+    FREE_PLAN_ID,
 };
 pub use ports::*;
 pub use stored_enum::StoredEnum;

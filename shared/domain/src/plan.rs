@@ -1,7 +1,8 @@
 //! Plans, subscriptions and billing periods.
 
 use crate::stored_enum::stored_enum;
-use crate::{Id, PageLimits};
+use crate::text::{optional_text, required_text};
+use crate::{DomainError, Id, PageLimits};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -220,6 +221,108 @@ impl Period {
         let (y, m) = if t.month() == 12 { (t.year() + 1, 1) } else { (t.year(), t.month() + 1) };
         let end = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single().expect("first of next month");
         Period { key: PeriodKey::containing(t), start, end }
+    }
+}
+
+/// A plan's fields before validation, as an operator enters them (numbers wide enough to
+/// reject out-of-range input with a clear message). `into_plan` is the one place the plan
+/// rules live.
+pub struct PlanDraft {
+    pub name: String,
+    pub description: Option<String>,
+    pub billing_type: BillingType,
+    pub price: i64,
+    pub currency: String,
+    pub rate_limit: i64,
+    pub burst: Option<i64>,
+    pub monthly_limit: Option<i64>,
+    pub overage_price: Option<i64>,
+    pub retention_days: i64,
+    pub max_api_keys: i64,
+    pub features: serde_json::Value,
+    pub status: PlanStatus,
+}
+
+fn in_range(field: &'static str, v: i64, min: i64, max: i64) -> Result<(), DomainError> {
+    if v < min || v > max {
+        return Err(invalid(field, format!("must be between {min} and {max}")));
+    }
+    Ok(())
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> DomainError {
+    DomainError::InvalidField { field, reason: reason.into() }
+}
+
+impl PlanDraft {
+    /// The draft of an existing plan (to apply a partial update to).
+    pub fn of(p: &Plan) -> PlanDraft {
+        PlanDraft {
+            name: p.name.clone(),
+            description: p.description.clone(),
+            billing_type: p.billing_type,
+            price: p.price,
+            currency: p.currency.clone(),
+            rate_limit: i64::from(p.rate_limit),
+            burst: p.burst.map(i64::from),
+            monthly_limit: p.monthly_limit.map(|v| i64::try_from(v).unwrap_or(i64::MAX)),
+            overage_price: p.overage_price,
+            retention_days: i64::from(p.retention_days),
+            max_api_keys: i64::from(p.max_api_keys),
+            features: p.features.clone(),
+            status: p.status,
+        }
+    }
+
+    /// The validated plan, or the first rule it breaks (`InvalidField`).
+    pub fn into_plan(self, id: Id, created_at: DateTime<Utc>, updated_at: DateTime<Utc>) -> Result<Plan, DomainError> {
+        let name = required_text("name", &self.name, 100)?;
+        let description = optional_text("description", self.description.as_deref(), 500)?;
+        if self.price < 0 {
+            return Err(invalid("price", "must be >= 0 (minor units)"));
+        }
+        let currency = self.currency.trim().to_string();
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_lowercase()) {
+            return Err(invalid("currency", "must be three lower-case letters (ISO 4217), such as usd"));
+        }
+        in_range("rate_limit", self.rate_limit, 1, 1_000_000)?;
+        if let Some(b) = self.burst {
+            in_range("burst", b, 0, 1_000_000)?;
+        }
+        if let Some(l) = self.monthly_limit {
+            in_range("monthly_limit", l, 1, i64::MAX)?;
+        }
+        match self.overage_price {
+            Some(p) if p < 0 => return Err(invalid("overage_price", "must be >= 0 (minor units)")),
+            None if self.billing_type != BillingType::Subscription => {
+                return Err(invalid("overage_price", "is required for pay_as_you_go and hybrid plans"))
+            }
+            _ => {}
+        }
+        in_range("retention_days", self.retention_days, 1, 3650)?;
+        in_range("max_api_keys", self.max_api_keys, 1, 1000)?;
+        if !self.features.is_object() {
+            return Err(invalid("features", "must be a JSON object"));
+        }
+        // The ranges above make these conversions lossless.
+        Ok(Plan {
+            id,
+            name,
+            description,
+            billing_type: self.billing_type,
+            price: self.price,
+            currency,
+            rate_limit: self.rate_limit as u32,
+            burst: self.burst.map(|b| b as u32),
+            monthly_limit: self.monthly_limit.map(|l| l as u64),
+            overage_price: self.overage_price,
+            retention_days: self.retention_days as u32,
+            max_api_keys: self.max_api_keys as u32,
+            features: self.features,
+            status: self.status,
+            created_at,
+            updated_at,
+        })
     }
 }
 

@@ -382,6 +382,19 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, message: &MailMessage) -> Result<(), PortError>;
 }
 
+/// Password hashing (Argon2id in every target). Deliberately slow: adapters run it off the
+/// async worker threads.
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    /// A PHC string of `password` with a fresh salt.
+    async fn hash(&self, password: String) -> Result<String, PortError>;
+    /// Whether `password` matches the PHC string `hash`. Err if `hash` cannot be read.
+    async fn verify(&self, password: String, hash: String) -> Result<bool, PortError>;
+    /// Takes as long as `verify` and checks nothing: for an unknown account, so that a login
+    /// takes the same time whether or not the account exists.
+    async fn verify_nothing(&self, password: String);
+}
+
 /// Named secrets: Secrets Manager in AWS (cached), environment / data directory locally.
 #[async_trait]
 pub trait Secrets: Send + Sync {

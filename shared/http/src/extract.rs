@@ -1,5 +1,6 @@
 //! Extractors that turn every rejection into an `ApiError`.
 
+use crate::ErrorCode;
 use crate::{ApiError, AppState};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -127,7 +128,7 @@ impl FromRequestParts<AppState> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or_else(|| {
-            ApiError::unauthorized("missing_token", "send an access token as 'Authorization: Bearer <token>'")
+            ApiError::unauthorized(ErrorCode::MissingToken, "send an access token as 'Authorization: Bearer <token>'")
         })?;
         let claims = state.jwt.verify(token)?;
         let user = state
@@ -135,9 +136,11 @@ impl FromRequestParts<AppState> for AuthUser {
             .get_user(&Id::from_string(claims.sub))
             .await?
             .filter(|u| u.status != tollgate_domain::UserStatus::Deleted)
-            .ok_or_else(|| ApiError::unauthorized("invalid_token", "the account of this token no longer exists"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized(ErrorCode::InvalidToken, "the account of this token no longer exists")
+            })?;
         if !user.is_active() {
-            return Err(ApiError::forbidden("account_suspended", "this account is suspended"));
+            return Err(ApiError::account_suspended());
         }
         Ok(AuthUser {
             org_id: user.default_org_id.clone(),
@@ -158,7 +161,7 @@ impl FromRequestParts<AppState> for AdminUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let user = AuthUser::from_request_parts(parts, state).await?;
         if user.user.role != Role::Admin {
-            return Err(ApiError::forbidden("admin_required", "this route requires the admin role"));
+            return Err(ApiError::forbidden(ErrorCode::AdminRequired, "this route requires the admin role"));
         }
         Ok(AdminUser(user))
     }

@@ -135,3 +135,37 @@ async fn optional_bodies_accept_json_null() {
     let r = app.call(Method::POST, "/api/user/auth/refresh", Some(json!({"refresh_token": refresh})), None).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
+
+/// The README's error table, the `ErrorCode` catalogue and the OpenAPI document's `code`
+/// schema list the same codes, with the same statuses and descriptions.
+#[tokio::test]
+async fn the_error_catalogue_readme_and_spec_agree() {
+    use tollgate_http::ErrorCode;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let start = readme.find("<!-- error-codes:start").expect("the README has the error table");
+    let end = readme.find("<!-- error-codes:end -->").expect("the table ends");
+    let rows: Vec<(String, u16, String)> = readme[start..end]
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.trim().trim_matches('|').split('|').map(str::trim).collect();
+            let code = cells.first()?.strip_prefix('`')?.strip_suffix('`')?;
+            Some((code.to_string(), cells.get(1)?.parse().ok()?, cells.get(2)?.to_string()))
+        })
+        .collect();
+    let catalogue: Vec<(String, u16, String)> = ErrorCode::ALL
+        .iter()
+        .map(|c| (c.as_str().to_string(), c.status().as_u16(), c.description().to_string()))
+        .collect();
+    assert_eq!(rows, catalogue, "README table vs ErrorCode: regenerate the table from error_code.rs");
+
+    let app = TestApp::new().await;
+    let spec = app.call(Method::GET, "/api/openapi.json", None, None).await.body;
+    let documented: Vec<&str> = spec["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .expect("the ErrorCode schema")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(documented, codes);
+}
