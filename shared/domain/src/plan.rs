@@ -192,6 +192,7 @@ impl PeriodKey {
     pub fn from_string(s: impl Into<String>) -> Self {
         PeriodKey(s.into())
     }
+    /// The key as stored: `YYYY-MM`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
