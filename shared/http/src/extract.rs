@@ -13,7 +13,9 @@ use tollgate_domain::{Id, Role, User};
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// `axum::Json` with our error responses: 400 malformed JSON, 415 missing content type,
-/// 413 too large, 422 wrong shape (request types deny unknown fields).
+/// 413 too large, 422 wrong shape (request types deny unknown fields). The body is parsed
+/// before it is shaped, so a truncated body is "malformed" even if its start has the wrong
+/// shape, and see `typed` for numbers.
 pub struct ApiJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
@@ -24,8 +26,8 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+        match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) => typed(v).map(ApiJson),
             Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::MalformedJson(e.body_text())),
             Err(JsonRejection::JsonDataError(e)) => Err(ApiError::InvalidBody(e.body_text())),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType),
@@ -172,8 +174,34 @@ where
         // Syntax first, so a truncated body is "malformed" even if its start has the wrong shape.
         let value: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-        serde_path_to_error::deserialize(value)
-            .map(|v| OptionalJson(Some(v)))
-            .map_err(|e| ApiError::InvalidBody(format!("{}: {}", e.path(), e.inner())))
+        typed(value).map(|v| OptionalJson(Some(v)))
+    }
+}
+
+/// Shapes a parsed body into `T` (422 `invalid_body` with the offending field's path).
+///
+/// A number with a zero fraction (`5.0`) counts as the integer it equals, as in JSON Schema,
+/// whose `integer` type the spec uses for these fields: serde alone would reject `5.0` where
+/// a `u32` is expected.
+fn typed<T: DeserializeOwned>(mut value: serde_json::Value) -> Result<T, ApiError> {
+    whole_numbers_as_integers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| ApiError::InvalidBody(format!("{}: {}", e.path(), e.inner())))
+}
+
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0) {
+                // Only where the integer is exact: beyond 2^53 a float stands for many integers.
+                const EXACT: f64 = 9_007_199_254_740_992.0;
+                if f.abs() <= EXACT {
+                    *n = serde_json::Number::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_numbers_as_integers),
+        Value::Null | Value::Bool(_) | Value::String(_) => {}
     }
 }

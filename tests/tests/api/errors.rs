@@ -77,3 +77,30 @@ async fn suspended_users_are_refused_with_403() {
     let r = app.login("sus@example.com", tollgate_tests::app::PASSWORD).await;
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "account_suspended"));
 }
+
+/// JSON Schema's `integer` (the spec's type for these fields) includes `5.0`: a number with a
+/// zero fraction is accepted where an integer is, in required and optional bodies alike; a
+/// real fraction is not. Found by schemathesis (scripts/fuzz-openapi.sh).
+#[tokio::test]
+async fn whole_numbers_written_with_a_fraction_are_integers() {
+    let app = TestApp::new().await;
+    let admin = app.admin_token().await;
+    let plan = json!({"name": "Floaty", "price": 900.0, "rate_limit": 300.0, "max_api_keys": 5.0});
+    let r = app.call(Method::POST, "/api/admin/plans", Some(plan), Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!((r.body["price"].clone(), r.body["rate_limit"].clone()), (json!(900), json!(300)));
+    let r = app
+        .call(Method::POST, "/api/admin/plans", Some(json!({"name": "x", "price": 1, "rate_limit": 2.5})), Some(&admin))
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"));
+
+    let (access, _) = app.user("floaty@example.com").await;
+    let r = app.call(Method::POST, "/api/user/api-keys", Some(json!({"name": "k"})), Some(&access)).await;
+    let id = r.body["key"]["id"].as_str().unwrap().to_string();
+    let rotate = format!("/api/user/api-keys/{id}/rotate");
+    let r = app.call(Method::POST, &rotate, Some(json!({"grace_period_seconds": 60.0})), Some(&access)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(r.body["previous_secret_valid_until"].is_string());
+    let r = app.call(Method::POST, &rotate, Some(json!({"grace_period_seconds": 0.5})), Some(&access)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"));
+}
