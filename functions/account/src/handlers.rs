@@ -45,7 +45,6 @@ async fn confirm_password(auth: &AuthUser, password: String) -> Result<(), ApiEr
 #[utoipa::path(get, path = "/api/user/account/profile", tag = "account", security(("bearer" = [])),
     responses(
         (status = 200, description = "The profile", body = UserProfile),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
     ))]
 pub async fn get_profile(auth: AuthUser) -> Json<UserProfile> {
     Json(UserProfile::from(&auth.user))
@@ -56,7 +55,7 @@ pub async fn get_profile(auth: AuthUser) -> Json<UserProfile> {
     request_body = UpdateProfileRequest,
     responses(
         (status = 200, description = "The updated profile", body = UserProfile),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 422, description = "`invalid_field`", body = ErrorBody),
     ))]
 pub async fn update_profile(
     State(state): State<AppState>,
@@ -92,8 +91,8 @@ pub async fn update_profile(
     request_body = ChangePasswordRequest,
     responses(
         (status = 200, description = "Password changed; other sessions revoked", body = Message),
-        (status = 401, description = "Current password wrong", body = ErrorBody),
-        (status = 422, description = "New password too weak", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: the current password is wrong", body = ErrorBody),
+        (status = 422, description = "`weak_password`: the new password breaks the policy", body = ErrorBody),
     ))]
 pub async fn change_password(
     State(state): State<AppState>,
@@ -127,7 +126,7 @@ pub async fn change_password(
     request_body = DeleteAccountRequest,
     responses(
         (status = 200, description = "Account deleted", body = Message),
-        (status = 401, description = "Password wrong", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: the password is wrong", body = ErrorBody),
     ))]
 pub async fn delete_account(
     State(state): State<AppState>,

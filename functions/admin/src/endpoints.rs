@@ -96,8 +96,6 @@ async fn existing(state: &AppState, raw: &str) -> Result<Endpoint, ApiError> {
 #[utoipa::path(get, path = "/api/admin/endpoints", operation_id = "admin_list_endpoints", tag = "admin", security(("bearer" = [])),
     responses(
         (status = 200, description = "The endpoints", body = EndpointList),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
     ))]
 pub async fn list_endpoints(State(state): State<AppState>, _admin: AdminUser) -> Result<Json<EndpointList>, ApiError> {
     Ok(Json(EndpointList { data: state.store.list_endpoints().await? }))
@@ -108,10 +106,8 @@ pub async fn list_endpoints(State(state): State<AppState>, _admin: AdminUser) ->
     request_body = CreateEndpointRequest,
     responses(
         (status = 201, description = "The new endpoint", body = Endpoint),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 409, description = "An endpoint with this method and path exists", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 409, description = "`endpoint_exists`: an endpoint with this method and path exists", body = ErrorBody),
+        (status = 422, description = "`invalid_field`", body = ErrorBody),
     ))]
 pub async fn create_endpoint(
     State(state): State<AppState>,
@@ -151,11 +147,8 @@ pub async fn create_endpoint(
     request_body = UpdateEndpointRequest,
     responses(
         (status = 200, description = "The updated endpoint", body = Endpoint),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 404, description = "No such endpoint", body = ErrorBody),
-        (status = 409, description = "Another endpoint has this method and path", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 409, description = "`endpoint_exists`: another endpoint has this method and path", body = ErrorBody),
+        (status = 422, description = "`invalid_field`", body = ErrorBody),
     ))]
 pub async fn update_endpoint(
     State(state): State<AppState>,
@@ -203,9 +196,6 @@ pub async fn update_endpoint(
     params(("id" = String, Path, description = "Endpoint id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 404, description = "No such endpoint", body = ErrorBody),
     ))]
 pub async fn delete_endpoint(
     State(state): State<AppState>,

@@ -216,8 +216,6 @@ async fn existing_plan(state: &AppState, raw: &str) -> Result<Plan, ApiError> {
 #[utoipa::path(get, path = "/api/admin/plans", operation_id = "admin_list_plans", tag = "admin", security(("bearer" = [])),
     responses(
         (status = 200, description = "The plans", body = PlanList),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
     ))]
 pub async fn list_plans(State(state): State<AppState>, _admin: AdminUser) -> Result<Json<PlanList>, ApiError> {
     Ok(Json(PlanList { data: state.store.list_plans().await? }))
@@ -228,9 +226,7 @@ pub async fn list_plans(State(state): State<AppState>, _admin: AdminUser) -> Res
     request_body = CreatePlanRequest,
     responses(
         (status = 201, description = "The new plan", body = Plan),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 422, description = "`invalid_field`", body = ErrorBody),
     ))]
 pub async fn create_plan(
     State(state): State<AppState>,
@@ -271,10 +267,7 @@ pub async fn create_plan(
     request_body = UpdatePlanRequest,
     responses(
         (status = 200, description = "The updated plan", body = Plan),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 404, description = "No such plan", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 422, description = "`invalid_field`", body = ErrorBody),
     ))]
 pub async fn update_plan(
     State(state): State<AppState>,
@@ -328,10 +321,7 @@ pub async fn update_plan(
     params(("id" = String, Path, description = "Plan id")),
     responses(
         (status = 200, description = "Deleted (`deleted: true`) or, having subscribers, archived (`archived: true`)", body = DeletedPlan),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 404, description = "No such plan", body = ErrorBody),
-        (status = 409, description = "The default (Free) plan cannot be deleted", body = ErrorBody),
+        (status = 409, description = "`default_plan`: the default (Free) plan cannot be deleted", body = ErrorBody),
     ))]
 pub async fn delete_plan(
     State(state): State<AppState>,

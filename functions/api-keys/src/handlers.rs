@@ -106,7 +106,6 @@ fn key_id(raw: &str) -> Result<Id, ApiError> {
 #[utoipa::path(get, path = "/api/user/api-keys", tag = "api-keys", security(("bearer" = [])),
     responses(
         (status = 200, description = "The keys", body = ApiKeyList),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
     ))]
 pub async fn list_keys(State(state): State<AppState>, auth: AuthUser) -> Result<Json<ApiKeyList>, ApiError> {
     let now = state.now();
@@ -122,8 +121,8 @@ pub async fn list_keys(State(state): State<AppState>, auth: AuthUser) -> Result<
     request_body = CreateApiKeyRequest,
     responses(
         (status = 201, description = "Key created; the secret is shown once", body = CreatedApiKey),
-        (status = 409, description = "The organization has its maximum of active keys", body = ErrorBody),
-        (status = 422, description = "Invalid name or expiry", body = ErrorBody),
+        (status = 409, description = "`key_limit_reached`: the organization has its plan's maximum of usable keys", body = ErrorBody),
+        (status = 422, description = "`invalid_field`: invalid name, or an expiry not in the future or more than 3 years away", body = ErrorBody),
     ))]
 pub async fn create_key(
     State(state): State<AppState>,
@@ -180,7 +179,6 @@ pub async fn create_key(
     params(("id" = String, Path, description = "Key id")),
     responses(
         (status = 200, description = "The key", body = ApiKeyView),
-        (status = 404, description = "No such key in your organization", body = ErrorBody),
     ))]
 pub async fn get_key(
     State(state): State<AppState>,
@@ -200,7 +198,6 @@ pub async fn get_key(
     params(("id" = String, Path, description = "Key id")),
     responses(
         (status = 200, description = "The revoked key", body = ApiKeyView),
-        (status = 404, description = "No such key in your organization", body = ErrorBody),
     ))]
 pub async fn revoke_key(
     State(state): State<AppState>,
@@ -219,9 +216,8 @@ pub async fn revoke_key(
     request_body(content = Option<RotateApiKeyRequest>, description = "Optional: the grace period"),
     responses(
         (status = 200, description = "New secret; shown once", body = CreatedApiKey),
-        (status = 404, description = "No such key in your organization", body = ErrorBody),
-        (status = 409, description = "The key is revoked or expired", body = ErrorBody),
-        (status = 422, description = "Grace period out of range", body = ErrorBody),
+        (status = 409, description = "`key_not_active`: the key is revoked or expired", body = ErrorBody),
+        (status = 422, description = "`invalid_field`: grace period over 604800 seconds", body = ErrorBody),
     ))]
 pub async fn rotate_key(
     State(state): State<AppState>,

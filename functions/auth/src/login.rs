@@ -45,9 +45,9 @@ pub struct TokenResponse {
 #[utoipa::path(post, path = "/api/user/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in; refresh cookie set", body = TokenResponse),
-        (status = 401, description = "Wrong email or password", body = ErrorBody),
-        (status = 403, description = "Account suspended", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: wrong email or password", body = ErrorBody),
+        (status = 403, description = "`account_suspended`", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`: too many failed logins from this IP or to this account", body = ErrorBody),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -63,9 +63,9 @@ pub async fn login(
 #[utoipa::path(post, path = "/api/admin/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in; refresh cookie set", body = TokenResponse),
-        (status = 401, description = "Wrong email or password", body = ErrorBody),
-        (status = 403, description = "Not an admin, or suspended", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: wrong email or password", body = ErrorBody),
+        (status = 403, description = "`admin_required`, `account_suspended`", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`: too many failed logins from this IP or to this account", body = ErrorBody),
     ))]
 pub async fn admin_login(
     State(state): State<AppState>,

@@ -43,8 +43,8 @@ pub struct RegisterResponse {
 #[utoipa::path(post, path = "/api/user/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created", body = RegisterResponse),
-        (status = 409, description = "Email already registered", body = ErrorBody),
-        (status = 422, description = "Invalid email, weak password or invalid field", body = ErrorBody),
+        (status = 409, description = "`email_taken`: the email is already registered", body = ErrorBody),
+        (status = 422, description = "`invalid_email`, `weak_password`, `invalid_field`", body = ErrorBody),
     ))]
 pub async fn register(
     State(state): State<AppState>,

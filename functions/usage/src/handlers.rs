@@ -72,7 +72,6 @@ fn round(v: f64, decimals: i32) -> f64 {
 #[utoipa::path(get, path = "/api/user/usage/summary", operation_id = "usage_summary", tag = "usage", security(("bearer" = [])),
     responses(
         (status = 200, description = "Usage of the current billing period", body = UsageSummary),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
     ))]
 pub async fn summary(State(state): State<AppState>, auth: AuthUser) -> Result<Json<UsageSummary>, ApiError> {
     let now = state.now();
@@ -115,8 +114,7 @@ pub struct UsageLogPage {
     params(DetailedQuery),
     responses(
         (status = 200, description = "One page of calls", body = UsageLogPage),
-        (status = 400, description = "Malformed timestamp, limit or cursor", body = ErrorBody),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 400, description = "`bad_request`: a malformed timestamp, limit or cursor, or `from` after `to`", body = ErrorBody),
     ))]
 pub async fn detailed(
     State(state): State<AppState>,
@@ -200,8 +198,7 @@ pub struct EndpointUsageList {
     params(RangeQuery),
     responses(
         (status = 200, description = "Statistics per endpoint", body = EndpointUsageList),
-        (status = 400, description = "Malformed timestamp, or a range that is empty or too long", body = ErrorBody),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 400, description = "`bad_request`: a malformed timestamp, or a range that is empty or longer than 400 days", body = ErrorBody),
     ))]
 pub async fn by_endpoint(
     State(state): State<AppState>,
@@ -293,8 +290,7 @@ pub struct UsageTimeseries {
     params(TimeseriesQuery),
     responses(
         (status = 200, description = "The series, oldest first", body = UsageTimeseries),
-        (status = 400, description = "Malformed timestamp or granularity, or a range that is empty or too long", body = ErrorBody),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 400, description = "`bad_request`: a malformed timestamp or granularity, or a range that is empty or too long (31 days hourly, 400 daily)", body = ErrorBody),
     ))]
 pub async fn timeseries(
     State(state): State<AppState>,
