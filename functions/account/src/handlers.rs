@@ -4,8 +4,9 @@ use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use tollgate_domain::{AuditEvent, PasswordPolicy};
+use tollgate_http::openapi::fields;
 use tollgate_http::password::{hash_password, verify_password};
-use tollgate_http::views::{optional_text_field, text_field, Message, UserProfile};
+use tollgate_http::views::{optional_text_field, text_field, Message, UserProfile, COMPANY_MAX, NAME_MAX};
 use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody};
 use utoipa::ToSchema;
 
@@ -14,8 +15,11 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProfileRequest {
+    #[schema(schema_with = fields::name_update)]
     pub first_name: Option<String>,
+    #[schema(schema_with = fields::name_update)]
     pub last_name: Option<String>,
+    #[schema(schema_with = fields::company)]
     pub company_name: Option<String>,
 }
 
@@ -23,6 +27,7 @@ pub struct UpdateProfileRequest {
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
+    #[schema(schema_with = fields::new_password)]
     pub new_password: String,
 }
 
@@ -64,13 +69,13 @@ pub async fn update_profile(
 ) -> Result<Json<UserProfile>, ApiError> {
     let mut user = auth.user;
     if let Some(v) = req.first_name {
-        user.first_name = text_field("first_name", &v, 100)?;
+        user.first_name = text_field("first_name", &v, NAME_MAX)?;
     }
     if let Some(v) = req.last_name {
-        user.last_name = text_field("last_name", &v, 100)?;
+        user.last_name = text_field("last_name", &v, NAME_MAX)?;
     }
     if req.company_name.is_some() {
-        user.company_name = optional_text_field("company_name", req.company_name.as_deref(), 200)?;
+        user.company_name = optional_text_field("company_name", req.company_name.as_deref(), COMPANY_MAX)?;
     }
     user.updated_at = state.now();
     state.store.update_user(&user).await?;

@@ -35,10 +35,12 @@ pub struct SubscriptionFilter {
     /// Only subscriptions to this plan.
     pub plan_id: Option<String>,
     /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
-/// What to change; at least one field.
+/// What to change; at least one field that is not `null` (422 `invalid_body` otherwise).
+// No `#[schema(min_properties = 1)]`: utoipa 5.5 writes it out as `maxProperties`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSubscriptionRequest {

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use tollgate_domain::id::prefix;
 use tollgate_domain::{ApiKey, ApiKeyStatus, AuditEvent, Id, KeyRotation, NewApiKey, StoreError};
 use tollgate_http::metering::current_subscription;
-use tollgate_http::views::text_field;
+use tollgate_http::openapi::fields;
+use tollgate_http::views::{text_field, NAME_MAX};
 use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody, OptionalJson};
 use utoipa::ToSchema;
 
@@ -64,7 +65,7 @@ pub struct ApiKeyList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
-    #[schema(example = "production server")]
+    #[schema(schema_with = fields::name)]
     pub name: String,
     /// Optional expiry (RFC 3339), in the future and at most 3 years away.
     pub expires_at: Option<DateTime<Utc>>,
@@ -85,6 +86,7 @@ pub struct CreatedApiKey {
 #[serde(deny_unknown_fields)]
 pub struct RotateApiKeyRequest {
     /// How long the old secret keeps working, 0 (default) to 604800 seconds (7 days).
+    #[schema(minimum = 0, maximum = 604800)]
     pub grace_period_seconds: Option<u32>,
 }
 
@@ -130,7 +132,7 @@ pub async fn create_key(
     ApiJson(req): ApiJson<CreateApiKeyRequest>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
     let now = state.now();
-    let name = text_field("name", &req.name, 100)?;
+    let name = text_field("name", &req.name, NAME_MAX)?;
     if let Some(exp) = req.expires_at {
         if exp <= now + Duration::minutes(1) {
             return Err(ApiError::invalid_field("expires_at", "must be in the future"));

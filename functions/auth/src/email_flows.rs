@@ -8,6 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 use tollgate_domain::{ActionTokenKind, AuditEvent, Email, PasswordPolicy, TokenHash};
 use tollgate_http::extract::ClientIp;
+use tollgate_http::openapi::fields;
 use tollgate_http::password::hash_password;
 use tollgate_http::views::Message;
 use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody};
@@ -17,20 +18,23 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
+    #[schema(schema_with = fields::mail_token)]
     pub token: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForgotPasswordRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(schema_with = fields::email)]
     pub email: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
+    #[schema(schema_with = fields::mail_token)]
     pub token: String,
+    #[schema(schema_with = fields::new_password)]
     pub password: String,
 }
 

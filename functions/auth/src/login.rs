@@ -12,15 +12,18 @@ use tollgate_domain::token::generate_secret_token;
 use tollgate_domain::{AuditEvent, Email, Id, RefreshFamily, RefreshToken, Role, TokenHash, User};
 use tollgate_http::cookies::set_refresh_cookie;
 use tollgate_http::extract::ClientIp;
+use tollgate_http::openapi::fields;
 use tollgate_http::password::{dummy_verify, verify_password};
 use tollgate_http::views::UserProfile;
 use tollgate_http::{ApiError, ApiJson, AppState, ErrorBody};
 use utoipa::ToSchema;
 
+/// Email and password. An address that is not well formed is simply wrong (401
+/// `invalid_credentials`); the password is not checked against the policy here.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(schema_with = fields::email)]
     pub email: String,
     #[schema(example = "correct-horse-42")]
     pub password: String,

@@ -11,8 +11,9 @@ use tollgate_domain::{
     UserStatus,
 };
 use tollgate_http::extract::ClientIp;
+use tollgate_http::openapi::fields;
 use tollgate_http::password::hash_password;
-use tollgate_http::views::{optional_text_field, text_field, UserProfile};
+use tollgate_http::views::{optional_text_field, text_field, UserProfile, COMPANY_MAX, NAME_MAX};
 use tollgate_http::{ApiError, ApiJson, AppState, ErrorBody};
 use utoipa::ToSchema;
 
@@ -21,15 +22,15 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(schema_with = fields::email)]
     pub email: String,
-    #[schema(example = "correct-horse-42")]
+    #[schema(schema_with = fields::new_password)]
     pub password: String,
-    #[schema(example = "Ada")]
+    #[schema(schema_with = fields::name)]
     pub first_name: String,
-    #[schema(example = "Lovelace")]
+    #[schema(schema_with = fields::name)]
     pub last_name: String,
-    #[schema(example = "Analytical Engines")]
+    #[schema(schema_with = fields::company)]
     pub company_name: Option<String>,
 }
 
@@ -52,9 +53,9 @@ pub async fn register(
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<RegisterResponse>), ApiError> {
     let email = Email::parse(&req.email)?;
-    let first_name = text_field("first_name", &req.first_name, 100)?;
-    let last_name = text_field("last_name", &req.last_name, 100)?;
-    let company_name = optional_text_field("company_name", req.company_name.as_deref(), 200)?;
+    let first_name = text_field("first_name", &req.first_name, NAME_MAX)?;
+    let last_name = text_field("last_name", &req.last_name, NAME_MAX)?;
+    let company_name = optional_text_field("company_name", req.company_name.as_deref(), COMPANY_MAX)?;
     PasswordPolicy::check(&req.password, Some(&email))?;
 
     let user = new_user(

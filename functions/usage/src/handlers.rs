@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use tollgate_domain::{AggregateQuery, Granularity, Id, Period, StoreError, UsageAggregate, UsageEvent, UsageLogQuery};
 use tollgate_http::metering::current_subscription;
+use tollgate_http::openapi::fields;
 use tollgate_http::{ApiError, ApiQuery, AppState, AuthUser, ErrorBody};
 use utoipa::{IntoParams, ToSchema};
 
@@ -90,12 +91,16 @@ pub struct DetailedQuery {
     /// Only calls to this endpoint.
     pub endpoint_id: Option<String>,
     /// Only calls answered with this HTTP status.
+    #[param(minimum = 0, maximum = 65535)]
     pub status: Option<u16>,
-    /// Inclusive lower bound: RFC 3339 timestamp or `YYYY-MM-DD`.
+    /// Inclusive lower bound: RFC 3339 timestamp or `YYYY-MM-DD`; not after `to`.
+    #[param(schema_with = fields::time_bound)]
     pub from: Option<String>,
     /// Exclusive upper bound: RFC 3339 timestamp or `YYYY-MM-DD`.
+    #[param(schema_with = fields::time_bound)]
     pub to: Option<String>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -155,8 +160,10 @@ pub async fn detailed(
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
     /// Inclusive: RFC 3339 timestamp or `YYYY-MM-DD` (default: start of the current period).
+    #[param(schema_with = fields::time_bound)]
     pub from: Option<String>,
     /// Exclusive: RFC 3339 timestamp or `YYYY-MM-DD` (default: end of the current period).
+    #[param(schema_with = fields::time_bound)]
     pub to: Option<String>,
 }
 
@@ -254,8 +261,10 @@ pub struct TimeseriesQuery {
     pub granularity: Option<Granularity>,
     /// Inclusive, rounded down to its bucket: RFC 3339 timestamp or `YYYY-MM-DD`
     /// (default: start of the current period).
+    #[param(schema_with = fields::time_bound)]
     pub from: Option<String>,
     /// Exclusive: RFC 3339 timestamp or `YYYY-MM-DD` (default: end of the current period).
+    #[param(schema_with = fields::time_bound)]
     pub to: Option<String>,
 }
 
@@ -372,5 +381,22 @@ mod tests {
         assert!(matches!(resolve_range(now, Some("2026-01-01"), Some("2026-03-01"), 31), Err(ApiError::BadRequest(_))));
         assert!(matches!(resolve_range(now, Some("2026-03-01"), Some("2026-03-01"), 31), Err(ApiError::BadRequest(_))));
         assert!(resolve_range(now, Some("2026-01-01T00:00:00+02:00"), Some("2026-01-31"), 31).is_ok());
+    }
+
+    /// The forms the spec's `from`/`to` pattern (`fields::time_bound`) allows all parse.
+    #[test]
+    fn documented_time_forms_parse() {
+        for raw in [
+            "2026-11-01",
+            " 2026-11-01 ",
+            "2026-11-01T00:00:00Z",
+            "2026-11-01t23:59:59.123456z",
+            "2026-11-01 12:00:00+01:00",
+            "2026-11-01T12:00:00-23:59",
+            "2026-06-30T23:59:60Z",
+        ] {
+            assert!(parse_time("from", Some(raw)).is_ok_and(|t| t.is_some()), "{raw}");
+        }
+        assert_eq!(parse_time("from", Some("  ")).unwrap(), None);
     }
 }

@@ -140,6 +140,107 @@ fn retry_after() -> utoipa::openapi::header::Header {
         .build()
 }
 
+/// Schemas of the request fields the handlers validate, for `#[schema(schema_with = ...)]`:
+/// each states the rule the handler applies, so a client (or a fuzzer) can tell a valid value
+/// from an invalid one without asking the server.
+pub mod fields {
+    use crate::views::{COMPANY_MAX, DESCRIPTION_MAX, NAME_MAX};
+    use tollgate_domain::email::EMAIL_MAX_LEN;
+    use tollgate_domain::{PASSWORD_MAX_LEN, PASSWORD_MIN_LEN};
+    use utoipa::openapi::schema::{KnownFormat, Object, ObjectBuilder, SchemaFormat, SchemaType, Type};
+
+    /// No control character (Unicode `Cc`), and at least one character that is not white space:
+    /// the rule of `views::text_field` (which also trims).
+    const TEXT: &str = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$";
+    /// No control character; empty (or white space only) clears the field.
+    const OPTIONAL_TEXT: &str = r"^[^\x00-\x1F\x7F-\x9F]*$";
+
+    /// A string schema to build on; `nullable` for the optional fields, where `null` is absent.
+    pub fn string(nullable: bool) -> ObjectBuilder {
+        let ty = if nullable { SchemaType::from_iter([Type::String, Type::Null]) } else { Type::String.into() };
+        ObjectBuilder::new().schema_type(ty)
+    }
+
+    fn text(max: usize, nullable: bool) -> Object {
+        string(nullable)
+            .min_length(Some(1))
+            .max_length(Some(max))
+            .pattern(Some(TEXT))
+            .description(Some(format!("1 to {max} characters (trimmed), no control characters")))
+            .build()
+    }
+
+    fn optional_text(max: usize) -> Object {
+        string(true)
+            .max_length(Some(max))
+            .pattern(Some(OPTIONAL_TEXT))
+            .description(Some(format!("Up to {max} characters, no control characters; empty or `null` clears it")))
+            .build()
+    }
+
+    /// A required name (person, key, plan, endpoint): 1 to 100 characters.
+    pub fn name() -> Object {
+        text(NAME_MAX, false)
+    }
+
+    /// A name in a partial update: absent or `null` keeps the current one.
+    pub fn name_update() -> Object {
+        text(NAME_MAX, true)
+    }
+
+    /// `company_name`: up to 200 characters.
+    pub fn company() -> Object {
+        optional_text(COMPANY_MAX)
+    }
+
+    /// `description` of a plan or endpoint: up to 500 characters.
+    pub fn description() -> Object {
+        optional_text(DESCRIPTION_MAX)
+    }
+
+    /// An email address the handler parses (`Email::parse`).
+    pub fn email() -> Object {
+        string(false)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+            .max_length(Some(EMAIL_MAX_LEN))
+            .examples(["ada@example.com"])
+            .build()
+    }
+
+    /// A new password under the policy. Only the lengths can be said in JSON Schema; the
+    /// character rules are in the description (422 `weak_password`).
+    pub fn new_password() -> Object {
+        string(false)
+            .min_length(Some(PASSWORD_MIN_LEN))
+            .max_length(Some(PASSWORD_MAX_LEN))
+            .description(Some(
+                "10 to 128 characters, with at least one letter and one digit or symbol; not one repeated \
+                 character; not containing the local part of the account's email address (422 `weak_password`)",
+            ))
+            .examples(["correct-horse-42"])
+            .build()
+    }
+
+    /// The one-time token of a verification or reset mail: 43 letters and digits.
+    pub fn mail_token() -> Object {
+        string(false)
+            .pattern(Some(r"^\s*[A-Za-z0-9]{43}\s*$"))
+            .description(Some("From the mail; an unknown, used or expired token is 422 `invalid_field`"))
+            .build()
+    }
+
+    /// A `from`/`to` bound of a usage query: an RFC 3339 timestamp or a date; empty = absent.
+    pub fn time_bound() -> Object {
+        string(false)
+            .pattern(Some(concat!(
+                r"^(\s*|\s*\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])",
+                r"([Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d))?\s*)$"
+            )))
+            .description(Some("RFC 3339 timestamp (`2026-11-01T00:00:00Z`) or date (`2026-11-01`, midnight UTC)"))
+            .build()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

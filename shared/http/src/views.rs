@@ -52,6 +52,13 @@ impl Message {
     }
 }
 
+/// Longest name (of a person, key, plan or endpoint), in characters.
+pub const NAME_MAX: usize = 100;
+/// Longest company name.
+pub const COMPANY_MAX: usize = 200;
+/// Longest description (of a plan or endpoint).
+pub const DESCRIPTION_MAX: usize = 500;
+
 /// Validates a human-entered text field: trimmed, 1..=max characters, no control characters.
 pub fn text_field(field: &'static str, value: &str, max: usize) -> Result<String, crate::ApiError> {
     let v = value.trim();

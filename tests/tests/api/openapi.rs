@@ -1,4 +1,5 @@
 use axum::http::{Method, StatusCode};
+use serde_json::json;
 use tollgate_tests::app::TestApp;
 
 /// Every route the server answers is in the spec, and every path in the spec is routed.
@@ -74,9 +75,10 @@ async fn the_spec_covers_every_route() {
 }
 
 /// Every operation documents the errors its kind gives (see `tollgate_http::openapi::
-/// CommonErrors`), each with the `ErrorBody` schema.
+/// CommonErrors`), each with the `ErrorBody` schema, and the request schemas carry the rules
+/// the handlers apply. scripts/fuzz-openapi.sh checks the server against all of it.
 #[tokio::test]
-async fn the_spec_documents_every_error() {
+async fn the_spec_documents_every_error_and_the_validation_rules() {
     let app = TestApp::new().await;
     let spec = app.call(Method::GET, "/api/openapi.json", None, None).await.body;
     for (path, item) in spec["paths"].as_object().unwrap() {
@@ -106,4 +108,19 @@ async fn the_spec_documents_every_error() {
     }
     let admin_403 = &spec["paths"]["/api/admin/plans"]["get"]["responses"]["403"]["description"];
     assert!(admin_403.as_str().unwrap().contains("admin_required"));
+
+    let schemas = &spec["components"]["schemas"];
+    let password = &schemas["RegisterRequest"]["properties"]["password"];
+    assert_eq!((password["minLength"].clone(), password["maxLength"].clone()), (json!(10), json!(128)));
+    assert_eq!(schemas["RegisterRequest"]["properties"]["email"]["format"], "email");
+    assert_eq!(schemas["RegisterRequest"]["properties"]["first_name"]["maxLength"], 100);
+    assert_eq!(schemas["ResetPasswordRequest"]["properties"]["password"], *password);
+    let grace = &schemas["RotateApiKeyRequest"]["properties"]["grace_period_seconds"];
+    assert_eq!((grace["minimum"].clone(), grace["maximum"].clone()), (json!(0), json!(604800)));
+    let retention = &schemas["CreatePlanRequest"]["properties"]["retention_days"];
+    assert_eq!((retention["minimum"].clone(), retention["maximum"].clone()), (json!(1), json!(3650)));
+    assert!(schemas["CreateEndpointRequest"]["properties"]["path"]["pattern"].is_string());
+    for request in ["RegisterRequest", "CreatePlanRequest", "UpdateEndpointRequest"] {
+        assert_eq!(schemas[request]["additionalProperties"], false, "{request} denies unknown fields");
+    }
 }
