@@ -7,7 +7,7 @@ use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tollgate_domain::id::prefix;
-use tollgate_domain::{ApiKey, ApiKeyStatus, AuditEvent, Id, KeyRotation, NewApiKey, StoreError};
+use tollgate_domain::{fold_leap_second, ApiKey, ApiKeyStatus, AuditEvent, Id, KeyRotation, NewApiKey, StoreError};
 use tollgate_http::metering::current_subscription;
 use tollgate_http::openapi::fields;
 use tollgate_http::views::{text_field, NAME_MAX};
@@ -133,7 +133,8 @@ pub async fn create_key(
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
     let now = state.now();
     let name = text_field("name", &req.name, NAME_MAX)?;
-    if let Some(exp) = req.expires_at {
+    let expires_at = req.expires_at.map(fold_leap_second);
+    if let Some(exp) = expires_at {
         if exp <= now + Duration::minutes(1) {
             return Err(ApiError::invalid_field("expires_at", "must be in the future"));
         }
@@ -151,7 +152,7 @@ pub async fn create_key(
         last4: new.last4.clone(),
         created_at: now,
         last_used_at: None,
-        expires_at: req.expires_at,
+        expires_at,
         revoked_at: None,
         rotated_at: None,
     };

@@ -7,7 +7,9 @@ use axum::Json;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use tollgate_domain::{AggregateQuery, Granularity, Id, Period, StoreError, UsageAggregate, UsageEvent, UsageLogQuery};
+use tollgate_domain::{
+    fold_leap_second, AggregateQuery, Granularity, Id, Period, StoreError, UsageAggregate, UsageEvent, UsageLogQuery,
+};
 use tollgate_http::metering::current_subscription;
 use tollgate_http::openapi::fields;
 use tollgate_http::{ApiError, ApiQuery, AppState, AuthUser, ErrorBody};
@@ -29,7 +31,7 @@ fn parse_time(field: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, A
         return Ok(None);
     };
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(Some(t.with_timezone(&Utc)));
+        return Ok(Some(fold_leap_second(t.with_timezone(&Utc))));
     }
     if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
         return Ok(Some(d.and_time(NaiveTime::MIN).and_utc()));
