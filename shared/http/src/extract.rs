@@ -165,7 +165,7 @@ where
                 ApiError::BadRequest(e.body_text())
             }
         })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        if bytes.is_empty() {
             return Ok(OptionalJson(None));
         }
         if !is_json {
