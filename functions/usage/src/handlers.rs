@@ -4,7 +4,7 @@
 use crate::summary::{PeriodUsage, UsageSummary};
 use axum::extract::State;
 use axum::Json;
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use tollgate_domain::{
@@ -24,21 +24,29 @@ const MAX_HOURLY_DAYS: i64 = 31;
 /// Longest range answered at all (from daily aggregates).
 const MAX_DAILY_DAYS: i64 = 400;
 
+/// Years a `from`/`to` may fall in (UTC). Ranges and buckets derived from them then stay
+/// within the four-digit years an RFC 3339 answer can carry.
+const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
 /// `from`/`to` of a query string: an RFC 3339 timestamp (`2026-11-01T00:00:00Z`) or a date
-/// (`2026-11-01`, midnight UTC). 400 `bad_request` otherwise.
+/// (`2026-11-01`, midnight UTC), in the years 1970 to 9999. 400 `bad_request` otherwise.
 fn parse_time(field: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(Some(fold_leap_second(t.with_timezone(&Utc))));
+    let t = if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        fold_leap_second(t.with_timezone(&Utc))
+    } else if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        d.and_time(NaiveTime::MIN).and_utc()
+    } else {
+        return Err(ApiError::BadRequest(format!(
+            "{field}: expected an RFC 3339 timestamp such as 2026-11-01T00:00:00Z, or a date such as 2026-11-01"
+        )));
+    };
+    if !YEARS.contains(&t.year()) {
+        return Err(ApiError::BadRequest(format!("{field}: must be in the years 1970 to 9999 (UTC)")));
     }
-    if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        return Ok(Some(d.and_time(NaiveTime::MIN).and_utc()));
-    }
-    Err(ApiError::BadRequest(format!(
-        "{field}: expected an RFC 3339 timestamp such as 2026-11-01T00:00:00Z, or a date such as 2026-11-01"
-    )))
+    Ok(Some(t))
 }
 
 /// The range `[from, to)` of a statistics query. Without bounds: the current billing
@@ -400,5 +408,8 @@ mod tests {
             assert!(parse_time("from", Some(raw)).is_ok_and(|t| t.is_some()), "{raw}");
         }
         assert_eq!(parse_time("from", Some("  ")).unwrap(), None);
+        for outside in ["1969-12-31T23:59:59Z", "0000-01-01", "9999-12-31T23:00:00-05:00", "-0001-01-01"] {
+            assert!(matches!(parse_time("to", Some(outside)), Err(ApiError::BadRequest(_))), "{outside}");
+        }
     }
 }

@@ -233,10 +233,13 @@ pub mod fields {
     pub fn time_bound() -> Object {
         string(false)
             .pattern(Some(concat!(
-                r"^(\s*|\s*\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])",
+                r"^(\s*|\s*(19[7-9]\d|[2-9]\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])",
                 r"([Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d))?\s*)$"
             )))
-            .description(Some("RFC 3339 timestamp (`2026-11-01T00:00:00Z`) or date (`2026-11-01`, midnight UTC)"))
+            .description(Some(
+                "RFC 3339 timestamp (`2026-11-01T00:00:00Z`) or date (`2026-11-01`, midnight UTC), in the years \
+                 1970 to 9999 (UTC)",
+            ))
             .build()
     }
 }

@@ -33,3 +33,19 @@ async fn a_leap_second_in_a_timestamp_is_the_next_second() {
         assert_eq!(r.body["to"], next.as_str(), "{route}");
     }
 }
+
+/// Usage ranges take years 1970 to 9999: `to=0000-01-01` resolved `from` to `-0001-12-01`,
+/// which no RFC 3339 answer can carry. Found by schemathesis (scripts/fuzz-openapi.sh).
+#[tokio::test]
+async fn usage_ranges_stay_within_four_digit_years() {
+    let app = TestApp::new().await;
+    let (access, _) = app.user("years@example.com").await;
+    for route in ["by-endpoint", "timeseries", "detailed"] {
+        for query in ["to=0000-01-01", "from=1969-12-31", "to=9999-12-31T23:00:00-05:00"] {
+            let r = app.call(Method::GET, &format!("/api/user/usage/{route}?{query}"), None, Some(&access)).await;
+            assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "bad_request"), "{route}?{query}: {:?}", r.body);
+        }
+    }
+    let r = app.call(Method::GET, "/api/user/usage/timeseries?to=1970-01-01", None, Some(&access)).await;
+    assert_eq!((r.status, r.body["from"].as_str()), (StatusCode::OK, Some("1969-12-01T00:00:00Z")));
+}
