@@ -18,26 +18,16 @@ root=$PWD
 st="$root/.venv/bin/schemathesis"
 [[ -x "$st" ]] || { echo "fuzz-openapi: $st missing; run scripts/setup-test-tools.sh" >&2; exit 1; }
 
+source scripts/tollgate-server.sh
 cargo build --locked -q -p tollgate-local --bin tollgate
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-admin_email=ops@example.com admin_password=admin-pass-123
-PORT=$port DATA_DIR="$work/data" ADMIN_EMAIL=$admin_email ADMIN_PASSWORD=$admin_password RUST_LOG=info \
-  "${CARGO_TARGET_DIR:-target}/debug/tollgate" >"$work/server.log" 2>&1 &
-pid=$!
-keep=""
+pid="" keep=""
 cleanup() {
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  [[ -z "$pid" ]] || { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
   if [[ -n "$keep" ]]; then echo "fuzz-openapi: logs kept in $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-for _ in $(seq 1 100); do
-  curl -sf "$base/health" >/dev/null && break
-  kill -0 "$pid" 2>/dev/null || { cat "$work/server.log"; echo "fuzz-openapi: server exited" >&2; exit 1; }
-  sleep 0.1
-done
+start_tollgate "$work/data" "$work/server.log"
 
 # Sends JSON and prints one field of the answer (curl fails on an error status).
 send() { # method path body field [bearer]
@@ -48,7 +38,7 @@ post() { send POST "$@"; }
 post /api/user/auth/register \
   '{"email":"fuzzer@example.com","password":"correct-horse-42","first_name":"Fuzz","last_name":"Er"}' '["user"]["id"]' >/dev/null
 user_token=$(post /api/user/auth/login '{"email":"fuzzer@example.com","password":"correct-horse-42"}' '["access_token"]')
-admin_token=$(post /api/admin/auth/login "{\"email\":\"$admin_email\",\"password\":\"$admin_password\"}" '["access_token"]')
+admin_token=$(post /api/admin/auth/login '{"email":"ops@example.com","password":"admin-pass-123"}' '["access_token"]')
 api_key=$(post /api/user/api-keys '{"name":"fuzz"}' '["secret"]' "$user_token")
 post /api/admin/endpoints '{"name":"fuzz","method":"ANY","path":"/fuzz","upstream_url":"builtin:echo"}' '["id"]' \
   "$admin_token" >/dev/null
