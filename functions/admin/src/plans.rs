@@ -7,8 +7,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollgate_app::subscriptions::PLAN_PREFIX;
 use tollgate_domain::{AuditEvent, BillingType, Id, Plan, PlanDraft, PlanStatus, FREE_PLAN_ID};
-use tollgate_http::ErrorCode;
-use tollgate_http::{AdminUser, ApiError, ApiJson, AppState, ErrorBody};
+use tollgate_http::openapi::fields;
+use tollgate_http::{AdminUser, ApiError, ApiJson, AppState, ErrorBody, ErrorCode};
 use utoipa::ToSchema;
 
 /// Every plan, archived ones included, cheapest first.
@@ -21,31 +21,34 @@ pub struct PlanList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePlanRequest {
-    /// 1 to 100 characters.
-    #[schema(example = "Startup")]
+    #[schema(schema_with = fields::name)]
     pub name: String,
-    /// Up to 500 characters.
+    #[schema(schema_with = fields::description)]
     pub description: Option<String>,
     /// Default `subscription`.
     pub billing_type: Option<BillingType>,
     /// Price per period in minor units of `currency`, >= 0.
-    #[schema(example = 1900)]
+    #[schema(example = 1900, minimum = 0)]
     pub price: i64,
-    /// Three lower-case letters (ISO 4217); default `usd`.
-    #[schema(example = "usd")]
+    #[schema(schema_with = currency)]
     pub currency: Option<String>,
     /// Requests per minute per key, 1 to 1000000.
-    #[schema(example = 300)]
+    #[schema(example = 300, minimum = 1, maximum = 1000000)]
     pub rate_limit: i64,
     /// Extra requests in a burst, 0 to 1000000; default none.
+    #[schema(minimum = 0, maximum = 1000000)]
     pub burst: Option<i64>,
     /// Units per period, >= 1; `null` or absent = unlimited.
+    #[schema(minimum = 1)]
     pub monthly_limit: Option<i64>,
     /// Minor units per 1,000 units of overage, >= 0; required for `pay_as_you_go` and `hybrid`.
+    #[schema(minimum = 0)]
     pub overage_price: Option<i64>,
     /// Days usage logs are kept, 1 to 3650; default 30.
+    #[schema(minimum = 1, maximum = 3650)]
     pub retention_days: Option<i64>,
     /// Usable API keys per organization, 1 to 1000; default 10.
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_api_keys: Option<i64>,
     /// A JSON object shown on the pricing page; default `{}`.
     #[schema(value_type = Option<Object>)]
@@ -61,29 +64,41 @@ pub struct CreatePlanRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePlanRequest {
+    #[schema(schema_with = fields::name_update)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = fields::description)]
     pub description: Option<Option<String>>,
     pub billing_type: Option<BillingType>,
+    #[schema(minimum = 0)]
     pub price: Option<i64>,
+    #[schema(schema_with = currency)]
     pub currency: Option<String>,
+    #[schema(minimum = 1, maximum = 1000000)]
     pub rate_limit: Option<i64>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 1000000)]
     pub burst: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1)]
     pub monthly_limit: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0)]
     pub overage_price: Option<Option<i64>>,
+    #[schema(minimum = 1, maximum = 3650)]
     pub retention_days: Option<i64>,
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_api_keys: Option<i64>,
     #[schema(value_type = Option<Object>)]
     pub features: Option<serde_json::Value>,
     /// `archived`: no new subscriptions; existing subscribers keep the plan.
     pub status: Option<PlanStatus>,
+}
+
+/// `currency`: three lower-case letters (ISO 4217); absent or `null`: `usd` on creation,
+/// unchanged on update.
+fn currency() -> utoipa::openapi::schema::Object {
+    fields::string(true).pattern(Some(r"^\s*[a-z]{3}\s*$")).examples(["usd"]).build()
 }
 
 /// Result of a deletion. A plan with subscribers is archived instead of deleted.
@@ -112,8 +127,6 @@ async fn existing_plan(state: &AppState, raw: &str) -> Result<Plan, ApiError> {
 #[utoipa::path(get, path = "/api/admin/plans", operation_id = "admin_list_plans", tag = "admin", security(("bearer" = [])),
     responses(
         (status = 200, description = "The plans", body = PlanList),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
     ))]
 pub async fn list_plans(State(state): State<AppState>, _admin: AdminUser) -> Result<Json<PlanList>, ApiError> {
     Ok(Json(PlanList { data: state.store.list_plans().await? }))
@@ -124,9 +137,7 @@ pub async fn list_plans(State(state): State<AppState>, _admin: AdminUser) -> Res
     request_body = CreatePlanRequest,
     responses(
         (status = 201, description = "The new plan", body = Plan),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 422, description = "`invalid_field`", body = ErrorBody),
     ))]
 pub async fn create_plan(
     State(state): State<AppState>,
@@ -167,10 +178,7 @@ pub async fn create_plan(
     request_body = UpdatePlanRequest,
     responses(
         (status = 200, description = "The updated plan", body = Plan),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 404, description = "No such plan", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 422, description = "`invalid_field`", body = ErrorBody),
     ))]
 pub async fn update_plan(
     State(state): State<AppState>,
@@ -224,10 +232,7 @@ pub async fn update_plan(
     params(("id" = String, Path, description = "Plan id")),
     responses(
         (status = 200, description = "Deleted (`deleted: true`) or, having subscribers, archived (`archived: true`)", body = DeletedPlan),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 404, description = "No such plan", body = ErrorBody),
-        (status = 409, description = "The default (Free) plan cannot be deleted", body = ErrorBody),
+        (status = 409, description = "`default_plan`: the default (Free) plan cannot be deleted", body = ErrorBody),
     ))]
 pub async fn delete_plan(
     State(state): State<AppState>,

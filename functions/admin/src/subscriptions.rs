@@ -35,10 +35,12 @@ pub struct SubscriptionFilter {
     /// Only subscriptions to this plan.
     pub plan_id: Option<String>,
     /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
-/// What to change; at least one field.
+/// What to change; at least one field that is not `null` (422 `invalid_body` otherwise).
+// No `#[schema(min_properties = 1)]`: utoipa 5.5 writes it out as `maxProperties`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSubscriptionRequest {
@@ -86,9 +88,6 @@ fn set_status(sub: &mut Subscription, status: SubscriptionStatus, now: chrono::D
     params(SubscriptionFilter),
     responses(
         (status = 200, description = "The subscriptions", body = SubscriptionList),
-        (status = 400, description = "Bad limit", body = ErrorBody),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
     ))]
 pub async fn list_subscriptions(
     State(state): State<AppState>,
@@ -122,10 +121,7 @@ pub async fn list_subscriptions(
     request_body = UpdateSubscriptionRequest,
     responses(
         (status = 200, description = "The updated subscription", body = SubscriptionView),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 404, description = "No such subscription", body = ErrorBody),
-        (status = 422, description = "No field given, or the plan is unknown or archived", body = ErrorBody),
+        (status = 422, description = "`invalid_body`: no field given; `invalid_field`: the plan is unknown or archived", body = ErrorBody),
     ))]
 pub async fn update_subscription(
     State(state): State<AppState>,
@@ -184,9 +180,6 @@ pub async fn update_subscription(
     params(("id" = String, Path, description = "Subscription id")),
     responses(
         (status = 200, description = "The canceled subscription", body = SubscriptionView),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 404, description = "No such subscription", body = ErrorBody),
     ))]
 pub async fn cancel_subscription(
     State(state): State<AppState>,

@@ -12,15 +12,17 @@ use tollgate_domain::token::generate_secret_token;
 use tollgate_domain::{AuditEvent, Email, Id, RefreshFamily, RefreshToken, Role, TokenHash, User};
 use tollgate_http::cookies::set_refresh_cookie;
 use tollgate_http::extract::ClientIp;
+use tollgate_http::openapi::fields;
 use tollgate_http::views::UserProfile;
-use tollgate_http::ErrorCode;
-use tollgate_http::{ApiError, ApiJson, AppState, ErrorBody};
+use tollgate_http::{ApiError, ApiJson, AppState, ErrorBody, ErrorCode};
 use utoipa::ToSchema;
 
+/// Email and password. An address that is not well formed is simply wrong (401
+/// `invalid_credentials`); the password is not checked against the policy here.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(schema_with = fields::email)]
     pub email: String,
     #[schema(example = "correct-horse-42")]
     pub password: String,
@@ -45,9 +47,9 @@ pub struct TokenResponse {
 #[utoipa::path(post, path = "/api/user/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in; refresh cookie set", body = TokenResponse),
-        (status = 401, description = "Wrong email or password", body = ErrorBody),
-        (status = 403, description = "Account suspended", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: wrong email or password", body = ErrorBody),
+        (status = 403, description = "`account_suspended`", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`: too many failed logins from this IP or to this account", body = ErrorBody),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -63,9 +65,9 @@ pub async fn login(
 #[utoipa::path(post, path = "/api/admin/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in; refresh cookie set", body = TokenResponse),
-        (status = 401, description = "Wrong email or password", body = ErrorBody),
-        (status = 403, description = "Not an admin, or suspended", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: wrong email or password", body = ErrorBody),
+        (status = 403, description = "`admin_required`, `account_suspended`", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`: too many failed logins from this IP or to this account", body = ErrorBody),
     ))]
 pub async fn admin_login(
     State(state): State<AppState>,

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use tollgate_app::{create_user, new_user, AppError, NewUser};
 use tollgate_domain::{ActionTokenKind, AuditEvent, Email, PasswordPolicy, Role, StoreError};
 use tollgate_http::extract::ClientIp;
-use tollgate_http::views::{optional_text_field, text_field, UserProfile};
-use tollgate_http::ErrorCode;
-use tollgate_http::{ApiError, ApiJson, AppState, ErrorBody};
+use tollgate_http::openapi::fields;
+use tollgate_http::views::{optional_text_field, text_field, UserProfile, COMPANY_MAX, NAME_MAX};
+use tollgate_http::{ApiError, ApiJson, AppState, ErrorBody, ErrorCode};
 use utoipa::ToSchema;
 
 /// A new account. The password policy: 10-128 characters, a letter and a digit or symbol,
@@ -18,15 +18,15 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(schema_with = fields::email)]
     pub email: String,
-    #[schema(example = "correct-horse-42")]
+    #[schema(schema_with = fields::new_password)]
     pub password: String,
-    #[schema(example = "Ada")]
+    #[schema(schema_with = fields::name)]
     pub first_name: String,
-    #[schema(example = "Lovelace")]
+    #[schema(schema_with = fields::name)]
     pub last_name: String,
-    #[schema(example = "Analytical Engines")]
+    #[schema(schema_with = fields::company)]
     pub company_name: Option<String>,
 }
 
@@ -40,8 +40,8 @@ pub struct RegisterResponse {
 #[utoipa::path(post, path = "/api/user/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created", body = RegisterResponse),
-        (status = 409, description = "Email already registered", body = ErrorBody),
-        (status = 422, description = "Invalid email, weak password or invalid field", body = ErrorBody),
+        (status = 409, description = "`email_taken`: the email is already registered", body = ErrorBody),
+        (status = 422, description = "`invalid_email`, `weak_password`, `invalid_field`", body = ErrorBody),
     ))]
 pub async fn register(
     State(state): State<AppState>,
@@ -49,9 +49,9 @@ pub async fn register(
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<RegisterResponse>), ApiError> {
     let email = Email::parse(&req.email)?;
-    let first_name = text_field("first_name", &req.first_name, 100)?;
-    let last_name = text_field("last_name", &req.last_name, 100)?;
-    let company_name = optional_text_field("company_name", req.company_name.as_deref(), 200)?;
+    let first_name = text_field("first_name", &req.first_name, NAME_MAX)?;
+    let last_name = text_field("last_name", &req.last_name, NAME_MAX)?;
+    let company_name = optional_text_field("company_name", req.company_name.as_deref(), COMPANY_MAX)?;
     PasswordPolicy::check(&req.password, Some(&email))?;
 
     let password_hash = state.passwords.hash(req.password).await?;

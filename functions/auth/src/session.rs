@@ -31,8 +31,8 @@ fn presented_token(headers: &HeaderMap, body: Option<RefreshRequest>) -> Option<
 #[utoipa::path(post, path = "/api/user/auth/refresh", tag = "auth", request_body(content = Option<RefreshRequest>, description = "Optional when the refresh cookie is sent"),
     responses(
         (status = 200, description = "New tokens; refresh cookie replaced", body = TokenResponse),
-        (status = 401, description = "Missing, unknown, expired, revoked or reused refresh token", body = ErrorBody),
-        (status = 403, description = "Account suspended", body = ErrorBody),
+        (status = 401, description = "`missing_refresh_token`, `invalid_refresh_token`, `refresh_token_expired`, `refresh_token_revoked`, `refresh_token_reused`", body = ErrorBody),
+        (status = 403, description = "`account_suspended`", body = ErrorBody),
     ))]
 pub async fn refresh(
     State(state): State<AppState>,

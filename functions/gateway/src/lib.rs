@@ -154,13 +154,15 @@ struct GatewayApi;
     params(("path" = String, Path, description = "The endpoint's path under /api/v1, e.g. echo/hello")),
     security(("api_key" = [])),
     responses(
-        (status = 200, description = "The upstream's answer, relayed"),
-        (status = 401, description = "missing_api_key, invalid_api_key, key_revoked, key_expired, key_rotated", body = tollgate_http::ErrorBody),
-        (status = 403, description = "account_suspended, subscription_inactive", body = tollgate_http::ErrorBody),
-        (status = 404, description = "No endpoint at this method and path", body = tollgate_http::ErrorBody),
-        (status = 429, description = "rate_limited or quota_exceeded, with Retry-After", body = tollgate_http::ErrorBody),
-        (status = 502, description = "upstream_unavailable (the call is counted)", body = tollgate_http::ErrorBody),
-        (status = 504, description = "upstream_timeout (the call is counted)", body = tollgate_http::ErrorBody),
+        (status = 200, description = "The upstream's answer, relayed (its status, headers and body)"),
+        (status = 400, description = "`invalid_path`: a dot segment or an encoded slash in the path", body = tollgate_http::ErrorBody),
+        (status = 401, description = "`missing_api_key`, `invalid_api_key`, `key_revoked`, `key_expired`, `key_rotated`", body = tollgate_http::ErrorBody),
+        (status = 403, description = "`account_suspended`, `subscription_inactive`", body = tollgate_http::ErrorBody),
+        (status = 404, description = "`not_found`: no endpoint at this method and path", body = tollgate_http::ErrorBody),
+        (status = 413, description = "`payload_too_large`: a body over 6 MiB", body = tollgate_http::ErrorBody),
+        (status = 429, description = "`rate_limited` or `quota_exceeded`", body = tollgate_http::ErrorBody),
+        (status = 502, description = "`upstream_unavailable` (the call is counted)", body = tollgate_http::ErrorBody),
+        (status = 504, description = "`upstream_timeout` (the call is counted)", body = tollgate_http::ErrorBody),
     )
 )]
 #[allow(dead_code)]

@@ -4,7 +4,7 @@
 use axum::Json;
 use serde::Serialize;
 use std::sync::OnceLock;
-use tollgate_http::openapi::BearerAuth;
+use tollgate_http::openapi::{BearerAuth, CommonErrors};
 use tollgate_http::AppState;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -56,11 +56,12 @@ pub fn all_routes() -> OpenApiRouter<AppState> {
         .merge(admin::routes())
 }
 
-/// The full specification.
+/// The full specification, with the error answers every operation gets from its kind.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut api = all_routes().into_openapi();
     // The gateway has its own state (not `AppState`), so it joins the spec here.
     api.merge(gateway::openapi());
+    utoipa::Modify::modify(&CommonErrors, &mut api);
     api
 }
 

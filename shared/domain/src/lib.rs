@@ -21,7 +21,7 @@ pub mod user;
 
 pub use api_key::{ApiKey, ApiKeyStatus, KeyRejection, KeyRotation, KeySecret, NewApiKey, ParsedKey};
 pub use audit::{AuditEvent, AuditQuery};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{fold_leap_second, Clock, ManualClock, SystemClock};
 pub use email::{Email, MailMessage};
 pub use endpoint::{Endpoint, BUILTIN_ECHO};
 pub use error::{DomainError, StoreError};

@@ -1,7 +1,7 @@
 //! Plans, subscriptions and billing periods.
 
 use crate::stored_enum::stored_enum;
-use crate::text::{optional_text, required_text};
+use crate::text::{optional_text, required_text, DESCRIPTION_MAX, NAME_MAX};
 use crate::{DomainError, Id, PageLimits};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -277,8 +277,8 @@ impl PlanDraft {
 
     /// The validated plan, or the first rule it breaks (`InvalidField`).
     pub fn into_plan(self, id: Id, created_at: DateTime<Utc>, updated_at: DateTime<Utc>) -> Result<Plan, DomainError> {
-        let name = required_text("name", &self.name, 100)?;
-        let description = optional_text("description", self.description.as_deref(), 500)?;
+        let name = required_text("name", &self.name, NAME_MAX)?;
+        let description = optional_text("description", self.description.as_deref(), DESCRIPTION_MAX)?;
         if self.price < 0 {
             return Err(invalid("price", "must be >= 0 (minor units)"));
         }

@@ -2,6 +2,13 @@
 
 use crate::DomainError;
 
+/// Longest name (of a person, key, plan or endpoint), in characters.
+pub const NAME_MAX: usize = 100;
+/// Longest company name.
+pub const COMPANY_MAX: usize = 200;
+/// Longest description (of a plan or endpoint).
+pub const DESCRIPTION_MAX: usize = 500;
+
 /// Trimmed, 1..=`max` characters, no control characters; else `InvalidField(field)`.
 pub fn required_text(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
     let invalid = |reason: String| DomainError::InvalidField { field, reason };

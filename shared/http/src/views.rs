@@ -52,6 +52,8 @@ impl Message {
     }
 }
 
+pub use tollgate_domain::text::{COMPANY_MAX, DESCRIPTION_MAX, NAME_MAX};
+
 /// Validates a human-entered text field: trimmed, 1..=max characters, no control characters
 /// (the domain's rule, as an `ApiError`).
 pub fn text_field(field: &'static str, value: &str, max: usize) -> Result<String, crate::ApiError> {
