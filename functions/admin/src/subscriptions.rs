@@ -6,7 +6,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use tollgate_app::subscriptions::SUBSCRIPTION_PREFIX;
-use tollgate_domain::{AuditEvent, Id, PlanStatus, Subscription, SubscriptionStatus};
+use tollgate_domain::{AuditEvent, Id, PlanStatus, Subscription, SubscriptionQuery, SubscriptionStatus};
 use tollgate_http::{AdminUser, ApiError, ApiJson, ApiQuery, AppState, ErrorBody};
 use utoipa::{IntoParams, ToSchema};
 
@@ -94,9 +94,10 @@ pub async fn list_subscriptions(
     _admin: AdminUser,
     ApiQuery(q): ApiQuery<SubscriptionFilter>,
 ) -> Result<Json<SubscriptionList>, ApiError> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::BadRequest("limit must be between 1 and 1000".into()));
+    let (default, max) = (SubscriptionQuery::PAGE.default, SubscriptionQuery::PAGE.max);
+    let limit = q.limit.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("limit must be between 1 and {max}")));
     }
     let mut org = q.org_id.filter(|s| !s.is_empty()).map(Id::from_string);
     if let Some(user_id) = q.user_id.filter(|s| !s.is_empty()) {
@@ -109,7 +110,7 @@ pub async fn list_subscriptions(
         org = Some(user.default_org_id);
     }
     let plan = q.plan_id.filter(|s| !s.is_empty()).map(Id::from_string);
-    let subs = state.store.list_subscriptions(org.as_ref(), plan.as_ref(), limit).await?;
+    let subs = state.store.list_subscriptions(&SubscriptionQuery { org_id: org, plan_id: plan, limit }).await?;
     Ok(Json(SubscriptionList { data: views(&state, subs).await? }))
 }
 

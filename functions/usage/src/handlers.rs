@@ -9,16 +9,16 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use tollgate_app::{current_subscription, PeriodUsage};
 use tollgate_domain::{
-    fold_leap_second, AggregateQuery, Granularity, Id, Period, StoreError, UsageAggregate, UsageEvent, UsageLogQuery,
+    fold_leap_second, AggregateQuery, Granularity, Id, Period, UsageAggregate, UsageEvent, UsageLogQuery,
 };
 use tollgate_http::openapi::fields;
 use tollgate_http::{ApiError, ApiQuery, AppState, AuthUser, ErrorBody};
 use utoipa::{IntoParams, ToSchema};
 
-/// Default page size of the call log.
-const DEFAULT_PAGE: u32 = 100;
-/// Largest page of the call log.
-const MAX_PAGE: u32 = 1000;
+/// Default page size of the call log (the store's).
+const DEFAULT_PAGE: u32 = UsageLogQuery::PAGE.default;
+/// Largest page of the call log (the store's: a bigger limit would be cut silently).
+const MAX_PAGE: u32 = UsageLogQuery::PAGE.max;
 /// Longest range answered from hourly aggregates.
 const MAX_HOURLY_DAYS: i64 = 31;
 /// Longest range answered at all (from daily aggregates).
@@ -158,10 +158,8 @@ pub async fn detailed(
         limit,
         cursor: nonempty(q.cursor),
     };
-    let (data, next_cursor) = state.store.query_usage(&query, state.now()).await.map_err(|e| match e {
-        StoreError::Conflict(_) => ApiError::BadRequest("invalid cursor".into()),
-        e => e.into(),
-    })?;
+    // A cursor the store never issued is `InvalidCursor`: 400 `bad_request`.
+    let (data, next_cursor) = state.store.query_usage(&query, state.now()).await?;
     Ok(Json(UsageLogPage { data, next_cursor }))
 }
 

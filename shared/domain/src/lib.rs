@@ -9,9 +9,11 @@ pub mod email;
 pub mod endpoint;
 pub mod error;
 pub mod id;
+pub mod page;
 pub mod password;
 pub mod plan;
 pub mod ports;
+mod stored_enum;
 pub mod text;
 pub mod token;
 pub mod usage;
@@ -24,9 +26,14 @@ pub use email::{Email, MailMessage};
 pub use endpoint::{Endpoint, BUILTIN_ECHO};
 pub use error::{DomainError, StoreError};
 pub use id::Id;
+pub use page::PageLimits;
 pub use password::{PasswordPolicy, PASSWORD_MAX_LEN, PASSWORD_MIN_LEN};
-pub use plan::{BillingType, Period, Plan, PlanDraft, PlanStatus, Subscription, SubscriptionStatus, FREE_PLAN_ID};
+pub use plan::{
+    BillingType, Period, PeriodKey, Plan, PlanDraft, PlanStatus, Subscription, SubscriptionQuery, SubscriptionStatus,
+    FREE_PLAN_ID,
+};
 pub use ports::*;
+pub use stored_enum::StoredEnum;
 pub use token::{ActionToken, ActionTokenKind, RefreshFamily, RefreshToken, RotateOutcome, TokenHash};
 pub use usage::{AggregateQuery, Granularity, QuotaAlert, UsageAggregate, UsageEvent, UsageIncrement, UsageLogQuery};
 pub use user::{Membership, OrgRole, Organization, Role, User, UserStatus};

@@ -1,7 +1,8 @@
 //! Plans, subscriptions and billing periods.
 
+use crate::stored_enum::stored_enum;
 use crate::text::{optional_text, required_text, DESCRIPTION_MAX, NAME_MAX};
-use crate::{DomainError, Id};
+use crate::{DomainError, Id, PageLimits};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,8 @@ pub enum BillingType {
     Hybrid,
 }
 
+stored_enum!(BillingType { Subscription => "subscription", PayAsYouGo => "pay_as_you_go", Hybrid => "hybrid" });
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanStatus {
@@ -24,6 +27,8 @@ pub enum PlanStatus {
     /// No new subscriptions; existing ones keep it.
     Archived,
 }
+
+stored_enum!(PlanStatus { Active => "active", Archived => "archived" });
 
 /// A plan. The JSON field names are the API contract.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -125,6 +130,8 @@ pub enum SubscriptionStatus {
     Canceled,
 }
 
+stored_enum!(SubscriptionStatus { Active => "active", PastDue => "past_due", Canceled => "canceled" });
+
 /// An organization's subscription to a plan (one per organization).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Subscription {
@@ -145,12 +152,65 @@ impl Subscription {
     }
 }
 
+/// Filter for listing subscriptions, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionQuery {
+    /// Only this organization's (it has one at most).
+    pub org_id: Option<Id>,
+    /// Only subscriptions to this plan.
+    pub plan_id: Option<Id>,
+    /// At most this many; see [`SubscriptionQuery::PAGE`].
+    pub limit: u32,
+}
+
+impl SubscriptionQuery {
+    /// 0 means 100; at most 1000.
+    pub const PAGE: PageLimits = crate::page::LISTING;
+
+    /// The number of subscriptions to return for this query's `limit`.
+    pub fn page_size(&self) -> u32 {
+        Self::PAGE.page_size(self.limit)
+    }
+}
+
+/// The key of a billing period: `YYYY-MM` of its month (UTC). Usage counters are keyed by it.
+///
+/// Serialised as the plain string, so events, alerts and the API carry `"2026-11"`. Not a
+/// `ToSchema` type of its own: fields of this type say `#[schema(value_type = String)]`, so
+/// the OpenAPI document shows a string as before.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PeriodKey(String);
+
+impl PeriodKey {
+    /// The key of the month containing `t`.
+    pub fn containing(t: DateTime<Utc>) -> Self {
+        PeriodKey(format!("{:04}-{:02}", t.year(), t.month()))
+    }
+    /// Wraps a key read back from a store or a message. Not checked: to the stores a key is
+    /// opaque text, and the contract tests use keys of their own to stay apart.
+    pub fn from_string(s: impl Into<String>) -> Self {
+        PeriodKey(s.into())
+    }
+    /// The key as stored: `YYYY-MM`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PeriodKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A billing period: the calendar month (UTC). Usage counters are keyed by `key`, so a new
 /// period is a new counter and nothing is ever reset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Period {
     /// `YYYY-MM`.
-    pub key: String,
+    #[schema(value_type = String)]
+    pub key: PeriodKey,
     pub start: DateTime<Utc>,
     /// Exclusive.
     pub end: DateTime<Utc>,
@@ -161,7 +221,7 @@ impl Period {
         let start = Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0).single().expect("first of month");
         let (y, m) = if t.month() == 12 { (t.year() + 1, 1) } else { (t.year(), t.month() + 1) };
         let end = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single().expect("first of next month");
-        Period { key: format!("{:04}-{:02}", t.year(), t.month()), start, end }
+        Period { key: PeriodKey::containing(t), start, end }
     }
 }
 
@@ -270,11 +330,35 @@ impl PlanDraft {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stored_enum::assert_text_is_serde_name;
+
+    #[test]
+    fn billing_type_text_is_its_serde_name() {
+        assert_text_is_serde_name::<BillingType>();
+    }
+
+    #[test]
+    fn plan_status_text_is_its_serde_name() {
+        assert_text_is_serde_name::<PlanStatus>();
+    }
+
+    #[test]
+    fn subscription_status_text_is_its_serde_name() {
+        assert_text_is_serde_name::<SubscriptionStatus>();
+    }
+
+    #[test]
+    fn period_keys_serialise_as_plain_strings() {
+        let key = Period::containing(Utc.with_ymd_and_hms(2026, 11, 5, 0, 0, 0).unwrap()).key;
+        assert_eq!(serde_json::to_value(&key).unwrap(), serde_json::json!("2026-11"));
+        assert_eq!(serde_json::from_value::<PeriodKey>(serde_json::json!("2026-11")).unwrap(), key);
+        assert_eq!(key.to_string(), "2026-11");
+    }
 
     #[test]
     fn periods_are_calendar_months() {
         let p = Period::containing(Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 59).unwrap());
-        assert_eq!(p.key, "2026-12");
+        assert_eq!(p.key.as_str(), "2026-12");
         assert_eq!(p.end, Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap());
         let p = Period::containing(Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap());
         assert_eq!((p.key.as_str(), p.start.day(), p.end.month()), ("2026-02", 1, 3));

@@ -160,6 +160,7 @@ impl From<StoreError> for ApiError {
             StoreError::LimitReached(what) => {
                 ApiError::conflict(ErrorCode::LimitReached, format!("limit reached: {what}"))
             }
+            StoreError::InvalidCursor => ApiError::BadRequest("invalid cursor".into()),
             e @ StoreError::Unavailable { .. } => ApiError::Unavailable(Box::new(e)),
             StoreError::Corrupt(m) => ApiError::Internal(format!("corrupt stored data: {m}")),
         }
@@ -253,6 +254,17 @@ mod tests {
         let e: ApiError = StoreError::unavailable("down", std::io::Error::other("refused")).into();
         assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(chain(&e).contains("refused"), "source chain kept: {}", chain(&e));
+    }
+
+    #[test]
+    fn only_an_invalid_cursor_is_a_bad_request() {
+        let e: ApiError = StoreError::InvalidCursor.into();
+        assert_eq!(
+            (e.status(), e.code(), e.to_string().as_str()),
+            (StatusCode::BAD_REQUEST, "bad_request", "invalid cursor")
+        );
+        let e: ApiError = StoreError::Conflict("usage aggregates changed concurrently").into();
+        assert_eq!((e.status(), e.code()), (StatusCode::CONFLICT, "conflict"));
     }
 
     #[test]
