@@ -1,7 +1,8 @@
 # tollgate developer commands (GNU make). `make help` lists them.
 #
-# Prerequisites on a fresh Debian machine: the Rust toolchain, python3 and pip (test tools
-# go into ./.venv, created by scripts/setup-test-tools.sh). For the AWS targets also:
+# Prerequisites on a fresh Debian machine: the Rust toolchain, python3 and pip (test tools:
+# moto, cfn-lint and schemathesis go into ./.venv, created by scripts/setup-test-tools.sh).
+# For the AWS targets also:
 #   cargo-lambda:  pip install cargo-lambda   (PyPI; brings its own zig linker)
 #   aws-sam-cli:   pip install aws-sam-cli    (best in its own virtualenv)
 
@@ -21,7 +22,8 @@ VENV_PATH := PATH="$(CURDIR)/.venv/bin:$$PATH"
 
 help:
 	@echo "make run           run the whole platform as one local process (SQLite in ./data)"
-	@echo "make test          install test tools into .venv, cargo test, cfn-lint, bench --quick, walk-through, lint"
+	@echo "make test          install test tools into .venv, cargo test, cfn-lint, bench --quick, walk-through,"
+	@echo "                   OpenAPI fuzz (schemathesis), lint"
 	@echo "make bench         the benchmark (release build); numbers go to BENCHMARKS.md"
 	@echo "make lint          cargo fmt --check and clippy -D warnings"
 	@echo "make build-lambda  cargo lambda build --release for each Lambda binary"
@@ -36,7 +38,7 @@ run:
 	cargo run -p tollgate-local --bin tollgate
 
 test:
-	@echo "==> test tools (.venv: moto[server], cfn-lint)"
+	@echo "==> test tools (.venv: moto[server], cfn-lint, schemathesis)"
 	@bash scripts/setup-test-tools.sh
 	@echo "==> cargo test --workspace --locked"
 	$(VENV_PATH) cargo test --workspace --locked
@@ -47,6 +49,8 @@ test:
 	$(VENV_PATH) cargo run --locked -q -p tollgate-tests --bin bench -- --quick --cold-start --debug-binaries > /dev/null
 	@echo "==> README walk-through against the real server binary"
 	@bash scripts/e2e-walkthrough.sh
+	@echo "==> the OpenAPI document against the real server binary (schemathesis, fixed seed)"
+	@bash scripts/fuzz-openapi.sh
 	@$(MAKE) --no-print-directory lint
 	@echo "==> all tests passed"
 

@@ -3,20 +3,14 @@
 # runs the README walk-through against it, checks first-start admin creation, and stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/tollgate-server.sh
 cargo build --locked -q -p tollgate-local --bin tollgate
 data=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 log="$data/server.log"
-PORT=$port DATA_DIR="$data" ADMIN_EMAIL=ops@example.com ADMIN_PASSWORD=admin-pass-123 RUST_LOG=info \
-  "${CARGO_TARGET_DIR:-target}/debug/tollgate" >"$log" 2>&1 &
-pid=$!
-cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"; }
+pid=""
+cleanup() { [[ -z "$pid" ]] || { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }; rm -rf "$data"; }
 trap cleanup EXIT
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
-  kill -0 "$pid" 2>/dev/null || { cat "$log"; echo "server exited" >&2; exit 1; }
-  sleep 0.1
-done
+start_tollgate "$data" "$log"
 BASE="http://127.0.0.1:$port" scripts/walkthrough.sh
 # The admin from ADMIN_EMAIL/ADMIN_PASSWORD can log in on the admin route.
 curl -sS --fail-with-body -X POST "http://127.0.0.1:$port/api/admin/auth/login" -H 'Content-Type: application/json' \

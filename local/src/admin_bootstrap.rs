@@ -1,6 +1,7 @@
 //! First start: an empty store gets its admin.
 
 use crate::{Config, ServerError};
+use tollgate_app::{create_user, new_user, NewUser};
 use tollgate_domain::{id::random_base62, AuditEvent, Email, PasswordPolicy, Role};
 use tollgate_http::AppState;
 
@@ -25,13 +26,18 @@ pub async fn bootstrap_admin(state: &AppState, config: &Config) -> Result<AdminB
         None => (format!("{}-{}", random_base62(12), random_base62(12)), true),
     };
     PasswordPolicy::check(&password, Some(&email)).map_err(|e| ServerError::Config(format!("ADMIN_PASSWORD: {e}")))?;
-    let hash = tollgate_http::password::hash_password(password.clone())
-        .await
-        .map_err(|e| ServerError::Bootstrap(e.to_string()))?;
-    let mut admin = auth::new_user(email.clone(), hash, "Admin".into(), "".into(), None, Role::Admin, state.now());
-    admin.last_name = "Operator".into();
+    let password_hash = state.passwords.hash(password.clone()).await?;
+    let new = NewUser {
+        email: email.clone(),
+        password_hash,
+        first_name: "Admin".into(),
+        last_name: "Operator".into(),
+        company_name: None,
+        role: Role::Admin,
+    };
+    let mut admin = new_user(new, state.now());
     admin.email_verified = true;
-    auth::create_user(state, &admin).await.map_err(|e| ServerError::Bootstrap(format!("{e} ({email})")))?;
+    create_user(state.store.as_ref(), &admin).await.map_err(|e| ServerError::Bootstrap(format!("{e} ({email})")))?;
     state.audit(AuditEvent::new("admin.bootstrap", admin.created_at).actor(&admin.id).org(&admin.default_org_id)).await;
     Ok(AdminBootstrap::Created { email: email.to_string(), generated_password: generated.then_some(password) })
 }

@@ -88,7 +88,7 @@ impl Platform {
         embedded: Option<SqliteStore>,
         gateway: GatewayConfig,
     ) -> Result<Self, ServerError> {
-        tollgate_http::metering::seed_catalog(state.store.as_ref(), state.now()).await?;
+        tollgate_app::seed_catalog(state.store.as_ref(), state.now()).await?;
         let queue = Arc::new(SqliteQueue::open(db)?);
         let (meter, embedded_meter): (Arc<dyn CallMeter>, _) = match embedded {
             Some(store) => {

@@ -21,11 +21,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(admin::routes())
 }
 
-/// The full specification: [`routes`] and the gateway.
+/// The full specification: [`routes`] and the gateway, with the error answers every
+/// operation gets from its kind.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut api = routes().into_openapi();
     // The gateway has its own state (not `AppState`), so it joins the spec here.
     api.merge(gateway::openapi());
+    utoipa::Modify::modify(&tollgate_http::openapi::CommonErrors, &mut api);
     api
 }
 

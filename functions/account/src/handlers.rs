@@ -4,9 +4,9 @@ use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use tollgate_domain::{AuditEvent, PasswordPolicy};
-use tollgate_http::password::{hash_password, verify_password};
-use tollgate_http::views::{optional_text_field, text_field, Message, UserProfile};
-use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody};
+use tollgate_http::openapi::fields;
+use tollgate_http::views::{optional_text_field, text_field, Message, UserProfile, COMPANY_MAX, NAME_MAX};
+use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody, ErrorCode};
 use utoipa::ToSchema;
 
 /// Fields to change; absent fields stay as they are, an empty `company_name` clears it.
@@ -14,8 +14,11 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProfileRequest {
+    #[schema(schema_with = fields::name_update)]
     pub first_name: Option<String>,
+    #[schema(schema_with = fields::name_update)]
     pub last_name: Option<String>,
+    #[schema(schema_with = fields::company)]
     pub company_name: Option<String>,
 }
 
@@ -23,6 +26,7 @@ pub struct UpdateProfileRequest {
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
+    #[schema(schema_with = fields::new_password)]
     pub new_password: String,
 }
 
@@ -34,9 +38,9 @@ pub struct DeleteAccountRequest {
 }
 
 /// 401 `invalid_credentials` unless `password` is the user's.
-async fn confirm_password(auth: &AuthUser, password: String) -> Result<(), ApiError> {
-    if !verify_password(password, auth.user.password_hash.clone()).await? {
-        return Err(ApiError::unauthorized("invalid_credentials", "the password is wrong"));
+async fn confirm_password(state: &AppState, auth: &AuthUser, password: String) -> Result<(), ApiError> {
+    if !state.passwords.verify(password, auth.user.password_hash.clone()).await? {
+        return Err(ApiError::unauthorized(ErrorCode::InvalidCredentials, "the password is wrong"));
     }
     Ok(())
 }
@@ -45,7 +49,6 @@ async fn confirm_password(auth: &AuthUser, password: String) -> Result<(), ApiEr
 #[utoipa::path(get, path = "/api/user/account/profile", tag = "account", security(("bearer" = [])),
     responses(
         (status = 200, description = "The profile", body = UserProfile),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
     ))]
 pub async fn get_profile(auth: AuthUser) -> Json<UserProfile> {
     Json(UserProfile::from(&auth.user))
@@ -56,7 +59,7 @@ pub async fn get_profile(auth: AuthUser) -> Json<UserProfile> {
     request_body = UpdateProfileRequest,
     responses(
         (status = 200, description = "The updated profile", body = UserProfile),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 422, description = "`invalid_field`", body = ErrorBody),
     ))]
 pub async fn update_profile(
     State(state): State<AppState>,
@@ -65,13 +68,13 @@ pub async fn update_profile(
 ) -> Result<Json<UserProfile>, ApiError> {
     let mut user = auth.user;
     if let Some(v) = req.first_name {
-        user.first_name = text_field("first_name", &v, 100)?;
+        user.first_name = text_field("first_name", &v, NAME_MAX)?;
     }
     if let Some(v) = req.last_name {
-        user.last_name = text_field("last_name", &v, 100)?;
+        user.last_name = text_field("last_name", &v, NAME_MAX)?;
     }
     if req.company_name.is_some() {
-        user.company_name = optional_text_field("company_name", req.company_name.as_deref(), 200)?;
+        user.company_name = optional_text_field("company_name", req.company_name.as_deref(), COMPANY_MAX)?;
     }
     user.updated_at = state.now();
     state.store.update_user(&user).await?;
@@ -92,8 +95,8 @@ pub async fn update_profile(
     request_body = ChangePasswordRequest,
     responses(
         (status = 200, description = "Password changed; other sessions revoked", body = Message),
-        (status = 401, description = "Current password wrong", body = ErrorBody),
-        (status = 422, description = "New password too weak", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: the current password is wrong", body = ErrorBody),
+        (status = 422, description = "`weak_password`: the new password breaks the policy", body = ErrorBody),
     ))]
 pub async fn change_password(
     State(state): State<AppState>,
@@ -101,9 +104,9 @@ pub async fn change_password(
     ApiJson(req): ApiJson<ChangePasswordRequest>,
 ) -> Result<Json<Message>, ApiError> {
     PasswordPolicy::check(&req.new_password, Some(&auth.user.email))?;
-    confirm_password(&auth, req.current_password).await?;
+    confirm_password(&state, &auth, req.current_password).await?;
     let mut user = auth.user;
-    user.password_hash = hash_password(req.new_password).await?;
+    user.password_hash = state.passwords.hash(req.new_password).await?;
     user.updated_at = state.now();
     state.store.update_user(&user).await?;
     let revoked =
@@ -127,14 +130,14 @@ pub async fn change_password(
     request_body = DeleteAccountRequest,
     responses(
         (status = 200, description = "Account deleted", body = Message),
-        (status = 401, description = "Password wrong", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: the password is wrong", body = ErrorBody),
     ))]
 pub async fn delete_account(
     State(state): State<AppState>,
     auth: AuthUser,
     ApiJson(req): ApiJson<DeleteAccountRequest>,
 ) -> Result<Json<Message>, ApiError> {
-    confirm_password(&auth, req.password).await?;
+    confirm_password(&state, &auth, req.password).await?;
     let now = state.now();
     let user = &auth.user;
     // Deleting first makes every later request of this user fail authentication, so the

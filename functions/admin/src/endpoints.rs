@@ -5,10 +5,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tollgate_domain::{AuditEvent, Endpoint, Id, StoreError};
-use tollgate_http::metering::ENDPOINT_PREFIX;
-use tollgate_http::views::{optional_text_field, text_field};
-use tollgate_http::{AdminUser, ApiError, ApiJson, AppState, ErrorBody};
+use tollgate_app::subscriptions::ENDPOINT_PREFIX;
+use tollgate_domain::endpoint::METHODS;
+use tollgate_domain::{AuditEvent, Endpoint, Id, StoreError, BUILTIN_ECHO};
+use tollgate_http::openapi::fields;
+use tollgate_http::views::{optional_text_field, text_field, DESCRIPTION_MAX, NAME_MAX};
+use tollgate_http::{AdminUser, ApiError, ApiJson, AppState, ErrorBody, ErrorCode};
+use utoipa::openapi::schema::Object;
 use utoipa::ToSchema;
 
 /// Every endpoint, by path then method.
@@ -21,23 +24,21 @@ pub struct EndpointList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEndpointRequest {
-    /// 1 to 100 characters.
-    #[schema(example = "weather")]
+    #[schema(schema_with = fields::name)]
     pub name: String,
-    /// Up to 500 characters.
+    #[schema(schema_with = fields::description)]
     pub description: Option<String>,
-    /// `GET`, `POST`, `PUT`, `PATCH`, `DELETE`, `HEAD`, `OPTIONS` or `ANY` (case-insensitive).
-    #[schema(example = "GET")]
+    #[schema(schema_with = method)]
     pub method: String,
-    /// Path under `/api/v1`: literal segments, `{name}` segments and an optional final `{*rest}`.
-    #[schema(example = "/weather/{city}")]
+    #[schema(schema_with = path)]
     pub path: String,
-    /// `http(s)://...` base URL, or `builtin:echo`.
-    #[schema(example = "https://weather.internal.example.com")]
+    #[schema(schema_with = upstream_url)]
     pub upstream_url: String,
     /// Cost units per call, 1 to 1000000 (default 1).
+    #[schema(minimum = 1, maximum = 1000000)]
     pub cost_units: Option<u32>,
     /// Requests per minute per key on top of the plan's; default none.
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 4294967295.0)]
     pub rate_limit: Option<u32>,
     /// Served without a key, limited per client IP (default false).
     pub public: Option<bool>,
@@ -48,24 +49,87 @@ pub struct CreateEndpointRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateEndpointRequest {
+    #[schema(schema_with = fields::name_update)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = fields::description)]
     pub description: Option<Option<String>>,
+    #[schema(schema_with = method_update)]
     pub method: Option<String>,
+    #[schema(schema_with = path_update)]
     pub path: Option<String>,
+    #[schema(schema_with = upstream_url_update)]
     pub upstream_url: Option<String>,
+    #[schema(minimum = 1, maximum = 1000000)]
     pub cost_units: Option<u32>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<u32>)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 4294967295.0)]
     pub rate_limit: Option<Option<u32>>,
     pub public: Option<bool>,
 }
 
+/// The schemas of `method`, `path` and `upstream_url`: what `Endpoint::validate` accepts
+/// (after trimming), as JSON Schema. The update variants also take `null` (= unchanged).
+fn method() -> Object {
+    method_schema(false)
+}
+fn method_update() -> Object {
+    method_schema(true)
+}
+fn path() -> Object {
+    path_schema(false)
+}
+fn path_update() -> Object {
+    path_schema(true)
+}
+fn upstream_url() -> Object {
+    upstream_url_schema(false)
+}
+fn upstream_url_update() -> Object {
+    upstream_url_schema(true)
+}
+
+fn method_schema(nullable: bool) -> Object {
+    // Case-insensitive: `get` is `GET`.
+    fields::string(nullable)
+        .pattern(Some(format!(r"^\s*(?:{})\s*$", METHODS.iter().map(|m| any_case(m)).collect::<Vec<_>>().join("|"))))
+        .description(Some(format!("One of {} (case-insensitive)", METHODS.join(", "))))
+        .examples(["GET"])
+        .build()
+}
+
+/// `GET` as `[Gg][Ee][Tt]`: a JSON Schema pattern has no case-insensitive flag.
+fn any_case(word: &str) -> String {
+    word.chars().map(|c| format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase())).collect()
+}
+
+fn path_schema(nullable: bool) -> Object {
+    const SEGMENT: &str = r"(?:[A-Za-z0-9._~-]+|\{[A-Za-z0-9_]+\})";
+    const REST: &str = r"\{\*[A-Za-z0-9_]+\}";
+    fields::string(nullable)
+        .pattern(Some(format!(r"^\s*/(?:{SEGMENT}(?:/{SEGMENT})*(?:/(?:{REST})?)?|{REST})?\s*$")))
+        .max_length(Some(200))
+        .description(Some(
+            "Path under `/api/v1`, at most 200 characters: literal segments (letters, digits, `-._~`), \
+             `{name}` segments and an optional final `{*rest}`",
+        ))
+        .examples(["/weather/{city}"])
+        .build()
+}
+
+fn upstream_url_schema(nullable: bool) -> Object {
+    fields::string(nullable)
+        .pattern(Some(format!(r"^\s*(?:{BUILTIN_ECHO}|https?://\S*)\s*$")))
+        .max_length(Some(500))
+        .description(Some("An `http(s)://` base URL (at most 500 characters, no white space) or `builtin:echo`"))
+        .examples(["https://weather.internal.example.com"])
+        .build()
+}
+
 /// Normalizes and validates the human fields, then the domain's rules.
 fn validated(mut e: Endpoint) -> Result<Endpoint, ApiError> {
-    e.name = text_field("name", &e.name, 100)?;
-    e.description = optional_text_field("description", e.description.as_deref(), 500)?;
+    e.name = text_field("name", &e.name, NAME_MAX)?;
+    e.description = optional_text_field("description", e.description.as_deref(), DESCRIPTION_MAX)?;
     e.method = e.method.trim().to_ascii_uppercase();
     e.path = e.path.trim().to_string();
     e.upstream_url = e.upstream_url.trim().to_string();
@@ -76,7 +140,7 @@ fn validated(mut e: Endpoint) -> Result<Endpoint, ApiError> {
 fn collision(e: StoreError) -> ApiError {
     match e {
         StoreError::AlreadyExists(_) => {
-            ApiError::conflict("endpoint_exists", "an endpoint with this method and path already exists")
+            ApiError::conflict(ErrorCode::EndpointExists, "an endpoint with this method and path already exists")
         }
         e => e.into(),
     }
@@ -96,8 +160,6 @@ async fn existing(state: &AppState, raw: &str) -> Result<Endpoint, ApiError> {
 #[utoipa::path(get, path = "/api/admin/endpoints", operation_id = "admin_list_endpoints", tag = "admin", security(("bearer" = [])),
     responses(
         (status = 200, description = "The endpoints", body = EndpointList),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
     ))]
 pub async fn list_endpoints(State(state): State<AppState>, _admin: AdminUser) -> Result<Json<EndpointList>, ApiError> {
     Ok(Json(EndpointList { data: state.store.list_endpoints().await? }))
@@ -108,10 +170,8 @@ pub async fn list_endpoints(State(state): State<AppState>, _admin: AdminUser) ->
     request_body = CreateEndpointRequest,
     responses(
         (status = 201, description = "The new endpoint", body = Endpoint),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 409, description = "An endpoint with this method and path exists", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 409, description = "`endpoint_exists`: an endpoint with this method and path exists", body = ErrorBody),
+        (status = 422, description = "`invalid_field`", body = ErrorBody),
     ))]
 pub async fn create_endpoint(
     State(state): State<AppState>,
@@ -151,11 +211,8 @@ pub async fn create_endpoint(
     request_body = UpdateEndpointRequest,
     responses(
         (status = 200, description = "The updated endpoint", body = Endpoint),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 404, description = "No such endpoint", body = ErrorBody),
-        (status = 409, description = "Another endpoint has this method and path", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 409, description = "`endpoint_exists`: another endpoint has this method and path", body = ErrorBody),
+        (status = 422, description = "`invalid_field`", body = ErrorBody),
     ))]
 pub async fn update_endpoint(
     State(state): State<AppState>,
@@ -203,9 +260,6 @@ pub async fn update_endpoint(
     params(("id" = String, Path, description = "Endpoint id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 404, description = "No such endpoint", body = ErrorBody),
     ))]
 pub async fn delete_endpoint(
     State(state): State<AppState>,

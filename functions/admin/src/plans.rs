@@ -5,10 +5,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tollgate_domain::{AuditEvent, BillingType, Id, Plan, PlanStatus, FREE_PLAN_ID};
-use tollgate_http::metering::PLAN_PREFIX;
-use tollgate_http::views::{optional_text_field, text_field};
-use tollgate_http::{AdminUser, ApiError, ApiJson, AppState, ErrorBody};
+use tollgate_app::subscriptions::PLAN_PREFIX;
+use tollgate_domain::{AuditEvent, BillingType, Id, Plan, PlanDraft, PlanStatus, FREE_PLAN_ID};
+use tollgate_http::openapi::fields;
+use tollgate_http::{AdminUser, ApiError, ApiJson, AppState, ErrorBody, ErrorCode};
 use utoipa::ToSchema;
 
 /// Every plan, archived ones included, cheapest first.
@@ -21,31 +21,34 @@ pub struct PlanList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePlanRequest {
-    /// 1 to 100 characters.
-    #[schema(example = "Startup")]
+    #[schema(schema_with = fields::name)]
     pub name: String,
-    /// Up to 500 characters.
+    #[schema(schema_with = fields::description)]
     pub description: Option<String>,
     /// Default `subscription`.
     pub billing_type: Option<BillingType>,
     /// Price per period in minor units of `currency`, >= 0.
-    #[schema(example = 1900)]
+    #[schema(example = 1900, minimum = 0)]
     pub price: i64,
-    /// Three lower-case letters (ISO 4217); default `usd`.
-    #[schema(example = "usd")]
+    #[schema(schema_with = currency)]
     pub currency: Option<String>,
     /// Requests per minute per key, 1 to 1000000.
-    #[schema(example = 300)]
+    #[schema(example = 300, minimum = 1, maximum = 1000000)]
     pub rate_limit: i64,
     /// Extra requests in a burst, 0 to 1000000; default none.
+    #[schema(minimum = 0, maximum = 1000000)]
     pub burst: Option<i64>,
     /// Units per period, >= 1; `null` or absent = unlimited.
+    #[schema(minimum = 1)]
     pub monthly_limit: Option<i64>,
     /// Minor units per 1,000 units of overage, >= 0; required for `pay_as_you_go` and `hybrid`.
+    #[schema(minimum = 0)]
     pub overage_price: Option<i64>,
     /// Days usage logs are kept, 1 to 3650; default 30.
+    #[schema(minimum = 1, maximum = 3650)]
     pub retention_days: Option<i64>,
     /// Usable API keys per organization, 1 to 1000; default 10.
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_api_keys: Option<i64>,
     /// A JSON object shown on the pricing page; default `{}`.
     #[schema(value_type = Option<Object>)]
@@ -61,29 +64,41 @@ pub struct CreatePlanRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePlanRequest {
+    #[schema(schema_with = fields::name_update)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = fields::description)]
     pub description: Option<Option<String>>,
     pub billing_type: Option<BillingType>,
+    #[schema(minimum = 0)]
     pub price: Option<i64>,
+    #[schema(schema_with = currency)]
     pub currency: Option<String>,
+    #[schema(minimum = 1, maximum = 1000000)]
     pub rate_limit: Option<i64>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 1000000)]
     pub burst: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1)]
     pub monthly_limit: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0)]
     pub overage_price: Option<Option<i64>>,
+    #[schema(minimum = 1, maximum = 3650)]
     pub retention_days: Option<i64>,
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_api_keys: Option<i64>,
     #[schema(value_type = Option<Object>)]
     pub features: Option<serde_json::Value>,
     /// `archived`: no new subscriptions; existing subscribers keep the plan.
     pub status: Option<PlanStatus>,
+}
+
+/// `currency`: three lower-case letters (ISO 4217); absent or `null`: `usd` on creation,
+/// unchanged on update.
+fn currency() -> utoipa::openapi::schema::Object {
+    fields::string(true).pattern(Some(r"^\s*[a-z]{3}\s*$")).examples(["usd"]).build()
 }
 
 /// Result of a deletion. A plan with subscribers is archived instead of deleted.
@@ -96,110 +111,6 @@ pub struct DeletedPlan {
     pub archived: bool,
     /// The plan as it was deleted, or as it is now archived.
     pub plan: Plan,
-}
-
-/// A plan's fields before validation (numbers wide enough to reject out-of-range input
-/// with a clear message).
-struct Draft {
-    name: String,
-    description: Option<String>,
-    billing_type: BillingType,
-    price: i64,
-    currency: String,
-    rate_limit: i64,
-    burst: Option<i64>,
-    monthly_limit: Option<i64>,
-    overage_price: Option<i64>,
-    retention_days: i64,
-    max_api_keys: i64,
-    features: serde_json::Value,
-    status: PlanStatus,
-}
-
-fn in_range(field: &'static str, v: i64, min: i64, max: i64) -> Result<(), ApiError> {
-    if v < min || v > max {
-        return Err(ApiError::invalid_field(field, format!("must be between {min} and {max}")));
-    }
-    Ok(())
-}
-
-impl Draft {
-    fn of(p: &Plan) -> Draft {
-        Draft {
-            name: p.name.clone(),
-            description: p.description.clone(),
-            billing_type: p.billing_type,
-            price: p.price,
-            currency: p.currency.clone(),
-            rate_limit: i64::from(p.rate_limit),
-            burst: p.burst.map(i64::from),
-            monthly_limit: p.monthly_limit.map(|v| i64::try_from(v).unwrap_or(i64::MAX)),
-            overage_price: p.overage_price,
-            retention_days: i64::from(p.retention_days),
-            max_api_keys: i64::from(p.max_api_keys),
-            features: p.features.clone(),
-            status: p.status,
-        }
-    }
-
-    /// The validated plan.
-    fn into_plan(
-        self,
-        id: Id,
-        created_at: chrono::DateTime<chrono::Utc>,
-        updated_at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Plan, ApiError> {
-        let name = text_field("name", &self.name, 100)?;
-        let description = optional_text_field("description", self.description.as_deref(), 500)?;
-        if self.price < 0 {
-            return Err(ApiError::invalid_field("price", "must be >= 0 (minor units)"));
-        }
-        let currency = self.currency.trim().to_string();
-        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_lowercase()) {
-            return Err(ApiError::invalid_field(
-                "currency",
-                "must be three lower-case letters (ISO 4217), such as usd",
-            ));
-        }
-        in_range("rate_limit", self.rate_limit, 1, 1_000_000)?;
-        if let Some(b) = self.burst {
-            in_range("burst", b, 0, 1_000_000)?;
-        }
-        if let Some(l) = self.monthly_limit {
-            in_range("monthly_limit", l, 1, i64::MAX)?;
-        }
-        match self.overage_price {
-            Some(p) if p < 0 => return Err(ApiError::invalid_field("overage_price", "must be >= 0 (minor units)")),
-            None if self.billing_type != BillingType::Subscription => {
-                return Err(ApiError::invalid_field("overage_price", "is required for pay_as_you_go and hybrid plans"))
-            }
-            _ => {}
-        }
-        in_range("retention_days", self.retention_days, 1, 3650)?;
-        in_range("max_api_keys", self.max_api_keys, 1, 1000)?;
-        if !self.features.is_object() {
-            return Err(ApiError::invalid_field("features", "must be a JSON object"));
-        }
-        // The ranges above make these conversions lossless.
-        Ok(Plan {
-            id,
-            name,
-            description,
-            billing_type: self.billing_type,
-            price: self.price,
-            currency,
-            rate_limit: self.rate_limit as u32,
-            burst: self.burst.map(|b| b as u32),
-            monthly_limit: self.monthly_limit.map(|l| l as u64),
-            overage_price: self.overage_price,
-            retention_days: self.retention_days as u32,
-            max_api_keys: self.max_api_keys as u32,
-            features: self.features,
-            status: self.status,
-            created_at,
-            updated_at,
-        })
-    }
 }
 
 /// The plan as stored (timestamps at the store's precision).
@@ -216,8 +127,6 @@ async fn existing_plan(state: &AppState, raw: &str) -> Result<Plan, ApiError> {
 #[utoipa::path(get, path = "/api/admin/plans", operation_id = "admin_list_plans", tag = "admin", security(("bearer" = [])),
     responses(
         (status = 200, description = "The plans", body = PlanList),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
     ))]
 pub async fn list_plans(State(state): State<AppState>, _admin: AdminUser) -> Result<Json<PlanList>, ApiError> {
     Ok(Json(PlanList { data: state.store.list_plans().await? }))
@@ -228,9 +137,7 @@ pub async fn list_plans(State(state): State<AppState>, _admin: AdminUser) -> Res
     request_body = CreatePlanRequest,
     responses(
         (status = 201, description = "The new plan", body = Plan),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 422, description = "`invalid_field`", body = ErrorBody),
     ))]
 pub async fn create_plan(
     State(state): State<AppState>,
@@ -238,7 +145,7 @@ pub async fn create_plan(
     ApiJson(req): ApiJson<CreatePlanRequest>,
 ) -> Result<(StatusCode, Json<Plan>), ApiError> {
     let now = state.now();
-    let plan = Draft {
+    let plan = PlanDraft {
         name: req.name,
         description: req.description,
         billing_type: req.billing_type.unwrap_or(BillingType::Subscription),
@@ -271,10 +178,7 @@ pub async fn create_plan(
     request_body = UpdatePlanRequest,
     responses(
         (status = 200, description = "The updated plan", body = Plan),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 404, description = "No such plan", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 422, description = "`invalid_field`", body = ErrorBody),
     ))]
 pub async fn update_plan(
     State(state): State<AppState>,
@@ -284,7 +188,7 @@ pub async fn update_plan(
 ) -> Result<Json<Plan>, ApiError> {
     let now = state.now();
     let current = existing_plan(&state, &id).await?;
-    let mut d = Draft::of(&current);
+    let mut d = PlanDraft::of(&current);
     let mut changed: Vec<&str> = Vec::new();
     macro_rules! set {
         ($field:ident) => {
@@ -328,10 +232,7 @@ pub async fn update_plan(
     params(("id" = String, Path, description = "Plan id")),
     responses(
         (status = 200, description = "Deleted (`deleted: true`) or, having subscribers, archived (`archived: true`)", body = DeletedPlan),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 404, description = "No such plan", body = ErrorBody),
-        (status = 409, description = "The default (Free) plan cannot be deleted", body = ErrorBody),
+        (status = 409, description = "`default_plan`: the default (Free) plan cannot be deleted", body = ErrorBody),
     ))]
 pub async fn delete_plan(
     State(state): State<AppState>,
@@ -341,7 +242,10 @@ pub async fn delete_plan(
     let now = state.now();
     let mut plan = existing_plan(&state, &id).await?;
     if plan.id.as_str() == FREE_PLAN_ID {
-        return Err(ApiError::conflict("default_plan", "new organizations start on this plan; it cannot be deleted"));
+        return Err(ApiError::conflict(
+            ErrorCode::DefaultPlan,
+            "new organizations start on this plan; it cannot be deleted",
+        ));
     }
     let target = plan.id.to_string();
     let event =

@@ -5,8 +5,8 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use tollgate_domain::{AuditEvent, Id, PlanStatus, Subscription, SubscriptionStatus};
-use tollgate_http::metering::SUBSCRIPTION_PREFIX;
+use tollgate_app::subscriptions::SUBSCRIPTION_PREFIX;
+use tollgate_domain::{AuditEvent, Id, PlanStatus, Subscription, SubscriptionQuery, SubscriptionStatus};
 use tollgate_http::{AdminUser, ApiError, ApiJson, ApiQuery, AppState, ErrorBody};
 use utoipa::{IntoParams, ToSchema};
 
@@ -35,10 +35,12 @@ pub struct SubscriptionFilter {
     /// Only subscriptions to this plan.
     pub plan_id: Option<String>,
     /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
-/// What to change; at least one field.
+/// What to change; at least one field that is not `null` (422 `invalid_body` otherwise).
+// No `#[schema(min_properties = 1)]`: utoipa 5.5 writes it out as `maxProperties`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSubscriptionRequest {
@@ -86,18 +88,16 @@ fn set_status(sub: &mut Subscription, status: SubscriptionStatus, now: chrono::D
     params(SubscriptionFilter),
     responses(
         (status = 200, description = "The subscriptions", body = SubscriptionList),
-        (status = 400, description = "Bad limit", body = ErrorBody),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
     ))]
 pub async fn list_subscriptions(
     State(state): State<AppState>,
     _admin: AdminUser,
     ApiQuery(q): ApiQuery<SubscriptionFilter>,
 ) -> Result<Json<SubscriptionList>, ApiError> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::BadRequest("limit must be between 1 and 1000".into()));
+    let (default, max) = (SubscriptionQuery::PAGE.default, SubscriptionQuery::PAGE.max);
+    let limit = q.limit.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("limit must be between 1 and {max}")));
     }
     let mut org = q.org_id.filter(|s| !s.is_empty()).map(Id::from_string);
     if let Some(user_id) = q.user_id.filter(|s| !s.is_empty()) {
@@ -110,7 +110,7 @@ pub async fn list_subscriptions(
         org = Some(user.default_org_id);
     }
     let plan = q.plan_id.filter(|s| !s.is_empty()).map(Id::from_string);
-    let subs = state.store.list_subscriptions(org.as_ref(), plan.as_ref(), limit).await?;
+    let subs = state.store.list_subscriptions(&SubscriptionQuery { org_id: org, plan_id: plan, limit }).await?;
     Ok(Json(SubscriptionList { data: views(&state, subs).await? }))
 }
 
@@ -121,10 +121,7 @@ pub async fn list_subscriptions(
     request_body = UpdateSubscriptionRequest,
     responses(
         (status = 200, description = "The updated subscription", body = SubscriptionView),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 404, description = "No such subscription", body = ErrorBody),
-        (status = 422, description = "No field given, or the plan is unknown or archived", body = ErrorBody),
+        (status = 422, description = "`invalid_body`: no field given; `invalid_field`: the plan is unknown or archived", body = ErrorBody),
     ))]
 pub async fn update_subscription(
     State(state): State<AppState>,
@@ -183,9 +180,6 @@ pub async fn update_subscription(
     params(("id" = String, Path, description = "Subscription id")),
     responses(
         (status = 200, description = "The canceled subscription", body = SubscriptionView),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
-        (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 404, description = "No such subscription", body = ErrorBody),
     ))]
 pub async fn cancel_subscription(
     State(state): State<AppState>,

@@ -6,11 +6,12 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use tollgate_app::current_subscription;
 use tollgate_domain::id::prefix;
-use tollgate_domain::{ApiKey, ApiKeyStatus, AuditEvent, Id, KeyRotation, NewApiKey, StoreError};
-use tollgate_http::metering::current_subscription;
-use tollgate_http::views::text_field;
-use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody, OptionalJson};
+use tollgate_domain::{fold_leap_second, ApiKey, ApiKeyStatus, AuditEvent, Id, KeyRotation, NewApiKey, StoreError};
+use tollgate_http::openapi::fields;
+use tollgate_http::views::{text_field, NAME_MAX};
+use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody, ErrorCode, OptionalJson};
 use utoipa::ToSchema;
 
 /// Longest lifetime a key may be created with.
@@ -64,7 +65,7 @@ pub struct ApiKeyList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
-    #[schema(example = "production server")]
+    #[schema(schema_with = fields::name)]
     pub name: String,
     /// Optional expiry (RFC 3339), in the future and at most 3 years away.
     pub expires_at: Option<DateTime<Utc>>,
@@ -85,6 +86,7 @@ pub struct CreatedApiKey {
 #[serde(deny_unknown_fields)]
 pub struct RotateApiKeyRequest {
     /// How long the old secret keeps working, 0 (default) to 604800 seconds (7 days).
+    #[schema(minimum = 0, maximum = 604800)]
     pub grace_period_seconds: Option<u32>,
 }
 
@@ -106,7 +108,6 @@ fn key_id(raw: &str) -> Result<Id, ApiError> {
 #[utoipa::path(get, path = "/api/user/api-keys", tag = "api-keys", security(("bearer" = [])),
     responses(
         (status = 200, description = "The keys", body = ApiKeyList),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
     ))]
 pub async fn list_keys(State(state): State<AppState>, auth: AuthUser) -> Result<Json<ApiKeyList>, ApiError> {
     let now = state.now();
@@ -122,8 +123,8 @@ pub async fn list_keys(State(state): State<AppState>, auth: AuthUser) -> Result<
     request_body = CreateApiKeyRequest,
     responses(
         (status = 201, description = "Key created; the secret is shown once", body = CreatedApiKey),
-        (status = 409, description = "The organization has its maximum of active keys", body = ErrorBody),
-        (status = 422, description = "Invalid name or expiry", body = ErrorBody),
+        (status = 409, description = "`key_limit_reached`: the organization has its plan's maximum of usable keys", body = ErrorBody),
+        (status = 422, description = "`invalid_field`: invalid name, or an expiry not in the future or more than 3 years away", body = ErrorBody),
     ))]
 pub async fn create_key(
     State(state): State<AppState>,
@@ -131,8 +132,9 @@ pub async fn create_key(
     ApiJson(req): ApiJson<CreateApiKeyRequest>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
     let now = state.now();
-    let name = text_field("name", &req.name, 100)?;
-    if let Some(exp) = req.expires_at {
+    let name = text_field("name", &req.name, NAME_MAX)?;
+    let expires_at = req.expires_at.map(fold_leap_second);
+    if let Some(exp) = expires_at {
         if exp <= now + Duration::minutes(1) {
             return Err(ApiError::invalid_field("expires_at", "must be in the future"));
         }
@@ -150,7 +152,7 @@ pub async fn create_key(
         last4: new.last4.clone(),
         created_at: now,
         last_used_at: None,
-        expires_at: req.expires_at,
+        expires_at,
         revoked_at: None,
         rotated_at: None,
     };
@@ -159,7 +161,7 @@ pub async fn create_key(
     let limit = plan.max_api_keys;
     state.store.create_api_key(&key, &secret, limit, now).await.map_err(|e| match e {
         StoreError::LimitReached(_) => ApiError::conflict(
-            "key_limit_reached",
+            ErrorCode::KeyLimitReached,
             format!("your plan ({}) allows {limit} active keys; revoke one before creating another", plan.name),
         ),
         e => e.into(),
@@ -180,7 +182,6 @@ pub async fn create_key(
     params(("id" = String, Path, description = "Key id")),
     responses(
         (status = 200, description = "The key", body = ApiKeyView),
-        (status = 404, description = "No such key in your organization", body = ErrorBody),
     ))]
 pub async fn get_key(
     State(state): State<AppState>,
@@ -200,7 +201,6 @@ pub async fn get_key(
     params(("id" = String, Path, description = "Key id")),
     responses(
         (status = 200, description = "The revoked key", body = ApiKeyView),
-        (status = 404, description = "No such key in your organization", body = ErrorBody),
     ))]
 pub async fn revoke_key(
     State(state): State<AppState>,
@@ -219,9 +219,8 @@ pub async fn revoke_key(
     request_body(content = Option<RotateApiKeyRequest>, description = "Optional: the grace period"),
     responses(
         (status = 200, description = "New secret; shown once", body = CreatedApiKey),
-        (status = 404, description = "No such key in your organization", body = ErrorBody),
-        (status = 409, description = "The key is revoked or expired", body = ErrorBody),
-        (status = 422, description = "Grace period out of range", body = ErrorBody),
+        (status = 409, description = "`key_not_active`: the key is revoked or expired", body = ErrorBody),
+        (status = 422, description = "`invalid_field`: grace period over 604800 seconds", body = ErrorBody),
     ))]
 pub async fn rotate_key(
     State(state): State<AppState>,
@@ -238,12 +237,12 @@ pub async fn rotate_key(
     let current =
         state.store.get_api_key(&auth.org_id, &id).await?.ok_or_else(|| ApiError::NotFound("api key".into()))?;
     if current.status(now) != ApiKeyStatus::Active {
-        return Err(ApiError::conflict("key_not_active", "only an active key can be rotated"));
+        return Err(ApiError::conflict(ErrorCode::KeyNotActive, "only an active key can be rotated"));
     }
     let new = NewApiKey::generate();
     let rotation = KeyRotation::new(&id, &auth.org_id, &new, now, now + grace);
     let key = state.store.rotate_api_key(&auth.org_id, &id, &rotation, now).await.map_err(|e| match e {
-        StoreError::Conflict(_) => ApiError::conflict("key_not_active", "only an active key can be rotated"),
+        StoreError::Conflict(_) => ApiError::conflict(ErrorCode::KeyNotActive, "only an active key can be rotated"),
         e => e.into(),
     })?;
     let event = key_event("api_key.rotate", now, &auth, &key);

@@ -8,29 +8,32 @@ use axum::Json;
 use serde::Deserialize;
 use tollgate_domain::{ActionTokenKind, AuditEvent, Email, PasswordPolicy, TokenHash};
 use tollgate_http::extract::ClientIp;
-use tollgate_http::password::hash_password;
+use tollgate_http::openapi::fields;
 use tollgate_http::views::Message;
-use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody};
+use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody, ErrorCode};
 use utoipa::ToSchema;
 
 /// A one-time token from a mail.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
+    #[schema(schema_with = fields::mail_token)]
     pub token: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForgotPasswordRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(schema_with = fields::email)]
     pub email: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
+    #[schema(schema_with = fields::mail_token)]
     pub token: String,
+    #[schema(schema_with = fields::new_password)]
     pub password: String,
 }
 
@@ -55,7 +58,7 @@ async fn consume(
 #[utoipa::path(post, path = "/api/user/auth/verify-email", tag = "auth", request_body = TokenRequest,
     responses(
         (status = 200, description = "Email verified", body = Message),
-        (status = 422, description = "Token invalid, used or expired", body = ErrorBody),
+        (status = 422, description = "`invalid_field`: the token is invalid, used or expired", body = ErrorBody),
     ))]
 pub async fn verify_email(
     State(state): State<AppState>,
@@ -77,15 +80,15 @@ pub async fn verify_email(
 #[utoipa::path(post, path = "/api/user/auth/resend-verification", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 202, description = "Mail sent", body = Message),
-        (status = 409, description = "Already verified", body = ErrorBody),
-        (status = 429, description = "Too many mails", body = ErrorBody),
+        (status = 409, description = "`already_verified`", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`: more than 5 mails in the window", body = ErrorBody),
     ))]
 pub async fn resend_verification(
     State(state): State<AppState>,
     auth: AuthUser,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     if auth.user.email_verified {
-        return Err(ApiError::conflict("already_verified", "this email address is already verified"));
+        return Err(ApiError::conflict(ErrorCode::AlreadyVerified, "this email address is already verified"));
     }
     Throttle::new(&state, format!("mail:verify:{}", auth.user.id), 5).hit(&state).await?;
     send_action_mail(&state, &auth.user, ActionTokenKind::VerifyEmail).await?;
@@ -97,8 +100,8 @@ pub async fn resend_verification(
 #[utoipa::path(post, path = "/api/user/auth/forgot-password", tag = "auth", request_body = ForgotPasswordRequest,
     responses(
         (status = 202, description = "If the account exists, a mail was sent", body = Message),
-        (status = 422, description = "Not an email address", body = ErrorBody),
-        (status = 429, description = "Too many requests from this IP", body = ErrorBody),
+        (status = 422, description = "`invalid_email`", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`: too many requests from this IP or for this account", body = ErrorBody),
     ))]
 pub async fn forgot_password(
     State(state): State<AppState>,
@@ -131,7 +134,7 @@ pub async fn forgot_password(
 #[utoipa::path(post, path = "/api/user/auth/reset-password", tag = "auth", request_body = ResetPasswordRequest,
     responses(
         (status = 200, description = "Password changed; all sessions revoked", body = Message),
-        (status = 422, description = "Token invalid/used/expired, or weak password", body = ErrorBody),
+        (status = 422, description = "`invalid_field`: the token is invalid, used or expired; `weak_password`", body = ErrorBody),
     ))]
 pub async fn reset_password(
     State(state): State<AppState>,
@@ -143,7 +146,7 @@ pub async fn reset_password(
     let token = consume(&state, &req.token, ActionTokenKind::ResetPassword).await?;
     let mut user = state.store.get_user(&token.user_id).await?.filter(|u| u.is_active()).ok_or_else(invalid_token)?;
     PasswordPolicy::check(&req.password, Some(&user.email))?;
-    user.password_hash = hash_password(req.password).await?;
+    user.password_hash = state.passwords.hash(req.password).await?;
     user.updated_at = state.now();
     state.store.update_user(&user).await?;
     let revoked = state.store.revoke_user_families(&user.id, None, "password_reset", user.updated_at).await?;

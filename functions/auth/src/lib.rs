@@ -14,7 +14,7 @@ use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use login::{LoginRequest, TokenResponse};
-pub use register::{create_user, new_user, RegisterRequest};
+pub use register::RegisterRequest;
 
 #[derive(OpenApi)]
 #[openapi(tags((name = "auth", description = "Registration, login and sessions")))]

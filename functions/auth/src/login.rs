@@ -12,15 +12,17 @@ use tollgate_domain::token::generate_secret_token;
 use tollgate_domain::{AuditEvent, Email, Id, RefreshFamily, RefreshToken, Role, TokenHash, User};
 use tollgate_http::cookies::set_refresh_cookie;
 use tollgate_http::extract::ClientIp;
-use tollgate_http::password::{dummy_verify, verify_password};
+use tollgate_http::openapi::fields;
 use tollgate_http::views::UserProfile;
-use tollgate_http::{ApiError, ApiJson, AppState, ErrorBody};
+use tollgate_http::{ApiError, ApiJson, AppState, ErrorBody, ErrorCode};
 use utoipa::ToSchema;
 
+/// Email and password. An address that is not well formed is simply wrong (401
+/// `invalid_credentials`); the password is not checked against the policy here.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(schema_with = fields::email)]
     pub email: String,
     #[schema(example = "correct-horse-42")]
     pub password: String,
@@ -45,9 +47,9 @@ pub struct TokenResponse {
 #[utoipa::path(post, path = "/api/user/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in; refresh cookie set", body = TokenResponse),
-        (status = 401, description = "Wrong email or password", body = ErrorBody),
-        (status = 403, description = "Account suspended", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: wrong email or password", body = ErrorBody),
+        (status = 403, description = "`account_suspended`", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`: too many failed logins from this IP or to this account", body = ErrorBody),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -63,9 +65,9 @@ pub async fn login(
 #[utoipa::path(post, path = "/api/admin/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in; refresh cookie set", body = TokenResponse),
-        (status = 401, description = "Wrong email or password", body = ErrorBody),
-        (status = 403, description = "Not an admin, or suspended", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: wrong email or password", body = ErrorBody),
+        (status = 403, description = "`admin_required`, `account_suspended`", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`: too many failed logins from this IP or to this account", body = ErrorBody),
     ))]
 pub async fn admin_login(
     State(state): State<AppState>,
@@ -77,7 +79,7 @@ pub async fn admin_login(
         state
             .audit(AuditEvent::new("admin.login_denied", state.now()).actor(&user.id).org(&user.default_org_id).ip(ip))
             .await;
-        return Err(ApiError::forbidden("admin_required", "this account is not an admin"));
+        return Err(ApiError::forbidden(ErrorCode::AdminRequired, "this account is not an admin"));
     }
     start_session(&state, user, ip, "admin.login").await
 }
@@ -91,7 +93,7 @@ pub async fn admin_login(
 /// guesses all pass the check. A successful login gives its per-IP attempt back and clears
 /// the account's failures, so the limits count failures and guesses in flight.
 async fn authenticate(state: &AppState, req: &LoginRequest, ip: Option<String>) -> Result<User, ApiError> {
-    let invalid = || ApiError::unauthorized("invalid_credentials", "wrong email or password");
+    let invalid = || ApiError::unauthorized(ErrorCode::InvalidCredentials, "wrong email or password");
     let email = Email::parse(&req.email).map_err(|_| invalid())?;
     let per_ip = Throttle::new(
         state,
@@ -104,9 +106,9 @@ async fn authenticate(state: &AppState, req: &LoginRequest, ip: Option<String>) 
 
     let user = state.store.find_user_by_email(&email).await?;
     let ok = match &user {
-        Some(u) => verify_password(req.password.clone(), u.password_hash.clone()).await?,
+        Some(u) => state.passwords.verify(req.password.clone(), u.password_hash.clone()).await?,
         None => {
-            dummy_verify(req.password.clone()).await;
+            state.passwords.verify_nothing(req.password.clone()).await;
             false
         }
     };
@@ -124,7 +126,7 @@ async fn authenticate(state: &AppState, req: &LoginRequest, ip: Option<String>) 
     // Independent writes: one round trip, not two, on every successful login.
     tokio::try_join!(per_ip.release(state), per_account.clear(state))?;
     if !user.is_active() {
-        return Err(ApiError::forbidden("account_suspended", "this account is suspended"));
+        return Err(ApiError::account_suspended());
     }
     Ok(user)
 }

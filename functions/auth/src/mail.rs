@@ -1,7 +1,7 @@
 //! The mails of the auth flows: a one-time token stored as a hash, the link mailed.
 
 use tollgate_domain::token::generate_secret_token;
-use tollgate_domain::{id::prefix, ActionToken, ActionTokenKind, Id, MailMessage, TokenHash, User};
+use tollgate_domain::{id::prefix, ActionToken, ActionTokenKind, Id, MailMessage, StoredEnum, TokenHash, User};
 use tollgate_http::{ApiError, AppState};
 
 /// Creates a one-time token of `kind` for `user` and mails its link.

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use tollgate_domain::{AuditEvent, RotateOutcome, TokenHash};
 use tollgate_http::cookies::{clear_refresh_cookie, refresh_cookie};
 use tollgate_http::extract::ClientIp;
+use tollgate_http::ErrorCode;
 use tollgate_http::{ApiError, AppState, ErrorBody, OptionalJson};
 use utoipa::ToSchema;
 
@@ -30,8 +31,8 @@ fn presented_token(headers: &HeaderMap, body: Option<RefreshRequest>) -> Option<
 #[utoipa::path(post, path = "/api/user/auth/refresh", tag = "auth", request_body(content = Option<RefreshRequest>, description = "Optional when the refresh cookie is sent"),
     responses(
         (status = 200, description = "New tokens; refresh cookie replaced", body = TokenResponse),
-        (status = 401, description = "Missing, unknown, expired, revoked or reused refresh token", body = ErrorBody),
-        (status = 403, description = "Account suspended", body = ErrorBody),
+        (status = 401, description = "`missing_refresh_token`, `invalid_refresh_token`, `refresh_token_expired`, `refresh_token_revoked`, `refresh_token_reused`", body = ErrorBody),
+        (status = 403, description = "`account_suspended`", body = ErrorBody),
     ))]
 pub async fn refresh(
     State(state): State<AppState>,
@@ -40,7 +41,7 @@ pub async fn refresh(
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let token = presented_token(&headers, body).ok_or_else(|| {
-        ApiError::unauthorized("missing_refresh_token", "send the refresh token in the body or cookie")
+        ApiError::unauthorized(ErrorCode::MissingRefreshToken, "send the refresh token in the body or cookie")
     })?;
     let now = state.now();
     let hash = TokenHash::of(&token);
@@ -48,12 +49,15 @@ pub async fn refresh(
         .store
         .find_refresh_token(&hash)
         .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_refresh_token", "the refresh token is not valid"))?;
+        .ok_or_else(|| ApiError::unauthorized(ErrorCode::InvalidRefreshToken, "the refresh token is not valid"))?;
     if family.revoked_at.is_some() {
-        return Err(ApiError::unauthorized("refresh_token_revoked", "this session has ended; log in again"));
+        return Err(ApiError::unauthorized(ErrorCode::RefreshTokenRevoked, "this session has ended; log in again"));
     }
     if old.expires_at <= now {
-        return Err(ApiError::unauthorized("refresh_token_expired", "the refresh token has expired; log in again"));
+        return Err(ApiError::unauthorized(
+            ErrorCode::RefreshTokenExpired,
+            "the refresh token has expired; log in again",
+        ));
     }
     let reused = || async {
         state.store.revoke_family(&family.id, "reuse_detected", now).await?;
@@ -66,7 +70,7 @@ pub async fn refresh(
             )
             .await;
         Err::<(), _>(ApiError::unauthorized(
-            "refresh_token_reused",
+            ErrorCode::RefreshTokenReused,
             "this refresh token was already used; the session has been revoked for safety",
         ))
     };
@@ -78,9 +82,9 @@ pub async fn refresh(
         .get_user(&old.user_id)
         .await?
         .filter(|u| u.status != tollgate_domain::UserStatus::Deleted)
-        .ok_or_else(|| ApiError::unauthorized("invalid_refresh_token", "the account no longer exists"))?;
+        .ok_or_else(|| ApiError::unauthorized(ErrorCode::InvalidRefreshToken, "the account no longer exists"))?;
     if !user.is_active() {
-        return Err(ApiError::forbidden("account_suspended", "this account is suspended"));
+        return Err(ApiError::account_suspended());
     }
     let (secret, new_row) = new_refresh_token(&state, &family.id, &user.id, now);
     // The rotation is conditional: if another request rotated the same token in between,

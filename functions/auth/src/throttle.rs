@@ -3,6 +3,7 @@
 //! counts.
 
 use chrono::{DateTime, Duration, Utc};
+use tollgate_http::ErrorCode;
 use tollgate_http::{ApiError, AppState};
 
 /// One throttled bucket in the current window.
@@ -25,7 +26,7 @@ impl Throttle {
     fn too_many(&self, state: &AppState) -> ApiError {
         let retry_after = (self.window_end - state.now()).num_seconds().max(1) as u64;
         ApiError::TooManyRequests {
-            code: "too_many_attempts",
+            code: ErrorCode::TooManyAttempts,
             message: format!("too many attempts; try again in {retry_after} seconds"),
             retry_after,
         }

@@ -3,10 +3,9 @@
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use tollgate_app::{current_subscription, PeriodUsage};
 use tollgate_domain::{Period, Plan, PlanStatus, Subscription};
-use tollgate_http::metering::current_subscription;
-use tollgate_http::{ApiError, AppState, AuthUser, ErrorBody};
-use usage::PeriodUsage;
+use tollgate_http::{ApiError, AppState, AuthUser};
 use utoipa::ToSchema;
 
 /// The plans open to new subscriptions, cheapest first.
@@ -40,7 +39,6 @@ pub async fn list_plans(State(state): State<AppState>) -> Result<Json<PlanList>,
 #[utoipa::path(get, path = "/api/user/subscription", tag = "billing", security(("bearer" = [])),
     responses(
         (status = 200, description = "Subscription, plan and usage", body = SubscriptionDetails),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
     ))]
 pub async fn get_subscription(
     State(state): State<AppState>,

@@ -12,6 +12,7 @@
 
 use reqwest::Url;
 use tollgate_http::ApiError;
+use tollgate_http::ErrorCode;
 
 fn invalid_path(why: &str) -> ApiError {
     ApiError::InvalidPath(format!("the path {why}; dot segments and encoded slashes are not allowed"))
@@ -57,7 +58,10 @@ pub fn check(path: &str) -> Result<(), ApiError> {
 pub fn upstream_url(base: &str, path: &str, query: Option<&str>) -> Result<Url, ApiError> {
     let base_url = Url::parse(base).map_err(|e| {
         tracing::error!(error = %e, upstream = %base, "endpoint upstream URL does not parse");
-        ApiError::BadGateway { code: "upstream_unavailable", message: "the endpoint's upstream URL is invalid".into() }
+        ApiError::BadGateway {
+            code: ErrorCode::UpstreamUnavailable,
+            message: "the endpoint's upstream URL is invalid".into(),
+        }
     })?;
     let base_path = base_url.path().trim_end_matches('/').to_string();
     let joined = format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'));

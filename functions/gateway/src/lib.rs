@@ -1,15 +1,25 @@
-//! The `gateway` function (`/api/v1/{*path}`): the metered hot path.
+//! The `gateway` function (`/api/v1/{*path}`): the metered hot path, as a pipeline whose
+//! steps read like the design's:
 //!
-//! For one call: check the key with no I/O (format and checksum), then through a 5-second
-//! cache (key, owner, subscription and plan); apply the key's rate limit (refusals of
-//! anonymous or unidentified callers count against their IP); find the endpoint; count the
-//! call against the period quota with one conditional store write; forward it; emit a usage
-//! event; answer with `RateLimit-*` and `X-Quota-*` headers.
+//! 1. [`identify`]: the key (format and checksum with no I/O, then 5-second caches) -> the
+//!    caller (key, subscription, plan);
+//! 2. [`limits`]: the caller's rate limit (refusals of callers without a usable key count
+//!    against their IP);
+//! 3. match the endpoint ([`catalog`]), for a path that cannot leave an upstream's base
+//!    ([`forward_path`]);
+//! 4. [`count`]: the quota's one conditional write, keeping the usage event, and alerts;
+//! 5. forward ([`upstream`]);
+//! 6. the usage event's outcome ([`count::record_outcome`], through the [`CallMeter`]);
+//! 7. the `RateLimit-*` and `X-Quota-*` headers on every answer ([`call::AnswerHeaders`]).
 
 mod cache;
+mod call;
 mod catalog;
+mod count;
 mod forward_path;
+mod identify;
 mod limiter;
+mod limits;
 mod meter;
 mod upstream;
 
@@ -18,26 +28,20 @@ pub use meter::QueuedCallMeter;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, Request, Response, Uri};
+use axum::http::{Request, Response};
 use axum::response::IntoResponse;
 use axum::routing::any;
 use axum::Router;
 use cache::TtlCache;
+use call::{Call, Caller};
 use catalog::Catalog;
-use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tollgate_domain::usage::thresholds_crossed;
-use tollgate_domain::{
-    ApiKey, CallMeter, Id, KeySecret, ParsedKey, Period, Plan, Queue, QueueMessage, QueueName, QuotaAlert,
-    Subscription, UsageEvent, UsageIncrement, UserStatus,
-};
-use tollgate_http::extract::ClientAddr;
-use tollgate_http::metering::current_subscription;
-use tollgate_http::middleware::REQUEST_ID_HEADER;
+use std::time::Duration;
+use tollgate_domain::{CallMeter, Endpoint, Id, Plan, Queue, Subscription};
+use tollgate_http::ErrorCode;
 use tollgate_http::{ApiError, AppState};
-use upstream::{Identity, Outgoing, Upstream};
+use upstream::{Outgoing, Upstream};
 
 /// Largest request body the gateway forwards (Lambda's payload limit).
 pub const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
@@ -67,10 +71,6 @@ impl GatewayConfig {
     }
 }
 
-/// What the cache knows about a presented key: the key and secret, and whether its owner
-/// is active. `None` = unknown key (misses are cached too).
-type KeyEntry = Option<(ApiKey, KeySecret, UserStatus)>;
-
 /// Store round trips made by the gateway itself, for the benchmark and operators.
 #[derive(Debug, Default)]
 pub struct GatewayStats {
@@ -80,10 +80,10 @@ pub struct GatewayStats {
 }
 
 impl GatewayStats {
-    fn read(&self, n: u64) {
+    pub(crate) fn read(&self, n: u64) {
         self.store_reads.fetch_add(n, Ordering::Relaxed);
     }
-    fn write(&self) {
+    pub(crate) fn write(&self) {
         self.store_writes.fetch_add(1, Ordering::Relaxed);
     }
     /// (calls, store reads, store writes) so far.
@@ -105,7 +105,7 @@ pub struct Gateway {
     meter: Arc<dyn CallMeter>,
     upstream: Upstream,
     limiter: RateLimiter,
-    keys: TtlCache<String, KeyEntry>,
+    keys: TtlCache<String, identify::KeyEntry>,
     subscriptions: TtlCache<Id, (Subscription, Plan)>,
     catalog: TtlCache<(), Arc<Catalog>>,
 }
@@ -136,35 +136,6 @@ impl Gateway {
         self.catalog.insert((), c.clone());
         Ok(c)
     }
-
-    async fn key(&self, parsed: &ParsedKey) -> Result<KeyEntry, ApiError> {
-        let hash = parsed.hash();
-        if let Some(hit) = self.keys.get(&hash.as_str().to_string()) {
-            return Ok(hit);
-        }
-        self.stats.read(1);
-        let entry = match self.state.store.find_api_key_by_hash(&hash).await? {
-            Some((key, secret)) => {
-                self.stats.read(1);
-                let owner = self.state.store.get_user(&key.created_by).await?.map_or(UserStatus::Deleted, |u| u.status);
-                Some((key, secret, owner))
-            }
-            None => None,
-        };
-        self.keys.insert(hash.as_str().to_string(), entry.clone());
-        Ok(entry)
-    }
-
-    async fn subscription(&self, org: &Id, now: DateTime<Utc>) -> Result<(Subscription, Plan), ApiError> {
-        if let Some(hit) = self.subscriptions.get(org) {
-            return Ok(hit);
-        }
-        // Two reads in the steady state (the subscription, its plan).
-        self.stats.read(2);
-        let found = current_subscription(self.state.store.as_ref(), org, now).await?;
-        self.subscriptions.insert(org.clone(), found.clone());
-        Ok(found)
-    }
 }
 
 /// The OpenAPI description of the gateway route (any method under `/api/v1`).
@@ -183,13 +154,15 @@ struct GatewayApi;
     params(("path" = String, Path, description = "The endpoint's path under /api/v1, e.g. echo/hello")),
     security(("api_key" = [])),
     responses(
-        (status = 200, description = "The upstream's answer, relayed"),
-        (status = 401, description = "missing_api_key, invalid_api_key, key_revoked, key_expired, key_rotated", body = tollgate_http::ErrorBody),
-        (status = 403, description = "account_suspended, subscription_inactive", body = tollgate_http::ErrorBody),
-        (status = 404, description = "No endpoint at this method and path", body = tollgate_http::ErrorBody),
-        (status = 429, description = "rate_limited or quota_exceeded, with Retry-After", body = tollgate_http::ErrorBody),
-        (status = 502, description = "upstream_unavailable (the call is counted)", body = tollgate_http::ErrorBody),
-        (status = 504, description = "upstream_timeout (the call is counted)", body = tollgate_http::ErrorBody),
+        (status = 200, description = "The upstream's answer, relayed (its status, headers and body)"),
+        (status = 400, description = "`invalid_path`: a dot segment or an encoded slash in the path", body = tollgate_http::ErrorBody),
+        (status = 401, description = "`missing_api_key`, `invalid_api_key`, `key_revoked`, `key_expired`, `key_rotated`", body = tollgate_http::ErrorBody),
+        (status = 403, description = "`account_suspended`, `subscription_inactive`", body = tollgate_http::ErrorBody),
+        (status = 404, description = "`not_found`: no endpoint at this method and path", body = tollgate_http::ErrorBody),
+        (status = 413, description = "`payload_too_large`: a body over 6 MiB", body = tollgate_http::ErrorBody),
+        (status = 429, description = "`rate_limited` or `quota_exceeded`", body = tollgate_http::ErrorBody),
+        (status = 502, description = "`upstream_unavailable` (the call is counted)", body = tollgate_http::ErrorBody),
+        (status = 504, description = "`upstream_timeout` (the call is counted)", body = tollgate_http::ErrorBody),
     )
 )]
 #[allow(dead_code)]
@@ -220,299 +193,86 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
     tollgate_http::finish_router(routes(gateway))
 }
 
-/// The presented API key: `X-API-Key`, or `Authorization: Bearer sk_live_...`.
-fn presented_key(headers: &HeaderMap) -> Option<&str> {
-    if let Some(v) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-        return Some(v.trim());
-    }
-    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = auth.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-/// Response headers gathered along the way, added to success and error answers alike.
-#[derive(Default)]
-struct Meta {
-    rate: Option<RateDecision>,
-    /// (limit, used, seconds to the period end)
-    quota: Option<(Option<u64>, u64, i64)>,
-}
-
-impl Meta {
-    fn apply(&self, headers: &mut HeaderMap) {
-        let mut set = |name: &'static str, value: String| {
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                headers.insert(name, v);
-            }
-        };
-        if let Some(r) = self.rate {
-            set("ratelimit-limit", r.limit.to_string());
-            set("ratelimit-remaining", r.remaining.to_string());
-            set("ratelimit-reset", r.reset_secs.to_string());
-        }
-        if let Some((limit, used, reset)) = self.quota {
-            set("x-quota-used", used.to_string());
-            set("x-quota-reset", reset.max(0).to_string());
-            if let Some(limit) = limit {
-                set("x-quota-limit", limit.to_string());
-                set("x-quota-remaining", limit.saturating_sub(used).to_string());
-            }
-        }
-    }
-}
-
 async fn proxy(State(gw): State<Arc<Gateway>>, req: Request<Body>) -> Response<Body> {
-    let mut meta = Meta::default();
-    let mut response = match handle(&gw, req, &mut meta).await {
+    let (parts, body) = req.into_parts();
+    let mut call = Call::new(parts, gw.state.now());
+    let mut response = match handle(&gw, &mut call, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
-    meta.apply(response.headers_mut());
+    // 7. Every answer, refusals included, carries the headers gathered on the way.
+    call.answer.apply(response.headers_mut());
     response
 }
 
-fn rate_limited(d: &RateDecision) -> ApiError {
-    ApiError::TooManyRequests {
-        code: "rate_limited",
-        message: format!("rate limit of {} requests per minute reached; retry in {} s", d.limit, d.reset_secs),
-        retry_after: d.reset_secs,
-    }
-}
-
-/// The hot path. `meta` collects the headers every answer gets.
-async fn handle(gw: &Gateway, req: Request<Body>, meta: &mut Meta) -> Result<Response<Body>, ApiError> {
-    let started = Instant::now();
+/// The hot path, one step after another (see the module doc).
+async fn handle(gw: &Gateway, call: &mut Call, body: Body) -> Result<Response<Body>, ApiError> {
     gw.stats.calls.fetch_add(1, Ordering::Relaxed);
-    let now = gw.state.now();
-    let (parts, body) = req.into_parts();
-    let request_id = parts.headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let ip = parts.extensions.get::<ClientAddr>().map(|c| c.0.to_string());
-    let full_path = parts.uri.path().to_string();
-    let path = full_path.strip_prefix("/api/v1").unwrap_or("").to_string();
-    let path = if path.is_empty() { "/".to_string() } else { path };
-
-    let now_secs = now.timestamp();
-    let ip_label = ip.clone().unwrap_or_else(|| "-".into());
-    // A refusal of an anonymous or unidentified caller counts against its IP, so guessing
-    // keys or scanning paths is rate limited too.
-    let refuse_anonymous = |meta: &mut Meta, err: ApiError| {
-        let d = gw.limiter.check(&format!("anon:{ip_label}"), DEFAULT_PUBLIC_RATE_LIMIT, now_secs);
-        meta.rate = Some(d);
-        if d.allowed {
-            err
-        } else {
-            rate_limited(&d)
-        }
-    };
-
-    // 1. Who: the key (format and checksum with no I/O, then the 5-second cache), its
-    //    owner and the organization's subscription; then the plan's per-key rate limit.
-    let caller = match presented_key(&parts.headers) {
-        None => None,
-        Some(raw) => match identify(gw, raw, now).await {
-            Ok(caller) => Some(caller),
-            Err(e) if e.status().is_client_error() => return Err(refuse_anonymous(meta, e)),
-            Err(e) => return Err(e),
-        },
-    };
-    if let Some((key, _, plan)) = &caller {
-        let d = gw.limiter.check(&format!("key:{}", key.id), plan.rate_limit + plan.burst.unwrap_or(0), now_secs);
-        meta.rate = Some(d);
-        if !d.allowed {
-            return Err(rate_limited(&d));
-        }
+    let caller = identify::caller(gw, call).await?;
+    if let Some(caller) = &caller {
+        limits::per_key(gw, call, caller)?;
     }
-
-    // 2. What: the endpoint, for a path that cannot climb out of an upstream base.
-    if let Err(invalid) = forward_path::check(&path) {
-        return Err(if caller.is_some() { invalid } else { refuse_anonymous(meta, invalid) });
-    }
-    let catalog = gw.catalog().await?;
-    let Some(matched) = catalog.find(parts.method.as_str(), &path) else {
-        let not_found = ApiError::NotFound("endpoint".into());
-        return Err(if caller.is_some() { not_found } else { refuse_anonymous(meta, not_found) });
-    };
-    let endpoint = matched.endpoint.clone();
-    let forward_path = matched.rest.clone().unwrap_or_else(|| path.clone());
-
-    let Some((key, subscription, plan)) = caller else {
+    let (endpoint, rest) = match_endpoint(gw, call, caller.is_some()).await?;
+    let Some(caller) = caller else {
         // A public endpoint without a key: its own per-IP limit, no quota, no usage event.
         if !endpoint.public {
-            let missing =
-                ApiError::unauthorized("missing_api_key", "send an API key in X-API-Key or Authorization: Bearer");
-            return Err(refuse_anonymous(meta, missing));
+            let missing = ApiError::unauthorized(
+                ErrorCode::MissingApiKey,
+                "send an API key in X-API-Key or Authorization: Bearer",
+            );
+            return Err(limits::refuse_anonymous(gw, call, missing));
         }
-        let limit = endpoint.rate_limit.unwrap_or(DEFAULT_PUBLIC_RATE_LIMIT);
-        let d = gw.limiter.check(&format!("ip:{ip_label}:{}", endpoint.id), limit, now_secs);
-        meta.rate = Some(d);
-        if !d.allowed {
-            return Err(rate_limited(&d));
-        }
-        let identity = Identity { request_id, org_id: None, key_id: None, plan_id: None, client_ip: ip };
-        return forward(
-            gw,
-            &parts.method,
-            &parts.uri,
-            &parts.headers,
-            &endpoint.upstream_url,
-            &forward_path,
-            body,
-            identity,
-        )
-        .await;
+        limits::public(gw, call, &endpoint)?;
+        return gw.forward(call, &endpoint, &rest, body, None).await;
     };
-
-    // 3. The endpoint's own per-key rate limit, if it has one.
-    if let Some(limit) = endpoint.rate_limit {
-        let e = gw.limiter.check(&format!("key:{}:ep:{}", key.id, endpoint.id), limit, now_secs);
-        if !e.allowed {
-            meta.rate = Some(e);
-            return Err(rate_limited(&e));
-        }
-    }
-
-    // 4. The quota: one conditional write, exact under any concurrency. The call's usage event
-    //    is kept with it (its outcome follows in step 6), so nothing counted is lost.
-    let period = Period::containing(now);
-    let to_period_end = (period.end - now).num_seconds();
-    let cost = u64::from(endpoint.cost_units);
-    let expires = period.end + chrono::Duration::days(400);
-    let mut event = UsageEvent {
-        id: if request_id.is_empty() {
-            format!("req_{}", tollgate_domain::id::random_base62(20))
-        } else {
-            request_id.clone()
-        },
-        org_id: key.org_id.clone(),
-        key_id: key.id.clone(),
-        endpoint_id: endpoint.id.clone(),
-        method: parts.method.to_string(),
-        path: full_path,
-        status: 0,
-        latency_ms: 0,
-        cost_units: endpoint.cost_units,
-        ip: ip.clone(),
-        timestamp: now,
-        period: period.key.clone(),
-    };
-    gw.stats.write();
-    match gw.meter.count(&event, plan.hard_limit(), expires).await? {
-        UsageIncrement::LimitReached { used } => {
-            meta.quota = Some((plan.monthly_limit, used, to_period_end));
-            return Err(ApiError::TooManyRequests {
-                code: "quota_exceeded",
-                message: format!(
-                    "the monthly quota of {} units is used up; it renews at {}",
-                    plan.monthly_limit.unwrap_or(0),
-                    period.end.to_rfc3339()
-                ),
-                retry_after: to_period_end.max(1) as u64,
-            });
-        }
-        UsageIncrement::Counted { used } => {
-            meta.quota = Some((plan.monthly_limit, used, to_period_end));
-            if let Some(limit) = plan.monthly_limit {
-                for percent in thresholds_crossed(used - cost, used, limit) {
-                    alert(gw, &subscription, &period, percent, used, limit, now).await;
-                }
-            }
-        }
-    }
-
-    // 5. Forward, then 6. record the outcome on the usage event (the call is counted whatever
-    //    the upstream said).
-    let identity = Identity {
-        request_id,
-        org_id: Some(key.org_id.to_string()),
-        key_id: Some(key.id.to_string()),
-        plan_id: Some(plan.id.to_string()),
-        client_ip: ip,
-    };
-    let result =
-        forward(gw, &parts.method, &parts.uri, &parts.headers, &endpoint.upstream_url, &forward_path, body, identity)
-            .await;
-    event.status = match &result {
-        Ok(r) => r.status().as_u16(),
-        Err(e) => e.status().as_u16(),
-    };
-    event.latency_ms = started.elapsed().as_millis().min(u128::from(u32::MAX)) as u32;
-    gw.meter.record_outcome(&event).await;
+    limits::per_endpoint(gw, call, &caller, &endpoint)?;
+    let event = count::count(gw, call, &caller, &endpoint).await?;
+    // Counted whatever the upstream answers.
+    let result = gw.forward(call, &endpoint, &rest, body, Some(&caller)).await;
+    count::record_outcome(gw, call, event, count::status_of(&result)).await;
     result
 }
 
-/// The caller behind a presented key: the key, its organization's subscription and plan.
-/// Every refusal is a client error (401 or 403).
-async fn identify(gw: &Gateway, raw: &str, now: DateTime<Utc>) -> Result<(ApiKey, Subscription, Plan), ApiError> {
-    // No I/O for a malformed or mistyped key.
-    let parsed = ParsedKey::parse(raw)
-        .map_err(|_| ApiError::unauthorized("invalid_api_key", "the API key is malformed or mistyped"))?;
-    let (key, secret, owner) =
-        gw.key(&parsed).await?.ok_or_else(|| ApiError::unauthorized("invalid_api_key", "this API key is not known"))?;
-    key.check_usable(&secret, now).map_err(|r| ApiError::unauthorized(r.code(), r.to_string()))?;
-    if owner != UserStatus::Active {
-        return Err(ApiError::forbidden("account_suspended", "the account owning this key is suspended or deleted"));
+/// Step 3: the endpoint for the call's method and path, and the path to forward (its
+/// `{*rest}` capture, or the whole path). 400 `invalid_path` or 404 otherwise; for a caller
+/// without a usable key, the refusal counts against its IP.
+async fn match_endpoint(gw: &Gateway, call: &mut Call, identified: bool) -> Result<(Endpoint, String), ApiError> {
+    let refuse = |call: &mut Call, e: ApiError| if identified { e } else { limits::refuse_anonymous(gw, call, e) };
+    if let Err(invalid) = forward_path::check(&call.path) {
+        return Err(refuse(call, invalid));
     }
-    let (subscription, plan) = gw.subscription(&key.org_id, now).await?;
-    if !subscription.is_serving() {
-        return Err(ApiError::forbidden(
-            "subscription_inactive",
-            "the subscription of this key's organization has ended",
-        ));
+    let catalog = gw.catalog().await?;
+    match catalog.find(call.parts.method.as_str(), &call.path) {
+        Some(m) => Ok((m.endpoint.clone(), m.rest.unwrap_or_else(|| call.path.clone()))),
+        None => Err(refuse(call, ApiError::NotFound("endpoint".into()))),
     }
-    Ok((key, subscription, plan))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn forward(
-    gw: &Gateway,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    upstream_url: &str,
-    path: &str,
-    body: Body,
-    identity: Identity,
-) -> Result<Response<Body>, ApiError> {
-    let body: Bytes = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge { limit: MAX_REQUEST_BYTES })?;
-    gw.upstream.forward(Outgoing { method, upstream_url, path, query: uri.query(), headers, body, identity }).await
-}
-
-/// Sends a quota alert once per organization, period and threshold: the crossing call is
-/// unique (the counter is monotonic), and the idempotency claim guards against a retry.
-async fn alert(
-    gw: &Gateway,
-    sub: &Subscription,
-    period: &Period,
-    percent: u8,
-    used: u64,
-    limit: u64,
-    now: DateTime<Utc>,
-) {
-    let id = format!("alert_{}_{}_{}", sub.org_id, period.key, percent);
-    gw.stats.write();
-    match gw.state.store.claim("quota_alert", &id, now, period.end + chrono::Duration::days(35)).await {
-        Ok(true) => {}
-        Ok(false) => return,
-        Err(e) => {
-            tracing::error!(error = %e, alert = %id, "could not claim quota alert");
-            return;
-        }
-    }
-    let alert = QuotaAlert {
-        id: id.clone(),
-        org_id: sub.org_id.clone(),
-        subscription_id: sub.id.clone(),
-        period: period.key.clone(),
-        threshold_percent: percent,
-        used,
-        limit,
-        at: now,
-    };
-    let message = QueueMessage { id, body: serde_json::to_string(&alert).expect("serialisable") };
-    if let Err(e) = gw.queue.send(QueueName::Notifications, &[message]).await {
-        // The scheduled backstop (a later issue) re-derives alerts from the counters.
-        tracing::error!(error = %e, org_id = %sub.org_id, percent, "quota alert not queued");
+impl Gateway {
+    /// Step 5: the call to the endpoint's upstream (or built-in handler), with the identity
+    /// headers of `caller`.
+    async fn forward(
+        &self,
+        call: &Call,
+        endpoint: &Endpoint,
+        path: &str,
+        body: Body,
+        caller: Option<&Caller>,
+    ) -> Result<Response<Body>, ApiError> {
+        let body: Bytes = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge { limit: MAX_REQUEST_BYTES })?;
+        let parts = &call.parts;
+        self.upstream
+            .forward(Outgoing {
+                method: &parts.method,
+                upstream_url: &endpoint.upstream_url,
+                path,
+                query: parts.uri.query(),
+                headers: &parts.headers,
+                body,
+                identity: call.identity(caller),
+            })
+            .await
     }
 }

@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCod
 use std::time::Duration;
 use tollgate_domain::BUILTIN_ECHO;
 use tollgate_http::ApiError;
+use tollgate_http::ErrorCode;
 
 /// Headers that describe one connection, not the message (RFC 9110 section 7.6.1), plus
 /// `content-length`, which the HTTP library recomputes for the relayed body. Dropped in
@@ -100,15 +101,24 @@ impl Upstream {
 }
 
 fn too_large() -> ApiError {
-    ApiError::BadGateway { code: "upstream_unavailable", message: "the upstream answer is larger than 6 MB".into() }
+    ApiError::BadGateway {
+        code: ErrorCode::UpstreamUnavailable,
+        message: "the upstream answer is larger than 6 MB".into(),
+    }
 }
 
 fn upstream_error(e: reqwest::Error) -> ApiError {
     if e.is_timeout() {
-        ApiError::GatewayTimeout { code: "upstream_timeout", message: "the upstream did not answer in time".into() }
+        ApiError::GatewayTimeout {
+            code: ErrorCode::UpstreamTimeout,
+            message: "the upstream did not answer in time".into(),
+        }
     } else {
         tracing::warn!(error = %e, "upstream call failed");
-        ApiError::BadGateway { code: "upstream_unavailable", message: "the upstream could not be reached".into() }
+        ApiError::BadGateway {
+            code: ErrorCode::UpstreamUnavailable,
+            message: "the upstream could not be reached".into(),
+        }
     }
 }
 

@@ -92,7 +92,7 @@ async fn process_one(store: &dyn Store, body: &str, now: DateTime<Utc>, retentio
     };
     let days = match retention.get(&event.org_id) {
         Some(&d) => d,
-        None => match tollgate_http::metering::current_subscription(store, &event.org_id, now).await {
+        None => match tollgate_app::current_subscription(store, &event.org_id, now).await {
             Ok((_, plan)) => {
                 retention.insert(event.org_id.clone(), plan.retention_days);
                 plan.retention_days

@@ -1,41 +1,52 @@
 //! Handlers of the usage route group. The organization always comes from the access token,
 //! never from the request, so another tenant's usage cannot be asked for.
 
-use crate::summary::{PeriodUsage, UsageSummary};
+use crate::summary::UsageSummary;
 use axum::extract::State;
 use axum::Json;
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use tollgate_domain::{AggregateQuery, Granularity, Id, Period, StoreError, UsageAggregate, UsageEvent, UsageLogQuery};
-use tollgate_http::metering::current_subscription;
+use tollgate_app::{current_subscription, PeriodUsage};
+use tollgate_domain::{
+    fold_leap_second, AggregateQuery, Granularity, Id, Period, UsageAggregate, UsageEvent, UsageLogQuery,
+};
+use tollgate_http::openapi::fields;
 use tollgate_http::{ApiError, ApiQuery, AppState, AuthUser, ErrorBody};
 use utoipa::{IntoParams, ToSchema};
 
-/// Default page size of the call log.
-const DEFAULT_PAGE: u32 = 100;
-/// Largest page of the call log.
-const MAX_PAGE: u32 = 1000;
+/// Default page size of the call log (the store's).
+const DEFAULT_PAGE: u32 = UsageLogQuery::PAGE.default;
+/// Largest page of the call log (the store's: a bigger limit would be cut silently).
+const MAX_PAGE: u32 = UsageLogQuery::PAGE.max;
 /// Longest range answered from hourly aggregates.
 const MAX_HOURLY_DAYS: i64 = 31;
 /// Longest range answered at all (from daily aggregates).
 const MAX_DAILY_DAYS: i64 = 400;
 
+/// Years a `from`/`to` may fall in (UTC). Ranges and buckets derived from them then stay
+/// within the four-digit years an RFC 3339 answer can carry.
+const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
 /// `from`/`to` of a query string: an RFC 3339 timestamp (`2026-11-01T00:00:00Z`) or a date
-/// (`2026-11-01`, midnight UTC). 400 `bad_request` otherwise.
+/// (`2026-11-01`, midnight UTC), in the years 1970 to 9999. 400 `bad_request` otherwise.
 fn parse_time(field: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
     let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(Some(t.with_timezone(&Utc)));
+    let t = if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        fold_leap_second(t.with_timezone(&Utc))
+    } else if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        d.and_time(NaiveTime::MIN).and_utc()
+    } else {
+        return Err(ApiError::BadRequest(format!(
+            "{field}: expected an RFC 3339 timestamp such as 2026-11-01T00:00:00Z, or a date such as 2026-11-01"
+        )));
+    };
+    if !YEARS.contains(&t.year()) {
+        return Err(ApiError::BadRequest(format!("{field}: must be in the years 1970 to 9999 (UTC)")));
     }
-    if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        return Ok(Some(d.and_time(NaiveTime::MIN).and_utc()));
-    }
-    Err(ApiError::BadRequest(format!(
-        "{field}: expected an RFC 3339 timestamp such as 2026-11-01T00:00:00Z, or a date such as 2026-11-01"
-    )))
+    Ok(Some(t))
 }
 
 /// The range `[from, to)` of a statistics query. Without bounds: the current billing
@@ -72,7 +83,6 @@ fn round(v: f64, decimals: i32) -> f64 {
 #[utoipa::path(get, path = "/api/user/usage/summary", operation_id = "usage_summary", tag = "usage", security(("bearer" = [])),
     responses(
         (status = 200, description = "Usage of the current billing period", body = UsageSummary),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
     ))]
 pub async fn summary(State(state): State<AppState>, auth: AuthUser) -> Result<Json<UsageSummary>, ApiError> {
     let now = state.now();
@@ -91,12 +101,16 @@ pub struct DetailedQuery {
     /// Only calls to this endpoint.
     pub endpoint_id: Option<String>,
     /// Only calls answered with this HTTP status.
+    #[param(minimum = 0, maximum = 65535)]
     pub status: Option<u16>,
-    /// Inclusive lower bound: RFC 3339 timestamp or `YYYY-MM-DD`.
+    /// Inclusive lower bound: RFC 3339 timestamp or `YYYY-MM-DD`; not after `to`.
+    #[param(schema_with = fields::time_bound)]
     pub from: Option<String>,
     /// Exclusive upper bound: RFC 3339 timestamp or `YYYY-MM-DD`.
+    #[param(schema_with = fields::time_bound)]
     pub to: Option<String>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -115,8 +129,7 @@ pub struct UsageLogPage {
     params(DetailedQuery),
     responses(
         (status = 200, description = "One page of calls", body = UsageLogPage),
-        (status = 400, description = "Malformed timestamp, limit or cursor", body = ErrorBody),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 400, description = "`bad_request`: a malformed timestamp, limit or cursor, or `from` after `to`", body = ErrorBody),
     ))]
 pub async fn detailed(
     State(state): State<AppState>,
@@ -145,10 +158,8 @@ pub async fn detailed(
         limit,
         cursor: nonempty(q.cursor),
     };
-    let (data, next_cursor) = state.store.query_usage(&query, state.now()).await.map_err(|e| match e {
-        StoreError::Conflict(_) => ApiError::BadRequest("invalid cursor".into()),
-        e => e.into(),
-    })?;
+    // A cursor the store never issued is `InvalidCursor`: 400 `bad_request`.
+    let (data, next_cursor) = state.store.query_usage(&query, state.now()).await?;
     Ok(Json(UsageLogPage { data, next_cursor }))
 }
 
@@ -157,8 +168,10 @@ pub async fn detailed(
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
     /// Inclusive: RFC 3339 timestamp or `YYYY-MM-DD` (default: start of the current period).
+    #[param(schema_with = fields::time_bound)]
     pub from: Option<String>,
     /// Exclusive: RFC 3339 timestamp or `YYYY-MM-DD` (default: end of the current period).
+    #[param(schema_with = fields::time_bound)]
     pub to: Option<String>,
 }
 
@@ -200,8 +213,7 @@ pub struct EndpointUsageList {
     params(RangeQuery),
     responses(
         (status = 200, description = "Statistics per endpoint", body = EndpointUsageList),
-        (status = 400, description = "Malformed timestamp, or a range that is empty or too long", body = ErrorBody),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 400, description = "`bad_request`: a malformed timestamp, or a range that is empty or longer than 400 days", body = ErrorBody),
     ))]
 pub async fn by_endpoint(
     State(state): State<AppState>,
@@ -257,8 +269,10 @@ pub struct TimeseriesQuery {
     pub granularity: Option<Granularity>,
     /// Inclusive, rounded down to its bucket: RFC 3339 timestamp or `YYYY-MM-DD`
     /// (default: start of the current period).
+    #[param(schema_with = fields::time_bound)]
     pub from: Option<String>,
     /// Exclusive: RFC 3339 timestamp or `YYYY-MM-DD` (default: end of the current period).
+    #[param(schema_with = fields::time_bound)]
     pub to: Option<String>,
 }
 
@@ -293,8 +307,7 @@ pub struct UsageTimeseries {
     params(TimeseriesQuery),
     responses(
         (status = 200, description = "The series, oldest first", body = UsageTimeseries),
-        (status = 400, description = "Malformed timestamp or granularity, or a range that is empty or too long", body = ErrorBody),
-        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 400, description = "`bad_request`: a malformed timestamp or granularity, or a range that is empty or too long (31 days hourly, 400 daily)", body = ErrorBody),
     ))]
 pub async fn timeseries(
     State(state): State<AppState>,
@@ -376,5 +389,25 @@ mod tests {
         assert!(matches!(resolve_range(now, Some("2026-01-01"), Some("2026-03-01"), 31), Err(ApiError::BadRequest(_))));
         assert!(matches!(resolve_range(now, Some("2026-03-01"), Some("2026-03-01"), 31), Err(ApiError::BadRequest(_))));
         assert!(resolve_range(now, Some("2026-01-01T00:00:00+02:00"), Some("2026-01-31"), 31).is_ok());
+    }
+
+    /// The forms the spec's `from`/`to` pattern (`fields::time_bound`) allows all parse.
+    #[test]
+    fn documented_time_forms_parse() {
+        for raw in [
+            "2026-11-01",
+            " 2026-11-01 ",
+            "2026-11-01T00:00:00Z",
+            "2026-11-01t23:59:59.123456z",
+            "2026-11-01 12:00:00+01:00",
+            "2026-11-01T12:00:00-23:59",
+            "2026-06-30T23:59:60Z",
+        ] {
+            assert!(parse_time("from", Some(raw)).is_ok_and(|t| t.is_some()), "{raw}");
+        }
+        assert_eq!(parse_time("from", Some("  ")).unwrap(), None);
+        for outside in ["1969-12-31T23:59:59Z", "0000-01-01", "9999-12-31T23:00:00-05:00", "-0001-01-01"] {
+            assert!(matches!(parse_time("to", Some(outside)), Err(ApiError::BadRequest(_))), "{outside}");
+        }
     }
 }

@@ -13,7 +13,7 @@ pub use handlers::{
     DetailedQuery, EndpointUsage, EndpointUsageList, RangeQuery, TimeseriesPoint, TimeseriesQuery, UsageLogPage,
     UsageTimeseries,
 };
-pub use summary::{PeriodUsage, UsageSummary};
+pub use summary::UsageSummary;
 
 #[derive(OpenApi)]
 #[openapi(tags((name = "usage", description = "Usage of the signed-in user's organization")))]

@@ -206,16 +206,6 @@ pub enum KeyRejection {
     Rotated,
 }
 
-impl KeyRejection {
-    pub fn code(self) -> &'static str {
-        match self {
-            KeyRejection::Revoked => "key_revoked",
-            KeyRejection::Expired => "key_expired",
-            KeyRejection::Rotated => "key_rotated",
-        }
-    }
-}
-
 impl ApiKey {
     pub fn status(&self, now: DateTime<Utc>) -> ApiKeyStatus {
         if self.revoked_at.is_some() {

@@ -1,6 +1,6 @@
 //! The audit log: every admin action and security event.
 
-use crate::Id;
+use crate::{Id, PageLimits};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +64,16 @@ pub struct AuditQuery {
     pub org_id: Option<Id>,
     /// Only events strictly before this time (pagination cursor).
     pub before: Option<DateTime<Utc>>,
-    /// At most this many (adapters cap it at 1000).
+    /// At most this many; see [`AuditQuery::PAGE`].
     pub limit: u32,
+}
+
+impl AuditQuery {
+    /// 0 means 100; at most 1000.
+    pub const PAGE: PageLimits = crate::page::LISTING;
+
+    /// The number of events to return for this query's `limit`.
+    pub fn page_size(&self) -> u32 {
+        Self::PAGE.page_size(self.limit)
+    }
 }

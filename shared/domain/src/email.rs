@@ -10,13 +10,16 @@ use std::fmt;
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
+/// Longest address accepted (RFC 5321's path limit less the angle brackets).
+pub const EMAIL_MAX_LEN: usize = 254;
+
 impl Email {
     /// Parses an address: one `@`, a non-empty local part, a dotted domain, no spaces,
     /// at most 254 characters.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let s = raw.trim().to_lowercase();
         let invalid = || DomainError::InvalidEmail(format!("'{}' is not a valid email address", raw.trim()));
-        if s.is_empty() || s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if s.is_empty() || s.len() > EMAIL_MAX_LEN || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());
         }
         let (local, domain) = s.split_once('@').ok_or_else(invalid)?;

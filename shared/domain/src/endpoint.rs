@@ -24,6 +24,7 @@ pub struct Endpoint {
     /// Cost units one call adds to the quota.
     pub cost_units: u32,
     /// Requests per minute per key (or per IP for public endpoints), on top of the plan's.
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 4294967295.0)]
     pub rate_limit: Option<u32>,
     /// Public endpoints need no key: rate limited per client IP, counted against no quota.
     pub public: bool,

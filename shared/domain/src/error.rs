@@ -34,6 +34,10 @@ pub enum StoreError {
     /// A limit enforced atomically by the store was reached (HTTP 409 or 422 by context).
     #[error("limit reached: {0}")]
     LimitReached(&'static str),
+    /// A page cursor that this store never issued (HTTP 400): the client sent it, so it is
+    /// the client's error, not a conflict with the stored state.
+    #[error("invalid cursor")]
+    InvalidCursor,
     /// The backing store could not be reached or failed (HTTP 503).
     #[error("store unavailable: {message}")]
     Unavailable {

@@ -9,23 +9,31 @@ pub mod email;
 pub mod endpoint;
 pub mod error;
 pub mod id;
+pub mod page;
 pub mod password;
 pub mod plan;
 pub mod ports;
+mod stored_enum;
+pub mod text;
 pub mod token;
 pub mod usage;
 pub mod user;
 
 pub use api_key::{ApiKey, ApiKeyStatus, KeyRejection, KeyRotation, KeySecret, NewApiKey, ParsedKey};
 pub use audit::{AuditEvent, AuditQuery};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{fold_leap_second, Clock, ManualClock, SystemClock};
 pub use email::{Email, MailMessage};
 pub use endpoint::{Endpoint, BUILTIN_ECHO};
 pub use error::{DomainError, StoreError};
 pub use id::Id;
+pub use page::PageLimits;
 pub use password::{PasswordPolicy, PASSWORD_MAX_LEN, PASSWORD_MIN_LEN};
-pub use plan::{BillingType, Period, Plan, PlanStatus, Subscription, SubscriptionStatus, FREE_PLAN_ID};
+pub use plan::{
+    BillingType, Period, PeriodKey, Plan, PlanDraft, PlanStatus, Subscription, SubscriptionQuery, SubscriptionStatus,
+    FREE_PLAN_ID,
+};
 pub use ports::*;
+pub use stored_enum::StoredEnum;
 pub use token::{ActionToken, ActionTokenKind, RefreshFamily, RefreshToken, RotateOutcome, TokenHash};
 pub use usage::{AggregateQuery, Granularity, QuotaAlert, UsageAggregate, UsageEvent, UsageIncrement, UsageLogQuery};
 pub use user::{Membership, OrgRole, Organization, Role, User, UserStatus};

@@ -1,6 +1,8 @@
 //! Plans, subscriptions and billing periods.
 
-use crate::Id;
+use crate::stored_enum::stored_enum;
+use crate::text::{optional_text, required_text, DESCRIPTION_MAX, NAME_MAX};
+use crate::{DomainError, Id, PageLimits};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +18,8 @@ pub enum BillingType {
     Hybrid,
 }
 
+stored_enum!(BillingType { Subscription => "subscription", PayAsYouGo => "pay_as_you_go", Hybrid => "hybrid" });
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanStatus {
@@ -23,6 +27,8 @@ pub enum PlanStatus {
     /// No new subscriptions; existing ones keep it.
     Archived,
 }
+
+stored_enum!(PlanStatus { Active => "active", Archived => "archived" });
 
 /// A plan. The JSON field names are the API contract.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -124,6 +130,8 @@ pub enum SubscriptionStatus {
     Canceled,
 }
 
+stored_enum!(SubscriptionStatus { Active => "active", PastDue => "past_due", Canceled => "canceled" });
+
 /// An organization's subscription to a plan (one per organization).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Subscription {
@@ -144,12 +152,65 @@ impl Subscription {
     }
 }
 
+/// Filter for listing subscriptions, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionQuery {
+    /// Only this organization's (it has one at most).
+    pub org_id: Option<Id>,
+    /// Only subscriptions to this plan.
+    pub plan_id: Option<Id>,
+    /// At most this many; see [`SubscriptionQuery::PAGE`].
+    pub limit: u32,
+}
+
+impl SubscriptionQuery {
+    /// 0 means 100; at most 1000.
+    pub const PAGE: PageLimits = crate::page::LISTING;
+
+    /// The number of subscriptions to return for this query's `limit`.
+    pub fn page_size(&self) -> u32 {
+        Self::PAGE.page_size(self.limit)
+    }
+}
+
+/// The key of a billing period: `YYYY-MM` of its month (UTC). Usage counters are keyed by it.
+///
+/// Serialised as the plain string, so events, alerts and the API carry `"2026-11"`. Not a
+/// `ToSchema` type of its own: fields of this type say `#[schema(value_type = String)]`, so
+/// the OpenAPI document shows a string as before.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PeriodKey(String);
+
+impl PeriodKey {
+    /// The key of the month containing `t`.
+    pub fn containing(t: DateTime<Utc>) -> Self {
+        PeriodKey(format!("{:04}-{:02}", t.year(), t.month()))
+    }
+    /// Wraps a key read back from a store or a message. Not checked: to the stores a key is
+    /// opaque text, and the contract tests use keys of their own to stay apart.
+    pub fn from_string(s: impl Into<String>) -> Self {
+        PeriodKey(s.into())
+    }
+    /// The key as stored: `YYYY-MM`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PeriodKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A billing period: the calendar month (UTC). Usage counters are keyed by `key`, so a new
 /// period is a new counter and nothing is ever reset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Period {
     /// `YYYY-MM`.
-    pub key: String,
+    #[schema(value_type = String)]
+    pub key: PeriodKey,
     pub start: DateTime<Utc>,
     /// Exclusive.
     pub end: DateTime<Utc>,
@@ -160,18 +221,144 @@ impl Period {
         let start = Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0).single().expect("first of month");
         let (y, m) = if t.month() == 12 { (t.year() + 1, 1) } else { (t.year(), t.month() + 1) };
         let end = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single().expect("first of next month");
-        Period { key: format!("{:04}-{:02}", t.year(), t.month()), start, end }
+        Period { key: PeriodKey::containing(t), start, end }
+    }
+}
+
+/// A plan's fields before validation, as an operator enters them (numbers wide enough to
+/// reject out-of-range input with a clear message). `into_plan` is the one place the plan
+/// rules live.
+pub struct PlanDraft {
+    pub name: String,
+    pub description: Option<String>,
+    pub billing_type: BillingType,
+    pub price: i64,
+    pub currency: String,
+    pub rate_limit: i64,
+    pub burst: Option<i64>,
+    pub monthly_limit: Option<i64>,
+    pub overage_price: Option<i64>,
+    pub retention_days: i64,
+    pub max_api_keys: i64,
+    pub features: serde_json::Value,
+    pub status: PlanStatus,
+}
+
+fn in_range(field: &'static str, v: i64, min: i64, max: i64) -> Result<(), DomainError> {
+    if v < min || v > max {
+        return Err(invalid(field, format!("must be between {min} and {max}")));
+    }
+    Ok(())
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> DomainError {
+    DomainError::InvalidField { field, reason: reason.into() }
+}
+
+impl PlanDraft {
+    /// The draft of an existing plan (to apply a partial update to).
+    pub fn of(p: &Plan) -> PlanDraft {
+        PlanDraft {
+            name: p.name.clone(),
+            description: p.description.clone(),
+            billing_type: p.billing_type,
+            price: p.price,
+            currency: p.currency.clone(),
+            rate_limit: i64::from(p.rate_limit),
+            burst: p.burst.map(i64::from),
+            monthly_limit: p.monthly_limit.map(|v| i64::try_from(v).unwrap_or(i64::MAX)),
+            overage_price: p.overage_price,
+            retention_days: i64::from(p.retention_days),
+            max_api_keys: i64::from(p.max_api_keys),
+            features: p.features.clone(),
+            status: p.status,
+        }
+    }
+
+    /// The validated plan, or the first rule it breaks (`InvalidField`).
+    pub fn into_plan(self, id: Id, created_at: DateTime<Utc>, updated_at: DateTime<Utc>) -> Result<Plan, DomainError> {
+        let name = required_text("name", &self.name, NAME_MAX)?;
+        let description = optional_text("description", self.description.as_deref(), DESCRIPTION_MAX)?;
+        if self.price < 0 {
+            return Err(invalid("price", "must be >= 0 (minor units)"));
+        }
+        let currency = self.currency.trim().to_string();
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_lowercase()) {
+            return Err(invalid("currency", "must be three lower-case letters (ISO 4217), such as usd"));
+        }
+        in_range("rate_limit", self.rate_limit, 1, 1_000_000)?;
+        if let Some(b) = self.burst {
+            in_range("burst", b, 0, 1_000_000)?;
+        }
+        if let Some(l) = self.monthly_limit {
+            in_range("monthly_limit", l, 1, i64::MAX)?;
+        }
+        match self.overage_price {
+            Some(p) if p < 0 => return Err(invalid("overage_price", "must be >= 0 (minor units)")),
+            None if self.billing_type != BillingType::Subscription => {
+                return Err(invalid("overage_price", "is required for pay_as_you_go and hybrid plans"))
+            }
+            _ => {}
+        }
+        in_range("retention_days", self.retention_days, 1, 3650)?;
+        in_range("max_api_keys", self.max_api_keys, 1, 1000)?;
+        if !self.features.is_object() {
+            return Err(invalid("features", "must be a JSON object"));
+        }
+        // The ranges above make these conversions lossless.
+        Ok(Plan {
+            id,
+            name,
+            description,
+            billing_type: self.billing_type,
+            price: self.price,
+            currency,
+            rate_limit: self.rate_limit as u32,
+            burst: self.burst.map(|b| b as u32),
+            monthly_limit: self.monthly_limit.map(|l| l as u64),
+            overage_price: self.overage_price,
+            retention_days: self.retention_days as u32,
+            max_api_keys: self.max_api_keys as u32,
+            features: self.features,
+            status: self.status,
+            created_at,
+            updated_at,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stored_enum::assert_text_is_serde_name;
+
+    #[test]
+    fn billing_type_text_is_its_serde_name() {
+        assert_text_is_serde_name::<BillingType>();
+    }
+
+    #[test]
+    fn plan_status_text_is_its_serde_name() {
+        assert_text_is_serde_name::<PlanStatus>();
+    }
+
+    #[test]
+    fn subscription_status_text_is_its_serde_name() {
+        assert_text_is_serde_name::<SubscriptionStatus>();
+    }
+
+    #[test]
+    fn period_keys_serialise_as_plain_strings() {
+        let key = Period::containing(Utc.with_ymd_and_hms(2026, 11, 5, 0, 0, 0).unwrap()).key;
+        assert_eq!(serde_json::to_value(&key).unwrap(), serde_json::json!("2026-11"));
+        assert_eq!(serde_json::from_value::<PeriodKey>(serde_json::json!("2026-11")).unwrap(), key);
+        assert_eq!(key.to_string(), "2026-11");
+    }
 
     #[test]
     fn periods_are_calendar_months() {
         let p = Period::containing(Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 59).unwrap());
-        assert_eq!(p.key, "2026-12");
+        assert_eq!(p.key.as_str(), "2026-12");
         assert_eq!(p.end, Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap());
         let p = Period::containing(Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap());
         assert_eq!((p.key.as_str(), p.start.day(), p.end.month()), ("2026-02", 1, 3));

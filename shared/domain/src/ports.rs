@@ -6,13 +6,15 @@
 //! - Times are passed in (from the `Clock` port); adapters never read the wall clock, so
 //!   expiry is testable and both adapters agree.
 //! - A write either happens completely or not at all (transactions / conditional writes).
-//! - Expected outcomes (`AlreadyExists`, `NotFound`, `Conflict`, `LimitReached`) are
+//! - Expected outcomes (`AlreadyExists`, `NotFound`, `Conflict`, `LimitReached`,
+//!   `InvalidCursor`) are
 //!   `StoreError` variants; the HTTP layer maps them to 4xx.
 
 use crate::{
     ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, KeyRotation,
-    KeySecret, MailMessage, Membership, Organization, Plan, RefreshFamily, RefreshToken, RotateOutcome, StoreError,
-    Subscription, TokenHash, UsageAggregate, UsageEvent, UsageIncrement, UsageLogQuery, User,
+    KeySecret, MailMessage, Membership, Organization, PeriodKey, Plan, RefreshFamily, RefreshToken, RotateOutcome,
+    StoreError, Subscription, SubscriptionQuery, TokenHash, UsageAggregate, UsageEvent, UsageIncrement, UsageLogQuery,
+    User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -166,7 +168,7 @@ pub trait AttemptCounter: Send + Sync {
 #[async_trait]
 pub trait AuditLog: Send + Sync {
     async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
-    /// Events matching the query, newest first; `limit` 0 means 100, and at most 1000.
+    /// Events matching the query, newest first; at most `query.page_size()`.
     async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
@@ -207,13 +209,8 @@ pub trait SubscriptionRepository: Send + Sync {
     async fn ensure_subscription(&self, sub: &Subscription) -> Result<Subscription, StoreError>;
     async fn get_subscription(&self, id: &Id) -> Result<Option<Subscription>, StoreError>;
     async fn subscription_of_org(&self, org_id: &Id) -> Result<Option<Subscription>, StoreError>;
-    /// Newest first, optionally only one organization's or one plan's; at most `limit` (0 = 100, cap 1000).
-    async fn list_subscriptions(
-        &self,
-        org_id: Option<&Id>,
-        plan_id: Option<&Id>,
-        limit: u32,
-    ) -> Result<Vec<Subscription>, StoreError>;
+    /// Subscriptions matching the query, newest first; at most `query.page_size()`.
+    async fn list_subscriptions(&self, query: &SubscriptionQuery) -> Result<Vec<Subscription>, StoreError>;
     /// Replaces plan, status, cancel flags and `updated_at`. `NotFound("subscription")`.
     async fn update_subscription(&self, sub: &Subscription) -> Result<(), StoreError>;
 }
@@ -243,13 +240,13 @@ pub trait UsageCounter: Send + Sync {
     async fn add_usage(
         &self,
         org_id: &Id,
-        period: &str,
+        period: &PeriodKey,
         cost: u64,
         hard_limit: Option<u64>,
         expires_at: DateTime<Utc>,
     ) -> Result<UsageIncrement, StoreError>;
     /// The counter's value (0 if none).
-    async fn usage(&self, org_id: &Id, period: &str) -> Result<u64, StoreError>;
+    async fn usage(&self, org_id: &Id, period: &PeriodKey) -> Result<u64, StoreError>;
 }
 
 /// The hot path's write: count a metered call against its period quota and keep its usage
@@ -286,8 +283,8 @@ pub trait UsageLog: Send + Sync {
     /// Returns false, changing nothing, when the id was already recorded.
     async fn record_usage(&self, event: &UsageEvent, expires_at: DateTime<Utc>) -> Result<bool, StoreError>;
     /// Entries matching the query, newest first (ties by id, descending), not expired at
-    /// `now`, and the cursor of the next page (None on the last page). A cursor that is not
-    /// one this store issued is `Conflict("invalid cursor")`.
+    /// `now`, at most `query.page_size()`, and the cursor of the next page (None on the last page). A cursor that is not
+    /// one this store issued is `InvalidCursor`.
     async fn query_usage(
         &self,
         query: &UsageLogQuery,
@@ -383,6 +380,19 @@ impl PortError {
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, message: &MailMessage) -> Result<(), PortError>;
+}
+
+/// Password hashing (Argon2id in every target). Deliberately slow: adapters run it off the
+/// async worker threads.
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    /// A PHC string of `password` with a fresh salt.
+    async fn hash(&self, password: String) -> Result<String, PortError>;
+    /// Whether `password` matches the PHC string `hash`. Err if `hash` cannot be read.
+    async fn verify(&self, password: String, hash: String) -> Result<bool, PortError>;
+    /// Takes as long as `verify` and checks nothing: for an unknown account, so that a login
+    /// takes the same time whether or not the account exists.
+    async fn verify_nothing(&self, password: String);
 }
 
 /// Named secrets: Secrets Manager in AWS (cached), environment / data directory locally.

@@ -2,6 +2,7 @@
 //! password). Only SHA-256 hashes of tokens are stored.
 
 use crate::id::random_base62;
+use crate::stored_enum::stored_enum;
 use crate::Id;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -71,14 +72,7 @@ pub enum ActionTokenKind {
     ResetPassword,
 }
 
-impl ActionTokenKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActionTokenKind::VerifyEmail => "verify_email",
-            ActionTokenKind::ResetPassword => "reset_password",
-        }
-    }
-}
+stored_enum!(ActionTokenKind { VerifyEmail => "verify_email", ResetPassword => "reset_password" });
 
 /// A one-time token mailed to the user. Consumed atomically: it works once, before expiry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +87,12 @@ pub struct ActionToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stored_enum::assert_text_is_serde_name;
+
+    #[test]
+    fn action_token_kind_text_is_its_serde_name() {
+        assert_text_is_serde_name::<ActionTokenKind>();
+    }
 
     #[test]
     fn hash_is_hex_sha256() {

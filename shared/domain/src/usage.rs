@@ -1,7 +1,8 @@
 //! Usage: events emitted by the gateway, logs and aggregates written by the usage worker,
 //! and the latency histogram behind p50/p95/p99.
 
-use crate::Id;
+use crate::stored_enum::stored_enum;
+use crate::{Id, PageLimits, PeriodKey};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +23,8 @@ pub struct UsageEvent {
     pub ip: Option<String>,
     pub timestamp: DateTime<Utc>,
     /// The billing period the call was counted in (`YYYY-MM`).
-    pub period: String,
+    #[schema(value_type = String)]
+    pub period: PeriodKey,
 }
 
 impl UsageEvent {
@@ -57,13 +59,9 @@ impl Granularity {
         };
         DateTime::from_timestamp(t.timestamp() - t.timestamp().rem_euclid(secs), 0).expect("in range")
     }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Granularity::Hour => "hour",
-            Granularity::Day => "day",
-        }
-    }
 }
+
+stored_enum!(Granularity { Hour => "hour", Day => "day" });
 
 /// Counts of one (organization, key, endpoint, time bucket).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,10 +158,20 @@ pub struct UsageLogQuery {
     pub from: Option<DateTime<Utc>>,
     /// Exclusive.
     pub to: Option<DateTime<Utc>>,
-    /// At most this many (adapters cap at 1000; 0 = 100).
+    /// At most this many; see [`UsageLogQuery::PAGE`].
     pub limit: u32,
     /// Opaque cursor from the previous page.
     pub cursor: Option<String>,
+}
+
+impl UsageLogQuery {
+    /// 0 means 100; at most 1000.
+    pub const PAGE: PageLimits = crate::page::LISTING;
+
+    /// The number of entries to return for this query's `limit`.
+    pub fn page_size(&self) -> u32 {
+        Self::PAGE.page_size(self.limit)
+    }
 }
 
 /// Filter for aggregates of one organization.
@@ -192,7 +200,7 @@ pub struct QuotaAlert {
     pub id: String,
     pub org_id: Id,
     pub subscription_id: Id,
-    pub period: String,
+    pub period: PeriodKey,
     /// 80 or 100.
     pub threshold_percent: u8,
     pub used: u64,
@@ -215,6 +223,12 @@ pub fn thresholds_crossed(before: u64, after: u64, limit: u64) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stored_enum::assert_text_is_serde_name;
+
+    #[test]
+    fn granularity_text_is_its_serde_name() {
+        assert_text_is_serde_name::<Granularity>();
+    }
 
     fn event(status: u16, latency: u32) -> UsageEvent {
         UsageEvent {
@@ -229,7 +243,7 @@ mod tests {
             cost_units: 2,
             ip: None,
             timestamp: Utc::now(),
-            period: "2026-11".into(),
+            period: PeriodKey::from_string("2026-11"),
         }
     }
 

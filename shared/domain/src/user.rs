@@ -4,6 +4,7 @@
 //! organization owned by the user; invitations and more members arrive later without a
 //! migration because memberships exist from the start.
 
+use crate::stored_enum::stored_enum;
 use crate::{Email, Id};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,8 @@ pub enum Role {
     Admin,
 }
 
+stored_enum!(Role { User => "user", Admin => "admin" });
+
 /// Lifecycle of an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -26,6 +29,8 @@ pub enum UserStatus {
     /// Soft-deleted by the user: sessions and keys revoked, email released.
     Deleted,
 }
+
+stored_enum!(UserStatus { Active => "active", Suspended => "suspended", Deleted => "deleted" });
 
 /// A person who can log in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +79,8 @@ pub enum OrgRole {
     Member,
 }
 
+stored_enum!(OrgRole { Owner => "owner", Admin => "admin", Member => "member" });
+
 /// A user's membership in an organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Membership {
@@ -81,4 +88,25 @@ pub struct Membership {
     pub user_id: Id,
     pub role: OrgRole,
     pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stored_enum::assert_text_is_serde_name;
+
+    #[test]
+    fn role_text_is_its_serde_name() {
+        assert_text_is_serde_name::<Role>();
+    }
+
+    #[test]
+    fn user_status_text_is_its_serde_name() {
+        assert_text_is_serde_name::<UserStatus>();
+    }
+
+    #[test]
+    fn org_role_text_is_its_serde_name() {
+        assert_text_is_serde_name::<OrgRole>();
+    }
 }

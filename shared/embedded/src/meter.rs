@@ -119,7 +119,7 @@ impl CallMeter for SqliteCallMeter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tollgate_domain::{Id, UsageCounter};
+    use tollgate_domain::{Id, PeriodKey, UsageCounter};
 
     fn event(id: &str) -> UsageEvent {
         let now = Utc::now();
@@ -135,7 +135,7 @@ mod tests {
             cost_units: 2,
             ip: None,
             timestamp: now,
-            period: "2026-12".into(),
+            period: PeriodKey::from_string("2026-12"),
         }
     }
 
@@ -156,7 +156,7 @@ mod tests {
         // Over the hard limit: nothing counted, nothing queued.
         let refused = meter.count(&event("req_2"), Some(3), expires).await.unwrap();
         assert_eq!(refused, UsageIncrement::LimitReached { used: 2 });
-        assert_eq!(store.usage(&Id::from_string("org_meter"), "2026-12").await.unwrap(), 2);
+        assert_eq!(store.usage(&Id::from_string("org_meter"), &PeriodKey::from_string("2026-12")).await.unwrap(), 2);
         assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 1, "the counted call's event, held");
         let visible = queue.receive(QueueName::Usage, 10, Duration::from_secs(30), Utc::now()).await.unwrap();
         assert!(visible.is_empty(), "held until its outcome is known");

@@ -1,10 +1,11 @@
 //! The one error type of the HTTP layer. It renders itself as
 //! `{"error": {"code": "...", "message": "..."}}` with the matching status.
 
+pub use crate::error_code::ErrorCode;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tollgate_domain::{DomainError, PortError, StoreError};
+use tollgate_domain::{DomainError, KeyRejection, PortError, StoreError};
 
 /// Body of every error response.
 #[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -15,7 +16,8 @@ pub struct ErrorBody {
 /// `code` is stable and machine-readable; `message` is for humans.
 #[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    #[schema(example = "invalid_credentials")]
+    /// One of the catalogue's codes (see `ErrorCode`).
+    #[schema(value_type = ErrorCode, example = "invalid_credentials")]
     pub code: String,
     pub message: String,
 }
@@ -48,10 +50,10 @@ pub enum ApiError {
     Domain(#[from] DomainError),
     /// 401: no credentials, or credentials that are wrong, expired or revoked.
     #[error("{message}")]
-    Unauthorized { code: &'static str, message: String },
+    Unauthorized { code: ErrorCode, message: String },
     /// 403: authenticated but not allowed.
     #[error("{message}")]
-    Forbidden { code: &'static str, message: String },
+    Forbidden { code: ErrorCode, message: String },
     /// 404 `not_found`: no such resource (or not yours: the two look the same).
     #[error("{0} not found")]
     NotFound(String),
@@ -60,16 +62,16 @@ pub enum ApiError {
     MethodNotAllowed,
     /// 409: the request conflicts with the current state.
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ErrorCode, message: String },
     /// 429: too many requests; `retry_after` seconds go into `Retry-After`.
     #[error("{message}")]
-    TooManyRequests { code: &'static str, message: String, retry_after: u64 },
+    TooManyRequests { code: ErrorCode, message: String, retry_after: u64 },
     /// 502 (`upstream_unavailable`): the gateway could not get an answer from the upstream.
     #[error("{message}")]
-    BadGateway { code: &'static str, message: String },
+    BadGateway { code: ErrorCode, message: String },
     /// 504 (`upstream_timeout`): the upstream did not answer in time.
     #[error("{message}")]
-    GatewayTimeout { code: &'static str, message: String },
+    GatewayTimeout { code: ErrorCode, message: String },
     /// 503 `service_unavailable`: the store or another backend did not answer.
     #[error("a backend service is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -79,13 +81,13 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn unauthorized(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::Unauthorized { code, message: message.into() }
     }
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn forbidden(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::Forbidden { code, message: message.into() }
     }
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::Conflict { code, message: message.into() }
     }
     pub fn invalid_field(field: &'static str, reason: impl Into<String>) -> Self {
@@ -111,41 +113,81 @@ impl ApiError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    /// 403 `account_suspended`: the signed-in account is suspended.
+    pub fn account_suspended() -> Self {
+        ApiError::forbidden(ErrorCode::AccountSuspended, "this account is suspended")
+    }
+
+    /// The catalogue entry of this error.
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            ApiError::MalformedJson(_) => "malformed_json",
-            ApiError::BadRequest(_) => "bad_request",
-            ApiError::InvalidPath(_) => "invalid_path",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::InvalidBody(_) => "invalid_body",
-            ApiError::Domain(DomainError::InvalidEmail(_)) => "invalid_email",
-            ApiError::Domain(DomainError::WeakPassword(_)) => "weak_password",
-            ApiError::Domain(DomainError::InvalidField { .. }) => "invalid_field",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::MalformedJson(_) => ErrorCode::MalformedJson,
+            ApiError::BadRequest(_) => ErrorCode::BadRequest,
+            ApiError::InvalidPath(_) => ErrorCode::InvalidPath,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::InvalidBody(_) => ErrorCode::InvalidBody,
+            ApiError::Domain(DomainError::InvalidEmail(_)) => ErrorCode::InvalidEmail,
+            ApiError::Domain(DomainError::WeakPassword(_)) => ErrorCode::WeakPassword,
+            ApiError::Domain(DomainError::InvalidField { .. }) => ErrorCode::InvalidField,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             ApiError::Unauthorized { code, .. }
             | ApiError::Forbidden { code, .. }
             | ApiError::Conflict { code, .. }
             | ApiError::TooManyRequests { code, .. }
             | ApiError::BadGateway { code, .. }
-            | ApiError::GatewayTimeout { code, .. } => code,
-            ApiError::Unavailable(_) => "service_unavailable",
-            ApiError::Internal(_) => "internal_error",
+            | ApiError::GatewayTimeout { code, .. } => *code,
+            ApiError::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            ApiError::Internal(_) => ErrorCode::InternalError,
         }
+    }
+
+    /// The code of the error body (`snake_case`).
+    pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::AlreadyExists(what) => ApiError::conflict("already_exists", format!("{what} already exists")),
+            StoreError::AlreadyExists(what) => {
+                ApiError::conflict(ErrorCode::AlreadyExists, format!("{what} already exists"))
+            }
             StoreError::NotFound(what) => ApiError::NotFound(what.to_string()),
-            StoreError::Conflict(what) => ApiError::conflict("conflict", format!("conflict: {what}")),
-            StoreError::LimitReached(what) => ApiError::conflict("limit_reached", format!("limit reached: {what}")),
+            StoreError::Conflict(what) => ApiError::conflict(ErrorCode::Conflict, format!("conflict: {what}")),
+            StoreError::LimitReached(what) => {
+                ApiError::conflict(ErrorCode::LimitReached, format!("limit reached: {what}"))
+            }
+            StoreError::InvalidCursor => ApiError::BadRequest("invalid cursor".into()),
             e @ StoreError::Unavailable { .. } => ApiError::Unavailable(Box::new(e)),
             StoreError::Corrupt(m) => ApiError::Internal(format!("corrupt stored data: {m}")),
         }
+    }
+}
+
+impl From<tollgate_app::AppError> for ApiError {
+    fn from(e: tollgate_app::AppError) -> Self {
+        use tollgate_app::AppError;
+        match e {
+            AppError::Store(e) => e.into(),
+            AppError::Domain(e) => e.into(),
+            AppError::Port(e) => e.into(),
+            AppError::Inconsistent(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+/// 401 with the rejection's code (`key_revoked`, `key_expired`, `key_rotated`).
+impl From<KeyRejection> for ApiError {
+    fn from(r: KeyRejection) -> Self {
+        let code = match r {
+            KeyRejection::Revoked => ErrorCode::KeyRevoked,
+            KeyRejection::Expired => ErrorCode::KeyExpired,
+            KeyRejection::Rotated => ErrorCode::KeyRotated,
+        };
+        ApiError::unauthorized(code, r.to_string())
     }
 }
 
@@ -154,6 +196,12 @@ impl From<PortError> for ApiError {
         ApiError::Unavailable(Box::new(e))
     }
 }
+
+/// The cause of a 5xx answer, kept on the response for the logging middleware
+/// (`middleware::log_server_failures`), which logs it inside the request's span. The client
+/// sees only a generic message.
+#[derive(Debug, Clone)]
+pub struct ServerFailure(pub String);
 
 /// The error and its sources, one line, for logs.
 fn chain(e: &dyn std::error::Error) -> String {
@@ -171,8 +219,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let upstream = matches!(self, ApiError::BadGateway { .. } | ApiError::GatewayTimeout { .. });
-        let message = if status.is_server_error() && !upstream {
-            tracing::error!(status = status.as_u16(), error = %chain(&self), "request failed");
+        let failure = (status.is_server_error() && !upstream).then(|| ServerFailure(chain(&self)));
+        let message = if failure.is_some() {
             match &self {
                 ApiError::Unavailable(_) => "a backend service is unavailable; try again shortly".to_string(),
                 _ => "internal error".to_string(),
@@ -185,6 +233,9 @@ impl IntoResponse for ApiError {
         let mut resp = (status, axum::Json(body)).into_response();
         if let ApiError::TooManyRequests { retry_after, .. } = self {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+        }
+        if let Some(failure) = failure {
+            resp.extensions_mut().insert(failure);
         }
         resp
     }
@@ -206,9 +257,24 @@ mod tests {
     }
 
     #[test]
+    fn only_an_invalid_cursor_is_a_bad_request() {
+        let e: ApiError = StoreError::InvalidCursor.into();
+        assert_eq!(
+            (e.status(), e.code(), e.to_string().as_str()),
+            (StatusCode::BAD_REQUEST, "bad_request", "invalid cursor")
+        );
+        let e: ApiError = StoreError::Conflict("usage aggregates changed concurrently").into();
+        assert_eq!((e.status(), e.code()), (StatusCode::CONFLICT, "conflict"));
+    }
+
+    #[test]
     fn too_many_requests_sets_retry_after() {
-        let r = ApiError::TooManyRequests { code: "too_many_attempts", message: "slow down".into(), retry_after: 42 }
-            .into_response();
+        let r = ApiError::TooManyRequests {
+            code: ErrorCode::TooManyAttempts,
+            message: "slow down".into(),
+            retry_after: 42,
+        }
+        .into_response();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()[header::RETRY_AFTER], "42");
     }

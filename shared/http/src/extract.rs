@@ -1,5 +1,6 @@
 //! Extractors that turn every rejection into an `ApiError`.
 
+use crate::ErrorCode;
 use crate::{ApiError, AppState};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -58,9 +59,33 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
 
 /// Syntax first, then shape: a truncated body is `malformed_json` even when the part that
 /// arrived already has the wrong shape (a typed parse would report the unknown field first).
+///
+/// A number with a zero fraction (`5.0`) counts as the integer it equals, as in JSON Schema,
+/// whose `integer` type the spec uses for these fields: serde alone would reject `5.0` where
+/// a `u32` is expected.
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let mut value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    whole_numbers_as_integers(&mut value);
     serde_path_to_error::deserialize(value).map_err(|e| ApiError::InvalidBody(format!("{}: {}", e.path(), e.inner())))
+}
+
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0) {
+                // Only where the integer is exact: beyond 2^53 a float stands for many integers.
+                const EXACT: f64 = 9_007_199_254_740_992.0;
+                if f.abs() <= EXACT {
+                    *n = serde_json::Number::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_numbers_as_integers),
+        Value::Null | Value::Bool(_) | Value::String(_) => {}
+    }
 }
 
 /// `axum::extract::Query` with a 400 `bad_request` on a bad query string.
@@ -127,7 +152,7 @@ impl FromRequestParts<AppState> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or_else(|| {
-            ApiError::unauthorized("missing_token", "send an access token as 'Authorization: Bearer <token>'")
+            ApiError::unauthorized(ErrorCode::MissingToken, "send an access token as 'Authorization: Bearer <token>'")
         })?;
         let claims = state.jwt.verify(token)?;
         let user = state
@@ -135,9 +160,11 @@ impl FromRequestParts<AppState> for AuthUser {
             .get_user(&Id::from_string(claims.sub))
             .await?
             .filter(|u| u.status != tollgate_domain::UserStatus::Deleted)
-            .ok_or_else(|| ApiError::unauthorized("invalid_token", "the account of this token no longer exists"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized(ErrorCode::InvalidToken, "the account of this token no longer exists")
+            })?;
         if !user.is_active() {
-            return Err(ApiError::forbidden("account_suspended", "this account is suspended"));
+            return Err(ApiError::account_suspended());
         }
         Ok(AuthUser {
             org_id: user.default_org_id.clone(),
@@ -158,7 +185,7 @@ impl FromRequestParts<AppState> for AdminUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let user = AuthUser::from_request_parts(parts, state).await?;
         if user.user.role != Role::Admin {
-            return Err(ApiError::forbidden("admin_required", "this route requires the admin role"));
+            return Err(ApiError::forbidden(ErrorCode::AdminRequired, "this route requires the admin role"));
         }
         Ok(AdminUser(user))
     }
@@ -179,7 +206,8 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let is_json = has_json_content_type(&req);
         let bytes = body_bytes(req, state).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        // Only an empty body is absent: white space with a JSON content type is malformed.
+        if bytes.is_empty() {
             return Ok(OptionalJson(None));
         }
         if !is_json {

@@ -1,6 +1,7 @@
 //! Access tokens: HS256 JWTs signed with a key from the `Secrets` port.
 
 use crate::ApiError;
+use crate::ErrorCode;
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -75,9 +76,9 @@ impl JwtKeys {
         jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).map(|d| d.claims).map_err(|e| {
             match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    ApiError::unauthorized("token_expired", "the access token has expired; refresh it")
+                    ApiError::unauthorized(ErrorCode::TokenExpired, "the access token has expired; refresh it")
                 }
-                _ => ApiError::unauthorized("invalid_token", "the access token is invalid"),
+                _ => ApiError::unauthorized(ErrorCode::InvalidToken, "the access token is invalid"),
             }
         })
     }

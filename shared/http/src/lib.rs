@@ -3,9 +3,9 @@
 
 pub mod cookies;
 pub mod error;
+pub mod error_code;
 pub mod extract;
 pub mod jwt;
-pub mod metering;
 pub mod middleware;
 pub mod openapi;
 pub mod password;
@@ -15,6 +15,7 @@ pub mod telemetry;
 pub mod views;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use error_code::ErrorCode;
 pub use extract::{AdminUser, ApiJson, ApiQuery, AuthUser, ClientAddr, ClientIp, OptionalJson};
 pub use jwt::{AccessClaims, JwtKeys};
 pub use middleware::finish_router;

@@ -1,6 +1,7 @@
 //! Layers every router gets, in Lambda and locally: request ids, tracing, body limit and
 //! JSON answers for unknown routes and methods.
 
+use crate::error::ServerFailure;
 use crate::extract::MAX_BODY_BYTES;
 use crate::ApiError;
 use axum::extract::DefaultBodyLimit;
@@ -23,6 +24,16 @@ impl MakeRequestId for MakeId {
     }
 }
 
+/// Logs the cause of every 5xx answer the handlers gave (see `ServerFailure`), once, in the
+/// request's span.
+async fn log_server_failures(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let resp = next.run(req).await;
+    if let Some(ServerFailure(cause)) = resp.extensions().get::<ServerFailure>() {
+        tracing::error!(status = resp.status().as_u16(), error = %cause, "request failed");
+    }
+    resp
+}
+
 async fn not_found() -> ApiError {
     ApiError::NotFound("route".into())
 }
@@ -36,6 +47,7 @@ pub fn finish_router(router: Router) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(log_server_failures))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
         .layer(
@@ -48,4 +60,45 @@ pub fn finish_router(router: Router) -> Router {
                 .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeId))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use std::sync::{Arc, Mutex};
+    use tower::ServiceExt;
+
+    /// A log sink for one test.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_server_failure_is_logged_once_with_its_cause_and_hidden_from_the_client() {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let failing = || async {
+            ApiError::from(tollgate_domain::StoreError::unavailable("store down", std::io::Error::other("refused")))
+        };
+        let app = finish_router(Router::new().route("/boom", axum::routing::get(failing)));
+        let resp = app.oneshot(Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(resp.status(), 503);
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+        assert!(!String::from_utf8_lossy(&body).contains("refused"), "the cause stays out of the answer");
+        let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(logged.matches("request failed").count(), 1, "{logged}");
+        assert!(logged.contains("refused") && logged.contains("request_id"), "{logged}");
+    }
 }

@@ -1,14 +1,17 @@
 //! Application state: the adapters plugged into the ports, shared by every handler.
 
+use crate::password::Argon2Passwords;
 use crate::{JwtKeys, Settings};
 use std::sync::Arc;
-use tollgate_domain::{AuditEvent, Clock, Mailer, Store};
+use tollgate_domain::{AuditEvent, Clock, Mailer, PasswordHasher, Store};
 
 /// What every handler can reach. Cheap to clone (all `Arc`s).
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub mailer: Arc<dyn Mailer>,
+    /// Argon2id in every target.
+    pub passwords: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
     pub jwt: Arc<JwtKeys>,
     pub settings: Arc<Settings>,
@@ -22,7 +25,8 @@ impl AppState {
         jwt: JwtKeys,
         settings: Settings,
     ) -> Self {
-        AppState { store, mailer, clock, jwt: Arc::new(jwt), settings: Arc::new(settings) }
+        let passwords = Arc::new(Argon2Passwords::default());
+        AppState { store, mailer, passwords, clock, jwt: Arc::new(jwt), settings: Arc::new(settings) }
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {

@@ -52,19 +52,12 @@ impl Message {
     }
 }
 
-/// Validates a human-entered text field: trimmed, 1..=max characters, no control characters.
+pub use tollgate_domain::text::{COMPANY_MAX, DESCRIPTION_MAX, NAME_MAX};
+
+/// Validates a human-entered text field: trimmed, 1..=max characters, no control characters
+/// (the domain's rule, as an `ApiError`).
 pub fn text_field(field: &'static str, value: &str, max: usize) -> Result<String, crate::ApiError> {
-    let v = value.trim();
-    if v.is_empty() {
-        return Err(crate::ApiError::invalid_field(field, "must not be empty"));
-    }
-    if v.chars().count() > max {
-        return Err(crate::ApiError::invalid_field(field, format!("must be at most {max} characters")));
-    }
-    if v.chars().any(char::is_control) {
-        return Err(crate::ApiError::invalid_field(field, "must not contain control characters"));
-    }
-    Ok(v.to_string())
+    Ok(tollgate_domain::text::required_text(field, value, max)?)
 }
 
 /// Like `text_field` for an optional field; an empty string clears it.
@@ -73,8 +66,5 @@ pub fn optional_text_field(
     value: Option<&str>,
     max: usize,
 ) -> Result<Option<String>, crate::ApiError> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) => text_field(field, v, max).map(Some),
-    }
+    Ok(tollgate_domain::text::optional_text(field, value, max)?)
 }

@@ -64,7 +64,7 @@ pub async fn app_state(aws: &SdkConfig) -> Result<AppState, BootstrapError> {
     // The secret and the catalog check are independent round trips: overlap them.
     let (jwt_secret, ()) =
         tokio::try_join!(async { secrets.get(JWT_SECRET_NAME).await.map_err(BootstrapError::from) }, async {
-            tollgate_http::metering::seed_catalog(&store, chrono::Utc::now()).await.map_err(BootstrapError::from)
+            tollgate_app::seed_catalog(&store, chrono::Utc::now()).await.map_err(BootstrapError::from)
         },)?;
     let jwt = JwtKeys::from_secret(jwt_secret.as_bytes()).map_err(BootstrapError::Config)?;
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(aws), std::env::var("MAIL_FROM").unwrap_or_default());

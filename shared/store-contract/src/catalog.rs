@@ -8,7 +8,8 @@ use crate::{concurrently, now_ms, unique, SharedStore, CONCURRENT_TASKS};
 use chrono::{DateTime, Duration, Utc};
 use tollgate_domain::id::prefix;
 use tollgate_domain::{
-    BillingType, Endpoint, Id, Plan, PlanStatus, StoreError, Subscription, SubscriptionStatus, BUILTIN_ECHO,
+    BillingType, Endpoint, Id, Plan, PlanStatus, StoreError, Subscription, SubscriptionQuery, SubscriptionStatus,
+    BUILTIN_ECHO,
 };
 
 /// A new active subscription-type plan with a unique id `plan_<random>` (not stored yet).
@@ -31,6 +32,11 @@ pub fn new_plan(name: &str, price: i64, now: DateTime<Utc>) -> Plan {
         created_at: now,
         updated_at: now,
     }
+}
+
+/// The subscription listing of `org_id` and `plan_id` (None: any), at most `limit`.
+fn listing(org_id: Option<&Id>, plan_id: Option<&Id>, limit: u32) -> SubscriptionQuery {
+    SubscriptionQuery { org_id: org_id.cloned(), plan_id: plan_id.cloned(), limit }
 }
 
 /// A new active subscription of `org_id` to `plan_id` (not stored yet).
@@ -227,7 +233,7 @@ pub async fn subscription_ensure_is_exact_under_concurrency(store: &SharedStore)
     );
     assert_eq!(store.subscription_of_org(&org).await.unwrap(), Some(first.clone()), "the one stored");
     assert_eq!(
-        store.list_subscriptions(Some(&org), None, 0).await.unwrap(),
+        store.list_subscriptions(&listing(Some(&org), None, 0)).await.unwrap(),
         vec![first],
         "exactly one subscription for the org"
     );
@@ -245,23 +251,23 @@ pub async fn subscriptions_list_filters_and_update(store: &SharedStore) {
         store.ensure_subscription(s).await.expect("ensure_subscription");
     }
     assert_eq!(
-        store.list_subscriptions(None, Some(&plan_a), 0).await.unwrap(),
+        store.list_subscriptions(&listing(None, Some(&plan_a), 0)).await.unwrap(),
         vec![s2.clone(), s1.clone()],
         "plan filter, newest first"
     );
-    assert_eq!(store.list_subscriptions(None, Some(&plan_a), 1).await.unwrap(), vec![s2.clone()], "limit");
-    assert_eq!(store.list_subscriptions(Some(&org3), None, 0).await.unwrap(), vec![s3.clone()], "org filter");
+    assert_eq!(store.list_subscriptions(&listing(None, Some(&plan_a), 1)).await.unwrap(), vec![s2.clone()], "limit");
+    assert_eq!(store.list_subscriptions(&listing(Some(&org3), None, 0)).await.unwrap(), vec![s3.clone()], "org filter");
     assert_eq!(
-        store.list_subscriptions(Some(&org1), Some(&plan_a), 10).await.unwrap(),
+        store.list_subscriptions(&listing(Some(&org1), Some(&plan_a), 10)).await.unwrap(),
         vec![s1.clone()],
         "org and plan filters together"
     );
     assert_eq!(
-        store.list_subscriptions(Some(&org1), Some(&plan_b), 10).await.unwrap(),
+        store.list_subscriptions(&listing(Some(&org1), Some(&plan_b), 10)).await.unwrap(),
         vec![],
         "filters that match nothing"
     );
-    let all = store.list_subscriptions(None, None, 1000).await.unwrap();
+    let all = store.list_subscriptions(&listing(None, None, 1000)).await.unwrap();
     assert!(all.windows(2).all(|w| w[0].created_at >= w[1].created_at), "unfiltered: newest first");
 
     let later = now + Duration::seconds(10);
@@ -276,7 +282,7 @@ pub async fn subscriptions_list_filters_and_update(store: &SharedStore) {
     store.update_subscription(&updated).await.expect("update_subscription");
     assert_eq!(store.get_subscription(&s1.id).await.unwrap(), Some(updated.clone()), "update round trip");
     assert_eq!(
-        store.list_subscriptions(None, Some(&plan_b), 0).await.unwrap(),
+        store.list_subscriptions(&listing(None, Some(&plan_b), 0)).await.unwrap(),
         vec![s3.clone(), updated.clone()],
         "the plan filter follows the update"
     );

@@ -4,7 +4,7 @@ use crate::{concurrently_n, now_ms, SharedStore};
 use chrono::{DateTime, Duration, Utc};
 use tollgate_domain::id::prefix;
 use tollgate_domain::{
-    AggregateQuery, Granularity, Id, StoreError, UsageAggregate, UsageEvent, UsageIncrement, UsageLogQuery,
+    AggregateQuery, Granularity, Id, PeriodKey, StoreError, UsageAggregate, UsageEvent, UsageIncrement, UsageLogQuery,
 };
 
 /// How many tasks the quota case starts at once on one counter (limit
@@ -15,8 +15,8 @@ pub const CONCURRENT_QUOTA_TASKS: usize = 200;
 pub const CONCURRENT_QUOTA_LIMIT: u64 = 50;
 
 /// A period key no other case uses, shaped like a real one.
-fn period() -> String {
-    format!("2026-11-{}", tollgate_domain::id::random_base62(8))
+fn period() -> PeriodKey {
+    PeriodKey::from_string(format!("2026-11-{}", tollgate_domain::id::random_base62(8)))
 }
 
 /// A new usage event of `org_id` at `at` (not recorded yet).
@@ -33,7 +33,7 @@ pub fn new_event(org_id: &Id, key_id: &Id, endpoint_id: &Id, at: DateTime<Utc>) 
         cost_units: 1,
         ip: None,
         timestamp: at,
-        period: "2026-11".into(),
+        period: PeriodKey::from_string("2026-11"),
     }
 }
 
@@ -431,10 +431,7 @@ pub async fn usage_query_pages_with_a_cursor(store: &SharedStore) {
             now,
         )
         .await;
-    assert!(
-        matches!(bad, Err(StoreError::Conflict("invalid cursor"))),
-        "a cursor no page returned is Conflict(\"invalid cursor\"): {bad:?}"
-    );
+    assert!(matches!(bad, Err(StoreError::InvalidCursor)), "a cursor no page returned is InvalidCursor: {bad:?}");
 }
 
 pub async fn usage_query_skips_expired_entries(store: &SharedStore) {

@@ -16,62 +16,14 @@ use crate::DynamoStore;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use tollgate_domain::{
-    BillingType, Endpoint, EndpointRepository, Id, Plan, PlanRepository, PlanStatus, StoreError, Subscription,
-    SubscriptionRepository, SubscriptionStatus,
+    BillingType, Endpoint, EndpointRepository, Id, Plan, PlanRepository, PlanStatus, StoreError, StoredEnum,
+    Subscription, SubscriptionQuery, SubscriptionRepository, SubscriptionStatus,
 };
 
-/// What `list_subscriptions(.., 0)` means.
-const SUBSCRIPTIONS_DEFAULT_LIMIT: u32 = 100;
-/// Cap of `list_subscriptions`' limit.
-const SUBSCRIPTIONS_MAX_LIMIT: u32 = 1000;
 /// Optimistic-concurrency rounds of the read-then-conditional-write operations.
 const MAX_ATTEMPTS: u32 = 10;
 
 const NEW_ITEM: &str = "attribute_not_exists(PK)";
-
-fn billing_type_str(b: BillingType) -> &'static str {
-    match b {
-        BillingType::Subscription => "subscription",
-        BillingType::PayAsYouGo => "pay_as_you_go",
-        BillingType::Hybrid => "hybrid",
-    }
-}
-fn parse_billing_type(v: &str) -> Option<BillingType> {
-    match v {
-        "subscription" => Some(BillingType::Subscription),
-        "pay_as_you_go" => Some(BillingType::PayAsYouGo),
-        "hybrid" => Some(BillingType::Hybrid),
-        _ => None,
-    }
-}
-fn plan_status_str(st: PlanStatus) -> &'static str {
-    match st {
-        PlanStatus::Active => "active",
-        PlanStatus::Archived => "archived",
-    }
-}
-fn parse_plan_status(v: &str) -> Option<PlanStatus> {
-    match v {
-        "active" => Some(PlanStatus::Active),
-        "archived" => Some(PlanStatus::Archived),
-        _ => None,
-    }
-}
-fn sub_status_str(st: SubscriptionStatus) -> &'static str {
-    match st {
-        SubscriptionStatus::Active => "active",
-        SubscriptionStatus::PastDue => "past_due",
-        SubscriptionStatus::Canceled => "canceled",
-    }
-}
-fn parse_sub_status(v: &str) -> Option<SubscriptionStatus> {
-    match v {
-        "active" => Some(SubscriptionStatus::Active),
-        "past_due" => Some(SubscriptionStatus::PastDue),
-        "canceled" => Some(SubscriptionStatus::Canceled),
-        _ => None,
-    }
-}
 
 // ---- plans ----
 
@@ -80,7 +32,7 @@ fn plan_fields(p: &Plan) -> Vec<(&'static str, Option<AttributeValue>)> {
     vec![
         ("name", Some(s(&p.name))),
         ("description", p.description.as_ref().map(s)),
-        ("billing_type", Some(s(billing_type_str(p.billing_type)))),
+        ("billing_type", Some(s(p.billing_type.as_str()))),
         ("price", Some(n(p.price))),
         ("currency", Some(s(&p.currency))),
         ("rate_limit", Some(n(p.rate_limit))),
@@ -90,7 +42,7 @@ fn plan_fields(p: &Plan) -> Vec<(&'static str, Option<AttributeValue>)> {
         ("retention_days", Some(n(p.retention_days))),
         ("max_api_keys", Some(n(p.max_api_keys))),
         ("features", Some(s(p.features.to_string()))),
-        ("status", Some(s(plan_status_str(p.status)))),
+        ("status", Some(s(p.status.as_str()))),
         ("updated_at", Some(time(p.updated_at))),
     ]
 }
@@ -114,7 +66,7 @@ fn decode_plan(item: &Item) -> Result<Plan, StoreError> {
         id: r.id("id")?,
         name: r.string("name")?,
         description: r.opt_string("description")?,
-        billing_type: r.parsed("billing_type", parse_billing_type)?,
+        billing_type: r.parsed("billing_type", BillingType::parse)?,
         price: r.num("price")?,
         currency: r.string("currency")?,
         rate_limit: r.num("rate_limit")?,
@@ -125,7 +77,7 @@ fn decode_plan(item: &Item) -> Result<Plan, StoreError> {
         max_api_keys: r.num("max_api_keys")?,
         features: serde_json::from_str(r.s("features")?)
             .map_err(|e| StoreError::Corrupt(format!("plan item: `features` is not JSON ({e})")))?,
-        status: r.parsed("status", parse_plan_status)?,
+        status: r.parsed("status", PlanStatus::parse)?,
         created_at: r.time("created_at")?,
         updated_at: r.time("updated_at")?,
     })
@@ -137,7 +89,7 @@ fn with_sub_fields(b: ItemBuilder, sub: &Subscription) -> ItemBuilder {
     b.s("id", sub.id.as_str())
         .s("org_id", sub.org_id.as_str())
         .s("plan_id", sub.plan_id.as_str())
-        .s("status", sub_status_str(sub.status))
+        .s("status", sub.status.as_str())
         .bool("cancel_at_period_end", sub.cancel_at_period_end)
         .opt_time("canceled_at", sub.canceled_at)
         .time("created_at", sub.created_at)
@@ -162,7 +114,7 @@ fn decode_sub(item: &Item) -> Result<Subscription, StoreError> {
         id: r.id("id")?,
         org_id: r.id("org_id")?,
         plan_id: r.id("plan_id")?,
-        status: r.parsed("status", parse_sub_status)?,
+        status: r.parsed("status", SubscriptionStatus::parse)?,
         cancel_at_period_end: r.bool("cancel_at_period_end")?,
         canceled_at: r.opt_time("canceled_at")?,
         created_at: r.time("created_at")?,
@@ -375,17 +327,10 @@ impl SubscriptionRepository for DynamoStore {
             .transpose()
     }
 
-    #[tracing::instrument(skip_all, fields(org_id = ?org_id, plan_id = ?plan_id, limit), err(level = "debug"))]
-    async fn list_subscriptions(
-        &self,
-        org_id: Option<&Id>,
-        plan_id: Option<&Id>,
-        limit: u32,
-    ) -> Result<Vec<Subscription>, StoreError> {
-        let limit = match limit {
-            0 => SUBSCRIPTIONS_DEFAULT_LIMIT,
-            l => l.min(SUBSCRIPTIONS_MAX_LIMIT),
-        } as usize;
+    #[tracing::instrument(skip_all, fields(org_id = ?query.org_id, plan_id = ?query.plan_id, limit = query.limit), err(level = "debug"))]
+    async fn list_subscriptions(&self, query: &SubscriptionQuery) -> Result<Vec<Subscription>, StoreError> {
+        let limit = query.page_size() as usize;
+        let (org_id, plan_id) = (query.org_id.as_ref(), query.plan_id.as_ref());
         // One per organization: with an org filter it is a GetItem.
         if let Some(org) = org_id {
             let sub = self.subscription_of_org(org).await?;

@@ -1,7 +1,8 @@
 //! Item (de)serialisation helpers: one place that knows how values are encoded.
 //!
 //! Encoding rules (see docs/dynamodb.md):
-//! - strings and ids as `S`; booleans as `BOOL`; counters as `N`;
+//! - strings and ids as `S`; enums as `S` of their `StoredEnum` text (the serde name);
+//!   booleans as `BOOL`; counters as `N`;
 //! - times as RFC 3339 UTC with nine fractional digits (`2026-01-02T03:04:05.123456789Z`):
 //!   fixed width, so string order is time order and condition expressions can compare them,
 //!   and a `DateTime<Utc>` round-trips exactly;

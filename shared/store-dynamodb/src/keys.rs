@@ -2,7 +2,7 @@
 
 use crate::item::time_str;
 use chrono::{DateTime, Utc};
-use tollgate_domain::{Email, Id, TokenHash};
+use tollgate_domain::{Email, Id, PeriodKey, StoredEnum, TokenHash};
 
 pub(crate) const USER_SK: &str = "PROFILE";
 pub(crate) const EMAIL_SK: &str = "EMAIL";
@@ -112,7 +112,7 @@ pub(crate) const USAGE_EVENT_SK: &str = "EVENT";
 pub(crate) const USAGE_EVENT_PREFIX: &str = "USAGEEVT#";
 
 /// The period counter of an organization: one item per (org, period).
-pub(crate) fn usage_counter_key(org_id: &Id, period: &str) -> (String, String) {
+pub(crate) fn usage_counter_key(org_id: &Id, period: &PeriodKey) -> (String, String) {
     (format!("USAGE#{org_id}"), format!("PERIOD#{period}"))
 }
 /// The event id is the whole partition key: the conditional Put on it deduplicates events,

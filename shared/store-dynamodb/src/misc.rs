@@ -11,10 +11,6 @@ use tollgate_domain::{AttemptCounter, AuditEvent, AuditLog, AuditQuery, Idempote
 
 /// Listing the audit log without an organization walks back this many day partitions at most.
 pub(crate) const AUDIT_DAYS_SCANNED: i64 = 90;
-/// Cap of `AuditQuery::limit`.
-const AUDIT_MAX_LIMIT: u32 = 1000;
-/// What `AuditQuery::limit == 0` means (the contract suite: "0 means the default").
-const AUDIT_DEFAULT_LIMIT: u32 = 100;
 
 fn audit_item(e: &AuditEvent) -> Item {
     let b = ItemBuilder::new(audit_day_pk(&audit_day(e.at)), audit_sk(e.at, &e.id))
@@ -191,10 +187,7 @@ impl AuditLog for DynamoStore {
 
     #[tracing::instrument(skip_all, fields(org_id = ?query.org_id, limit = query.limit), err(level = "debug"))]
     async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
-        let limit = match query.limit {
-            0 => AUDIT_DEFAULT_LIMIT,
-            l => l.min(AUDIT_MAX_LIMIT),
-        } as usize;
+        let limit = query.page_size() as usize;
         let mut out = Vec::new();
         if let Some(org) = &query.org_id {
             self.audit_page(AuditPartition::Org(org_audit_gsi_pk(org)), query.before, limit, &mut out).await?;

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 use tollgate_domain::{
     ActionToken, ActionTokenKind, Id, RefreshFamily, RefreshToken, RotateOutcome, SessionRepository, StoreError,
-    TokenHash,
+    StoredEnum, TokenHash,
 };
 
 fn family_item(f: &RefreshFamily) -> Item {
@@ -58,15 +58,11 @@ fn decode_token(item: &Item) -> Result<RefreshToken, StoreError> {
     })
 }
 
-fn parse_kind(v: &str) -> Option<ActionTokenKind> {
-    [ActionTokenKind::VerifyEmail, ActionTokenKind::ResetPassword].into_iter().find(|k| k.as_str() == v)
-}
-
 fn decode_action_token(item: &Item) -> Result<ActionToken, StoreError> {
     let r = Reader::new(item, "action token");
     Ok(ActionToken {
         hash: TokenHash::from_hex(r.s("hash")?),
-        kind: r.parsed("kind", parse_kind)?,
+        kind: r.parsed("kind", ActionTokenKind::parse)?,
         user_id: r.id("user_id")?,
         created_at: r.time("created_at")?,
         expires_at: r.time("expires_at")?,

@@ -12,27 +12,15 @@ use chrono::{DateTime, Utc};
 use std::hash::{BuildHasher, Hasher};
 use tollgate_domain::usage::{latency_bucket, LATENCY_BOUNDS_MS};
 use tollgate_domain::{
-    AggregateQuery, Granularity, Id, StoreError, UsageAggregate, UsageCounter, UsageEvent, UsageIncrement, UsageLog,
-    UsageLogQuery,
+    AggregateQuery, Granularity, Id, PeriodKey, StoreError, StoredEnum, UsageAggregate, UsageCounter, UsageEvent,
+    UsageIncrement, UsageLog, UsageLogQuery,
 };
 
-/// What `UsageLogQuery::limit == 0` means.
-const USAGE_DEFAULT_LIMIT: u32 = 100;
-/// Cap of `UsageLogQuery::limit`.
-const USAGE_MAX_LIMIT: u32 = 1000;
 /// Rounds of `record_usage` when it keeps losing against concurrent transactions on the
 /// same aggregate items (each round is itself retried by `transact`).
 const RECORD_ATTEMPTS: u32 = 10;
 
 const NEW_ITEM: &str = "attribute_not_exists(PK)";
-
-fn parse_granularity(v: &str) -> Option<Granularity> {
-    match v {
-        "hour" => Some(Granularity::Hour),
-        "day" => Some(Granularity::Day),
-        _ => None,
-    }
-}
 
 /// Attribute holding the count of latency bucket `i`.
 fn latency_attr(i: usize) -> String {
@@ -52,7 +40,7 @@ fn log_item(e: &UsageEvent, expires_at: DateTime<Utc>) -> Item {
         .n("cost_units", e.cost_units)
         .opt_s("ip", e.ip.as_deref())
         .time("timestamp", e.timestamp)
-        .s("period", &e.period)
+        .s("period", e.period.as_str())
         .time("expires_at", expires_at)
         .ttl(expires_at)
         .gsi1(org_log_gsi_pk(&e.org_id), usage_log_gsi_sk(e.timestamp, &e.id))
@@ -73,7 +61,7 @@ fn decode_log(item: &Item) -> Result<UsageEvent, StoreError> {
         cost_units: r.num("cost_units")?,
         ip: r.opt_string("ip")?,
         timestamp: r.time("timestamp")?,
-        period: r.string("period")?,
+        period: PeriodKey::from_string(r.string("period")?),
     })
 }
 
@@ -83,7 +71,7 @@ fn decode_aggregate(item: &Item) -> Result<UsageAggregate, StoreError> {
         org_id: r.id("org_id")?,
         key_id: r.id("key_id")?,
         endpoint_id: r.id("endpoint_id")?,
-        granularity: r.parsed("granularity", parse_granularity)?,
+        granularity: r.parsed("granularity", Granularity::parse)?,
         bucket_start: r.time("bucket_start")?,
         count: r.u64_or_zero("count")?,
         cost_units: r.u64_or_zero("cost_units")?,
@@ -98,15 +86,14 @@ fn decode_aggregate(item: &Item) -> Result<UsageAggregate, StoreError> {
 }
 
 /// A cursor is the `GSI1SK` of the last entry of the previous page: `<timestamp>#<id>`.
-/// Anything else was never returned by a page: `Conflict("invalid cursor")` (as the
-/// embedded adapter).
+/// Anything else was never returned by a page: `InvalidCursor` (as the embedded adapter).
 fn check_cursor(cursor: &str) -> Result<String, StoreError> {
     let valid =
         cursor.split_once('#').is_some_and(|(at, id)| !id.is_empty() && DateTime::parse_from_rfc3339(at).is_ok());
     if valid {
         Ok(cursor.to_string())
     } else {
-        Err(StoreError::Conflict("invalid cursor"))
+        Err(StoreError::InvalidCursor)
     }
 }
 
@@ -280,7 +267,7 @@ impl UsageCounter for DynamoStore {
     async fn add_usage(
         &self,
         org_id: &Id,
-        period: &str,
+        period: &PeriodKey,
         cost: u64,
         hard_limit: Option<u64>,
         expires_at: DateTime<Utc>,
@@ -339,7 +326,7 @@ impl UsageCounter for DynamoStore {
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period), err(level = "debug"))]
-    async fn usage(&self, org_id: &Id, period: &str) -> Result<u64, StoreError> {
+    async fn usage(&self, org_id: &Id, period: &PeriodKey) -> Result<u64, StoreError> {
         let (pk, sk) = usage_counter_key(org_id, period);
         match self.get("GetItem(usage counter)", key(pk, sk)).await? {
             Some(item) => Reader::new(&item, "usage counter").u64_or_zero("used"),
@@ -376,10 +363,7 @@ impl UsageLog for DynamoStore {
         query: &UsageLogQuery,
         now: DateTime<Utc>,
     ) -> Result<(Vec<UsageEvent>, Option<String>), StoreError> {
-        let limit = match query.limit {
-            0 => USAGE_DEFAULT_LIMIT,
-            l => l.min(USAGE_MAX_LIMIT),
-        } as usize;
+        let limit = query.page_size() as usize;
         let cursor = query.cursor.as_deref().map(check_cursor).transpose()?;
         // `<ts>#<id>` >= `<from>` exactly when ts >= from, and < `<to>` exactly when ts < to
         // (fixed-width times); the cursor is an entry's own sort key.

@@ -7,52 +7,8 @@ use crate::DynamoStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tollgate_domain::{
-    Email, Id, Membership, OrgRole, Organization, Role, StoreError, User, UserRepository, UserStatus,
+    Email, Id, Membership, OrgRole, Organization, Role, StoreError, StoredEnum, User, UserRepository, UserStatus,
 };
-
-fn role_str(r: Role) -> &'static str {
-    match r {
-        Role::User => "user",
-        Role::Admin => "admin",
-    }
-}
-fn parse_role(v: &str) -> Option<Role> {
-    match v {
-        "user" => Some(Role::User),
-        "admin" => Some(Role::Admin),
-        _ => None,
-    }
-}
-fn status_str(st: UserStatus) -> &'static str {
-    match st {
-        UserStatus::Active => "active",
-        UserStatus::Suspended => "suspended",
-        UserStatus::Deleted => "deleted",
-    }
-}
-fn parse_status(v: &str) -> Option<UserStatus> {
-    match v {
-        "active" => Some(UserStatus::Active),
-        "suspended" => Some(UserStatus::Suspended),
-        "deleted" => Some(UserStatus::Deleted),
-        _ => None,
-    }
-}
-fn org_role_str(r: OrgRole) -> &'static str {
-    match r {
-        OrgRole::Owner => "owner",
-        OrgRole::Admin => "admin",
-        OrgRole::Member => "member",
-    }
-}
-fn parse_org_role(v: &str) -> Option<OrgRole> {
-    match v {
-        "owner" => Some(OrgRole::Owner),
-        "admin" => Some(OrgRole::Admin),
-        "member" => Some(OrgRole::Member),
-        _ => None,
-    }
-}
 
 /// Only admins that are not deleted are in the `ROLE#admin` index partition, so
 /// `admin_exists` is a one-item Query.
@@ -68,8 +24,8 @@ fn user_item(u: &User) -> Item {
         .s("first_name", &u.first_name)
         .s("last_name", &u.last_name)
         .opt_s("company_name", u.company_name.as_deref())
-        .s("role", role_str(u.role))
-        .s("status", status_str(u.status))
+        .s("role", u.role.as_str())
+        .s("status", u.status.as_str())
         .bool("email_verified", u.email_verified)
         .s("default_org_id", u.default_org_id.as_str())
         .time("created_at", u.created_at)
@@ -91,8 +47,8 @@ fn decode_user(item: &Item) -> Result<User, StoreError> {
         first_name: r.string("first_name")?,
         last_name: r.string("last_name")?,
         company_name: r.opt_string("company_name")?,
-        role: r.parsed("role", parse_role)?,
-        status: r.parsed("status", parse_status)?,
+        role: r.parsed("role", Role::parse)?,
+        status: r.parsed("status", UserStatus::parse)?,
         email_verified: r.bool("email_verified")?,
         default_org_id: r.id("default_org_id")?,
         created_at: r.time("created_at")?,
@@ -126,7 +82,7 @@ fn membership_item(m: &Membership) -> Item {
     ItemBuilder::new(org_pk(&m.org_id), member_sk(&m.user_id))
         .s("org_id", m.org_id.as_str())
         .s("user_id", m.user_id.as_str())
-        .s("role", org_role_str(m.role))
+        .s("role", m.role.as_str())
         .time("created_at", m.created_at)
         .gsi1(user_pk(&m.user_id), member_gsi_sk(m.created_at, &m.org_id))
         .build()
@@ -137,7 +93,7 @@ fn decode_membership(item: &Item) -> Result<Membership, StoreError> {
     Ok(Membership {
         org_id: r.id("org_id")?,
         user_id: r.id("user_id")?,
-        role: r.parsed("role", parse_org_role)?,
+        role: r.parsed("role", OrgRole::parse)?,
         created_at: r.time("created_at")?,
     })
 }
@@ -201,11 +157,11 @@ impl UserRepository for DynamoStore {
             .value(":ph", s(&user.password_hash))
             .value(":fn", s(&user.first_name))
             .value(":ln", s(&user.last_name))
-            .value(":role", s(role_str(user.role)))
-            .value(":status", s(status_str(user.status)))
+            .value(":role", s(user.role.as_str()))
+            .value(":status", s(user.status.as_str()))
             .value(":ev", aws_sdk_dynamodb::types::AttributeValue::Bool(user.email_verified))
             .value(":ua", time(user.updated_at))
-            .value(":deleted", s(status_str(UserStatus::Deleted)));
+            .value(":deleted", s(UserStatus::Deleted.as_str()));
         match &user.company_name {
             Some(c) => {
                 set.push("company_name = :cn");
@@ -251,7 +207,7 @@ impl UserRepository for DynamoStore {
         };
         let p = Params::new()
             .name("#status", "status")
-            .value(":deleted", s(status_str(UserStatus::Deleted)))
+            .value(":deleted", s(UserStatus::Deleted.as_str()))
             .value(":now", time(now));
         let update = self.tx_update(
             key(user_pk(id), USER_SK),

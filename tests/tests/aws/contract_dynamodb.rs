@@ -86,7 +86,8 @@ async fn dynamodb_adapter_specifics() {
 async fn dynamodb_catalog_and_usage_specifics() {
     use chrono::{Duration, Utc};
     use tollgate_domain::{
-        Id, PlanRepository, Subscription, SubscriptionRepository, UsageCounter, UsageEvent, UsageLog, UsageLogQuery,
+        Id, PeriodKey, PlanRepository, Subscription, SubscriptionRepository, UsageCounter, UsageEvent, UsageLog,
+        UsageLogQuery,
     };
     use tollgate_store_contract::{new_event, new_plan, new_subscription};
 
@@ -119,7 +120,7 @@ async fn dynamodb_catalog_and_usage_specifics() {
     let event: UsageEvent = new_event(&org, &Id::generate("key"), &Id::generate("ep"), now);
     let mut costs = Vec::new();
     let before = requests().await;
-    store.add_usage(&org, "2026-11", 1, Some(10), expires).await.unwrap();
+    store.add_usage(&org, &PeriodKey::from_string("2026-11"), 1, Some(10), expires).await.unwrap();
     costs.push(("add_usage", requests().await - before, 1));
     let before = requests().await;
     assert!(store.record_usage(&event, expires).await.unwrap());

@@ -4,7 +4,7 @@
 
 use chrono::{Duration, Utc};
 use std::sync::Arc;
-use tollgate_domain::{Id, UsageCounter, UsageIncrement};
+use tollgate_domain::{Id, PeriodKey, UsageCounter, UsageIncrement};
 use tollgate_tests::moto::MotoServer;
 
 const TASKS: usize = 200;
@@ -20,7 +20,7 @@ async fn quota_is_exact_under_concurrency_with_one_request_per_call() {
     let moto = MotoServer::start();
     let store = Arc::new(moto.dynamo_store().await);
     let org = Id::generate("org");
-    let period = format!("2026-11-{}", tollgate_domain::id::random_base62(6));
+    let period = PeriodKey::from_string(format!("2026-11-{}", tollgate_domain::id::random_base62(6)));
     let expires = Utc::now() + Duration::days(40);
 
     let before = settled_request_count(&moto).await;
@@ -61,7 +61,7 @@ async fn quota_is_exact_under_concurrency_with_one_request_per_call() {
 
     // Sequentially, each outcome is one request: counted, refused (the current total comes
     // back with the failed condition), and unlimited.
-    let fresh = format!("2026-12-{}", tollgate_domain::id::random_base62(6));
+    let fresh = PeriodKey::from_string(format!("2026-12-{}", tollgate_domain::id::random_base62(6)));
     for (cost, limit, expected) in [
         (2, Some(3), UsageIncrement::Counted { used: 2 }),
         (2, Some(3), UsageIncrement::LimitReached { used: 2 }),

@@ -4,63 +4,9 @@ use super::{exists_on_conflict, get_enum, get_id, get_opt_ts, get_ts, get_with, 
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 use tollgate_domain::{
-    BillingType, Endpoint, EndpointRepository, Id, Plan, PlanRepository, PlanStatus, StoreError, Subscription,
-    SubscriptionRepository, SubscriptionStatus,
+    BillingType, Endpoint, EndpointRepository, Id, Plan, PlanRepository, PlanStatus, StoreError, StoredEnum,
+    Subscription, SubscriptionQuery, SubscriptionRepository, SubscriptionStatus,
 };
-
-/// Page size of `list_subscriptions` when asked for 0.
-const SUBSCRIPTIONS_DEFAULT_LIMIT: u32 = 100;
-/// Largest page `list_subscriptions` returns.
-const SUBSCRIPTIONS_MAX_LIMIT: u32 = 1000;
-
-fn billing_type_str(b: BillingType) -> &'static str {
-    match b {
-        BillingType::Subscription => "subscription",
-        BillingType::PayAsYouGo => "pay_as_you_go",
-        BillingType::Hybrid => "hybrid",
-    }
-}
-
-fn parse_billing_type(s: &str) -> Option<BillingType> {
-    match s {
-        "subscription" => Some(BillingType::Subscription),
-        "pay_as_you_go" => Some(BillingType::PayAsYouGo),
-        "hybrid" => Some(BillingType::Hybrid),
-        _ => None,
-    }
-}
-
-fn plan_status_str(s: PlanStatus) -> &'static str {
-    match s {
-        PlanStatus::Active => "active",
-        PlanStatus::Archived => "archived",
-    }
-}
-
-fn parse_plan_status(s: &str) -> Option<PlanStatus> {
-    match s {
-        "active" => Some(PlanStatus::Active),
-        "archived" => Some(PlanStatus::Archived),
-        _ => None,
-    }
-}
-
-fn sub_status_str(s: SubscriptionStatus) -> &'static str {
-    match s {
-        SubscriptionStatus::Active => "active",
-        SubscriptionStatus::PastDue => "past_due",
-        SubscriptionStatus::Canceled => "canceled",
-    }
-}
-
-fn parse_sub_status(s: &str) -> Option<SubscriptionStatus> {
-    match s {
-        "active" => Some(SubscriptionStatus::Active),
-        "past_due" => Some(SubscriptionStatus::PastDue),
-        "canceled" => Some(SubscriptionStatus::Canceled),
-        _ => None,
-    }
-}
 
 const PLAN_COLS: &str = "id, name, description, billing_type, price, currency, rate_limit, burst, \
                          monthly_limit, overage_price, retention_days, max_api_keys, features, status, \
@@ -72,7 +18,7 @@ fn plan_from_row(r: &Row<'_>) -> rusqlite::Result<Plan> {
         id: get_id(r, 0)?,
         name: r.get(1)?,
         description: r.get(2)?,
-        billing_type: get_enum(r, 3, parse_billing_type)?,
+        billing_type: get_enum(r, 3, BillingType::parse)?,
         price: r.get(4)?,
         currency: r.get(5)?,
         rate_limit: r.get(6)?,
@@ -82,7 +28,7 @@ fn plan_from_row(r: &Row<'_>) -> rusqlite::Result<Plan> {
         retention_days: r.get(10)?,
         max_api_keys: r.get(11)?,
         features: get_with(r, 12, |s| serde_json::from_str(&s))?,
-        status: get_enum(r, 13, parse_plan_status)?,
+        status: get_enum(r, 13, PlanStatus::parse)?,
         created_at: get_ts(r, 14)?,
         updated_at: get_ts(r, 15)?,
     })
@@ -96,7 +42,7 @@ fn sub_from_row(r: &Row<'_>) -> rusqlite::Result<Subscription> {
         id: get_id(r, 0)?,
         org_id: get_id(r, 1)?,
         plan_id: get_id(r, 2)?,
-        status: get_enum(r, 3, parse_sub_status)?,
+        status: get_enum(r, 3, SubscriptionStatus::parse)?,
         cancel_at_period_end: r.get(4)?,
         canceled_at: get_opt_ts(r, 5)?,
         created_at: get_ts(r, 6)?,
@@ -172,7 +118,7 @@ impl PlanRepository for SqliteStore {
                     plan.id.as_str(),
                     plan.name,
                     plan.description,
-                    billing_type_str(plan.billing_type),
+                    plan.billing_type.as_str(),
                     plan.price,
                     plan.currency,
                     plan.rate_limit,
@@ -182,7 +128,7 @@ impl PlanRepository for SqliteStore {
                     plan.retention_days,
                     plan.max_api_keys,
                     plan.features.to_string(),
-                    plan_status_str(plan.status),
+                    plan.status.as_str(),
                     ms(plan.created_at),
                     ms(plan.updated_at),
                 ],
@@ -205,7 +151,7 @@ impl PlanRepository for SqliteStore {
                     plan.id.as_str(),
                     plan.name,
                     plan.description,
-                    billing_type_str(plan.billing_type),
+                    plan.billing_type.as_str(),
                     plan.price,
                     plan.currency,
                     plan.rate_limit,
@@ -215,7 +161,7 @@ impl PlanRepository for SqliteStore {
                     plan.retention_days,
                     plan.max_api_keys,
                     plan.features.to_string(),
-                    plan_status_str(plan.status),
+                    plan.status.as_str(),
                     ms(plan.updated_at),
                 ],
             )?;
@@ -271,7 +217,7 @@ impl SubscriptionRepository for SqliteStore {
                     sub.id.as_str(),
                     sub.org_id.as_str(),
                     sub.plan_id.as_str(),
-                    sub_status_str(sub.status),
+                    sub.status.as_str(),
                     sub.cancel_at_period_end,
                     opt_ms(sub.canceled_at),
                     ms(sub.created_at),
@@ -314,18 +260,10 @@ impl SubscriptionRepository for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(org_id = ?org_id, plan_id = ?plan_id, limit = limit), err(level = "debug"))]
-    async fn list_subscriptions(
-        &self,
-        org_id: Option<&Id>,
-        plan_id: Option<&Id>,
-        limit: u32,
-    ) -> Result<Vec<Subscription>, StoreError> {
-        let (org_id, plan_id) = (org_id.cloned(), plan_id.cloned());
-        let limit = match limit {
-            0 => SUBSCRIPTIONS_DEFAULT_LIMIT,
-            n => n.min(SUBSCRIPTIONS_MAX_LIMIT),
-        };
+    #[tracing::instrument(skip_all, fields(org_id = ?query.org_id, plan_id = ?query.plan_id, limit = query.limit), err(level = "debug"))]
+    async fn list_subscriptions(&self, query: &SubscriptionQuery) -> Result<Vec<Subscription>, StoreError> {
+        let limit = query.page_size();
+        let (org_id, plan_id) = (query.org_id.clone(), query.plan_id.clone());
         self.call(move |c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {SUB_COLS} FROM subscriptions WHERE (?1 IS NULL OR org_id = ?1) \
@@ -350,7 +288,7 @@ impl SubscriptionRepository for SqliteStore {
                 params![
                     sub.id.as_str(),
                     sub.plan_id.as_str(),
-                    sub_status_str(sub.status),
+                    sub.status.as_str(),
                     sub.cancel_at_period_end,
                     opt_ms(sub.canceled_at),
                     ms(sub.updated_at),

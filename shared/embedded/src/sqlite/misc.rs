@@ -6,11 +6,6 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use tollgate_domain::{AttemptCounter, AuditEvent, AuditLog, AuditQuery, IdempotencyStore, StoreError};
 
-/// Page size of `list_audit` when the query asks for 0.
-const AUDIT_DEFAULT_LIMIT: u32 = 100;
-/// Largest page `list_audit` returns.
-const AUDIT_MAX_LIMIT: u32 = 1000;
-
 #[async_trait]
 impl AttemptCounter for SqliteStore {
     // Buckets contain IPs and account ids: kept out of the span.
@@ -112,10 +107,7 @@ impl AuditLog for SqliteStore {
     #[tracing::instrument(skip_all, fields(org_id = ?query.org_id, limit = query.limit), err(level = "debug"))]
     async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
         let query = query.clone();
-        let limit = match query.limit {
-            0 => AUDIT_DEFAULT_LIMIT,
-            n => n.min(AUDIT_MAX_LIMIT),
-        };
+        let limit = query.page_size();
         self.call(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id, at, actor_id, org_id, action, target, ip, details FROM audit_log \

@@ -7,7 +7,8 @@
 //! made inside it (limits, uniqueness, "not yet rotated") stay true until the commit even if
 //! another process opens the same file (`busy_timeout` makes it wait).
 //!
-//! Encoding: times are INTEGER unix milliseconds (UTC), enums snake_case TEXT, ids TEXT, and
+//! Encoding: times are INTEGER unix milliseconds (UTC), enums snake_case TEXT (their
+//! `StoredEnum` text, the serde name), ids TEXT, and
 //! secrets only as their hex SHA-256 (`TokenHash`).
 
 mod api_keys;
@@ -209,7 +210,7 @@ pub(crate) fn get_opt_id(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<I
     Ok(row.get::<_, Option<String>>(idx)?.map(Id::from_string))
 }
 
-/// Decodes a snake_case enum column with `parse`.
+/// Decodes an enum column with `parse` (a `StoredEnum::parse`); unknown text is corrupt.
 pub(crate) fn get_enum<T>(row: &Row<'_>, idx: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
     let s: String = row.get(idx)?;
     parse(&s).ok_or_else(|| bad_value(idx, format!("unknown value {s:?}")))

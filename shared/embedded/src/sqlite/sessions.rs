@@ -6,16 +6,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 use tollgate_domain::{
     ActionToken, ActionTokenKind, Id, RefreshFamily, RefreshToken, RotateOutcome, SessionRepository, StoreError,
-    TokenHash,
+    StoredEnum, TokenHash,
 };
-
-fn parse_kind(s: &str) -> Option<ActionTokenKind> {
-    match s {
-        "verify_email" => Some(ActionTokenKind::VerifyEmail),
-        "reset_password" => Some(ActionTokenKind::ResetPassword),
-        _ => None,
-    }
-}
 
 /// Columns 0..=5 of `refresh_tokens`, 6..=10 of `refresh_families`.
 fn token_and_family(r: &Row<'_>) -> rusqlite::Result<(RefreshToken, RefreshFamily)> {
@@ -198,7 +190,7 @@ impl SessionRepository for SqliteStore {
                 |r| {
                     Ok(ActionToken {
                         hash: TokenHash::from_hex(r.get::<_, String>(0)?),
-                        kind: get_enum(r, 1, parse_kind)?,
+                        kind: get_enum(r, 1, ActionTokenKind::parse)?,
                         user_id: get_id(r, 2)?,
                         created_at: get_ts(r, 3)?,
                         expires_at: get_ts(r, 4)?,

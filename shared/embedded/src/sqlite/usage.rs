@@ -7,22 +7,9 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, OptionalExtension, Row, Transaction, TransactionBehavior};
 use tollgate_domain::usage::LATENCY_BOUNDS_MS;
 use tollgate_domain::{
-    AggregateQuery, Granularity, Id, QueueMessage, QueueName, StoreError, UsageAggregate, UsageCounter, UsageEvent,
-    UsageIncrement, UsageLog, UsageLogQuery,
+    AggregateQuery, Granularity, Id, PeriodKey, QueueMessage, QueueName, StoreError, StoredEnum, UsageAggregate,
+    UsageCounter, UsageEvent, UsageIncrement, UsageLog, UsageLogQuery,
 };
-
-/// Page size of `query_usage` when the query asks for 0.
-const USAGE_DEFAULT_LIMIT: u32 = 100;
-/// Largest page `query_usage` returns.
-const USAGE_MAX_LIMIT: u32 = 1000;
-
-fn parse_granularity(s: &str) -> Option<Granularity> {
-    match s {
-        "hour" => Some(Granularity::Hour),
-        "day" => Some(Granularity::Day),
-        _ => None,
-    }
-}
 
 /// Counts do not go past `i64::MAX` in SQLite; a u64 above it saturates.
 fn sat_i64(v: u64) -> i64 {
@@ -38,13 +25,13 @@ fn encode_cursor(last: &UsageEvent) -> String {
     format!("{}:{}", ms(last.timestamp), last.id)
 }
 
-/// `(timestamp ms, id)` of the last entry of the previous page. An unparsable cursor is a
-/// `Conflict("invalid cursor")`: the caller sent something no page ever returned.
+/// `(timestamp ms, id)` of the last entry of the previous page. An unparsable cursor is
+/// `InvalidCursor`: the caller sent something no page ever returned.
 fn decode_cursor(cursor: &str) -> Result<(i64, String), StoreError> {
-    let (ts, id) = cursor.split_once(':').ok_or(StoreError::Conflict("invalid cursor"))?;
-    let ts: i64 = ts.parse().map_err(|_| StoreError::Conflict("invalid cursor"))?;
+    let (ts, id) = cursor.split_once(':').ok_or(StoreError::InvalidCursor)?;
+    let ts: i64 = ts.parse().map_err(|_| StoreError::InvalidCursor)?;
     if id.is_empty() {
-        return Err(StoreError::Conflict("invalid cursor"));
+        return Err(StoreError::InvalidCursor);
     }
     Ok((ts, id.to_string()))
 }
@@ -65,7 +52,7 @@ fn event_from_row(r: &Row<'_>) -> rusqlite::Result<UsageEvent> {
         cost_units: r.get(8)?,
         ip: r.get(9)?,
         timestamp: get_ts(r, 10)?,
-        period: r.get(11)?,
+        period: PeriodKey::from_string(r.get::<_, String>(11)?),
     })
 }
 
@@ -86,7 +73,7 @@ fn aggregate_from_row(r: &Row<'_>) -> rusqlite::Result<UsageAggregate> {
         org_id: get_id(r, 0)?,
         key_id: get_id(r, 1)?,
         endpoint_id: get_id(r, 2)?,
-        granularity: get_enum(r, 3, parse_granularity)?,
+        granularity: get_enum(r, 3, Granularity::parse)?,
         bucket_start: get_ts(r, 4)?,
         count: get_u64(r, 5)?,
         cost_units: get_u64(r, 6)?,
@@ -146,11 +133,11 @@ fn add_to_aggregate(tx: &Transaction<'_>, event: &UsageEvent, granularity: Granu
 }
 
 /// The counter's value (0 if none).
-fn counter_value(c: &rusqlite::Connection, org_id: &Id, period: &str) -> Result<u64, DbError> {
+fn counter_value(c: &rusqlite::Connection, org_id: &Id, period: &PeriodKey) -> Result<u64, DbError> {
     let used: Option<u64> = c
         .query_row(
             "SELECT used FROM usage_counters WHERE org_id = ?1 AND period = ?2",
-            params![org_id.as_str(), period],
+            params![org_id.as_str(), period.as_str()],
             |r| r.get(0),
         )
         .optional()?;
@@ -162,7 +149,7 @@ fn counter_value(c: &rusqlite::Connection, org_id: &Id, period: &str) -> Result<
 fn increment_usage(
     c: &rusqlite::Connection,
     org_id: &Id,
-    period: &str,
+    period: &PeriodKey,
     cost: u64,
     hard_limit: Option<u64>,
     expires_at: DateTime<Utc>,
@@ -180,7 +167,7 @@ fn increment_usage(
              ON CONFLICT (org_id, period) DO UPDATE SET used = used + excluded.used, \
              expires_at = max(expires_at, excluded.expires_at) \
              WHERE ?5 IS NULL OR usage_counters.used + excluded.used <= ?5 RETURNING used",
-            params![org_id.as_str(), period, sat_i64(cost), ms(expires_at), hard_limit.map(sat_i64)],
+            params![org_id.as_str(), period.as_str(), sat_i64(cost), ms(expires_at), hard_limit.map(sat_i64)],
             |r| r.get(0),
         )
         .optional()?;
@@ -207,13 +194,13 @@ impl SqliteStore {
     pub(crate) async fn add_usage_holding(
         &self,
         org_id: &Id,
-        period: &str,
+        period: &PeriodKey,
         cost: u64,
         hard_limit: Option<u64>,
         expires_at: DateTime<Utc>,
         held: HeldMessage,
     ) -> Result<UsageIncrement, StoreError> {
-        let (org_id, period) = (org_id.clone(), period.to_string());
+        let (org_id, period) = (org_id.clone(), period.clone());
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let outcome = increment_usage(&tx, &org_id, &period, cost, hard_limit, expires_at)?;
@@ -237,18 +224,18 @@ impl UsageCounter for SqliteStore {
     async fn add_usage(
         &self,
         org_id: &Id,
-        period: &str,
+        period: &PeriodKey,
         cost: u64,
         hard_limit: Option<u64>,
         expires_at: DateTime<Utc>,
     ) -> Result<UsageIncrement, StoreError> {
-        let (org_id, period) = (org_id.clone(), period.to_string());
+        let (org_id, period) = (org_id.clone(), period.clone());
         self.call(move |c| increment_usage(c, &org_id, &period, cost, hard_limit, expires_at)).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period), err(level = "debug"))]
-    async fn usage(&self, org_id: &Id, period: &str) -> Result<u64, StoreError> {
-        let (org_id, period) = (org_id.clone(), period.to_string());
+    async fn usage(&self, org_id: &Id, period: &PeriodKey) -> Result<u64, StoreError> {
+        let (org_id, period) = (org_id.clone(), period.clone());
         self.call(move |c| counter_value(c, &org_id, &period)).await
     }
 }
@@ -278,7 +265,7 @@ impl UsageLog for SqliteStore {
                     event.cost_units,
                     event.ip,
                     ms(event.timestamp),
-                    event.period,
+                    event.period.as_str(),
                     ms(expires_at),
                 ],
             )?;
@@ -301,10 +288,7 @@ impl UsageLog for SqliteStore {
     ) -> Result<(Vec<UsageEvent>, Option<String>), StoreError> {
         let query = query.clone();
         let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
-        let limit = match query.limit {
-            0 => USAGE_DEFAULT_LIMIT,
-            n => n.min(USAGE_MAX_LIMIT),
-        };
+        let limit = query.page_size();
         self.call(move |c| {
             // Only the filters given go into the SQL, so SQLite can use the (org_id, ts, id)
             // and (ts, id) indexes.

@@ -5,60 +5,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 use tollgate_domain::{
-    Email, Id, Membership, OrgRole, Organization, Role, StoreError, User, UserRepository, UserStatus,
+    Email, Id, Membership, OrgRole, Organization, Role, StoreError, StoredEnum, User, UserRepository, UserStatus,
 };
 
 const USER_COLS: &str = "id, email, password_hash, first_name, last_name, company_name, role, status, \
                          email_verified, default_org_id, created_at, updated_at, deleted_at";
-
-pub(crate) fn role_str(r: Role) -> &'static str {
-    match r {
-        Role::User => "user",
-        Role::Admin => "admin",
-    }
-}
-
-fn parse_role(s: &str) -> Option<Role> {
-    match s {
-        "user" => Some(Role::User),
-        "admin" => Some(Role::Admin),
-        _ => None,
-    }
-}
-
-fn status_str(s: UserStatus) -> &'static str {
-    match s {
-        UserStatus::Active => "active",
-        UserStatus::Suspended => "suspended",
-        UserStatus::Deleted => "deleted",
-    }
-}
-
-fn parse_status(s: &str) -> Option<UserStatus> {
-    match s {
-        "active" => Some(UserStatus::Active),
-        "suspended" => Some(UserStatus::Suspended),
-        "deleted" => Some(UserStatus::Deleted),
-        _ => None,
-    }
-}
-
-fn org_role_str(r: OrgRole) -> &'static str {
-    match r {
-        OrgRole::Owner => "owner",
-        OrgRole::Admin => "admin",
-        OrgRole::Member => "member",
-    }
-}
-
-fn parse_org_role(s: &str) -> Option<OrgRole> {
-    match s {
-        "owner" => Some(OrgRole::Owner),
-        "admin" => Some(OrgRole::Admin),
-        "member" => Some(OrgRole::Member),
-        _ => None,
-    }
-}
 
 fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -68,8 +19,8 @@ fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
         first_name: r.get(3)?,
         last_name: r.get(4)?,
         company_name: r.get(5)?,
-        role: get_enum(r, 6, parse_role)?,
-        status: get_enum(r, 7, parse_status)?,
+        role: get_enum(r, 6, Role::parse)?,
+        status: get_enum(r, 7, UserStatus::parse)?,
         email_verified: r.get(8)?,
         default_org_id: get_id(r, 9)?,
         created_at: get_ts(r, 10)?,
@@ -92,7 +43,7 @@ fn membership_from_row(r: &Row<'_>) -> rusqlite::Result<Membership> {
     Ok(Membership {
         org_id: get_id(r, 0)?,
         user_id: get_id(r, 1)?,
-        role: get_enum(r, 2, parse_org_role)?,
+        role: get_enum(r, 2, OrgRole::parse)?,
         created_at: get_ts(r, 3)?,
     })
 }
@@ -124,8 +75,8 @@ impl UserRepository for SqliteStore {
                     user.first_name,
                     user.last_name,
                     user.company_name,
-                    role_str(user.role),
-                    status_str(user.status),
+                    user.role.as_str(),
+                    user.status.as_str(),
                     user.email_verified,
                     user.default_org_id.as_str(),
                     ms(user.created_at),
@@ -141,7 +92,7 @@ impl UserRepository for SqliteStore {
             .map_err(exists_on_conflict("organization"))?;
             tx.execute(
                 "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![owner.org_id.as_str(), owner.user_id.as_str(), org_role_str(owner.role), ms(owner.created_at)],
+                params![owner.org_id.as_str(), owner.user_id.as_str(), owner.role.as_str(), ms(owner.created_at)],
             )
             .map_err(exists_on_conflict("membership"))?;
             tx.commit()?;
@@ -188,8 +139,8 @@ impl UserRepository for SqliteStore {
                     user.last_name,
                     user.company_name,
                     user.password_hash,
-                    role_str(user.role),
-                    status_str(user.status),
+                    user.role.as_str(),
+                    user.status.as_str(),
                     user.email_verified,
                     ms(user.updated_at),
                 ],

@@ -5,3 +5,4 @@ mod api_keys;
 mod auth;
 mod errors;
 mod openapi;
+mod times;

@@ -1,4 +1,5 @@
 use axum::http::{Method, StatusCode};
+use serde_json::json;
 use tollgate_tests::app::TestApp;
 
 /// Every route the server answers is in the spec, and every path in the spec is routed.
@@ -70,5 +71,56 @@ async fn the_spec_covers_every_route() {
         assert_ne!(r.code(), "method_not_allowed", "{method} {path}");
         let unrouted = r.status == StatusCode::NOT_FOUND && r.body["error"]["message"] == "route not found";
         assert!(!unrouted, "{method} {path} is documented but not routed");
+    }
+}
+
+/// Every operation documents the errors its kind gives (see `tollgate_http::openapi::
+/// CommonErrors`), each with the `ErrorBody` schema, and the request schemas carry the rules
+/// the handlers apply. scripts/fuzz-openapi.sh checks the server against all of it.
+#[tokio::test]
+async fn the_spec_documents_every_error_and_the_validation_rules() {
+    let app = TestApp::new().await;
+    let spec = app.call(Method::GET, "/api/openapi.json", None, None).await.body;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let at = format!("{method} {path}");
+            let responses = op["responses"].as_object().unwrap();
+            let has = |status: &str| responses.contains_key(status);
+            for (status, r) in responses.iter().filter(|(s, _)| s.as_str() >= "400") {
+                let schema = &r["content"]["application/json"]["schema"]["$ref"];
+                assert_eq!(schema, "#/components/schemas/ErrorBody", "{at} {status}");
+            }
+            if op["requestBody"]["content"].get("application/json").is_some() {
+                assert!(["400", "413", "415", "422"].iter().all(|s| has(s)), "{at}: JSON body errors");
+            }
+            if op["security"].as_array().is_some_and(|s| s.iter().any(|s| s.get("bearer").is_some())) {
+                assert!(has("401") && has("403"), "{at}: token errors");
+            }
+            if op["parameters"].as_array().is_some_and(|ps| ps.iter().any(|p| p["in"] == "path")) {
+                assert!(has("404"), "{at}: not found");
+            }
+            let public = op["tags"].as_array().is_some_and(|t| t.iter().any(|t| t == "public"));
+            assert_eq!(has("503"), !public, "{at}: 503 on every operation that reads the store");
+            if has("429") {
+                assert!(responses["429"]["headers"]["Retry-After"].is_object(), "{at}: Retry-After");
+            }
+        }
+    }
+    let admin_403 = &spec["paths"]["/api/admin/plans"]["get"]["responses"]["403"]["description"];
+    assert!(admin_403.as_str().unwrap().contains("admin_required"));
+
+    let schemas = &spec["components"]["schemas"];
+    let password = &schemas["RegisterRequest"]["properties"]["password"];
+    assert_eq!((password["minLength"].clone(), password["maxLength"].clone()), (json!(10), json!(128)));
+    assert_eq!(schemas["RegisterRequest"]["properties"]["email"]["format"], "email");
+    assert_eq!(schemas["RegisterRequest"]["properties"]["first_name"]["maxLength"], 100);
+    assert_eq!(schemas["ResetPasswordRequest"]["properties"]["password"], *password);
+    let grace = &schemas["RotateApiKeyRequest"]["properties"]["grace_period_seconds"];
+    assert_eq!((grace["minimum"].clone(), grace["maximum"].clone()), (json!(0), json!(604800)));
+    let retention = &schemas["CreatePlanRequest"]["properties"]["retention_days"];
+    assert_eq!((retention["minimum"].clone(), retention["maximum"].clone()), (json!(1), json!(3650)));
+    assert!(schemas["CreateEndpointRequest"]["properties"]["path"]["pattern"].is_string());
+    for request in ["RegisterRequest", "CreatePlanRequest", "UpdateEndpointRequest"] {
+        assert_eq!(schemas[request]["additionalProperties"], false, "{request} denies unknown fields");
     }
 }

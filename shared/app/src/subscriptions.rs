@@ -1,13 +1,15 @@
-//! Plans and subscriptions as the route groups and the gateway need them.
+//! Plans, subscriptions and the catalog, as the route groups, the gateway and the workers
+//! need them.
 
-use crate::ApiError;
+use crate::AppError;
 use chrono::{DateTime, Utc};
 use tollgate_domain::{Endpoint, Id, Plan, Store, StoreError, Subscription, SubscriptionStatus, FREE_PLAN_ID};
 
 /// Prefix of subscription ids.
 pub const SUBSCRIPTION_PREFIX: &str = "sub";
-/// Prefix of plan and endpoint ids created through the admin API.
+/// Prefix of plan ids created through the admin API.
 pub const PLAN_PREFIX: &str = "plan";
+/// Prefix of endpoint ids created through the admin API.
 pub const ENDPOINT_PREFIX: &str = "ep";
 
 /// The organization's subscription and its plan. An organization without one (every new
@@ -16,7 +18,7 @@ pub async fn current_subscription(
     store: &dyn Store,
     org_id: &Id,
     now: DateTime<Utc>,
-) -> Result<(Subscription, Plan), ApiError> {
+) -> Result<(Subscription, Plan), AppError> {
     let sub = match store.subscription_of_org(org_id).await? {
         Some(s) => s,
         None => {
@@ -33,10 +35,9 @@ pub async fn current_subscription(
             store.ensure_subscription(&new).await?
         }
     };
-    let plan = store
-        .get_plan(&sub.plan_id)
-        .await?
-        .ok_or_else(|| ApiError::Internal(format!("subscription {} refers to missing plan {}", sub.id, sub.plan_id)))?;
+    let plan = store.get_plan(&sub.plan_id).await?.ok_or_else(|| {
+        AppError::Inconsistent(format!("subscription {} refers to missing plan {}", sub.id, sub.plan_id))
+    })?;
     Ok((sub, plan))
 }
 

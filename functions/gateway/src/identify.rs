@@ -1,0 +1,92 @@
+//! Step 1, identify: the presented key -> the caller, through 5-second caches (key and
+//! owner; subscription and plan). A malformed or mistyped key is refused with no I/O.
+
+use axum::http::{header, HeaderMap};
+use chrono::{DateTime, Utc};
+use tollgate_app::current_subscription;
+use tollgate_domain::{ApiKey, Id, KeySecret, ParsedKey, Plan, Subscription, UserStatus};
+use tollgate_http::ApiError;
+use tollgate_http::ErrorCode;
+
+use crate::call::{Call, Caller};
+use crate::{limits, Gateway};
+
+/// What the cache knows about a presented key: the key and secret, and whether its owner
+/// is active. `None` = unknown key (misses are cached too).
+pub(crate) type KeyEntry = Option<(ApiKey, KeySecret, UserStatus)>;
+
+/// The caller behind the presented key; `None` when no key was presented. A refused key
+/// counts against the client's IP (see [`limits::refuse_anonymous`]).
+pub async fn caller(gw: &Gateway, call: &mut Call) -> Result<Option<Caller>, ApiError> {
+    let Some(raw) = presented_key(&call.parts.headers) else {
+        return Ok(None);
+    };
+    match identify(gw, raw, call.now).await {
+        Ok(caller) => Ok(Some(caller)),
+        Err(e) if e.status().is_client_error() => Err(limits::refuse_anonymous(gw, call, e)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The presented API key: `X-API-Key`, or `Authorization: Bearer sk_live_...`.
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(v.trim());
+    }
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = auth.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Every refusal is a client error (401 or 403).
+async fn identify(gw: &Gateway, raw: &str, now: DateTime<Utc>) -> Result<Caller, ApiError> {
+    let parsed = ParsedKey::parse(raw)
+        .map_err(|_| ApiError::unauthorized(ErrorCode::InvalidApiKey, "the API key is malformed or mistyped"))?;
+    let (key, secret, owner) = key(gw, &parsed)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized(ErrorCode::InvalidApiKey, "this API key is not known"))?;
+    key.check_usable(&secret, now)?;
+    if owner != UserStatus::Active {
+        return Err(ApiError::forbidden(
+            ErrorCode::AccountSuspended,
+            "the account owning this key is suspended or deleted",
+        ));
+    }
+    let (subscription, plan) = subscription(gw, &key.org_id, now).await?;
+    if !subscription.is_serving() {
+        return Err(ApiError::forbidden(
+            ErrorCode::SubscriptionInactive,
+            "the subscription of this key's organization has ended",
+        ));
+    }
+    Ok(Caller { key, subscription, plan })
+}
+
+async fn key(gw: &Gateway, parsed: &ParsedKey) -> Result<KeyEntry, ApiError> {
+    let hash = parsed.hash();
+    if let Some(hit) = gw.keys.get(&hash.as_str().to_string()) {
+        return Ok(hit);
+    }
+    gw.stats.read(1);
+    let entry = match gw.state.store.find_api_key_by_hash(&hash).await? {
+        Some((key, secret)) => {
+            gw.stats.read(1);
+            let owner = gw.state.store.get_user(&key.created_by).await?.map_or(UserStatus::Deleted, |u| u.status);
+            Some((key, secret, owner))
+        }
+        None => None,
+    };
+    gw.keys.insert(hash.as_str().to_string(), entry.clone());
+    Ok(entry)
+}
+
+async fn subscription(gw: &Gateway, org: &Id, now: DateTime<Utc>) -> Result<(Subscription, Plan), ApiError> {
+    if let Some(hit) = gw.subscriptions.get(org) {
+        return Ok(hit);
+    }
+    // Two reads in the steady state (the subscription, its plan).
+    gw.stats.read(2);
+    let found = current_subscription(gw.state.store.as_ref(), org, now).await?;
+    gw.subscriptions.insert(org.clone(), found.clone());
+    Ok(found)
+}

@@ -1,0 +1,16 @@
+//! The application layer: the platform's use cases over the domain's ports, shared by the
+//! route groups, the gateway and the workers. It knows no HTTP and no AWS: callers pass the
+//! ports in (`&dyn Store`, ...) and turn an [`AppError`] into their own answer (the HTTP
+//! layer renders it as the JSON error).
+//!
+//! Layers: route groups and workers -> application (this crate) -> domain ports <- adapters.
+
+mod error;
+pub mod subscriptions;
+pub mod usage;
+pub mod users;
+
+pub use error::AppError;
+pub use subscriptions::{current_subscription, seed_catalog};
+pub use usage::PeriodUsage;
+pub use users::{create_user, new_user, NewUser};
