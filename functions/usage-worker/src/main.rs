@@ -7,7 +7,7 @@ use tollgate_lambda::bootstrap;
 
 #[tokio::main]
 async fn main() -> Result<(), tollgate_lambda::Error> {
-    tollgate_http::telemetry::init();
+    tollgate_lambda::init_logging();
     let aws = bootstrap::aws_config().await;
     let store: Arc<dyn Store> = Arc::new(bootstrap::store(&aws)?);
     tollgate_lambda::sqs::serve(|messages| {
