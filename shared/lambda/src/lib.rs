@@ -11,10 +11,10 @@ pub mod sqs;
 
 pub use api_gateway::{api_gateway_context, serve, with_api_gateway_context};
 pub use bootstrap::BootstrapError;
-/// JSON logs for a function's `main` (the same setup as the local server's).
-pub use tollgate_http::telemetry::init as init_logging;
 /// The error a function's `main` returns (the Lambda runtime's boxed error).
 pub use lambda_http::Error;
+/// JSON logs for a function's `main` (the same setup as the local server's).
+pub use tollgate_http::telemetry::init as init_logging;
 
 use axum::Router;
 use tollgate_http::AppState;
