@@ -33,7 +33,8 @@ enum Outcome {
 /// outcome writer.
 pub struct SqliteCallMeter {
     store: SqliteStore,
-    hold: Duration,
+    /// How long a counted call's event waits for its outcome (converted once, here).
+    hold: chrono::Duration,
     outcomes: mpsc::Sender<Outcome>,
 }
 
@@ -48,6 +49,7 @@ impl SqliteCallMeter {
         }
         let (outcomes, rx) = mpsc::channel(10_000);
         tokio::spawn(write_outcomes(queue, rx));
+        let hold = chrono::Duration::from_std(hold).unwrap_or(chrono::Duration::MAX);
         Ok(SqliteCallMeter { store, hold, outcomes })
     }
 
@@ -97,11 +99,10 @@ impl CallMeter for SqliteCallMeter {
     ) -> Result<UsageIncrement, StoreError> {
         // Queue timing follows the wall clock, like the worker's (see `SqliteQueue`).
         let now = Utc::now();
-        let hold = chrono::Duration::from_std(self.hold).unwrap_or(chrono::Duration::MAX);
         let held = HeldMessage {
             queue: QueueName::Usage,
             message: event.to_message(),
-            visible_at_ms: now.checked_add_signed(hold).unwrap_or(now).timestamp_millis(),
+            visible_at_ms: now.checked_add_signed(self.hold).unwrap_or(now).timestamp_millis(),
             enqueued_at_ms: now.timestamp_millis(),
         };
         let cost = u64::from(event.cost_units);
