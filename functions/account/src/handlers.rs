@@ -40,7 +40,7 @@ pub struct DeleteAccountRequest {
 /// 401 `invalid_credentials` unless `password` is the user's.
 async fn confirm_password(state: &AppState, auth: &AuthUser, password: String) -> Result<(), ApiError> {
     if !state.passwords.verify(password, auth.user.password_hash.clone()).await? {
-        return Err(ApiError::unauthorized(ErrorCode::InvalidCredentials, "the password is wrong"));
+        return Err(ApiError::rejected(ErrorCode::InvalidCredentials, "the password is wrong"));
     }
     Ok(())
 }

@@ -140,7 +140,7 @@ fn validated(mut e: Endpoint) -> Result<Endpoint, ApiError> {
 fn collision(e: StoreError) -> ApiError {
     match e {
         StoreError::AlreadyExists(_) => {
-            ApiError::conflict(ErrorCode::EndpointExists, "an endpoint with this method and path already exists")
+            ApiError::rejected(ErrorCode::EndpointExists, "an endpoint with this method and path already exists")
         }
         e => e.into(),
     }

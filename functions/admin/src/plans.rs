@@ -242,7 +242,7 @@ pub async fn delete_plan(
     let now = state.now();
     let mut plan = existing_plan(&state, &id).await?;
     if plan.id.as_str() == FREE_PLAN_ID {
-        return Err(ApiError::conflict(
+        return Err(ApiError::rejected(
             ErrorCode::DefaultPlan,
             "new organizations start on this plan; it cannot be deleted",
         ));

@@ -160,7 +160,7 @@ pub async fn create_key(
     let (_, plan) = current_subscription(state.store.as_ref(), &auth.org_id, now).await?;
     let limit = plan.max_api_keys;
     state.store.create_api_key(&key, &secret, limit, now).await.map_err(|e| match e {
-        StoreError::LimitReached(_) => ApiError::conflict(
+        StoreError::LimitReached(_) => ApiError::rejected(
             ErrorCode::KeyLimitReached,
             format!("your plan ({}) allows {limit} active keys; revoke one before creating another", plan.name),
         ),
@@ -237,12 +237,12 @@ pub async fn rotate_key(
     let current =
         state.store.get_api_key(&auth.org_id, &id).await?.ok_or_else(|| ApiError::NotFound("api key".into()))?;
     if current.status(now) != ApiKeyStatus::Active {
-        return Err(ApiError::conflict(ErrorCode::KeyNotActive, "only an active key can be rotated"));
+        return Err(ApiError::rejected(ErrorCode::KeyNotActive, "only an active key can be rotated"));
     }
     let new = NewApiKey::generate();
     let rotation = KeyRotation::new(&id, &auth.org_id, &new, now, now + grace);
     let key = state.store.rotate_api_key(&auth.org_id, &id, &rotation, now).await.map_err(|e| match e {
-        StoreError::Conflict(_) => ApiError::conflict(ErrorCode::KeyNotActive, "only an active key can be rotated"),
+        StoreError::Conflict(_) => ApiError::rejected(ErrorCode::KeyNotActive, "only an active key can be rotated"),
         e => e.into(),
     })?;
     let event = key_event("api_key.rotate", now, &auth, &key);

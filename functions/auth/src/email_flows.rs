@@ -88,7 +88,7 @@ pub async fn resend_verification(
     auth: AuthUser,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     if auth.user.email_verified {
-        return Err(ApiError::conflict(ErrorCode::AlreadyVerified, "this email address is already verified"));
+        return Err(ApiError::rejected(ErrorCode::AlreadyVerified, "this email address is already verified"));
     }
     Throttle::new(&state, format!("mail:verify:{}", auth.user.id), 5).hit(&state).await?;
     send_action_mail(&state, &auth.user, ActionTokenKind::VerifyEmail).await?;

@@ -79,7 +79,7 @@ pub async fn admin_login(
         state
             .audit(AuditEvent::new("admin.login_denied", state.now()).actor(&user.id).org(&user.default_org_id).ip(ip))
             .await;
-        return Err(ApiError::forbidden(ErrorCode::AdminRequired, "this account is not an admin"));
+        return Err(ApiError::rejected(ErrorCode::AdminRequired, "this account is not an admin"));
     }
     start_session(&state, user, ip, "admin.login").await
 }
@@ -93,7 +93,7 @@ pub async fn admin_login(
 /// guesses all pass the check. A successful login gives its per-IP attempt back and clears
 /// the account's failures, so the limits count failures and guesses in flight.
 async fn authenticate(state: &AppState, req: &LoginRequest, ip: Option<String>) -> Result<User, ApiError> {
-    let invalid = || ApiError::unauthorized(ErrorCode::InvalidCredentials, "wrong email or password");
+    let invalid = || ApiError::rejected(ErrorCode::InvalidCredentials, "wrong email or password");
     let email = Email::parse(&req.email).map_err(|_| invalid())?;
     let per_ip = Throttle::new(
         state,

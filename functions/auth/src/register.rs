@@ -59,7 +59,7 @@ pub async fn register(
     let user = new_user(new, state.now());
     create_user(state.store.as_ref(), &user).await.map_err(|e| match e {
         AppError::Store(StoreError::AlreadyExists(_)) => {
-            ApiError::conflict(ErrorCode::EmailTaken, "an account with this email already exists")
+            ApiError::rejected(ErrorCode::EmailTaken, "an account with this email already exists")
         }
         e => e.into(),
     })?;

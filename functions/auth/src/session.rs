@@ -41,7 +41,7 @@ pub async fn refresh(
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let token = presented_token(&headers, body).ok_or_else(|| {
-        ApiError::unauthorized(ErrorCode::MissingRefreshToken, "send the refresh token in the body or cookie")
+        ApiError::rejected(ErrorCode::MissingRefreshToken, "send the refresh token in the body or cookie")
     })?;
     let now = state.now();
     let hash = TokenHash::of(&token);
@@ -49,15 +49,12 @@ pub async fn refresh(
         .store
         .find_refresh_token(&hash)
         .await?
-        .ok_or_else(|| ApiError::unauthorized(ErrorCode::InvalidRefreshToken, "the refresh token is not valid"))?;
+        .ok_or_else(|| ApiError::rejected(ErrorCode::InvalidRefreshToken, "the refresh token is not valid"))?;
     if family.revoked_at.is_some() {
-        return Err(ApiError::unauthorized(ErrorCode::RefreshTokenRevoked, "this session has ended; log in again"));
+        return Err(ApiError::rejected(ErrorCode::RefreshTokenRevoked, "this session has ended; log in again"));
     }
     if old.expires_at <= now {
-        return Err(ApiError::unauthorized(
-            ErrorCode::RefreshTokenExpired,
-            "the refresh token has expired; log in again",
-        ));
+        return Err(ApiError::rejected(ErrorCode::RefreshTokenExpired, "the refresh token has expired; log in again"));
     }
     let reused = || async {
         state.store.revoke_family(&family.id, "reuse_detected", now).await?;
@@ -69,7 +66,7 @@ pub async fn refresh(
                     .ip(ip.clone()),
             )
             .await;
-        Err::<(), _>(ApiError::unauthorized(
+        Err::<(), _>(ApiError::rejected(
             ErrorCode::RefreshTokenReused,
             "this refresh token was already used; the session has been revoked for safety",
         ))
@@ -82,7 +79,7 @@ pub async fn refresh(
         .get_user(&old.user_id)
         .await?
         .filter(|u| u.status != tollgate_domain::UserStatus::Deleted)
-        .ok_or_else(|| ApiError::unauthorized(ErrorCode::InvalidRefreshToken, "the account no longer exists"))?;
+        .ok_or_else(|| ApiError::rejected(ErrorCode::InvalidRefreshToken, "the account no longer exists"))?;
     if !user.is_active() {
         return Err(ApiError::account_suspended());
     }

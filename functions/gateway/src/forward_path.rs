@@ -58,7 +58,7 @@ pub fn check(path: &str) -> Result<(), ApiError> {
 pub fn upstream_url(base: &str, path: &str, query: Option<&str>) -> Result<Url, ApiError> {
     let base_url = Url::parse(base).map_err(|e| {
         tracing::error!(error = %e, upstream = %base, "endpoint upstream URL does not parse");
-        ApiError::BadGateway {
+        ApiError::Rejected {
             code: ErrorCode::UpstreamUnavailable,
             message: "the endpoint's upstream URL is invalid".into(),
         }

@@ -41,20 +41,20 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
 /// Every refusal is a client error (401 or 403).
 async fn identify(gw: &Gateway, raw: &str, now: DateTime<Utc>) -> Result<Caller, ApiError> {
     let parsed = ParsedKey::parse(raw)
-        .map_err(|_| ApiError::unauthorized(ErrorCode::InvalidApiKey, "the API key is malformed or mistyped"))?;
+        .map_err(|_| ApiError::rejected(ErrorCode::InvalidApiKey, "the API key is malformed or mistyped"))?;
     let (key, secret, owner) = key(gw, &parsed)
         .await?
-        .ok_or_else(|| ApiError::unauthorized(ErrorCode::InvalidApiKey, "this API key is not known"))?;
+        .ok_or_else(|| ApiError::rejected(ErrorCode::InvalidApiKey, "this API key is not known"))?;
     key.check_usable(&secret, now)?;
     if owner != UserStatus::Active {
-        return Err(ApiError::forbidden(
+        return Err(ApiError::rejected(
             ErrorCode::AccountSuspended,
             "the account owning this key is suspended or deleted",
         ));
     }
     let (subscription, plan) = subscription(gw, &key.org_id, now).await?;
     if !subscription.is_serving() {
-        return Err(ApiError::forbidden(
+        return Err(ApiError::rejected(
             ErrorCode::SubscriptionInactive,
             "the subscription of this key's organization has ended",
         ));

@@ -216,10 +216,8 @@ async fn handle(gw: &Gateway, call: &mut Call, body: Body) -> Result<Response<Bo
     let Some(caller) = caller else {
         // A public endpoint without a key: its own per-IP limit, no quota, no usage event.
         if !endpoint.public {
-            let missing = ApiError::unauthorized(
-                ErrorCode::MissingApiKey,
-                "send an API key in X-API-Key or Authorization: Bearer",
-            );
+            let missing =
+                ApiError::rejected(ErrorCode::MissingApiKey, "send an API key in X-API-Key or Authorization: Bearer");
             return Err(limits::refuse_anonymous(gw, call, missing));
         }
         limits::public(gw, call, &endpoint)?;

@@ -101,7 +101,7 @@ impl Upstream {
 }
 
 fn too_large() -> ApiError {
-    ApiError::BadGateway {
+    ApiError::Rejected {
         code: ErrorCode::UpstreamUnavailable,
         message: "the upstream answer is larger than 6 MB".into(),
     }
@@ -109,16 +109,10 @@ fn too_large() -> ApiError {
 
 fn upstream_error(e: reqwest::Error) -> ApiError {
     if e.is_timeout() {
-        ApiError::GatewayTimeout {
-            code: ErrorCode::UpstreamTimeout,
-            message: "the upstream did not answer in time".into(),
-        }
+        ApiError::Rejected { code: ErrorCode::UpstreamTimeout, message: "the upstream did not answer in time".into() }
     } else {
         tracing::warn!(error = %e, "upstream call failed");
-        ApiError::BadGateway {
-            code: ErrorCode::UpstreamUnavailable,
-            message: "the upstream could not be reached".into(),
-        }
+        ApiError::Rejected { code: ErrorCode::UpstreamUnavailable, message: "the upstream could not be reached".into() }
     }
 }
 

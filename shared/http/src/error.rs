@@ -48,30 +48,20 @@ pub enum ApiError {
     /// 422 with the domain rule's code (`invalid_email`, `weak_password`, `invalid_field`).
     #[error(transparent)]
     Domain(#[from] DomainError),
-    /// 401: no credentials, or credentials that are wrong, expired or revoked.
+    /// A refusal with its catalogue code and a message for the client; the status is the
+    /// code's (401 `invalid_token`, 403 `admin_required`, 409 `email_taken`, 502
+    /// `upstream_unavailable`, ...). 429 has its own variant for `Retry-After`.
     #[error("{message}")]
-    Unauthorized { code: ErrorCode, message: String },
-    /// 403: authenticated but not allowed.
-    #[error("{message}")]
-    Forbidden { code: ErrorCode, message: String },
+    Rejected { code: ErrorCode, message: String },
     /// 404 `not_found`: no such resource (or not yours: the two look the same).
     #[error("{0} not found")]
     NotFound(String),
     /// 405 `method_not_allowed`.
     #[error("method not allowed")]
     MethodNotAllowed,
-    /// 409: the request conflicts with the current state.
-    #[error("{message}")]
-    Conflict { code: ErrorCode, message: String },
     /// 429: too many requests; `retry_after` seconds go into `Retry-After`.
     #[error("{message}")]
     TooManyRequests { code: ErrorCode, message: String, retry_after: u64 },
-    /// 502 (`upstream_unavailable`): the gateway could not get an answer from the upstream.
-    #[error("{message}")]
-    BadGateway { code: ErrorCode, message: String },
-    /// 504 (`upstream_timeout`): the upstream did not answer in time.
-    #[error("{message}")]
-    GatewayTimeout { code: ErrorCode, message: String },
     /// 503 `service_unavailable`: the store or another backend did not answer.
     #[error("a backend service is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -81,41 +71,22 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn unauthorized(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError::Unauthorized { code, message: message.into() }
-    }
-    pub fn forbidden(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError::Forbidden { code, message: message.into() }
-    }
-    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError::Conflict { code, message: message.into() }
+    /// A refusal with `code` (its status is the code's) and `message` for the client.
+    pub fn rejected(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError::Rejected { code, message: message.into() }
     }
     pub fn invalid_field(field: &'static str, reason: impl Into<String>) -> Self {
         ApiError::Domain(DomainError::InvalidField { field, reason: reason.into() })
     }
 
+    /// The HTTP status: the one of its catalogue code.
     pub fn status(&self) -> StatusCode {
-        match self {
-            ApiError::MalformedJson(_) | ApiError::BadRequest(_) | ApiError::InvalidPath(_) => StatusCode::BAD_REQUEST,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::InvalidBody(_) | ApiError::Domain(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
-            ApiError::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.error_code().status()
     }
 
     /// 403 `account_suspended`: the signed-in account is suspended.
     pub fn account_suspended() -> Self {
-        ApiError::forbidden(ErrorCode::AccountSuspended, "this account is suspended")
+        ApiError::rejected(ErrorCode::AccountSuspended, "this account is suspended")
     }
 
     /// The catalogue entry of this error.
@@ -132,12 +103,7 @@ impl ApiError {
             ApiError::Domain(DomainError::InvalidField { .. }) => ErrorCode::InvalidField,
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
-            ApiError::Unauthorized { code, .. }
-            | ApiError::Forbidden { code, .. }
-            | ApiError::Conflict { code, .. }
-            | ApiError::TooManyRequests { code, .. }
-            | ApiError::BadGateway { code, .. }
-            | ApiError::GatewayTimeout { code, .. } => *code,
+            ApiError::Rejected { code, .. } | ApiError::TooManyRequests { code, .. } => *code,
             ApiError::Unavailable(_) => ErrorCode::ServiceUnavailable,
             ApiError::Internal(_) => ErrorCode::InternalError,
         }
@@ -153,12 +119,12 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::AlreadyExists(what) => {
-                ApiError::conflict(ErrorCode::AlreadyExists, format!("{what} already exists"))
+                ApiError::rejected(ErrorCode::AlreadyExists, format!("{what} already exists"))
             }
             StoreError::NotFound(what) => ApiError::NotFound(what.to_string()),
-            StoreError::Conflict(what) => ApiError::conflict(ErrorCode::Conflict, format!("conflict: {what}")),
+            StoreError::Conflict(what) => ApiError::rejected(ErrorCode::Conflict, format!("conflict: {what}")),
             StoreError::LimitReached(what) => {
-                ApiError::conflict(ErrorCode::LimitReached, format!("limit reached: {what}"))
+                ApiError::rejected(ErrorCode::LimitReached, format!("limit reached: {what}"))
             }
             StoreError::InvalidCursor => ApiError::BadRequest("invalid cursor".into()),
             e @ StoreError::Unavailable { .. } => ApiError::Unavailable(Box::new(e)),
@@ -187,7 +153,7 @@ impl From<KeyRejection> for ApiError {
             KeyRejection::Expired => ErrorCode::KeyExpired,
             KeyRejection::Rotated => ErrorCode::KeyRotated,
         };
-        ApiError::unauthorized(code, r.to_string())
+        ApiError::rejected(code, r.to_string())
     }
 }
 
@@ -218,8 +184,10 @@ fn chain(e: &dyn std::error::Error) -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let upstream = matches!(self, ApiError::BadGateway { .. } | ApiError::GatewayTimeout { .. });
-        let failure = (status.is_server_error() && !upstream).then(|| ServerFailure(chain(&self)));
+        // A refusal's message is meant for the client (an upstream's 502/504 included); any
+        // other 5xx is a failure of ours: logged, and hidden behind a generic message.
+        let refusal = matches!(self, ApiError::Rejected { .. });
+        let failure = (status.is_server_error() && !refusal).then(|| ServerFailure(chain(&self)));
         let message = if failure.is_some() {
             match &self {
                 ApiError::Unavailable(_) => "a backend service is unavailable; try again shortly".to_string(),

@@ -152,7 +152,7 @@ impl FromRequestParts<AppState> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or_else(|| {
-            ApiError::unauthorized(ErrorCode::MissingToken, "send an access token as 'Authorization: Bearer <token>'")
+            ApiError::rejected(ErrorCode::MissingToken, "send an access token as 'Authorization: Bearer <token>'")
         })?;
         let claims = state.jwt.verify(token)?;
         let user = state
@@ -160,9 +160,7 @@ impl FromRequestParts<AppState> for AuthUser {
             .get_user(&Id::from_string(claims.sub))
             .await?
             .filter(|u| u.status != tollgate_domain::UserStatus::Deleted)
-            .ok_or_else(|| {
-                ApiError::unauthorized(ErrorCode::InvalidToken, "the account of this token no longer exists")
-            })?;
+            .ok_or_else(|| ApiError::rejected(ErrorCode::InvalidToken, "the account of this token no longer exists"))?;
         if !user.is_active() {
             return Err(ApiError::account_suspended());
         }
@@ -185,7 +183,7 @@ impl FromRequestParts<AppState> for AdminUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let user = AuthUser::from_request_parts(parts, state).await?;
         if user.user.role != Role::Admin {
-            return Err(ApiError::forbidden(ErrorCode::AdminRequired, "this route requires the admin role"));
+            return Err(ApiError::rejected(ErrorCode::AdminRequired, "this route requires the admin role"));
         }
         Ok(AdminUser(user))
     }

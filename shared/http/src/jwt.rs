@@ -76,9 +76,9 @@ impl JwtKeys {
         jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).map(|d| d.claims).map_err(|e| {
             match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    ApiError::unauthorized(ErrorCode::TokenExpired, "the access token has expired; refresh it")
+                    ApiError::rejected(ErrorCode::TokenExpired, "the access token has expired; refresh it")
                 }
-                _ => ApiError::unauthorized(ErrorCode::InvalidToken, "the access token is invalid"),
+                _ => ApiError::rejected(ErrorCode::InvalidToken, "the access token is invalid"),
             }
         })
     }
