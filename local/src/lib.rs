@@ -89,14 +89,18 @@ impl Platform {
         gateway: GatewayConfig,
     ) -> Result<Self, ServerError> {
         tollgate_app::seed_catalog(state.store.as_ref(), state.now()).await?;
-        let queue = Arc::new(SqliteQueue::open(db)?);
-        let (meter, embedded_meter): (Arc<dyn CallMeter>, _) = match embedded {
+        let (queue, meter, embedded_meter): (_, Arc<dyn CallMeter>, _) = match embedded {
             Some(store) => {
+                // One connection for the store and the queue: one writer owns the file.
+                let queue = Arc::new(SqliteQueue::on_store(&store).await?);
                 let hold = gateway.upstream_timeout + OUTCOME_HOLD_MARGIN;
                 let meter = Arc::new(SqliteCallMeter::new(store, (*queue).clone(), hold)?);
-                (meter.clone(), Some(meter))
+                (queue, meter.clone(), Some(meter))
             }
-            None => (Arc::new(QueuedCallMeter::new(state.store.clone(), queue.clone())), None),
+            None => {
+                let queue = Arc::new(SqliteQueue::open(db)?);
+                (queue.clone(), Arc::new(QueuedCallMeter::new(state.store.clone(), queue)), None)
+            }
         };
         let gateway = Arc::new(Gateway::new(state.clone(), queue.clone(), meter, gateway));
         Ok(Platform { state, queue, gateway, meter: embedded_meter })
@@ -107,6 +111,11 @@ impl Platform {
         let (router, _) = tollgate_routes::routes().split_for_parts();
         let router = router.with_state(self.state.clone()).merge(gateway::routes(self.gateway.clone()));
         tollgate_http::finish_router(router).layer(axum::middleware::from_fn(peer_address))
+    }
+
+    /// How the embedded call meter grouped its writes (None on DynamoDB).
+    pub fn group_commit_stats(&self) -> Option<&tollgate_embedded::GroupCommitStats> {
+        self.meter.as_deref().map(SqliteCallMeter::stats)
     }
 
     /// Writes the outcomes of answered calls still in memory (graceful shutdown).

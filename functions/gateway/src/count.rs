@@ -46,10 +46,8 @@ pub async fn count(
     };
     let expires = period.end + chrono::Duration::days(COUNTER_KEPT_AFTER_PERIOD_DAYS);
     gw.stats.write();
-    let increment = gw.meter.count(&event, plan.hard_limit(), expires).await?;
-    let used = match increment {
-        UsageIncrement::LimitReached { used } | UsageIncrement::Counted { used } => used,
-    };
+    let increment = gw.meter.count(&event, plan.hard_limit(), expires, None).await?;
+    let used = increment.used();
     call.answer.quota = Some(QuotaHeaders { limit: plan.monthly_limit, used, seconds_to_period_end });
     if let UsageIncrement::LimitReached { .. } = increment {
         return Err(ApiError::TooManyRequests {

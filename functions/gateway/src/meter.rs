@@ -12,7 +12,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
-use tollgate_domain::{CallMeter, Queue, QueueName, Store, StoreError, UsageEvent, UsageIncrement};
+use tollgate_domain::{
+    CallMeter, Queue, QueueName, RateWindow, Store, StoreError, UsageCharge, UsageEvent, UsageIncrement,
+};
 
 /// Counts with the store's conditional write; sends the event once its outcome is known.
 pub struct QueuedCallMeter {
@@ -33,9 +35,17 @@ impl CallMeter for QueuedCallMeter {
         event: &UsageEvent,
         hard_limit: Option<u64>,
         counter_expires_at: DateTime<Utc>,
+        rate: Option<RateWindow>,
     ) -> Result<UsageIncrement, StoreError> {
-        let cost = u64::from(event.cost_units);
-        self.store.add_usage(&event.org_id, &event.period, cost, hard_limit, counter_expires_at).await
+        let charge = UsageCharge {
+            org_id: event.org_id.clone(),
+            period: event.period.clone(),
+            cost: u64::from(event.cost_units),
+            hard_limit,
+            expires_at: counter_expires_at,
+            rate,
+        };
+        self.store.charge(&charge).await
     }
 
     async fn record_outcome(&self, event: &UsageEvent) {

@@ -35,5 +35,8 @@ pub use plan::{
 pub use ports::*;
 pub use stored_enum::StoredEnum;
 pub use token::{ActionToken, ActionTokenKind, RefreshFamily, RefreshToken, RotateOutcome, TokenHash};
-pub use usage::{AggregateQuery, Granularity, QuotaAlert, UsageAggregate, UsageEvent, UsageIncrement, UsageLogQuery};
+pub use usage::{
+    aggregates_of, AggregateQuery, Granularity, QuotaAlert, RateWindow, UsageAggregate, UsageCharge, UsageEvent,
+    UsageIncrement, UsageLogQuery, UsageRecord,
+};
 pub use user::{Membership, OrgRole, Organization, Role, User, UserStatus};

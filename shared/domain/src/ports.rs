@@ -12,9 +12,9 @@
 
 use crate::{
     ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, KeyRotation,
-    KeySecret, MailMessage, Membership, Organization, PeriodKey, Plan, RefreshFamily, RefreshToken, RotateOutcome,
-    StoreError, Subscription, SubscriptionQuery, TokenHash, UsageAggregate, UsageEvent, UsageIncrement, UsageLogQuery,
-    User,
+    KeySecret, MailMessage, Membership, Organization, PeriodKey, Plan, RateWindow, RefreshFamily, RefreshToken,
+    RotateOutcome, StoreError, Subscription, SubscriptionQuery, TokenHash, UsageAggregate, UsageCharge, UsageEvent,
+    UsageIncrement, UsageLogQuery, UsageRecord, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -233,10 +233,15 @@ pub trait EndpointRepository: Send + Sync {
 /// Period usage counters: the billing source of truth, and the quota.
 #[async_trait]
 pub trait UsageCounter: Send + Sync {
-    /// Adds `cost` to the counter of (`org_id`, `period`), creating it at 0 if needed, but
-    /// only if `hard_limit` is None or the new total is `<= hard_limit`. One conditional
-    /// write: exact under any concurrency (never read-then-write). The counter may be
-    /// dropped after `expires_at`.
+    /// Adds `charge.cost` to the counter of (`org_id`, `period`), creating it at 0 if needed,
+    /// but only if `hard_limit` is None or the new total is `<= hard_limit`, and, when
+    /// `charge.rate` is set, only if its window has counted fewer than `limit` charges (then
+    /// it counts this one; windows of other minutes are forgotten). One conditional write:
+    /// exact under any concurrency and across processes (never read-then-write). A full rate
+    /// window wins over a reached limit (`RateLimited`). The counter may be dropped after
+    /// `expires_at`.
+    async fn charge(&self, charge: &UsageCharge) -> Result<UsageIncrement, StoreError>;
+    /// [`UsageCounter::charge`] without a rate window.
     async fn add_usage(
         &self,
         org_id: &Id,
@@ -244,7 +249,11 @@ pub trait UsageCounter: Send + Sync {
         cost: u64,
         hard_limit: Option<u64>,
         expires_at: DateTime<Utc>,
-    ) -> Result<UsageIncrement, StoreError>;
+    ) -> Result<UsageIncrement, StoreError> {
+        let charge =
+            UsageCharge { org_id: org_id.clone(), period: period.clone(), cost, hard_limit, expires_at, rate: None };
+        self.charge(&charge).await
+    }
     /// The counter's value (0 if none).
     async fn usage(&self, org_id: &Id, period: &PeriodKey) -> Result<u64, StoreError>;
 }
@@ -259,14 +268,16 @@ pub trait UsageCounter: Send + Sync {
 #[async_trait]
 pub trait CallMeter: Send + Sync {
     /// Adds `event.cost_units` to the counter of (`event.org_id`, `event.period`) exactly as
-    /// [`UsageCounter::add_usage`] does (one conditional write, `hard_limit`, the counter kept
-    /// until `counter_expires_at`). When the call is counted, its event (outcome not known yet:
-    /// `status` 0, `latency_ms` 0) is kept where [`CallMeter::record_outcome`] completes it.
+    /// [`UsageCounter::charge`] does (`hard_limit`, the optional shared `rate` window, the
+    /// counter kept until `counter_expires_at`). When the call is counted, its event (outcome
+    /// not known yet: `status` 0, `latency_ms` 0) is kept where [`CallMeter::record_outcome`]
+    /// completes it.
     async fn count(
         &self,
         event: &UsageEvent,
         hard_limit: Option<u64>,
         counter_expires_at: DateTime<Utc>,
+        rate: Option<RateWindow>,
     ) -> Result<UsageIncrement, StoreError>;
 
     /// The counted call's outcome: `event` (same id, final `status` and `latency_ms`) goes to
@@ -278,10 +289,18 @@ pub trait CallMeter: Send + Sync {
 /// Usage logs and aggregates, written by the usage worker.
 #[async_trait]
 pub trait UsageLog: Send + Sync {
-    /// Records `event` once per `event.id`: the log entry (kept until `expires_at`) and the
-    /// hourly and daily aggregates of its (org, key, endpoint) bucket, all or nothing.
-    /// Returns false, changing nothing, when the id was already recorded.
-    async fn record_usage(&self, event: &UsageEvent, expires_at: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Records each event of `records` once per `event.id`: its log entry (kept until its
+    /// `expires_at`) and its share of the hourly and daily aggregates of its (org, key,
+    /// endpoint) bucket, the batch's aggregates merged in memory before they are written.
+    /// One element per record, in order: true if recorded now, false if its id was recorded
+    /// before (or earlier in this batch), which changes nothing. On an error, nothing of the
+    /// batch may be assumed recorded: the caller retries it whole (ids make that safe).
+    async fn record_usage_batch(&self, records: &[UsageRecord]) -> Result<Vec<bool>, StoreError>;
+    /// [`UsageLog::record_usage_batch`] for one event.
+    async fn record_usage(&self, event: &UsageEvent, expires_at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let recorded = self.record_usage_batch(&[UsageRecord { event: event.clone(), expires_at }]).await?;
+        Ok(recorded.first().copied().unwrap_or(false))
+    }
     /// Entries matching the query, newest first (ties by id, descending), not expired at
     /// `now`, at most `query.page_size()`, and the cursor of the next page (None on the last page). A cursor that is not
     /// one this store issued is `InvalidCursor`.

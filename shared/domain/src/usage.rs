@@ -43,7 +43,7 @@ pub fn latency_bucket(ms: u32) -> usize {
 }
 
 /// Size of an aggregate's time bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Granularity {
     Hour,
@@ -184,13 +184,89 @@ pub struct AggregateQuery {
     pub to: DateTime<Utc>,
 }
 
-/// Result of `UsageCounter::add_usage`.
+/// Result of `UsageCounter::charge` (and `add_usage`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsageIncrement {
     /// Counted; `used` is the total after this call.
     Counted { used: u64 },
     /// Not counted: it would have passed the hard limit. `used` is the current total.
     LimitReached { used: u64 },
+    /// Not counted: the charge's rate window is full. `used` is the current total.
+    RateLimited { used: u64 },
+}
+
+impl UsageIncrement {
+    /// The period's total after this charge (counted or not).
+    pub fn used(self) -> u64 {
+        match self {
+            UsageIncrement::Counted { used }
+            | UsageIncrement::LimitReached { used }
+            | UsageIncrement::RateLimited { used } => used,
+        }
+    }
+}
+
+/// A rate limit that holds across gateway instances: at most `limit` counted charges of
+/// `bucket` (e.g. a key id) in the one-minute window starting at `window_start` (unix
+/// seconds, a multiple of 60). The store checks it in the same conditional write as the
+/// quota, so one write still enforces both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateWindow {
+    pub bucket: String,
+    pub window_start: i64,
+    pub limit: u32,
+}
+
+impl RateWindow {
+    /// Window length in seconds.
+    pub const SECONDS: i64 = 60;
+
+    /// The window of `bucket` containing unix time `now_secs`.
+    pub fn containing(bucket: impl Into<String>, now_secs: i64, limit: u32) -> Self {
+        RateWindow { bucket: bucket.into(), window_start: now_secs - now_secs.rem_euclid(Self::SECONDS), limit }
+    }
+}
+
+/// What one metered call adds to its organization's period counter: `cost`, only if the new
+/// total stays within `hard_limit` (None: no limit) and, when `rate` is set, its window has
+/// room. The counter may be dropped after `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageCharge {
+    pub org_id: Id,
+    pub period: PeriodKey,
+    pub cost: u64,
+    pub hard_limit: Option<u64>,
+    pub expires_at: DateTime<Utc>,
+    pub rate: Option<RateWindow>,
+}
+
+/// One usage event for `UsageLog::record_usage_batch`, with the end of its log entry's
+/// retention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRecord {
+    pub event: UsageEvent,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The hourly and daily aggregates of `events`, merged in memory: one per (organization, key,
+/// endpoint, granularity, bucket), in a stable order. What a batch adds to the stored ones.
+pub fn aggregates_of<'a>(events: impl IntoIterator<Item = &'a UsageEvent>) -> Vec<UsageAggregate> {
+    let mut merged: std::collections::BTreeMap<(String, String, String, Granularity, i64), UsageAggregate> =
+        std::collections::BTreeMap::new();
+    for e in events {
+        for granularity in [Granularity::Hour, Granularity::Day] {
+            let bucket = granularity.bucket_start(e.timestamp).timestamp();
+            let key = (
+                e.org_id.as_str().to_string(),
+                e.key_id.as_str().to_string(),
+                e.endpoint_id.as_str().to_string(),
+                granularity,
+                bucket,
+            );
+            merged.entry(key).or_insert_with(|| UsageAggregate::empty_for(e, granularity)).add(e);
+        }
+    }
+    merged.into_values().collect()
 }
 
 /// A quota threshold crossing, sent to the notifications queue once per threshold, period

@@ -19,7 +19,7 @@ mod secrets;
 mod sqlite;
 
 pub use mailer::OutboxMailer;
-pub use meter::SqliteCallMeter;
+pub use meter::{GroupCommitStats, SqliteCallMeter};
 pub use queue::{DeadLetter, ReceivedMessage, RetryOutcome, SqliteQueue, DEFAULT_MAX_ATTEMPTS};
 pub use secrets::LocalSecrets;
 pub use sqlite::SqliteStore;

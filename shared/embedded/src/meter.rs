@@ -1,41 +1,81 @@
 //! `SqliteCallMeter`: the `CallMeter` port on the SQLite store and the usage queue in the
-//! same file.
+//! same file, with group commit.
 //!
 //! `count` adds to the period counter and, in the same transaction, puts the call's usage
 //! event on the usage queue *held*: invisible to the worker for `hold`, longer than any call
-//! can take. `record_outcome` then completes it (final status and latency, visible at once);
-//! outcomes are written in batches by a background task, since the event is durable already.
+//! can take. `record_outcome` then completes it (final status and latency, visible at once).
 //! If the process dies in between, the held event becomes visible when its hold runs out and
 //! is logged with status 0 ("outcome unknown"): the call log and aggregates always match the
 //! counter.
+//!
+//! Group commit: one writer task owns these writes. Concurrent calls' charges (and the
+//! outcomes waiting) are applied in one transaction, each charge with its own exact decision
+//! (`used + cost <= limit`, in arrival order), and each call gets its answer only once that
+//! transaction has committed. There is no timer on the hot path: the group is whatever
+//! arrived while the previous one was committing, so a lone call goes through at once and a
+//! busy server commits many calls per transaction. Only a group of nothing but outcomes
+//! waits (`OUTCOME_LINGER`) for a charge to ride along with.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use tollgate_domain::{CallMeter, PortError, QueueMessage, QueueName, StoreError, UsageEvent, UsageIncrement};
+use tollgate_domain::{
+    CallMeter, PortError, QueueMessage, QueueName, RateWindow, StoreError, UsageCharge, UsageEvent, UsageIncrement,
+};
 
-use crate::sqlite::HeldMessage;
+use crate::sqlite::{HeldCharge, HeldMessage};
 use crate::{SqliteQueue, SqliteStore};
 
-/// Most outcomes written in one transaction.
-const MAX_OUTCOME_BATCH: usize = 256;
-/// How long the outcome writer waits for more outcomes to join a batch.
+/// Most charges in one group commit.
+const MAX_GROUP_CHARGES: usize = 512;
+/// Most outcomes in one group commit.
+const MAX_GROUP_OUTCOMES: usize = 1024;
+/// How long outcomes alone wait for a charge (or more outcomes) to share their transaction:
+/// they are durable already (the held event), so only the worker waits for them.
 const OUTCOME_LINGER: Duration = Duration::from_millis(10);
 
-enum Outcome {
-    Event(QueueMessage),
-    /// Answered once every outcome received before it is written.
+/// A write for the group-commit task.
+enum Write {
+    /// A call to count; the answer goes back once its group committed.
+    Charge(HeldCharge, oneshot::Sender<Result<UsageIncrement, StoreError>>),
+    /// A counted call's final event.
+    Outcome(QueueMessage),
+    /// Answered once every write received before it is committed.
     Flush(oneshot::Sender<()>),
 }
 
+/// How the call meter's writes were grouped, for the benchmark and operators.
+#[derive(Debug, Default)]
+pub struct GroupCommitStats {
+    /// Charges applied (counted or refused).
+    pub charges: AtomicU64,
+    /// Outcomes applied.
+    pub outcomes: AtomicU64,
+    /// Transactions committed (or attempted) for them.
+    pub transactions: AtomicU64,
+}
+
+impl GroupCommitStats {
+    /// (charges, outcomes, transactions) so far.
+    pub fn snapshot(&self) -> (u64, u64, u64) {
+        (
+            self.charges.load(Ordering::Relaxed),
+            self.outcomes.load(Ordering::Relaxed),
+            self.transactions.load(Ordering::Relaxed),
+        )
+    }
+}
+
 /// The embedded call meter (see the module doc). Needs a tokio runtime: `new` starts the
-/// outcome writer.
+/// group-commit task.
 pub struct SqliteCallMeter {
-    store: SqliteStore,
     /// How long a counted call's event waits for its outcome (converted once, here).
     hold: chrono::Duration,
-    outcomes: mpsc::Sender<Outcome>,
+    writes: mpsc::Sender<Write>,
+    stats: Arc<GroupCommitStats>,
 }
 
 impl SqliteCallMeter {
@@ -47,45 +87,115 @@ impl SqliteCallMeter {
             (Some(s), Some(q)) if s == q => {}
             _ => return Err(PortError::new("the call meter needs the store and the usage queue in one SQLite file")),
         }
-        let (outcomes, rx) = mpsc::channel(10_000);
-        tokio::spawn(write_outcomes(queue, rx));
+        let (writes, rx) = mpsc::channel(10_000);
+        let stats = Arc::new(GroupCommitStats::default());
+        tokio::spawn(commit_groups(store, queue, rx, stats.clone()));
         let hold = chrono::Duration::from_std(hold).unwrap_or(chrono::Duration::MAX);
-        Ok(SqliteCallMeter { store, hold, outcomes })
+        Ok(SqliteCallMeter { hold, writes, stats })
     }
 
-    /// Waits until every outcome recorded so far is written (graceful shutdown, tests).
+    /// Waits until every write received so far is committed (graceful shutdown, tests).
     pub async fn flush(&self) {
         let (done, written) = oneshot::channel();
-        if self.outcomes.send(Outcome::Flush(done)).await.is_ok() {
+        if self.writes.send(Write::Flush(done)).await.is_ok() {
             let _ = written.await;
         }
     }
+
+    /// How the writes were grouped so far.
+    pub fn stats(&self) -> &GroupCommitStats {
+        &self.stats
+    }
 }
 
-/// The outcome writer: batches of up to `MAX_OUTCOME_BATCH`, or what arrived within
-/// `OUTCOME_LINGER` of the first, completed in one transaction.
-async fn write_outcomes(queue: SqliteQueue, mut rx: mpsc::Receiver<Outcome>) {
+/// One group: the writes taken from the channel for one transaction.
+#[derive(Default)]
+struct Group {
+    charges: Vec<HeldCharge>,
+    replies: Vec<oneshot::Sender<Result<UsageIncrement, StoreError>>>,
+    outcomes: Vec<QueueMessage>,
+    flushes: Vec<oneshot::Sender<()>>,
+}
+
+impl Group {
+    fn add(&mut self, write: Write) {
+        match write {
+            Write::Charge(charge, reply) => {
+                self.charges.push(charge);
+                self.replies.push(reply);
+            }
+            Write::Outcome(m) => self.outcomes.push(m),
+            Write::Flush(done) => self.flushes.push(done),
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.charges.len() >= MAX_GROUP_CHARGES || self.outcomes.len() >= MAX_GROUP_OUTCOMES
+    }
+}
+
+/// The group-commit task (see the module doc).
+async fn commit_groups(
+    store: SqliteStore,
+    queue: SqliteQueue,
+    mut rx: mpsc::Receiver<Write>,
+    stats: Arc<GroupCommitStats>,
+) {
     while let Some(first) = rx.recv().await {
-        let (mut events, mut flushes) = (Vec::new(), Vec::new());
-        let mut next = Some(first);
-        let deadline = tokio::time::Instant::now() + OUTCOME_LINGER;
-        while let Some(outcome) = next.take() {
-            match outcome {
-                Outcome::Event(m) => events.push(m),
-                Outcome::Flush(done) => flushes.push(done),
-            }
-            if flushes.is_empty() && events.len() < MAX_OUTCOME_BATCH {
-                next = tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten();
+        let mut group = Group::default();
+        group.add(first);
+        // Everything already waiting joins the group.
+        while !group.is_full() {
+            match rx.try_recv() {
+                Ok(w) => group.add(w),
+                Err(_) => break,
             }
         }
-        if let Err(e) = queue.complete_held(QueueName::Usage, &events).await {
-            // The held events stay queued and are delivered when their hold runs out, with
-            // status 0: the log still matches the counter.
-            tracing::error!(error = %e, events = events.len(), "usage outcomes not written");
+        if group.charges.is_empty() && group.flushes.is_empty() {
+            let deadline = tokio::time::Instant::now() + OUTCOME_LINGER;
+            while group.charges.is_empty() && group.flushes.is_empty() && !group.is_full() {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(w)) => group.add(w),
+                    _ => break,
+                }
+            }
         }
-        for done in flushes {
-            let _ = done.send(());
+        commit(&store, &queue, group, &stats).await;
+    }
+}
+
+async fn commit(store: &SqliteStore, queue: &SqliteQueue, group: Group, stats: &GroupCommitStats) {
+    let Group { charges, replies, outcomes, flushes } = group;
+    let (n_charges, n_outcomes) = (charges.len(), outcomes.len());
+    if n_charges + n_outcomes > 0 {
+        stats.transactions.fetch_add(1, Ordering::Relaxed);
+        stats.charges.fetch_add(n_charges as u64, Ordering::Relaxed);
+        stats.outcomes.fetch_add(n_outcomes as u64, Ordering::Relaxed);
+        match store.commit_group(charges, outcomes).await {
+            Ok(results) => {
+                for (reply, result) in replies.into_iter().zip(results) {
+                    // A caller that went away (client disconnect) still had its call counted.
+                    let _ = reply.send(Ok(result));
+                }
+            }
+            Err(e) => {
+                // Nothing of the group was written: every call is refused (503); held events
+                // whose outcome was in the group are delivered when their hold ends.
+                tracing::error!(error = %e, charges = n_charges, outcomes = n_outcomes, "group commit failed");
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Unavailable {
+                        message: format!("group commit failed: {e}"),
+                        source: None,
+                    }));
+                }
+            }
         }
+        if n_outcomes > 0 {
+            queue.sent(QueueName::Usage).notify_one();
+        }
+    }
+    for done in flushes {
+        let _ = done.send(());
     }
 }
 
@@ -96,6 +206,7 @@ impl CallMeter for SqliteCallMeter {
         event: &UsageEvent,
         hard_limit: Option<u64>,
         counter_expires_at: DateTime<Utc>,
+        rate: Option<RateWindow>,
     ) -> Result<UsageIncrement, StoreError> {
         // Queue timing follows the wall clock, like the worker's (see `SqliteQueue`).
         let now = Utc::now();
@@ -105,14 +216,24 @@ impl CallMeter for SqliteCallMeter {
             visible_at_ms: now.checked_add_signed(self.hold).unwrap_or(now).timestamp_millis(),
             enqueued_at_ms: now.timestamp_millis(),
         };
-        let cost = u64::from(event.cost_units);
-        self.store.add_usage_holding(&event.org_id, &event.period, cost, hard_limit, counter_expires_at, held).await
+        let charge = UsageCharge {
+            org_id: event.org_id.clone(),
+            period: event.period.clone(),
+            cost: u64::from(event.cost_units),
+            hard_limit,
+            expires_at: counter_expires_at,
+            rate,
+        };
+        let (reply, answer) = oneshot::channel();
+        let stopped = || StoreError::Unavailable { message: "the call meter's writer stopped".into(), source: None };
+        self.writes.send(Write::Charge(HeldCharge { charge, held }, reply)).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     async fn record_outcome(&self, event: &UsageEvent) {
         // Waiting for room applies back-pressure instead of dropping outcomes.
-        if self.outcomes.send(Outcome::Event(event.to_message())).await.is_err() {
-            tracing::error!(event_id = %event.id, "outcome writer stopped; the event keeps status 0");
+        if self.writes.send(Write::Outcome(event.to_message())).await.is_err() {
+            tracing::error!(event_id = %event.id, "call meter's writer stopped; the event keeps status 0");
         }
     }
 }
@@ -152,10 +273,10 @@ mod tests {
     async fn a_counted_call_holds_its_event_until_the_outcome_completes_it() {
         let (meter, store, queue, dir) = meter(Duration::from_secs(60)).await;
         let expires = Utc::now() + chrono::Duration::days(400);
-        let counted = meter.count(&event("req_1"), Some(3), expires).await.unwrap();
+        let counted = meter.count(&event("req_1"), Some(3), expires, None).await.unwrap();
         assert_eq!(counted, UsageIncrement::Counted { used: 2 });
         // Over the hard limit: nothing counted, nothing queued.
-        let refused = meter.count(&event("req_2"), Some(3), expires).await.unwrap();
+        let refused = meter.count(&event("req_2"), Some(3), expires, None).await.unwrap();
         assert_eq!(refused, UsageIncrement::LimitReached { used: 2 });
         assert_eq!(store.usage(&Id::from_string("org_meter"), &PeriodKey::from_string("2026-12")).await.unwrap(), 2);
         assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 1, "the counted call's event, held");
@@ -177,7 +298,7 @@ mod tests {
     #[tokio::test]
     async fn an_event_whose_outcome_never_comes_is_delivered_when_its_hold_ends() {
         let (meter, _store, queue, dir) = meter(Duration::from_millis(50)).await;
-        meter.count(&event("req_lost"), None, Utc::now() + chrono::Duration::days(1)).await.unwrap();
+        meter.count(&event("req_lost"), None, Utc::now() + chrono::Duration::days(1), None).await.unwrap();
         // As after a crash: no outcome is recorded.
         let later = Utc::now() + chrono::Duration::milliseconds(100);
         let got = queue.receive(QueueName::Usage, 10, Duration::from_secs(30), later).await.unwrap();

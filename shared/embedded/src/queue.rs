@@ -23,6 +23,8 @@ use std::time::Duration;
 use tokio::sync::{Mutex, Notify};
 use tollgate_domain::{PortError, Queue, QueueMessage, QueueName};
 
+use crate::SqliteStore;
+
 /// Deliveries of one message before it is dead-lettered (SQS `maxReceiveCount`).
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
@@ -56,6 +58,11 @@ CREATE TABLE IF NOT EXISTS queue_dead_letters (
 /// the same transaction as its counter (see `SqliteCallMeter`).
 pub(crate) const INSERT_MESSAGE: &str = "INSERT OR IGNORE INTO queue_messages \
      (queue, id, body, attempts, visible_at, enqueued_at) VALUES (?1, ?2, ?3, 0, ?4, ?5)";
+
+/// Completes a held message (queue, id, final body): visible at once. A message already
+/// delivered (attempts > 0: its hold ran out first) keeps the body it was delivered with.
+pub(crate) const COMPLETE_HELD: &str =
+    "UPDATE queue_messages SET body = ?3, visible_at = 0 WHERE queue = ?1 AND id = ?2 AND attempts = 0";
 
 /// A message handed to a consumer by [`SqliteQueue::receive`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,16 +154,33 @@ impl SqliteQueue {
         Self::setup(conn, None)
     }
 
+    /// The queue on the store's own connection (the server's choice): one writer owns the
+    /// file, so the queue, the worker's writes and the gateway's group commits take turns on
+    /// one in-process lock, in arrival order, instead of meeting SQLite's busy handler
+    /// (which sleeps for milliseconds) on a second connection.
+    pub async fn on_store(store: &SqliteStore) -> Result<Self, PortError> {
+        let conn = store.connection();
+        {
+            let guard = conn.lock().await;
+            guard.execute_batch(SCHEMA).map_err(db_err("cannot create the queue tables"))?;
+        }
+        Ok(Self::with_connection(conn, store.path().map(Path::to_path_buf)))
+    }
+
     fn setup(conn: Connection, path: Option<PathBuf>) -> Result<Self, PortError> {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(db_err("pragma"))?;
         conn.execute_batch(SCHEMA).map_err(db_err("cannot create the queue tables"))?;
-        Ok(SqliteQueue {
-            conn: Arc::new(Mutex::new(conn)),
+        Ok(Self::with_connection(Arc::new(Mutex::new(conn)), path))
+    }
+
+    fn with_connection(conn: Arc<Mutex<Connection>>, path: Option<PathBuf>) -> Self {
+        SqliteQueue {
+            conn,
             path,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             usage_sent: Arc::new(Notify::new()),
             notifications_sent: Arc::new(Notify::new()),
-        })
+        }
     }
 
     /// Deliveries of a message before it is dead-lettered (at least 1).
@@ -215,61 +239,39 @@ impl SqliteQueue {
         let (messages, dead) = self
             .call(move |c| {
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err("begin"))?;
-                let q = queue.as_str();
-                let now_ms = ms(now);
-                let dead: Vec<(String, u32)> = {
-                    let mut stmt = tx
-                        .prepare(
-                            "SELECT id, attempts FROM queue_messages
-                             WHERE queue = ?1 AND visible_at <= ?2 AND attempts >= ?3",
-                        )
-                        .map_err(db_err("select exhausted"))?;
-                    let rows = stmt
-                        .query_map(params![q, now_ms, max_attempts], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .map_err(db_err("select exhausted"))?;
-                    rows.collect::<Result<_, _>>().map_err(db_err("select exhausted"))?
-                };
-                if !dead.is_empty() {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO queue_dead_letters (queue, id, body, attempts, enqueued_at, dead_lettered_at)
-                         SELECT queue, id, body, attempts, enqueued_at, ?4 FROM queue_messages
-                         WHERE queue = ?1 AND visible_at <= ?2 AND attempts >= ?3",
-                        params![q, now_ms, max_attempts, now_ms],
-                    )
-                    .map_err(db_err("dead-letter"))?;
-                    tx.execute(
-                        "DELETE FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2 AND attempts >= ?3",
-                        params![q, now_ms, max_attempts],
-                    )
-                    .map_err(db_err("dead-letter"))?;
-                }
-                let picked: Vec<(i64, String, String, u32)> = {
-                    let mut stmt = tx
-                        .prepare(
-                            "SELECT seq, id, body, attempts FROM queue_messages
-                             WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, seq LIMIT ?3",
-                        )
-                        .map_err(db_err("select"))?;
-                    let rows = stmt
-                        .query_map(params![q, now_ms, i64::try_from(max).unwrap_or(i64::MAX)], |r| {
-                            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                        })
-                        .map_err(db_err("select"))?;
-                    rows.collect::<Result<_, _>>().map_err(db_err("select"))?
-                };
+                let (q, now_ms) = (queue.as_str(), ms(now));
                 let until = now_ms.saturating_add(duration_ms(visibility));
-                let mut out = Vec::with_capacity(picked.len());
-                {
-                    let mut update = tx
-                        .prepare("UPDATE queue_messages SET attempts = attempts + 1, visible_at = ?2 WHERE seq = ?1")
-                        .map_err(db_err("mark in flight"))?;
-                    for (seq, id, body, attempts) in picked {
-                        update.execute(params![seq, until]).map_err(db_err("mark in flight"))?;
-                        out.push(ReceivedMessage { id, body, attempts: attempts + 1 });
-                    }
+                // One statement walks the (queue, visible_at, seq) index to the first `max`
+                // visible messages and marks them in flight: the cost follows the batch, not
+                // the backlog.
+                let mut taken: Vec<(i64, ReceivedMessage)> = {
+                    let mut stmt = tx
+                        .prepare_cached(
+                            "UPDATE queue_messages SET attempts = attempts + 1, visible_at = ?3
+                             WHERE seq IN (SELECT seq FROM queue_messages
+                                           WHERE queue = ?1 AND visible_at <= ?2
+                                           ORDER BY visible_at, seq LIMIT ?4)
+                             RETURNING seq, id, body, attempts",
+                        )
+                        .map_err(db_err("receive"))?;
+                    let rows = stmt
+                        .query_map(params![q, now_ms, until, i64::try_from(max).unwrap_or(i64::MAX)], |r| {
+                            Ok((r.get(0)?, ReceivedMessage { id: r.get(1)?, body: r.get(2)?, attempts: r.get(3)? }))
+                        })
+                        .map_err(db_err("receive"))?;
+                    rows.collect::<Result<_, _>>().map_err(db_err("receive"))?
+                };
+                // RETURNING gives no order: oldest first, as the index walked them.
+                taken.sort_by_key(|(seq, _)| *seq);
+                // A message past its last attempt (its consumer crashed or timed out every
+                // time) is dead-lettered instead of delivered; only the batch is looked at.
+                let (dead, out): (Vec<_>, Vec<_>) = taken.into_iter().partition(|(_, m)| m.attempts > max_attempts);
+                let dead: Vec<(String, u32)> = dead.into_iter().map(|(_, m)| (m.id, m.attempts - 1)).collect();
+                for (id, _) in &dead {
+                    move_to_dead_letters(&tx, queue, id, now, true)?;
                 }
                 tx.commit().map_err(db_err("commit"))?;
-                Ok((out, dead))
+                Ok((out.into_iter().map(|(_, m)| m).collect::<Vec<_>>(), dead))
             })
             .await?;
         for (id, attempts) in dead {
@@ -292,12 +294,7 @@ impl SqliteQueue {
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err("begin"))?;
                 let mut n = 0;
                 {
-                    let mut stmt = tx
-                        .prepare(
-                            "UPDATE queue_messages SET body = ?3, visible_at = 0
-                             WHERE queue = ?1 AND id = ?2 AND attempts = 0",
-                        )
-                        .map_err(db_err("complete"))?;
+                    let mut stmt = tx.prepare_cached(COMPLETE_HELD).map_err(db_err("complete"))?;
                     for m in &messages {
                         n += stmt.execute(params![queue.as_str(), m.id, m.body]).map_err(db_err("complete"))?;
                     }
@@ -320,8 +317,9 @@ impl SqliteQueue {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err("begin"))?;
             let mut n = 0;
             {
-                let mut stmt =
-                    tx.prepare("DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2").map_err(db_err("ack"))?;
+                let mut stmt = tx
+                    .prepare_cached("DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2")
+                    .map_err(db_err("ack"))?;
                 for id in &ids {
                     n += stmt.execute(params![queue.as_str(), id]).map_err(db_err("ack"))?;
                 }
@@ -357,7 +355,7 @@ impl SqliteQueue {
                 let outcome = match attempts {
                     None => RetryOutcome::NotFound,
                     Some(attempts) if attempts >= max_attempts => {
-                        move_to_dead_letters(&tx, queue, &owned, now)?;
+                        move_to_dead_letters(&tx, queue, &owned, now, false)?;
                         RetryOutcome::DeadLettered { attempts }
                     }
                     Some(_) => {
@@ -443,19 +441,23 @@ impl SqliteQueue {
     }
 }
 
+/// Moves message `id` to the dead-letter table. `just_received`: its attempt counter already
+/// counts a delivery that did not happen (`receive` found it exhausted), so one is taken off.
 fn move_to_dead_letters(
     tx: &rusqlite::Transaction<'_>,
     queue: QueueName,
     id: &str,
     now: DateTime<Utc>,
+    just_received: bool,
 ) -> Result<(), PortError> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO queue_dead_letters (queue, id, body, attempts, enqueued_at, dead_lettered_at)
-         SELECT queue, id, body, attempts, enqueued_at, ?3 FROM queue_messages WHERE queue = ?1 AND id = ?2",
-        params![queue.as_str(), id, ms(now)],
+         SELECT queue, id, body, attempts - ?4, enqueued_at, ?3 FROM queue_messages WHERE queue = ?1 AND id = ?2",
     )
+    .and_then(|mut s| s.execute(params![queue.as_str(), id, ms(now), i64::from(just_received)]))
     .map_err(db_err("dead-letter"))?;
-    tx.execute("DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2", params![queue.as_str(), id])
+    tx.prepare_cached("DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2")
+        .and_then(|mut s| s.execute(params![queue.as_str(), id]))
         .map_err(db_err("dead-letter"))?;
     Ok(())
 }
@@ -474,7 +476,7 @@ impl Queue for SqliteQueue {
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err("begin"))?;
             {
-                let mut stmt = tx.prepare(INSERT_MESSAGE).map_err(db_err("send"))?;
+                let mut stmt = tx.prepare_cached(INSERT_MESSAGE).map_err(db_err("send"))?;
                 for m in &messages {
                     stmt.execute(params![queue.as_str(), m.id, m.body, 0, enqueued_at]).map_err(db_err("send"))?;
                 }

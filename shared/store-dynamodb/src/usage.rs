@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use std::hash::{BuildHasher, Hasher};
 use tollgate_domain::usage::{latency_bucket, LATENCY_BOUNDS_MS};
 use tollgate_domain::{
-    AggregateQuery, Granularity, Id, PeriodKey, StoreError, StoredEnum, UsageAggregate, UsageCounter, UsageEvent,
-    UsageIncrement, UsageLog, UsageLogQuery,
+    AggregateQuery, Granularity, Id, PeriodKey, StoreError, StoredEnum, UsageAggregate, UsageCharge, UsageCounter,
+    UsageEvent, UsageIncrement, UsageLog, UsageLogQuery, UsageRecord,
 };
 
 /// Rounds of `record_usage` when it keeps losing against concurrent transactions on the
@@ -125,6 +125,24 @@ fn log_filter(query: &UsageLogQuery, now: DateTime<Utc>) -> (String, Params) {
 }
 
 impl DynamoStore {
+    async fn record_one(&self, event: &UsageEvent, expires_at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let items = vec![
+            self.tx_put(log_item(event, expires_at), Some(NEW_ITEM), Params::new())?,
+            self.tx_aggregate(event, Granularity::Hour)?,
+            self.tx_aggregate(event, Granularity::Day)?,
+        ];
+        for attempt in 0..RECORD_ATTEMPTS {
+            match self.transact("TransactWriteItems(record_usage)", items.clone()).await? {
+                Ok(()) => return Ok(true),
+                // The log entry exists: this id was recorded before.
+                Err(c) if c.failed(0) => return Ok(false),
+                // Lost against other events' transactions on the same aggregates.
+                Err(_) => backoff(attempt).await,
+            }
+        }
+        Err(StoreError::Conflict("usage aggregates changed concurrently"))
+    }
+
     /// The update of the (org, key, endpoint, bucket) aggregate of `granularity` by `e`.
     fn tx_aggregate(&self, e: &UsageEvent, granularity: Granularity) -> Result<TransactWriteItem, StoreError> {
         let bucket_start = granularity.bucket_start(e.timestamp);
@@ -263,15 +281,16 @@ impl DynamoStore {
 
 #[async_trait]
 impl UsageCounter for DynamoStore {
-    #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period, cost, hard_limit = ?hard_limit), err(level = "debug"))]
-    async fn add_usage(
-        &self,
-        org_id: &Id,
-        period: &PeriodKey,
-        cost: u64,
-        hard_limit: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<UsageIncrement, StoreError> {
+    #[tracing::instrument(skip_all, fields(org_id = %charge.org_id, period = %charge.period, cost = charge.cost, hard_limit = ?charge.hard_limit), err(level = "debug"))]
+    async fn charge(&self, charge: &UsageCharge) -> Result<UsageIncrement, StoreError> {
+        let UsageCharge { org_id, period, cost, hard_limit, expires_at, rate } = charge;
+        let (cost, hard_limit, expires_at) = (*cost, *hard_limit, *expires_at);
+        if rate.is_some() {
+            return Err(StoreError::Unavailable {
+                message: "shared rate windows: not yet on DynamoDB".into(),
+                source: None,
+            });
+        }
         // A condition expression cannot add, so the limit is checked as
         // `used <= hard_limit - cost`, precomputed here.
         let max = match hard_limit {
@@ -338,23 +357,13 @@ impl UsageCounter for DynamoStore {
 #[async_trait]
 impl UsageLog for DynamoStore {
     // The event's IP stays out of the span.
-    #[tracing::instrument(skip_all, fields(event_id = %event.id, org_id = %event.org_id), err(level = "debug"))]
-    async fn record_usage(&self, event: &UsageEvent, expires_at: DateTime<Utc>) -> Result<bool, StoreError> {
-        let items = vec![
-            self.tx_put(log_item(event, expires_at), Some(NEW_ITEM), Params::new())?,
-            self.tx_aggregate(event, Granularity::Hour)?,
-            self.tx_aggregate(event, Granularity::Day)?,
-        ];
-        for attempt in 0..RECORD_ATTEMPTS {
-            match self.transact("TransactWriteItems(record_usage)", items.clone()).await? {
-                Ok(()) => return Ok(true),
-                // The log entry exists: this id was recorded before.
-                Err(c) if c.failed(0) => return Ok(false),
-                // Lost against other events' transactions on the same aggregates.
-                Err(_) => backoff(attempt).await,
-            }
+    #[tracing::instrument(skip_all, fields(events = records.len()), err(level = "debug"))]
+    async fn record_usage_batch(&self, records: &[UsageRecord]) -> Result<Vec<bool>, StoreError> {
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            out.push(self.record_one(&r.event, r.expires_at).await?);
         }
-        Err(StoreError::Conflict("usage aggregates changed concurrently"))
+        Ok(out)
     }
 
     #[tracing::instrument(skip_all, fields(org_id = ?query.org_id, limit = query.limit), err(level = "debug"))]

@@ -44,6 +44,7 @@ async fn quota_is_exact_under_concurrency_with_one_request_per_call() {
                 assert_eq!(used, LIMIT, "a refused add reports the full counter");
                 refused += 1;
             }
+            other => panic!("no rate window was given: {other:?}"),
         }
     }
     let elapsed = started.elapsed();

@@ -28,7 +28,7 @@ use tokio::sync::Mutex;
 use tollgate_domain::{Id, StoreError};
 
 pub(crate) use schema::MIGRATIONS;
-pub(crate) use usage::HeldMessage;
+pub(crate) use usage::{HeldCharge, HeldMessage};
 
 /// How long a statement waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -77,6 +77,11 @@ impl SqliteStore {
     /// The database file, if any.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// The one connection, for the queue on the same file (`SqliteQueue::on_store`).
+    pub(crate) fn connection(&self) -> Arc<Mutex<Connection>> {
+        Arc::clone(&self.conn)
     }
 
     /// The schema version of the open database (the number of migrations applied).

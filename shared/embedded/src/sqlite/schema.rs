@@ -223,4 +223,49 @@ CREATE TABLE usage_aggregates (
     PRIMARY KEY (org_id, granularity, bucket_start, key_id, endpoint_id)
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 2: shared rate windows (checked in the quota's transaction) and the latency histogram
+    // as one column per bucket, so a batch adds to it in SQL instead of re-parsing JSON.
+    r#"
+CREATE TABLE rate_windows (
+    bucket        TEXT PRIMARY KEY,
+    window_start  INTEGER NOT NULL,
+    used          INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- lb<i>: the count of latency bucket i of `LATENCY_BOUNDS_MS` (13 buckets).
+CREATE TABLE usage_aggregates_columnar (
+    org_id           TEXT NOT NULL,
+    granularity      TEXT NOT NULL,
+    bucket_start     INTEGER NOT NULL,
+    key_id           TEXT NOT NULL,
+    endpoint_id      TEXT NOT NULL,
+    count            INTEGER NOT NULL,
+    cost_units       INTEGER NOT NULL,
+    status_2xx       INTEGER NOT NULL,
+    status_4xx       INTEGER NOT NULL,
+    status_5xx       INTEGER NOT NULL,
+    latency_sum_ms   INTEGER NOT NULL,
+    lb0              INTEGER NOT NULL,
+    lb1              INTEGER NOT NULL,
+    lb2              INTEGER NOT NULL,
+    lb3              INTEGER NOT NULL,
+    lb4              INTEGER NOT NULL,
+    lb5              INTEGER NOT NULL,
+    lb6              INTEGER NOT NULL,
+    lb7              INTEGER NOT NULL,
+    lb8              INTEGER NOT NULL,
+    lb9              INTEGER NOT NULL,
+    lb10             INTEGER NOT NULL,
+    lb11             INTEGER NOT NULL,
+    lb12             INTEGER NOT NULL,
+    PRIMARY KEY (org_id, granularity, bucket_start, key_id, endpoint_id)
+) STRICT, WITHOUT ROWID;
+INSERT INTO usage_aggregates_columnar
+    SELECT org_id, granularity, bucket_start, key_id, endpoint_id, count, cost_units, status_2xx, status_4xx,
+           status_5xx, latency_sum_ms,
+           json_extract(latency_buckets, '$[0]'), json_extract(latency_buckets, '$[1]'), json_extract(latency_buckets, '$[2]'), json_extract(latency_buckets, '$[3]'), json_extract(latency_buckets, '$[4]'), json_extract(latency_buckets, '$[5]'), json_extract(latency_buckets, '$[6]'), json_extract(latency_buckets, '$[7]'), json_extract(latency_buckets, '$[8]'), json_extract(latency_buckets, '$[9]'), json_extract(latency_buckets, '$[10]'), json_extract(latency_buckets, '$[11]'), json_extract(latency_buckets, '$[12]')
+    FROM usage_aggregates;
+DROP TABLE usage_aggregates;
+ALTER TABLE usage_aggregates_columnar RENAME TO usage_aggregates;
+"#,
 ];

@@ -1,14 +1,14 @@
 //! `UsageCounter` and `UsageLog`.
 
-use super::{get_enum, get_id, get_ts, get_with, ms, DbError, SqliteStore};
+use super::{get_enum, get_id, get_ts, ms, DbError, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, OptionalExtension, Row, Transaction, TransactionBehavior};
 use tollgate_domain::usage::LATENCY_BOUNDS_MS;
 use tollgate_domain::{
-    AggregateQuery, Granularity, Id, PeriodKey, QueueMessage, QueueName, StoreError, StoredEnum, UsageAggregate,
-    UsageCounter, UsageEvent, UsageIncrement, UsageLog, UsageLogQuery,
+    aggregates_of, AggregateQuery, Granularity, Id, PeriodKey, QueueMessage, QueueName, StoreError, StoredEnum,
+    UsageAggregate, UsageCharge, UsageCounter, UsageEvent, UsageIncrement, UsageLog, UsageLogQuery, UsageRecord,
 };
 
 /// Counts do not go past `i64::MAX` in SQLite; a u64 above it saturates.
@@ -56,18 +56,15 @@ fn event_from_row(r: &Row<'_>) -> rusqlite::Result<UsageEvent> {
     })
 }
 
+/// The aggregate columns, the latency histogram as one column per bucket (`lb0`..`lb12`).
 const AGG_COLS: &str = "org_id, key_id, endpoint_id, granularity, bucket_start, count, cost_units, \
-                        status_2xx, status_4xx, status_5xx, latency_sum_ms, latency_buckets";
+                        status_2xx, status_4xx, status_5xx, latency_sum_ms, \
+                        lb0, lb1, lb2, lb3, lb4, lb5, lb6, lb7, lb8, lb9, lb10, lb11, lb12";
 
-fn decode_buckets(s: String) -> Result<Vec<u64>, String> {
-    let v: Vec<u64> = serde_json::from_str(&s).map_err(|e| e.to_string())?;
-    if v.len() != LATENCY_BOUNDS_MS.len() {
-        return Err(format!("{} latency buckets, expected {}", v.len(), LATENCY_BOUNDS_MS.len()));
-    }
-    Ok(v)
-}
+/// The first histogram column in `AGG_COLS`.
+const FIRST_BUCKET_COL: usize = 11;
 
-/// Columns 0..=11 as in `AGG_COLS`.
+/// Columns as in `AGG_COLS`.
 fn aggregate_from_row(r: &Row<'_>) -> rusqlite::Result<UsageAggregate> {
     Ok(UsageAggregate {
         org_id: get_id(r, 0)?,
@@ -81,70 +78,85 @@ fn aggregate_from_row(r: &Row<'_>) -> rusqlite::Result<UsageAggregate> {
         status_4xx: get_u64(r, 8)?,
         status_5xx: get_u64(r, 9)?,
         latency_sum_ms: get_u64(r, 10)?,
-        latency_buckets: get_with(r, 11, decode_buckets)?,
+        latency_buckets: (0..LATENCY_BOUNDS_MS.len())
+            .map(|i| get_u64(r, FIRST_BUCKET_COL + i))
+            .collect::<rusqlite::Result<_>>()?,
     })
 }
 
-/// Adds `event` to its aggregate of `granularity` (read-modify-write: the caller holds the
-/// write lock of an IMMEDIATE transaction).
-fn add_to_aggregate(tx: &Transaction<'_>, event: &UsageEvent, granularity: Granularity) -> Result<(), DbError> {
-    let empty = UsageAggregate::empty_for(event, granularity);
-    let mut agg = tx
-        .query_row(
-            &format!(
-                "SELECT {AGG_COLS} FROM usage_aggregates WHERE org_id = ?1 AND granularity = ?2 \
-                 AND bucket_start = ?3 AND key_id = ?4 AND endpoint_id = ?5"
-            ),
-            params![
-                empty.org_id.as_str(),
-                granularity.as_str(),
-                ms(empty.bucket_start),
-                empty.key_id.as_str(),
-                empty.endpoint_id.as_str(),
-            ],
-            aggregate_from_row,
-        )
-        .optional()?
-        .unwrap_or(empty);
-    agg.add(event);
-    let buckets = serde_json::to_string(&agg.latency_buckets)
-        .map_err(|e| StoreError::Corrupt(format!("cannot encode latency buckets: {e}")))?;
-    tx.execute(
-        &format!(
-            "INSERT OR REPLACE INTO usage_aggregates ({AGG_COLS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-        ),
-        params![
-            agg.org_id.as_str(),
-            agg.key_id.as_str(),
-            agg.endpoint_id.as_str(),
-            granularity.as_str(),
-            ms(agg.bucket_start),
-            sat_i64(agg.count),
-            sat_i64(agg.cost_units),
-            sat_i64(agg.status_2xx),
-            sat_i64(agg.status_4xx),
-            sat_i64(agg.status_5xx),
-            sat_i64(agg.latency_sum_ms),
-            buckets,
-        ],
-    )?;
+/// Adds `agg` (a batch's merged counts) to the stored aggregate of its bucket, creating it:
+/// one upsert, the histogram added column by column.
+fn add_aggregate(tx: &Transaction<'_>, agg: &UsageAggregate) -> Result<(), DbError> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "INSERT INTO usage_aggregates ({AGG_COLS}) VALUES \
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) \
+         ON CONFLICT (org_id, granularity, bucket_start, key_id, endpoint_id) DO UPDATE SET \
+         count = count + excluded.count, cost_units = cost_units + excluded.cost_units, \
+         status_2xx = status_2xx + excluded.status_2xx, status_4xx = status_4xx + excluded.status_4xx, \
+         status_5xx = status_5xx + excluded.status_5xx, latency_sum_ms = latency_sum_ms + excluded.latency_sum_ms, \
+         lb0 = lb0 + excluded.lb0, lb1 = lb1 + excluded.lb1, lb2 = lb2 + excluded.lb2, lb3 = lb3 + excluded.lb3, \
+         lb4 = lb4 + excluded.lb4, lb5 = lb5 + excluded.lb5, lb6 = lb6 + excluded.lb6, lb7 = lb7 + excluded.lb7, \
+         lb8 = lb8 + excluded.lb8, lb9 = lb9 + excluded.lb9, lb10 = lb10 + excluded.lb10, \
+         lb11 = lb11 + excluded.lb11, lb12 = lb12 + excluded.lb12"
+    ))?;
+    let mut values: Vec<Value> = vec![
+        Value::Text(agg.org_id.as_str().to_string()),
+        Value::Text(agg.key_id.as_str().to_string()),
+        Value::Text(agg.endpoint_id.as_str().to_string()),
+        Value::Text(agg.granularity.as_str().to_string()),
+        Value::Integer(ms(agg.bucket_start)),
+    ];
+    let counts = [agg.count, agg.cost_units, agg.status_2xx, agg.status_4xx, agg.status_5xx, agg.latency_sum_ms];
+    values.extend(counts.iter().chain(&agg.latency_buckets).map(|&v| Value::Integer(sat_i64(v))));
+    stmt.execute(params_from_iter(values))?;
     Ok(())
+}
+
+/// Inserts each event's log entry unless its id is there already; adds the new ones, merged
+/// in memory, to their aggregates. The caller holds the write transaction.
+fn record_batch(tx: &Transaction<'_>, records: &[UsageRecord]) -> Result<Vec<bool>, DbError> {
+    let mut inserted = Vec::with_capacity(records.len());
+    {
+        let mut insert = tx.prepare_cached(&format!(
+            "INSERT OR IGNORE INTO usage_logs ({LOG_COLS}, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+        ))?;
+        for UsageRecord { event, expires_at } in records {
+            let n = insert.execute(params![
+                event.id,
+                event.org_id.as_str(),
+                event.key_id.as_str(),
+                event.endpoint_id.as_str(),
+                event.method,
+                event.path,
+                event.status,
+                event.latency_ms,
+                event.cost_units,
+                event.ip,
+                ms(event.timestamp),
+                event.period.as_str(),
+                ms(*expires_at),
+            ])?;
+            inserted.push(n > 0);
+        }
+    }
+    let new_events = records.iter().zip(&inserted).filter(|(_, &new)| new).map(|(r, _)| &r.event);
+    for agg in aggregates_of(new_events) {
+        add_aggregate(tx, &agg)?;
+    }
+    Ok(inserted)
 }
 
 /// The counter's value (0 if none).
 fn counter_value(c: &rusqlite::Connection, org_id: &Id, period: &PeriodKey) -> Result<u64, DbError> {
     let used: Option<u64> = c
-        .query_row(
-            "SELECT used FROM usage_counters WHERE org_id = ?1 AND period = ?2",
-            params![org_id.as_str(), period.as_str()],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT used FROM usage_counters WHERE org_id = ?1 AND period = ?2")?
+        .query_row(params![org_id.as_str(), period.as_str()], |r| r.get(0))
         .optional()?;
     Ok(used.unwrap_or(0))
 }
 
-/// The conditional increment behind `add_usage`: create the counter at `cost`, or add `cost`
+/// The conditional quota increment behind `charge`: create the counter at `cost`, or add `cost`
 /// if the new total stays within `hard_limit`, in one statement.
 fn increment_usage(
     c: &rusqlite::Connection,
@@ -162,11 +174,13 @@ fn increment_usage(
     // One statement: create at `cost`, or add `cost` if the new total stays within the
     // limit. No row comes back when the condition fails.
     let used: Option<u64> = c
-        .query_row(
+        .prepare_cached(
             "INSERT INTO usage_counters (org_id, period, used, expires_at) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT (org_id, period) DO UPDATE SET used = used + excluded.used, \
              expires_at = max(expires_at, excluded.expires_at) \
              WHERE ?5 IS NULL OR usage_counters.used + excluded.used <= ?5 RETURNING used",
+        )?
+        .query_row(
             params![org_id.as_str(), period.as_str(), sat_i64(cost), ms(expires_at), hard_limit.map(sat_i64)],
             |r| r.get(0),
         )
@@ -175,6 +189,33 @@ fn increment_usage(
         Some(used) => UsageIncrement::Counted { used },
         None => UsageIncrement::LimitReached { used: current(c)? },
     })
+}
+
+/// `charge` inside the caller's write transaction: the rate window first (a full window
+/// changes nothing), then the conditional quota increment, then the window counts the call.
+fn charge_in(tx: &rusqlite::Connection, charge: &UsageCharge) -> Result<UsageIncrement, DbError> {
+    let UsageCharge { org_id, period, cost, hard_limit, expires_at, rate } = charge;
+    if let Some(rate) = rate {
+        let in_window: Option<u64> = tx
+            .prepare_cached("SELECT used FROM rate_windows WHERE bucket = ?1 AND window_start = ?2")?
+            .query_row(params![rate.bucket, rate.window_start], |r| r.get(0))
+            .optional()?;
+        if in_window.is_some_and(|n| n >= u64::from(rate.limit)) {
+            return Ok(UsageIncrement::RateLimited { used: counter_value(tx, org_id, period)? });
+        }
+    }
+    let outcome = increment_usage(tx, org_id, period, *cost, *hard_limit, *expires_at)?;
+    if let (Some(rate), UsageIncrement::Counted { .. }) = (rate, outcome) {
+        // A window of another minute is replaced: only the current one is kept per bucket.
+        tx.prepare_cached(
+            "INSERT INTO rate_windows (bucket, window_start, used) VALUES (?1, ?2, 1) \
+             ON CONFLICT (bucket) DO UPDATE SET \
+             used = CASE WHEN window_start = excluded.window_start THEN used + 1 ELSE 1 END, \
+             window_start = excluded.window_start",
+        )?
+        .execute(params![rate.bucket, rate.window_start])?;
+    }
+    Ok(outcome)
 }
 
 /// A queue message to add in the same transaction as a counter increment.
@@ -186,33 +227,50 @@ pub(crate) struct HeldMessage {
     pub enqueued_at_ms: i64,
 }
 
+/// One call's charge in a group commit, with the usage event to hold if it is counted.
+pub(crate) struct HeldCharge {
+    pub charge: UsageCharge,
+    pub held: HeldMessage,
+}
+
 impl SqliteStore {
-    /// `add_usage`, and when the call is counted, `held` added to the queue table of this file,
-    /// in one transaction: both or neither survive a crash. The queue's tables must exist in
-    /// this file (`SqliteQueue::open` on the same path creates them).
-    #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period), err(level = "debug"))]
-    pub(crate) async fn add_usage_holding(
+    /// A group commit of the call meter, in one write transaction: first `completions` (held
+    /// usage-queue messages whose outcome is known: final body, visible now; see
+    /// `SqliteQueue::complete_held`), then each charge in order, each with its own exact
+    /// decision, its held message added when it is counted. All or nothing: on an error no
+    /// charge is counted and no completion written. The queue's tables must exist in this
+    /// file (`SqliteQueue` on the same file creates them).
+    #[tracing::instrument(skip_all, fields(charges = charges.len(), completions = completions.len()), err(level = "debug"))]
+    pub(crate) async fn commit_group(
         &self,
-        org_id: &Id,
-        period: &PeriodKey,
-        cost: u64,
-        hard_limit: Option<u64>,
-        expires_at: DateTime<Utc>,
-        held: HeldMessage,
-    ) -> Result<UsageIncrement, StoreError> {
-        let (org_id, period) = (org_id.clone(), period.clone());
+        charges: Vec<HeldCharge>,
+        completions: Vec<QueueMessage>,
+    ) -> Result<Vec<UsageIncrement>, StoreError> {
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let outcome = increment_usage(&tx, &org_id, &period, cost, hard_limit, expires_at)?;
-            if let UsageIncrement::Counted { .. } = outcome {
-                let m = &held.message;
-                tx.execute(
-                    crate::queue::INSERT_MESSAGE,
-                    params![held.queue.as_str(), m.id, m.body, held.visible_at_ms, held.enqueued_at_ms],
-                )?;
+            if !completions.is_empty() {
+                let mut complete = tx.prepare_cached(crate::queue::COMPLETE_HELD)?;
+                for m in &completions {
+                    complete.execute(params![QueueName::Usage.as_str(), m.id, m.body])?;
+                }
+            }
+            let mut outcomes = Vec::with_capacity(charges.len());
+            for HeldCharge { charge, held } in &charges {
+                let outcome = charge_in(&tx, charge)?;
+                if let UsageIncrement::Counted { .. } = outcome {
+                    let m = &held.message;
+                    tx.prepare_cached(crate::queue::INSERT_MESSAGE)?.execute(params![
+                        held.queue.as_str(),
+                        m.id,
+                        m.body,
+                        held.visible_at_ms,
+                        held.enqueued_at_ms
+                    ])?;
+                }
+                outcomes.push(outcome);
             }
             tx.commit()?;
-            Ok(outcome)
+            Ok(outcomes)
         })
         .await
     }
@@ -220,17 +278,20 @@ impl SqliteStore {
 
 #[async_trait]
 impl UsageCounter for SqliteStore {
-    #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period, cost = cost, hard_limit = ?hard_limit), err(level = "debug"))]
-    async fn add_usage(
-        &self,
-        org_id: &Id,
-        period: &PeriodKey,
-        cost: u64,
-        hard_limit: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<UsageIncrement, StoreError> {
-        let (org_id, period) = (org_id.clone(), period.clone());
-        self.call(move |c| increment_usage(c, &org_id, &period, cost, hard_limit, expires_at)).await
+    #[tracing::instrument(skip_all, fields(org_id = %charge.org_id, period = %charge.period, cost = charge.cost, hard_limit = ?charge.hard_limit), err(level = "debug"))]
+    async fn charge(&self, charge: &UsageCharge) -> Result<UsageIncrement, StoreError> {
+        let charge = charge.clone();
+        self.call(move |c| {
+            if charge.rate.is_none() {
+                // One statement: no transaction needed.
+                return charge_in(c, &charge);
+            }
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let outcome = charge_in(&tx, &charge)?;
+            tx.commit()?;
+            Ok(outcome)
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period), err(level = "debug"))]
@@ -242,40 +303,17 @@ impl UsageCounter for SqliteStore {
 
 #[async_trait]
 impl UsageLog for SqliteStore {
-    // The event's IP stays out of the span.
-    #[tracing::instrument(skip_all, fields(event_id = %event.id, org_id = %event.org_id), err(level = "debug"))]
-    async fn record_usage(&self, event: &UsageEvent, expires_at: DateTime<Utc>) -> Result<bool, StoreError> {
-        let event = event.clone();
+    #[tracing::instrument(skip_all, fields(events = records.len()), err(level = "debug"))]
+    async fn record_usage_batch(&self, records: &[UsageRecord]) -> Result<Vec<bool>, StoreError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let records = records.to_vec();
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let inserted = tx.execute(
-                &format!(
-                    "INSERT OR IGNORE INTO usage_logs ({LOG_COLS}, expires_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-                ),
-                params![
-                    event.id,
-                    event.org_id.as_str(),
-                    event.key_id.as_str(),
-                    event.endpoint_id.as_str(),
-                    event.method,
-                    event.path,
-                    event.status,
-                    event.latency_ms,
-                    event.cost_units,
-                    event.ip,
-                    ms(event.timestamp),
-                    event.period.as_str(),
-                    ms(expires_at),
-                ],
-            )?;
-            if inserted == 0 {
-                return Ok(false);
-            }
-            add_to_aggregate(&tx, &event, Granularity::Hour)?;
-            add_to_aggregate(&tx, &event, Granularity::Day)?;
+            let inserted = record_batch(&tx, &records)?;
             tx.commit()?;
-            Ok(true)
+            Ok(inserted)
         })
         .await
     }
