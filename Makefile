@@ -46,6 +46,7 @@ test:
 	$(VENV_PATH) cfn-lint template.yaml
 	@echo "==> the benchmark still runs (debug build, --quick; real numbers: make bench)"
 	cargo build --locked -q $(LAMBDA_BIN_FLAGS)
+	cargo build --locked -q -p tollgate-local --bin tollgate
 	$(VENV_PATH) cargo run --locked -q -p tollgate-tests --bin bench -- --quick --cold-start --debug-binaries > /dev/null
 	@echo "==> README walk-through against the real server binary"
 	@bash scripts/e2e-walkthrough.sh
@@ -60,6 +61,7 @@ test:
 bench:
 	@bash scripts/setup-test-tools.sh
 	cargo build --release --locked $(LAMBDA_BIN_FLAGS)
+	cargo build --release --locked -p tollgate-local --bin tollgate
 	$(VENV_PATH) cargo run --release --locked -p tollgate-tests --bin bench -- --dynamodb --cold-start
 
 lint:

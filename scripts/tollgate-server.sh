@@ -8,7 +8,7 @@ start_tollgate() {
   local data=$1 log=$2
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   base="http://127.0.0.1:$port"
-  PORT=$port DATA_DIR="$data" ADMIN_EMAIL=ops@example.com ADMIN_PASSWORD=admin-pass-123 RUST_LOG=info \
+  PORT=$port DATA_DIR="$data" ADMIN_EMAIL=ops@example.com ADMIN_PASSWORD=admin-pass-123 RUST_LOG=info,access=debug \
     "${CARGO_TARGET_DIR:-target}/debug/tollgate" >"$log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do

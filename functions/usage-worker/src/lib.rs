@@ -9,22 +9,8 @@
 
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
-use tollgate_domain::{Id, Store, UsageEvent};
+use tollgate_domain::{Id, Store, UsageEvent, UsageRecord};
 use tracing::Instrument;
-
-/// What happened to one message.
-#[derive(Debug)]
-enum Outcome {
-    /// Recorded now; the key and time, for the key's `last_used_at`.
-    Recorded {
-        org_id: Id,
-        key_id: Id,
-        at: DateTime<Utc>,
-    },
-    Duplicate,
-    Poison(serde_json::Error),
-    Failed(String),
-}
 
 /// Records every message of a batch (`(message id, body)` pairs) and returns the ids of the
 /// messages that failed, for the queue to deliver again. A duplicate event (its id already
@@ -46,64 +32,82 @@ pub async fn process_batch(store: &dyn Store, messages: Vec<(String, String)>, n
     failed
 }
 
-/// (recorded, duplicates, failed message ids).
+/// (recorded, duplicates, failed message ids): the events of the batch are recorded in one
+/// store call (`record_usage_batch`: one transaction on SQLite, a few on DynamoDB).
 async fn record_all(
     store: &dyn Store,
     messages: Vec<(String, String)>,
     now: DateTime<Utc>,
 ) -> (usize, usize, Vec<String>) {
-    let (mut recorded, mut duplicates) = (0usize, 0usize);
     let mut failed = Vec::new();
-    let mut retention: HashMap<Id, u32> = HashMap::new();
-    let mut last_used: HashMap<(Id, Id), DateTime<Utc>> = HashMap::new();
+    let mut retention: HashMap<Id, Option<u32>> = HashMap::new();
+    let (mut ids, mut records) = (Vec::with_capacity(messages.len()), Vec::with_capacity(messages.len()));
     for (message_id, body) in messages {
-        match process_one(store, &body, now, &mut retention).await {
-            Outcome::Recorded { org_id, key_id, at } => {
-                recorded += 1;
-                let latest = last_used.entry((org_id, key_id)).or_insert(at);
-                *latest = (*latest).max(at);
-            }
-            Outcome::Duplicate => duplicates += 1,
-            Outcome::Poison(e) => {
+        let event: UsageEvent = match serde_json::from_str(&body) {
+            Ok(e) => e,
+            Err(e) => {
                 // The body may be anything: its first bytes are not logged, only its size.
                 tracing::warn!(message_id = %message_id, body_len = body.len(), error = %e, "usage message is not a usage event");
                 failed.push(message_id);
+                continue;
             }
-            Outcome::Failed(e) => {
-                tracing::error!(message_id = %message_id, error = %e, "recording a usage event failed");
-                failed.push(message_id);
-            }
+        };
+        let Some(days) = retention_days(store, &event.org_id, now, &mut retention).await else {
+            failed.push(message_id);
+            continue;
+        };
+        let expires_at = event.timestamp + chrono::Duration::days(i64::from(days));
+        ids.push(message_id);
+        records.push(UsageRecord { event, expires_at });
+    }
+    if records.is_empty() {
+        return (0, 0, failed);
+    }
+    let recorded = match store.record_usage_batch(&records).await {
+        Ok(recorded) => recorded,
+        Err(e) => {
+            // Nothing of the batch may be assumed recorded: every event is retried (ids
+            // make a second recording a duplicate).
+            tracing::error!(error = %e, events = records.len(), "recording usage events failed");
+            failed.extend(ids);
+            return (0, 0, failed);
         }
+    };
+    let mut last_used: HashMap<(&Id, &Id), DateTime<Utc>> = HashMap::new();
+    for (record, _) in records.iter().zip(&recorded).filter(|(_, &new)| new) {
+        let e = &record.event;
+        let latest = last_used.entry((&e.org_id, &e.key_id)).or_insert(e.timestamp);
+        *latest = (*latest).max(e.timestamp);
     }
     // Once per key per batch, off the gateway's hot path. Informational: a failure is
     // logged and does not fail the batch (the events themselves are recorded).
     for ((org_id, key_id), at) in last_used {
-        if let Err(e) = store.mark_api_key_used(&org_id, &key_id, at).await {
+        if let Err(e) = store.mark_api_key_used(org_id, key_id, at).await {
             tracing::warn!(key_id = %key_id, error = %e, "could not update the key's last use");
         }
     }
-    (recorded, duplicates, failed)
+    let new = recorded.iter().filter(|&&new| new).count();
+    (new, recorded.len() - new, failed)
 }
 
-async fn process_one(store: &dyn Store, body: &str, now: DateTime<Utc>, retention: &mut HashMap<Id, u32>) -> Outcome {
-    let event: UsageEvent = match serde_json::from_str(body) {
-        Ok(e) => e,
-        Err(e) => return Outcome::Poison(e),
-    };
-    let days = match retention.get(&event.org_id) {
-        Some(&d) => d,
-        None => match tollgate_app::current_subscription(store, &event.org_id, now).await {
-            Ok((_, plan)) => {
-                retention.insert(event.org_id.clone(), plan.retention_days);
-                plan.retention_days
-            }
-            Err(e) => return Outcome::Failed(format!("plan of {}: {e}", event.org_id)),
-        },
-    };
-    let expires_at = event.timestamp + chrono::Duration::days(i64::from(days));
-    match store.record_usage(&event, expires_at).await {
-        Ok(true) => Outcome::Recorded { org_id: event.org_id, key_id: event.key_id, at: event.timestamp },
-        Ok(false) => Outcome::Duplicate,
-        Err(e) => Outcome::Failed(format!("event {}: {e}", event.id)),
+/// The log retention of `org_id`'s plan, read once per organization per batch. None (logged)
+/// when it cannot be read: that organization's events fail and are retried.
+async fn retention_days(
+    store: &dyn Store,
+    org_id: &Id,
+    now: DateTime<Utc>,
+    cache: &mut HashMap<Id, Option<u32>>,
+) -> Option<u32> {
+    if let Some(&days) = cache.get(org_id) {
+        return days;
     }
+    let days = match tollgate_app::current_subscription(store, org_id, now).await {
+        Ok((_, plan)) => Some(plan.retention_days),
+        Err(e) => {
+            tracing::error!(org_id = %org_id, error = %e, "the plan of a usage event's organization could not be read");
+            None
+        }
+    };
+    cache.insert(org_id.clone(), days);
+    days
 }

@@ -241,6 +241,7 @@ impl CallMeter for SqliteCallMeter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
     use tollgate_domain::{Id, PeriodKey, UsageCounter};
 
     fn event(id: &str) -> UsageEvent {
@@ -307,6 +308,47 @@ mod tests {
         assert_eq!(body.status, 0, "outcome unknown");
         // An outcome arriving after delivery does not change what was delivered.
         assert_eq!(queue.complete_held(QueueName::Usage, &[event("req_lost").to_message()]).await.unwrap(), 0);
+        drop((meter, queue));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn concurrent_calls_share_transactions_and_each_keeps_its_exact_decision() {
+        let (meter, _store, queue, dir) = meter(Duration::from_secs(60)).await;
+        let meter = Arc::new(meter);
+        let db = queue.path().expect("a file").to_path_buf();
+        let expires = Utc::now() + chrono::Duration::days(400);
+        let calls: Vec<_> = (0..200)
+            .map(|i| {
+                let (meter, db) = (meter.clone(), db.clone());
+                tokio::spawn(async move {
+                    let mut e = event(&format!("req_{i}"));
+                    e.cost_units = 1;
+                    let outcome = meter.count(&e, Some(150), expires, None).await.unwrap();
+                    if let UsageIncrement::Counted { used } = outcome {
+                        // Answered only once committed: another connection sees the charge.
+                        let other = SqliteStore::open(&db).unwrap();
+                        let seen = other.usage(&e.org_id, &e.period).await.unwrap();
+                        assert!(seen >= used, "answered before its commit: {seen} < {used}");
+                    }
+                    outcome
+                })
+            })
+            .collect();
+        let mut counted = Vec::new();
+        for c in calls {
+            match c.await.unwrap() {
+                UsageIncrement::Counted { used } => counted.push(used),
+                UsageIncrement::LimitReached { used } => assert_eq!(used, 150),
+                other => panic!("no rate window was given: {other:?}"),
+            }
+        }
+        counted.sort_unstable();
+        assert_eq!(counted, (1..=150).collect::<Vec<_>>(), "each counted call saw its own total");
+        assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 150, "one held event per counted call");
+        let (charges, _, transactions) = meter.stats().snapshot();
+        assert_eq!(charges, 200);
+        assert!(transactions < 100, "{transactions} transactions for 200 concurrent calls: not grouped");
         drop((meter, queue));
         std::fs::remove_dir_all(dir).unwrap();
     }

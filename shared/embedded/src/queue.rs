@@ -572,6 +572,55 @@ mod tests {
         );
     }
 
+    /// SQLite VM instructions (in hundreds) that one `receive` of 10 runs with `backlog`
+    /// visible messages waiting.
+    async fn receive_work(backlog: usize) -> u64 {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let q = SqliteQueue::open_in_memory().unwrap();
+        let messages: Vec<QueueMessage> = (0..backlog).map(|i| msg(&format!("m{i:06}"))).collect();
+        for chunk in messages.chunks(1000) {
+            q.send(QueueName::Usage, chunk).await.unwrap();
+        }
+        let steps = Arc::new(AtomicU64::new(0));
+        let counter = steps.clone();
+        q.call(move |c| {
+            c.progress_handler(
+                100,
+                Some(move || {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    false
+                }),
+            );
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let got = q.receive(QueueName::Usage, 10, Duration::from_secs(30), Utc::now()).await.unwrap();
+        q.call(|c| {
+            c.progress_handler(0, None::<fn() -> bool>);
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            ids(&got),
+            [
+                "m000000", "m000001", "m000002", "m000003", "m000004", "m000005", "m000006", "m000007", "m000008",
+                "m000009"
+            ]
+        );
+        steps.load(Ordering::Relaxed)
+    }
+
+    #[tokio::test]
+    async fn a_receive_costs_the_same_whatever_the_backlog() {
+        let small = receive_work(100).await;
+        let large = receive_work(20_000).await;
+        // Counted in SQLite VM instructions, not time: a scan of the backlog (what a
+        // dead-letter SELECT over every visible message did) would be hundreds of times more.
+        assert!(large <= small * 2 + 10, "receive work grew with the backlog: {small} -> {large} (x100 VM ops)");
+    }
+
     #[tokio::test]
     async fn survives_reopen_next_to_other_tables() {
         let dir = std::env::temp_dir().join(format!("tollgate-queue-{}", tollgate_domain::id::random_base62(8)));

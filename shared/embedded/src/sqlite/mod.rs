@@ -261,6 +261,57 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_json_latency_histograms_of_version_2_become_columns() {
+        use tollgate_domain::{AggregateQuery, Granularity, UsageLog};
+        let dir = std::env::temp_dir().join(format!("tollgate-embedded-sqlite-{}", Id::generate("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tollgate.db");
+        {
+            // A database as version 2 left it, with one aggregate.
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.execute_batch(MIGRATIONS[1]).unwrap();
+            c.pragma_update(None, "user_version", 2).unwrap();
+            c.execute(
+                "INSERT INTO usage_aggregates VALUES ('org_1', 'hour', 3600000, 'key_1', 'ep_1', 7, 9, 5, 1, 1, 700, \
+                 '[1,0,0,0,0,2,0,0,0,0,0,0,4]')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.schema_version().await.unwrap() as usize, MIGRATIONS.len());
+        let query = AggregateQuery {
+            org_id: Id::from_string("org_1"),
+            granularity: Granularity::Hour,
+            from: DateTime::from_timestamp(0, 0).unwrap(),
+            to: DateTime::from_timestamp(7200, 0).unwrap(),
+        };
+        let aggs = store.usage_aggregates(&query).await.unwrap();
+        assert_eq!(aggs.len(), 1);
+        assert_eq!((aggs[0].count, aggs[0].cost_units, aggs[0].status_2xx, aggs[0].latency_sum_ms), (7, 9, 5, 700));
+        assert_eq!(aggs[0].latency_buckets, [1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 4]);
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_histogram_has_a_column_per_latency_bucket() {
+        let c = Connection::open_in_memory().unwrap();
+        for m in MIGRATIONS {
+            c.execute_batch(m).unwrap();
+        }
+        let columns: Vec<String> = c
+            .prepare("SELECT name FROM pragma_table_info('usage_aggregates') WHERE name GLOB 'lb[0-9]*'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(columns.len(), tollgate_domain::usage::LATENCY_BOUNDS_MS.len());
+    }
+
+    #[tokio::test]
     async fn refuses_a_database_from_a_newer_build() {
         let dir = std::env::temp_dir().join(format!("tollgate-embedded-sqlite-{}", Id::generate("t")));
         let path = dir.join("tollgate.db");

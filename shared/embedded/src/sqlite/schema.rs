@@ -223,7 +223,7 @@ CREATE TABLE usage_aggregates (
     PRIMARY KEY (org_id, granularity, bucket_start, key_id, endpoint_id)
 ) STRICT, WITHOUT ROWID;
 "#,
-    // 2: shared rate windows (checked in the quota's transaction) and the latency histogram
+    // 3: shared rate windows (checked in the quota's transaction) and the latency histogram
     // as one column per bucket, so a batch adds to it in SQL instead of re-parsing JSON.
     r#"
 CREATE TABLE rate_windows (

@@ -39,7 +39,7 @@ impl ColdStart {
 }
 
 /// `$CARGO_TARGET_DIR/<profile>`, or the workspace's `target/<profile>`.
-fn binaries_dir(profile: &str) -> PathBuf {
+pub fn binaries_dir(profile: &str) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))

@@ -1,21 +1,29 @@
-//! `make bench`: the gateway measured side by side with its upstream, in one run.
+//! `make bench`: the metered call measured against the same server's no-op, in one run.
 //!
-//! 1. A tiny upstream on loopback; the local platform (SQLite, real TCP) in front of it.
-//! 2. At several concurrencies: p50/p99 latency and requests/s calling the upstream directly
-//!    and through the gateway (key check, rate limit, exact quota write, forward, usage event).
-//! 3. Store round trips per gateway call (counted by the gateway).
-//! 4. Usage events per second through the usage worker (queue -> logs + aggregates).
-//! 5. With `--dynamodb` (needs the test venv's moto): DynamoDB SDK calls per gateway call.
-//! 6. With `--cold-start` (needs moto and the functions' release binaries, which `make bench`
+//! 1. The real `tollgate` binary (release; `--debug-binaries`: debug) as its own process on a
+//!    seeded SQLite data directory, its usage worker running. At 1, 8 and 64 connections,
+//!    interleaved rounds of `GET /health` (the no-op) and a metered call (`GET /api/v1/bench/x`
+//!    to the built-in echo: key, rate limit, exact quota write, usage event), medians. Each
+//!    metered round waits for the usage queue to drain, and its throughput and the server's
+//!    CPU per call count that deferred work. Resident memory is read from `/proc`.
+//! 2. Store round trips and transactions per gateway call (in process, counted by the gateway
+//!    and by the call meter's group commit).
+//! 3. The usage worker draining a backlog (SQLite queue -> logs + hourly/daily aggregates),
+//!    its rate over the first and the last third of the backlog.
+//! 4. With `--dynamodb` (needs the test venv's moto): DynamoDB SDK calls per gateway call, and
+//!    a hot key (many concurrent calls on one key's counter item).
+//! 5. With `--cold-start` (needs moto and the functions' release binaries, which `make bench`
 //!    builds): each Lambda function's init time to its first Runtime API poll, and its size.
 //!
-//! `--quick` runs fewer requests and `--debug-binaries` times the functions' debug builds:
-//! `make test` uses both to keep the benchmark working.
+//! `--quick` runs shorter rounds and smaller backlogs, and `--debug-binaries` uses debug
+//! builds: `make test` uses both to keep the benchmark working.
 
 mod cold_start;
+mod server;
 
 use axum::http::StatusCode;
 use serde_json::json;
+use server::Server;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tollgate_domain::{Endpoint, Id, Plan, QueueMessage, QueueName, Store, UsageEvent};
@@ -23,24 +31,37 @@ use tollgate_embedded::SqliteStore;
 use tollgate_tests::app::{TempDir, TestApp};
 use tollgate_tests::moto::MotoServer;
 
+/// One load run: sorted latencies and throughput.
 struct Run {
-    p50: Duration,
-    p99: Duration,
-    rps: f64,
+    latencies: Vec<Duration>,
+    elapsed: Duration,
     errors: usize,
 }
 
-/// `total` GETs of `url` spread over `concurrency` workers.
-async fn load(client: &reqwest::Client, url: &str, key: Option<&str>, concurrency: usize, total: usize) -> Run {
+impl Run {
+    fn quantile(&self, p: f64) -> Duration {
+        let all = &self.latencies;
+        if all.is_empty() {
+            return Duration::ZERO;
+        }
+        all[((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1]
+    }
+    fn calls(&self) -> usize {
+        self.latencies.len()
+    }
+}
+
+/// GETs of `url` from `concurrency` workers for `duration`.
+async fn load(client: &reqwest::Client, url: &str, key: Option<&str>, concurrency: usize, duration: Duration) -> Run {
     let started = Instant::now();
-    let per_worker = total / concurrency;
+    let deadline = started + duration;
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
             let (client, url, key) = (client.clone(), url.to_string(), key.map(str::to_string));
             tokio::spawn(async move {
-                let mut lat = Vec::with_capacity(per_worker);
+                let mut lat = Vec::new();
                 let mut errors = 0;
-                for _ in 0..per_worker {
+                while Instant::now() < deadline {
                     let t = Instant::now();
                     let mut req = client.get(&url);
                     if let Some(k) = &key {
@@ -58,21 +79,20 @@ async fn load(client: &reqwest::Client, url: &str, key: Option<&str>, concurrenc
             })
         })
         .collect();
-    let mut all = Vec::with_capacity(total);
+    let mut latencies = Vec::new();
     let mut errors = 0;
     for w in workers {
         let (lat, e) = w.await.expect("load worker");
-        all.extend(lat);
+        latencies.extend(lat);
         errors += e;
     }
     let elapsed = started.elapsed();
-    all.sort();
-    let q = |p: f64| all[((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1];
-    Run { p50: q(0.50), p99: q(0.99), rps: all.len() as f64 / elapsed.as_secs_f64(), errors }
+    latencies.sort();
+    Run { latencies, elapsed, errors }
 }
 
 /// A part of the benchmark that could not run: said on stderr, and the run fails.
-fn fail(why: &str) -> ! {
+pub(crate) fn fail(why: &str) -> ! {
     eprintln!("bench: {why}");
     std::process::exit(1)
 }
@@ -117,10 +137,19 @@ async fn tenant(app: &TestApp, upstream: &str) -> String {
     key
 }
 
-async fn worker_throughput(events: usize) -> f64 {
+/// The worker's drain of a backlog: overall events/s, and over the first and last third.
+struct Drain {
+    events: usize,
+    overall: f64,
+    first_third: f64,
+    last_third: f64,
+}
+
+async fn worker_drain(events: usize) -> Drain {
     let dir = TempDir::new("bench-worker");
-    let db = dir.0.join("tollgate.db");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).expect("sqlite"));
+    let db = dir.0.join(tollgate_local::DB_FILE);
+    let sqlite = SqliteStore::open(&db).expect("sqlite");
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     let app = TestApp::on_store_without_worker(dir, store.clone()).await;
     app.register("worker@example.com").await;
     let user = app.stored_user("worker@example.com").await;
@@ -130,33 +159,69 @@ async fn worker_throughput(events: usize) -> f64 {
             let e = UsageEvent {
                 id: format!("req_bench{i}"),
                 org_id: user.default_org_id.clone(),
-                key_id: Id::from_string("key_bench"),
+                key_id: Id::from_string(if i % 3 == 0 { "key_bench_a" } else { "key_bench_b" }),
                 endpoint_id: Id::from_string(if i % 2 == 0 { "ep_echo" } else { "ep_other" }),
                 method: "GET".into(),
                 path: "/api/v1/echo/x".into(),
                 status: if i % 10 == 0 { 500 } else { 200 },
                 latency_ms: (i % 300) as u32,
                 cost_units: 1,
-                ip: None,
+                ip: Some("127.0.0.1".into()),
                 timestamp: now,
                 period: tollgate_domain::Period::containing(now).key,
             };
             e.to_message()
         })
         .collect();
-    for chunk in messages.chunks(500) {
-        tollgate_domain::Queue::send(app.platform.queue.as_ref(), QueueName::Usage, chunk).await.expect("enqueue");
+    // The server's arrangement: the queue on the store's connection.
+    let queue = Arc::new(tollgate_embedded::SqliteQueue::on_store(&sqlite).await.expect("queue"));
+    for chunk in messages.chunks(1000) {
+        tollgate_domain::Queue::send(queue.as_ref(), QueueName::Usage, chunk).await.expect("enqueue");
     }
+    let (third, two_thirds) = ((events / 3) as u64, (2 * events / 3) as u64);
     let started = Instant::now();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = tollgate_local::workers::spawn_usage_worker(app.state.clone(), app.platform.queue.clone(), stopped);
-    while app.platform.queue.depth(QueueName::Usage).await.expect("depth") > 0 {
+    let worker = tollgate_local::workers::spawn_usage_worker(app.state.clone(), queue.clone(), stopped);
+    let (mut at_first, mut at_second) = (None, None);
+    loop {
+        let depth = queue.depth(QueueName::Usage).await.expect("depth");
+        let t = started.elapsed();
+        if depth <= two_thirds && at_first.is_none() {
+            at_first = Some(t);
+        }
+        if depth <= third && at_second.is_none() {
+            at_second = Some(t);
+        }
+        if depth == 0 {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let rate = events as f64 / started.elapsed().as_secs_f64();
+    let total = started.elapsed();
     let _ = stop.send(true);
     let _ = worker.await;
-    rate
+    let recorded = store
+        .query_usage(
+            &tollgate_domain::UsageLogQuery {
+                org_id: Some(user.default_org_id.clone()),
+                limit: 1,
+                ..Default::default()
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("usage log");
+    if recorded.0.is_empty() {
+        fail("the worker drained the queue but logged nothing");
+    }
+    let (first, second) = (at_first.unwrap_or(total), at_second.unwrap_or(total));
+    let third_events = (events / 3).max(1) as f64;
+    Drain {
+        events,
+        overall: events as f64 / total.as_secs_f64(),
+        first_third: third_events / first.as_secs_f64().max(1e-9),
+        last_third: third_events / (total.saturating_sub(second)).as_secs_f64().max(1e-9),
+    }
 }
 
 /// moto from the test venv, for the DynamoDB and cold-start sections.
@@ -179,6 +244,144 @@ async fn dynamodb_calls_per_request(moto: &MotoServer) -> f64 {
     (moto.request_count() - before) as f64 / 50.0
 }
 
+/// Medians of the interleaved rounds at one concurrency.
+struct Row {
+    concurrency: usize,
+    health_rps: f64,
+    health_p50: Duration,
+    health_p99: Duration,
+    /// Calls over the load time plus the drain of their deferred work.
+    metered_rps: f64,
+    metered_p50: Duration,
+    metered_p99: Duration,
+    /// Server CPU per call, the metered one's including its deferred work.
+    health_cpu: Duration,
+    metered_cpu: Duration,
+    errors: usize,
+}
+
+fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
+    v[v.len() / 2]
+}
+
+/// Interleaved rounds of `/health` and the metered call at `concurrency`.
+async fn measure_row(
+    server: &Server,
+    client: &reqwest::Client,
+    key: &str,
+    concurrency: usize,
+    rounds: usize,
+    duration: Duration,
+) -> Row {
+    let (health_url, metered_url) = (format!("{}/health", server.base), format!("{}/api/v1/bench/x", server.base));
+    let (mut h_rps, mut h_p50, mut h_p99, mut h_cpu) = (vec![], vec![], vec![], vec![]);
+    let (mut m_rps, mut m_p50, mut m_p99, mut m_cpu) = (vec![], vec![], vec![], vec![]);
+    let mut errors = 0;
+    for _ in 0..rounds {
+        let cpu0 = server.cpu();
+        let h = load(client, &health_url, None, concurrency, duration).await;
+        let cpu1 = server.cpu();
+        h_rps.push(h.calls() as f64 / h.elapsed.as_secs_f64());
+        (h_p50.push(h.quantile(0.5)), h_p99.push(h.quantile(0.99)));
+        h_cpu.push((cpu1 - cpu0).as_secs_f64() / h.calls().max(1) as f64);
+
+        let started = Instant::now();
+        let m = load(client, &metered_url, Some(key), concurrency, duration).await;
+        server.drained().await;
+        let with_drain = started.elapsed();
+        let cpu2 = server.cpu();
+        m_rps.push(m.calls() as f64 / with_drain.as_secs_f64());
+        (m_p50.push(m.quantile(0.5)), m_p99.push(m.quantile(0.99)));
+        m_cpu.push((cpu2 - cpu1).as_secs_f64() / m.calls().max(1) as f64);
+        errors += h.errors + m.errors;
+    }
+    Row {
+        concurrency,
+        health_rps: median(h_rps),
+        health_p50: median(h_p50),
+        health_p99: median(h_p99),
+        metered_rps: median(m_rps),
+        metered_p50: median(m_p50),
+        metered_p99: median(m_p99),
+        health_cpu: Duration::from_secs_f64(median(h_cpu)),
+        metered_cpu: Duration::from_secs_f64(median(m_cpu)),
+        errors,
+    }
+}
+
+/// Seeds a data directory for the server: a tenant whose key calls `/api/v1/bench/{*rest}` on
+/// the built-in echo. Returns the directory and the key.
+async fn seeded_data_dir() -> (TempDir, String) {
+    let data = TempDir::new("bench-server");
+    let store = SqliteStore::open(&data.0.join(tollgate_local::DB_FILE)).expect("sqlite");
+    let app = TestApp::on_store_without_worker(TempDir::new("bench-seed"), Arc::new(store)).await;
+    let key = tenant(&app, tollgate_domain::BUILTIN_ECHO).await;
+    (data, key)
+}
+
+/// Store round trips and transactions per gateway call, in process, at 64 connections.
+async fn round_trips(calls: usize) -> (f64, f64, f64, u64) {
+    let app = TestApp::new().await;
+    let key = tenant(&app, tollgate_domain::BUILTIN_ECHO).await;
+    let addr = serve(app.router.clone()).await;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
+    let url = format!("http://{addr}/api/v1/bench/x");
+    load(&client, &url, Some(&key), 4, Duration::from_millis(200)).await;
+    let stats = || app.platform.group_commit_stats().expect("embedded meter").snapshot();
+    let (calls0, reads0, writes0) = app.platform.gateway.stats.snapshot();
+    let (_, _, tx0) = stats();
+    let per_worker = calls / 64;
+    let workers: Vec<_> = (0..64)
+        .map(|_| {
+            let (client, url, key) = (client.clone(), url.clone(), key.clone());
+            tokio::spawn(async move {
+                for _ in 0..per_worker {
+                    let r = client.get(&url).header("x-api-key", &key).send().await.expect("call");
+                    assert_eq!(r.status(), StatusCode::OK);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.expect("worker");
+    }
+    app.platform.flush().await;
+    let (calls, reads, writes) = app.platform.gateway.stats.snapshot();
+    let (_, _, tx) = stats();
+    let n = (calls - calls0).max(1) as f64;
+    ((reads - reads0) as f64 / n, (writes - writes0) as f64 / n, (tx - tx0) as f64 / n, calls - calls0)
+}
+
+async fn dynamodb_hot_key(moto: &MotoServer, concurrency: usize, calls: usize) -> (f64, f64) {
+    let store = Arc::new(moto.dynamo_store().await);
+    let app = TestApp::on_store_without_worker(TempDir::new("bench-ddb-hot"), store).await;
+    let key = tenant(&app, tollgate_domain::BUILTIN_ECHO).await;
+    let addr = serve(app.router.clone()).await;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
+    let url = format!("http://{addr}/api/v1/bench/x");
+    load(&client, &url, Some(&key), 2, Duration::from_millis(200)).await;
+    let before = moto.request_count();
+    let started = Instant::now();
+    let per_worker = calls / concurrency;
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (client, url, key) = (client.clone(), url.clone(), key.clone());
+            tokio::spawn(async move {
+                for _ in 0..per_worker {
+                    let r = client.get(&url).header("x-api-key", &key).send().await.expect("call");
+                    assert_eq!(r.status(), StatusCode::OK);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.expect("worker");
+    }
+    let rps = (per_worker * concurrency) as f64 / started.elapsed().as_secs_f64();
+    (rps, (moto.request_count() - before) as f64 / (per_worker * concurrency) as f64)
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -186,63 +389,72 @@ async fn main() {
     let with_dynamodb = args.iter().any(|a| a == "--dynamodb");
     let with_cold_start = args.iter().any(|a| a == "--cold-start");
     let profile = if args.iter().any(|a| a == "--debug-binaries") { "debug" } else { "release" };
-    let total = if quick { 400 } else { 4000 };
+    let (rounds, duration) = if quick { (1, Duration::from_millis(500)) } else { (3, Duration::from_secs(10)) };
 
-    let upstream =
-        axum::Router::new().route("/{*rest}", axum::routing::get(|| async { axum::Json(json!({"ok": true})) }));
-    let upstream_addr = serve(upstream).await;
-    let app = TestApp::new().await;
-    let key = tenant(&app, &format!("http://{upstream_addr}")).await;
-    let gateway_addr = serve(app.router.clone()).await;
+    let (data, key) = seeded_data_dir().await;
+    let binary = cold_start::binaries_dir(profile).join("tollgate");
+    let server = Server::start(&binary, data).await.unwrap_or_else(|e| fail(&e));
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
-
-    println!("## Gateway overhead (local server, SQLite, loopback upstream; {total} requests per row)\n");
-    println!("| concurrency | direct p50 ms | direct p99 ms | direct req/s | gateway p50 ms | gateway p99 ms | gateway req/s | errors |");
-    println!("|---|---|---|---|---|---|---|---|");
-    let direct_url = format!("http://{upstream_addr}/x");
-    let gateway_url = format!("http://{gateway_addr}/api/v1/bench/x");
+    let idle_rss = server.rss_mib();
     // Warm both paths (connections, caches).
-    load(&client, &direct_url, None, 4, 40).await;
-    load(&client, &gateway_url, Some(&key), 4, 40).await;
-    let (calls0, reads0, writes0) = app.platform.gateway.stats.snapshot();
-    let mut errors = 0;
-    for concurrency in [1, 8, 32] {
-        let d = load(&client, &direct_url, None, concurrency, total).await;
-        let g = load(&client, &gateway_url, Some(&key), concurrency, total).await;
+    load(&client, &format!("{}/health", server.base), None, 4, Duration::from_millis(200)).await;
+    load(&client, &format!("{}/api/v1/bench/x", server.base), Some(&key), 4, Duration::from_millis(200)).await;
+    server.drained().await;
+
+    println!("## The metered call against the same server's /health ({profile} `tollgate`, SQLite; {rounds} interleaved round(s) of {:.1} s, medians)\n", duration.as_secs_f64());
+    println!("| connections | /health req/s | p50 ms | p99 ms | metered req/s (drained) | p50 ms | p99 ms | metered / health | p50 added ms | p99 ratio | server CPU ms/call: health | metered (with deferred) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut rows = Vec::new();
+    let mut peak_rss: f64 = idle_rss;
+    for concurrency in [1, 8, 64] {
+        let r = measure_row(&server, &client, &key, concurrency, rounds, duration).await;
+        peak_rss = peak_rss.max(server.rss_mib());
         println!(
-            "| {concurrency} | {} | {} | {:.0} | {} | {} | {:.0} | {} |",
-            ms(d.p50),
-            ms(d.p99),
-            d.rps,
-            ms(g.p50),
-            ms(g.p99),
-            g.rps,
-            d.errors + g.errors
+            "| {} | {:.0} | {} | {} | {:.0} | {} | {} | {:.0} % | {} | {:.1}x | {:.3} | {:.3} |",
+            r.concurrency,
+            r.health_rps,
+            ms(r.health_p50),
+            ms(r.health_p99),
+            r.metered_rps,
+            ms(r.metered_p50),
+            ms(r.metered_p99),
+            100.0 * r.metered_rps / r.health_rps,
+            ms(r.metered_p50.saturating_sub(r.health_p50)),
+            r.metered_p99.as_secs_f64() / r.health_p99.as_secs_f64().max(1e-9),
+            r.health_cpu.as_secs_f64() * 1000.0,
+            r.metered_cpu.as_secs_f64() * 1000.0,
         );
-        errors += d.errors + g.errors;
+        rows.push(r);
     }
+    let steady_rss = server.rss_mib();
+    println!("\nResident memory: {idle_rss:.1} MiB idle, {peak_rss:.1} MiB at most between rows, {steady_rss:.1} MiB after the last row.");
+    let errors: usize = rows.iter().map(|r| r.errors).sum();
     if errors > 0 {
         fail(&format!("{errors} calls did not answer 200: the numbers above are not a clean run"));
     }
-    let (calls, reads, writes) = app.platform.gateway.stats.snapshot();
-    let n = (calls - calls0).max(1) as f64;
-    println!("\n## Store round trips per gateway call (SQLite)\n");
-    println!("| reads/call | conditional writes/call | calls |");
-    println!("|---|---|---|");
-    println!("| {:.4} | {:.4} | {} |", (reads - reads0) as f64 / n, (writes - writes0) as f64 / n, calls - calls0);
+    drop(server);
 
-    let events = if quick { 2000 } else { 20000 };
-    let rate = worker_throughput(events).await;
-    println!("\n## Usage worker (SQLite queue -> logs + hourly/daily aggregates)\n");
-    println!("| events | events/s |");
-    println!("|---|---|");
-    println!("| {events} | {rate:.0} |");
+    let calls = if quick { 1280 } else { 12_800 };
+    let (reads, writes, transactions, n) = round_trips(calls).await;
+    println!("\n## Store round trips per gateway call (SQLite, in process, 64 connections)\n");
+    println!("| reads/call | conditional writes/call | transactions/call (group commit) | calls |");
+    println!("|---|---|---|---|");
+    println!("| {reads:.4} | {writes:.4} | {transactions:.4} | {n} |");
+
+    let events = if quick { 20_000 } else { 150_000 };
+    let d = worker_drain(events).await;
+    println!("\n## Usage worker (a backlog of {} events: SQLite queue -> logs + hourly/daily aggregates)\n", d.events);
+    println!("| events/s overall | first third | last third |");
+    println!("|---|---|---|");
+    println!("| {:.0} | {:.0} | {:.0} |", d.overall, d.first_third, d.last_third);
 
     let moto = (with_dynamodb || with_cold_start).then(start_moto);
     if let (true, Some(moto)) = (with_dynamodb, &moto) {
         println!("\n## DynamoDB (moto, single-threaded)\n");
         let c = dynamodb_calls_per_request(moto).await;
         println!("DynamoDB SDK calls per warm gateway call: {c:.2} (one conditional UpdateItem on the period counter)");
+        let (rps, per_call) = dynamodb_hot_key(moto, 16, if quick { 160 } else { 1600 }).await;
+        println!("Hot key (one key, 16 connections): {rps:.0} calls/s, {per_call:.2} DynamoDB calls per call (moto serialises every request)");
     }
     if let (true, Some(moto)) = (with_cold_start, &moto) {
         let starts = if quick { 3 } else { 10 };
