@@ -1,6 +1,6 @@
 //! `UsageCounter` (the gateway's hot path: one conditional UpdateItem per call, two for the
 //! first call of a key per minute with a shared rate window) and `UsageLog` (the usage
-//! worker: one transaction per event).
+//! worker: one transaction per chunk of up to 98 events of a batch).
 
 use crate::item::{key, n, s, time, time_str, ttl, Item, ItemBuilder, Reader, GSI1, GSI1SK, TTL};
 use crate::keys::*;
@@ -10,15 +10,16 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use chrono::{DateTime, Utc};
+use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};
-use tollgate_domain::usage::{latency_bucket, LATENCY_BOUNDS_MS};
+use tollgate_domain::usage::LATENCY_BOUNDS_MS;
 use tollgate_domain::{
-    AggregateQuery, Granularity, Id, PeriodKey, RateWindow, StoreError, StoredEnum, UsageAggregate, UsageCharge,
-    UsageCounter, UsageEvent, UsageIncrement, UsageLog, UsageLogQuery, UsageRecord,
+    aggregates_of, AggregateQuery, Granularity, Id, PeriodKey, RateWindow, StoreError, StoredEnum, UsageAggregate,
+    UsageCharge, UsageCounter, UsageEvent, UsageIncrement, UsageLog, UsageLogQuery, UsageRecord,
 };
 
-/// Rounds of `record_usage` when it keeps losing against concurrent transactions on the
-/// same aggregate items (each round is itself retried by `transact`).
+/// Rounds of one chunk of `record_usage_batch` when it keeps losing against concurrent
+/// transactions on the same aggregate items (each round is itself retried by `transact`).
 const RECORD_ATTEMPTS: u32 = 10;
 
 const NEW_ITEM: &str = "attribute_not_exists(PK)";
@@ -96,6 +97,36 @@ fn check_cursor(cursor: &str) -> Result<String, StoreError> {
     } else {
         Err(StoreError::InvalidCursor)
     }
+}
+
+/// DynamoDB's limit on the actions of one TransactWriteItems.
+const MAX_TRANSACT_ITEMS: usize = 100;
+
+/// Splits `indices` (into `records`, in order) into chunks that each fit one transaction:
+/// one Put per event plus one update per distinct aggregate item its events touch (an hour
+/// and a day per (org, key, endpoint)), at most [`MAX_TRANSACT_ITEMS`] in all. A batch of one
+/// key and endpoint within an hour is one chunk of up to 98 events.
+fn chunks(records: &[UsageRecord], indices: &[usize]) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    let mut chunk: Vec<usize> = Vec::new();
+    let mut aggregates: HashSet<(String, String)> = HashSet::new();
+    for &i in indices {
+        let e = &records[i].event;
+        let touched = [Granularity::Hour, Granularity::Day].map(|g| {
+            (aggregate_pk(&e.org_id, g), aggregate_sk(g.bucket_start(e.timestamp), &e.key_id, &e.endpoint_id))
+        });
+        let new = touched.iter().filter(|k| !aggregates.contains(*k)).count();
+        if chunk.len() + 1 + aggregates.len() + new > MAX_TRANSACT_ITEMS {
+            out.push(std::mem::take(&mut chunk));
+            aggregates.clear();
+        }
+        chunk.push(i);
+        aggregates.extend(touched);
+    }
+    if !chunk.is_empty() {
+        out.push(chunk);
+    }
+    out
 }
 
 /// A few milliseconds of random backoff, growing with the attempt.
@@ -299,47 +330,73 @@ impl DynamoStore {
         self.get("GetItem(usage counter)", key(pk, sk)).await
     }
 
-    async fn record_one(&self, event: &UsageEvent, expires_at: DateTime<Utc>) -> Result<bool, StoreError> {
-        let items = vec![
-            self.tx_put(log_item(event, expires_at), Some(NEW_ITEM), Params::new())?,
-            self.tx_aggregate(event, Granularity::Hour)?,
-            self.tx_aggregate(event, Granularity::Day)?,
-        ];
-        for attempt in 0..RECORD_ATTEMPTS {
-            match self.transact("TransactWriteItems(record_usage)", items.clone()).await? {
-                Ok(()) => return Ok(true),
-                // The log entry exists: this id was recorded before.
-                Err(c) if c.failed(0) => return Ok(false),
-                // Lost against other events' transactions on the same aggregates.
-                Err(_) => backoff(attempt).await,
+    /// Records one chunk of a batch (indices into `records`, ids distinct, sized by
+    /// `chunks`) in one TransactWriteItems: each log entry's conditional Put, then one update
+    /// per aggregate the chunk's events touch, their counts merged in memory. Returns the
+    /// indices recorded now. A log entry that exists already (recorded before) cancels the
+    /// transaction: it is dropped with its share of the aggregates and the rest retried;
+    /// losing against other transactions on the same aggregates is retried with backoff.
+    async fn record_chunk(&self, records: &[UsageRecord], mut chunk: Vec<usize>) -> Result<Vec<usize>, StoreError> {
+        let mut conflicts = 0;
+        while !chunk.is_empty() {
+            let mut items = Vec::with_capacity(MAX_TRANSACT_ITEMS);
+            for &i in &chunk {
+                let UsageRecord { event, expires_at } = &records[i];
+                items.push(self.tx_put(log_item(event, *expires_at), Some(NEW_ITEM), Params::new())?);
+            }
+            for agg in aggregates_of(chunk.iter().map(|&i| &records[i].event)) {
+                items.push(self.tx_aggregate(&agg)?);
+            }
+            let cancelled = match self.transact("TransactWriteItems(record_usage_batch)", items).await? {
+                Ok(()) => return Ok(chunk),
+                Err(c) => c,
+            };
+            // The Puts come first, so item `pos` is the log entry of `chunk[pos]`.
+            let before = chunk.len();
+            chunk = chunk.into_iter().enumerate().filter(|&(pos, _)| !cancelled.failed(pos)).map(|(_, i)| i).collect();
+            if chunk.len() == before {
+                // No entry was there before: lost against other transactions on the same
+                // aggregates (`transact` retried a few times already).
+                conflicts += 1;
+                if conflicts >= RECORD_ATTEMPTS {
+                    return Err(StoreError::Conflict("usage aggregates changed concurrently"));
+                }
+                backoff(conflicts).await;
             }
         }
-        Err(StoreError::Conflict("usage aggregates changed concurrently"))
+        Ok(chunk)
     }
 
-    /// The update of the (org, key, endpoint, bucket) aggregate of `granularity` by `e`.
-    fn tx_aggregate(&self, e: &UsageEvent, granularity: Granularity) -> Result<TransactWriteItem, StoreError> {
-        let bucket_start = granularity.bucket_start(e.timestamp);
+    /// `ADD`s `agg` (one chunk's merged counts) to the stored aggregate of its (org, key,
+    /// endpoint, granularity, bucket), creating it.
+    fn tx_aggregate(&self, agg: &UsageAggregate) -> Result<TransactWriteItem, StoreError> {
         let mut u = UpdateExpr::new()
-            .set("org_id", s(e.org_id.as_str()))
-            .set("key_id", s(e.key_id.as_str()))
-            .set("endpoint_id", s(e.endpoint_id.as_str()))
-            .set("granularity", s(granularity.as_str()))
-            .set("bucket_start", time(bucket_start))
-            .add("count", n(1))
-            .add("cost_units", n(e.cost_units))
-            .add("latency_sum_ms", n(e.latency_ms))
-            .add(&latency_attr(latency_bucket(e.latency_ms)), n(1));
-        // Only the class the status belongs to is incremented (absent counters read as 0).
-        u = match e.status {
-            200..=299 => u.add("s2xx", n(1)),
-            400..=499 => u.add("s4xx", n(1)),
-            500..=599 => u.add("s5xx", n(1)),
-            _ => u,
-        };
+            .set("org_id", s(agg.org_id.as_str()))
+            .set("key_id", s(agg.key_id.as_str()))
+            .set("endpoint_id", s(agg.endpoint_id.as_str()))
+            .set("granularity", s(agg.granularity.as_str()))
+            .set("bucket_start", time(agg.bucket_start))
+            .add("count", n(agg.count))
+            .add("cost_units", n(agg.cost_units))
+            .add("latency_sum_ms", n(agg.latency_sum_ms));
+        // Only counters the chunk moves are written (absent ones read as 0), which keeps
+        // the expression short.
+        for (attr, count) in [("s2xx", agg.status_2xx), ("s4xx", agg.status_4xx), ("s5xx", agg.status_5xx)] {
+            if count > 0 {
+                u = u.add(attr, n(count));
+            }
+        }
+        for (i, &count) in agg.latency_buckets.iter().enumerate() {
+            if count > 0 {
+                u = u.add(&latency_attr(i), n(count));
+            }
+        }
         let (expr, p) = u.build();
         self.tx_update(
-            key(aggregate_pk(&e.org_id, granularity), aggregate_sk(bucket_start, &e.key_id, &e.endpoint_id)),
+            key(
+                aggregate_pk(&agg.org_id, agg.granularity),
+                aggregate_sk(agg.bucket_start, &agg.key_id, &agg.endpoint_id),
+            ),
             &expr,
             None,
             p,
@@ -522,11 +579,19 @@ impl UsageLog for DynamoStore {
     // The event's IP stays out of the span.
     #[tracing::instrument(skip_all, fields(events = records.len()), err(level = "debug"))]
     async fn record_usage_batch(&self, records: &[UsageRecord]) -> Result<Vec<bool>, StoreError> {
-        let mut out = Vec::with_capacity(records.len());
-        for r in records {
-            out.push(self.record_one(&r.event, r.expires_at).await?);
+        let mut recorded = vec![false; records.len()];
+        // A transaction may not touch one item twice, and a later copy of an id is a
+        // duplicate anyway: only each id's first record is written.
+        let mut seen = HashSet::new();
+        let firsts: Vec<usize> = (0..records.len()).filter(|&i| seen.insert(records[i].event.id.as_str())).collect();
+        // One chunk after another: chunks of one batch usually share their aggregates, so
+        // running them at once would only make them conflict.
+        for chunk in chunks(records, &firsts) {
+            for i in self.record_chunk(records, chunk).await? {
+                recorded[i] = true;
+            }
         }
-        Ok(out)
+        Ok(recorded)
     }
 
     #[tracing::instrument(skip_all, fields(org_id = ?query.org_id, limit = query.limit), err(level = "debug"))]
@@ -635,5 +700,56 @@ mod tests {
         assert_eq!(seen(10, Some((W - 60, 3))).next(&r, max), Next::Refuse(UsageIncrement::LimitReached { used: 10 }));
         assert_eq!(seen(10, Some((W, 1))).next(&r, None), counted(W), "no hard limit");
         assert_eq!(seen(0, None).next(&rate(0), None), Next::Refuse(UsageIncrement::RateLimited { used: 0 }));
+    }
+
+    fn record(key: &str, endpoint: &str, at: DateTime<Utc>) -> UsageRecord {
+        let event = UsageEvent {
+            id: tollgate_domain::id::random_base62(12),
+            org_id: Id::from_string("org_a"),
+            key_id: Id::from_string(key),
+            endpoint_id: Id::from_string(endpoint),
+            method: "GET".into(),
+            path: "/api/v1/x".into(),
+            status: 200,
+            latency_ms: 3,
+            cost_units: 1,
+            ip: None,
+            timestamp: at,
+            period: PeriodKey::from_string("2026-11"),
+        };
+        UsageRecord { event, expires_at: at }
+    }
+
+    /// Actions of the transaction of `chunk`: one Put per event, one update per aggregate.
+    fn actions(records: &[UsageRecord], chunk: &[usize]) -> usize {
+        chunk.len() + aggregates_of(chunk.iter().map(|&i| &records[i].event)).len()
+    }
+
+    #[test]
+    fn chunks_fill_transactions_up_to_the_limit() {
+        let at = DateTime::from_timestamp(W, 0).unwrap();
+        // One key and endpoint within an hour: 98 events and their 2 aggregates per chunk.
+        let same: Vec<UsageRecord> = (0..200).map(|_| record("k", "e", at)).collect();
+        let all: Vec<usize> = (0..same.len()).collect();
+        let c = chunks(&same, &all);
+        assert_eq!(c.iter().map(Vec::len).collect::<Vec<_>>(), vec![98, 98, 4]);
+        assert_eq!(c.concat(), all, "every index once, in order");
+
+        // Every event its own aggregates: 33 events (99 actions) per chunk.
+        let spread: Vec<UsageRecord> =
+            (0..70).map(|i| record(&format!("k{i}"), "e", at + chrono::Duration::hours(i))).collect();
+        let all: Vec<usize> = (0..spread.len()).collect();
+        let c = chunks(&spread, &all);
+        assert_eq!(c.iter().map(Vec::len).collect::<Vec<_>>(), vec![33, 33, 4]);
+        assert!(c.iter().all(|chunk| actions(&spread, chunk) <= MAX_TRANSACT_ITEMS));
+
+        // A mix stays within the limit and keeps the order of the indices given.
+        let mixed: Vec<UsageRecord> =
+            (0..300).map(|i| record(&format!("k{}", i % 7), "e", at + chrono::Duration::minutes(i * 7))).collect();
+        let some: Vec<usize> = (0..mixed.len()).filter(|i| i % 5 != 0).collect();
+        let c = chunks(&mixed, &some);
+        assert!(c.iter().all(|chunk| actions(&mixed, chunk) <= MAX_TRANSACT_ITEMS), "{c:?}");
+        assert_eq!(c.concat(), some);
+        assert!(chunks(&mixed, &[]).is_empty());
     }
 }
