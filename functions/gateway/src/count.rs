@@ -1,6 +1,8 @@
 //! Step 4, count: the quota's one conditional write (exact under any concurrency), with the
-//! call's usage event kept by the call meter; quota alerts at 80 % and 100 %. Then, after
-//! the forward, the event's outcome (step 6).
+//! call's usage event kept by the call meter; quota alerts at 80 % and 100 %. With the
+//! shared rate limit on, the same write also counts the call in its key's one-minute window
+//! and refuses it when the window is full, across instances. Then, after the forward, the
+//! event's outcome (step 6).
 
 use axum::body::Body;
 use axum::http::Response;
@@ -10,13 +12,14 @@ use tollgate_http::ApiError;
 use tollgate_http::ErrorCode;
 
 use crate::call::{Call, Caller, QuotaHeaders};
-use crate::Gateway;
+use crate::{limits, Gateway};
 
 /// Counters outlive their period by this much (billing disputes, late reports).
 const COUNTER_KEPT_AFTER_PERIOD_DAYS: i64 = 400;
 
 /// Counts the call; its usage event (outcome not known yet) comes back for step 6. Past a
-/// hard limit: 429 `quota_exceeded` with `Retry-After` = seconds to the period's end.
+/// hard limit: 429 `quota_exceeded` with `Retry-After` = seconds to the period's end. The
+/// key's shared window full: 429 `rate_limited` (see [`limits::refuse_shared`]).
 pub async fn count(
     gw: &Gateway,
     call: &mut Call,
@@ -45,10 +48,15 @@ pub async fn count(
         period: period.key.clone(),
     };
     let expires = period.end + chrono::Duration::days(COUNTER_KEPT_AFTER_PERIOD_DAYS);
+    let window = limits::shared_window(gw, call, caller);
     gw.stats.write();
-    let increment = gw.meter.count(&event, plan.hard_limit(), expires, None).await?;
+    let increment = gw.meter.count(&event, plan.hard_limit(), expires, window).await?;
     let used = increment.used();
     call.answer.quota = Some(QuotaHeaders { limit: plan.monthly_limit, used, seconds_to_period_end });
+    if let UsageIncrement::RateLimited { .. } = increment {
+        // Not counted: the key's shared window is full (only a charge with one is refused so).
+        return Err(limits::refuse_shared(call, caller));
+    }
     if let UsageIncrement::LimitReached { .. } = increment {
         return Err(ApiError::TooManyRequests {
             code: ErrorCode::QuotaExceeded,

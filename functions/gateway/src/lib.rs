@@ -3,11 +3,13 @@
 //!
 //! 1. [`identify`]: the key (format and checksum with no I/O, then 5-second caches) -> the
 //!    caller (key, subscription, plan);
-//! 2. [`limits`]: the caller's rate limit (refusals of callers without a usable key count
-//!    against their IP);
+//! 2. [`limits`]: the caller's rate limit in process memory (refusals of callers without a
+//!    usable key count against their IP);
 //! 3. match the endpoint ([`catalog`]), for a path that cannot leave an upstream's base
 //!    ([`forward_path`]);
 //! 4. [`count`]: the quota's one conditional write, keeping the usage event, and alerts;
+//!    with the shared rate limit on, the same write checks the key's window across
+//!    instances;
 //! 5. forward ([`upstream`]);
 //! 6. the usage event's outcome ([`count::record_outcome`], through the [`CallMeter`]);
 //! 7. the `RateLimit-*` and `X-Quota-*` headers on every answer ([`call::AnswerHeaders`]).
@@ -56,18 +58,37 @@ pub struct GatewayConfig {
     pub cache_ttl: Duration,
     /// Total time allowed for an upstream call (`GATEWAY_UPSTREAM_TIMEOUT_MS`, 10 s).
     pub upstream_timeout: Duration,
+    /// Whether the plan's per-key rate limit also holds across gateway instances
+    /// (`GATEWAY_SHARED_RATE_LIMIT`; off by default, on in the Lambda function): the store
+    /// checks the key's one-minute window in the quota's conditional write (see `limits`).
+    /// Off, each instance's in-process limiter is the only one, exact in a single process.
+    pub shared_rate_limit: bool,
 }
 
 impl Default for GatewayConfig {
     fn default() -> Self {
-        GatewayConfig { cache_ttl: Duration::from_secs(5), upstream_timeout: Duration::from_secs(10) }
+        GatewayConfig {
+            cache_ttl: Duration::from_secs(5),
+            upstream_timeout: Duration::from_secs(10),
+            shared_rate_limit: false,
+        }
     }
 }
 
 impl GatewayConfig {
+    /// The defaults overridden by the environment.
     pub fn from_env() -> Result<Self, String> {
-        let ms = tollgate_http::settings::parse_env("GATEWAY_UPSTREAM_TIMEOUT_MS", 10_000u64)?;
-        Ok(GatewayConfig { upstream_timeout: Duration::from_millis(ms.max(1)), ..Default::default() })
+        Self::from_env_or(GatewayConfig::default())
+    }
+
+    /// `defaults` (a deployment's own, e.g. the Lambda function's shared rate limit)
+    /// overridden by the environment. Invalid values are reported, not ignored.
+    pub fn from_env_or(defaults: GatewayConfig) -> Result<Self, String> {
+        use tollgate_http::settings::parse_env;
+        let default_ms = u64::try_from(defaults.upstream_timeout.as_millis()).unwrap_or(u64::MAX);
+        let ms = parse_env("GATEWAY_UPSTREAM_TIMEOUT_MS", default_ms)?;
+        let shared_rate_limit = parse_env("GATEWAY_SHARED_RATE_LIMIT", defaults.shared_rate_limit)?;
+        Ok(GatewayConfig { upstream_timeout: Duration::from_millis(ms.max(1)), shared_rate_limit, ..defaults })
     }
 }
 
@@ -105,6 +126,8 @@ pub struct Gateway {
     meter: Arc<dyn CallMeter>,
     upstream: Upstream,
     limiter: RateLimiter,
+    /// [`GatewayConfig::shared_rate_limit`].
+    shared_rate_limit: bool,
     keys: TtlCache<String, identify::KeyEntry>,
     subscriptions: TtlCache<Id, (Subscription, Plan)>,
     catalog: TtlCache<(), Arc<Catalog>>,
@@ -121,6 +144,7 @@ impl Gateway {
             meter,
             upstream: Upstream::new(config.upstream_timeout),
             limiter: RateLimiter::default(),
+            shared_rate_limit: config.shared_rate_limit,
             keys: TtlCache::new(config.cache_ttl, 100_000),
             subscriptions: TtlCache::new(config.cache_ttl, 100_000),
             catalog: TtlCache::new(config.cache_ttl, 1),

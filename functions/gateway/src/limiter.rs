@@ -1,10 +1,13 @@
 //! Per-key (and per-IP) rate limits: fixed one-minute windows held in process memory.
 //!
-//! Why in memory: the quota must be exact and costs one conditional store write per call;
-//! a store-backed rate limit would double that. In the single-process server this limiter
-//! is exact. On Lambda each warm instance enforces the limit on its own share of the traffic,
-//! so a key spread over N instances may get up to N times its rate for short bursts; API
-//! Gateway's route throttling bounds the total. The README documents this.
+//! Why in memory: it costs no store call, so it refuses a key far above its rate for free.
+//! In the single-process server this limiter is exact. Where several instances serve one key
+//! (Lambda), each enforces the limit on its own share of the traffic, so on its own a key
+//! spread over N instances could get up to N times its rate. With the shared rate limit on
+//! (`GatewayConfig::shared_rate_limit`, the Lambda default) the plan's per-key limit is also
+//! checked by the store, in the quota's one conditional write (see `limits`), and holds
+//! across instances; this limiter stays in front as the free first filter. The per-endpoint
+//! and per-IP limits are only held here, per instance. The README documents this.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -23,6 +26,12 @@ pub struct RateDecision {
 
 pub const WINDOW_SECS: i64 = 60;
 
+/// Seconds from `now_secs` to the end of the window starting at `window_start` (at least 1):
+/// `RateLimit-Reset`, and `Retry-After` on a 429.
+pub fn seconds_to_window_end(window_start: i64, now_secs: i64) -> u64 {
+    (window_start + WINDOW_SECS - now_secs).max(1) as u64
+}
+
 /// Fixed-window counters keyed by a string (`key:<id>`, `key:<id>:ep:<id>`, `ip:<addr>:...`).
 #[derive(Default)]
 pub struct RateLimiter {
@@ -34,7 +43,7 @@ impl RateLimiter {
     /// A refused request is not counted.
     pub fn check(&self, bucket: &str, limit: u32, now_secs: i64) -> RateDecision {
         let window = now_secs - now_secs.rem_euclid(WINDOW_SECS);
-        let reset_secs = (window + WINDOW_SECS - now_secs).max(1) as u64;
+        let reset_secs = seconds_to_window_end(window, now_secs);
         let mut windows = self.windows.lock().expect("limiter lock");
         if windows.len() > 100_000 {
             // Old windows are dead weight: keep only the current minute's.

@@ -10,7 +10,10 @@ async fn main() -> Result<(), tollgate_lambda::Error> {
     let aws = bootstrap::aws_config().await;
     let state = bootstrap::app_state(&aws).await?;
     let queue: Arc<dyn tollgate_domain::Queue> = Arc::new(bootstrap::queue(&aws)?);
-    let config = gateway::GatewayConfig::from_env()?;
+    // Many instances serve one key here, so the plan's per-key limit is held in the store
+    // (`GATEWAY_SHARED_RATE_LIMIT=false` turns that off).
+    let config =
+        gateway::GatewayConfig::from_env_or(gateway::GatewayConfig { shared_rate_limit: true, ..Default::default() })?;
     let meter = Arc::new(gateway::QueuedCallMeter::new(state.store.clone(), queue.clone()));
     let gw = Arc::new(gateway::Gateway::new(state, queue, meter, config));
     tollgate_lambda::serve(gateway::router(gw)).await

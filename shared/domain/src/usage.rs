@@ -209,7 +209,9 @@ impl UsageIncrement {
 /// A rate limit that holds across gateway instances: at most `limit` counted charges of
 /// `bucket` (e.g. a key id) in the one-minute window starting at `window_start` (unix
 /// seconds, a multiple of 60). The store checks it in the same conditional write as the
-/// quota, so one write still enforces both.
+/// quota, so one write still enforces both. A bucket belongs to one organization (a key id
+/// does): a store may keep the window with that organization's period counter (DynamoDB
+/// does), so one bucket charged to two organizations or periods may be counted apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateWindow {
     pub bucket: String,

@@ -9,7 +9,8 @@
 //! Times: every case works with a `now` truncated to milliseconds, the precision stores keep.
 //! The suite stays small (a few hundred store calls) because emulators are slow; only the
 //! concurrency cases fan out, with 20 tasks each, except the quota case
-//! ([`CONCURRENT_QUOTA_TASKS`] adds on one counter).
+//! ([`CONCURRENT_QUOTA_TASKS`] adds on one counter) and the rate-window case (60 charges on
+//! two windows of one counter).
 
 mod api_keys;
 mod catalog;
@@ -82,6 +83,9 @@ macro_rules! store_contract_tests {
             endpoints_list_by_path_then_method,
             usage_counter_adds_up_to_the_hard_limit,
             usage_counter_is_exact_under_concurrency,
+            usage_charge_with_a_rate_window,
+            usage_rate_window_is_exact_under_concurrency,
+            usage_record_batch_dedupes_and_merges_aggregates,
             usage_record_once_with_hourly_and_daily_aggregates,
             usage_query_filters,
             usage_query_pages_with_a_cursor,

@@ -1,10 +1,11 @@
 //! Cases for `UsageCounter` and `UsageLog`.
 
-use crate::{concurrently_n, now_ms, SharedStore};
+use crate::{concurrently_n, now_ms, unique, SharedStore};
 use chrono::{DateTime, Duration, Utc};
 use tollgate_domain::id::prefix;
 use tollgate_domain::{
-    AggregateQuery, Granularity, Id, PeriodKey, StoreError, UsageAggregate, UsageEvent, UsageIncrement, UsageLogQuery,
+    AggregateQuery, Granularity, Id, PeriodKey, RateWindow, StoreError, UsageAggregate, UsageCharge, UsageEvent,
+    UsageIncrement, UsageLogQuery, UsageRecord,
 };
 
 /// How many tasks the quota case starts at once on one counter (limit
@@ -131,6 +132,158 @@ pub async fn usage_counter_is_exact_under_concurrency_with(store: &SharedStore, 
         expected_counted as u64,
         "the counter holds exactly the counted adds"
     );
+}
+
+/// A charge of `cost` to (`org`, `period`) with an optional hard limit and rate window.
+fn charge(org: &Id, period: &PeriodKey, cost: u64, hard_limit: Option<u64>, rate: Option<&RateWindow>) -> UsageCharge {
+    UsageCharge {
+        org_id: org.clone(),
+        period: period.clone(),
+        cost,
+        hard_limit,
+        expires_at: now_ms() + Duration::days(40),
+        rate: rate.cloned(),
+    }
+}
+
+/// A window of a fresh bucket (each bucket is used with one organization and period, as the
+/// gateway's key buckets are) starting at the minute of `now`.
+fn window(now: DateTime<Utc>, limit: u32) -> RateWindow {
+    RateWindow::containing(unique("key"), now.timestamp(), limit)
+}
+
+pub async fn usage_charge_with_a_rate_window(store: &SharedStore) {
+    let now = now_ms();
+    let org = Id::generate(prefix::ORG);
+    let p = period();
+    let w = window(now, 3);
+    for used in [2, 4, 6] {
+        assert_eq!(
+            store.charge(&charge(&org, &p, 2, Some(100), Some(&w))).await.unwrap(),
+            UsageIncrement::Counted { used },
+            "window limit 3: charges 1..3 are counted"
+        );
+    }
+    assert_eq!(
+        store.charge(&charge(&org, &p, 2, Some(100), Some(&w))).await.unwrap(),
+        UsageIncrement::RateLimited { used: 6 },
+        "the 4th in the window is refused, reporting the period's total"
+    );
+    assert_eq!(store.usage(&org, &p).await.unwrap(), 6, "a rate-limited charge counts nothing");
+    assert_eq!(
+        store.charge(&charge(&org, &p, 1, Some(100), None)).await.unwrap(),
+        UsageIncrement::Counted { used: 7 },
+        "a charge without a window is not held by it"
+    );
+    let other = window(now, 1);
+    assert_eq!(
+        store.charge(&charge(&org, &p, 1, Some(100), Some(&other))).await.unwrap(),
+        UsageIncrement::Counted { used: 8 },
+        "another bucket has its own window"
+    );
+    let next = RateWindow { window_start: w.window_start + RateWindow::SECONDS, ..w.clone() };
+    for used in [10, 12, 14] {
+        assert_eq!(
+            store.charge(&charge(&org, &p, 2, Some(100), Some(&next))).await.unwrap(),
+            UsageIncrement::Counted { used },
+            "the next minute is a new window with its own 3"
+        );
+    }
+    assert_eq!(
+        store.charge(&charge(&org, &p, 2, Some(100), Some(&next))).await.unwrap(),
+        UsageIncrement::RateLimited { used: 14 }
+    );
+    assert_eq!(store.usage(&org, &p).await.unwrap(), 14);
+
+    // Rate limit and quota together (hard limit 2).
+    let p = period();
+    let full = window(now, 1);
+    assert_eq!(
+        store.charge(&charge(&org, &p, 1, Some(2), Some(&full))).await.unwrap(),
+        UsageIncrement::Counted { used: 1 }
+    );
+    assert_eq!(
+        store.charge(&charge(&org, &p, 1, Some(2), Some(&full))).await.unwrap(),
+        UsageIncrement::RateLimited { used: 1 },
+        "a full window refuses below the quota"
+    );
+    assert_eq!(store.charge(&charge(&org, &p, 1, Some(2), None)).await.unwrap(), UsageIncrement::Counted { used: 2 });
+    assert_eq!(
+        store.charge(&charge(&org, &p, 1, Some(2), Some(&full))).await.unwrap(),
+        UsageIncrement::RateLimited { used: 2 },
+        "a full window wins over a reached limit"
+    );
+    assert_eq!(
+        store.charge(&charge(&org, &p, 5, Some(2), Some(&full))).await.unwrap(),
+        UsageIncrement::RateLimited { used: 2 },
+        "also for a cost above the hard limit"
+    );
+    let room = window(now, 2);
+    assert_eq!(
+        store.charge(&charge(&org, &p, 1, Some(2), Some(&room))).await.unwrap(),
+        UsageIncrement::LimitReached { used: 2 },
+        "a window with room: the quota refuses"
+    );
+    assert_eq!(
+        store.charge(&charge(&org, &p, 5, Some(2), Some(&room))).await.unwrap(),
+        UsageIncrement::LimitReached { used: 2 }
+    );
+    // The two refusals above did not count in `room`'s window: it still has its 2.
+    for used in [3, 4] {
+        assert_eq!(
+            store.charge(&charge(&org, &p, 1, None, Some(&room))).await.unwrap(),
+            UsageIncrement::Counted { used },
+            "a charge refused by the quota takes no place in the window"
+        );
+    }
+    assert_eq!(
+        store.charge(&charge(&org, &p, 1, None, Some(&room))).await.unwrap(),
+        UsageIncrement::RateLimited { used: 4 }
+    );
+    assert_eq!(store.usage(&org, &p).await.unwrap(), 4);
+}
+
+/// How many charges the rate-window concurrency case starts on each of its two buckets,
+/// and the buckets' window limits.
+const RATE_TASKS: [(usize, u32); 2] = [(40, 10), (20, 5)];
+
+pub async fn usage_rate_window_is_exact_under_concurrency(store: &SharedStore) {
+    let now = now_ms();
+    let org = Id::generate(prefix::ORG);
+    let p = period();
+    // Two buckets of one organization at once (on one counter item in a store that keeps
+    // windows there), under a quota far above them.
+    let windows: Vec<RateWindow> = RATE_TASKS.iter().map(|&(_, limit)| window(now, limit)).collect();
+    let bucket_of: Vec<usize> =
+        RATE_TASKS.iter().enumerate().flat_map(|(b, &(tasks, _))| std::iter::repeat_n(b, tasks)).collect();
+    let tasks = bucket_of.len();
+    let results = concurrently_n(store, tasks, |s, i| {
+        let c = charge(&org, &p, 1, Some(1_000_000), Some(&windows[bucket_of[i]]));
+        async move { s.charge(&c).await.map_err(|e| e.to_string()) }
+    })
+    .await;
+    let mut totals: Vec<u64> = Vec::new();
+    for (b, &(n, limit)) in RATE_TASKS.iter().enumerate() {
+        let mine: Vec<_> = results.iter().zip(&bucket_of).filter(|(_, &of)| of == b).map(|(r, _)| r).collect();
+        let counted: Vec<u64> = mine
+            .iter()
+            .filter_map(|r| match r {
+                Ok(UsageIncrement::Counted { used }) => Some(*used),
+                _ => None,
+            })
+            .collect();
+        let limited = mine.iter().filter(|r| matches!(r, Ok(UsageIncrement::RateLimited { .. }))).count();
+        assert_eq!(
+            (counted.len(), limited),
+            (limit as usize, n - limit as usize),
+            "{n} concurrent charges in a window of {limit}: exactly {limit} counted, the rest rate-limited: {mine:?}"
+        );
+        totals.extend(counted);
+    }
+    totals.sort_unstable();
+    let expected: u64 = RATE_TASKS.iter().map(|&(_, limit)| u64::from(limit)).sum();
+    assert_eq!(totals, (1..=expected).collect::<Vec<_>>(), "each counted charge saw a distinct total");
+    assert_eq!(store.usage(&org, &p).await.unwrap(), expected, "the counter holds exactly the counted charges");
 }
 
 /// Aggregates of `events` as the store should keep them, sorted by (bucket, key, endpoint).
@@ -290,6 +443,88 @@ pub async fn usage_record_once_with_hourly_and_daily_aggregates(store: &SharedSt
         .await
         .unwrap();
     assert_eq!(logged, vec![events[1].clone()], "the log keeps the first delivery");
+}
+
+pub async fn usage_record_batch_dedupes_and_merges_aggregates(store: &SharedStore) {
+    let now = now_ms();
+    let expires = now + Duration::days(7);
+    let org = Id::generate(prefix::ORG);
+    let (day, h1, h2) = two_hours(now);
+    let events = five_events(&org, h1, h2);
+    let [e1, e2, e3, e4, e5] = [0, 1, 2, 3, 4].map(|i| events[i].clone());
+    let batch = |events: &[&UsageEvent]| -> Vec<UsageRecord> {
+        events.iter().map(|&e| UsageRecord { event: e.clone(), expires_at: expires }).collect()
+    };
+    assert_eq!(store.record_usage_batch(&[]).await.unwrap(), Vec::<bool>::new(), "an empty batch");
+
+    assert!(store.record_usage(&e5, expires).await.unwrap());
+    // The same id twice in one batch, the second with other contents.
+    let mut e1_again = e1.clone();
+    e1_again.status = 500;
+    e1_again.cost_units = 100;
+    assert_eq!(
+        store.record_usage_batch(&batch(&[&e1, &e2, &e3, &e1_again, &e4])).await.unwrap(),
+        vec![true, true, true, false, true],
+        "a later copy of an id in the batch is false"
+    );
+    // A second batch adding to the aggregates the first one wrote: e6 shares e1's hour, key
+    // and endpoint, e7 e4's.
+    let mut e6 = new_event(&org, &e1.key_id, &e1.endpoint_id, e1.timestamp + Duration::minutes(10));
+    e6.status = 502;
+    e6.latency_ms = 2_600;
+    e6.cost_units = 3;
+    let mut e7 = new_event(&org, &e4.key_id, &e4.endpoint_id, e4.timestamp + Duration::minutes(5));
+    e7.status = 429;
+    e7.latency_ms = 0;
+    assert_eq!(
+        store.record_usage_batch(&batch(&[&e5, &e6, &e2, &e6, &e7])).await.unwrap(),
+        vec![false, true, false, false, true],
+        "ids recorded before (alone or in an earlier batch) are false"
+    );
+
+    // A batch larger than one store transaction may hold, a tenth of it recorded before.
+    let (k3, ep3) = (Id::generate(prefix::API_KEY), Id::generate("ep"));
+    let many: Vec<UsageEvent> = (0..150)
+        .map(|i: u32| {
+            let mut e = new_event(&org, &k3, &ep3, h2 + Duration::seconds(i64::from(i) * 10));
+            e.status = [200, 404, 503, 302][i as usize % 4];
+            e.latency_ms = (i * 37) % 3_000;
+            e.cost_units = i % 3;
+            e
+        })
+        .collect();
+    let before: Vec<&UsageEvent> = many.iter().step_by(10).collect();
+    assert_eq!(store.record_usage_batch(&batch(&before)).await.unwrap(), vec![true; before.len()]);
+    let flags = store.record_usage_batch(&batch(&many.iter().collect::<Vec<_>>())).await.unwrap();
+    assert_eq!(flags, (0..many.len()).map(|i| i % 10 != 0).collect::<Vec<_>>(), "each event's own answer, in order");
+
+    let mut all: Vec<&UsageEvent> = vec![&e1, &e2, &e3, &e4, &e5, &e6, &e7];
+    all.extend(&many);
+    assert_eq!(
+        aggregates(store, &org, Granularity::Hour, h1, h2 + Duration::hours(1)).await,
+        expected_aggregates(&all, Granularity::Hour),
+        "hourly aggregates: the sums of the events recorded once each"
+    );
+    assert_eq!(
+        aggregates(store, &org, Granularity::Day, day, day + Duration::days(1)).await,
+        expected_aggregates(&all, Granularity::Day),
+        "daily aggregates"
+    );
+    let hours = aggregates(store, &org, Granularity::Hour, h1, h2).await;
+    let h1_ep1 =
+        hours.iter().find(|a| a.key_id == e1.key_id && a.endpoint_id == e1.endpoint_id).expect("(h1, k1, ep1)");
+    assert_eq!(
+        (h1_ep1.count, h1_ep1.cost_units, h1_ep1.status_2xx, h1_ep1.status_4xx, h1_ep1.status_5xx),
+        (3, 6, 1, 1, 1),
+        "e1 + e2 (first batch) + e6 (second batch), by hand"
+    );
+    assert_eq!(h1_ep1.latency_sum_ms, 3 + 30 + 2_600);
+    assert_eq!(h1_ep1.latency_buckets, vec![1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0]);
+    let (logged, _) = store
+        .query_usage(&UsageLogQuery { org_id: Some(org.clone()), status: Some(500), ..Default::default() }, now)
+        .await
+        .unwrap();
+    assert_eq!(logged, vec![], "the in-batch duplicate of e1 (status 500) left no entry");
 }
 
 async fn query(store: &SharedStore, q: UsageLogQuery, now: DateTime<Utc>) -> Vec<UsageEvent> {

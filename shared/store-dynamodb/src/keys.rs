@@ -115,6 +115,12 @@ pub(crate) const USAGE_EVENT_PREFIX: &str = "USAGEEVT#";
 pub(crate) fn usage_counter_key(org_id: &Id, period: &PeriodKey) -> (String, String) {
     (format!("USAGE#{org_id}"), format!("PERIOD#{period}"))
 }
+/// The attributes of `bucket`'s shared rate window on a period counter item: the window's
+/// start (`rlw_<bucket>`, unix seconds) and the charges counted in it (`rln_<bucket>`). Always
+/// addressed through placeholders, so any bucket text is a valid name.
+pub(crate) fn rate_window_attrs(bucket: &str) -> (String, String) {
+    (format!("rlw_{bucket}"), format!("rln_{bucket}"))
+}
 /// The event id is the whole partition key: the conditional Put on it deduplicates events,
 /// and log writes spread over partitions.
 pub(crate) fn usage_event_pk(id: &str) -> String {

@@ -1,5 +1,6 @@
-//! `UsageCounter` (the gateway's hot path: one conditional UpdateItem per call) and
-//! `UsageLog` (the usage worker: one transaction per event).
+//! `UsageCounter` (the gateway's hot path: one conditional UpdateItem per call, two for the
+//! first call of a key per minute with a shared rate window) and `UsageLog` (the usage
+//! worker: one transaction per chunk of up to 98 events of a batch).
 
 use crate::item::{key, n, s, time, time_str, ttl, Item, ItemBuilder, Reader, GSI1, GSI1SK, TTL};
 use crate::keys::*;
@@ -9,15 +10,16 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use chrono::{DateTime, Utc};
+use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};
-use tollgate_domain::usage::{latency_bucket, LATENCY_BOUNDS_MS};
+use tollgate_domain::usage::LATENCY_BOUNDS_MS;
 use tollgate_domain::{
-    AggregateQuery, Granularity, Id, PeriodKey, StoreError, StoredEnum, UsageAggregate, UsageCharge, UsageCounter,
-    UsageEvent, UsageIncrement, UsageLog, UsageLogQuery, UsageRecord,
+    aggregates_of, AggregateQuery, Granularity, Id, PeriodKey, RateWindow, StoreError, StoredEnum, UsageAggregate,
+    UsageCharge, UsageCounter, UsageEvent, UsageIncrement, UsageLog, UsageLogQuery, UsageRecord,
 };
 
-/// Rounds of `record_usage` when it keeps losing against concurrent transactions on the
-/// same aggregate items (each round is itself retried by `transact`).
+/// Rounds of one chunk of `record_usage_batch` when it keeps losing against concurrent
+/// transactions on the same aggregate items (each round is itself retried by `transact`).
 const RECORD_ATTEMPTS: u32 = 10;
 
 const NEW_ITEM: &str = "attribute_not_exists(PK)";
@@ -97,6 +99,36 @@ fn check_cursor(cursor: &str) -> Result<String, StoreError> {
     }
 }
 
+/// DynamoDB's limit on the actions of one TransactWriteItems.
+const MAX_TRANSACT_ITEMS: usize = 100;
+
+/// Splits `indices` (into `records`, in order) into chunks that each fit one transaction:
+/// one Put per event plus one update per distinct aggregate item its events touch (an hour
+/// and a day per (org, key, endpoint)), at most [`MAX_TRANSACT_ITEMS`] in all. A batch of one
+/// key and endpoint within an hour is one chunk of up to 98 events.
+fn chunks(records: &[UsageRecord], indices: &[usize]) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    let mut chunk: Vec<usize> = Vec::new();
+    let mut aggregates: HashSet<(String, String)> = HashSet::new();
+    for &i in indices {
+        let e = &records[i].event;
+        let touched = [Granularity::Hour, Granularity::Day].map(|g| {
+            (aggregate_pk(&e.org_id, g), aggregate_sk(g.bucket_start(e.timestamp), &e.key_id, &e.endpoint_id))
+        });
+        let new = touched.iter().filter(|k| !aggregates.contains(*k)).count();
+        if chunk.len() + 1 + aggregates.len() + new > MAX_TRANSACT_ITEMS {
+            out.push(std::mem::take(&mut chunk));
+            aggregates.clear();
+        }
+        chunk.push(i);
+        aggregates.extend(touched);
+    }
+    if !chunk.is_empty() {
+        out.push(chunk);
+    }
+    out
+}
+
 /// A few milliseconds of random backoff, growing with the attempt.
 async fn backoff(attempt: u32) {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -124,48 +156,247 @@ fn log_filter(query: &UsageLogQuery, now: DateTime<Utc>) -> (String, Params) {
     (clauses.join(" AND "), p)
 }
 
-impl DynamoStore {
-    async fn record_one(&self, event: &UsageEvent, expires_at: DateTime<Utc>) -> Result<bool, StoreError> {
-        let items = vec![
-            self.tx_put(log_item(event, expires_at), Some(NEW_ITEM), Params::new())?,
-            self.tx_aggregate(event, Granularity::Hour)?,
-            self.tx_aggregate(event, Granularity::Day)?,
-        ];
-        for attempt in 0..RECORD_ATTEMPTS {
-            match self.transact("TransactWriteItems(record_usage)", items.clone()).await? {
-                Ok(()) => return Ok(true),
-                // The log entry exists: this id was recorded before.
-                Err(c) if c.failed(0) => return Ok(false),
-                // Lost against other events' transactions on the same aggregates.
-                Err(_) => backoff(attempt).await,
+/// Writes of a charge with a rate window before it gives up (`Conflict`). The most an
+/// ordinary race takes is three: count (fails on the minute's first call), open (fails if
+/// another call opened the window first), count again; one round to spare.
+const RATE_ROUNDS: u32 = 4;
+
+/// How a charge's conditional write treats its rate window on the counter item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WindowWrite {
+    /// Count in the window starting at this minute, already held by the item:
+    /// `#rlw = :w AND #rln < :limit`, `ADD #rln :one`.
+    Count(i64),
+    /// Open the window starting at this minute with this charge as its first, replacing an
+    /// older window or none: `attribute_not_exists(#rlw) OR #rlw < :w`, `SET #rlw = :w,
+    /// #rln = :one`. Never a newer one: a call whose minute is already over (it arrived just
+    /// before the minute changed, or its clock is a little behind) must not reset the window
+    /// of the minute that began, so it counts in that one instead (see `CounterSeen::next`).
+    Open(i64),
+}
+
+/// What one conditional UpdateItem on a period counter did.
+enum CounterWrite {
+    /// Applied: the period's total after it.
+    Applied(u64),
+    /// The condition did not hold: the item as it was, when the error carried it.
+    Refused(Option<Item>),
+}
+
+/// A counter item as a refused write saw it: the period's total and the charge's rate
+/// window (start, count), if the item holds one for its bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CounterSeen {
+    used: u64,
+    window: Option<(i64, u64)>,
+}
+
+/// What a charge does after a refused write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    Refuse(UsageIncrement),
+    Write(WindowWrite),
+}
+
+impl CounterSeen {
+    /// The counter `item` (None: it does not exist) with the window of `rate`'s bucket.
+    fn read(item: Option<&Item>, rate: Option<&RateWindow>) -> Result<Self, StoreError> {
+        let Some(item) = item else {
+            return Ok(CounterSeen { used: 0, window: None });
+        };
+        let r = Reader::new(item, "usage counter");
+        let window = match rate {
+            Some(rate) => {
+                let (start, count) = rate_window_attrs(&rate.bucket);
+                match r.opt_num::<i64>(&start)? {
+                    Some(w) => Some((w, r.u64_or_zero(&count)?)),
+                    None => None,
+                }
             }
-        }
-        Err(StoreError::Conflict("usage aggregates changed concurrently"))
+            None => None,
+        };
+        Ok(CounterSeen { used: r.u64_or_zero("used")?, window })
     }
 
-    /// The update of the (org, key, endpoint, bucket) aggregate of `granularity` by `e`.
-    fn tx_aggregate(&self, e: &UsageEvent, granularity: Granularity) -> Result<TransactWriteItem, StoreError> {
-        let bucket_start = granularity.bucket_start(e.timestamp);
+    /// The window this charge counts in if the item holds it: its own minute's, or a later
+    /// one (windows only move forward).
+    fn current_window(&self, rate: &RateWindow) -> Option<(i64, u64)> {
+        self.window.filter(|&(start, _)| start >= rate.window_start)
+    }
+
+    fn window_full(&self, rate: &RateWindow) -> bool {
+        self.current_window(rate).is_some_and(|(_, n)| n >= u64::from(rate.limit))
+    }
+
+    /// The decision after a refused write, from the item as it was: a full window first
+    /// (it wins over a reached quota, as the port says), then the quota (`max`: the
+    /// highest total that still admits the charge), else the write whose condition this
+    /// item meets: count in the open window, or open this minute's.
+    fn next(&self, rate: &RateWindow, max: Option<u64>) -> Next {
+        if self.window_full(rate) || rate.limit == 0 {
+            return Next::Refuse(UsageIncrement::RateLimited { used: self.used });
+        }
+        if max.is_some_and(|max| self.used > max) {
+            return Next::Refuse(UsageIncrement::LimitReached { used: self.used });
+        }
+        match self.current_window(rate) {
+            Some((start, _)) => Next::Write(WindowWrite::Count(start)),
+            None => Next::Write(WindowWrite::Open(rate.window_start)),
+        }
+    }
+}
+
+impl DynamoStore {
+    /// One conditional UpdateItem on the charge's period counter: `ADD used :cost` (and the
+    /// TTL), held to `used <= max` when there is a hard limit, and with `window` counting the
+    /// charge in its rate window in the same write. `ReturnValuesOnConditionCheckFailure =
+    /// ALL_OLD`, so a refusal carries the item and needs no second read.
+    async fn write_counter(
+        &self,
+        charge: &UsageCharge,
+        max: Option<u64>,
+        window: Option<(&RateWindow, WindowWrite)>,
+    ) -> Result<CounterWrite, StoreError> {
+        let (pk, sk) = usage_counter_key(&charge.org_id, &charge.period);
+        let mut add = vec!["#used :cost"];
+        let mut set = vec!["#ttl = :ttl"];
+        let mut conditions = Vec::new();
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .expression_attribute_names("#used", "used")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":cost", n(charge.cost))
+            .expression_attribute_values(":ttl", ttl(charge.expires_at))
+            .return_values(ReturnValue::UpdatedNew);
+        if let Some(max) = max {
+            conditions.push("(attribute_not_exists(#used) OR #used <= :max)");
+            request = request.expression_attribute_values(":max", n(max));
+        }
+        if let Some((rate, write)) = window {
+            let (start_attr, count_attr) = rate_window_attrs(&rate.bucket);
+            request = request
+                .expression_attribute_names("#rlw", start_attr)
+                .expression_attribute_names("#rln", count_attr)
+                .expression_attribute_values(":one", n(1));
+            match write {
+                WindowWrite::Count(start) => {
+                    add.push("#rln :one");
+                    conditions.push("#rlw = :w AND #rln < :limit");
+                    request = request
+                        .expression_attribute_values(":w", n(start))
+                        .expression_attribute_values(":limit", n(rate.limit));
+                }
+                WindowWrite::Open(start) => {
+                    set.extend(["#rlw = :w", "#rln = :one"]);
+                    conditions.push("(attribute_not_exists(#rlw) OR #rlw < :w)");
+                    request = request.expression_attribute_values(":w", n(start));
+                }
+            }
+        }
+        request = request.update_expression(format!("ADD {} SET {}", add.join(", "), set.join(", ")));
+        if !conditions.is_empty() {
+            request = request
+                .condition_expression(conditions.join(" AND "))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        }
+        match request.send().await {
+            Ok(out) => {
+                let item = out.attributes.unwrap_or_default();
+                let used = match Reader::new(&item, "usage counter").opt_num("used")? {
+                    Some(used) => used,
+                    // UPDATED_NEW always carries `used` (it is in the ADD); read it otherwise.
+                    None => self.usage(&charge.org_id, &charge.period).await?,
+                };
+                Ok(CounterWrite::Applied(used))
+            }
+            Err(e) if is_condition_failed(&e) => {
+                // The item as it was comes back with the failure: no second read.
+                let old = match e.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
+                    _ => None,
+                };
+                Ok(CounterWrite::Refused(old))
+            }
+            Err(e) => Err(sdk_error("UpdateItem(usage counter)", e)),
+        }
+    }
+
+    /// The charge's period counter item (consistent read), if it exists.
+    async fn counter_item(&self, charge: &UsageCharge) -> Result<Option<Item>, StoreError> {
+        let (pk, sk) = usage_counter_key(&charge.org_id, &charge.period);
+        self.get("GetItem(usage counter)", key(pk, sk)).await
+    }
+
+    /// Records one chunk of a batch (indices into `records`, ids distinct, sized by
+    /// `chunks`) in one TransactWriteItems: each log entry's conditional Put, then one update
+    /// per aggregate the chunk's events touch, their counts merged in memory. Returns the
+    /// indices recorded now. A log entry that exists already (recorded before) cancels the
+    /// transaction: it is dropped with its share of the aggregates and the rest retried;
+    /// losing against other transactions on the same aggregates is retried with backoff.
+    async fn record_chunk(&self, records: &[UsageRecord], mut chunk: Vec<usize>) -> Result<Vec<usize>, StoreError> {
+        let mut conflicts = 0;
+        while !chunk.is_empty() {
+            let mut items = Vec::with_capacity(MAX_TRANSACT_ITEMS);
+            for &i in &chunk {
+                let UsageRecord { event, expires_at } = &records[i];
+                items.push(self.tx_put(log_item(event, *expires_at), Some(NEW_ITEM), Params::new())?);
+            }
+            for agg in aggregates_of(chunk.iter().map(|&i| &records[i].event)) {
+                items.push(self.tx_aggregate(&agg)?);
+            }
+            let cancelled = match self.transact("TransactWriteItems(record_usage_batch)", items).await? {
+                Ok(()) => return Ok(chunk),
+                Err(c) => c,
+            };
+            // The Puts come first, so item `pos` is the log entry of `chunk[pos]`.
+            let before = chunk.len();
+            chunk = chunk.into_iter().enumerate().filter(|&(pos, _)| !cancelled.failed(pos)).map(|(_, i)| i).collect();
+            if chunk.len() == before {
+                // No entry was there before: lost against other transactions on the same
+                // aggregates (`transact` retried a few times already).
+                conflicts += 1;
+                if conflicts >= RECORD_ATTEMPTS {
+                    return Err(StoreError::Conflict("usage aggregates changed concurrently"));
+                }
+                backoff(conflicts).await;
+            }
+        }
+        Ok(chunk)
+    }
+
+    /// `ADD`s `agg` (one chunk's merged counts) to the stored aggregate of its (org, key,
+    /// endpoint, granularity, bucket), creating it.
+    fn tx_aggregate(&self, agg: &UsageAggregate) -> Result<TransactWriteItem, StoreError> {
         let mut u = UpdateExpr::new()
-            .set("org_id", s(e.org_id.as_str()))
-            .set("key_id", s(e.key_id.as_str()))
-            .set("endpoint_id", s(e.endpoint_id.as_str()))
-            .set("granularity", s(granularity.as_str()))
-            .set("bucket_start", time(bucket_start))
-            .add("count", n(1))
-            .add("cost_units", n(e.cost_units))
-            .add("latency_sum_ms", n(e.latency_ms))
-            .add(&latency_attr(latency_bucket(e.latency_ms)), n(1));
-        // Only the class the status belongs to is incremented (absent counters read as 0).
-        u = match e.status {
-            200..=299 => u.add("s2xx", n(1)),
-            400..=499 => u.add("s4xx", n(1)),
-            500..=599 => u.add("s5xx", n(1)),
-            _ => u,
-        };
+            .set("org_id", s(agg.org_id.as_str()))
+            .set("key_id", s(agg.key_id.as_str()))
+            .set("endpoint_id", s(agg.endpoint_id.as_str()))
+            .set("granularity", s(agg.granularity.as_str()))
+            .set("bucket_start", time(agg.bucket_start))
+            .add("count", n(agg.count))
+            .add("cost_units", n(agg.cost_units))
+            .add("latency_sum_ms", n(agg.latency_sum_ms));
+        // Only counters the chunk moves are written (absent ones read as 0), which keeps
+        // the expression short.
+        for (attr, count) in [("s2xx", agg.status_2xx), ("s4xx", agg.status_4xx), ("s5xx", agg.status_5xx)] {
+            if count > 0 {
+                u = u.add(attr, n(count));
+            }
+        }
+        for (i, &count) in agg.latency_buckets.iter().enumerate() {
+            if count > 0 {
+                u = u.add(&latency_attr(i), n(count));
+            }
+        }
         let (expr, p) = u.build();
         self.tx_update(
-            key(aggregate_pk(&e.org_id, granularity), aggregate_sk(bucket_start, &e.key_id, &e.endpoint_id)),
+            key(
+                aggregate_pk(&agg.org_id, agg.granularity),
+                aggregate_sk(agg.bucket_start, &agg.key_id, &agg.endpoint_id),
+            ),
             &expr,
             None,
             p,
@@ -281,67 +512,56 @@ impl DynamoStore {
 
 #[async_trait]
 impl UsageCounter for DynamoStore {
-    #[tracing::instrument(skip_all, fields(org_id = %charge.org_id, period = %charge.period, cost = charge.cost, hard_limit = ?charge.hard_limit), err(level = "debug"))]
+    #[tracing::instrument(skip_all, fields(org_id = %charge.org_id, period = %charge.period, cost = charge.cost, hard_limit = ?charge.hard_limit, rate = charge.rate.is_some()), err(level = "debug"))]
     async fn charge(&self, charge: &UsageCharge) -> Result<UsageIncrement, StoreError> {
-        let UsageCharge { org_id, period, cost, hard_limit, expires_at, rate } = charge;
-        let (cost, hard_limit, expires_at) = (*cost, *hard_limit, *expires_at);
-        if rate.is_some() {
-            return Err(StoreError::Unavailable {
-                message: "shared rate windows: not yet on DynamoDB".into(),
-                source: None,
-            });
-        }
         // A condition expression cannot add, so the limit is checked as
         // `used <= hard_limit - cost`, precomputed here.
-        let max = match hard_limit {
-            Some(limit) if cost > limit => {
-                return Ok(UsageIncrement::LimitReached { used: self.usage(org_id, period).await? })
+        let max = match charge.hard_limit {
+            Some(limit) if charge.cost > limit => {
+                // No write can pass; one read says which refusal (a full window wins).
+                let item = self.counter_item(charge).await?;
+                let seen = CounterSeen::read(item.as_ref(), charge.rate.as_ref())?;
+                return Ok(match &charge.rate {
+                    Some(rate) if seen.window_full(rate) => UsageIncrement::RateLimited { used: seen.used },
+                    _ => UsageIncrement::LimitReached { used: seen.used },
+                });
             }
-            Some(limit) => Some(limit - cost),
+            Some(limit) => Some(limit - charge.cost),
             None => None,
         };
-        let (pk, sk) = usage_counter_key(org_id, period);
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .update_expression("ADD #used :cost SET #ttl = :ttl")
-            .expression_attribute_names("#used", "used")
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":cost", n(cost))
-            .expression_attribute_values(":ttl", ttl(expires_at))
-            .return_values(ReturnValue::UpdatedNew);
-        if let Some(max) = max {
-            request = request
-                .condition_expression("attribute_not_exists(#used) OR #used <= :max")
-                .expression_attribute_values(":max", n(max))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let Some(rate) = &charge.rate else {
+            // Without a rate window: exactly one conditional UpdateItem, counted or refused.
+            return match self.write_counter(charge, max, None).await? {
+                CounterWrite::Applied(used) => Ok(UsageIncrement::Counted { used }),
+                CounterWrite::Refused(old) => {
+                    let used = match old {
+                        Some(item) => Reader::new(&item, "usage counter").u64_or_zero("used")?,
+                        None => self.usage(&charge.org_id, &charge.period).await?,
+                    };
+                    Ok(UsageIncrement::LimitReached { used })
+                }
+            };
+        };
+        // With a rate window: first the write that succeeds whenever the window of this
+        // minute is already open (every call but the first of a key per minute); a refusal
+        // returns the item as it was, which says what to do next (see `CounterSeen::next`).
+        let mut write = WindowWrite::Count(rate.window_start);
+        for _ in 0..RATE_ROUNDS {
+            let old = match self.write_counter(charge, max, Some((rate, write))).await? {
+                CounterWrite::Applied(used) => return Ok(UsageIncrement::Counted { used }),
+                CounterWrite::Refused(Some(old)) => Some(old),
+                // The item did not exist (or the error left it out): read it.
+                CounterWrite::Refused(None) => self.counter_item(charge).await?,
+            };
+            let seen = CounterSeen::read(old.as_ref(), Some(rate))?;
+            write = match seen.next(rate, max) {
+                Next::Refuse(outcome) => return Ok(outcome),
+                Next::Write(w) => w,
+            };
         }
-        match request.send().await {
-            Ok(out) => {
-                let item = out.attributes.unwrap_or_default();
-                let used = match Reader::new(&item, "usage counter").opt_num("used")? {
-                    Some(used) => used,
-                    // UPDATED_NEW always carries `used` (it is in the ADD); read it otherwise.
-                    None => self.usage(org_id, period).await?,
-                };
-                Ok(UsageIncrement::Counted { used })
-            }
-            Err(e) if is_condition_failed(&e) => {
-                // The item as it was comes back with the failure: no second read.
-                let old = match e.as_service_error() {
-                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),
-                    _ => None,
-                };
-                let used = match old {
-                    Some(item) => Reader::new(&item, "usage counter").u64_or_zero("used")?,
-                    None => self.usage(org_id, period).await?,
-                };
-                Ok(UsageIncrement::LimitReached { used })
-            }
-            Err(e) => Err(sdk_error("UpdateItem(usage counter)", e)),
-        }
+        // Only reachable when the window keeps moving under this call (other writers opening
+        // windows of later minutes between each of its writes).
+        Err(StoreError::Conflict("rate window changed concurrently"))
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period), err(level = "debug"))]
@@ -359,11 +579,19 @@ impl UsageLog for DynamoStore {
     // The event's IP stays out of the span.
     #[tracing::instrument(skip_all, fields(events = records.len()), err(level = "debug"))]
     async fn record_usage_batch(&self, records: &[UsageRecord]) -> Result<Vec<bool>, StoreError> {
-        let mut out = Vec::with_capacity(records.len());
-        for r in records {
-            out.push(self.record_one(&r.event, r.expires_at).await?);
+        let mut recorded = vec![false; records.len()];
+        // A transaction may not touch one item twice, and a later copy of an id is a
+        // duplicate anyway: only each id's first record is written.
+        let mut seen = HashSet::new();
+        let firsts: Vec<usize> = (0..records.len()).filter(|&i| seen.insert(records[i].event.id.as_str())).collect();
+        // One chunk after another: chunks of one batch usually share their aggregates, so
+        // running them at once would only make them conflict.
+        for chunk in chunks(records, &firsts) {
+            for i in self.record_chunk(records, chunk).await? {
+                recorded[i] = true;
+            }
         }
-        Ok(out)
+        Ok(recorded)
     }
 
     #[tracing::instrument(skip_all, fields(org_id = ?query.org_id, limit = query.limit), err(level = "debug"))]
@@ -428,5 +656,100 @@ impl UsageLog for DynamoStore {
             (a.bucket_start, &a.key_id, &a.endpoint_id).cmp(&(b.bucket_start, &b.key_id, &b.endpoint_id))
         });
         Ok(aggs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const W: i64 = 1_800_000_000; // a multiple of 60
+
+    fn rate(limit: u32) -> RateWindow {
+        RateWindow { bucket: "key:k".into(), window_start: W, limit }
+    }
+
+    fn seen(used: u64, window: Option<(i64, u64)>) -> CounterSeen {
+        CounterSeen { used, window }
+    }
+
+    #[test]
+    fn a_refused_charge_decides_from_the_item_as_it_was() {
+        let (r, max) = (rate(3), Some(9));
+        let counted = |w| Next::Write(WindowWrite::Count(w));
+        assert_eq!(seen(0, None).next(&r, max), Next::Write(WindowWrite::Open(W)), "no window: open this minute's");
+        assert_eq!(
+            seen(4, Some((W - 60, 3))).next(&r, max),
+            Next::Write(WindowWrite::Open(W)),
+            "an older one: replace it"
+        );
+        assert_eq!(seen(4, Some((W, 2))).next(&r, max), counted(W), "opened meanwhile: count in it");
+        assert_eq!(
+            seen(4, Some((W + 60, 0))).next(&r, max),
+            counted(W + 60),
+            "a later minute's window is never reset: count in it"
+        );
+        assert_eq!(seen(4, Some((W, 3))).next(&r, max), Next::Refuse(UsageIncrement::RateLimited { used: 4 }));
+        assert_eq!(seen(4, Some((W + 60, 3))).next(&r, max), Next::Refuse(UsageIncrement::RateLimited { used: 4 }));
+        assert_eq!(seen(10, Some((W, 1))).next(&r, max), Next::Refuse(UsageIncrement::LimitReached { used: 10 }));
+        assert_eq!(
+            seen(10, Some((W, 3))).next(&r, max),
+            Next::Refuse(UsageIncrement::RateLimited { used: 10 }),
+            "a full window wins over a reached quota"
+        );
+        assert_eq!(seen(10, Some((W - 60, 3))).next(&r, max), Next::Refuse(UsageIncrement::LimitReached { used: 10 }));
+        assert_eq!(seen(10, Some((W, 1))).next(&r, None), counted(W), "no hard limit");
+        assert_eq!(seen(0, None).next(&rate(0), None), Next::Refuse(UsageIncrement::RateLimited { used: 0 }));
+    }
+
+    fn record(key: &str, endpoint: &str, at: DateTime<Utc>) -> UsageRecord {
+        let event = UsageEvent {
+            id: tollgate_domain::id::random_base62(12),
+            org_id: Id::from_string("org_a"),
+            key_id: Id::from_string(key),
+            endpoint_id: Id::from_string(endpoint),
+            method: "GET".into(),
+            path: "/api/v1/x".into(),
+            status: 200,
+            latency_ms: 3,
+            cost_units: 1,
+            ip: None,
+            timestamp: at,
+            period: PeriodKey::from_string("2026-11"),
+        };
+        UsageRecord { event, expires_at: at }
+    }
+
+    /// Actions of the transaction of `chunk`: one Put per event, one update per aggregate.
+    fn actions(records: &[UsageRecord], chunk: &[usize]) -> usize {
+        chunk.len() + aggregates_of(chunk.iter().map(|&i| &records[i].event)).len()
+    }
+
+    #[test]
+    fn chunks_fill_transactions_up_to_the_limit() {
+        let at = DateTime::from_timestamp(W, 0).unwrap();
+        // One key and endpoint within an hour: 98 events and their 2 aggregates per chunk.
+        let same: Vec<UsageRecord> = (0..200).map(|_| record("k", "e", at)).collect();
+        let all: Vec<usize> = (0..same.len()).collect();
+        let c = chunks(&same, &all);
+        assert_eq!(c.iter().map(Vec::len).collect::<Vec<_>>(), vec![98, 98, 4]);
+        assert_eq!(c.concat(), all, "every index once, in order");
+
+        // Every event its own aggregates: 33 events (99 actions) per chunk.
+        let spread: Vec<UsageRecord> =
+            (0..70).map(|i| record(&format!("k{i}"), "e", at + chrono::Duration::hours(i))).collect();
+        let all: Vec<usize> = (0..spread.len()).collect();
+        let c = chunks(&spread, &all);
+        assert_eq!(c.iter().map(Vec::len).collect::<Vec<_>>(), vec![33, 33, 4]);
+        assert!(c.iter().all(|chunk| actions(&spread, chunk) <= MAX_TRANSACT_ITEMS));
+
+        // A mix stays within the limit and keeps the order of the indices given.
+        let mixed: Vec<UsageRecord> =
+            (0..300).map(|i| record(&format!("k{}", i % 7), "e", at + chrono::Duration::minutes(i * 7))).collect();
+        let some: Vec<usize> = (0..mixed.len()).filter(|i| i % 5 != 0).collect();
+        let c = chunks(&mixed, &some);
+        assert!(c.iter().all(|chunk| actions(&mixed, chunk) <= MAX_TRANSACT_ITEMS), "{c:?}");
+        assert_eq!(c.concat(), some);
+        assert!(chunks(&mixed, &[]).is_empty());
     }
 }

@@ -86,8 +86,8 @@ async fn dynamodb_adapter_specifics() {
 async fn dynamodb_catalog_and_usage_specifics() {
     use chrono::{Duration, Utc};
     use tollgate_domain::{
-        Id, PeriodKey, PlanRepository, Subscription, SubscriptionRepository, UsageCounter, UsageEvent, UsageLog,
-        UsageLogQuery,
+        Id, PeriodKey, PlanRepository, RateWindow, Subscription, SubscriptionRepository, UsageCharge, UsageCounter,
+        UsageEvent, UsageIncrement, UsageLog, UsageLogQuery, UsageRecord,
     };
     use tollgate_store_contract::{new_event, new_plan, new_subscription};
 
@@ -128,9 +128,55 @@ async fn dynamodb_catalog_and_usage_specifics() {
     let before = requests().await;
     assert!(!store.record_usage(&event, expires).await.unwrap());
     costs.push(("record_usage (duplicate)", requests().await - before, 1));
+    // A batch of one key and endpoint within an hour: one transaction (50 Puts, 2 updates),
+    // also when some ids were recorded before (the transaction is cancelled and retried
+    // without them: 2).
+    let batch: Vec<UsageRecord> = (0..50)
+        .map(|i| UsageRecord {
+            event: new_event(&org, &event.key_id, &event.endpoint_id, now + Duration::milliseconds(i + 1)),
+            expires_at: expires,
+        })
+        .collect();
+    let before = requests().await;
+    assert_eq!(store.record_usage_batch(&batch[..40]).await.unwrap(), vec![true; 40]);
+    costs.push(("record_usage_batch (40 events)", requests().await - before, 1));
+    let before = requests().await;
+    let flags = store.record_usage_batch(&batch).await.unwrap();
+    assert_eq!(flags, (0..50).map(|i| i >= 40).collect::<Vec<_>>());
+    costs.push(("record_usage_batch (50 events, 40 recorded before)", requests().await - before, 2));
+
+    // Charges with a shared rate window: one conditional write, two for the first charge of
+    // a bucket in a minute (the count fails, the window is opened), plus one GetItem when the
+    // counter item does not exist yet.
+    let period = PeriodKey::from_string("2026-12");
+    let window = RateWindow::containing("key:k1", now.timestamp(), 2);
+    let charge = |rate: &RateWindow| UsageCharge {
+        org_id: org.clone(),
+        period: period.clone(),
+        cost: 1,
+        hard_limit: Some(100),
+        expires_at: expires,
+        rate: Some(rate.clone()),
+    };
+    let next = RateWindow { window_start: window.window_start + 60, ..window.clone() };
+    let steps = [
+        ("charge (first of the period)", &window, UsageIncrement::Counted { used: 1 }, 3),
+        ("charge (window open)", &window, UsageIncrement::Counted { used: 2 }, 1),
+        ("charge (window full)", &window, UsageIncrement::RateLimited { used: 2 }, 1),
+        ("charge (first of the next minute)", &next, UsageIncrement::Counted { used: 3 }, 2),
+        ("charge (next minute, open)", &next, UsageIncrement::Counted { used: 4 }, 1),
+    ];
+    for (op, rate, outcome, want) in steps {
+        let before = requests().await;
+        assert_eq!(store.charge(&charge(rate)).await.unwrap(), outcome, "{op}");
+        costs.push((op, requests().await - before, want));
+    }
+
     let before = requests().await;
     let q = UsageLogQuery { org_id: Some(org.clone()), ..Default::default() };
-    assert_eq!(store.query_usage(&q, now).await.unwrap().0, vec![event]);
+    let (logged, _) = store.query_usage(&q, now).await.unwrap();
+    assert_eq!(logged.len(), 51);
+    assert_eq!(logged.last(), Some(&event));
     costs.push(("query_usage (one org, one page)", requests().await - before, 1));
     let before = requests().await;
     assert!(store.get_subscription(&sub.id).await.unwrap().is_some());
