@@ -5,8 +5,9 @@
 //! with `usage_worker::process_batch` (one store transaction per batch), acknowledges the successes and releases each failure
 //! for a retry with exponential backoff (1 s, 2 s, 4 s, ... capped). A message delivered
 //! `SqliteQueue::max_attempts()` times (5) moves to the dead-letter table (logged at warn;
-//! `SqliteQueue::dead_letters` lists them). When the queue is empty it waits for a send in
-//! this process or 200 ms, whichever comes first.
+//! `SqliteQueue::dead_letters` lists them). After a full batch it goes on at once; after a
+//! partial one it lets events gather for 100 ms; when the queue is empty it waits for a send
+//! in this process or 200 ms, whichever comes first.
 //!
 //! Queue timing (visibility, backoff) follows the wall clock, like the sleeps of this loop;
 //! the handler gets the application clock (`AppState::now`) for its own decisions.
@@ -30,6 +31,10 @@ pub struct UsageWorkerConfig {
     pub visibility: Duration,
     /// Longest wait between polls of an empty queue (a send in this process wakes it sooner).
     pub idle_poll: Duration,
+    /// After a batch that was not full, how long to let events gather before the next
+    /// receive: a few bigger batches cost far less than one per event, and the events are
+    /// durable in the queue meanwhile (the usage log lags by at most this much).
+    pub batch_linger: Duration,
     /// Delay before the first retry of a failed message; doubled per further attempt.
     pub base_backoff: Duration,
     /// Upper bound of the retry delay.
@@ -42,6 +47,7 @@ impl Default for UsageWorkerConfig {
             batch_size: 500,
             visibility: Duration::from_secs(30),
             idle_poll: Duration::from_millis(200),
+            batch_linger: Duration::from_millis(100),
             base_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
         }
@@ -121,20 +127,26 @@ pub fn spawn_usage_worker_with(
             if *shutdown.borrow() {
                 break;
             }
-            let busy = match drain_usage_once(&state, &queue, &config).await {
-                Ok(report) => report.received > 0,
+            let received = match drain_usage_once(&state, &queue, &config).await {
+                Ok(report) => report.received,
                 Err(e) => {
                     tracing::error!(error = %e, "usage worker: queue error");
-                    false
+                    0
                 }
             };
-            if busy {
-                // More may be waiting: go again at once (the shutdown check comes first).
+            if received >= config.batch_size {
+                // A full batch: more is waiting, go again at once (the shutdown check comes
+                // first).
                 continue;
             }
+            let wait = if received > 0 {
+                tokio::time::sleep(config.batch_linger)
+            } else {
+                tokio::time::sleep(config.idle_poll)
+            };
             tokio::select! {
-                _ = tokio::time::sleep(config.idle_poll) => {}
-                _ = queue.sent(QueueName::Usage).notified() => {}
+                _ = wait => {}
+                _ = queue.sent(QueueName::Usage).notified(), if received == 0 => {}
                 changed = shutdown.changed() => {
                     if changed.is_err() {
                         break;

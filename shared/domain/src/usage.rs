@@ -212,6 +212,9 @@ impl UsageIncrement {
 /// quota, so one write still enforces both. A bucket belongs to one organization (a key id
 /// does): a store may keep the window with that organization's period counter (DynamoDB
 /// does), so one bucket charged to two organizations or periods may be counted apart.
+/// Windows only move forward: a charge stamped with an earlier minute than the bucket's
+/// newest window (its clock read just before the minute turned) counts in the newest one.
+/// A limit of 0 refuses every charge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateWindow {
     pub bucket: String,

@@ -193,7 +193,18 @@ pub async fn usage_charge_with_a_rate_window(store: &SharedStore) {
         store.charge(&charge(&org, &p, 2, Some(100), Some(&next))).await.unwrap(),
         UsageIncrement::RateLimited { used: 14 }
     );
+    assert_eq!(
+        store.charge(&charge(&org, &p, 2, Some(100), Some(&w))).await.unwrap(),
+        UsageIncrement::RateLimited { used: 14 },
+        "windows only move forward: a charge stamped with the previous minute counts in the newer, full one"
+    );
     assert_eq!(store.usage(&org, &p).await.unwrap(), 14);
+    let closed = window(now, 0);
+    assert_eq!(
+        store.charge(&charge(&org, &p, 1, Some(100), Some(&closed))).await.unwrap(),
+        UsageIncrement::RateLimited { used: 14 },
+        "a limit of 0 refuses every charge"
+    );
 
     // Rate limit and quota together (hard limit 2).
     let p = period();

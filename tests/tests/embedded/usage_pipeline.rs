@@ -212,6 +212,7 @@ async fn local_queue_drained_by_the_worker_dead_letters_poison() {
     let config = UsageWorkerConfig {
         visibility: Duration::from_secs(5),
         idle_poll: Duration::from_millis(10),
+        batch_linger: Duration::from_millis(10),
         base_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(40),
         ..UsageWorkerConfig::default()

@@ -196,22 +196,25 @@ fn increment_usage(
 fn charge_in(tx: &rusqlite::Connection, charge: &UsageCharge) -> Result<UsageIncrement, DbError> {
     let UsageCharge { org_id, period, cost, hard_limit, expires_at, rate } = charge;
     if let Some(rate) = rate {
+        // A window that is already newer (another call's clock read a later minute) is the
+        // one this call counts in: windows only move forward, as on DynamoDB.
         let in_window: Option<u64> = tx
-            .prepare_cached("SELECT used FROM rate_windows WHERE bucket = ?1 AND window_start = ?2")?
+            .prepare_cached("SELECT used FROM rate_windows WHERE bucket = ?1 AND window_start >= ?2")?
             .query_row(params![rate.bucket, rate.window_start], |r| r.get(0))
             .optional()?;
-        if in_window.is_some_and(|n| n >= u64::from(rate.limit)) {
+        if in_window.unwrap_or(0) >= u64::from(rate.limit) {
             return Ok(UsageIncrement::RateLimited { used: counter_value(tx, org_id, period)? });
         }
     }
     let outcome = increment_usage(tx, org_id, period, *cost, *hard_limit, *expires_at)?;
     if let (Some(rate), UsageIncrement::Counted { .. }) = (rate, outcome) {
-        // A window of another minute is replaced: only the current one is kept per bucket.
+        // An older window is replaced (only the newest is kept per bucket); the current or a
+        // newer one counts the call.
         tx.prepare_cached(
             "INSERT INTO rate_windows (bucket, window_start, used) VALUES (?1, ?2, 1) \
              ON CONFLICT (bucket) DO UPDATE SET \
-             used = CASE WHEN window_start = excluded.window_start THEN used + 1 ELSE 1 END, \
-             window_start = excluded.window_start",
+             used = CASE WHEN window_start >= excluded.window_start THEN used + 1 ELSE 1 END, \
+             window_start = max(window_start, excluded.window_start)",
         )?
         .execute(params![rate.bucket, rate.window_start])?;
     }
