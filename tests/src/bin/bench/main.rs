@@ -283,7 +283,8 @@ async fn measure_row(
         let h = load(client, &health_url, None, concurrency, duration).await;
         let cpu1 = server.cpu();
         h_rps.push(h.calls() as f64 / h.elapsed.as_secs_f64());
-        (h_p50.push(h.quantile(0.5)), h_p99.push(h.quantile(0.99)));
+        h_p50.push(h.quantile(0.5));
+        h_p99.push(h.quantile(0.99));
         h_cpu.push((cpu1 - cpu0).as_secs_f64() / h.calls().max(1) as f64);
 
         let started = Instant::now();
@@ -292,7 +293,8 @@ async fn measure_row(
         let with_drain = started.elapsed();
         let cpu2 = server.cpu();
         m_rps.push(m.calls() as f64 / with_drain.as_secs_f64());
-        (m_p50.push(m.quantile(0.5)), m_p99.push(m.quantile(0.99)));
+        m_p50.push(m.quantile(0.5));
+        m_p99.push(m.quantile(0.99));
         m_cpu.push((cpu2 - cpu1).as_secs_f64() / m.calls().max(1) as f64);
         errors += h.errors + m.errors;
     }
