@@ -1,12 +1,12 @@
 //! In-process queue workers of the single-process server: they drain the SQLite queue with
 //! the same handlers the Lambda workers run on SQS.
 //!
-//! The usage worker receives up to 500 messages at a time (in flight for 30 s), records them
+//! The usage worker receives up to 200 messages at a time (in flight for 30 s), records them
 //! with `usage_worker::process_batch` (one store transaction per batch), acknowledges the successes and releases each failure
 //! for a retry with exponential backoff (1 s, 2 s, 4 s, ... capped). A message delivered
 //! `SqliteQueue::max_attempts()` times (5) moves to the dead-letter table (logged at warn;
-//! `SqliteQueue::dead_letters` lists them). After a full batch it goes on at once; after a
-//! partial one it lets events gather for 100 ms; when the queue is empty it waits for a send
+//! `SqliteQueue::dead_letters` lists them). After a sizeable batch it goes on at once; after a
+//! small one it lets events gather for 100 ms; when the queue is empty it waits for a send
 //! in this process or 200 ms, whichever comes first.
 //!
 //! Queue timing (visibility, backoff) follows the wall clock, like the sleeps of this loop;
@@ -25,15 +25,16 @@ use tollgate_http::AppState;
 #[derive(Debug, Clone)]
 pub struct UsageWorkerConfig {
     /// Messages per receive: each batch is recorded in one transaction, so bigger batches
-    /// cost less per event (500 holds the store's connection for a few milliseconds).
+    /// cost less per event, but the transaction holds the store's one connection, and the
+    /// gateway's calls wait behind it (200: a few milliseconds).
     pub batch_size: usize,
     /// How long a received message stays invisible to other receives.
     pub visibility: Duration,
     /// Longest wait between polls of an empty queue (a send in this process wakes it sooner).
     pub idle_poll: Duration,
-    /// After a batch that was not full, how long to let events gather before the next
-    /// receive: a few bigger batches cost far less than one per event, and the events are
-    /// durable in the queue meanwhile (the usage log lags by at most this much).
+    /// After a small batch (under a tenth of `batch_size`), how long to let events gather
+    /// before the next receive: a few bigger batches cost far less than one per event, and
+    /// the events are durable in the queue meanwhile (the usage log lags by at most this much).
     pub batch_linger: Duration,
     /// Delay before the first retry of a failed message; doubled per further attempt.
     pub base_backoff: Duration,
@@ -44,7 +45,7 @@ pub struct UsageWorkerConfig {
 impl Default for UsageWorkerConfig {
     fn default() -> Self {
         UsageWorkerConfig {
-            batch_size: 500,
+            batch_size: 200,
             visibility: Duration::from_secs(30),
             idle_poll: Duration::from_millis(200),
             batch_linger: Duration::from_millis(100),
@@ -134,9 +135,10 @@ pub fn spawn_usage_worker_with(
                     0
                 }
             };
-            if received >= config.batch_size {
-                // A full batch: more is waiting, go again at once (the shutdown check comes
-                // first).
+            if received * 10 >= config.batch_size {
+                // A full or sizeable batch: more is waiting, go again at once (the shutdown
+                // check comes first). Lingering here would cap the worker below the rate the
+                // events arrive at.
                 continue;
             }
             let wait = if received > 0 {

@@ -30,11 +30,7 @@ pub async fn count(
     let period = Period::containing(now);
     let seconds_to_period_end = (period.end - now).num_seconds();
     let event = UsageEvent {
-        id: if call.request_id.is_empty() {
-            format!("req_{}", tollgate_domain::id::random_base62(20))
-        } else {
-            call.request_id.clone()
-        },
+        id: if call.request_id.is_empty() { tollgate_domain::id::request_id() } else { call.request_id.clone() },
         org_id: caller.key.org_id.clone(),
         key_id: caller.key.id.clone(),
         endpoint_id: endpoint.id.clone(),

@@ -8,13 +8,19 @@
 //! is logged with status 0 ("outcome unknown"): the call log and aggregates always match the
 //! counter.
 //!
-//! Group commit: one writer task owns these writes. Concurrent calls' charges (and the
+//! Group commit: one writer thread owns these writes. Concurrent calls' charges (and the
 //! outcomes waiting) are applied in one transaction, each charge with its own exact decision
 //! (`used + cost <= limit`, in arrival order), and each call gets its answer only once that
 //! transaction has committed. There is no timer on the hot path: the group is whatever
 //! arrived while the previous one was committing, so a lone call goes through at once and a
 //! busy server commits many calls per transaction. Only a group of nothing but outcomes
 //! waits (`OUTCOME_LINGER`) for a charge to ride along with.
+//!
+//! Why a thread and not a task: as a task the writer waited for a turn on the runtime's
+//! workers among every request task, then handed the transaction to the blocking pool and
+//! waited again, and under load those waits, not SQLite, set the pace of the groups. On its
+//! own thread it is woken by the OS as soon as a call arrives and runs the transaction
+//! itself.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -69,8 +75,8 @@ impl GroupCommitStats {
     }
 }
 
-/// The embedded call meter (see the module doc). Needs a tokio runtime: `new` starts the
-/// group-commit task.
+/// The embedded call meter (see the module doc). Needs a tokio runtime (for the linger's
+/// timer): `new` starts the writer thread, which ends when the meter is dropped.
 pub struct SqliteCallMeter {
     /// How long a counted call's event waits for its outcome (converted once, here).
     hold: chrono::Duration,
@@ -89,7 +95,11 @@ impl SqliteCallMeter {
         }
         let (writes, rx) = mpsc::channel(10_000);
         let stats = Arc::new(GroupCommitStats::default());
-        tokio::spawn(commit_groups(store, queue, rx, stats.clone()));
+        let (runtime, thread_stats) = (tokio::runtime::Handle::current(), stats.clone());
+        std::thread::Builder::new()
+            .name("group-commit".into())
+            .spawn(move || commit_groups(runtime, store, queue, rx, thread_stats))
+            .map_err(|e| PortError::with_source("cannot start the call meter's writer thread", e))?;
         let hold = chrono::Duration::from_std(hold).unwrap_or(chrono::Duration::MAX);
         Ok(SqliteCallMeter { hold, writes, stats })
     }
@@ -134,14 +144,15 @@ impl Group {
     }
 }
 
-/// The group-commit task (see the module doc).
-async fn commit_groups(
+/// The writer thread (see the module doc). `runtime` drives the linger's timer.
+fn commit_groups(
+    runtime: tokio::runtime::Handle,
     store: SqliteStore,
     queue: SqliteQueue,
     mut rx: mpsc::Receiver<Write>,
     stats: Arc<GroupCommitStats>,
 ) {
-    while let Some(first) = rx.recv().await {
+    while let Some(first) = rx.blocking_recv() {
         let mut group = Group::default();
         group.add(first);
         // Everything already waiting joins the group.
@@ -153,25 +164,27 @@ async fn commit_groups(
         }
         if group.charges.is_empty() && group.flushes.is_empty() {
             let deadline = tokio::time::Instant::now() + OUTCOME_LINGER;
-            while group.charges.is_empty() && group.flushes.is_empty() && !group.is_full() {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(w)) => group.add(w),
-                    _ => break,
+            runtime.block_on(async {
+                while group.charges.is_empty() && group.flushes.is_empty() && !group.is_full() {
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some(w)) => group.add(w),
+                        _ => break,
+                    }
                 }
-            }
+            });
         }
-        commit(&store, &queue, group, &stats).await;
+        commit(&store, &queue, group, &stats);
     }
 }
 
-async fn commit(store: &SqliteStore, queue: &SqliteQueue, group: Group, stats: &GroupCommitStats) {
+fn commit(store: &SqliteStore, queue: &SqliteQueue, group: Group, stats: &GroupCommitStats) {
     let Group { charges, replies, outcomes, flushes } = group;
     let (n_charges, n_outcomes) = (charges.len(), outcomes.len());
     if n_charges + n_outcomes > 0 {
         stats.transactions.fetch_add(1, Ordering::Relaxed);
         stats.charges.fetch_add(n_charges as u64, Ordering::Relaxed);
         stats.outcomes.fetch_add(n_outcomes as u64, Ordering::Relaxed);
-        match store.commit_group(charges, outcomes).await {
+        match store.commit_group(&charges, &outcomes) {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
                     // A caller that went away (client disconnect) still had its call counted.

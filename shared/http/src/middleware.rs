@@ -19,14 +19,14 @@ use tracing::Level;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Request ids look like `req_<20 base62>`; an incoming `x-request-id` (for example API
+/// Request ids look like `req_<8 base62 time><12 base62>` (`tollgate_domain::id::request_id`); an incoming `x-request-id` (for example API
 /// Gateway's, set by the Lambda runner) is kept.
 #[derive(Clone, Copy, Default)]
 struct MakeId;
 
 impl MakeRequestId for MakeId {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        let id = format!("req_{}", tollgate_domain::id::random_base62(20));
+        let id = tollgate_domain::id::request_id();
         Some(RequestId::new(id.parse().expect("ascii id")))
     }
 }

@@ -125,6 +125,24 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Runs `f` with the connection on the calling thread, which it blocks: for a dedicated
+    /// writer thread (the call meter's group commit), never for a runtime worker (tokio panics
+    /// if `blocking_lock` is called there). Waits its turn with the async callers, in order.
+    pub(crate) fn call_blocking<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, DbError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn.blocking_lock();
+        f(&mut conn).map_err(|e| {
+            if matches!(e.0, StoreError::Unavailable { .. } | StoreError::Corrupt(_)) {
+                tracing::error!(error = ?e.0, "sqlite store failure");
+            }
+            e.0
+        })
+    }
+}
+
 /// Brings the schema up to date, one transaction per migration.
 fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;

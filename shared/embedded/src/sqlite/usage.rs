@@ -243,22 +243,23 @@ impl SqliteStore {
     /// decision, its held message added when it is counted. All or nothing: on an error no
     /// charge is counted and no completion written. The queue's tables must exist in this
     /// file (`SqliteQueue` on the same file creates them).
+    /// Blocks the calling thread: run it on the meter's writer thread (`call_blocking`).
     #[tracing::instrument(skip_all, fields(charges = charges.len(), completions = completions.len()), err(level = "debug"))]
-    pub(crate) async fn commit_group(
+    pub(crate) fn commit_group(
         &self,
-        charges: Vec<HeldCharge>,
-        completions: Vec<QueueMessage>,
+        charges: &[HeldCharge],
+        completions: &[QueueMessage],
     ) -> Result<Vec<UsageIncrement>, StoreError> {
-        self.call(move |c| {
+        self.call_blocking(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             if !completions.is_empty() {
                 let mut complete = tx.prepare_cached(crate::queue::COMPLETE_HELD)?;
-                for m in &completions {
+                for m in completions {
                     complete.execute(params![QueueName::Usage.as_str(), m.id, m.body])?;
                 }
             }
             let mut outcomes = Vec::with_capacity(charges.len());
-            for HeldCharge { charge, held } in &charges {
+            for HeldCharge { charge, held } in charges {
                 let outcome = charge_in(&tx, charge)?;
                 if let UsageIncrement::Counted { .. } = outcome {
                     let m = &held.message;
@@ -275,7 +276,6 @@ impl SqliteStore {
             tx.commit()?;
             Ok(outcomes)
         })
-        .await
     }
 }
 

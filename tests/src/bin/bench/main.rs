@@ -16,7 +16,8 @@
 //!    builds): each Lambda function's init time to its first Runtime API poll, and its size.
 //!
 //! `--quick` runs shorter rounds and smaller backlogs, and `--debug-binaries` uses debug
-//! builds: `make test` uses both to keep the benchmark working.
+//! builds: `make test` uses both to keep the benchmark working. `--server <path>` measures
+//! another build of `tollgate` (e.g. `cargo build --profile profiling`, for `perf`).
 
 mod cold_start;
 mod server;
@@ -157,7 +158,8 @@ async fn worker_drain(events: usize) -> Drain {
     let messages: Vec<QueueMessage> = (0..events)
         .map(|i| {
             let e = UsageEvent {
-                id: format!("req_bench{i}"),
+                // As the gateway makes them: time-ordered.
+                id: tollgate_domain::id::request_id(),
                 org_id: user.default_org_id.clone(),
                 key_id: Id::from_string(if i % 3 == 0 { "key_bench_a" } else { "key_bench_b" }),
                 endpoint_id: Id::from_string(if i % 2 == 0 { "ep_echo" } else { "ep_other" }),
@@ -257,6 +259,8 @@ struct Row {
     /// Server CPU per call, the metered one's including its deferred work.
     health_cpu: Duration,
     metered_cpu: Duration,
+    /// How long the usage queue took to drain after the metered load stopped.
+    drain: Duration,
     errors: usize,
 }
 
@@ -277,6 +281,7 @@ async fn measure_row(
     let (health_url, metered_url) = (format!("{}/health", server.base), format!("{}/api/v1/bench/x", server.base));
     let (mut h_rps, mut h_p50, mut h_p99, mut h_cpu) = (vec![], vec![], vec![], vec![]);
     let (mut m_rps, mut m_p50, mut m_p99, mut m_cpu) = (vec![], vec![], vec![], vec![]);
+    let mut drains = vec![];
     let mut errors = 0;
     for _ in 0..rounds {
         let cpu0 = server.cpu();
@@ -289,7 +294,9 @@ async fn measure_row(
 
         let started = Instant::now();
         let m = load(client, &metered_url, Some(key), concurrency, duration).await;
+        let stopped = Instant::now();
         server.drained().await;
+        drains.push(stopped.elapsed());
         let with_drain = started.elapsed();
         let cpu2 = server.cpu();
         m_rps.push(m.calls() as f64 / with_drain.as_secs_f64());
@@ -308,6 +315,7 @@ async fn measure_row(
         metered_p99: median(m_p99),
         health_cpu: Duration::from_secs_f64(median(h_cpu)),
         metered_cpu: Duration::from_secs_f64(median(m_cpu)),
+        drain: median(drains),
         errors,
     }
 }
@@ -394,7 +402,13 @@ async fn main() {
     let (rounds, duration) = if quick { (1, Duration::from_millis(500)) } else { (3, Duration::from_secs(10)) };
 
     let (data, key) = seeded_data_dir().await;
-    let binary = cold_start::binaries_dir(profile).join("tollgate");
+    // `--server <path>`: another build of the server, e.g. `target/profiling/tollgate` for perf.
+    let binary = args
+        .iter()
+        .position(|a| a == "--server")
+        .and_then(|i| args.get(i + 1))
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| cold_start::binaries_dir(profile).join("tollgate"));
     let server = Server::start(&binary, data).await.unwrap_or_else(|e| fail(&e));
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
     let idle_rss = server.rss_mib();
@@ -404,15 +418,15 @@ async fn main() {
     server.drained().await;
 
     println!("## The metered call against the same server's /health ({profile} `tollgate`, SQLite; {rounds} interleaved round(s) of {:.1} s, medians)\n", duration.as_secs_f64());
-    println!("| connections | /health req/s | p50 ms | p99 ms | metered req/s (drained) | p50 ms | p99 ms | metered / health | p50 added ms | p99 ratio | server CPU ms/call: health | metered (with deferred) |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| connections | /health req/s | p50 ms | p99 ms | metered req/s (drained) | p50 ms | p99 ms | metered / health | p50 added ms | p99 ratio | server CPU ms/call: health | metered (with deferred) | drain after the load ms |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut rows = Vec::new();
     let mut peak_rss: f64 = idle_rss;
     for concurrency in [1, 8, 64] {
         let r = measure_row(&server, &client, &key, concurrency, rounds, duration).await;
         peak_rss = peak_rss.max(server.rss_mib());
         println!(
-            "| {} | {:.0} | {} | {} | {:.0} | {} | {} | {:.0} % | {} | {:.1}x | {:.3} | {:.3} |",
+            "| {} | {:.0} | {} | {} | {:.0} | {} | {} | {:.0} % | {} | {:.1}x | {:.3} | {:.3} | {:.0} |",
             r.concurrency,
             r.health_rps,
             ms(r.health_p50),
@@ -425,6 +439,7 @@ async fn main() {
             r.metered_p99.as_secs_f64() / r.health_p99.as_secs_f64().max(1e-9),
             r.health_cpu.as_secs_f64() * 1000.0,
             r.metered_cpu.as_secs_f64() * 1000.0,
+            r.drain.as_secs_f64() * 1000.0,
         );
         rows.push(r);
     }
