@@ -25,9 +25,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tollgate_domain::{
     CallMeter, PortError, QueueMessage, QueueName, RateWindow, StoreError, UsageCharge, UsageEvent, UsageIncrement,
 };
@@ -75,12 +76,18 @@ impl GroupCommitStats {
     }
 }
 
-/// The embedded call meter (see the module doc). Needs a tokio runtime (for the linger's
-/// timer): `new` starts the writer thread, which ends when the meter is dropped.
+/// Writes waiting for the writer thread at most: beyond, callers wait for room (back-pressure).
+const MAX_WAITING_WRITES: usize = 10_000;
+
+/// The embedded call meter (see the module doc): `new` starts the writer thread, which ends
+/// when the meter is dropped.
 pub struct SqliteCallMeter {
     /// How long a counted call's event waits for its outcome (converted once, here).
     hold: chrono::Duration,
-    writes: mpsc::Sender<Write>,
+    /// To the writer thread: a plain channel, since the thread blocks on it; each write
+    /// carries a permit of `room`, freed once it is committed.
+    writes: mpsc::Sender<(Write, OwnedSemaphorePermit)>,
+    room: Arc<Semaphore>,
     stats: Arc<GroupCommitStats>,
 }
 
@@ -93,23 +100,30 @@ impl SqliteCallMeter {
             (Some(s), Some(q)) if s == q => {}
             _ => return Err(PortError::new("the call meter needs the store and the usage queue in one SQLite file")),
         }
-        let (writes, rx) = mpsc::channel(10_000);
+        let (writes, rx) = mpsc::channel();
         let stats = Arc::new(GroupCommitStats::default());
-        let (runtime, thread_stats) = (tokio::runtime::Handle::current(), stats.clone());
+        let thread_stats = stats.clone();
         std::thread::Builder::new()
             .name("group-commit".into())
-            .spawn(move || commit_groups(runtime, store, queue, rx, thread_stats))
+            .spawn(move || commit_groups(store, queue, rx, thread_stats))
             .map_err(|e| PortError::with_source("cannot start the call meter's writer thread", e))?;
+        let room = Arc::new(Semaphore::new(MAX_WAITING_WRITES));
         let hold = chrono::Duration::from_std(hold).unwrap_or(chrono::Duration::MAX);
-        Ok(SqliteCallMeter { hold, writes, stats })
+        Ok(SqliteCallMeter { hold, writes, room, stats })
     }
 
     /// Waits until every write received so far is committed (graceful shutdown, tests).
     pub async fn flush(&self) {
         let (done, written) = oneshot::channel();
-        if self.writes.send(Write::Flush(done)).await.is_ok() {
+        if self.send(Write::Flush(done)).await.is_ok() {
             let _ = written.await;
         }
+    }
+
+    /// Hands `write` to the writer thread once there is room. Err: the thread has stopped.
+    async fn send(&self, write: Write) -> Result<(), ()> {
+        let permit = self.room.clone().acquire_owned().await.map_err(|_| ())?;
+        self.writes.send((write, permit)).map_err(|_| ())
     }
 
     /// How the writes were grouped so far.
@@ -125,10 +139,13 @@ struct Group {
     replies: Vec<oneshot::Sender<Result<UsageIncrement, StoreError>>>,
     outcomes: Vec<QueueMessage>,
     flushes: Vec<oneshot::Sender<()>>,
+    /// Released once the group is committed: room for more waiting writes.
+    permits: Vec<OwnedSemaphorePermit>,
 }
 
 impl Group {
-    fn add(&mut self, write: Write) {
+    fn add(&mut self, (write, permit): (Write, OwnedSemaphorePermit)) {
+        self.permits.push(permit);
         match write {
             Write::Charge(charge, reply) => {
                 self.charges.push(charge);
@@ -144,15 +161,14 @@ impl Group {
     }
 }
 
-/// The writer thread (see the module doc). `runtime` drives the linger's timer.
+/// The writer thread (see the module doc).
 fn commit_groups(
-    runtime: tokio::runtime::Handle,
     store: SqliteStore,
     queue: SqliteQueue,
-    mut rx: mpsc::Receiver<Write>,
+    rx: mpsc::Receiver<(Write, OwnedSemaphorePermit)>,
     stats: Arc<GroupCommitStats>,
 ) {
-    while let Some(first) = rx.blocking_recv() {
+    while let Ok(first) = rx.recv() {
         let mut group = Group::default();
         group.add(first);
         // Everything already waiting joins the group.
@@ -162,23 +178,19 @@ fn commit_groups(
                 Err(_) => break,
             }
         }
-        if group.charges.is_empty() && group.flushes.is_empty() {
-            let deadline = tokio::time::Instant::now() + OUTCOME_LINGER;
-            runtime.block_on(async {
-                while group.charges.is_empty() && group.flushes.is_empty() && !group.is_full() {
-                    match tokio::time::timeout_at(deadline, rx.recv()).await {
-                        Ok(Some(w)) => group.add(w),
-                        _ => break,
-                    }
-                }
-            });
+        let deadline = std::time::Instant::now() + OUTCOME_LINGER;
+        while group.charges.is_empty() && group.flushes.is_empty() && !group.is_full() {
+            match rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+                Ok(w) => group.add(w),
+                Err(_) => break,
+            }
         }
         commit(&store, &queue, group, &stats);
     }
 }
 
 fn commit(store: &SqliteStore, queue: &SqliteQueue, group: Group, stats: &GroupCommitStats) {
-    let Group { charges, replies, outcomes, flushes } = group;
+    let Group { charges, replies, outcomes, flushes, permits: _room } = group;
     let (n_charges, n_outcomes) = (charges.len(), outcomes.len());
     if n_charges + n_outcomes > 0 {
         stats.transactions.fetch_add(1, Ordering::Relaxed);
@@ -239,13 +251,13 @@ impl CallMeter for SqliteCallMeter {
         };
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::Unavailable { message: "the call meter's writer stopped".into(), source: None };
-        self.writes.send(Write::Charge(HeldCharge { charge, held }, reply)).await.map_err(|_| stopped())?;
+        self.send(Write::Charge(HeldCharge { charge, held }, reply)).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 
     async fn record_outcome(&self, event: &UsageEvent) {
         // Waiting for room applies back-pressure instead of dropping outcomes.
-        if self.writes.send(Write::Outcome(event.to_message())).await.is_err() {
+        if self.send(Write::Outcome(event.to_message())).await.is_err() {
             tracing::error!(event_id = %event.id, "call meter's writer stopped; the event keeps status 0");
         }
     }
