@@ -10,7 +10,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Every Lambda binary of the workspace (= the SAM Metadata.BuildProperties.Binary values).
-# Each needs its package's `lambda` feature (required-features), which brings the runtime.
+# Each needs its package's `lambda` feature (required-features), which brings the runtime and
+# the AWS clients its main.rs uses. Built together, the features unify; each binary still links
+# only the clients its main.rs calls.
 LAMBDA_BINS := auth account api-keys public gateway usage-worker admin usage billing
 LAMBDA_BIN_FLAGS := --features lambda $(foreach bin,$(LAMBDA_BINS),--bin $(bin))
 
