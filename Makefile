@@ -10,7 +10,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Every Lambda binary of the workspace (= the SAM Metadata.BuildProperties.Binary values).
-# Each needs its package's `lambda` feature (required-features), which brings the runtime.
+# Each needs its package's `lambda` feature (required-features), which brings the runtime and
+# the AWS clients its main.rs uses. Built together, the features unify; each binary still links
+# only the clients its main.rs calls.
 LAMBDA_BINS := auth account api-keys public gateway usage-worker admin usage billing
 LAMBDA_BIN_FLAGS := --features lambda $(foreach bin,$(LAMBDA_BINS),--bin $(bin))
 
@@ -24,7 +26,7 @@ help:
 	@echo "make run           run the whole platform as one local process (SQLite in ./data)"
 	@echo "make test          install test tools into .venv, cargo test, cfn-lint, bench --quick, walk-through,"
 	@echo "                   OpenAPI fuzz (schemathesis), lint"
-	@echo "make bench         the benchmark (release build); numbers go to BENCHMARKS.md"
+	@echo "make bench         the benchmark (Lambda binaries: release; server: server profile); numbers in BENCHMARKS.md"
 	@echo "make lint          cargo fmt --check and clippy -D warnings"
 	@echo "make build-lambda  cargo lambda build --release for each Lambda binary"
 	@echo "make sam-build     sam build --beta-features (output in .aws-sam/)"
@@ -55,14 +57,16 @@ test:
 	@$(MAKE) --no-print-directory lint
 	@echo "==> all tests passed"
 
-# The benchmark (release build): gateway overhead vs the upstream, store round trips per
-# call, usage worker throughput, DynamoDB calls per call (moto from .venv), and each Lambda
-# binary's size and cold-start init. Numbers: BENCHMARKS.md.
+# The benchmark: gateway overhead vs the upstream, store round trips per call, usage worker
+# throughput, DynamoDB calls per call (moto from .venv), and each Lambda binary's size and
+# cold-start init. The Lambda binaries are built as deployed (release profile: size); the
+# benchmark, which runs the single-process server, with the `server` profile (speed), as
+# that server is built. Numbers: BENCHMARKS.md.
 bench:
 	@bash scripts/setup-test-tools.sh
 	cargo build --release --locked $(LAMBDA_BIN_FLAGS)
-	cargo build --release --locked -p tollgate-local --bin tollgate
-	$(VENV_PATH) cargo run --release --locked -p tollgate-tests --bin bench -- --dynamodb --cold-start
+	cargo build --profile server --locked -p tollgate-local --bin tollgate
+	$(VENV_PATH) cargo run --profile server --locked -p tollgate-tests --bin bench -- --dynamodb --cold-start
 
 lint:
 	@echo "==> cargo fmt --check"

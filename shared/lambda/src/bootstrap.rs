@@ -1,13 +1,19 @@
 //! Cold start of a Lambda function: the AWS adapters plugged into the ports, configured from
 //! the environment template.yaml sets. A function loads one AWS configuration
-//! ([`aws_config`]) and builds every client from it.
+//! ([`aws_config`]) and builds from it only the clients its main.rs asks for: the store
+//! ([`store`]), the JWT key's secret (inside [`app_state`]), SES ([`ses_mailer`]), SQS
+//! ([`queue`]). A function that never calls one of these does not link that client.
 
+#[cfg(feature = "aws")]
 use aws_config::{BehaviorVersion, SdkConfig};
-use std::sync::Arc;
-use tollgate_aws::{SecretsManagerSecrets, SesMailer, SqsQueue, NOTIFICATIONS_QUEUE_URL_ENV, USAGE_QUEUE_URL_ENV};
-use tollgate_domain::{PortError, Secrets, SystemClock};
-use tollgate_http::{AppState, JwtKeys, Settings, JWT_SECRET_NAME};
-use tollgate_store_dynamodb::DynamoStore;
+use tollgate_domain::PortError;
+#[cfg(feature = "dynamodb")]
+use {
+    std::sync::Arc,
+    tollgate_domain::SystemClock,
+    tollgate_http::{AppState, JwtKeys, Settings},
+    tollgate_store_dynamodb::DynamoStore,
+};
 
 /// Why a function could not start.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +30,7 @@ pub enum BootstrapError {
 }
 
 /// The value of the environment variable `name`, which must be set and not blank.
+#[cfg(any(feature = "dynamodb", feature = "sqs"))]
 fn required(name: &str) -> Result<String, BootstrapError> {
     std::env::var(name)
         .ok()
@@ -33,40 +40,74 @@ fn required(name: &str) -> Result<String, BootstrapError> {
 
 /// The SDK's default configuration (region and credentials from the environment,
 /// `AWS_ENDPOINT_URL` honoured): loaded once per cold start, shared by every client.
+#[cfg(feature = "aws")]
 pub async fn aws_config() -> SdkConfig {
     aws_config::load_defaults(BehaviorVersion::latest()).await
 }
 
 /// The DynamoDB store on the table `TABLE_NAME`.
+#[cfg(feature = "dynamodb")]
 pub fn store(aws: &SdkConfig) -> Result<DynamoStore, BootstrapError> {
     Ok(DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), required("TABLE_NAME")?))
 }
 
 /// The SQS queues from `USAGE_QUEUE_URL` and `NOTIFICATIONS_QUEUE_URL`.
-pub fn queue(aws: &SdkConfig) -> Result<SqsQueue, BootstrapError> {
-    Ok(SqsQueue::new(
+#[cfg(feature = "sqs")]
+pub fn queue(aws: &SdkConfig) -> Result<tollgate_aws::SqsQueue, BootstrapError> {
+    Ok(tollgate_aws::SqsQueue::new(
         aws_sdk_sqs::Client::new(aws),
-        required(USAGE_QUEUE_URL_ENV)?,
-        required(NOTIFICATIONS_QUEUE_URL_ENV)?,
+        required(tollgate_aws::USAGE_QUEUE_URL_ENV)?,
+        required(tollgate_aws::NOTIFICATIONS_QUEUE_URL_ENV)?,
     ))
 }
 
+/// Mail through SES from `MAIL_FROM`: for the functions that send mail (`auth`).
+#[cfg(feature = "ses")]
+pub fn ses_mailer(aws: &SdkConfig) -> tollgate_aws::SesMailer {
+    tollgate_aws::SesMailer::new(aws_sdk_sesv2::Client::new(aws), std::env::var("MAIL_FROM").unwrap_or_default())
+}
+
 /// The state of a route-group function: DynamoDB (`TABLE_NAME`), the JWT key from the
-/// Secrets Manager secret `SECRET_ARN` (read once per cold start), SES from `MAIL_FROM`, all
-/// on the clients of `aws`. A fresh table gets the default plans and the echo endpoint (two
-/// queries per cold start once they exist), so a new deployment works without a seeding
-/// step. The secret read and the catalog queries run concurrently: a cold start waits for
-/// one round trip, not three.
-pub async fn app_state(aws: &SdkConfig) -> Result<AppState, BootstrapError> {
+/// Secrets Manager secret `SECRET_ARN` (read once per cold start), and `mailer`
+/// ([`ses_mailer`] for the functions that send mail, [`crate::NoMailer`] for the others),
+/// all on the clients of `aws`. A fresh table gets the default plans and the echo endpoint
+/// (two queries per cold start once they exist), so a new deployment works without a
+/// seeding step. The secret read and the catalog queries run concurrently: a cold start
+/// waits for one round trip, not three.
+#[cfg(all(feature = "dynamodb", feature = "secrets"))]
+pub async fn app_state(aws: &SdkConfig, mailer: Arc<dyn tollgate_domain::Mailer>) -> Result<AppState, BootstrapError> {
+    use tollgate_domain::Secrets;
     let store = store(aws)?;
-    let secrets = SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(aws), required("SECRET_ARN")?);
+    let secrets =
+        tollgate_aws::SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(aws), required("SECRET_ARN")?);
     let settings = Settings::from_env().map_err(BootstrapError::Config)?;
     // The secret and the catalog check are independent round trips: overlap them.
-    let (jwt_secret, ()) =
-        tokio::try_join!(async { secrets.get(JWT_SECRET_NAME).await.map_err(BootstrapError::from) }, async {
-            tollgate_app::seed_catalog(&store, chrono::Utc::now()).await.map_err(BootstrapError::from)
-        },)?;
+    let (jwt_secret, ()) = tokio::try_join!(
+        async { secrets.get(tollgate_http::JWT_SECRET_NAME).await.map_err(BootstrapError::from) },
+        seed_catalog(&store),
+    )?;
     let jwt = JwtKeys::from_secret(jwt_secret.as_bytes()).map_err(BootstrapError::Config)?;
-    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(aws), std::env::var("MAIL_FROM").unwrap_or_default());
-    Ok(AppState::new(Arc::new(store), Arc::new(mailer), Arc::new(SystemClock), jwt, settings))
+    Ok(AppState::new(Arc::new(store), mailer, Arc::new(SystemClock), jwt, settings))
+}
+
+/// The state of a function that authenticates API keys, never access tokens (the
+/// gateway): DynamoDB (`TABLE_NAME`) with the catalog seeded as in [`app_state`], no mail
+/// ([`crate::NoMailer`]), and no read of the JWT secret, which such a function never uses.
+/// [`AppState`] still carries JWT keys: these are made from a random key of this process,
+/// so the function can neither mint an access token another function accepts nor accept
+/// one (a route that asked for a signed-in user would answer 401 `invalid_token`).
+#[cfg(feature = "dynamodb")]
+pub async fn api_key_state(aws: &SdkConfig) -> Result<AppState, BootstrapError> {
+    let store = store(aws)?;
+    let settings = Settings::from_env().map_err(BootstrapError::Config)?;
+    seed_catalog(&store).await?;
+    let jwt =
+        JwtKeys::from_secret(tollgate_domain::id::random_base62(64).as_bytes()).map_err(BootstrapError::Config)?;
+    Ok(AppState::new(Arc::new(store), Arc::new(crate::NoMailer), Arc::new(SystemClock), jwt, settings))
+}
+
+/// The default plans and the echo endpoint on an empty table (two queries otherwise).
+#[cfg(feature = "dynamodb")]
+async fn seed_catalog(store: &DynamoStore) -> Result<(), BootstrapError> {
+    Ok(tollgate_app::seed_catalog(store, chrono::Utc::now()).await?)
 }

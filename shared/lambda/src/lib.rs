@@ -4,27 +4,53 @@
 //! ([`serve`]) or a queue worker on SQS ([`sqs::serve`]). Only the functions' binaries
 //! depend on this crate (their `lambda` feature), so the route libraries, the local server
 //! and their tests never build the Lambda runtime.
+//!
+//! A function links only the AWS clients its main.rs reaches: [`serve_route_group`] builds
+//! DynamoDB and Secrets Manager clients, [`serve_route_group_with_mail`] SES as well, and
+//! the gateway and worker mains pick theirs from [`bootstrap`]. The cargo features
+//! (`dynamodb`, `secrets`, `ses`, `sqs`) keep the clients a function does not use out of
+//! its compilation as well.
 
 mod api_gateway;
 pub mod bootstrap;
+mod mail;
 pub mod sqs;
 
 pub use api_gateway::{api_gateway_context, serve, with_api_gateway_context};
 pub use bootstrap::BootstrapError;
 /// The error a function's `main` returns (the Lambda runtime's boxed error).
 pub use lambda_http::Error;
+pub use mail::NoMailer;
 /// JSON logs for a function's `main` (the same setup as the local server's).
 pub use tollgate_http::telemetry::init as init_logging;
 
-use axum::Router;
-use tollgate_http::AppState;
+#[cfg(all(feature = "dynamodb", feature = "secrets"))]
+use {axum::Router, std::sync::Arc, tollgate_domain::Mailer, tollgate_http::AppState};
 
-/// The whole life of a route-group function: JSON logs, one AWS configuration, the state on
-/// the AWS adapters ([`bootstrap::app_state`]), then `router(state)` served behind API
-/// Gateway until the runtime stops it.
+/// The whole life of a route-group function that sends no mail: JSON logs, one AWS
+/// configuration, the state on the AWS adapters ([`bootstrap::app_state`]) with
+/// [`NoMailer`], then `router(state)` served behind API Gateway until the runtime stops it.
+#[cfg(all(feature = "dynamodb", feature = "secrets"))]
 pub async fn serve_route_group(router: impl FnOnce(AppState) -> Router) -> Result<(), Error> {
+    serve_route_group_on(|_| Arc::new(NoMailer), router).await
+}
+
+/// [`serve_route_group`] for a route group that sends mail (`auth`): the state's mailer is
+/// SES ([`bootstrap::ses_mailer`]).
+#[cfg(all(feature = "dynamodb", feature = "secrets", feature = "ses"))]
+pub async fn serve_route_group_with_mail(router: impl FnOnce(AppState) -> Router) -> Result<(), Error> {
+    serve_route_group_on(|aws| Arc::new(bootstrap::ses_mailer(aws)), router).await
+}
+
+/// Generic over the mailer's constructor, so each function's binary holds only the mailer
+/// its main.rs picked.
+#[cfg(all(feature = "dynamodb", feature = "secrets"))]
+async fn serve_route_group_on(
+    mailer: impl FnOnce(&aws_config::SdkConfig) -> Arc<dyn Mailer>,
+    router: impl FnOnce(AppState) -> Router,
+) -> Result<(), Error> {
     tollgate_http::telemetry::init();
     let aws = bootstrap::aws_config().await;
-    let state = bootstrap::app_state(&aws).await?;
+    let state = bootstrap::app_state(&aws, mailer(&aws)).await?;
     serve(router(state)).await
 }

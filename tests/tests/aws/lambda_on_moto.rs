@@ -1,7 +1,8 @@
 //! The Lambda cold start for real: `tollgate_lambda::bootstrap::app_state()` reads its
 //! configuration from the environment template.yaml sets, loads the JWT key from Secrets
 //! Manager and stores in DynamoDB, both served by moto via `AWS_ENDPOINT_URL`. The fixtures
-//! then go through each function's router on that state.
+//! then go through each function's router on that state (the gateway's on
+//! `api_key_state()`, as its main.rs starts it).
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use axum::http::StatusCode;
@@ -36,7 +37,9 @@ async fn functions_start_on_aws_adapters_and_serve_the_fixtures() {
         .expect("create secret on moto");
     std::env::set_var("SECRET_ARN", secret.arn().unwrap());
 
-    let state = tollgate_lambda::bootstrap::app_state(&aws).await.expect("cold start on AWS adapters");
+    // As `auth` starts (the route group that sends mail): SES as the mailer.
+    let mailer = Arc::new(tollgate_lambda::bootstrap::ses_mailer(&aws));
+    let state = tollgate_lambda::bootstrap::app_state(&aws, mailer.clone()).await.expect("cold start on AWS adapters");
     let lambda = |r: axum::Router| tollgate_lambda::with_api_gateway_context(r);
 
     let r = send(&lambda(auth::router(state.clone())), lambda_event("auth-register.json", "")).await;
@@ -70,9 +73,11 @@ async fn functions_start_on_aws_adapters_and_serve_the_fixtures() {
     }
     let queue: Arc<dyn tollgate_domain::Queue> =
         Arc::new(tollgate_lambda::bootstrap::queue(&aws).expect("queue from env"));
-    // As in the gateway's main.rs: the event goes to SQS before the answer is returned.
-    let meter = Arc::new(gateway::QueuedCallMeter::new(state.store.clone(), queue.clone()));
-    let gw = Arc::new(gateway::Gateway::new(state.clone(), queue, meter, gateway::GatewayConfig::default()));
+    // As in the gateway's main.rs: its own state (API keys only: no JWT secret, no mail), and
+    // the event goes to SQS before the answer is returned.
+    let gw_state = tollgate_lambda::bootstrap::api_key_state(&aws).await.expect("gateway cold start");
+    let meter = Arc::new(gateway::QueuedCallMeter::new(gw_state.store.clone(), queue.clone()));
+    let gw = Arc::new(gateway::Gateway::new(gw_state, queue, meter, gateway::GatewayConfig::default()));
     let r = send(&lambda(gateway::router(gw)), lambda_event_with("gateway-echo.json", &[("{{API_KEY}}", &key)])).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let received = sqs
@@ -112,6 +117,8 @@ async fn functions_start_on_aws_adapters_and_serve_the_fixtures() {
     assert_eq!(logs[0].path, "/api/v1/echo/hello");
 
     std::env::remove_var("SECRET_ARN");
-    let err = tollgate_lambda::bootstrap::app_state(&aws).await.err().expect("missing SECRET_ARN is reported");
+    let err = tollgate_lambda::bootstrap::app_state(&aws, mailer).await.err().expect("missing SECRET_ARN is reported");
     assert!(err.to_string().contains("SECRET_ARN"), "{err}");
+    // The gateway reads no secret: it starts without SECRET_ARN.
+    tollgate_lambda::bootstrap::api_key_state(&aws).await.expect("the gateway needs no SECRET_ARN");
 }

@@ -1,6 +1,6 @@
 //! `make bench`: the metered call measured against the same server's no-op, in one run.
 //!
-//! 1. The real `tollgate` binary (release; `--debug-binaries`: debug) as its own process on a
+//! 1. The real `tollgate` binary (`server` profile; `--debug-binaries`: debug) as its own process on a
 //!    seeded SQLite data directory, its usage worker running. At 1, 8 and 64 connections,
 //!    interleaved rounds of `GET /health` (the no-op) and a metered call (`GET /api/v1/bench/x`
 //!    to the built-in echo: key, rate limit, exact quota write, usage event), medians. Each
@@ -408,7 +408,11 @@ async fn main() {
         .position(|a| a == "--server")
         .and_then(|i| args.get(i + 1))
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| cold_start::binaries_dir(profile).join("tollgate"));
+        .unwrap_or_else(|| {
+            // The server as `make bench` builds it (`--profile server`), or the debug build.
+            let server_profile = if profile == "debug" { "debug" } else { "server" };
+            cold_start::binaries_dir(server_profile).join("tollgate")
+        });
     let server = Server::start(&binary, data).await.unwrap_or_else(|e| fail(&e));
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
     let idle_rss = server.rss_mib();
