@@ -421,7 +421,11 @@ async fn main() {
     load(&client, &format!("{}/api/v1/bench/x", server.base), Some(&key), 4, Duration::from_millis(200)).await;
     server.drained().await;
 
-    println!("## The metered call against the same server's /health ({profile} `tollgate`, SQLite; {rounds} interleaved round(s) of {:.1} s, medians)\n", duration.as_secs_f64());
+    println!(
+        "## The metered call against the same server's /health (`{}`, SQLite; {rounds} interleaved round(s) of {:.1} s, medians)\n",
+        binary.display(),
+        duration.as_secs_f64()
+    );
     println!("| connections | /health req/s | p50 ms | p99 ms | metered req/s (drained) | p50 ms | p99 ms | metered / health | p50 added ms | p99 ratio | server CPU ms/call: health | metered (with deferred) | drain after the load ms |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut rows = Vec::new();
