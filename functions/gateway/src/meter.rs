@@ -37,15 +37,7 @@ impl CallMeter for QueuedCallMeter {
         counter_expires_at: DateTime<Utc>,
         rate: Option<RateWindow>,
     ) -> Result<UsageIncrement, StoreError> {
-        let charge = UsageCharge {
-            org_id: event.org_id.clone(),
-            period: event.period.clone(),
-            cost: u64::from(event.cost_units),
-            hard_limit,
-            expires_at: counter_expires_at,
-            rate,
-        };
-        self.store.charge(&charge).await
+        self.store.charge(&UsageCharge::for_event(event, hard_limit, counter_expires_at, rate)).await
     }
 
     async fn record_outcome(&self, event: &UsageEvent) {

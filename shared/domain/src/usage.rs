@@ -245,6 +245,26 @@ pub struct UsageCharge {
     pub rate: Option<RateWindow>,
 }
 
+impl UsageCharge {
+    /// The charge of a metered call: `event.cost_units` to the counter of (`event.org_id`,
+    /// `event.period`).
+    pub fn for_event(
+        event: &UsageEvent,
+        hard_limit: Option<u64>,
+        expires_at: DateTime<Utc>,
+        rate: Option<RateWindow>,
+    ) -> Self {
+        UsageCharge {
+            org_id: event.org_id.clone(),
+            period: event.period.clone(),
+            cost: u64::from(event.cost_units),
+            hard_limit,
+            expires_at,
+            rate,
+        }
+    }
+}
+
 /// One usage event for `UsageLog::record_usage_batch`, with the end of its log entry's
 /// retention.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -241,14 +241,7 @@ impl CallMeter for SqliteCallMeter {
             visible_at_ms: now.checked_add_signed(self.hold).unwrap_or(now).timestamp_millis(),
             enqueued_at_ms: now.timestamp_millis(),
         };
-        let charge = UsageCharge {
-            org_id: event.org_id.clone(),
-            period: event.period.clone(),
-            cost: u64::from(event.cost_units),
-            hard_limit,
-            expires_at: counter_expires_at,
-            rate,
-        };
+        let charge = UsageCharge::for_event(event, hard_limit, counter_expires_at, rate);
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::Unavailable { message: "the call meter's writer stopped".into(), source: None };
         self.send(Write::Charge(HeldCharge { charge, held }, reply)).await.map_err(|_| stopped())?;

@@ -59,6 +59,9 @@ CREATE TABLE IF NOT EXISTS queue_dead_letters (
 pub(crate) const INSERT_MESSAGE: &str = "INSERT OR IGNORE INTO queue_messages \
      (queue, id, body, attempts, visible_at, enqueued_at) VALUES (?1, ?2, ?3, 0, ?4, ?5)";
 
+/// Deletes a message (queue, id): acknowledged, or moved to the dead letters.
+const DELETE_MESSAGE: &str = "DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2";
+
 /// Completes a held message (queue, id, final body): visible at once. A message already
 /// delivered (attempts > 0: its hold ran out first) keeps the body it was delivered with.
 pub(crate) const COMPLETE_HELD: &str =
@@ -261,7 +264,7 @@ impl SqliteQueue {
                         .map_err(db_err("receive"))?;
                     rows.collect::<Result<_, _>>().map_err(db_err("receive"))?
                 };
-                // RETURNING gives no order: oldest first, as the index walked them.
+                // RETURNING gives no order: the batch goes out oldest sent first.
                 taken.sort_by_key(|(seq, _)| *seq);
                 // A message past its last attempt (its consumer crashed or timed out every
                 // time) is dead-lettered instead of delivered; only the batch is looked at.
@@ -317,9 +320,7 @@ impl SqliteQueue {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err("begin"))?;
             let mut n = 0;
             {
-                let mut stmt = tx
-                    .prepare_cached("DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2")
-                    .map_err(db_err("ack"))?;
+                let mut stmt = tx.prepare_cached(DELETE_MESSAGE).map_err(db_err("ack"))?;
                 for id in &ids {
                     n += stmt.execute(params![queue.as_str(), id]).map_err(db_err("ack"))?;
                 }
@@ -456,7 +457,7 @@ fn move_to_dead_letters(
     )
     .and_then(|mut s| s.execute(params![queue.as_str(), id, ms(now), i64::from(just_received)]))
     .map_err(db_err("dead-letter"))?;
-    tx.prepare_cached("DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2")
+    tx.prepare_cached(DELETE_MESSAGE)
         .and_then(|mut s| s.execute(params![queue.as_str(), id]))
         .map_err(db_err("dead-letter"))?;
     Ok(())

@@ -113,12 +113,7 @@ impl SqliteStore {
         let mut conn = Arc::clone(&self.conn).lock_owned().await;
         let joined = tokio::task::spawn_blocking(move || f(&mut conn)).await;
         match joined {
-            Ok(result) => result.map_err(|e| {
-                if matches!(e.0, StoreError::Unavailable { .. } | StoreError::Corrupt(_)) {
-                    tracing::error!(error = ?e.0, "sqlite store failure");
-                }
-                e.0
-            }),
+            Ok(result) => result.map_err(DbError::logged),
             Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
             Err(join) => Err(StoreError::unavailable("sqlite task cancelled", join)),
         }
@@ -134,12 +129,7 @@ impl SqliteStore {
         f: impl FnOnce(&mut Connection) -> Result<T, DbError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn.blocking_lock();
-        f(&mut conn).map_err(|e| {
-            if matches!(e.0, StoreError::Unavailable { .. } | StoreError::Corrupt(_)) {
-                tracing::error!(error = ?e.0, "sqlite store failure");
-            }
-            e.0
-        })
+        f(&mut conn).map_err(DbError::logged)
     }
 }
 
@@ -165,6 +155,17 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
 /// An error inside a store closure: rusqlite errors convert into it with `?`, classified as
 /// `Corrupt` (a stored value that does not decode) or `Unavailable` (anything else).
 pub(crate) struct DbError(pub(crate) StoreError);
+
+impl DbError {
+    /// The store error, logged first if it is a failure of the store itself (not a
+    /// refusal such as `NotFound` or `AlreadyExists`).
+    fn logged(self) -> StoreError {
+        if matches!(self.0, StoreError::Unavailable { .. } | StoreError::Corrupt(_)) {
+            tracing::error!(error = ?self.0, "sqlite store failure");
+        }
+        self.0
+    }
+}
 
 impl From<StoreError> for DbError {
     fn from(e: StoreError) -> Self {
