@@ -73,6 +73,8 @@ lint:
 	cargo fmt --all -- --check
 	@echo "==> cargo clippy"
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	@echo "==> shell scripts: no pipe into head (with pipefail, head exiting first kills the writer: exit 141)"
+	@! grep -nE '\|[[:space:]]*head([[:space:]]|$$)' .ci/run scripts/*.sh
 
 # Binaries land in target/lambda/<name>/bootstrap (x86_64, glibc 2.30 via zig).
 build-lambda:

@@ -66,7 +66,7 @@ elapsed=$((SECONDS - started))
 grep -E '^(--- |=+ .* in [0-9.]+s =+$|  [0-9]+ generated)' "$work/schemathesis.log" | sed 's/^/  /'
 if grep -q '"level":"ERROR"\|panicked' "$work/server.log"; then
   echo "fuzz-openapi: the server logged errors:" >&2
-  grep '"level":"ERROR"\|panicked' "$work/server.log" | head -20 >&2
+  grep '"level":"ERROR"\|panicked' "$work/server.log" | sed -n 1,20p >&2
   status=1
 fi
 if [[ $status -ne 0 ]]; then
