@@ -29,6 +29,7 @@ pub async fn current_subscription(
                 status: SubscriptionStatus::Active,
                 cancel_at_period_end: false,
                 canceled_at: None,
+                billing: Default::default(),
                 created_at: now,
                 updated_at: now,
             };

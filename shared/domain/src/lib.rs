@@ -4,6 +4,7 @@
 
 pub mod api_key;
 pub mod audit;
+pub mod billing;
 pub mod clock;
 pub mod email;
 pub mod endpoint;
@@ -21,6 +22,10 @@ pub mod user;
 
 pub use api_key::{ApiKey, ApiKeyStatus, KeyRejection, KeyRotation, KeySecret, NewApiKey, ParsedKey};
 pub use audit::{AuditEvent, AuditQuery};
+pub use billing::{
+    CheckoutSession, CompletedCheckout, Invoice, InvoiceEstimate, InvoiceQuery, InvoiceStatus, PaymentMethodSummary,
+    PlanBillingIds, ProviderSubscription, ProviderSubscriptionStatus, SubscriptionBilling,
+};
 pub use clock::{fold_leap_second, Clock, ManualClock, SystemClock};
 pub use email::{Email, MailMessage};
 pub use endpoint::{Endpoint, BUILTIN_ECHO};

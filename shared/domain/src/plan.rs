@@ -1,5 +1,6 @@
 //! Plans, subscriptions and billing periods.
 
+use crate::billing::{PlanBillingIds, SubscriptionBilling};
 use crate::stored_enum::stored_enum;
 use crate::text::{optional_text, required_text, DESCRIPTION_MAX, NAME_MAX};
 use crate::{DomainError, Id, PageLimits};
@@ -56,6 +57,10 @@ pub struct Plan {
     #[schema(value_type = Object)]
     pub features: serde_json::Value,
     pub status: PlanStatus,
+    /// The plan's product and prices at the payment provider, once synced (paid plans, with
+    /// billing configured).
+    #[serde(default)]
+    pub billing: Option<PlanBillingIds>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -106,6 +111,7 @@ impl Plan {
             max_api_keys: keys,
             features: serde_json::json!({}),
             status: PlanStatus::Active,
+            billing: None,
             created_at: now,
             updated_at: now,
         };
@@ -141,6 +147,9 @@ pub struct Subscription {
     pub status: SubscriptionStatus,
     pub cancel_at_period_end: bool,
     pub canceled_at: Option<DateTime<Utc>>,
+    /// The payment provider's side (customer, subscription, period, pending downgrade).
+    #[serde(default)]
+    pub billing: SubscriptionBilling,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -321,6 +330,8 @@ impl PlanDraft {
             max_api_keys: self.max_api_keys as u32,
             features: self.features,
             status: self.status,
+            // Synced by the caller when billing is configured.
+            billing: None,
             created_at,
             updated_at,
         })

@@ -10,6 +10,10 @@
 //!   `InvalidCursor`) are
 //!   `StoreError` variants; the HTTP layer maps them to 4xx.
 
+use crate::billing::{
+    CheckoutSession, CompletedCheckout, Invoice, InvoiceEstimate, InvoiceQuery, PaymentMethodSummary, PlanBillingIds,
+    ProviderSubscription,
+};
 use crate::{
     ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, KeyRotation,
     KeySecret, MailMessage, Membership, Organization, PeriodKey, Plan, RateWindow, RefreshFamily, RefreshToken,
@@ -184,6 +188,10 @@ pub trait IdempotencyStore: Send + Sync {
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+
+    /// Whether a claim on `key` within `scope` exists and has not expired at `now` (a done
+    /// marker: webhook events are claimed once processed).
+    async fn is_claimed(&self, scope: &str, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
 }
 
 /// Plans (the pricing catalog).
@@ -213,6 +221,20 @@ pub trait SubscriptionRepository: Send + Sync {
     async fn list_subscriptions(&self, query: &SubscriptionQuery) -> Result<Vec<Subscription>, StoreError>;
     /// Replaces plan, status, cancel flags and `updated_at`. `NotFound("subscription")`.
     async fn update_subscription(&self, sub: &Subscription) -> Result<(), StoreError>;
+}
+
+/// Billing records: invoices mirrored from the payment provider.
+#[async_trait]
+pub trait InvoiceRepository: Send + Sync {
+    /// Stores the invoice, or replaces the stored one unless that one is further along
+    /// (`InvoiceStatus::rank`): a late event never takes an invoice back from `paid` to
+    /// `open`. Returns whether it was written.
+    async fn upsert_invoice(&self, invoice: &Invoice) -> Result<bool, StoreError>;
+    async fn get_invoice(&self, id: &str) -> Result<Option<Invoice>, StoreError>;
+    /// Invoices matching the query, newest first (`created_at`, then id), at most
+    /// `query.page_size()`, and the cursor of the next page if there may be one.
+    /// `InvalidCursor` for a cursor this store did not issue.
+    async fn list_invoices(&self, query: &InvoiceQuery) -> Result<(Vec<Invoice>, Option<String>), StoreError>;
 }
 
 /// The endpoint catalog.
@@ -327,6 +349,7 @@ pub trait Store:
     + EndpointRepository
     + UsageCounter
     + UsageLog
+    + InvoiceRepository
 {
 }
 impl<T> Store for T where
@@ -341,6 +364,7 @@ impl<T> Store for T where
         + EndpointRepository
         + UsageCounter
         + UsageLog
+        + InvoiceRepository
 {
 }
 
@@ -351,6 +375,8 @@ pub enum QueueName {
     Usage,
     /// Quota alerts and other notifications (delivered by a later worker).
     Notifications,
+    /// Verified Stripe webhook events, from the webhook endpoint to the webhook worker.
+    StripeEvents,
 }
 
 impl QueueName {
@@ -358,6 +384,7 @@ impl QueueName {
         match self {
             QueueName::Usage => "usage",
             QueueName::Notifications => "notifications",
+            QueueName::StripeEvents => "stripe-events",
         }
     }
 }
@@ -419,4 +446,160 @@ pub trait PasswordHasher: Send + Sync {
 pub trait Secrets: Send + Sync {
     /// The secret's value. Implementations never log it.
     async fn get(&self, name: &str) -> Result<String, PortError>;
+}
+
+/// Why a call to the payment provider failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentsError {
+    /// The provider refused the request (a 4xx of its own: a declined card, an invalid
+    /// parameter). The message is the provider's, safe to show (HTTP 402 or 422 by context).
+    #[error("the payment provider refused the request: {message}")]
+    Rejected { code: Option<String>, message: String },
+    /// The object does not exist at the provider (HTTP 404 by context).
+    #[error("{0} not found at the payment provider")]
+    NotFound(&'static str),
+    /// The provider could not be reached, or failed (HTTP 502).
+    #[error("payment provider unavailable: {message}")]
+    Unavailable {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl PaymentsError {
+    pub fn unavailable(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        PaymentsError::Unavailable { message: message.into(), source: Some(Box::new(source)) }
+    }
+}
+
+/// A Checkout session that starts a subscription to a plan.
+#[derive(Debug, Clone)]
+pub struct SubscriptionCheckout {
+    pub customer_id: String,
+    /// Put on the session (`client_reference_id`) and on the subscription's metadata.
+    pub org_id: Id,
+    pub plan_id: Id,
+    pub prices: PlanBillingIds,
+    /// Where the provider sends the user back.
+    pub success_url: String,
+    pub cancel_url: String,
+}
+
+/// The payment provider (Stripe): customers, plans' products and prices, Checkout,
+/// subscriptions, payment methods, invoices and metered usage. Every create is idempotent
+/// (an idempotency key derived from our ids), so a retried request never makes two objects.
+#[async_trait]
+pub trait Payments: Send + Sync {
+    /// The organization's customer: created with `org_id` in its metadata, or the existing
+    /// one (the request's idempotency key is derived from the organization id).
+    async fn ensure_customer(&self, org_id: &Id, email: &str, name: &str) -> Result<String, PaymentsError>;
+
+    /// Creates or updates the plan's product and prices (`plan.billing` holds what exists):
+    /// a recurring price for `price`, and for pay-as-you-go and hybrid plans a meter with a
+    /// price of `overage_price` per 1,000 units. A price whose amount changed is replaced (the
+    /// old one archived: prices are immutable). Returns the ids to store on the plan.
+    async fn sync_plan(&self, plan: &Plan) -> Result<PlanBillingIds, PaymentsError>;
+
+    /// Archives the plan's prices and product: no new subscriptions, current ones go on.
+    async fn archive_plan(&self, ids: &PlanBillingIds) -> Result<(), PaymentsError>;
+
+    /// A Checkout session in subscription mode for the plan.
+    async fn subscription_checkout(&self, request: &SubscriptionCheckout) -> Result<CheckoutSession, PaymentsError>;
+
+    /// A Checkout session in setup mode: the user adds a payment method.
+    async fn setup_checkout(
+        &self,
+        customer_id: &str,
+        org_id: &Id,
+        success_url: &str,
+        cancel_url: &str,
+    ) -> Result<CheckoutSession, PaymentsError>;
+
+    /// A Checkout session as it is now (after `checkout.session.completed`).
+    async fn checkout_session(&self, id: &str) -> Result<CompletedCheckout, PaymentsError>;
+
+    /// A subscription as it is now: webhooks re-read it, so their order does not matter.
+    async fn subscription(&self, id: &str) -> Result<ProviderSubscription, PaymentsError>;
+
+    /// Starts a subscription to the plan, charged to the customer's default payment method.
+    async fn create_subscription(
+        &self,
+        customer_id: &str,
+        org_id: &Id,
+        plan_id: &Id,
+        prices: &PlanBillingIds,
+    ) -> Result<ProviderSubscription, PaymentsError>;
+
+    /// Moves the subscription to the plan's prices: at once with proration (`prorate`), or
+    /// without proration (a downgrade that takes effect at the next period).
+    async fn change_subscription_plan(
+        &self,
+        id: &str,
+        plan_id: &Id,
+        prices: &PlanBillingIds,
+        prorate: bool,
+    ) -> Result<ProviderSubscription, PaymentsError>;
+
+    /// Sets or clears cancellation at the end of the current period.
+    async fn set_cancel_at_period_end(&self, id: &str, cancel: bool) -> Result<ProviderSubscription, PaymentsError>;
+
+    /// The customer's payment methods, the default one marked.
+    async fn payment_methods(&self, customer_id: &str) -> Result<Vec<PaymentMethodSummary>, PaymentsError>;
+
+    /// Makes the payment method the customer's default. `NotFound("payment method")` if it
+    /// is not the customer's.
+    async fn set_default_payment_method(&self, customer_id: &str, payment_method_id: &str)
+        -> Result<(), PaymentsError>;
+
+    /// Removes the payment method from the customer. `NotFound("payment method")` if it is
+    /// not the customer's.
+    async fn detach_payment_method(&self, customer_id: &str, payment_method_id: &str) -> Result<(), PaymentsError>;
+
+    /// An invoice as it is now, with the organization of its customer.
+    async fn invoice(&self, id: &str) -> Result<Invoice, PaymentsError>;
+
+    /// A link to the invoice's PDF.
+    async fn invoice_pdf_url(&self, id: &str) -> Result<Option<String>, PaymentsError>;
+
+    /// The next invoice of the customer's subscription, if there is one.
+    async fn upcoming_invoice(
+        &self,
+        customer_id: &str,
+        subscription_id: &str,
+    ) -> Result<Option<InvoiceEstimate>, PaymentsError>;
+
+    /// A one-off invoice (finalized, charged or sent) for `amount` minor units.
+    async fn create_one_off_invoice(
+        &self,
+        customer_id: &str,
+        org_id: &Id,
+        amount: i64,
+        currency: &str,
+        description: &str,
+    ) -> Result<Invoice, PaymentsError>;
+
+    /// Marks an open invoice paid out of band.
+    async fn mark_invoice_paid(&self, id: &str) -> Result<Invoice, PaymentsError>;
+
+    /// Reports `value` units on a meter for the customer. `identifier` is derived from our
+    /// ids: the provider drops a second event with the same identifier, so a retry never
+    /// bills twice.
+    async fn report_usage(
+        &self,
+        event_name: &str,
+        customer_id: &str,
+        value: u64,
+        identifier: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), PaymentsError>;
+
+    /// The units the provider's meter holds for the customer in `[start, end)`.
+    async fn reported_usage(
+        &self,
+        meter_id: &str,
+        customer_id: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<u64, PaymentsError>;
 }

@@ -43,8 +43,14 @@ fn plan_fields(p: &Plan) -> Vec<(&'static str, Option<AttributeValue>)> {
         ("max_api_keys", Some(n(p.max_api_keys))),
         ("features", Some(s(p.features.to_string()))),
         ("status", Some(s(p.status.as_str()))),
+        ("billing", p.billing.as_ref().map(|b| s(json(b)))),
         ("updated_at", Some(time(p.updated_at))),
     ]
+}
+
+/// A small nested record as a JSON string attribute.
+fn json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).expect("plain records serialise")
 }
 
 fn plan_item(p: &Plan) -> Item {
@@ -78,6 +84,7 @@ fn decode_plan(item: &Item) -> Result<Plan, StoreError> {
         features: serde_json::from_str(r.s("features")?)
             .map_err(|e| StoreError::Corrupt(format!("plan item: `features` is not JSON ({e})")))?,
         status: r.parsed("status", PlanStatus::parse)?,
+        billing: r.opt_json("billing")?,
         created_at: r.time("created_at")?,
         updated_at: r.time("updated_at")?,
     })
@@ -92,6 +99,7 @@ fn with_sub_fields(b: ItemBuilder, sub: &Subscription) -> ItemBuilder {
         .s("status", sub.status.as_str())
         .bool("cancel_at_period_end", sub.cancel_at_period_end)
         .opt_time("canceled_at", sub.canceled_at)
+        .s("billing", json(&sub.billing))
         .time("created_at", sub.created_at)
         .time("updated_at", sub.updated_at)
 }
@@ -117,6 +125,7 @@ fn decode_sub(item: &Item) -> Result<Subscription, StoreError> {
         status: r.parsed("status", SubscriptionStatus::parse)?,
         cancel_at_period_end: r.bool("cancel_at_period_end")?,
         canceled_at: r.opt_time("canceled_at")?,
+        billing: r.opt_json("billing")?.unwrap_or_default(),
         created_at: r.time("created_at")?,
         updated_at: r.time("updated_at")?,
     })
@@ -377,6 +386,7 @@ impl SubscriptionRepository for DynamoStore {
                 status: sub.status,
                 cancel_at_period_end: sub.cancel_at_period_end,
                 canceled_at: sub.canceled_at,
+                billing: sub.billing.clone(),
                 updated_at: sub.updated_at,
                 ..stored.clone()
             };

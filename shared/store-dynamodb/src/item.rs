@@ -178,6 +178,14 @@ impl<'a> Reader<'a> {
     pub(crate) fn num<T: std::str::FromStr>(&self, name: &str) -> Result<T, StoreError> {
         self.opt_num(name)?.ok_or_else(|| self.corrupt(name, "is missing"))
     }
+    /// A string attribute holding JSON (small nested records); absent is None.
+    pub(crate) fn opt_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StoreError> {
+        self.opt_s(name)?
+            .map(|v| {
+                serde_json::from_str(v).map_err(|e| self.corrupt(name, &format!("is not the expected JSON ({e})")))
+            })
+            .transpose()
+    }
     /// Decodes a string attribute with `parse`, reporting unknown values as corrupt.
     pub(crate) fn parsed<T>(&self, name: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T, StoreError> {
         let v = self.s(name)?;

@@ -236,4 +236,13 @@ impl IdempotencyStore for DynamoStore {
             Err(e) => Err(sdk_error("PutItem(idempotency)", e)),
         }
     }
+
+    #[tracing::instrument(skip_all, fields(scope = %scope, key = %claim_key), err(level = "debug"))]
+    async fn is_claimed(&self, scope: &str, claim_key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let (pk, sk) = idempotency_key(scope, claim_key);
+        let Some(item) = self.get("GetItem(idempotency)", key(pk, sk)).await? else {
+            return Ok(false);
+        };
+        Ok(Reader::new(&item, "idempotency").time("expires_at")? > now)
+    }
 }
