@@ -17,7 +17,8 @@ mod secrets;
 pub use mailer::SesMailer;
 #[cfg(feature = "sqs")]
 pub use queue::{
-    sanitize_entry_id, SqsQueue, ID_ATTRIBUTE, NOTIFICATIONS_QUEUE_URL_ENV, SQS_BATCH_SIZE, USAGE_QUEUE_URL_ENV,
+    sanitize_entry_id, SqsQueue, ID_ATTRIBUTE, NOTIFICATIONS_QUEUE_URL_ENV, SQS_BATCH_SIZE,
+    STRIPE_EVENTS_QUEUE_URL_ENV, USAGE_QUEUE_URL_ENV,
 };
 #[cfg(feature = "secrets")]
 pub use secrets::{SecretsManagerSecrets, DEFAULT_SECRETS_TTL};

@@ -21,13 +21,17 @@ pub const ID_ATTRIBUTE: &str = "tollgate_id";
 pub const USAGE_QUEUE_URL_ENV: &str = "USAGE_QUEUE_URL";
 /// Environment variable with the notifications queue's URL (set by template.yaml).
 pub const NOTIFICATIONS_QUEUE_URL_ENV: &str = "NOTIFICATIONS_QUEUE_URL";
+/// Environment variable with the Stripe events queue's URL (set by template.yaml).
+pub const STRIPE_EVENTS_QUEUE_URL_ENV: &str = "STRIPE_EVENTS_QUEUE_URL";
 
-/// Sends to the usage and notifications queues by URL.
+/// Sends to the platform's queues by URL.
 #[derive(Clone, Debug)]
 pub struct SqsQueue {
     client: aws_sdk_sqs::Client,
     usage_url: String,
     notifications_url: String,
+    /// Only the Stripe webhook function sends here.
+    stripe_events_url: Option<String>,
 }
 
 impl SqsQueue {
@@ -37,20 +41,34 @@ impl SqsQueue {
         usage_url: impl Into<String>,
         notifications_url: impl Into<String>,
     ) -> Self {
-        SqsQueue { client, usage_url: usage_url.into(), notifications_url: notifications_url.into() }
+        SqsQueue {
+            client,
+            usage_url: usage_url.into(),
+            notifications_url: notifications_url.into(),
+            stripe_events_url: None,
+        }
     }
 
-    /// The URL of `queue`.
-    pub fn url(&self, queue: QueueName) -> &str {
+    /// Also sends verified Stripe events to the queue at `url`.
+    pub fn with_stripe_events(mut self, url: impl Into<String>) -> Self {
+        self.stripe_events_url = Some(url.into());
+        self
+    }
+
+    /// The URL of `queue`, if this sender was given one.
+    pub fn url(&self, queue: QueueName) -> Option<&str> {
         match queue {
-            QueueName::Usage => &self.usage_url,
-            QueueName::Notifications => &self.notifications_url,
+            QueueName::Usage => Some(&self.usage_url),
+            QueueName::Notifications => Some(&self.notifications_url),
+            QueueName::StripeEvents => self.stripe_events_url.as_deref(),
         }
     }
 
     /// Sends one batch of at most 10; the failed entries are retried once.
     async fn send_chunk(&self, queue: QueueName, chunk: &[QueueMessage]) -> Result<(), PortError> {
-        let url = self.url(queue);
+        let url = self.url(queue).ok_or_else(|| {
+            PortError::new(format!("no SQS queue URL is configured for the {} queue", queue.as_str()))
+        })?;
         let ids = entry_ids(chunk);
         let mut pending: HashMap<String, SendMessageBatchRequestEntry> = HashMap::new();
         let mut entries = Vec::with_capacity(chunk.len());

@@ -219,7 +219,7 @@ pub trait SubscriptionRepository: Send + Sync {
     async fn subscription_of_org(&self, org_id: &Id) -> Result<Option<Subscription>, StoreError>;
     /// Subscriptions matching the query, newest first; at most `query.page_size()`.
     async fn list_subscriptions(&self, query: &SubscriptionQuery) -> Result<Vec<Subscription>, StoreError>;
-    /// Replaces plan, status, cancel flags and `updated_at`. `NotFound("subscription")`.
+    /// Replaces plan, status, cancel flags, `billing` and `updated_at`. `NotFound("subscription")`.
     async fn update_subscription(&self, sub: &Subscription) -> Result<(), StoreError>;
 }
 

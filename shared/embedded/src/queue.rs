@@ -105,6 +105,7 @@ pub struct SqliteQueue {
     max_attempts: u32,
     usage_sent: Arc<Notify>,
     notifications_sent: Arc<Notify>,
+    stripe_events_sent: Arc<Notify>,
 }
 
 impl std::fmt::Debug for SqliteQueue {
@@ -183,6 +184,7 @@ impl SqliteQueue {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             usage_sent: Arc::new(Notify::new()),
             notifications_sent: Arc::new(Notify::new()),
+            stripe_events_sent: Arc::new(Notify::new()),
         }
     }
 
@@ -208,6 +210,7 @@ impl SqliteQueue {
         match queue {
             QueueName::Usage => &self.usage_sent,
             QueueName::Notifications => &self.notifications_sent,
+            QueueName::StripeEvents => &self.stripe_events_sent,
         }
     }
 

@@ -8,8 +8,8 @@ use crate::{concurrently, now_ms, unique, SharedStore, CONCURRENT_TASKS};
 use chrono::{DateTime, Duration, Utc};
 use tollgate_domain::id::prefix;
 use tollgate_domain::{
-    BillingType, Endpoint, Id, Plan, PlanStatus, StoreError, Subscription, SubscriptionQuery, SubscriptionStatus,
-    BUILTIN_ECHO,
+    BillingType, Endpoint, Id, Plan, PlanBillingIds, PlanStatus, StoreError, Subscription, SubscriptionBilling,
+    SubscriptionQuery, SubscriptionStatus, BUILTIN_ECHO,
 };
 
 /// A new active subscription-type plan with a unique id `plan_<random>` (not stored yet).
@@ -29,6 +29,7 @@ pub fn new_plan(name: &str, price: i64, now: DateTime<Utc>) -> Plan {
         max_api_keys: 2,
         features: serde_json::json!({}),
         status: PlanStatus::Active,
+        billing: None,
         created_at: now,
         updated_at: now,
     }
@@ -48,6 +49,7 @@ pub fn new_subscription(org_id: &Id, plan_id: &Id, now: DateTime<Utc>) -> Subscr
         status: SubscriptionStatus::Active,
         cancel_at_period_end: false,
         canceled_at: None,
+        billing: SubscriptionBilling::default(),
         created_at: now,
         updated_at: now,
     }
@@ -117,6 +119,13 @@ pub async fn plans_create_get_update_round_trip(store: &SharedStore) {
         max_api_keys: 25,
         features: serde_json::json!({"support": "priority", "regions": ["eu", "us"]}),
         status: PlanStatus::Archived,
+        billing: Some(PlanBillingIds {
+            product_id: "prod_contract".into(),
+            base_price_id: Some("price_base".into()),
+            meter_id: Some("mtr_contract".into()),
+            meter_event_name: Some("tollgate_contract".into()),
+            metered_price_id: Some("price_metered".into()),
+        }),
         // created_at is kept by update_plan whatever the argument says.
         created_at: later,
         updated_at: later,
@@ -137,6 +146,7 @@ pub async fn plans_create_get_update_round_trip(store: &SharedStore) {
         billing_type: BillingType::PayAsYouGo,
         status: PlanStatus::Active,
         features: serde_json::json!({}),
+        billing: None,
         created_at: plan.created_at,
         ..updated.clone()
     };
@@ -276,6 +286,14 @@ pub async fn subscriptions_list_filters_and_update(store: &SharedStore) {
         status: SubscriptionStatus::Canceled,
         cancel_at_period_end: true,
         canceled_at: Some(later),
+        billing: SubscriptionBilling {
+            customer_id: Some("cus_contract".into()),
+            provider_subscription_id: Some("sub_contract".into()),
+            current_period_start: Some(now),
+            current_period_end: Some(later),
+            pending_plan_id: Some(plan_a.clone()),
+            past_due_since: Some(later),
+        },
         updated_at: later,
         ..s1.clone()
     };
@@ -290,6 +308,7 @@ pub async fn subscriptions_list_filters_and_update(store: &SharedStore) {
         status: SubscriptionStatus::PastDue,
         cancel_at_period_end: false,
         canceled_at: None,
+        billing: SubscriptionBilling { customer_id: Some("cus_contract".into()), ..Default::default() },
         updated_at: later + Duration::seconds(1),
         ..updated
     };

@@ -13,6 +13,7 @@
 //! two windows of one counter).
 
 mod api_keys;
+mod billing;
 mod catalog;
 mod metering;
 mod misc;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use tollgate_domain::Store;
 
 pub use api_keys::*;
+pub use billing::*;
 pub use catalog::*;
 pub use metering::*;
 pub use misc::*;
@@ -90,6 +92,8 @@ macro_rules! store_contract_tests {
             usage_query_filters,
             usage_query_pages_with_a_cursor,
             usage_query_skips_expired_entries,
+            invoices_upsert_never_moves_backwards,
+            invoices_list_newest_first_by_org_and_status_with_a_cursor,
         }
     };
     (@cases ($fixture:expr) $($case:ident,)*) => {

@@ -122,6 +122,9 @@ pub async fn idempotency_claims(store: &SharedStore) {
         !store.claim(&scope, &key, now + Duration::minutes(30), until + Duration::minutes(30)).await.unwrap(),
         "a claim loses while the first has not expired"
     );
+    assert!(store.is_claimed(&scope, &key, now).await.unwrap(), "is_claimed sees the claim");
+    assert!(!store.is_claimed(&scope, &unique("req"), now).await.unwrap(), "is_claimed: another key is not claimed");
+    assert!(!store.is_claimed(&scope, &key, until).await.unwrap(), "is_claimed: not once the claim has expired");
     assert!(store.claim(&unique("webhook"), &key, now, until).await.unwrap(), "scopes are separate");
     assert!(store.claim(&scope, &unique("req"), now, until).await.unwrap(), "keys are separate");
 

@@ -139,3 +139,15 @@ pub(crate) fn aggregate_pk(org_id: &Id, granularity: tollgate_domain::Granularit
 pub(crate) fn aggregate_sk(bucket_start: DateTime<Utc>, key_id: &Id, endpoint_id: &Id) -> String {
     format!("{}#{key_id}#{endpoint_id}", time_str(bucket_start))
 }
+
+// ---- billing records ----
+
+pub(crate) const INVOICE_SK: &str = "INVOICE";
+/// GSI1 partition listing every organization's invoices (admin).
+pub(crate) const INVOICES_GSI_PK: &str = "INVOICES";
+/// Sort-key prefix of both invoice listings (the organization's partition, GSI1 `INVOICES`).
+pub(crate) const ORG_INVOICE_PREFIX: &str = "INVOICE#";
+
+pub(crate) fn invoice_pk(id: &str) -> String {
+    format!("INVOICE#{id}")
+}

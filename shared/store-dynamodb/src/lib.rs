@@ -7,6 +7,7 @@
 
 mod api_keys;
 mod catalog;
+mod invoices;
 mod item;
 mod keys;
 mod misc;

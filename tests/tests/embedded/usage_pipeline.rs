@@ -123,6 +123,7 @@ async fn retention_is_the_plan_of_each_org() {
             status: SubscriptionStatus::Active,
             cancel_at_period_end: false,
             canceled_at: None,
+            billing: Default::default(),
             created_at: now,
             updated_at: now,
         })

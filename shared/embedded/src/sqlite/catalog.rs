@@ -10,9 +10,9 @@ use tollgate_domain::{
 
 const PLAN_COLS: &str = "id, name, description, billing_type, price, currency, rate_limit, burst, \
                          monthly_limit, overage_price, retention_days, max_api_keys, features, status, \
-                         created_at, updated_at";
+                         created_at, updated_at, billing";
 
-/// Columns 0..=15 as in `PLAN_COLS`.
+/// Columns 0..=16 as in `PLAN_COLS`.
 fn plan_from_row(r: &Row<'_>) -> rusqlite::Result<Plan> {
     Ok(Plan {
         id: get_id(r, 0)?,
@@ -31,12 +31,14 @@ fn plan_from_row(r: &Row<'_>) -> rusqlite::Result<Plan> {
         status: get_enum(r, 13, PlanStatus::parse)?,
         created_at: get_ts(r, 14)?,
         updated_at: get_ts(r, 15)?,
+        billing: get_json(r, 16)?,
     })
 }
 
-const SUB_COLS: &str = "id, org_id, plan_id, status, cancel_at_period_end, canceled_at, created_at, updated_at";
+const SUB_COLS: &str =
+    "id, org_id, plan_id, status, cancel_at_period_end, canceled_at, created_at, updated_at, billing";
 
-/// Columns 0..=7 as in `SUB_COLS`.
+/// Columns 0..=8 as in `SUB_COLS`.
 fn sub_from_row(r: &Row<'_>) -> rusqlite::Result<Subscription> {
     Ok(Subscription {
         id: get_id(r, 0)?,
@@ -47,7 +49,23 @@ fn sub_from_row(r: &Row<'_>) -> rusqlite::Result<Subscription> {
         canceled_at: get_opt_ts(r, 5)?,
         created_at: get_ts(r, 6)?,
         updated_at: get_ts(r, 7)?,
+        billing: get_json(r, 8)?.unwrap_or_default(),
     })
+}
+
+/// An optional column holding a small record as JSON.
+fn get_json<T: serde::de::DeserializeOwned>(r: &Row<'_>, idx: usize) -> rusqlite::Result<Option<T>> {
+    r.get::<_, Option<String>>(idx)?
+        .map(|s| {
+            serde_json::from_str(&s)
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e)))
+        })
+        .transpose()
+}
+
+/// A small record as JSON text.
+fn json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).expect("plain records serialise")
 }
 
 const ENDPOINT_COLS: &str = "id, name, description, method, path, upstream_url, cost_units, rate_limit, \
@@ -112,7 +130,7 @@ impl PlanRepository for SqliteStore {
             c.execute(
                 &format!(
                     "INSERT INTO plans ({PLAN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-                     ?13, ?14, ?15, ?16)"
+                     ?13, ?14, ?15, ?16, ?17)"
                 ),
                 params![
                     plan.id.as_str(),
@@ -131,6 +149,7 @@ impl PlanRepository for SqliteStore {
                     plan.status.as_str(),
                     ms(plan.created_at),
                     ms(plan.updated_at),
+                    plan.billing.as_ref().map(json),
                 ],
             )
             .map_err(exists_on_conflict("plan"))?;
@@ -146,7 +165,7 @@ impl PlanRepository for SqliteStore {
             let n = c.execute(
                 "UPDATE plans SET name = ?2, description = ?3, billing_type = ?4, price = ?5, currency = ?6, \
                  rate_limit = ?7, burst = ?8, monthly_limit = ?9, overage_price = ?10, retention_days = ?11, \
-                 max_api_keys = ?12, features = ?13, status = ?14, updated_at = ?15 WHERE id = ?1",
+                 max_api_keys = ?12, features = ?13, status = ?14, updated_at = ?15, billing = ?16 WHERE id = ?1",
                 params![
                     plan.id.as_str(),
                     plan.name,
@@ -163,6 +182,7 @@ impl PlanRepository for SqliteStore {
                     plan.features.to_string(),
                     plan.status.as_str(),
                     ms(plan.updated_at),
+                    plan.billing.as_ref().map(json),
                 ],
             )?;
             if n == 0 {
@@ -210,7 +230,7 @@ impl SubscriptionRepository for SqliteStore {
             // Only a conflict on org_id is "already subscribed"; a clash of ids is an error.
             tx.execute(
                 &format!(
-                    "INSERT INTO subscriptions ({SUB_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                    "INSERT INTO subscriptions ({SUB_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
                      ON CONFLICT (org_id) DO NOTHING"
                 ),
                 params![
@@ -222,6 +242,7 @@ impl SubscriptionRepository for SqliteStore {
                     opt_ms(sub.canceled_at),
                     ms(sub.created_at),
                     ms(sub.updated_at),
+                    json(&sub.billing),
                 ],
             )
             .map_err(exists_on_conflict("subscription"))?;
@@ -284,7 +305,7 @@ impl SubscriptionRepository for SqliteStore {
         self.call(move |c| {
             let n = c.execute(
                 "UPDATE subscriptions SET plan_id = ?2, status = ?3, cancel_at_period_end = ?4, \
-                 canceled_at = ?5, updated_at = ?6 WHERE id = ?1",
+                 canceled_at = ?5, updated_at = ?6, billing = ?7 WHERE id = ?1",
                 params![
                     sub.id.as_str(),
                     sub.plan_id.as_str(),
@@ -292,6 +313,7 @@ impl SubscriptionRepository for SqliteStore {
                     sub.cancel_at_period_end,
                     opt_ms(sub.canceled_at),
                     ms(sub.updated_at),
+                    json(&sub.billing),
                 ],
             )?;
             if n == 0 {

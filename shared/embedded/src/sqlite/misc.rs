@@ -158,4 +158,17 @@ impl IdempotencyStore for SqliteStore {
         })
         .await
     }
+
+    #[tracing::instrument(skip_all, fields(scope = %scope, key = %key), err(level = "debug"))]
+    async fn is_claimed(&self, scope: &str, key: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let (scope, key) = (scope.to_string(), key.to_string());
+        self.call(move |c| {
+            Ok(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM idempotency WHERE scope = ?1 AND key = ?2 AND expires_at > ?3)",
+                params![scope, key, ms(now)],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
 }

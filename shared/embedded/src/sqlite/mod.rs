@@ -13,6 +13,7 @@
 
 mod api_keys;
 mod catalog;
+mod invoices;
 mod misc;
 mod schema;
 mod sessions;
@@ -204,6 +205,23 @@ struct BadValue(String);
 
 fn bad_value(idx: usize, msg: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(BadValue(msg)))
+}
+
+/// The cursor of a page ordered by (time, id) after the entry at `at` with `id`:
+/// `<timestamp ms>:<id>` (opaque to callers).
+pub(crate) fn time_id_cursor(at: DateTime<Utc>, id: &str) -> String {
+    format!("{}:{id}", ms(at))
+}
+
+/// `(timestamp ms, id)` of the last entry of the previous page. An unparsable cursor is
+/// `InvalidCursor`: the caller sent something no page ever returned.
+pub(crate) fn decode_time_id_cursor(cursor: &str) -> Result<(i64, String), StoreError> {
+    let (ts, id) = cursor.split_once(':').ok_or(StoreError::InvalidCursor)?;
+    let ts: i64 = ts.parse().map_err(|_| StoreError::InvalidCursor)?;
+    if id.is_empty() {
+        return Err(StoreError::InvalidCursor);
+    }
+    Ok((ts, id.to_string()))
 }
 
 pub(crate) fn ms(t: DateTime<Utc>) -> i64 {

@@ -268,4 +268,29 @@ INSERT INTO usage_aggregates_columnar
 DROP TABLE usage_aggregates;
 ALTER TABLE usage_aggregates_columnar RENAME TO usage_aggregates;
 "#,
+    // 4: billing: the payment provider's ids on plans and subscriptions (JSON), and the
+    // invoices mirrored from it.
+    r#"
+ALTER TABLE plans ADD COLUMN billing TEXT;
+ALTER TABLE subscriptions ADD COLUMN billing TEXT NOT NULL DEFAULT '{}';
+
+CREATE TABLE invoices (
+    id                  TEXT PRIMARY KEY,
+    org_id              TEXT NOT NULL,
+    customer_id         TEXT NOT NULL,
+    subscription_id     TEXT,
+    number              TEXT,
+    status              TEXT NOT NULL,
+    status_rank         INTEGER NOT NULL,
+    amount_due          INTEGER NOT NULL,
+    amount_paid         INTEGER NOT NULL,
+    currency            TEXT NOT NULL,
+    period_start        INTEGER NOT NULL,
+    period_end          INTEGER NOT NULL,
+    created_at          INTEGER NOT NULL,
+    hosted_invoice_url  TEXT
+) STRICT;
+CREATE INDEX invoices_org_created ON invoices(org_id, created_at, id);
+CREATE INDEX invoices_created ON invoices(created_at, id);
+"#,
 ];

@@ -1,6 +1,6 @@
 //! `UsageCounter` and `UsageLog`.
 
-use super::{get_enum, get_id, get_ts, ms, DbError, SqliteStore};
+use super::{decode_time_id_cursor, get_enum, get_id, get_ts, ms, time_id_cursor, DbError, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
@@ -20,20 +20,9 @@ fn get_u64(r: &Row<'_>, idx: usize) -> rusqlite::Result<u64> {
     r.get(idx)
 }
 
-/// The cursor of the page after `last`: `<timestamp ms>:<id>` (opaque to callers).
+/// The cursor of the page after `last`.
 fn encode_cursor(last: &UsageEvent) -> String {
-    format!("{}:{}", ms(last.timestamp), last.id)
-}
-
-/// `(timestamp ms, id)` of the last entry of the previous page. An unparsable cursor is
-/// `InvalidCursor`: the caller sent something no page ever returned.
-fn decode_cursor(cursor: &str) -> Result<(i64, String), StoreError> {
-    let (ts, id) = cursor.split_once(':').ok_or(StoreError::InvalidCursor)?;
-    let ts: i64 = ts.parse().map_err(|_| StoreError::InvalidCursor)?;
-    if id.is_empty() {
-        return Err(StoreError::InvalidCursor);
-    }
-    Ok((ts, id.to_string()))
+    time_id_cursor(last.timestamp, &last.id)
 }
 
 const LOG_COLS: &str = "id, org_id, key_id, endpoint_id, method, path, status, latency_ms, cost_units, ip, ts, period";
@@ -328,7 +317,7 @@ impl UsageLog for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<(Vec<UsageEvent>, Option<String>), StoreError> {
         let query = query.clone();
-        let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+        let after = query.cursor.as_deref().map(decode_time_id_cursor).transpose()?;
         let limit = query.page_size();
         self.call(move |c| {
             // Only the filters given go into the SQL, so SQLite can use the (org_id, ts, id)

@@ -1,0 +1,107 @@
+//! `InvoiceRepository`: the billing records mirrored from the payment provider.
+
+use super::{decode_time_id_cursor, get_enum, get_id, get_ts, ms, time_id_cursor, SqliteStore};
+use async_trait::async_trait;
+use rusqlite::{params, OptionalExtension, Row};
+use tollgate_domain::{Invoice, InvoiceQuery, InvoiceRepository, InvoiceStatus, StoreError, StoredEnum};
+
+const INVOICE_COLS: &str = "id, org_id, customer_id, subscription_id, number, status, amount_due, amount_paid, \
+                            currency, period_start, period_end, created_at, hosted_invoice_url";
+
+/// Columns 0..=12 as in `INVOICE_COLS`.
+fn invoice_from_row(r: &Row<'_>) -> rusqlite::Result<Invoice> {
+    Ok(Invoice {
+        id: r.get(0)?,
+        org_id: get_id(r, 1)?,
+        customer_id: r.get(2)?,
+        subscription_id: r.get(3)?,
+        number: r.get(4)?,
+        status: get_enum(r, 5, InvoiceStatus::parse)?,
+        amount_due: r.get(6)?,
+        amount_paid: r.get(7)?,
+        currency: r.get(8)?,
+        period_start: get_ts(r, 9)?,
+        period_end: get_ts(r, 10)?,
+        created_at: get_ts(r, 11)?,
+        hosted_invoice_url: r.get(12)?,
+    })
+}
+
+#[async_trait]
+impl InvoiceRepository for SqliteStore {
+    #[tracing::instrument(skip_all, fields(invoice_id = %invoice.id, status = invoice.status.as_str()), err(level = "debug"))]
+    async fn upsert_invoice(&self, invoice: &Invoice) -> Result<bool, StoreError> {
+        let i = invoice.clone();
+        self.call(move |c| {
+            // One statement: insert, or replace unless the stored state is further along.
+            let changed = c.execute(
+                &format!(
+                    "INSERT INTO invoices ({INVOICE_COLS}, status_rank) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+                     ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, \
+                     subscription_id = excluded.subscription_id, number = excluded.number, \
+                     status = excluded.status, status_rank = excluded.status_rank, \
+                     amount_due = excluded.amount_due, amount_paid = excluded.amount_paid, \
+                     currency = excluded.currency, period_start = excluded.period_start, \
+                     period_end = excluded.period_end, hosted_invoice_url = excluded.hosted_invoice_url \
+                     WHERE invoices.status_rank <= excluded.status_rank"
+                ),
+                params![
+                    i.id,
+                    i.org_id.as_str(),
+                    i.customer_id,
+                    i.subscription_id,
+                    i.number,
+                    i.status.as_str(),
+                    i.amount_due,
+                    i.amount_paid,
+                    i.currency,
+                    ms(i.period_start),
+                    ms(i.period_end),
+                    ms(i.created_at),
+                    i.hosted_invoice_url,
+                    i.status.rank(),
+                ],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(invoice_id = %id), err(level = "debug"))]
+    async fn get_invoice(&self, id: &str) -> Result<Option<Invoice>, StoreError> {
+        let id = id.to_string();
+        self.call(move |c| {
+            Ok(c.query_row(&format!("SELECT {INVOICE_COLS} FROM invoices WHERE id = ?1"), [id], invoice_from_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = ?query.org_id, status = ?query.status), err(level = "debug"))]
+    async fn list_invoices(&self, query: &InvoiceQuery) -> Result<(Vec<Invoice>, Option<String>), StoreError> {
+        let limit = query.page_size();
+        let after = query.cursor.as_deref().map(decode_time_id_cursor).transpose()?;
+        let org_id = query.org_id.as_ref().map(|i| i.as_str().to_string());
+        let status = query.status.map(|s| s.as_str());
+        self.call(move |c| {
+            let (before_ts, before_id) = after.map_or((None, None), |(t, id)| (Some(t), Some(id)));
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {INVOICE_COLS} FROM invoices WHERE (?1 IS NULL OR org_id = ?1) \
+                 AND (?2 IS NULL OR status = ?2) \
+                 AND (?3 IS NULL OR created_at < ?3 OR (created_at = ?3 AND id < ?4)) \
+                 ORDER BY created_at DESC, id DESC LIMIT ?5"
+            ))?;
+            let page = stmt
+                .query_map(params![org_id, status, before_ts, before_id, i64::from(limit)], invoice_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let next = if page.len() == limit as usize {
+                page.last().map(|i| time_id_cursor(i.created_at, &i.id))
+            } else {
+                None
+            };
+            Ok((page, next))
+        })
+        .await
+    }
+}
