@@ -29,6 +29,9 @@ pub struct Config {
     pub admin_email: String,
     /// `ADMIN_PASSWORD`; generated and printed once when unset.
     pub admin_password: Option<String>,
+    /// `STRIPE_WEBHOOK_SECRET`: verifies `POST /api/stripe/webhook`; unset, the webhook
+    /// answers 503 `billing_not_configured`.
+    pub stripe_webhook_secret: Option<String>,
     pub settings: Settings,
 }
 
@@ -56,6 +59,7 @@ impl Config {
                 .filter(|v| !v.trim().is_empty())
                 .unwrap_or_else(|| "admin@example.com".into()),
             admin_password: std::env::var("ADMIN_PASSWORD").ok().filter(|v| !v.is_empty()),
+            stripe_webhook_secret: std::env::var("STRIPE_WEBHOOK_SECRET").ok().filter(|v| !v.trim().is_empty()),
             settings,
         })
     }

@@ -70,6 +70,9 @@ pub struct Platform {
     pub gateway: Arc<Gateway>,
     /// The embedded call meter, when the store is SQLite (flushed on shutdown).
     meter: Option<Arc<SqliteCallMeter>>,
+    /// Stripe's signing secret for `POST /api/stripe/webhook` (`STRIPE_WEBHOOK_SECRET`);
+    /// without it the webhook answers 503 `billing_not_configured`.
+    webhook_secret: Option<Arc<str>>,
 }
 
 /// How long a counted call's usage event waits for its outcome beyond the upstream timeout
@@ -103,13 +106,27 @@ impl Platform {
             }
         };
         let gateway = Arc::new(Gateway::new(state.clone(), queue.clone(), meter, gateway));
-        Ok(Platform { state, queue, gateway, meter: embedded_meter })
+        Ok(Platform { state, queue, gateway, meter: embedded_meter, webhook_secret: None })
+    }
+
+    /// The same platform, verifying Stripe's webhooks with `secret`.
+    pub fn with_stripe_webhook_secret(mut self, secret: Option<String>) -> Self {
+        self.webhook_secret = secret.map(Arc::from);
+        self
     }
 
     /// Every route group merged at the production paths, with the common layers.
     pub fn app(&self) -> Router {
         let (router, _) = tollgate_routes::routes().split_for_parts();
-        let router = router.with_state(self.state.clone()).merge(gateway::routes(self.gateway.clone()));
+        let webhook = stripe_webhook::StripeWebhook {
+            secret: stripe_webhook::WebhookSecret::Fixed(self.webhook_secret.clone()),
+            queue: self.queue.clone(),
+            clock: self.state.clock.clone(),
+        };
+        let router = router
+            .with_state(self.state.clone())
+            .merge(gateway::routes(self.gateway.clone()))
+            .merge(stripe_webhook::routes(webhook));
         tollgate_http::finish_router(router).layer(axum::middleware::from_fn(peer_address))
     }
 
@@ -172,7 +189,9 @@ pub async fn run_from_env() -> Result<(), ServerError> {
     let config = Config::from_env().map_err(ServerError::Config)?;
     let (state, embedded) = build_state(&config).await?;
     let gateway_config = GatewayConfig::from_env().map_err(ServerError::Config)?;
-    let platform = Platform::assemble(state.clone(), &config.data_dir.join(DB_FILE), embedded, gateway_config).await?;
+    let platform = Platform::assemble(state.clone(), &config.data_dir.join(DB_FILE), embedded, gateway_config)
+        .await?
+        .with_stripe_webhook_secret(config.stripe_webhook_secret.clone());
     if let AdminBootstrap::Created { email, generated_password } = bootstrap_admin(&state, &config).await? {
         match generated_password {
             // Printed once, on the terminal, never into the logs.
@@ -187,10 +206,21 @@ pub async fn run_from_env() -> Result<(), ServerError> {
     tracing::info!(%addr, data_dir = %config.data_dir.display(), store = ?config.store, "tollgate listening");
     eprintln!("tollgate listening on http://{addr}  (data in {})", config.data_dir.display());
     let (stop_workers, stopped) = tokio::sync::watch::channel(false);
-    let worker = workers::spawn_usage_worker(platform.state.clone(), platform.queue.clone(), stopped);
+    let mut workers =
+        vec![workers::spawn_usage_worker(platform.state.clone(), platform.queue.clone(), stopped.clone())];
+    if let Some(payments) = platform.state.payments.clone() {
+        workers.push(workers::spawn_stripe_events_worker(
+            platform.state.clone(),
+            payments,
+            platform.queue.clone(),
+            stopped,
+        ));
+    }
     serve(listener, platform.app(), shutdown_signal()).await?;
     platform.flush().await;
     let _ = stop_workers.send(true);
-    let _ = worker.await;
+    for worker in workers {
+        let _ = worker.await;
+    }
     Ok(())
 }

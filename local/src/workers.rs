@@ -10,15 +10,20 @@
 //! small one it lets events gather for 100 ms; when the queue is empty it waits for a send
 //! in this process or 200 ms, whichever comes first.
 //!
+//! The Stripe events worker (when billing is configured) runs the same loop on the Stripe
+//! events queue with `webhook_worker::process_batch`, in batches of 10 (each event is a few
+//! calls to the provider).
+//!
 //! Queue timing (visibility, backoff) follows the wall clock, like the sleeps of this loop;
 //! the handler gets the application clock (`AppState::now`) for its own decisions.
 
 use chrono::Utc;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tollgate_domain::{PortError, QueueName};
+use tollgate_domain::{Payments, PortError, QueueName};
 use tollgate_embedded::{RetryOutcome, SqliteQueue};
 use tollgate_http::AppState;
 
@@ -76,38 +81,70 @@ pub struct DrainReport {
     pub dead_lettered: usize,
 }
 
-/// One round: receive a batch, process it, acknowledge successes, release failures for
-/// retry (or dead-letter them). Returns an empty report when nothing was visible.
-pub async fn drain_usage_once(
-    state: &AppState,
+/// One round on `queue_name`: receive a batch, `process` it (it returns the ids that
+/// failed), acknowledge the successes, release the failures for retry (or dead-letter
+/// them). Returns an empty report when nothing was visible.
+pub async fn drain_once<F, Fut>(
     queue: &SqliteQueue,
+    queue_name: QueueName,
     config: &UsageWorkerConfig,
-) -> Result<DrainReport, PortError> {
-    let batch = queue.receive(QueueName::Usage, config.batch_size, config.visibility, Utc::now()).await?;
+    process: F,
+) -> Result<DrainReport, PortError>
+where
+    F: FnOnce(Vec<(String, String)>) -> Fut,
+    Fut: Future<Output = Vec<String>>,
+{
+    let batch = queue.receive(queue_name, config.batch_size, config.visibility, Utc::now()).await?;
     let mut report = DrainReport { received: batch.len(), ..DrainReport::default() };
     if batch.is_empty() {
         return Ok(report);
     }
     let attempts: std::collections::HashMap<String, u32> = batch.iter().map(|m| (m.id.clone(), m.attempts)).collect();
     let messages = batch.into_iter().map(|m| (m.id, m.body)).collect();
-    let failed = usage_worker::process_batch(&*state.store, messages, state.now()).await;
+    let failed = process(messages).await;
     let succeeded: Vec<String> = attempts.keys().filter(|id| !failed.contains(id)).cloned().collect();
-    report.succeeded = queue.ack(QueueName::Usage, &succeeded).await?;
+    report.succeeded = queue.ack(queue_name, &succeeded).await?;
+    let name = queue_name.as_str();
     for id in failed {
         let tries = attempts.get(&id).copied().unwrap_or(1);
-        match queue.release_for_retry(QueueName::Usage, &id, config.backoff(tries), Utc::now()).await? {
+        match queue.release_for_retry(queue_name, &id, config.backoff(tries), Utc::now()).await? {
             RetryOutcome::Scheduled { visible_at } => {
                 report.retried += 1;
-                tracing::info!(message_id = %id, attempts = tries, %visible_at, "usage message will be retried");
+                tracing::info!(queue = name, message_id = %id, attempts = tries, %visible_at, "message will be retried");
             }
             RetryOutcome::DeadLettered { attempts } => {
                 report.dead_lettered += 1;
-                tracing::warn!(message_id = %id, attempts, "usage message dead-lettered after its last attempt");
+                tracing::warn!(queue = name, message_id = %id, attempts, "message dead-lettered after its last attempt");
             }
             RetryOutcome::NotFound => {}
         }
     }
     Ok(report)
+}
+
+/// One round of the usage worker ([`drain_once`] with `usage_worker::process_batch`).
+pub async fn drain_usage_once(
+    state: &AppState,
+    queue: &SqliteQueue,
+    config: &UsageWorkerConfig,
+) -> Result<DrainReport, PortError> {
+    drain_once(queue, QueueName::Usage, config, |messages| {
+        usage_worker::process_batch(&*state.store, messages, state.now())
+    })
+    .await
+}
+
+/// One round of the Stripe events worker ([`drain_once`] with `webhook_worker::process_batch`).
+pub async fn drain_stripe_events_once(
+    state: &AppState,
+    payments: &dyn Payments,
+    queue: &SqliteQueue,
+    config: &UsageWorkerConfig,
+) -> Result<DrainReport, PortError> {
+    drain_once(queue, QueueName::StripeEvents, config, |messages| {
+        webhook_worker::process_batch(&*state.store, payments, messages, state.now())
+    })
+    .await
 }
 
 /// Starts the usage worker with the default settings; it runs until `shutdown` holds `true`
@@ -120,19 +157,55 @@ pub fn spawn_usage_worker(state: AppState, queue: Arc<SqliteQueue>, shutdown: wa
 pub fn spawn_usage_worker_with(
     state: AppState,
     queue: Arc<SqliteQueue>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     config: UsageWorkerConfig,
 ) -> JoinHandle<()> {
+    let waker = queue.clone();
+    spawn_loop(QueueName::Usage, waker, shutdown, config, move |config| {
+        let (state, queue) = (state.clone(), queue.clone());
+        async move { drain_usage_once(&state, &queue, &config).await }
+    })
+}
+
+/// Starts the Stripe events worker (batches of 10, otherwise the usage worker's settings);
+/// it runs until `shutdown` holds `true`.
+pub fn spawn_stripe_events_worker(
+    state: AppState,
+    payments: Arc<dyn Payments>,
+    queue: Arc<SqliteQueue>,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let config = UsageWorkerConfig { batch_size: 10, ..UsageWorkerConfig::default() };
+    let waker = queue.clone();
+    spawn_loop(QueueName::StripeEvents, waker, shutdown, config, move |config| {
+        let (state, payments, queue) = (state.clone(), payments.clone(), queue.clone());
+        async move { drain_stripe_events_once(&state, &*payments, &queue, &config).await }
+    })
+}
+
+/// The loop of a worker on `queue_name`: `round` drains one batch (see the module doc).
+fn spawn_loop<F, Fut>(
+    queue_name: QueueName,
+    queue: Arc<SqliteQueue>,
+    mut shutdown: watch::Receiver<bool>,
+    config: UsageWorkerConfig,
+    round: F,
+) -> JoinHandle<()>
+where
+    F: Fn(UsageWorkerConfig) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<DrainReport, PortError>> + Send,
+{
+    let name = queue_name.as_str();
     tokio::spawn(async move {
-        tracing::info!(batch_size = config.batch_size, "usage worker started");
+        tracing::info!(queue = name, batch_size = config.batch_size, "queue worker started");
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            let received = match drain_usage_once(&state, &queue, &config).await {
+            let received = match round(config.clone()).await {
                 Ok(report) => report.received,
                 Err(e) => {
-                    tracing::error!(error = %e, "usage worker: queue error");
+                    tracing::error!(queue = name, error = %e, "queue worker: queue error");
                     0
                 }
             };
@@ -149,7 +222,7 @@ pub fn spawn_usage_worker_with(
             };
             tokio::select! {
                 _ = wait => {}
-                _ = queue.sent(QueueName::Usage).notified(), if received == 0 => {}
+                _ = queue.sent(queue_name).notified(), if received == 0 => {}
                 changed = shutdown.changed() => {
                     if changed.is_err() {
                         break;
@@ -157,7 +230,7 @@ pub fn spawn_usage_worker_with(
                 }
             }
         }
-        tracing::info!("usage worker stopped");
+        tracing::info!(queue = name, "queue worker stopped");
     })
 }
 

@@ -25,8 +25,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// operation gets from its kind.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut api = routes().into_openapi();
-    // The gateway has its own state (not `AppState`), so it joins the spec here.
+    // The gateway and the Stripe webhook have their own state (not `AppState`), so they
+    // join the spec here.
     api.merge(gateway::openapi());
+    api.merge(stripe_webhook::openapi());
     utoipa::Modify::modify(&tollgate_http::openapi::CommonErrors, &mut api);
     api
 }

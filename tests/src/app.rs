@@ -59,6 +59,13 @@ pub struct TestApp {
 
 pub const PASSWORD: &str = "correct-horse-42";
 
+/// Billing of a [`TestApp`]: none by default.
+#[derive(Default, Clone)]
+pub struct Billing {
+    pub payments: Option<Arc<dyn tollgate_domain::Payments>>,
+    pub webhook_secret: Option<String>,
+}
+
 impl TestApp {
     pub async fn new() -> Self {
         Self::with_settings(Settings::default()).await
@@ -80,16 +87,22 @@ impl TestApp {
 
     /// The local server's platform on a fresh SQLite file, with the usage worker running.
     pub async fn build(settings: Settings, gateway: GatewayConfig) -> Self {
+        Self::with_billing(settings, gateway, Billing::default()).await
+    }
+
+    /// An app with billing: `payments` (the Stripe adapter; the Stripe events worker runs
+    /// too) and the webhook's signing secret.
+    pub async fn with_billing(settings: Settings, gateway: GatewayConfig, setup: Billing) -> Self {
         let dir = TempDir::new("app");
         let store = SqliteStore::open(&dir.0.join(tollgate_local::DB_FILE)).expect("open sqlite");
-        Self::assemble(dir, Arc::new(store.clone()), Some(store), settings, gateway, true).await
+        Self::assemble(dir, Arc::new(store.clone()), Some(store), settings, gateway, true, setup).await
     }
 
     /// The platform on `store` with default settings and no usage worker, so usage events stay
     /// queued (a test can count exactly the gateway's own store calls). Each call's event is
     /// queued before its answer, as on Lambda; the local queue lives in `dir`.
     pub async fn on_store_without_worker(dir: TempDir, store: Arc<dyn tollgate_domain::Store>) -> Self {
-        Self::assemble(dir, store, None, Settings::default(), GatewayConfig::default(), false).await
+        Self::assemble(dir, store, None, Settings::default(), GatewayConfig::default(), false, Billing::default()).await
     }
 
     /// The platform on `store` (`embedded`: the same store when it is SQLite on `dir`).
@@ -100,17 +113,31 @@ impl TestApp {
         settings: Settings,
         gateway: GatewayConfig,
         run_worker: bool,
+        setup: Billing,
     ) -> Self {
         let db = dir.0.join(tollgate_local::DB_FILE);
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let mailer = Arc::new(OutboxMailer::new(dir.0.join("outbox")));
         let jwt = JwtKeys::from_secret(&[42u8; 32]).expect("jwt key");
-        let state = AppState::new(store, mailer, clock.clone(), jwt, settings);
-        let platform =
-            tollgate_local::Platform::assemble(state.clone(), &db, embedded, gateway).await.expect("platform");
+        let mut state = AppState::new(store, mailer, clock.clone(), jwt, settings);
+        if let Some(payments) = setup.payments.clone() {
+            state = state.with_payments(payments);
+        }
+        let platform = tollgate_local::Platform::assemble(state.clone(), &db, embedded, gateway)
+            .await
+            .expect("platform")
+            .with_stripe_webhook_secret(setup.webhook_secret);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         if run_worker {
-            tollgate_local::workers::spawn_usage_worker(state.clone(), platform.queue.clone(), stopped);
+            tollgate_local::workers::spawn_usage_worker(state.clone(), platform.queue.clone(), stopped.clone());
+            if let Some(payments) = setup.payments {
+                tollgate_local::workers::spawn_stripe_events_worker(
+                    state.clone(),
+                    payments,
+                    platform.queue.clone(),
+                    stopped,
+                );
+            }
         }
         let router = platform.app();
         TestApp { state, router, clock, platform, _stop_worker: stop, dir }

@@ -1,8 +1,9 @@
-//! The `admin` route group (`/api/admin/...`): the plan catalog, subscriptions and the
-//! endpoint catalog. Every route requires the admin role; every change is audited with the
+//! The `admin` route group (`/api/admin/...`): the plan catalog, subscriptions, the
+//! endpoint catalog and invoices. Every route requires the admin role; every change is audited with the
 //! admin as actor.
 
 mod endpoints;
+mod invoices;
 mod plans;
 mod subscriptions;
 
@@ -11,6 +12,7 @@ use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use endpoints::{CreateEndpointRequest, EndpointList, UpdateEndpointRequest};
+pub use invoices::{AdminInvoicePage, CreateInvoiceRequest};
 pub use plans::{CreatePlanRequest, DeletedPlan, PlanList, UpdatePlanRequest};
 pub use subscriptions::{SubscriptionList, SubscriptionView, UpdateSubscriptionRequest};
 
@@ -28,6 +30,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(subscriptions::cancel_subscription))
         .routes(routes!(endpoints::list_endpoints, endpoints::create_endpoint))
         .routes(routes!(endpoints::update_endpoint, endpoints::delete_endpoint))
+        .routes(routes!(invoices::list_invoices, invoices::create_invoice))
+        .routes(routes!(invoices::mark_paid))
 }
 
 /// The finished router (common layers included) for the Lambda function.

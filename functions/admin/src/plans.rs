@@ -114,7 +114,14 @@ pub struct DeletedPlan {
 }
 
 /// The plan as stored (timestamps at the store's precision).
+/// The plan as stored, after its product and prices at the payment provider were brought in
+/// line (when billing is configured: created, updated, or archived with the plan). If the
+/// provider fails, the plan stays saved without them (502): saving it again retries.
 async fn stored(state: &AppState, plan: Plan) -> Result<Plan, ApiError> {
+    let plan = match &state.payments {
+        Some(payments) => tollgate_app::billing::sync_plan(state.store.as_ref(), payments.as_ref(), plan).await?,
+        None => plan,
+    };
     Ok(state.store.get_plan(&plan.id).await?.unwrap_or(plan))
 }
 
@@ -211,7 +218,8 @@ pub async fn update_plan(
     set!(max_api_keys);
     set!(features);
     set!(status);
-    let plan = d.into_plan(current.id.clone(), current.created_at, now)?;
+    // The provider's ids stay with the plan: the sync below updates them in place.
+    let plan = Plan { billing: current.billing.clone(), ..d.into_plan(current.id.clone(), current.created_at, now)? };
     state.store.update_plan(&plan).await?;
     state
         .audit(

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use tollgate_app::subscriptions::SUBSCRIPTION_PREFIX;
 use tollgate_domain::{AuditEvent, Id, PlanStatus, Subscription, SubscriptionQuery, SubscriptionStatus};
-use tollgate_http::{AdminUser, ApiError, ApiJson, ApiQuery, AppState, ErrorBody};
+use tollgate_http::{page_limit, AdminUser, ApiError, ApiJson, ApiQuery, AppState, ErrorBody};
 use utoipa::{IntoParams, ToSchema};
 
 /// A subscription with its plan's name.
@@ -94,11 +94,7 @@ pub async fn list_subscriptions(
     _admin: AdminUser,
     ApiQuery(q): ApiQuery<SubscriptionFilter>,
 ) -> Result<Json<SubscriptionList>, ApiError> {
-    let (default, max) = (SubscriptionQuery::PAGE.default, SubscriptionQuery::PAGE.max);
-    let limit = q.limit.unwrap_or(default);
-    if !(1..=max).contains(&limit) {
-        return Err(ApiError::BadRequest(format!("limit must be between 1 and {max}")));
-    }
+    let limit = page_limit(q.limit, SubscriptionQuery::PAGE)?;
     let mut org = q.org_id.filter(|s| !s.is_empty()).map(Id::from_string);
     if let Some(user_id) = q.user_id.filter(|s| !s.is_empty()) {
         let Some(user) = state.store.get_user(&Id::from_string(user_id)).await? else {

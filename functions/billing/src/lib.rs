@@ -1,5 +1,6 @@
-//! The `billing` route group: the public price list (`GET /api/plans`) and the signed-in
-//! user's subscription with the current period's usage (`GET /api/user/subscription`).
+//! The `billing` route group: the public price list, the signed-in organization's
+//! subscription (upgrade through Checkout, downgrade and cancel at the period's end), its
+//! payment methods and its invoices. The payment provider is `AppState::payments`.
 
 mod handlers;
 
@@ -7,10 +8,13 @@ use tollgate_http::AppState;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub use handlers::{PlanList, SubscriptionDetails};
+pub use handlers::{
+    CheckoutLink, InvoiceLink, InvoicePage, PaymentMethodList, PlanList, SubscriptionDetails, SubscriptionResponse,
+    UpgradeResponse,
+};
 
 #[derive(OpenApi)]
-#[openapi(tags((name = "billing", description = "Plans and the signed-in user's subscription")))]
+#[openapi(tags((name = "billing", description = "Plans, the signed-in user's subscription, payment methods and invoices")))]
 struct BillingApi;
 
 /// The route group with its OpenAPI description, at the production paths.
@@ -18,6 +22,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(BillingApi::openapi())
         .routes(routes!(handlers::list_plans))
         .routes(routes!(handlers::get_subscription))
+        .routes(routes!(handlers::upgrade))
+        .routes(routes!(handlers::downgrade))
+        .routes(routes!(handlers::cancel))
+        .routes(routes!(handlers::resume))
+        .routes(routes!(handlers::list_payment_methods, handlers::add_payment_method))
+        .routes(routes!(handlers::delete_payment_method))
+        .routes(routes!(handlers::set_default_payment_method))
+        .routes(routes!(handlers::list_invoices))
+        .routes(routes!(handlers::download_invoice))
 }
 
 /// The finished router (common layers included) for the Lambda function.

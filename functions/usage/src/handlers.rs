@@ -12,13 +12,9 @@ use tollgate_domain::{
     fold_leap_second, AggregateQuery, Granularity, Id, Period, UsageAggregate, UsageEvent, UsageLogQuery,
 };
 use tollgate_http::openapi::fields;
-use tollgate_http::{ApiError, ApiQuery, AppState, AuthUser, ErrorBody};
+use tollgate_http::{page_limit, ApiError, ApiQuery, AppState, AuthUser, ErrorBody};
 use utoipa::{IntoParams, ToSchema};
 
-/// Default page size of the call log (the store's).
-const DEFAULT_PAGE: u32 = UsageLogQuery::PAGE.default;
-/// Largest page of the call log (the store's: a bigger limit would be cut silently).
-const MAX_PAGE: u32 = UsageLogQuery::PAGE.max;
 /// Longest range answered from hourly aggregates.
 const MAX_HOURLY_DAYS: i64 = 31;
 /// Longest range answered at all (from daily aggregates).
@@ -143,10 +139,7 @@ pub async fn detailed(
             return Err(ApiError::BadRequest("from must not be after to".into()));
         }
     }
-    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}")));
-    }
+    let limit = page_limit(q.limit, UsageLogQuery::PAGE)?;
     let nonempty = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let query = UsageLogQuery {
         org_id: Some(auth.org_id.clone()),

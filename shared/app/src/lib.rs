@@ -5,12 +5,13 @@
 //!
 //! Layers: route groups and workers -> application (this crate) -> domain ports <- adapters.
 
+pub mod billing;
 mod error;
 pub mod subscriptions;
 pub mod usage;
 pub mod users;
 
-pub use error::AppError;
+pub use error::{AppError, BillingRefusal};
 pub use subscriptions::{current_subscription, seed_catalog};
 pub use usage::PeriodUsage;
 pub use users::{create_user, new_user, NewUser};

@@ -12,8 +12,10 @@ pub const PLAN_PREFIX: &str = "plan";
 /// Prefix of endpoint ids created through the admin API.
 pub const ENDPOINT_PREFIX: &str = "ep";
 
-/// The organization's subscription and its plan. An organization without one (every new
-/// organization) is put on the Free plan here, exactly once even under concurrency.
+/// The organization's subscription and the plan whose limits apply to it now: its own, or the
+/// Free plan while it is past due beyond the grace period (`Subscription::grace_is_over`).
+/// An organization without a subscription (every new organization) is put on the Free plan
+/// here, exactly once even under concurrency.
 pub async fn current_subscription(
     store: &dyn Store,
     org_id: &Id,
@@ -36,9 +38,12 @@ pub async fn current_subscription(
             store.ensure_subscription(&new).await?
         }
     };
-    let plan = store.get_plan(&sub.plan_id).await?.ok_or_else(|| {
-        AppError::Inconsistent(format!("subscription {} refers to missing plan {}", sub.id, sub.plan_id))
-    })?;
+    // Past due beyond the grace period: the Free plan's limits until a payment succeeds.
+    let plan_id = if sub.grace_is_over(now) { Id::from_string(FREE_PLAN_ID) } else { sub.plan_id.clone() };
+    let plan = store
+        .get_plan(&plan_id)
+        .await?
+        .ok_or_else(|| AppError::Inconsistent(format!("subscription {} refers to missing plan {plan_id}", sub.id)))?;
     Ok((sub, plan))
 }
 

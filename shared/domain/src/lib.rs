@@ -35,7 +35,7 @@ pub use page::PageLimits;
 pub use password::{PasswordPolicy, PASSWORD_MAX_LEN, PASSWORD_MIN_LEN};
 pub use plan::{
     BillingType, Period, PeriodKey, Plan, PlanDraft, PlanStatus, Subscription, SubscriptionQuery, SubscriptionStatus,
-    FREE_PLAN_ID,
+    FREE_PLAN_ID, PAST_DUE_GRACE_DAYS,
 };
 pub use ports::*;
 pub use stored_enum::StoredEnum;

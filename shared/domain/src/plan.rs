@@ -154,10 +154,24 @@ pub struct Subscription {
     pub updated_at: DateTime<Utc>,
 }
 
+/// How long a `past_due` subscription keeps its plan after the first failed payment; then
+/// the organization gets the Free plan's limits until a payment succeeds.
+pub const PAST_DUE_GRACE_DAYS: i64 = 7;
+
 impl Subscription {
     /// Whether the gateway serves calls for it.
     pub fn is_serving(&self) -> bool {
         self.status != SubscriptionStatus::Canceled
+    }
+
+    /// Whether it is past due beyond the grace period at `now`: its organization is held to
+    /// the Free plan's limits.
+    pub fn grace_is_over(&self, now: DateTime<Utc>) -> bool {
+        self.status == SubscriptionStatus::PastDue
+            && self
+                .billing
+                .past_due_since
+                .is_some_and(|since| now >= since + chrono::Duration::days(PAST_DUE_GRACE_DAYS))
     }
 }
 

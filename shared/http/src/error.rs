@@ -5,7 +5,7 @@ pub use crate::error_code::ErrorCode;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tollgate_domain::{DomainError, KeyRejection, PortError, StoreError};
+use tollgate_domain::{DomainError, KeyRejection, PaymentsError, PortError, StoreError};
 
 /// Body of every error response.
 #[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -141,6 +141,35 @@ impl From<tollgate_app::AppError> for ApiError {
             AppError::Domain(e) => e.into(),
             AppError::Port(e) => e.into(),
             AppError::Inconsistent(m) => ApiError::Internal(m),
+            AppError::Payments(e) => e.into(),
+            AppError::Billing { kind, message } => {
+                use tollgate_app::BillingRefusal;
+                let code = match kind {
+                    BillingRefusal::AlreadyOnPlan => ErrorCode::AlreadyOnPlan,
+                    BillingRefusal::PlanNotAvailable => ErrorCode::PlanNotAvailable,
+                    BillingRefusal::NoPaidSubscription => ErrorCode::NoPaidSubscription,
+                };
+                ApiError::rejected(code, message)
+            }
+            e @ AppError::BillingNotConfigured => ApiError::rejected(ErrorCode::BillingNotConfigured, e.to_string()),
+        }
+    }
+}
+
+/// 402 `payment_rejected` with the provider's message, 404, or 502
+/// `payment_provider_unavailable` (the cause logged here: the client sees a generic message).
+impl From<PaymentsError> for ApiError {
+    fn from(e: PaymentsError) -> Self {
+        match e {
+            PaymentsError::Rejected { message, .. } => ApiError::rejected(ErrorCode::PaymentRejected, message),
+            PaymentsError::NotFound(what) => ApiError::NotFound(what.to_string()),
+            e @ PaymentsError::Unavailable { .. } => {
+                tracing::error!(error = %chain(&e), "the payment provider failed");
+                ApiError::rejected(
+                    ErrorCode::PaymentProviderUnavailable,
+                    "the payment provider did not answer; try again shortly",
+                )
+            }
         }
     }
 }

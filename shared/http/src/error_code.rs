@@ -43,6 +43,8 @@ error_codes! {
     BadRequest = (BAD_REQUEST, "bad_request"),
     /// A gateway path with a dot segment or an encoded slash.
     InvalidPath = (BAD_REQUEST, "invalid_path"),
+    /// A Stripe webhook whose `Stripe-Signature` is missing, malformed, stale or wrong.
+    InvalidSignature = (BAD_REQUEST, "invalid_signature"),
     /// No access token was sent.
     MissingToken = (UNAUTHORIZED, "missing_token"),
     /// The access token is not valid (bad signature, malformed, or its account is gone).
@@ -77,6 +79,8 @@ error_codes! {
     AdminRequired = (FORBIDDEN, "admin_required"),
     /// The subscription of the key's organization has ended.
     SubscriptionInactive = (FORBIDDEN, "subscription_inactive"),
+    /// The payment provider refused the payment or the payment method (a declined card).
+    PaymentRejected = (PAYMENT_REQUIRED, "payment_rejected"),
     /// No such resource, or not yours (the two look the same), or no such route.
     NotFound = (NOT_FOUND, "not_found"),
     /// The route exists, not with this method.
@@ -99,6 +103,10 @@ error_codes! {
     DefaultPlan = (CONFLICT, "default_plan"),
     /// The email address is already verified.
     AlreadyVerified = (CONFLICT, "already_verified"),
+    /// The organization is already on this plan.
+    AlreadyOnPlan = (CONFLICT, "already_on_plan"),
+    /// The change needs a paid subscription, and the organization has none.
+    NoPaidSubscription = (CONFLICT, "no_paid_subscription"),
     /// The body is larger than the route accepts.
     PayloadTooLarge = (PAYLOAD_TOO_LARGE, "payload_too_large"),
     /// A JSON body without `Content-Type: application/json`.
@@ -111,6 +119,8 @@ error_codes! {
     WeakPassword = (UNPROCESSABLE_ENTITY, "weak_password"),
     /// A field is empty, too long, out of range or otherwise invalid.
     InvalidField = (UNPROCESSABLE_ENTITY, "invalid_field"),
+    /// The plan cannot be bought: archived, free, or not set up at the payment provider.
+    PlanNotAvailable = (UNPROCESSABLE_ENTITY, "plan_not_available"),
     /// Too many login or mail attempts: wait for `Retry-After`.
     TooManyAttempts = (TOO_MANY_REQUESTS, "too_many_attempts"),
     /// The rate limit is reached: wait for `Retry-After`.
@@ -121,8 +131,12 @@ error_codes! {
     InternalError = (INTERNAL_SERVER_ERROR, "internal_error"),
     /// The gateway could not get an answer from the upstream (the call is counted).
     UpstreamUnavailable = (BAD_GATEWAY, "upstream_unavailable"),
+    /// The payment provider (Stripe) did not answer or failed: try again shortly.
+    PaymentProviderUnavailable = (BAD_GATEWAY, "payment_provider_unavailable"),
     /// The store or another backend did not answer: try again shortly.
     ServiceUnavailable = (SERVICE_UNAVAILABLE, "service_unavailable"),
+    /// Billing is not configured on this deployment (no Stripe key): an admin assigns plans.
+    BillingNotConfigured = (SERVICE_UNAVAILABLE, "billing_not_configured"),
     /// The upstream did not answer in time (the call is counted).
     UpstreamTimeout = (GATEWAY_TIMEOUT, "upstream_timeout"),
 }

@@ -215,3 +215,14 @@ where
         parse_json::<Option<T>>(&bytes).map(OptionalJson)
     }
 }
+
+/// A page size from a query's `limit`: absent is the listing's default, otherwise 1 to its
+/// maximum (400 `bad_request` outside).
+pub fn page_limit(limit: Option<u32>, limits: tollgate_domain::PageLimits) -> Result<u32, ApiError> {
+    let limit = limit.unwrap_or(limits.default);
+    if (1..=limits.max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::BadRequest(format!("limit must be between 1 and {}", limits.max)))
+    }
+}

@@ -3,7 +3,7 @@
 use crate::password::Argon2Passwords;
 use crate::{JwtKeys, Settings};
 use std::sync::Arc;
-use tollgate_domain::{AuditEvent, Clock, Mailer, PasswordHasher, Store};
+use tollgate_domain::{AuditEvent, Clock, Mailer, PasswordHasher, Payments, Store};
 
 /// What every handler can reach. Cheap to clone (all `Arc`s).
 #[derive(Clone)]
@@ -15,6 +15,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub jwt: Arc<JwtKeys>,
     pub settings: Arc<Settings>,
+    /// The payment provider (Stripe), when a key is configured; without one the billing
+    /// routes answer 503 `billing_not_configured` and admins assign plans by hand.
+    pub payments: Option<Arc<dyn Payments>>,
 }
 
 impl AppState {
@@ -26,7 +29,18 @@ impl AppState {
         settings: Settings,
     ) -> Self {
         let passwords = Arc::new(Argon2Passwords::default());
-        AppState { store, mailer, passwords, clock, jwt: Arc::new(jwt), settings: Arc::new(settings) }
+        AppState { store, mailer, passwords, clock, jwt: Arc::new(jwt), settings: Arc::new(settings), payments: None }
+    }
+
+    /// The same state with billing through `payments`.
+    pub fn with_payments(mut self, payments: Arc<dyn Payments>) -> Self {
+        self.payments = Some(payments);
+        self
+    }
+
+    /// The payment provider, or 503 `billing_not_configured`.
+    pub fn payments(&self) -> Result<&dyn Payments, tollgate_app::AppError> {
+        self.payments.as_deref().ok_or(tollgate_app::AppError::BillingNotConfigured)
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {

@@ -30,7 +30,7 @@ pub enum BootstrapError {
 }
 
 /// The value of the environment variable `name`, which must be set and not blank.
-#[cfg(any(feature = "dynamodb", feature = "sqs"))]
+#[cfg(any(feature = "dynamodb", feature = "sqs", feature = "secrets"))]
 fn required(name: &str) -> Result<String, BootstrapError> {
     std::env::var(name)
         .ok()
@@ -61,6 +61,20 @@ pub fn queue(aws: &SdkConfig) -> Result<tollgate_aws::SqsQueue, BootstrapError> 
     ))
 }
 
+/// The SQS queues of [`queue`] and the Stripe events queue (`STRIPE_EVENTS_QUEUE_URL`): for
+/// the Stripe webhook function.
+#[cfg(feature = "sqs")]
+pub fn stripe_events_queue(aws: &SdkConfig) -> Result<tollgate_aws::SqsQueue, BootstrapError> {
+    Ok(queue(aws)?.with_stripe_events(required(tollgate_aws::STRIPE_EVENTS_QUEUE_URL_ENV)?))
+}
+
+/// The platform's secret in Secrets Manager (`SECRET_ARN`): a JSON object of named values,
+/// cached with a refresh TTL.
+#[cfg(feature = "secrets")]
+pub fn secrets(aws: &SdkConfig) -> Result<tollgate_aws::SecretsManagerSecrets, BootstrapError> {
+    Ok(tollgate_aws::SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(aws), required("SECRET_ARN")?))
+}
+
 /// Mail through SES from `MAIL_FROM`: for the functions that send mail (`auth`).
 #[cfg(feature = "ses")]
 pub fn ses_mailer(aws: &SdkConfig) -> tollgate_aws::SesMailer {
@@ -78,8 +92,7 @@ pub fn ses_mailer(aws: &SdkConfig) -> tollgate_aws::SesMailer {
 pub async fn app_state(aws: &SdkConfig, mailer: Arc<dyn tollgate_domain::Mailer>) -> Result<AppState, BootstrapError> {
     use tollgate_domain::Secrets;
     let store = store(aws)?;
-    let secrets =
-        tollgate_aws::SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(aws), required("SECRET_ARN")?);
+    let secrets = secrets(aws)?;
     let settings = Settings::from_env().map_err(BootstrapError::Config)?;
     // The secret and the catalog check are independent round trips: overlap them.
     let (jwt_secret, ()) = tokio::try_join!(

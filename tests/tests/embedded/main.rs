@@ -6,6 +6,7 @@
 
 mod api;
 mod api_metering;
+mod billing_webhook;
 mod contract_sqlite;
 mod gateway;
 mod lambda_fixtures;

@@ -1,0 +1,41 @@
+//! The webhook worker: applies Stripe events from the Stripe events queue (SQS in AWS, the
+//! SQLite queue locally), each once (`tollgate_app::billing::process_stripe_event`).
+//!
+//! Returns the ids of the messages to retry: a provider or store failure is retried with
+//! the queue's backoff and goes to the dead-letter queue after its last attempt; a body that
+//! is not a Stripe event can never succeed, so it is reported as failed at once and ends in
+//! the dead-letter queue after the retries (where an operator can look at it).
+
+use chrono::{DateTime, Utc};
+use tollgate_app::billing::{process_stripe_event, StripeEventEnvelope};
+use tollgate_domain::{Payments, Store};
+
+/// Processes one batch of `(message id, body)` in order; returns the ids that failed.
+pub async fn process_batch(
+    store: &dyn Store,
+    payments: &dyn Payments,
+    messages: Vec<(String, String)>,
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    let mut failed = Vec::new();
+    for (message_id, body) in messages {
+        let event: StripeEventEnvelope = match serde_json::from_str(&body) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(message_id = %message_id, error = %e, "a Stripe events message is not a Stripe event");
+                failed.push(message_id);
+                continue;
+            }
+        };
+        match process_stripe_event(store, payments, &event, now).await {
+            Ok(outcome) => {
+                tracing::info!(event_id = %event.id, event_type = %event.kind, ?outcome, "Stripe event processed")
+            }
+            Err(e) => {
+                tracing::error!(event_id = %event.id, event_type = %event.kind, error = %e, "Stripe event failed");
+                failed.push(message_id);
+            }
+        }
+    }
+    failed
+}

@@ -1,0 +1,21 @@
+//! Lambda entry point of the webhook worker: the SQS event source (`ReportBatchItemFailures`)
+//! on the Stripe events queue, the DynamoDB store and Stripe, then the shared processing.
+
+use std::sync::Arc;
+use tollgate_domain::{Payments, Store};
+use tollgate_lambda::bootstrap;
+
+#[tokio::main]
+async fn main() -> Result<(), tollgate_lambda::Error> {
+    tollgate_lambda::init_logging();
+    let aws = bootstrap::aws_config().await;
+    let store: Arc<dyn Store> = Arc::new(bootstrap::store(&aws)?);
+    let payments: Arc<dyn Payments> = bootstrap::payments(&aws)
+        .await?
+        .ok_or("the webhook worker needs stripe_secret_key in the platform's secret")?;
+    tollgate_lambda::sqs::serve(|messages| {
+        let (store, payments) = (Arc::clone(&store), Arc::clone(&payments));
+        async move { webhook_worker::process_batch(&*store, &*payments, messages, chrono::Utc::now()).await }
+    })
+    .await
+}

@@ -1,0 +1,374 @@
+//! Billing use cases: plans at the payment provider, upgrades and downgrades, and applying
+//! the provider's state (from webhooks) to our subscriptions and billing records.
+//!
+//! Rules that hold throughout:
+//! - Our subscription changes only from the provider's own state, read back from it (a
+//!   webhook names the object, we fetch it): never on a browser's redirect, and the order in
+//!   which webhooks arrive does not matter, since each applies the latest state.
+//! - A downgrade takes effect at the end of the paid period: the provider's subscription
+//!   moves to the cheaper prices at once without proration (so the next invoice is the
+//!   cheaper one) while our plan stays until the provider's period rolls over.
+//! - Money is integer minor units with a currency, as the plans hold it.
+
+use crate::{current_subscription, AppError, BillingRefusal};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use tollgate_domain::{
+    BillingType, Id, Payments, Plan, PlanBillingIds, PlanStatus, ProviderSubscription, ProviderSubscriptionStatus,
+    Store, Subscription, SubscriptionCheckout, SubscriptionStatus, FREE_PLAN_ID,
+};
+
+/// Idempotency scope of processed Stripe events.
+pub const STRIPE_EVENT_SCOPE: &str = "stripe_event";
+/// How long a processed event's id is remembered (Stripe retries for up to 3 days).
+pub const STRIPE_EVENT_MEMORY_DAYS: i64 = 30;
+
+/// Whether a plan is sold through the payment provider (anything that can cost money).
+pub fn is_paid(plan: &Plan) -> bool {
+    plan.price > 0 || plan.billing_type != BillingType::Subscription
+}
+
+/// After an admin created or changed a plan: creates or updates its product and prices at
+/// the provider and stores their ids on the plan; archives them for an archived plan. Free
+/// plans have nothing at the provider. Returns the plan as stored.
+pub async fn sync_plan(store: &dyn Store, payments: &dyn Payments, plan: Plan) -> Result<Plan, AppError> {
+    if !is_paid(&plan) && plan.billing.is_none() {
+        return Ok(plan);
+    }
+    if plan.status == PlanStatus::Archived {
+        if let Some(ids) = &plan.billing {
+            payments.archive_plan(ids).await?;
+        }
+        return Ok(plan);
+    }
+    let ids = payments.sync_plan(&plan).await?;
+    if plan.billing.as_ref() == Some(&ids) {
+        return Ok(plan);
+    }
+    let plan = Plan { billing: Some(ids), ..plan };
+    store.update_plan(&plan).await?;
+    Ok(plan)
+}
+
+/// The plan whose provider prices include one of `price_ids`.
+async fn plan_of_prices(store: &dyn Store, price_ids: &[String]) -> Result<Option<Plan>, AppError> {
+    let plans = store.list_plans().await?;
+    Ok(plans
+        .into_iter()
+        .find(|p| p.billing.as_ref().is_some_and(|ids| ids.price_ids().any(|id| price_ids.iter().any(|x| x == id)))))
+}
+
+/// The organization's customer at the provider, created on its first paid action and kept
+/// on its subscription.
+pub async fn ensure_customer(
+    store: &dyn Store,
+    payments: &dyn Payments,
+    org_id: &Id,
+    user_id: &Id,
+    now: DateTime<Utc>,
+) -> Result<(Subscription, String), AppError> {
+    let (sub, _) = current_subscription(store, org_id, now).await?;
+    if let Some(customer) = sub.billing.customer_id.clone() {
+        return Ok((sub, customer));
+    }
+    let user = store.get_user(user_id).await?.ok_or(tollgate_domain::StoreError::NotFound("user"))?;
+    let name = match store.get_organization(org_id).await? {
+        Some(org) => org.name,
+        None => format!("{} {}", user.first_name, user.last_name),
+    };
+    // Idempotent at the provider (keyed by the organization): a race makes one customer.
+    let customer = payments.ensure_customer(org_id, user.email.as_str(), &name).await?;
+    let mut sub = sub;
+    sub.billing.customer_id = Some(customer.clone());
+    sub.updated_at = now;
+    store.update_subscription(&sub).await?;
+    Ok((sub, customer))
+}
+
+/// The target of an upgrade or downgrade: an active paid plan known to the provider.
+async fn purchasable_plan(store: &dyn Store, plan_id: &Id) -> Result<(Plan, PlanBillingIds), AppError> {
+    let plan = store.get_plan(plan_id).await?.ok_or(tollgate_domain::StoreError::NotFound("plan"))?;
+    if plan.status != PlanStatus::Active {
+        return Err(AppError::billing(BillingRefusal::PlanNotAvailable, "this plan is archived"));
+    }
+    match (&plan.billing, is_paid(&plan)) {
+        (Some(ids), true) => {
+            let ids = ids.clone();
+            Ok((plan, ids))
+        }
+        (_, false) => {
+            Err(AppError::billing(BillingRefusal::PlanNotAvailable, "a free plan is not bought: downgrade to it"))
+        }
+        (None, true) => Err(AppError::billing(
+            BillingRefusal::PlanNotAvailable,
+            "this plan is not set up at the payment provider yet; an admin must save it again",
+        )),
+    }
+}
+
+/// Where the provider sends the user back after Checkout.
+#[derive(Debug, Clone)]
+pub struct ReturnUrls {
+    pub success: String,
+    pub cancel: String,
+}
+
+/// What an upgrade did.
+#[derive(Debug)]
+pub enum UpgradeOutcome {
+    /// No payment method on file: the user pays on this hosted page; the plan changes when
+    /// the provider's webhook arrives.
+    Checkout { url: String },
+    /// Charged to the payment method on file (with proration): in effect now.
+    Changed(Subscription),
+}
+
+/// Moves the organization to a more expensive paid plan (or starts its first paid plan).
+pub async fn upgrade(
+    store: &dyn Store,
+    payments: &dyn Payments,
+    org_id: &Id,
+    user_id: &Id,
+    plan_id: &Id,
+    urls: &ReturnUrls,
+    now: DateTime<Utc>,
+) -> Result<UpgradeOutcome, AppError> {
+    let (current, _) = current_subscription(store, org_id, now).await?;
+    if &current.plan_id == plan_id && current.billing.provider_subscription_id.is_some() {
+        return Err(AppError::billing(BillingRefusal::AlreadyOnPlan, "the organization is already on this plan"));
+    }
+    let (plan, prices) = purchasable_plan(store, plan_id).await?;
+    let (_, customer) = ensure_customer(store, payments, org_id, user_id, now).await?;
+    if let Some(provider_id) = &current.billing.provider_subscription_id {
+        let remote = payments.change_subscription_plan(provider_id, &plan.id, &prices, true).await?;
+        let sub = apply_provider_subscription(store, &remote, now).await?;
+        return Ok(UpgradeOutcome::Changed(sub));
+    }
+    let has_default = payments.payment_methods(&customer).await?.iter().any(|m| m.is_default);
+    if has_default {
+        let remote = payments.create_subscription(&customer, org_id, &plan.id, &prices).await?;
+        let sub = apply_provider_subscription(store, &remote, now).await?;
+        return Ok(UpgradeOutcome::Changed(sub));
+    }
+    let session = payments
+        .subscription_checkout(&SubscriptionCheckout {
+            customer_id: customer,
+            org_id: org_id.clone(),
+            plan_id: plan.id.clone(),
+            prices,
+            success_url: urls.success.clone(),
+            cancel_url: urls.cancel.clone(),
+        })
+        .await?;
+    Ok(UpgradeOutcome::Checkout { url: session.url })
+}
+
+/// The organization's paid subscription at the provider, or `no_paid_subscription`.
+fn provider_subscription_id(sub: &Subscription) -> Result<&str, AppError> {
+    sub.billing.provider_subscription_id.as_deref().ok_or_else(|| {
+        AppError::billing(BillingRefusal::NoPaidSubscription, "the organization has no paid subscription")
+    })
+}
+
+/// Moves the organization to a cheaper plan at the end of the current period; to the Free
+/// plan, that is a cancellation at the period's end.
+pub async fn downgrade(
+    store: &dyn Store,
+    payments: &dyn Payments,
+    org_id: &Id,
+    plan_id: &Id,
+    now: DateTime<Utc>,
+) -> Result<Subscription, AppError> {
+    let (current, _) = current_subscription(store, org_id, now).await?;
+    let provider_id = provider_subscription_id(&current)?.to_string();
+    if &current.plan_id == plan_id {
+        return Err(AppError::billing(BillingRefusal::AlreadyOnPlan, "the organization is already on this plan"));
+    }
+    if plan_id.as_str() == FREE_PLAN_ID {
+        return set_cancel_at_period_end(store, payments, org_id, true, now).await;
+    }
+    let (plan, prices) = purchasable_plan(store, plan_id).await?;
+    let remote = payments.change_subscription_plan(&provider_id, &plan.id, &prices, false).await?;
+    let mut sub = current_subscription(store, org_id, now).await?.0;
+    sub.billing.pending_plan_id = Some(plan.id.clone());
+    sub.updated_at = now;
+    store.update_subscription(&sub).await?;
+    apply_provider_subscription(store, &remote, now).await
+}
+
+/// Cancels at the end of the period (`cancel`), or takes that back (resume).
+pub async fn set_cancel_at_period_end(
+    store: &dyn Store,
+    payments: &dyn Payments,
+    org_id: &Id,
+    cancel: bool,
+    now: DateTime<Utc>,
+) -> Result<Subscription, AppError> {
+    let (current, _) = current_subscription(store, org_id, now).await?;
+    let provider_id = provider_subscription_id(&current)?;
+    let remote = payments.set_cancel_at_period_end(provider_id, cancel).await?;
+    apply_provider_subscription(store, &remote, now).await
+}
+
+/// Applies the provider's subscription as it is now to the organization's subscription:
+/// plan (from its prices), status, period and cancellation. Idempotent, and safe in any
+/// order since `remote` is always the latest state read from the provider. An ended
+/// subscription puts the organization back on the Free plan, unless it has moved on to
+/// another provider subscription since.
+pub async fn apply_provider_subscription(
+    store: &dyn Store,
+    remote: &ProviderSubscription,
+    now: DateTime<Utc>,
+) -> Result<Subscription, AppError> {
+    let org_id = remote.org_id.clone().ok_or_else(|| {
+        AppError::Inconsistent(format!("provider subscription {} has no org_id in its metadata", remote.id))
+    })?;
+    let (mut sub, _) = current_subscription(store, &org_id, now).await?;
+    let ours = sub.billing.provider_subscription_id.as_deref();
+    let before = sub.clone();
+    use ProviderSubscriptionStatus as P;
+    match remote.status {
+        // Not paid yet (Checkout still open, or a first payment that failed): nothing starts.
+        P::Incomplete => return Ok(sub),
+        P::Canceled | P::IncompleteExpired => {
+            if ours.is_some_and(|id| id != remote.id) {
+                // An older subscription ending: the organization has moved on.
+                return Ok(sub);
+            }
+            sub.plan_id = Id::from_string(FREE_PLAN_ID);
+            sub.status = SubscriptionStatus::Active;
+            sub.cancel_at_period_end = false;
+            sub.canceled_at = sub.canceled_at.or(Some(now));
+            sub.billing.provider_subscription_id = None;
+            sub.billing.current_period_start = None;
+            sub.billing.current_period_end = None;
+            sub.billing.pending_plan_id = None;
+            sub.billing.past_due_since = None;
+        }
+        P::Active | P::Trialing | P::PastDue | P::Unpaid | P::Paused => {
+            let plan = plan_of_prices(store, &remote.price_ids).await?.ok_or_else(|| {
+                AppError::Inconsistent(format!(
+                    "provider subscription {} has prices of no plan: {:?}",
+                    remote.id, remote.price_ids
+                ))
+            })?;
+            // A new period has begun once the provider's start reaches the end we knew.
+            let period_rolled = sub.billing.current_period_end.is_none_or(|end| remote.current_period_start >= end);
+            let pending_applies = sub.billing.pending_plan_id.as_ref() == Some(&plan.id);
+            if pending_applies && !period_rolled && ours == Some(remote.id.as_str()) {
+                // A downgrade waiting for the period's end: keep the plan paid for.
+            } else {
+                // The period rolled over (the downgrade is due), or another change (an
+                // upgrade) replaced the pending one.
+                sub.plan_id = plan.id.clone();
+                sub.billing.pending_plan_id = None;
+            }
+            let past_due = matches!(remote.status, P::PastDue | P::Unpaid);
+            sub.status = if past_due { SubscriptionStatus::PastDue } else { SubscriptionStatus::Active };
+            sub.billing.past_due_since = if past_due { sub.billing.past_due_since.or(Some(now)) } else { None };
+            sub.cancel_at_period_end = remote.cancel_at_period_end;
+            sub.canceled_at = None;
+            sub.billing.provider_subscription_id = Some(remote.id.clone());
+            sub.billing.customer_id = Some(remote.customer_id.clone());
+            sub.billing.current_period_start = Some(remote.current_period_start);
+            sub.billing.current_period_end = Some(remote.current_period_end);
+        }
+    }
+    if sub != before {
+        sub.updated_at = now;
+        store.update_subscription(&sub).await?;
+    }
+    Ok(sub)
+}
+
+/// The parts of a Stripe event the worker needs: which object, of which type.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeEventEnvelope {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub data: StripeEventData,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeEventData {
+    pub object: StripeEventObject,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeEventObject {
+    /// Absent on `invoice.upcoming` (a preview has no id).
+    pub id: Option<String>,
+}
+
+/// What processing one Stripe event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StripeEventOutcome {
+    /// Its effect was applied.
+    Applied,
+    /// The event was processed before: nothing done.
+    Duplicate,
+    /// A type this platform does not act on (or nothing to re-read): acknowledged.
+    Ignored,
+}
+
+/// Processes one verified Stripe event, once: re-reads the object it names from the
+/// provider and applies that state, then remembers the event id. A failure leaves the event
+/// unremembered, for the queue to retry; applying is idempotent, so a retry after a partial
+/// run is safe.
+#[tracing::instrument(skip_all, fields(event_id = %event.id, event_type = %event.kind))]
+pub async fn process_stripe_event(
+    store: &dyn Store,
+    payments: &dyn Payments,
+    event: &StripeEventEnvelope,
+    now: DateTime<Utc>,
+) -> Result<StripeEventOutcome, AppError> {
+    if store.is_claimed(STRIPE_EVENT_SCOPE, &event.id, now).await? {
+        return Ok(StripeEventOutcome::Duplicate);
+    }
+    let object_id = event.data.object.id.as_deref();
+    let outcome = match (event.kind.as_str(), object_id) {
+        ("checkout.session.completed", Some(id)) => {
+            let session = payments.checkout_session(id).await?;
+            if let Some(sub_id) = &session.subscription_id {
+                let remote = payments.subscription(sub_id).await?;
+                apply_provider_subscription(store, &remote, now).await?;
+            }
+            StripeEventOutcome::Applied
+        }
+        (
+            "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted",
+            Some(id),
+        ) => {
+            let remote = payments.subscription(id).await?;
+            apply_provider_subscription(store, &remote, now).await?;
+            StripeEventOutcome::Applied
+        }
+        (
+            "invoice.created"
+            | "invoice.finalized"
+            | "invoice.paid"
+            | "invoice.payment_failed"
+            | "invoice.payment_succeeded"
+            | "invoice.voided"
+            | "invoice.marked_uncollectible",
+            Some(id),
+        ) => {
+            let invoice = payments.invoice(id).await?;
+            store.upsert_invoice(&invoice).await?;
+            // A payment that failed or succeeded moves the subscription (past due, restored).
+            if let Some(sub_id) = &invoice.subscription_id {
+                if matches!(event.kind.as_str(), "invoice.paid" | "invoice.payment_failed") {
+                    let remote = payments.subscription(sub_id).await?;
+                    apply_provider_subscription(store, &remote, now).await?;
+                }
+            }
+            StripeEventOutcome::Applied
+        }
+        // Payment methods and the customer's default are read live from the provider;
+        // trial and upcoming-invoice reminders belong to the notifications (not yet sent).
+        _ => StripeEventOutcome::Ignored,
+    };
+    store.claim(STRIPE_EVENT_SCOPE, &event.id, now, now + chrono::Duration::days(STRIPE_EVENT_MEMORY_DAYS)).await?;
+    Ok(outcome)
+}
