@@ -129,7 +129,7 @@ pub async fn drain_usage_once(
     config: &UsageWorkerConfig,
 ) -> Result<DrainReport, PortError> {
     drain_once(queue, QueueName::Usage, config, |messages| {
-        usage_worker::process_batch(&*state.store, messages, state.now())
+        usage_worker::process_batch(&*state.store, state.payments.as_deref(), messages, state.now())
     })
     .await
 }

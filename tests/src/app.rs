@@ -354,5 +354,5 @@ pub async fn handle_sqs_event(
     event: aws_lambda_events::event::sqs::SqsEvent,
     now: chrono::DateTime<Utc>,
 ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
-    tollgate_lambda::sqs::handle_batch(event, |messages| usage_worker::process_batch(store, messages, now)).await
+    tollgate_lambda::sqs::handle_batch(event, |messages| usage_worker::process_batch(store, None, messages, now)).await
 }

@@ -1,11 +1,12 @@
-//! `/api/admin/billing/invoices`: every organization's invoices, one-off invoices, and
-//! payments received out of band.
+//! `/api/admin/billing/...`: every organization's invoices, one-off invoices, payments
+//! received out of band, and the reconciliation of metered units with the provider.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tollgate_domain::{AuditEvent, Id, Invoice, InvoiceQuery, InvoiceStatus};
+use tollgate_app::billing::ReconciliationLine;
+use tollgate_domain::{AuditEvent, Id, Invoice, InvoiceQuery, InvoiceStatus, Period, PeriodKey};
 use tollgate_http::{page_limit, AdminUser, ApiError, ApiJson, ApiQuery, AppState, ErrorBody};
 use utoipa::{IntoParams, ToSchema};
 
@@ -146,4 +147,48 @@ pub async fn mark_paid(
         )
         .await;
     Ok(Json(invoice))
+}
+
+/// The period to reconcile.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReconciliationQuery {
+    /// `YYYY-MM` (default: the current period).
+    pub period: Option<String>,
+}
+
+/// Metered units of one period, ours against the payment provider's.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Reconciliation {
+    #[schema(value_type = String)]
+    pub period: tollgate_domain::PeriodKey,
+    /// One line per organization on a metered plan.
+    pub data: Vec<ReconciliationLine>,
+    /// How many lines differ.
+    pub mismatches: usize,
+}
+
+/// Per organization on a pay-as-you-go or hybrid plan: our period counter, the billable
+/// units, the units we reported, and the provider's own meter total, differences flagged.
+#[utoipa::path(get, path = "/api/admin/billing/reconciliation", operation_id = "admin_billing_reconciliation", tag = "admin", security(("bearer" = [])),
+    params(ReconciliationQuery),
+    responses(
+        (status = 200, description = "The period's lines", body = Reconciliation),
+        (status = 400, description = "`bad_request`: a period that is not `YYYY-MM`", body = ErrorBody),
+        (status = 503, description = "`billing_not_configured`", body = ErrorBody),
+    ))]
+pub async fn reconciliation(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    ApiQuery(q): ApiQuery<ReconciliationQuery>,
+) -> Result<Json<Reconciliation>, ApiError> {
+    let payments = state.payments()?;
+    let period = match q.period {
+        Some(raw) => Period::from_key(&PeriodKey::from_string(raw.trim()))
+            .ok_or_else(|| ApiError::BadRequest("period must be YYYY-MM".into()))?,
+        None => Period::containing(state.now()),
+    };
+    let data = tollgate_app::billing::reconcile(state.store.as_ref(), payments, &period).await?;
+    let mismatches = data.iter().filter(|l| l.mismatch).count();
+    Ok(Json(Reconciliation { period: period.key, data, mismatches }))
 }

@@ -12,7 +12,7 @@ use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use endpoints::{CreateEndpointRequest, EndpointList, UpdateEndpointRequest};
-pub use invoices::{AdminInvoicePage, CreateInvoiceRequest};
+pub use invoices::{AdminInvoicePage, CreateInvoiceRequest, Reconciliation};
 pub use plans::{CreatePlanRequest, DeletedPlan, PlanList, UpdatePlanRequest};
 pub use subscriptions::{SubscriptionList, SubscriptionView, UpdateSubscriptionRequest};
 
@@ -32,6 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(endpoints::update_endpoint, endpoints::delete_endpoint))
         .routes(routes!(invoices::list_invoices, invoices::create_invoice))
         .routes(routes!(invoices::mark_paid))
+        .routes(routes!(invoices::reconciliation))
 }
 
 /// The finished router (common layers included) for the Lambda function.

@@ -6,17 +6,31 @@
 //! server's in-process drainer of the SQLite queue. A message fails alone: a body that is not a usage
 //! event (poison) or a store error reports that message and no other, so the queue retries
 //! it and, after its last attempt, moves it to the dead-letter queue.
+//!
+//! Metered billing streams from here: after a batch, each organization with new events on a
+//! pay-as-you-go or hybrid plan has its billable units reported to the payment provider
+//! (`tollgate_app::billing::report_metered_usage`, from the period counter, so a unit goes
+//! out once however often this runs). From a call to Stripe takes the batch's delay: about
+//! 100 ms locally, the SQS batching window on Lambda. A failed report is logged and caught up
+//! by the next batch of the organization (the report is cumulative); the events stay recorded.
 
 use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
 use std::collections::HashMap;
-use tollgate_domain::{Id, Store, UsageEvent, UsageRecord};
+use tollgate_domain::{Id, Payments, Period, Store, UsageEvent, UsageRecord};
 use tracing::Instrument;
 
 /// Records every message of a batch (`(message id, body)` pairs) and returns the ids of the
 /// messages that failed, for the queue to deliver again. A duplicate event (its id already
 /// recorded) is a success. Log retention is the organization's plan `retention_days`,
 /// counted from the event's timestamp; the plan is read once per organization per batch.
-pub async fn process_batch(store: &dyn Store, messages: Vec<(String, String)>, now: DateTime<Utc>) -> Vec<String> {
+/// With `payments`, the batch's organizations' metered units are reported afterwards.
+pub async fn process_batch(
+    store: &dyn Store,
+    payments: Option<&dyn Payments>,
+    messages: Vec<(String, String)>,
+    now: DateTime<Utc>,
+) -> Vec<String> {
     let span = tracing::info_span!(
         "usage_batch",
         messages = messages.len(),
@@ -24,7 +38,10 @@ pub async fn process_batch(store: &dyn Store, messages: Vec<(String, String)>, n
         duplicates = tracing::field::Empty,
         failed = tracing::field::Empty,
     );
-    let (recorded, duplicates, failed) = record_all(store, messages, now).instrument(span.clone()).await;
+    let (recorded, duplicates, failed, touched) = record_all(store, messages, now).instrument(span.clone()).await;
+    if let Some(payments) = payments {
+        report_usage(store, payments, touched, now).instrument(span.clone()).await;
+    }
     span.record("recorded", recorded);
     span.record("duplicates", duplicates);
     span.record("failed", failed.len());
@@ -32,13 +49,17 @@ pub async fn process_batch(store: &dyn Store, messages: Vec<(String, String)>, n
     failed
 }
 
-/// (recorded, duplicates, failed message ids): the events of the batch are recorded in one
-/// store call (`record_usage_batch`: one transaction on SQLite, a few on DynamoDB).
+/// The organizations and periods a batch recorded events of (for the metered report).
+type Touched = BTreeSet<(Id, tollgate_domain::PeriodKey)>;
+
+/// (recorded, duplicates, failed message ids, organizations and periods with new events):
+/// the events of the batch are recorded in one store call (`record_usage_batch`: one
+/// transaction on SQLite, a few on DynamoDB).
 async fn record_all(
     store: &dyn Store,
     messages: Vec<(String, String)>,
     now: DateTime<Utc>,
-) -> (usize, usize, Vec<String>) {
+) -> (usize, usize, Vec<String>, Touched) {
     let mut failed = Vec::new();
     let mut retention: HashMap<Id, Option<u32>> = HashMap::new();
     let (mut ids, mut records) = (Vec::with_capacity(messages.len()), Vec::with_capacity(messages.len()));
@@ -61,7 +82,7 @@ async fn record_all(
         records.push(UsageRecord { event, expires_at });
     }
     if records.is_empty() {
-        return (0, 0, failed);
+        return (0, 0, failed, Touched::new());
     }
     let recorded = match store.record_usage_batch(&records).await {
         Ok(recorded) => recorded,
@@ -70,12 +91,14 @@ async fn record_all(
             // make a second recording a duplicate).
             tracing::error!(error = %e, events = records.len(), "recording usage events failed");
             failed.extend(ids);
-            return (0, 0, failed);
+            return (0, 0, failed, Touched::new());
         }
     };
     let mut last_used: HashMap<(&Id, &Id), DateTime<Utc>> = HashMap::new();
+    let mut touched = Touched::new();
     for (record, _) in records.iter().zip(&recorded).filter(|(_, &new)| new) {
         let e = &record.event;
+        touched.insert((e.org_id.clone(), e.period.clone()));
         let latest = last_used.entry((&e.org_id, &e.key_id)).or_insert(e.timestamp);
         *latest = (*latest).max(e.timestamp);
     }
@@ -87,7 +110,23 @@ async fn record_all(
         }
     }
     let new = recorded.iter().filter(|&&new| new).count();
-    (new, recorded.len() - new, failed)
+    (new, recorded.len() - new, failed, touched)
+}
+
+/// Reports the metered units of each organization and period the batch touched. A failure
+/// is logged: the next report (cumulative) catches up.
+async fn report_usage(store: &dyn Store, payments: &dyn Payments, touched: Touched, now: DateTime<Utc>) {
+    for (org_id, key) in touched {
+        let Some(period) = Period::from_key(&key) else { continue };
+        // A meter event's time lies inside its period.
+        let at = now.min(period.end - chrono::Duration::seconds(1));
+        match tollgate_app::billing::report_metered_usage(store, payments, &org_id, &period, at).await {
+            Ok(outcome) => tracing::debug!(org_id = %org_id, period = %key, ?outcome, "metered usage reported"),
+            Err(e) => {
+                tracing::warn!(org_id = %org_id, period = %key, error = %e, "metered usage report failed; the next one catches up")
+            }
+        }
+    }
 }
 
 /// The log retention of `org_id`'s plan, read once per organization per batch. None (logged)

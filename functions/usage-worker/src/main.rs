@@ -12,7 +12,7 @@ async fn main() -> Result<(), tollgate_lambda::Error> {
     let store: Arc<dyn Store> = Arc::new(bootstrap::store(&aws)?);
     tollgate_lambda::sqs::serve(|messages| {
         let store = Arc::clone(&store);
-        async move { usage_worker::process_batch(&*store, messages, chrono::Utc::now()).await }
+        async move { usage_worker::process_batch(&*store, None, messages, chrono::Utc::now()).await }
     })
     .await
 }

@@ -372,3 +372,128 @@ pub async fn process_stripe_event(
     store.claim(STRIPE_EVENT_SCOPE, &event.id, now, now + chrono::Duration::days(STRIPE_EVENT_MEMORY_DAYS)).await?;
     Ok(outcome)
 }
+
+/// What [`report_metered_usage`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageReportOutcome {
+    /// The plan bills no units, or the organization has no paid subscription at the provider.
+    NotMetered,
+    /// Everything billable was reported already.
+    UpToDate,
+    /// Units were reported (a pending report from an earlier, cut-short run included).
+    Reported { units: u64 },
+}
+
+/// Reports the organization's billable units of `period` that the payment provider has not
+/// seen yet: pay-as-you-go plans bill every unit, hybrid plans those beyond `monthly_limit`.
+/// The period counter is the source of truth, so the report is cumulative and exact: each
+/// range of units goes out once under an identifier made of the range (see `UsageReport`),
+/// a report cut short is finished with the same identifier, and concurrent reporters are
+/// serialised by the store's conditional writes.
+///
+/// `at` is the meter event's time (inside the period: now while it runs, its last second
+/// once it has ended).
+#[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period.key))]
+pub async fn report_metered_usage(
+    store: &dyn Store,
+    payments: &dyn Payments,
+    org_id: &Id,
+    period: &tollgate_domain::Period,
+    at: DateTime<Utc>,
+) -> Result<UsageReportOutcome, AppError> {
+    let Some(sub) = store.subscription_of_org(org_id).await? else {
+        return Ok(UsageReportOutcome::NotMetered);
+    };
+    let Some(plan) = store.get_plan(&sub.plan_id).await? else {
+        return Ok(UsageReportOutcome::NotMetered);
+    };
+    let event_name = plan.billing.as_ref().and_then(|b| b.meter_event_name.clone());
+    let (Some(event_name), Some(customer)) = (event_name, sub.billing.customer_id.clone()) else {
+        return Ok(UsageReportOutcome::NotMetered);
+    };
+    if plan.billing_type == BillingType::Subscription || sub.billing.provider_subscription_id.is_none() {
+        return Ok(UsageReportOutcome::NotMetered);
+    }
+    let billable = plan.overage_units(store.usage(org_id, &period.key).await?);
+    let mut report = store.usage_report(org_id, &period.key).await?;
+    let mut units = 0;
+    // A report cut short: the same range and identifier again (the provider drops a repeat).
+    if let Some(pending) = report.pending {
+        payments
+            .report_usage(&event_name, &customer, pending - report.reported, &report.identifier(pending), at)
+            .await?;
+        store.finish_usage_report(org_id, &period.key, pending).await?;
+        units += pending - report.reported;
+        report.reported = pending;
+        report.pending = None;
+    }
+    if billable > report.reported {
+        store.begin_usage_report(org_id, &period.key, report.reported, billable).await?;
+        payments
+            .report_usage(&event_name, &customer, billable - report.reported, &report.identifier(billable), at)
+            .await?;
+        store.finish_usage_report(org_id, &period.key, billable).await?;
+        units += billable - report.reported;
+    }
+    Ok(if units > 0 { UsageReportOutcome::Reported { units } } else { UsageReportOutcome::UpToDate })
+}
+
+/// One organization's metered units of a period: ours and the provider's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ReconciliationLine {
+    #[schema(value_type = String)]
+    pub org_id: Id,
+    #[schema(value_type = String)]
+    pub plan_id: Id,
+    /// The period counter (every unit counted).
+    pub counted: u64,
+    /// The units the plan bills of them (all for pay-as-you-go, beyond the included quota
+    /// for hybrid).
+    pub billable: u64,
+    /// The units we reported.
+    pub reported: u64,
+    /// A report under way or cut short, if any.
+    pub pending: Option<u64>,
+    /// The provider's own total on the plan's meter for the period.
+    pub provider_total: u64,
+    /// Whether the three totals (billable, reported, the provider's) differ.
+    pub mismatch: bool,
+}
+
+/// Every organization on a metered plan, for `period`: our counter, the units we reported
+/// and the provider's meter total, with differences flagged.
+pub async fn reconcile(
+    store: &dyn Store,
+    payments: &dyn Payments,
+    period: &tollgate_domain::Period,
+) -> Result<Vec<ReconciliationLine>, AppError> {
+    let mut lines = Vec::new();
+    for plan in store.list_plans().await? {
+        let Some(meter_id) = plan.billing.as_ref().and_then(|b| b.meter_id.clone()) else {
+            continue;
+        };
+        let query = tollgate_domain::SubscriptionQuery {
+            plan_id: Some(plan.id.clone()),
+            limit: tollgate_domain::SubscriptionQuery::PAGE.max,
+            ..Default::default()
+        };
+        for sub in store.list_subscriptions(&query).await? {
+            let Some(customer) = &sub.billing.customer_id else { continue };
+            let counted = store.usage(&sub.org_id, &period.key).await?;
+            let report = store.usage_report(&sub.org_id, &period.key).await?;
+            let provider_total = payments.reported_usage(&meter_id, customer, period.start, period.end).await?;
+            let billable = plan.overage_units(counted);
+            lines.push(ReconciliationLine {
+                org_id: sub.org_id.clone(),
+                plan_id: plan.id.clone(),
+                counted,
+                billable,
+                reported: report.reported,
+                pending: report.pending,
+                provider_total,
+                mismatch: billable != report.reported || report.reported != provider_total,
+            });
+        }
+    }
+    Ok(lines)
+}

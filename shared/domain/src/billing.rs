@@ -196,6 +196,37 @@ impl InvoiceQuery {
     }
 }
 
+/// How many of an organization's billable units of one period have been reported to the
+/// payment provider's meter. A report is written in two steps so that a crash in between
+/// can neither lose units nor bill them twice: `pending` (the total being reported) is stored
+/// first, then the meter event is sent with an identifier made of the range
+/// (`reported`..`pending`), then `reported` moves up to it. A retry finds the pending range
+/// and sends the same identifier again, which the provider drops as a duplicate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UsageReport {
+    #[schema(value_type = String)]
+    pub org_id: Id,
+    #[schema(value_type = String)]
+    pub period: crate::PeriodKey,
+    /// Units the provider has confirmed.
+    pub reported: u64,
+    /// The total being reported now, if a report is under way (or was cut short).
+    pub pending: Option<u64>,
+}
+
+impl UsageReport {
+    /// Nothing reported yet.
+    pub fn none(org_id: &Id, period: &crate::PeriodKey) -> Self {
+        UsageReport { org_id: org_id.clone(), period: period.clone(), reported: 0, pending: None }
+    }
+
+    /// The meter event identifier of the range `reported..to`: derived from our ids, so a
+    /// retry sends the same one.
+    pub fn identifier(&self, to: u64) -> String {
+        format!("usage-{}-{}-{}-{}", self.org_id, self.period, self.reported, to)
+    }
+}
+
 /// An estimate of the next invoice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InvoiceEstimate {

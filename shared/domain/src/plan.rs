@@ -240,6 +240,14 @@ pub struct Period {
 }
 
 impl Period {
+    /// The period of a key (`YYYY-MM`); None for a key of another shape.
+    pub fn from_key(key: &PeriodKey) -> Option<Period> {
+        let (y, m) = key.as_str().split_once('-')?;
+        let (y, m): (i32, u32) = (y.parse().ok()?, m.parse().ok()?);
+        let start = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single()?;
+        (PeriodKey::containing(start) == *key).then(|| Period::containing(start))
+    }
+
     pub fn containing(t: DateTime<Utc>) -> Period {
         let start = Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0).single().expect("first of month");
         let (y, m) = if t.month() == 12 { (t.year() + 1, 1) } else { (t.year(), t.month() + 1) };
@@ -355,6 +363,16 @@ impl PlanDraft {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_period_from_its_key() {
+        let p = Period::from_key(&PeriodKey::from_string("2026-12")).unwrap();
+        assert_eq!(p, Period::containing(Utc.with_ymd_and_hms(2026, 12, 15, 8, 0, 0).unwrap()));
+        assert_eq!(p.end, Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap());
+        for bad in ["2026-13", "2026-1", "26-01", "2026", "x-y", ""] {
+            assert_eq!(Period::from_key(&PeriodKey::from_string(bad)), None, "{bad}");
+        }
+    }
     use crate::stored_enum::assert_text_is_serde_name;
 
     #[test]

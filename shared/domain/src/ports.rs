@@ -12,7 +12,7 @@
 
 use crate::billing::{
     CheckoutSession, CompletedCheckout, Invoice, InvoiceEstimate, InvoiceQuery, PaymentMethodSummary, PlanBillingIds,
-    ProviderSubscription,
+    ProviderSubscription, UsageReport,
 };
 use crate::{
     ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, KeyRotation,
@@ -237,6 +237,29 @@ pub trait InvoiceRepository: Send + Sync {
     async fn list_invoices(&self, query: &InvoiceQuery) -> Result<(Vec<Invoice>, Option<String>), StoreError>;
 }
 
+/// What has been reported of each organization's metered usage (see `UsageReport`).
+#[async_trait]
+pub trait UsageReportRepository: Send + Sync {
+    /// The organization's report of `period` (all zero when nothing was reported yet).
+    async fn usage_report(&self, org_id: &Id, period: &PeriodKey) -> Result<UsageReport, StoreError>;
+    /// Starts reporting up to the total `to`: stores `pending = to` if the stored report is
+    /// `reported` with nothing pending. `Conflict("usage report")` otherwise (another
+    /// reporter moved first: read again).
+    async fn begin_usage_report(
+        &self,
+        org_id: &Id,
+        period: &PeriodKey,
+        reported: u64,
+        to: u64,
+    ) -> Result<(), StoreError>;
+    /// Completes the pending report `to`: `reported = to`, nothing pending. Completing one
+    /// that is already complete is a no-op; `Conflict("usage report")` if another total is
+    /// pending.
+    async fn finish_usage_report(&self, org_id: &Id, period: &PeriodKey, to: u64) -> Result<(), StoreError>;
+    /// Every organization's report of `period`.
+    async fn usage_reports(&self, period: &PeriodKey) -> Result<Vec<UsageReport>, StoreError>;
+}
+
 /// The endpoint catalog.
 #[async_trait]
 pub trait EndpointRepository: Send + Sync {
@@ -350,6 +373,7 @@ pub trait Store:
     + UsageCounter
     + UsageLog
     + InvoiceRepository
+    + UsageReportRepository
 {
 }
 impl<T> Store for T where
@@ -365,6 +389,7 @@ impl<T> Store for T where
         + UsageCounter
         + UsageLog
         + InvoiceRepository
+        + UsageReportRepository
 {
 }
 

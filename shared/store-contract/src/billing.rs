@@ -1,9 +1,10 @@
-//! Cases for `InvoiceRepository`: the billing records mirrored from the payment provider.
+//! Cases for `InvoiceRepository` (the billing records mirrored from the payment provider) and
+//! `UsageReportRepository` (metered units reported to it).
 
 use crate::{now_ms, unique, SharedStore};
 use chrono::{DateTime, Duration, Utc};
 use tollgate_domain::id::prefix;
-use tollgate_domain::{Id, Invoice, InvoiceQuery, InvoiceStatus, StoreError};
+use tollgate_domain::{Id, Invoice, InvoiceQuery, InvoiceStatus, PeriodKey, StoreError, UsageReport};
 
 /// A new open invoice of `org_id` created at `at` (not stored yet).
 pub fn new_invoice(org_id: &Id, at: DateTime<Utc>) -> Invoice {
@@ -106,4 +107,60 @@ pub async fn invoices_list_newest_first_by_org_and_status_with_a_cursor(store: &
         ),
         "a cursor this store never issued is InvalidCursor"
     );
+}
+
+pub async fn usage_reports_begin_and_finish_exactly_once(store: &SharedStore) {
+    let org = Id::generate(prefix::ORG);
+    let period = PeriodKey::from_string(unique("period"));
+    assert_eq!(store.usage_report(&org, &period).await.unwrap(), UsageReport::none(&org, &period), "nothing yet");
+
+    store.begin_usage_report(&org, &period, 0, 40).await.expect("begin 0..40");
+    let pending = UsageReport { pending: Some(40), ..UsageReport::none(&org, &period) };
+    assert_eq!(store.usage_report(&org, &period).await.unwrap(), pending, "pending 40");
+    assert!(
+        matches!(store.begin_usage_report(&org, &period, 0, 55).await, Err(StoreError::Conflict("usage report"))),
+        "a second begin while one is pending is a conflict"
+    );
+    assert!(
+        matches!(store.finish_usage_report(&org, &period, 55).await, Err(StoreError::Conflict("usage report"))),
+        "finishing another total than the pending one is a conflict"
+    );
+    store.finish_usage_report(&org, &period, 40).await.expect("finish 40");
+    store.finish_usage_report(&org, &period, 40).await.expect("finishing again is a no-op");
+    let done = UsageReport { reported: 40, pending: None, ..UsageReport::none(&org, &period) };
+    assert_eq!(store.usage_report(&org, &period).await.unwrap(), done);
+
+    assert!(
+        matches!(store.begin_usage_report(&org, &period, 0, 90).await, Err(StoreError::Conflict("usage report"))),
+        "a begin from a stale `reported` is a conflict"
+    );
+    store.begin_usage_report(&org, &period, 40, 90).await.expect("begin 40..90");
+    store.finish_usage_report(&org, &period, 90).await.expect("finish 90");
+
+    let other = Id::generate(prefix::ORG);
+    assert!(
+        matches!(store.begin_usage_report(&other, &period, 5, 9).await, Err(StoreError::Conflict("usage report"))),
+        "a begin from `reported` > 0 of a report that does not exist is a conflict"
+    );
+    store.begin_usage_report(&other, &period, 0, 7).await.unwrap();
+    let listed = store.usage_reports(&period).await.unwrap();
+    assert_eq!(listed.len(), 2, "both organizations' reports of the period: {listed:?}");
+    assert!(listed.contains(&UsageReport { reported: 90, pending: None, ..UsageReport::none(&org, &period) }));
+    assert!(listed.contains(&UsageReport { pending: Some(7), ..UsageReport::none(&other, &period) }));
+    assert!(store.usage_reports(&PeriodKey::from_string(unique("period"))).await.unwrap().is_empty());
+}
+
+pub async fn usage_report_begin_is_exact_under_concurrency(store: &SharedStore) {
+    let org = Id::generate(prefix::ORG);
+    let period = PeriodKey::from_string(unique("period"));
+    let (o, p) = (org.clone(), period.clone());
+    let results = crate::concurrently(store, move |s, i| {
+        let (o, p) = (o.clone(), p.clone());
+        async move { s.begin_usage_report(&o, &p, 0, 10 + i as u64).await.is_ok() }
+    })
+    .await;
+    assert_eq!(results.iter().filter(|&&won| won).count(), 1, "exactly one concurrent begin wins");
+    let report = store.usage_report(&org, &period).await.unwrap();
+    let winner = results.iter().position(|&w| w).unwrap() as u64;
+    assert_eq!(report.pending, Some(10 + winner), "the winner's total is pending");
 }

@@ -94,6 +94,8 @@ macro_rules! store_contract_tests {
             usage_query_skips_expired_entries,
             invoices_upsert_never_moves_backwards,
             invoices_list_newest_first_by_org_and_status_with_a_cursor,
+            usage_reports_begin_and_finish_exactly_once,
+            usage_report_begin_is_exact_under_concurrency,
         }
     };
     (@cases ($fixture:expr) $($case:ident,)*) => {

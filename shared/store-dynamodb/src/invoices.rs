@@ -1,4 +1,8 @@
-//! `InvoiceRepository`: billing records mirrored from the payment provider.
+//! `InvoiceRepository` (billing records mirrored from the payment provider) and
+//! `UsageReportRepository` (metered units reported to it).
+//!
+//! A usage report is one item in its organization's partition (`USAGEREPORT#<period>`),
+//! listed per period through GSI1; both steps of a report are one conditional UpdateItem.
 //!
 //! An invoice is stored twice, both written in one transaction with the same condition (new,
 //! or not further along than this write: `status_rank`): under its id (`INVOICE#<id>`, one
@@ -8,11 +12,14 @@
 
 use crate::item::{key, n, s, time_str, Item, ItemBuilder, Reader, GSI1, GSI1SK};
 use crate::keys::*;
-use crate::ops::{sdk_error, Params};
+use crate::ops::{is_condition_failed, sdk_error, Params};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use chrono::DateTime;
-use tollgate_domain::{Invoice, InvoiceQuery, InvoiceRepository, InvoiceStatus, StoreError, StoredEnum};
+use tollgate_domain::{
+    Id, Invoice, InvoiceQuery, InvoiceRepository, InvoiceStatus, PeriodKey, StoreError, StoredEnum, UsageReport,
+    UsageReportRepository,
+};
 
 /// `<created>#<id>`: the listing order and the cursor.
 fn listing_key(invoice: &Invoice) -> String {
@@ -193,5 +200,119 @@ impl InvoiceRepository for DynamoStore {
             None
         };
         Ok((invoices, next))
+    }
+}
+
+/// The report's attributes by placeholder (`period` and others are reserved words in
+/// expressions).
+fn names() -> Params {
+    Params::new().name("#period", "period").name("#reported", "reported").name("#pending", "pending")
+}
+
+fn decode_report(item: &Item) -> Result<UsageReport, StoreError> {
+    let r = Reader::new(item, "usage report");
+    Ok(UsageReport {
+        org_id: r.id("org_id")?,
+        period: PeriodKey::from_string(r.string("period")?),
+        reported: r.u64_or_zero("reported")?,
+        pending: r.opt_num("pending")?,
+    })
+}
+
+impl DynamoStore {
+    /// One conditional UpdateItem on a usage report; a failed condition is
+    /// `Conflict("usage report")`.
+    async fn update_report(
+        &self,
+        org_id: &Id,
+        period: &PeriodKey,
+        update: &str,
+        condition: &str,
+        p: Params,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(org_pk(org_id), usage_report_sk(period))))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(p.names())
+            .set_expression_attribute_values(p.values())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict("usage report")),
+            Err(e) => Err(sdk_error("UpdateItem(usage report)", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl UsageReportRepository for DynamoStore {
+    #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period), err(level = "debug"))]
+    async fn usage_report(&self, org_id: &Id, period: &PeriodKey) -> Result<UsageReport, StoreError> {
+        match self.get("GetItem(usage report)", key(org_pk(org_id), usage_report_sk(period))).await? {
+            Some(item) => decode_report(&item),
+            None => Ok(UsageReport::none(org_id, period)),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period, reported, to), err(level = "debug"))]
+    async fn begin_usage_report(
+        &self,
+        org_id: &Id,
+        period: &PeriodKey,
+        reported: u64,
+        to: u64,
+    ) -> Result<(), StoreError> {
+        let p = names()
+            .value(":org", s(org_id.as_str()))
+            .value(":period", s(period.as_str()))
+            .value(":gpk", s(usage_reports_gsi_pk(period)))
+            .value(":reported", n(reported))
+            .value(":zero", n(0))
+            .value(":to", n(to));
+        self.update_report(
+            org_id,
+            period,
+            "SET org_id = :org, #period = :period, GSI1PK = :gpk, GSI1SK = :org, \
+             #reported = if_not_exists(#reported, :zero), #pending = :to",
+            "(attribute_not_exists(PK) AND :reported = :zero) \
+             OR (#reported = :reported AND attribute_not_exists(#pending))",
+            p,
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period, to), err(level = "debug"))]
+    async fn finish_usage_report(&self, org_id: &Id, period: &PeriodKey, to: u64) -> Result<(), StoreError> {
+        let p = Params::new().name("#reported", "reported").name("#pending", "pending").value(":to", n(to));
+        self.update_report(
+            org_id,
+            period,
+            "SET #reported = :to REMOVE #pending",
+            "attribute_exists(PK) AND (#pending = :to OR (attribute_not_exists(#pending) AND #reported = :to))",
+            p,
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(period = %period), err(level = "debug"))]
+    async fn usage_reports(&self, period: &PeriodKey) -> Result<Vec<UsageReport>, StoreError> {
+        let q = self
+            .query()
+            .index_name(GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(usage_reports_gsi_pk(period)));
+        let mut reports = self
+            .query_all("Query(usage reports)", q)
+            .await?
+            .iter()
+            .map(decode_report)
+            .collect::<Result<Vec<_>, _>>()?;
+        reports.sort_by(|a, b| a.org_id.as_str().cmp(b.org_id.as_str()));
+        Ok(reports)
     }
 }

@@ -151,3 +151,12 @@ pub(crate) const ORG_INVOICE_PREFIX: &str = "INVOICE#";
 pub(crate) fn invoice_pk(id: &str) -> String {
     format!("INVOICE#{id}")
 }
+
+pub(crate) fn usage_report_sk(period: &PeriodKey) -> String {
+    format!("USAGEREPORT#{period}")
+}
+
+/// GSI1 partition listing every organization's usage report of one period.
+pub(crate) fn usage_reports_gsi_pk(period: &PeriodKey) -> String {
+    format!("USAGEREPORTS#{period}")
+}

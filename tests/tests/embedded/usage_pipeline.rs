@@ -83,7 +83,7 @@ async fn fixture_batch_records_each_event_once() {
     let batch = fixture("usage-batch.json");
     assert_eq!(batch.records.len(), 3);
 
-    let failed = usage_worker::process_batch(store, messages(&batch), fixture_now()).await;
+    let failed = usage_worker::process_batch(store, None, messages(&batch), fixture_now()).await;
     assert!(failed.is_empty(), "{failed:?}");
     // The redelivered first event (another messageId, same event id) was counted once.
     let logs = logged(store, FIXTURE_ORG, fixture_now()).await;
@@ -95,7 +95,7 @@ async fn fixture_batch_records_each_event_once() {
     assert_eq!(aggregated_calls(store, FIXTURE_ORG, fixture_now()).await, 2);
 
     // The whole batch again (SQS redelivers after a timeout): still nothing counted twice.
-    let failed = usage_worker::process_batch(store, messages(&batch), fixture_now()).await;
+    let failed = usage_worker::process_batch(store, None, messages(&batch), fixture_now()).await;
     assert!(failed.is_empty(), "{failed:?}");
     assert_eq!(logs.len(), logged(store, FIXTURE_ORG, fixture_now()).await.len());
     assert_eq!(aggregated_calls(store, FIXTURE_ORG, fixture_now()).await, 2);
@@ -135,7 +135,7 @@ async fn retention_is_the_plan_of_each_org() {
         .enumerate()
         .map(|(i, e)| (format!("m{i}"), serde_json::to_string(e).unwrap()))
         .collect();
-    assert!(usage_worker::process_batch(store, batch, now).await.is_empty());
+    assert!(usage_worker::process_batch(store, None, batch, now).await.is_empty());
     let in_8_days = now + ChronoDuration::days(8);
     assert_eq!(logged(store, "org_on_pro", in_8_days).await.len(), 2, "Pro keeps logs 30 days");
     assert_eq!(logged(store, "org_on_free", in_8_days).await.len(), 0, "Free keeps logs 7 days");
@@ -146,13 +146,14 @@ async fn retention_is_the_plan_of_each_org() {
 async fn poison_fixture_fails_only_the_poison_message() {
     let app = TestApp::new().await;
     let store = app.state.store.as_ref();
-    let failed = usage_worker::process_batch(store, messages(&fixture("usage-batch-poison.json")), fixture_now()).await;
+    let failed =
+        usage_worker::process_batch(store, None, messages(&fixture("usage-batch-poison.json")), fixture_now()).await;
     assert_eq!(failed, [POISON_MESSAGE_ID]);
     let logs = logged(store, FIXTURE_ORG, fixture_now()).await;
     assert_eq!(logs.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["Uq3Zf0kXIAMEb1Q="]);
     // A JSON body of the wrong shape is poison too.
     let failed =
-        usage_worker::process_batch(store, vec![("m-json".into(), r#"{"id":"x"}"#.into())], fixture_now()).await;
+        usage_worker::process_batch(store, None, vec![("m-json".into(), r#"{"id":"x"}"#.into())], fixture_now()).await;
     assert_eq!(failed, ["m-json"]);
 }
 

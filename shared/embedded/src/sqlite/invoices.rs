@@ -1,9 +1,13 @@
-//! `InvoiceRepository`: the billing records mirrored from the payment provider.
+//! `InvoiceRepository` (the billing records mirrored from the payment provider) and
+//! `UsageReportRepository` (metered units reported to it).
 
 use super::{decode_time_id_cursor, get_enum, get_id, get_ts, ms, time_id_cursor, SqliteStore};
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row};
-use tollgate_domain::{Invoice, InvoiceQuery, InvoiceRepository, InvoiceStatus, StoreError, StoredEnum};
+use tollgate_domain::{
+    Id, Invoice, InvoiceQuery, InvoiceRepository, InvoiceStatus, PeriodKey, StoreError, StoredEnum, UsageReport,
+    UsageReportRepository,
+};
 
 const INVOICE_COLS: &str = "id, org_id, customer_id, subscription_id, number, status, amount_due, amount_paid, \
                             currency, period_start, period_end, created_at, hosted_invoice_url";
@@ -101,6 +105,99 @@ impl InvoiceRepository for SqliteStore {
                 None
             };
             Ok((page, next))
+        })
+        .await
+    }
+}
+
+fn report_from_row(r: &Row<'_>) -> rusqlite::Result<UsageReport> {
+    Ok(UsageReport {
+        org_id: get_id(r, 0)?,
+        period: PeriodKey::from_string(r.get::<_, String>(1)?),
+        reported: r.get(2)?,
+        pending: r.get(3)?,
+    })
+}
+
+#[async_trait]
+impl UsageReportRepository for SqliteStore {
+    #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period), err(level = "debug"))]
+    async fn usage_report(&self, org_id: &Id, period: &PeriodKey) -> Result<UsageReport, StoreError> {
+        let (org, per) = (org_id.clone(), period.clone());
+        self.call(move |c| {
+            let found = c
+                .query_row(
+                    "SELECT org_id, period, reported, pending FROM usage_reports WHERE period = ?1 AND org_id = ?2",
+                    params![per.as_str(), org.as_str()],
+                    report_from_row,
+                )
+                .optional()?;
+            Ok(found.unwrap_or_else(|| UsageReport::none(&org, &per)))
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period, reported, to), err(level = "debug"))]
+    async fn begin_usage_report(
+        &self,
+        org_id: &Id,
+        period: &PeriodKey,
+        reported: u64,
+        to: u64,
+    ) -> Result<(), StoreError> {
+        let (org, per) = (org_id.clone(), period.clone());
+        self.call(move |c| {
+            // One statement: create at (0, pending), or set pending if the stored report is
+            // exactly `reported` with nothing pending.
+            let n = c.execute(
+                "INSERT INTO usage_reports (org_id, period, reported, pending) \
+                 SELECT ?1, ?2, 0, ?4 WHERE ?3 = 0 \
+                 ON CONFLICT (period, org_id) DO UPDATE SET pending = excluded.pending \
+                 WHERE usage_reports.reported = ?3 AND usage_reports.pending IS NULL",
+                params![org.as_str(), per.as_str(), reported as i64, to as i64],
+            )?;
+            if n == 0 {
+                // A report that does not exist yet with `reported` > 0 is a stale read too.
+                let updated = c.execute(
+                    "UPDATE usage_reports SET pending = ?4 WHERE period = ?2 AND org_id = ?1 \
+                     AND reported = ?3 AND pending IS NULL",
+                    params![org.as_str(), per.as_str(), reported as i64, to as i64],
+                )?;
+                if updated == 0 {
+                    return Err(StoreError::Conflict("usage report").into());
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period, to), err(level = "debug"))]
+    async fn finish_usage_report(&self, org_id: &Id, period: &PeriodKey, to: u64) -> Result<(), StoreError> {
+        let (org, per) = (org_id.clone(), period.clone());
+        self.call(move |c| {
+            let n = c.execute(
+                "UPDATE usage_reports SET reported = ?3, pending = NULL WHERE period = ?2 AND org_id = ?1 \
+                 AND (pending = ?3 OR (pending IS NULL AND reported = ?3))",
+                params![org.as_str(), per.as_str(), to as i64],
+            )?;
+            if n == 0 {
+                return Err(StoreError::Conflict("usage report").into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(period = %period), err(level = "debug"))]
+    async fn usage_reports(&self, period: &PeriodKey) -> Result<Vec<UsageReport>, StoreError> {
+        let per = period.clone();
+        self.call(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT org_id, period, reported, pending FROM usage_reports WHERE period = ?1 ORDER BY org_id",
+            )?;
+            let rows = stmt.query_map([per.as_str()], report_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
     }

@@ -292,5 +292,14 @@ CREATE TABLE invoices (
 ) STRICT;
 CREATE INDEX invoices_org_created ON invoices(org_id, created_at, id);
 CREATE INDEX invoices_created ON invoices(created_at, id);
+
+-- Metered units reported to the payment provider, per organization and period.
+CREATE TABLE usage_reports (
+    org_id    TEXT NOT NULL,
+    period    TEXT NOT NULL,
+    reported  INTEGER NOT NULL,
+    pending   INTEGER,
+    PRIMARY KEY (period, org_id)
+) STRICT, WITHOUT ROWID;
 "#,
 ];

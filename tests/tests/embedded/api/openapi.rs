@@ -48,6 +48,7 @@ async fn the_spec_covers_every_route() {
         ("get", "/api/admin/billing/invoices"),
         ("post", "/api/admin/billing/invoices"),
         ("post", "/api/admin/billing/invoices/{id}/mark-paid"),
+        ("get", "/api/admin/billing/reconciliation"),
         ("post", "/api/stripe/webhook"),
         ("get", "/api/admin/plans"),
         ("post", "/api/admin/plans"),
