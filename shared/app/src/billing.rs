@@ -85,25 +85,27 @@ pub async fn ensure_customer(
     Ok((sub, customer))
 }
 
-/// The target of an upgrade or downgrade: an active paid plan known to the provider.
-async fn purchasable_plan(store: &dyn Store, plan_id: &Id) -> Result<(Plan, PlanBillingIds), AppError> {
+/// The target of an upgrade or downgrade: an active paid plan, with its product and prices
+/// at the provider (a plan that has none yet, such as the seeded Pro and Business plans of a
+/// deployment that just got a Stripe key, gets them here, on its first purchase).
+async fn purchasable_plan(
+    store: &dyn Store,
+    payments: &dyn Payments,
+    plan_id: &Id,
+) -> Result<(Plan, PlanBillingIds), AppError> {
     let plan = store.get_plan(plan_id).await?.ok_or(tollgate_domain::StoreError::NotFound("plan"))?;
     if plan.status != PlanStatus::Active {
         return Err(AppError::billing(BillingRefusal::PlanNotAvailable, "this plan is archived"));
     }
-    match (&plan.billing, is_paid(&plan)) {
-        (Some(ids), true) => {
-            let ids = ids.clone();
-            Ok((plan, ids))
-        }
-        (_, false) => {
-            Err(AppError::billing(BillingRefusal::PlanNotAvailable, "a free plan is not bought: downgrade to it"))
-        }
-        (None, true) => Err(AppError::billing(
-            BillingRefusal::PlanNotAvailable,
-            "this plan is not set up at the payment provider yet; an admin must save it again",
-        )),
+    if !is_paid(&plan) {
+        return Err(AppError::billing(BillingRefusal::PlanNotAvailable, "a free plan is not bought: downgrade to it"));
     }
+    let plan = match plan.billing {
+        Some(_) => plan,
+        None => sync_plan(store, payments, plan).await?,
+    };
+    let ids = plan.billing.clone().ok_or_else(|| AppError::Inconsistent(format!("plan {} was not synced", plan.id)))?;
+    Ok((plan, ids))
 }
 
 /// Where the provider sends the user back after Checkout.
@@ -137,7 +139,7 @@ pub async fn upgrade(
     if &current.plan_id == plan_id && current.billing.provider_subscription_id.is_some() {
         return Err(AppError::billing(BillingRefusal::AlreadyOnPlan, "the organization is already on this plan"));
     }
-    let (plan, prices) = purchasable_plan(store, plan_id).await?;
+    let (plan, prices) = purchasable_plan(store, payments, plan_id).await?;
     let (_, customer) = ensure_customer(store, payments, org_id, user_id, now).await?;
     if let Some(provider_id) = &current.billing.provider_subscription_id {
         let remote = payments.change_subscription_plan(provider_id, &plan.id, &prices, true).await?;
@@ -187,7 +189,7 @@ pub async fn downgrade(
     if plan_id.as_str() == FREE_PLAN_ID {
         return set_cancel_at_period_end(store, payments, org_id, true, now).await;
     }
-    let (plan, prices) = purchasable_plan(store, plan_id).await?;
+    let (plan, prices) = purchasable_plan(store, payments, plan_id).await?;
     let remote = payments.change_subscription_plan(&provider_id, &plan.id, &prices, false).await?;
     let mut sub = current_subscription(store, org_id, now).await?.0;
     sub.billing.pending_plan_id = Some(plan.id.clone());
