@@ -177,6 +177,18 @@ impl TestApp {
     }
 
     /// The bodies of the messages waiting in `queue` (received, so they leave the queue).
+    /// Serves the app on a free loopback port (for callers outside the process, such as the
+    /// Stripe fake's webhooks); the server stops with the runtime.
+    pub async fn serve(&self) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let app = self.router.clone();
+        tokio::spawn(async move {
+            let _ = tollgate_local::serve(listener, app, std::future::pending()).await;
+        });
+        addr
+    }
+
     pub async fn queued(&self, queue: QueueName) -> Vec<Value> {
         let messages = self
             .platform
