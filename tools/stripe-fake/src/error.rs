@@ -90,9 +90,12 @@ impl ApiError {
         Self::invalid(format!("Missing required param: {param}.")).code("parameter_missing").param(param)
     }
 
-    /// 400 `parameter_unknown`.
+    /// 400 `parameter_unknown`: Stripe's answer to a parameter it does not know, which the fake
+    /// also gives for Stripe parameters it does not implement (so a caller notices).
     pub fn unknown_param(param: &str) -> Self {
-        Self::invalid(format!("Received unknown parameter: {param}")).code("parameter_unknown").param(param)
+        Self::invalid(format!("Received unknown parameter: {param} (or one the Stripe fake does not implement)"))
+            .code("parameter_unknown")
+            .param(param)
     }
 
     /// 404 `resource_missing`: "No such customer: 'cus_x'".
