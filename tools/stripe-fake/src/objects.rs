@@ -801,7 +801,9 @@ fn expand_path(s: &State, value: &mut Value, segments: &[&str], path: &str) -> A
             }
             match field {
                 Value::Null => Ok(()),
-                _ if rest.is_empty() => Ok(()),
+                // Expanded now, or an object already (e.g. `line_items` put in by the caller).
+                Value::Object(o) if rest.is_empty() && o.contains_key("object") => Ok(()),
+                _ if rest.is_empty() => Err(cannot()),
                 other => expand_path(s, other, rest, path),
             }
         }
@@ -812,4 +814,30 @@ fn expand_path(s: &State, value: &mut Value, segments: &[&str], path: &str) -> A
 /// Stripe flags a customer `delinquent` while an invoice of theirs is past due.
 fn is_delinquent(s: &State, customer: &str) -> bool {
     s.subscriptions.values().any(|sub| sub.customer == customer && sub.status == SubStatus::PastDue)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fixture_is_an_object_of_its_kind() {
+        assert_eq!(fixtures().len(), 17);
+        for (name, value) in fixtures() {
+            assert!(value.get("object").and_then(Value::as_str).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn expand_replaces_ids_and_refuses_other_fields() {
+        let mut s = State::new("http://x".into(), None);
+        let customer = crate::billing::customers::create(&mut s, Default::default(), &Default::default());
+        let value = json!({ "customer": customer, "data": [{ "customer": customer }], "n": 1, "none": null });
+        let expanded = expand(&s, value.clone(), &["customer".into(), "data.customer".into(), "none".into()]).unwrap();
+        assert_eq!(expanded["customer"]["object"], "customer");
+        assert_eq!(expanded["data"][0]["customer"]["id"], customer.as_str());
+        assert_eq!(expanded["none"], Value::Null);
+        assert!(expand(&s, value.clone(), &["n".into()]).is_err());
+        assert!(expand(&s, value, &["missing".into()]).is_err());
+    }
 }

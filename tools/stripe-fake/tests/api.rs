@@ -229,6 +229,9 @@ async fn meter_events_deduplicate_by_identifier_and_summaries_add_up() {
     let values: Vec<f64> =
         hourly["data"].as_array().unwrap().iter().map(|s| s["aggregated_value"].as_f64().unwrap()).collect();
     assert_eq!(values, [12.0, 100.0]);
+    let later = (hour + 7200 + 3600).to_string();
+    let empty = h.get(&path, &[("customer", &customer), ("start_time", &end), ("end_time", &later)]).await;
+    assert_eq!(empty["data"][0]["aggregated_value"].to_string(), "0.0");
     let unaligned = (hour + 1).to_string();
     let (status, err) = h
         .request(
@@ -489,4 +492,70 @@ async fn webhooks_are_retried_in_order_until_accepted() {
     assert_eq!(h.delivery_attempts(), 4);
     let first = h.get(&format!("/v1/events/{}", id(&events[0])), &[]).await;
     assert_eq!(first["pending_webhooks"], 0);
+}
+
+#[tokio::test]
+async fn error_if_incomplete_refuses_failing_payments_and_changes_nothing() {
+    let h = Harness::start().await;
+    let clock = h.clock().await;
+    let customer = h.customer(Some(&clock)).await;
+    h.card(&customer, "pm_card_visa").await;
+    let product = h.product().await;
+    let meter = h.meter("api_calls").await;
+    let basic = h.licensed_price(&product, 1000).await;
+    let pro = h.licensed_price(&product, 3000).await;
+    let metered = h.metered_price(&product, &meter).await;
+    let sub = h
+        .post(
+            "/v1/subscriptions",
+            &[
+                ("customer", &customer),
+                ("items[0][price]", &basic),
+                ("items[0][quantity]", "1"),
+                ("items[1][price]", &metered),
+                ("payment_behavior", "error_if_incomplete"),
+            ],
+        )
+        .await;
+    let sub_id = id(&sub);
+    let items: Vec<String> = sub["items"]["data"].as_array().unwrap().iter().map(id).collect();
+    h.card(&customer, "pm_card_chargeCustomerFail").await;
+    h.advance(&clock, T0 + 31 * 86_400 / 2).await;
+
+    // A plan change as the adapter sends it: the old items deleted, the new prices added.
+    let change = [
+        ("items[0][id]", items[0].as_str()),
+        ("items[0][deleted]", "true"),
+        ("items[1][price]", pro.as_str()),
+        ("items[1][quantity]", "1"),
+        ("proration_behavior", "always_invoice"),
+        ("payment_behavior", "error_if_incomplete"),
+    ];
+    let path = format!("/v1/subscriptions/{sub_id}");
+    let (status, err) = h.request(Method::POST, &path, &change, Some(KEY)).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (402, Some("card_declined")));
+    let unchanged = h.get(&path, &[]).await;
+    assert_eq!(unchanged["items"]["data"][0]["price"]["id"], basic.as_str());
+    assert_eq!(h.get("/v1/invoices", &[("customer", &customer)]).await["data"].as_array().unwrap().len(), 1);
+
+    // A new subscription on the failing card is refused and leaves nothing behind.
+    let (status, _) = h
+        .request(
+            Method::POST,
+            "/v1/subscriptions",
+            &[("customer", &customer), ("items[0][price]", &pro), ("payment_behavior", "error_if_incomplete")],
+            Some(KEY),
+        )
+        .await;
+    assert_eq!(status, 402);
+    assert_eq!(h.get("/v1/invoices", &[("customer", &customer)]).await["data"].as_array().unwrap().len(), 1);
+
+    // With a working card the same change goes through: 3000 - 1000 for half the period.
+    h.card(&customer, "pm_card_visa").await;
+    let changed = h.post(&path, &change).await;
+    let prices: Vec<&str> =
+        changed["items"]["data"].as_array().unwrap().iter().map(|i| i["price"]["id"].as_str().unwrap()).collect();
+    assert_eq!(prices, [metered.as_str(), pro.as_str()]);
+    let invoice = h.get(&format!("/v1/invoices/{}", changed["latest_invoice"].as_str().unwrap()), &[]).await;
+    assert_eq!((invoice["status"].as_str(), invoice["amount_paid"].as_i64()), (Some("paid"), Some(1000)));
 }

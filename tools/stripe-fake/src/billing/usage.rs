@@ -13,7 +13,8 @@ pub fn aggregate(s: &State, meter: &Meter, customer: &str, start: i64, end: i64)
         .filter(|e| meter.deactivated_at.is_none_or(|d| e.created < d))
         .collect();
     match meter.formula {
-        Formula::Sum => events.iter().map(|e| e.value).sum(),
+        // Not `sum()`: the float sum of nothing is -0.0, which would be sent as such.
+        Formula::Sum => events.iter().fold(0.0, |total, e| total + e.value),
         Formula::Count => events.len() as f64,
         Formula::Last => {
             events.sort_by_key(|e| (e.timestamp, e.seq));

@@ -27,6 +27,8 @@ pub const MAR1: i64 = 1_772_323_200;
 #[derive(Default)]
 struct Inbox {
     events: Mutex<Vec<Value>>,
+    /// Deliveries whose signature did not verify.
+    bad_signatures: Mutex<Vec<String>>,
     /// Answer 500 to this many deliveries first (to exercise retries).
     fail_next: AtomicUsize,
     attempts: AtomicUsize,
@@ -75,9 +77,14 @@ async fn receive(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Byte
     }
     let body = String::from_utf8(body.to_vec()).expect("utf-8 body");
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    assert!(verify(signature, &body), "bad webhook signature {signature}");
-    let event: Value = serde_json::from_str(&body).expect("event JSON");
-    inbox.events.lock().unwrap().push(event);
+    if !verify(signature, &body) {
+        inbox.bad_signatures.lock().unwrap().push(format!("{signature} {body}"));
+        return StatusCode::BAD_REQUEST;
+    }
+    match serde_json::from_str(&body) {
+        Ok(event) => inbox.events.lock().unwrap().push(event),
+        Err(_) => inbox.bad_signatures.lock().unwrap().push(format!("not JSON: {body}")),
+    }
     StatusCode::OK
 }
 
@@ -147,6 +154,8 @@ impl Harness {
     pub async fn webhooks_until(&self, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
+            let bad = self.inbox.bad_signatures.lock().unwrap().clone();
+            assert!(bad.is_empty(), "webhooks that failed verification: {bad:?}");
             let events = self.inbox.events.lock().unwrap().clone();
             if done(&events) {
                 return events;
