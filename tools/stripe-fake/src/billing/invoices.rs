@@ -5,7 +5,7 @@ use crate::error::{ApiError, ApiResult, Decline};
 use crate::ids::new_id;
 use crate::objects;
 use crate::state::{
-    find, find_mut, Invoice, InvoiceItem, InvoiceLine, InvoiceStatus, Metadata, Origin, State, SubStatus,
+    find, find_mut, Invoice, InvoiceItem, InvoiceLine, InvoiceStatus, Metadata, Origin, State, SubStatus, Subscription,
 };
 
 /// The fields of a new invoice that vary between the ways invoices are created.
@@ -23,6 +23,26 @@ pub struct NewInvoice {
     pub period_end: i64,
     pub default_payment_method: Option<String>,
     pub created: i64,
+}
+
+impl NewInvoice {
+    /// A subscription's charge-automatically invoice for `period`, created at `at`.
+    pub fn for_subscription(sub: &Subscription, reason: &'static str, period: (i64, i64), at: i64) -> Self {
+        NewInvoice {
+            customer: sub.customer.clone(),
+            subscription: Some(sub.id.clone()),
+            billing_reason: reason,
+            collection_method: "charge_automatically",
+            auto_advance: true,
+            metadata: Metadata::new(),
+            description: None,
+            currency: sub.currency.clone(),
+            period_start: period.0,
+            period_end: period.1,
+            default_payment_method: None,
+            created: at,
+        }
+    }
 }
 
 /// Formats minor units for line descriptions ("$20.00", "20.00 EUR").
@@ -102,33 +122,10 @@ pub fn line_from_item(ii: &InvoiceItem) -> InvoiceLine {
     }
 }
 
-/// The customer's pending invoice items that an invoice for `subscription` takes: the
-/// subscription's own and those of no subscription (Stripe adds a customer's pending items to
-/// their next invoice), oldest first. They are marked as belonging to `invoice`.
-pub fn take_pending_items(
-    s: &mut State,
-    customer: &str,
-    subscription: Option<&str>,
-    invoice: &str,
-) -> Vec<InvoiceLine> {
-    let mut pending: Vec<&mut InvoiceItem> = s
-        .invoice_items
-        .values_mut()
-        .filter(|ii| ii.customer == customer && ii.invoice.is_none())
-        .filter(|ii| ii.subscription.is_none() || ii.subscription.as_deref() == subscription)
-        .collect();
-    pending.sort_by_key(|ii| ii.seq);
-    pending
-        .into_iter()
-        .map(|ii| {
-            ii.invoice = Some(invoice.to_string());
-            line_from_item(ii)
-        })
-        .collect()
-}
-
-/// Like [`take_pending_items`] without taking them (for previews).
-pub fn pending_lines(s: &State, customer: &str, subscription: Option<&str>) -> Vec<InvoiceLine> {
+/// The ids of the customer's pending invoice items that an invoice for `subscription` takes:
+/// the subscription's own and those of no subscription (Stripe adds a customer's pending
+/// items to their next invoice), oldest first.
+fn pending_ids(s: &State, customer: &str, subscription: Option<&str>) -> Vec<String> {
     let mut pending: Vec<&InvoiceItem> = s
         .invoice_items
         .values()
@@ -136,7 +133,29 @@ pub fn pending_lines(s: &State, customer: &str, subscription: Option<&str>) -> V
         .filter(|ii| ii.subscription.is_none() || ii.subscription.as_deref() == subscription)
         .collect();
     pending.sort_by_key(|ii| ii.seq);
-    pending.into_iter().map(line_from_item).collect()
+    pending.into_iter().map(|ii| ii.id.clone()).collect()
+}
+
+/// The lines of the pending items (see [`pending_ids`]), now marked as on `invoice`.
+pub fn take_pending_items(
+    s: &mut State,
+    customer: &str,
+    subscription: Option<&str>,
+    invoice: &str,
+) -> Vec<InvoiceLine> {
+    let mut lines = Vec::new();
+    for id in pending_ids(s, customer, subscription) {
+        if let Some(ii) = s.invoice_items.get_mut(&id) {
+            ii.invoice = Some(invoice.to_string());
+            lines.push(line_from_item(ii));
+        }
+    }
+    lines
+}
+
+/// The lines of the pending items without taking them (for previews).
+pub fn pending_lines(s: &State, customer: &str, subscription: Option<&str>) -> Vec<InvoiceLine> {
+    pending_ids(s, customer, subscription).iter().filter_map(|id| s.invoice_items.get(id)).map(line_from_item).collect()
 }
 
 /// Appends the lines of pending items to a stored draft.

@@ -1,6 +1,6 @@
 //! Time passing: what comes due when a test clock advances (or the wall clock moves on).
 
-use crate::billing::{invoices, subscriptions};
+use crate::billing::{invoices, renewal};
 use crate::state::{InvoiceStatus, Origin, State, SubStatus};
 
 /// Stripe gives an unpaid first invoice 23 hours before the subscription expires.
@@ -27,13 +27,13 @@ pub fn advance(s: &mut State, clock: Option<&str>, to: i64) {
         let Some((_, _, due)) = next_due(s, clock, to) else { break };
         match due {
             Due::PeriodEnd(id) => {
-                if let Err(e) = subscriptions::end_period(s, &id, &origin) {
+                if let Err(e) = renewal::end_period(s, &id, &origin) {
                     tracing::warn!(subscription = %id, error = %e, "renewal failed");
                 }
             }
             Due::IncompleteExpiry(id) => {
                 let at = s.subscriptions.get(&id).map_or(to, |sub| sub.created + INCOMPLETE_EXPIRY);
-                subscriptions::expire_incomplete(s, &id, at, &origin);
+                renewal::expire_incomplete(s, &id, at, &origin);
             }
             Due::DraftFinalize(id) => {
                 let at = s.invoices.get(&id).map_or(to, |i| i.created + DRAFT_FINALIZE_DELAY);

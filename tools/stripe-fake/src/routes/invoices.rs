@@ -330,24 +330,22 @@ pub async fn create_preview(State(app): AppState, Form(body): Form) -> ApiResult
                 .code("invoice_upcoming_none")
                 .with("message", Value::from(format!("No upcoming invoices for customer: {customer}"))));
         }
-        let currency = subscription
-            .as_ref()
-            .map(|x| x.currency.clone())
-            .or_else(|| lines.first().map(|l| l.currency.clone()))
-            .unwrap_or_else(|| "usd".into());
-        let new = NewInvoice {
-            customer: customer.clone(),
-            subscription: subscription.as_ref().map(|x| x.id.clone()),
-            billing_reason: if subscription.is_some() { "upcoming" } else { "manual" },
-            collection_method: "charge_automatically",
-            auto_advance: true,
-            metadata: Metadata::new(),
-            description: None,
-            currency,
-            period_start: period.0,
-            period_end: period.1,
-            default_payment_method: None,
-            created,
+        let new = match &subscription {
+            Some(sub) => NewInvoice::for_subscription(sub, "upcoming", period, created),
+            None => NewInvoice {
+                customer: customer.clone(),
+                subscription: None,
+                billing_reason: "manual",
+                collection_method: "charge_automatically",
+                auto_advance: true,
+                metadata: Metadata::new(),
+                description: None,
+                currency: lines.first().map_or_else(|| "usd".to_string(), |l| l.currency.clone()),
+                period_start: period.0,
+                period_end: period.1,
+                default_payment_method: None,
+                created,
+            },
         };
         let mut preview = rules::build(s, new, new_id("upcoming_in_"), lines);
         preview.starting_balance = balance;

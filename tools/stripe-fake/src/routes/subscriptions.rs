@@ -5,9 +5,8 @@ use axum::Json;
 use serde_json::Value;
 
 use super::{respond, AppState, Form};
-use crate::billing::subscriptions::{
-    self as rules, ItemChange, NewItem, NewSubscription, PaymentBehavior, Proration, SubscriptionUpdate,
-};
+use crate::billing::changes::{self, ItemChange, SubscriptionUpdate};
+use crate::billing::subscriptions::{self as rules, NewItem, NewSubscription, PaymentBehavior, Proration};
 use crate::error::{ApiError, ApiResult};
 use crate::objects;
 use crate::params::Params;
@@ -120,7 +119,7 @@ pub async fn update(
         description: p.has("description").then(|| p.opt_str("description")).transpose()?.map(|o| o.map(str::to_string)),
     };
     app.with(|s| {
-        rules::update(s, &id, upd, &origin)?;
+        changes::update(s, &id, upd, &origin)?;
         render(s, &id, &p)
     })
 }
@@ -137,7 +136,7 @@ pub async fn cancel(
     let invoice_now = p.bool("invoice_now")?.unwrap_or(false);
     let prorate = p.bool("prorate")?.unwrap_or(false);
     app.with(|s| {
-        rules::cancel(s, &id, invoice_now, prorate, &origin)?;
+        changes::cancel(s, &id, invoice_now, prorate, &origin)?;
         render(s, &id, &p)
     })
 }
