@@ -20,10 +20,11 @@ LAMBDA_BIN_FLAGS := --features lambda $(foreach bin,$(LAMBDA_BINS),--bin $(bin))
 # PATH, so the Rust tests that spawn `python3 scripts/moto_single.py` use the venv.
 VENV_PATH := PATH="$(CURDIR)/.venv/bin:$$PATH"
 
-.PHONY: help run test bench lint build-lambda sam-build deploy clean-data
+.PHONY: help run stripe-fake test bench lint build-lambda sam-build deploy clean-data
 
 help:
 	@echo "make run           run the whole platform as one local process (SQLite in ./data)"
+	@echo "make stripe-fake   a stateful fake of the Stripe API on 127.0.0.1:12111 (tools/stripe-fake/README.md)"
 	@echo "make test          install test tools into .venv, cargo test, cfn-lint, bench --quick, walk-through,"
 	@echo "                   OpenAPI fuzz (schemathesis), lint"
 	@echo "make bench         the benchmark (Lambda binaries: release; server: server profile); numbers in BENCHMARKS.md"
@@ -38,6 +39,11 @@ help:
 #   PORT=8080 ADMIN_EMAIL=admin@example.com ADMIN_PASSWORD=... make run
 run:
 	cargo run -p tollgate-local --bin tollgate
+
+# The Stripe fake for local development: STRIPE_FAKE_PORT (12111), STRIPE_FAKE_WEBHOOK_URL
+# (http://127.0.0.1:3000/api/stripe/webhook; empty: do not post), STRIPE_WEBHOOK_SECRET.
+stripe-fake:
+	cargo run -p stripe-fake
 
 test:
 	@echo "==> test tools (.venv: moto[server], cfn-lint, schemathesis)"
