@@ -182,7 +182,7 @@ impl WantedPrice<'_> {
         use stripe_shared::{RecurringInterval, RecurringUsageType, TransformQuantityRound};
         let Some(recurring) = &price.recurring else { return false };
         let same_base = price.unit_amount == Some(self.unit_amount)
-            && price.currency.to_string() == self.currency
+            && price.currency.to_string().eq_ignore_ascii_case(self.currency)
             && recurring.interval == RecurringInterval::Month
             && recurring.interval_count == 1;
         let same_kind = match self.meter {
@@ -442,6 +442,7 @@ mod tests {
         assert!(licensed.matches(&parse(&value)));
         assert!(!WantedPrice { unit_amount: 2100, ..licensed.clone() }.matches(&parse(&value)));
         assert!(!WantedPrice { currency: "eur", ..licensed.clone() }.matches(&parse(&value)));
+        assert!(WantedPrice { currency: "USD", ..licensed.clone() }.matches(&parse(&value)));
 
         let metered = WantedPrice { unit_amount: 50, currency: "usd", meter: Some("mtr_1") };
         let mut metered_value = value.clone();

@@ -626,3 +626,35 @@ fn checkout_page(session: stripe_shared::CheckoutSession) -> Result<CheckoutSess
     })?;
     Ok(CheckoutSession { id: session.id.as_str().to_owned(), url })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_never_shows_the_secret_key() {
+        let config =
+            StripeConfig { test_clock: Some("clock_1".into()), ..StripeConfig::new("sk_test_51TopSecretKeyValue") };
+        let payments = StripePayments::new(config).unwrap();
+        let shown = format!("{payments:?}");
+        assert!(!shown.contains("TopSecret"), "{shown}");
+    }
+
+    #[test]
+    fn only_failures_that_may_pass_are_tried_again() {
+        let api = |status| {
+            let body = r#"{"error":{"type":"api_error","message":"x"}}"#;
+            let parsed: stripe_shared::Error = miniserde::json::from_str(body).unwrap();
+            StripeError::Stripe(parsed.error, status)
+        };
+        assert!(transient(&StripeError::ClientError("reset".into())));
+        assert!(transient(&StripeError::Timeout));
+        for status in [409, 429, 500, 503] {
+            assert!(transient(&api(status)), "{status}");
+        }
+        for status in [400, 402, 404] {
+            assert!(!transient(&api(status)), "{status}");
+        }
+        assert!(!transient(&StripeError::JSONDeserialize("x".into())));
+    }
+}
