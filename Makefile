@@ -1,7 +1,7 @@
 # tollgate developer commands (GNU make). `make help` lists them.
 #
 # Prerequisites on a fresh Debian machine: the Rust toolchain, python3 and pip (test tools:
-# moto, cfn-lint and schemathesis go into ./.venv, created by scripts/setup-test-tools.sh).
+# moto, localstripe, cfn-lint and schemathesis go into ./.venv, created by scripts/setup-test-tools.sh).
 # For the AWS targets also:
 #   cargo-lambda:  pip install cargo-lambda   (PyPI; brings its own zig linker)
 #   aws-sam-cli:   pip install aws-sam-cli    (best in its own virtualenv)
@@ -46,7 +46,7 @@ stripe-fake:
 	cargo run -p stripe-fake
 
 test:
-	@echo "==> test tools (.venv: moto[server], cfn-lint, schemathesis)"
+	@echo "==> test tools (.venv: moto[server], localstripe, cfn-lint, schemathesis)"
 	@bash scripts/setup-test-tools.sh
 	@echo "==> cargo test --workspace --locked"
 	$(VENV_PATH) cargo test --workspace --locked

@@ -1,0 +1,34 @@
+//! The `Payments` port on Stripe, with async-stripe's 1.0 line (hyper + rustls; the request
+//! crates with only the objects used).
+//!
+//! What it calls, per method (every create with an `Idempotency-Key` derived from our ids:
+//! see `keys` and `requests`):
+//!
+//! | method | Stripe |
+//! |---|---|
+//! | `ensure_customer` | `POST /v1/customers` |
+//! | `sync_plan` | `POST /v1/products[/{id}]`, `GET /v1/prices/{id}`, `POST /v1/prices[/{id}]`, `GET /v1/billing/meters/{id}`, `POST /v1/billing/meters`, `POST /v1/billing/meters/{id}/reactivate\|deactivate` |
+//! | `archive_plan` | `POST /v1/prices/{id}`, `POST /v1/products/{id}`, `GET /v1/billing/meters/{id}`, `POST /v1/billing/meters/{id}/deactivate` |
+//! | `subscription_checkout`, `setup_checkout` | (`GET /v1/customers/{id}`,) `POST /v1/checkout/sessions` |
+//! | `checkout_session` | `GET /v1/checkout/sessions/{id}` |
+//! | `subscription`, `set_cancel_at_period_end`, `change_subscription_plan` | `GET`/`POST /v1/subscriptions/{id}` |
+//! | `create_subscription` | `GET /v1/customers/{id}`, `POST /v1/subscriptions` |
+//! | `payment_methods` | `GET /v1/customers/{id}`, `GET /v1/payment_methods?customer=&type=card` |
+//! | `set_default_payment_method`, `detach_payment_method` | `GET /v1/payment_methods/{id}`, `POST /v1/customers/{id}` / `POST /v1/payment_methods/{id}/detach` |
+//! | `invoice`, `invoice_pdf_url` | `GET /v1/invoices/{id}?expand[]=customer` (`GET /v1/customers/{id}` if not expanded) |
+//! | `upcoming_invoice` | `POST /v1/invoices/create_preview` |
+//! | `create_one_off_invoice` | `POST /v1/invoiceitems`, `POST /v1/invoices`, `POST /v1/invoices/{id}/finalize` |
+//! | `mark_invoice_paid` | `GET /v1/invoices/{id}`, `POST /v1/invoices/{id}/pay` |
+//! | `report_usage` | `POST /v1/billing/meter_events` |
+//! | `reported_usage` | `GET /v1/billing/meters/{id}/event_summaries` |
+
+mod config;
+mod error;
+mod keys;
+mod map;
+mod payments;
+mod requests;
+
+pub use config::{StripeConfig, StripeConfigError, DEFAULT_API_BASE};
+pub use error::ApiFailure;
+pub use payments::StripePayments;
