@@ -41,7 +41,8 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
-/// Builds the state from the configuration: the store, the outbox mailer, the JWT key. Also
+/// Builds the state from the configuration: the store, the outbox mailer, the JWT key, and
+/// Stripe when `STRIPE_SECRET_KEY` is set. Also
 /// returns the SQLite store when the state runs on one (see [`Platform::assemble`]).
 pub async fn build_state(config: &Config) -> Result<(AppState, Option<SqliteStore>), ServerError> {
     std::fs::create_dir_all(&config.data_dir)?;
@@ -56,7 +57,14 @@ pub async fn build_state(config: &Config) -> Result<(AppState, Option<SqliteStor
     let jwt_key = secrets.get(JWT_SECRET_NAME).await?;
     let jwt = JwtKeys::from_secret(jwt_key.as_bytes()).map_err(ServerError::Config)?;
     let mailer = Arc::new(OutboxMailer::new(config.data_dir.join("outbox")));
-    Ok((AppState::new(store, mailer, Arc::new(SystemClock), jwt, config.settings.clone()), embedded))
+    let mut state = AppState::new(store, mailer, Arc::new(SystemClock), jwt, config.settings.clone());
+    // Billing: with STRIPE_SECRET_KEY (and STRIPE_API_BASE for the fake), Stripe; without, none.
+    if let Some(stripe) = tollgate_stripe::StripeConfig::from_env().map_err(|e| ServerError::Config(e.to_string()))? {
+        tracing::info!(api_base = %stripe.api_base, "billing through Stripe");
+        let payments = tollgate_stripe::StripePayments::new(stripe).map_err(|e| ServerError::Config(e.to_string()))?;
+        state = state.with_payments(Arc::new(payments));
+    }
+    Ok((state, embedded))
 }
 
 /// The database file in the data directory: the store (on SQLite) and the local queues.

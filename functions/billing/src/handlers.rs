@@ -268,7 +268,8 @@ pub async fn delete_payment_method(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Makes a payment method of the organization's the one invoices are charged to.
+/// Makes a payment method of the organization's the one invoices, and the paid
+/// subscription's renewals, are charged to.
 #[utoipa::path(post, path = "/api/user/billing/payment-methods/{id}/default", tag = "billing", security(("bearer" = [])),
     params(("id" = String, Path, description = "Payment method id (`pm_...`)")),
     responses(
@@ -281,8 +282,12 @@ pub async fn set_default_payment_method(
     auth: AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let customer = customer(&state, &auth).await?;
-    state.payments()?.set_default_payment_method(&customer, &id).await?;
+    let payments = state.payments()?;
+    let (sub, customer) =
+        billing::ensure_customer(state.store.as_ref(), payments, &auth.org_id, &auth.user.id, state.now()).await?;
+    // The paid subscription is charged to it too (its own payment method comes first).
+    let subscription = sub.billing.provider_subscription_id.as_deref();
+    payments.set_default_payment_method(&customer, &id, subscription).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,5 +1,6 @@
 //! Lambda entry point of the usage worker: the SQS event source (`ReportBatchItemFailures`)
-//! on the usage queue, the DynamoDB store, then the shared batch processing.
+//! on the usage queue, the DynamoDB store and (when the app secret has its key) Stripe, for
+//! the metered plans' usage, then the shared batch processing.
 
 use std::sync::Arc;
 use tollgate_domain::Store;
@@ -10,9 +11,10 @@ async fn main() -> Result<(), tollgate_lambda::Error> {
     tollgate_lambda::init_logging();
     let aws = bootstrap::aws_config().await;
     let store: Arc<dyn Store> = Arc::new(bootstrap::store(&aws)?);
+    let payments = bootstrap::payments(&bootstrap::secrets(&aws)?).await?;
     tollgate_lambda::sqs::serve(|messages| {
-        let store = Arc::clone(&store);
-        async move { usage_worker::process_batch(&*store, None, messages, chrono::Utc::now()).await }
+        let (store, payments) = (Arc::clone(&store), payments.clone());
+        async move { usage_worker::process_batch(&*store, payments.as_deref(), messages, chrono::Utc::now()).await }
     })
     .await
 }

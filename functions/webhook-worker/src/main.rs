@@ -2,17 +2,17 @@
 //! on the Stripe events queue, the DynamoDB store and Stripe, then the shared processing.
 
 use std::sync::Arc;
-use tollgate_domain::{Payments, Store};
-use tollgate_lambda::bootstrap;
+use tollgate_domain::Store;
+use tollgate_lambda::{bootstrap, BootstrapError};
 
 #[tokio::main]
 async fn main() -> Result<(), tollgate_lambda::Error> {
     tollgate_lambda::init_logging();
     let aws = bootstrap::aws_config().await;
     let store: Arc<dyn Store> = Arc::new(bootstrap::store(&aws)?);
-    let payments: Arc<dyn Payments> = bootstrap::payments(&aws)
+    let payments = bootstrap::payments(&bootstrap::secrets(&aws)?)
         .await?
-        .ok_or("the webhook worker needs stripe_secret_key in the platform's secret")?;
+        .ok_or_else(|| BootstrapError::Config("the app secret has no stripe_secret_key".into()))?;
     tollgate_lambda::sqs::serve(|messages| {
         let (store, payments) = (Arc::clone(&store), Arc::clone(&payments));
         async move { webhook_worker::process_batch(&*store, &*payments, messages, chrono::Utc::now()).await }

@@ -14,8 +14,8 @@ use crate::{current_subscription, AppError, BillingRefusal};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tollgate_domain::{
-    BillingType, Id, Payments, Plan, PlanBillingIds, PlanStatus, ProviderSubscription, ProviderSubscriptionStatus,
-    Store, Subscription, SubscriptionCheckout, SubscriptionStatus, FREE_PLAN_ID,
+    AuditEvent, BillingType, Id, Payments, Plan, PlanBillingIds, PlanStatus, ProviderSubscription,
+    ProviderSubscriptionStatus, Store, Subscription, SubscriptionCheckout, SubscriptionStatus, FREE_PLAN_ID,
 };
 
 /// Idempotency scope of processed Stripe events.
@@ -329,22 +329,25 @@ pub async fn process_stripe_event(
         return Ok(StripeEventOutcome::Duplicate);
     }
     let object_id = event.data.object.id.as_deref();
-    let outcome = match (event.kind.as_str(), object_id) {
+    // The organization whose state the event changed, for the audit log.
+    let org: Option<Id> = match (event.kind.as_str(), object_id) {
         ("checkout.session.completed", Some(id)) => {
             let session = payments.checkout_session(id).await?;
-            if let Some(sub_id) = &session.subscription_id {
-                let remote = payments.subscription(sub_id).await?;
-                apply_provider_subscription(store, &remote, now).await?;
+            match &session.subscription_id {
+                Some(sub_id) => {
+                    let remote = payments.subscription(sub_id).await?;
+                    Some(apply_provider_subscription(store, &remote, now).await?.org_id)
+                }
+                // Setup mode: the card is read live from the provider.
+                None => session.org_id,
             }
-            StripeEventOutcome::Applied
         }
         (
             "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted",
             Some(id),
         ) => {
             let remote = payments.subscription(id).await?;
-            apply_provider_subscription(store, &remote, now).await?;
-            StripeEventOutcome::Applied
+            Some(apply_provider_subscription(store, &remote, now).await?.org_id)
         }
         (
             "invoice.created"
@@ -365,11 +368,22 @@ pub async fn process_stripe_event(
                     apply_provider_subscription(store, &remote, now).await?;
                 }
             }
-            StripeEventOutcome::Applied
+            Some(invoice.org_id)
         }
         // Payment methods and the customer's default are read live from the provider;
         // trial and upcoming-invoice reminders belong to the notifications (not yet sent).
-        _ => StripeEventOutcome::Ignored,
+        _ => None,
+    };
+    let outcome = match org {
+        Some(org_id) => {
+            let audit = AuditEvent::new("billing.stripe_event", now)
+                .org(&org_id)
+                .target(event.id.clone())
+                .details(serde_json::json!({ "type": event.kind, "object": object_id }));
+            store.record_audit(&audit).await?;
+            StripeEventOutcome::Applied
+        }
+        None => StripeEventOutcome::Ignored,
     };
     store.claim(STRIPE_EVENT_SCOPE, &event.id, now, now + chrono::Duration::days(STRIPE_EVENT_MEMORY_DAYS)).await?;
     Ok(outcome)

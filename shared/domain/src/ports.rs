@@ -572,10 +572,15 @@ pub trait Payments: Send + Sync {
     /// The customer's payment methods, the default one marked.
     async fn payment_methods(&self, customer_id: &str) -> Result<Vec<PaymentMethodSummary>, PaymentsError>;
 
-    /// Makes the payment method the customer's default. `NotFound("payment method")` if it
-    /// is not the customer's.
-    async fn set_default_payment_method(&self, customer_id: &str, payment_method_id: &str)
-        -> Result<(), PaymentsError>;
+    /// Makes the payment method the customer's default, and `subscription_id`'s (a
+    /// subscription's own payment method, which Checkout sets, comes before the customer's).
+    /// `NotFound("payment method")` if it is not the customer's.
+    async fn set_default_payment_method(
+        &self,
+        customer_id: &str,
+        payment_method_id: &str,
+        subscription_id: Option<&str>,
+    ) -> Result<(), PaymentsError>;
 
     /// Removes the payment method from the customer. `NotFound("payment method")` if it is
     /// not the customer's.

@@ -6,10 +6,11 @@
 
 #[cfg(feature = "aws")]
 use aws_config::{BehaviorVersion, SdkConfig};
+#[cfg(any(feature = "dynamodb", feature = "stripe"))]
+use std::sync::Arc;
 use tollgate_domain::PortError;
 #[cfg(feature = "dynamodb")]
 use {
-    std::sync::Arc,
     tollgate_domain::SystemClock,
     tollgate_http::{AppState, JwtKeys, Settings},
     tollgate_store_dynamodb::DynamoStore,
@@ -90,9 +91,19 @@ pub fn ses_mailer(aws: &SdkConfig) -> tollgate_aws::SesMailer {
 /// waits for one round trip, not three.
 #[cfg(all(feature = "dynamodb", feature = "secrets"))]
 pub async fn app_state(aws: &SdkConfig, mailer: Arc<dyn tollgate_domain::Mailer>) -> Result<AppState, BootstrapError> {
+    app_state_with(aws, mailer, &secrets(aws)?).await
+}
+
+/// [`app_state`] reading the JWT key from `secrets` (shared with the caller, so a function
+/// that also reads Stripe's key fetches the secret once).
+#[cfg(all(feature = "dynamodb", feature = "secrets"))]
+pub async fn app_state_with(
+    aws: &SdkConfig,
+    mailer: Arc<dyn tollgate_domain::Mailer>,
+    secrets: &tollgate_aws::SecretsManagerSecrets,
+) -> Result<AppState, BootstrapError> {
     use tollgate_domain::Secrets;
     let store = store(aws)?;
-    let secrets = secrets(aws)?;
     let settings = Settings::from_env().map_err(BootstrapError::Config)?;
     // The secret and the catalog check are independent round trips: overlap them.
     let (jwt_secret, ()) = tokio::try_join!(
@@ -117,6 +128,30 @@ pub async fn api_key_state(aws: &SdkConfig) -> Result<AppState, BootstrapError> 
     let jwt =
         JwtKeys::from_secret(tollgate_domain::id::random_base62(64).as_bytes()).map_err(BootstrapError::Config)?;
     Ok(AppState::new(Arc::new(store), Arc::new(crate::NoMailer), Arc::new(SystemClock), jwt, settings))
+}
+
+/// Stripe, when the app secret has a `stripe_secret_key` field (read at cold start; the
+/// secret's cache picks up a rotated key within its TTL at the next cold start). `None`:
+/// billing is not configured, and the billing routes answer 503. `STRIPE_API_BASE` and
+/// `STRIPE_TEST_CLOCK` come from the environment, as locally.
+#[cfg(feature = "stripe")]
+pub async fn payments(
+    secrets: &tollgate_aws::SecretsManagerSecrets,
+) -> Result<Option<Arc<dyn tollgate_domain::Payments>>, BootstrapError> {
+    use tollgate_domain::Secrets;
+    let key = match secrets.get("stripe_secret_key").await {
+        Ok(key) if !key.trim().is_empty() => key,
+        // No such field: billing is not configured (the secret itself was read for the JWT key).
+        _ => return Ok(None),
+    };
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let config = tollgate_stripe::StripeConfig {
+        secret_key: key.trim().to_string(),
+        api_base: env("STRIPE_API_BASE").unwrap_or_else(|| tollgate_stripe::DEFAULT_API_BASE.to_string()),
+        test_clock: env("STRIPE_TEST_CLOCK"),
+    };
+    let payments = tollgate_stripe::StripePayments::new(config).map_err(|e| BootstrapError::Config(e.to_string()))?;
+    Ok(Some(Arc::new(payments)))
 }
 
 /// The default plans and the echo endpoint on an empty table (two queries otherwise).

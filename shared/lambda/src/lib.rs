@@ -42,6 +42,21 @@ pub async fn serve_route_group_with_mail(router: impl FnOnce(AppState) -> Router
     serve_route_group_on(|aws| Arc::new(bootstrap::ses_mailer(aws)), router).await
 }
 
+/// [`serve_route_group`] for the route groups that bill (`billing`, `admin`): the state also
+/// has Stripe when the app secret holds its key ([`bootstrap::payments`]).
+#[cfg(all(feature = "dynamodb", feature = "stripe"))]
+pub async fn serve_billing_route_group(router: impl FnOnce(AppState) -> Router) -> Result<(), Error> {
+    tollgate_http::telemetry::init();
+    let aws = bootstrap::aws_config().await;
+    let secrets = bootstrap::secrets(&aws)?;
+    let state = bootstrap::app_state_with(&aws, Arc::new(NoMailer), &secrets).await?;
+    let state = match bootstrap::payments(&secrets).await? {
+        Some(payments) => state.with_payments(payments),
+        None => state,
+    };
+    serve(router(state)).await
+}
+
 /// Generic over the mailer's constructor, so each function's binary holds only the mailer
 /// its main.rs picked.
 #[cfg(all(feature = "dynamodb", feature = "secrets"))]

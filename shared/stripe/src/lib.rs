@@ -14,7 +14,7 @@
 //! | `subscription`, `set_cancel_at_period_end`, `change_subscription_plan` | `GET`/`POST /v1/subscriptions/{id}` |
 //! | `create_subscription` | `GET /v1/customers/{id}`, `POST /v1/subscriptions` |
 //! | `payment_methods` | `GET /v1/customers/{id}`, `GET /v1/payment_methods?customer=&type=card` |
-//! | `set_default_payment_method`, `detach_payment_method` | `GET /v1/payment_methods/{id}`, `POST /v1/customers/{id}` / `POST /v1/payment_methods/{id}/detach` |
+//! | `set_default_payment_method`, `detach_payment_method` | `GET /v1/payment_methods/{id}`, `POST /v1/customers/{id}` and `POST /v1/subscriptions/{id}` / `POST /v1/payment_methods/{id}/detach` |
 //! | `invoice`, `invoice_pdf_url` | `GET /v1/invoices/{id}?expand[]=customer` (`GET /v1/customers/{id}` if not expanded) |
 //! | `upcoming_invoice` | `POST /v1/invoices/create_preview` |
 //! | `create_one_off_invoice` | `POST /v1/invoiceitems`, `POST /v1/invoices`, `POST /v1/invoices/{id}/finalize` |

@@ -45,6 +45,9 @@ enum Call {
     Create(String),
     /// A change: sent once (a repeat after a lost answer could apply it twice or fail).
     Change,
+    /// A create that Stripe deduplicates by an identifier among its parameters (a meter
+    /// event): repeated on a transient failure, without an idempotency key.
+    Identified,
 }
 
 /// The `Payments` port on Stripe. Cheap to clone (the HTTP client is shared).
@@ -58,6 +61,11 @@ impl StripePayments {
     /// A client for `config` (its `api_base` is the client's base URL).
     pub fn new(config: StripeConfig) -> Result<Self, StripeConfigError> {
         config.validate()?;
+        // The client's TLS takes the process's default crypto provider. A binary that also
+        // links rustls with `ring` (reqwest in the gateway) has two, so none is picked
+        // automatically and the first connection would panic: name aws-lc-rs (the AWS SDK's)
+        // here. An error means one is installed already, which is as good.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let client = ClientBuilder::new(config.secret_key.as_str())
             .url(config.client_url())
             .timeout(ATTEMPT_TIMEOUT)
@@ -77,7 +85,7 @@ impl StripePayments {
             Call::Create(key) => Some(RequestStrategy::Idempotent(
                 IdempotencyKey::new(key).map_err(|e| StripeError::ClientError(e.to_string()))?,
             )),
-            Call::Read | Call::Change => None,
+            Call::Read | Call::Change | Call::Identified => None,
         };
         let repeatable = !matches!(call, Call::Change);
         let mut attempt = 0;
@@ -456,6 +464,7 @@ impl Payments for StripePayments {
         &self,
         customer_id: &str,
         payment_method_id: &str,
+        subscription_id: Option<&str>,
     ) -> Result<(), PaymentsError> {
         let span = tracing::Span::current();
         span.record("customer_id", customer_id);
@@ -464,6 +473,10 @@ impl Payments for StripePayments {
         let mut settings = UpdateCustomerInvoiceSettings::new();
         settings.default_payment_method = Some(payment_method_id.to_owned());
         self.change(&UpdateCustomer::new(customer_id).invoice_settings(settings), "customer").await?;
+        if let Some(id) = subscription_id {
+            let update = UpdateSubscription::new(id).default_payment_method(payment_method_id);
+            self.change(&update, "subscription").await?;
+        }
         Ok(())
     }
 
@@ -572,8 +585,8 @@ impl Payments for StripePayments {
         span.record("customer_id", customer_id);
         span.record("value", value);
         span.record("identifier", identifier);
-        let keyed = requests::meter_event(event_name, customer_id, value, identifier, at.timestamp());
-        match self.send(&keyed.request, Call::Create(keyed.key)).await {
+        let request = requests::meter_event(event_name, customer_id, value, identifier, at.timestamp());
+        match self.send(&request, Call::Identified).await {
             Ok(_) => Ok(()),
             Err(e) if is_duplicate_meter_event(&e) => {
                 tracing::info!("usage already reported under this identifier");

@@ -314,19 +314,19 @@ pub(crate) fn one_off_invoice(
     (Keyed { request: item, key: parts("invoiceitem") }, Keyed { request: invoice, key: parts("invoice") })
 }
 
-/// A meter event: `value` units for the customer at `timestamp`, under our `identifier`
-/// (Stripe drops a second event with the same identifier; the idempotency key is derived from
-/// it too).
+/// A meter event: `value` units for the customer at `timestamp`, under our `identifier`.
+/// No idempotency key: Stripe drops a second event with the same identifier, and a key would
+/// make a retry with another timestamp (a report finished later) a refused "different
+/// request" instead.
 pub(crate) fn meter_event(
     event_name: &str,
     customer_id: &str,
     value: u64,
     identifier: &str,
     timestamp: i64,
-) -> Keyed<CreateBillingMeterEvent> {
+) -> CreateBillingMeterEvent {
     let payload = metadata(&[(CUSTOMER_KEY, customer_id), (VALUE_KEY, &value.to_string())]);
-    let request = CreateBillingMeterEvent::new(event_name, payload).identifier(identifier).timestamp(timestamp);
-    Keyed { request, key: key(&["meter-event", identifier]) }
+    CreateBillingMeterEvent::new(event_name, payload).identifier(identifier).timestamp(timestamp)
 }
 
 #[cfg(test)]
@@ -647,10 +647,10 @@ mod tests {
 
     #[test]
     fn a_meter_event_names_the_customer_and_the_value() {
-        let keyed = meter_event("tollgate_plan_growth", "cus_1", 1234, "usage-org_abc-2026-01", 1_767_225_600);
-        assert_eq!(path(&keyed.request), "/billing/meter_events");
+        let request = meter_event("tollgate_plan_growth", "cus_1", 1234, "usage-org_abc-2026-01", 1_767_225_600);
+        assert_eq!(path(&request), "/billing/meter_events");
         assert_form(
-            &form(&keyed.request),
+            &form(&request),
             &[
                 ("event_name", "tollgate_plan_growth"),
                 ("payload[stripe_customer_id]", "cus_1"),
@@ -659,6 +659,5 @@ mod tests {
                 ("timestamp", "1767225600"),
             ],
         );
-        assert_eq!(keyed.key, "meter-event-usage-org_abc-2026-01");
     }
 }

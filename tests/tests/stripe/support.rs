@@ -44,7 +44,8 @@ impl Billed {
             .await
             .unwrap();
         let test_clock = clock["id"].as_str().expect("a test clock").to_string();
-        let config = StripeConfig { secret_key: KEY.into(), api_base: stripe.clone(), test_clock: Some(test_clock.clone()) };
+        let config =
+            StripeConfig { secret_key: KEY.into(), api_base: stripe.clone(), test_clock: Some(test_clock.clone()) };
         let payments = Arc::new(StripePayments::new(config).expect("the Stripe client"));
         let billing = Billing {
             payments: Some(payments),
@@ -145,9 +146,19 @@ impl Billed {
         assert!(r.status().is_success(), "advance the test clock: {}", r.text().await.unwrap());
     }
 
-    /// A GET on the fake's API.
-    pub async fn stripe_get(&self, path: &str) -> Value {
-        self.http.get(format!("{}{path}", self.stripe)).bearer_auth(KEY).send().await.unwrap().json().await.unwrap()
+    /// The user's card ending in `last4` (from the payment methods route).
+    pub async fn card(&self, token: &str, last4: &str) -> Value {
+        let r = self.app.call(Method::GET, "/api/user/billing/payment-methods", None, Some(token)).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let cards = r.body["data"].as_array().unwrap();
+        cards.iter().find(|m| m["last4"] == last4).cloned().unwrap_or_else(|| panic!("no card {last4}: {cards:?}"))
+    }
+
+    /// Makes `card` the default through the route.
+    pub async fn make_default(&self, token: &str, card: &Value) {
+        let path = format!("/api/user/billing/payment-methods/{}/default", card["id"].as_str().unwrap());
+        let r = self.app.call(Method::POST, &path, None, Some(token)).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
     }
 
     /// A POST on the fake's API.

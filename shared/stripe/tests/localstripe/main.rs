@@ -105,7 +105,7 @@ async fn cards_are_listed_with_the_default_marked() {
     assert_eq!(shown.last4.as_deref(), Some("4242"));
     assert_eq!((shown.exp_month, shown.exp_year), (Some(12), Some(2031)));
 
-    f.payments.set_default_payment_method(&customer, &mastercard).await.unwrap();
+    f.payments.set_default_payment_method(&customer, &mastercard, None).await.unwrap();
     let listed = f.payments.payment_methods(&customer).await.unwrap();
     let defaults: Vec<_> = listed.iter().filter(|p| p.is_default).map(|p| p.id.clone()).collect();
     assert_eq!(defaults, vec![mastercard.clone()]);
@@ -121,7 +121,7 @@ async fn another_customers_card_can_be_neither_made_default_nor_detached() {
     let my_card = f.card(&mine, "4242424242424242", 2031).await;
     let their_card = f.card(&theirs, "4000056655665556", 2033).await;
 
-    let refused = f.payments.set_default_payment_method(&mine, &their_card).await;
+    let refused = f.payments.set_default_payment_method(&mine, &their_card, None).await;
     assert!(matches!(refused, Err(PaymentsError::NotFound("payment method"))), "{refused:?}");
     let refused = f.payments.detach_payment_method(&mine, &their_card).await;
     assert!(matches!(refused, Err(PaymentsError::NotFound("payment method"))), "{refused:?}");
@@ -133,7 +133,7 @@ async fn another_customers_card_can_be_neither_made_default_nor_detached() {
     assert!(f.payments.payment_methods(&mine).await.unwrap().iter().all(|p| !p.is_default));
 
     // A payment method that does not exist reads the same.
-    let missing = f.payments.set_default_payment_method(&mine, "pm_doesnotexist").await;
+    let missing = f.payments.set_default_payment_method(&mine, "pm_doesnotexist", None).await;
     assert!(matches!(missing, Err(PaymentsError::NotFound("payment method"))), "{missing:?}");
     let missing = f.payments.detach_payment_method(&mine, "pm_doesnotexist").await;
     assert!(matches!(missing, Err(PaymentsError::NotFound("payment method"))), "{missing:?}");
