@@ -3,7 +3,8 @@
 # .venv, see scripts/setup-test-tools.sh; settings and the reasons for each exception in
 # scripts/schemathesis.toml): every check, a fixed seed, a bounded number of examples.
 #
-# Starts the server on a free loopback port with a fresh data directory, registers and logs in
+# Starts the Stripe fake and the server (billing through the fake) on free loopback ports with a
+# fresh data directory, registers and logs in
 # a user, logs in the admin, creates an API key and a gateway endpoint (any method at
 # /api/v1/fuzz, served by the built-in echo, the user on the Business plan so that the rate
 # limit leaves room), then runs schemathesis twice: the user-facing operations (and the
@@ -19,14 +20,17 @@ st="$root/.venv/bin/schemathesis"
 [[ -x "$st" ]] || { echo "fuzz-openapi: $st missing; run scripts/setup-test-tools.sh" >&2; exit 1; }
 
 source scripts/tollgate-server.sh
-cargo build --locked -q -p tollgate-local --bin tollgate
+cargo build --locked -q -p tollgate-local --bin tollgate -p stripe-fake --bin stripe-fake
 work=$(mktemp -d)
-pid="" keep=""
+pid="" stripe_pid="" keep=""
 cleanup() {
   [[ -z "$pid" ]] || { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+  [[ -z "$stripe_pid" ]] || { kill "$stripe_pid" 2>/dev/null || true; wait "$stripe_pid" 2>/dev/null || true; }
   if [[ -n "$keep" ]]; then echo "fuzz-openapi: logs kept in $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
+# Billing through the Stripe fake, so the billing routes are fuzzed for real.
+start_stripe_fake "$work/stripe-fake.log"
 start_tollgate "$work/data" "$work/server.log"
 
 # Sends JSON and prints one field of the answer (curl fails on an error status).
@@ -48,7 +52,7 @@ send PUT "/api/admin/subscriptions/$subscription" '{"plan_id":"plan_business"}' 
 
 # The admin's catalog operations need the admin's token; everything else (the auth routes,
 # the user's routes, the gateway) runs as the user.
-admin_ops='^/api/admin/(plans|subscriptions|endpoints)'
+admin_ops='^/api/admin/(plans|subscriptions|endpoints|billing)'
 run() { # name bearer schemathesis-arguments...
   local name=$1 bearer=$2
   shift 2

@@ -48,7 +48,7 @@ pub async fn list_invoices(
     let query = InvoiceQuery {
         org_id: f.org_id.map(Id::from_string),
         status: f.status,
-        cursor: f.cursor,
+        cursor: f.cursor.filter(|c| !c.is_empty()),
         limit: page_limit(f.limit, InvoiceQuery::PAGE)?,
     };
     let (data, next_cursor) = state.store.list_invoices(&query).await?;
@@ -61,10 +61,13 @@ pub async fn list_invoices(
 pub struct CreateInvoiceRequest {
     pub org_id: String,
     /// Minor units of `currency`, at least 1.
+    #[schema(minimum = 1)]
     pub amount: i64,
     /// ISO 4217, lower case (default `usd`).
+    #[schema(pattern = "^[a-z]{3}$")]
     pub currency: Option<String>,
     /// The invoice line's text (1 to 500 characters).
+    #[schema(min_length = 1, max_length = 500)]
     pub description: String,
 }
 
@@ -154,6 +157,7 @@ pub async fn mark_paid(
 #[into_params(parameter_in = Query)]
 pub struct ReconciliationQuery {
     /// `YYYY-MM` (default: the current period).
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub period: Option<String>,
 }
 

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use tollgate_app::billing::{self, ReturnUrls, UpgradeOutcome};
 use tollgate_app::{current_subscription, PeriodUsage};
 use tollgate_domain::{
-    Id, Invoice, InvoiceEstimate, InvoiceQuery, PaymentMethodSummary, Period, Plan, PlanStatus, Subscription,
+    is_plausible_provider_id, Id, Invoice, InvoiceEstimate, InvoiceQuery, PaymentMethodSummary, Period, Plan,
+    PlanStatus, Subscription,
 };
 use tollgate_http::{page_limit, ApiError, ApiJson, ApiQuery, AppState, AuthUser, ErrorBody};
 use utoipa::{IntoParams, ToSchema};
@@ -99,6 +100,15 @@ pub struct SubscriptionResponse {
     pub subscription: Subscription,
 }
 
+/// A payment provider's id from a path (`pm_...`, `in_...`); anything else is 404.
+fn provider_id<'a>(raw: &'a str, prefix: &str, what: &str) -> Result<&'a str, ApiError> {
+    if is_plausible_provider_id(raw, prefix) {
+        Ok(raw)
+    } else {
+        Err(ApiError::NotFound(what.into()))
+    }
+}
+
 fn plan_id(raw: &str) -> Result<Id, ApiError> {
     if Id::is_plausible(raw, tollgate_app::subscriptions::PLAN_PREFIX) {
         Ok(Id::from_string(raw))
@@ -123,6 +133,7 @@ fn return_urls(state: &AppState, what: &str) -> ReturnUrls {
     responses(
         (status = 200, description = "In effect (`subscription`), or pay at `checkout_url`", body = UpgradeResponse),
         (status = 402, description = "`payment_rejected`: the payment method was declined", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such plan", body = ErrorBody),
         (status = 409, description = "`already_on_plan`", body = ErrorBody),
         (status = 422, description = "`plan_not_available`", body = ErrorBody),
         (status = 503, description = "`billing_not_configured`", body = ErrorBody),
@@ -150,7 +161,9 @@ pub async fn upgrade(
     request_body = ChangePlanRequest,
     responses(
         (status = 200, description = "The subscription, `billing.pending_plan_id` set", body = SubscriptionResponse),
+        (status = 404, description = "`not_found`: no such plan", body = ErrorBody),
         (status = 409, description = "`no_paid_subscription` or `already_on_plan`", body = ErrorBody),
+        (status = 422, description = "`plan_not_available`", body = ErrorBody),
         (status = 503, description = "`billing_not_configured`", body = ErrorBody),
     ))]
 pub async fn downgrade(
@@ -263,8 +276,9 @@ pub async fn delete_payment_method(
     auth: AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let id = provider_id(&id, "pm_", "payment method")?;
     let customer = customer(&state, &auth).await?;
-    state.payments()?.detach_payment_method(&customer, &id).await?;
+    state.payments()?.detach_payment_method(&customer, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -283,11 +297,12 @@ pub async fn set_default_payment_method(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let payments = state.payments()?;
+    let id = provider_id(&id, "pm_", "payment method")?;
     let (sub, customer) =
         billing::ensure_customer(state.store.as_ref(), payments, &auth.org_id, &auth.user.id, state.now()).await?;
     // The paid subscription is charged to it too (its own payment method comes first).
     let subscription = sub.billing.provider_subscription_id.as_deref();
-    payments.set_default_payment_method(&customer, &id, subscription).await?;
+    payments.set_default_payment_method(&customer, id, subscription).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -327,7 +342,7 @@ pub async fn list_invoices(
     let query = InvoiceQuery {
         org_id: Some(auth.org_id),
         status: None,
-        cursor: q.cursor,
+        cursor: q.cursor.filter(|c| !c.is_empty()),
         limit: page_limit(q.limit, InvoiceQuery::PAGE)?,
     };
     let (data, next_cursor) = state.store.list_invoices(&query).await?;
@@ -354,8 +369,9 @@ pub async fn download_invoice(
     Path(id): Path<String>,
 ) -> Result<Json<InvoiceLink>, ApiError> {
     let payments = state.payments()?;
+    let id = provider_id(&id, "in_", "invoice")?;
     // Tenant isolation: only an invoice mirrored for the caller's organization.
-    let invoice = state.store.get_invoice(&id).await?.filter(|i| i.org_id == auth.org_id);
+    let invoice = state.store.get_invoice(id).await?.filter(|i| i.org_id == auth.org_id);
     let invoice = invoice.ok_or_else(|| ApiError::NotFound("invoice".into()))?;
     let url = payments.invoice_pdf_url(&invoice.id).await?;
     let url = url.ok_or_else(|| ApiError::NotFound("invoice PDF (the invoice is not finalized)".into()))?;

@@ -60,6 +60,16 @@ pub struct SubscriptionBilling {
     pub past_due_since: Option<DateTime<Utc>>,
 }
 
+/// Whether `raw` can be an id of the payment provider's with `prefix` (`pm_`, `in_`): the
+/// prefix then letters, digits and `_`, at most 255 characters. Anything else is no such
+/// object (404) before it reaches the provider, where it would not even make a valid URL.
+pub fn is_plausible_provider_id(raw: &str, prefix: &str) -> bool {
+    raw.len() <= 255
+        && raw
+            .strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+}
+
 /// A subscription's state at the provider, as `Payments` reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -233,6 +243,21 @@ pub struct InvoiceEstimate {
     pub amount_due: i64,
     pub currency: String,
     pub period_end: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_ids_are_a_prefix_and_word_characters() {
+        assert!(is_plausible_provider_id("pm_1NvXyZ2eZvKYlo2C", "pm_"));
+        assert!(is_plausible_provider_id("in_1_a", "in_"));
+        for bad in ["pm_", "in_1", "pm_\u{b6}\u{1}", "pm_a/b", "pm_a%2F", "pm_a b", "pm_a.b"] {
+            assert!(!is_plausible_provider_id(bad, "pm_"), "{bad:?}");
+        }
+        assert!(!is_plausible_provider_id(&format!("pm_{}", "a".repeat(253)), "pm_"));
+    }
 }
 
 /// Webhook signatures (`Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`).

@@ -23,8 +23,9 @@ pub mod user;
 pub use api_key::{ApiKey, ApiKeyStatus, KeyRejection, KeyRotation, KeySecret, NewApiKey, ParsedKey};
 pub use audit::{AuditEvent, AuditQuery};
 pub use billing::{
-    CheckoutSession, CompletedCheckout, Invoice, InvoiceEstimate, InvoiceQuery, InvoiceStatus, PaymentMethodSummary,
-    PlanBillingIds, ProviderSubscription, ProviderSubscriptionStatus, SubscriptionBilling, UsageReport,
+    is_plausible_provider_id, CheckoutSession, CompletedCheckout, Invoice, InvoiceEstimate, InvoiceQuery,
+    InvoiceStatus, PaymentMethodSummary, PlanBillingIds, ProviderSubscription, ProviderSubscriptionStatus,
+    SubscriptionBilling, UsageReport,
 };
 pub use clock::{fold_leap_second, Clock, ManualClock, SystemClock};
 pub use email::{Email, MailMessage};

@@ -199,6 +199,26 @@ async fn idempotency_key_replays_the_first_response() {
 }
 
 #[tokio::test]
+async fn an_idempotent_repeat_may_send_its_parameters_in_another_order() {
+    // A client serialising a map (metadata) may order the pairs differently each time.
+    let h = Harness::start().await;
+    let send = |form: &'static [(&'static str, &'static str)]| {
+        h.http
+            .post(format!("{}/v1/customers", h.base))
+            .bearer_auth(KEY)
+            .header("idempotency-key", "k-order")
+            .form(form)
+            .send()
+    };
+    let first: Value =
+        send(&[("metadata[org_id]", "org_1"), ("metadata[plan_id]", "plan_1")]).await.unwrap().json().await.unwrap();
+    let again = send(&[("metadata[plan_id]", "plan_1"), ("metadata[org_id]", "org_1")]).await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(first["id"], again["id"]);
+}
+
+#[tokio::test]
 async fn meter_events_deduplicate_by_identifier_and_summaries_add_up() {
     let h = Harness::start().await;
     let customer = h.customer(None).await;

@@ -38,7 +38,7 @@ fn luhn_ok(digits: &[u32]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn brand(number: &str) -> &'static str {

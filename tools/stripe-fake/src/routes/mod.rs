@@ -213,8 +213,17 @@ async fn idempotent(app: &App, key: String, req: Request, next: Next) -> Respons
     let Ok(bytes) = to_bytes(body, BODY_LIMIT).await else {
         return ApiError::invalid("Invalid request body").into_response();
     };
+    // The parameters as a set: a client may send the same ones in another order (a map's
+    // iteration order), which Stripe takes as the same request.
+    let mut pairs: Vec<&[u8]> = bytes.split(|&b| b == b'&').filter(|p| !p.is_empty()).collect();
+    pairs.sort_unstable();
     let fingerprint = hex::encode(Sha256::digest(
-        format!("{} {}\n", parts.method, parts.uri).as_bytes().iter().chain(bytes.iter()).copied().collect::<Vec<u8>>(),
+        format!("{} {}\n", parts.method, parts.uri)
+            .as_bytes()
+            .iter()
+            .chain(pairs.join(&b'&').iter())
+            .copied()
+            .collect::<Vec<u8>>(),
     ));
     {
         let mut keys = lock(&app.idempotency);
