@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
-# Starts the real `tollgate` binary on a free loopback port with a fresh data directory,
-# runs the README walk-through against it, checks first-start admin creation, and stops it.
+# Starts the Stripe fake and the real `tollgate` binary (billing through the fake) on free
+# loopback ports with a fresh data directory, runs the README walk-throughs against it (the
+# API, then billing), checks first-start admin creation, and stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tollgate-server.sh
-cargo build --locked -q -p tollgate-local --bin tollgate
+cargo build --locked -q -p tollgate-local --bin tollgate -p stripe-fake --bin stripe-fake
 data=$(mktemp -d)
 log="$data/server.log"
-pid=""
-cleanup() { [[ -z "$pid" ]] || { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }; rm -rf "$data"; }
+pid="" stripe_pid=""
+stop() { [[ -z "$1" ]] || { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }; }
+cleanup() { stop "$pid"; stop "$stripe_pid"; rm -rf "$data"; }
 trap cleanup EXIT
+start_stripe_fake "$data/stripe-fake.log"
 start_tollgate "$data" "$log"
 BASE="http://127.0.0.1:$port" scripts/walkthrough.sh
+BASE="http://127.0.0.1:$port" scripts/walkthrough-billing.sh
 # The admin from ADMIN_EMAIL/ADMIN_PASSWORD can log in on the admin route.
 curl -sS --fail-with-body -X POST "http://127.0.0.1:$port/api/admin/auth/login" -H 'Content-Type: application/json' \
   -d '{"email":"ops@example.com","password":"admin-pass-123"}' >/dev/null
 # Logs are JSON lines with a request id, and hold no secret.
 grep -q '"request_id":"req_' "$log" || { echo "no request ids in the JSON logs" >&2; cat "$log"; exit 1; }
-if grep -Eq 'sk_live_|admin-pass-123|correct-horse-42' "$log"; then echo "a secret reached the logs" >&2; exit 1; fi
+if grep -Eq 'sk_live_|sk_test_|whsec_|admin-pass-123|correct-horse-42' "$log"; then echo "a secret reached the logs" >&2; exit 1; fi
 # Graceful shutdown on SIGTERM.
-kill -TERM "$pid"; wait "$pid"; trap - EXIT; rm -rf "$data"
+kill -TERM "$pid"; wait "$pid"; stop "$stripe_pid"; trap - EXIT; rm -rf "$data"
 echo "end-to-end walk-through against the binary: OK"
