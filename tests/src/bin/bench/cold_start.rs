@@ -15,8 +15,19 @@ use tokio::sync::mpsc;
 use tollgate_tests::moto::MotoServer;
 
 /// Every Lambda binary in `template.yaml`, in the Makefile's order.
-pub const FUNCTIONS: [&str; 9] =
-    ["auth", "account", "api-keys", "public", "gateway", "usage-worker", "admin", "usage", "billing"];
+pub const FUNCTIONS: [&str; 11] = [
+    "auth",
+    "account",
+    "api-keys",
+    "public",
+    "gateway",
+    "usage-worker",
+    "admin",
+    "usage",
+    "billing",
+    "stripe-webhook",
+    "webhook-worker",
+];
 
 /// How long one start may take before it counts as a failure.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -76,7 +87,11 @@ async fn lambda_environment(moto: &MotoServer) -> Vec<(String, String)> {
     let secret = aws_sdk_secretsmanager::Client::new(&aws)
         .create_secret()
         .name("tollgate-bench")
-        .secret_string(format!(r#"{{"jwt_signing_key":"{}"}}"#, tollgate_domain::id::random_base62(48)))
+        // With Stripe's key, as a deployment that bills (a cold start only builds the client).
+        .secret_string(format!(
+            r#"{{"jwt_signing_key":"{}","stripe_secret_key":"sk_test_bench","stripe_webhook_secret":"whsec_bench"}}"#,
+            tollgate_domain::id::random_base62(48)
+        ))
         .send()
         .await
         .expect("create the secret on moto");
@@ -96,6 +111,7 @@ async fn lambda_environment(moto: &MotoServer) -> Vec<(String, String)> {
     };
     let usage = queue_url("bench-usage").await;
     let notifications = queue_url("bench-notifications").await;
+    let stripe_events = queue_url("bench-stripe-events").await;
     [
         ("AWS_ENDPOINT_URL", moto.endpoint()),
         ("AWS_REGION", "us-east-1".into()),
@@ -108,6 +124,7 @@ async fn lambda_environment(moto: &MotoServer) -> Vec<(String, String)> {
         ("RUST_LOG", "info".into()),
         ("USAGE_QUEUE_URL", usage),
         ("NOTIFICATIONS_QUEUE_URL", notifications),
+        ("STRIPE_EVENTS_QUEUE_URL", stripe_events),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
         ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench".into()),
