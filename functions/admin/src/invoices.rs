@@ -18,6 +18,9 @@ pub struct InvoiceFilter {
     pub org_id: Option<String>,
     /// Only invoices in this state.
     pub status: Option<InvoiceStatus>,
+    /// Only invoices created in this month (`YYYY-MM`, UTC).
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
+    pub period: Option<String>,
     /// Page size, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
@@ -33,12 +36,18 @@ pub struct AdminInvoicePage {
     pub next_cursor: Option<String>,
 }
 
+/// A `YYYY-MM` query parameter (400 `bad_request` otherwise).
+fn period(raw: &str) -> Result<Period, ApiError> {
+    Period::from_key(&PeriodKey::from_string(raw.trim()))
+        .ok_or_else(|| ApiError::BadRequest("period must be YYYY-MM".into()))
+}
+
 /// Every organization's invoices (mirrored from the payment provider), newest first.
 #[utoipa::path(get, path = "/api/admin/billing/invoices", operation_id = "admin_list_invoices", tag = "admin", security(("bearer" = [])),
     params(InvoiceFilter),
     responses(
         (status = 200, description = "One page of invoices", body = AdminInvoicePage),
-        (status = 400, description = "`bad_request`: a malformed limit, status or cursor", body = ErrorBody),
+        (status = 400, description = "`bad_request`: a malformed limit, status, period or cursor", body = ErrorBody),
     ))]
 pub async fn list_invoices(
     State(state): State<AppState>,
@@ -48,6 +57,7 @@ pub async fn list_invoices(
     let query = InvoiceQuery {
         org_id: f.org_id.map(Id::from_string),
         status: f.status,
+        created_in: f.period.as_deref().map(period).transpose()?,
         cursor: f.cursor.filter(|c| !c.is_empty()),
         limit: page_limit(f.limit, InvoiceQuery::PAGE)?,
     };
@@ -188,8 +198,7 @@ pub async fn reconciliation(
 ) -> Result<Json<Reconciliation>, ApiError> {
     let payments = state.payments()?;
     let period = match q.period {
-        Some(raw) => Period::from_key(&PeriodKey::from_string(raw.trim()))
-            .ok_or_else(|| ApiError::BadRequest("period must be YYYY-MM".into()))?,
+        Some(raw) => period(&raw)?,
         None => Period::containing(state.now()),
     };
     let data = tollgate_app::billing::reconcile(state.store.as_ref(), payments, &period).await?;

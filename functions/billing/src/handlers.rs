@@ -342,6 +342,7 @@ pub async fn list_invoices(
     let query = InvoiceQuery {
         org_id: Some(auth.org_id),
         status: None,
+        created_in: None,
         cursor: q.cursor.filter(|c| !c.is_empty()),
         limit: page_limit(q.limit, InvoiceQuery::PAGE)?,
     };

@@ -192,6 +192,8 @@ pub struct InvoiceQuery {
     /// Only this organization's (every organization's when `None`: admin).
     pub org_id: Option<Id>,
     pub status: Option<InvoiceStatus>,
+    /// Only invoices created in this period (`created_at` in `[start, end)`).
+    pub created_in: Option<crate::Period>,
     /// Opaque cursor from the previous page.
     pub cursor: Option<String>,
     pub limit: u32,

@@ -4,7 +4,7 @@
 use crate::{now_ms, unique, SharedStore};
 use chrono::{DateTime, Duration, Utc};
 use tollgate_domain::id::prefix;
-use tollgate_domain::{Id, Invoice, InvoiceQuery, InvoiceStatus, PeriodKey, StoreError, UsageReport};
+use tollgate_domain::{Id, Invoice, InvoiceQuery, InvoiceStatus, Period, PeriodKey, StoreError, UsageReport};
 
 /// A new open invoice of `org_id` created at `at` (not stored yet).
 pub fn new_invoice(org_id: &Id, at: DateTime<Utc>) -> Invoice {
@@ -26,7 +26,7 @@ pub fn new_invoice(org_id: &Id, at: DateTime<Utc>) -> Invoice {
 }
 
 fn query(org_id: Option<&Id>, status: Option<InvoiceStatus>, cursor: Option<String>, limit: u32) -> InvoiceQuery {
-    InvoiceQuery { org_id: org_id.cloned(), status, cursor, limit }
+    InvoiceQuery { org_id: org_id.cloned(), status, created_in: None, cursor, limit }
 }
 
 pub async fn invoices_upsert_never_moves_backwards(store: &SharedStore) {
@@ -99,6 +99,23 @@ pub async fn invoices_list_newest_first_by_org_and_status_with_a_cursor(store: &
     );
     let (everyone, _) = store.list_invoices(&query(None, None, None, 1000)).await.unwrap();
     assert!(everyone.contains(&theirs) && everyone.contains(&expected[0]), "without an org: every organization's");
+
+    // The creation period: this month's, and none of an earlier month's.
+    let month = Period::containing(now + Duration::seconds(2));
+    let in_month = |org: Option<&Id>, period: &Period, limit| InvoiceQuery {
+        created_in: Some(period.clone()),
+        ..query(org, None, None, limit)
+    };
+    let (this_month, _) = store.list_invoices(&in_month(Some(&org1), &month, 100)).await.unwrap();
+    let expected_month: Vec<_> =
+        expected.iter().filter(|i| i.created_at >= month.start && i.created_at < month.end).cloned().collect();
+    assert_eq!(this_month, expected_month, "the period filter");
+    let earlier = Period::containing(month.start - Duration::days(40));
+    assert!(store.list_invoices(&in_month(Some(&org1), &earlier, 100)).await.unwrap().0.is_empty());
+    let (paged, next) = store.list_invoices(&in_month(None, &month, 1)).await.unwrap();
+    assert_eq!(paged.len(), 1);
+    let (rest, _) = store.list_invoices(&InvoiceQuery { cursor: next, ..in_month(None, &month, 1000) }).await.unwrap();
+    assert!(!rest.contains(&paged[0]), "the cursor and the period together");
 
     assert!(
         matches!(

@@ -75,26 +75,33 @@ fn decode_invoice(item: &Item) -> Result<Invoice, StoreError> {
 }
 
 impl DynamoStore {
-    /// Up to `want` invoices of one listing, newest first, with sort key below `before`:
-    /// `key_condition` selects the listing (`:pk`, `:lo`, `:hi` are set here).
-    #[allow(clippy::too_many_arguments)]
+    /// Up to `want` invoices of one listing, newest first, with sort key below `before`,
+    /// matching the query's status and creation period: `(pk_attr, sk_attr) = pk` selects
+    /// the listing, on `index` or the table.
     async fn invoice_listing(
         &self,
         index: Option<&str>,
         (pk_attr, sk_attr): (&str, &str),
         pk: String,
-        prefix: &str,
+        query: &InvoiceQuery,
         before: Option<&str>,
-        status: Option<InvoiceStatus>,
         want: usize,
     ) -> Result<Vec<Invoice>, StoreError> {
-        // BETWEEN is inclusive: the entry at the cursor itself is skipped below.
-        let lo = prefix.to_string();
-        let hi = match before {
-            Some(c) => format!("{prefix}{c}"),
+        let (status, prefix) = (query.status, ORG_INVOICE_PREFIX);
+        // `<prefix><created>#<id>` sorts by creation time (fixed-width times): the period
+        // and the cursor are a key range. BETWEEN is inclusive: the entry at the cursor
+        // itself is skipped below; no key equals `<prefix><end>` (keys go on with `#<id>`).
+        let lo = format!("{prefix}{}", query.created_in.as_ref().map(|p| time_str(p.start)).unwrap_or_default());
+        let bounds = [
+            before.map(|c| format!("{prefix}{c}")),
+            query.created_in.as_ref().map(|p| format!("{prefix}{}", time_str(p.end))),
             // Every key of the listing is below the prefix followed by U+FFFF.
-            None => format!("{prefix}\u{ffff}"),
-        };
+            Some(format!("{prefix}\u{ffff}")),
+        ];
+        let hi = bounds.into_iter().flatten().min().expect("one bound at least");
+        if lo >= hi {
+            return Ok(Vec::new());
+        }
         let mut p = Params::new()
             .name("#pk", pk_attr)
             .name("#sk", sk_attr)
@@ -168,29 +175,10 @@ impl InvoiceRepository for DynamoStore {
         let before = query.cursor.as_deref().map(check_cursor).transpose()?;
         // One more than the page: whether it exists says if there is a next page.
         let mut invoices = match &query.org_id {
-            Some(org) => {
-                self.invoice_listing(
-                    None,
-                    ("PK", "SK"),
-                    org_pk(org),
-                    ORG_INVOICE_PREFIX,
-                    before,
-                    query.status,
-                    limit + 1,
-                )
-                .await?
-            }
+            Some(org) => self.invoice_listing(None, ("PK", "SK"), org_pk(org), query, before, limit + 1).await?,
             None => {
-                self.invoice_listing(
-                    Some(GSI1),
-                    ("GSI1PK", GSI1SK),
-                    INVOICES_GSI_PK.to_string(),
-                    ORG_INVOICE_PREFIX,
-                    before,
-                    query.status,
-                    limit + 1,
-                )
-                .await?
+                let all = INVOICES_GSI_PK.to_string();
+                self.invoice_listing(Some(GSI1), ("GSI1PK", GSI1SK), all, query, before, limit + 1).await?
             }
         };
         let next = if invoices.len() > limit {

@@ -88,16 +88,18 @@ impl InvoiceRepository for SqliteStore {
         let after = query.cursor.as_deref().map(decode_time_id_cursor).transpose()?;
         let org_id = query.org_id.as_ref().map(|i| i.as_str().to_string());
         let status = query.status.map(|s| s.as_str());
+        let (from, to) = query.created_in.as_ref().map_or((None, None), |p| (Some(ms(p.start)), Some(ms(p.end))));
         self.call(move |c| {
             let (before_ts, before_id) = after.map_or((None, None), |(t, id)| (Some(t), Some(id)));
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {INVOICE_COLS} FROM invoices WHERE (?1 IS NULL OR org_id = ?1) \
                  AND (?2 IS NULL OR status = ?2) \
                  AND (?3 IS NULL OR created_at < ?3 OR (created_at = ?3 AND id < ?4)) \
+                 AND (?6 IS NULL OR created_at >= ?6) AND (?7 IS NULL OR created_at < ?7) \
                  ORDER BY created_at DESC, id DESC LIMIT ?5"
             ))?;
             let page = stmt
-                .query_map(params![org_id, status, before_ts, before_id, i64::from(limit)], invoice_from_row)?
+                .query_map(params![org_id, status, before_ts, before_id, i64::from(limit), from, to], invoice_from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let next = if page.len() == limit as usize {
                 page.last().map(|i| time_id_cursor(i.created_at, &i.id))
