@@ -301,8 +301,11 @@ pub(crate) fn one_off_invoice(
         .currency(currency(currency_code))
         .description(description)
         .metadata(ids.clone());
+    // In the item's currency: Stripe includes only pending items of the invoice's currency,
+    // which is otherwise the customer's.
     let invoice = CreateInvoice::new()
         .customer(customer_id)
+        .currency(currency(currency_code))
         .description(description)
         .metadata(ids)
         .pending_invoice_items_behavior(CreateInvoicePendingInvoiceItemsBehavior::Include)
@@ -636,6 +639,7 @@ mod tests {
             &form(&invoice.request),
             &[
                 ("customer", "cus_1"),
+                ("currency", "usd"),
                 ("metadata[org_id]", "org_abc"),
                 ("pending_invoice_items_behavior", "include"),
                 ("auto_advance", "true"),

@@ -3,6 +3,7 @@
 //! signed webhooks into `POST /api/stripe/webhook`, the webhook worker, and the gateway's
 //! limits after each step. One test binary, so the workspace links it once.
 
+mod admin;
 mod fixtures;
 mod flow;
 mod metered;
