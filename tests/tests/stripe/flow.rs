@@ -130,6 +130,18 @@ async fn a_failed_renewal_is_past_due_then_free_limits_after_the_grace_then_rest
     b.app.clock.advance(Duration::days(8));
     assert_eq!(b.quota_limit(&key).await, PRO, "restored: Pro, whatever the date");
 
+    // An id that cannot be a card's is no card (it never reaches Stripe as a broken URL).
+    for bad in ["pm_%C2%B6%01", "pm_a%2Fb", "card_1", "pm_"] {
+        let r =
+            b.app.call(Method::DELETE, &format!("/api/user/billing/payment-methods/{bad}"), None, Some(&token)).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{bad}: {:?}", r.body);
+        let r = b
+            .app
+            .call(Method::POST, &format!("/api/user/billing/payment-methods/{bad}/default"), None, Some(&token))
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{bad}: {:?}", r.body);
+    }
+
     // The failing card can be removed; another customer's card cannot.
     let r = b
         .app
