@@ -73,3 +73,46 @@ async fn a_one_off_invoice_marked_paid_out_of_band_and_listed() {
     let r = b.app.call(Method::GET, "/api/admin/billing/invoices", None, Some(&token)).await;
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "admin_required"));
 }
+
+#[tokio::test]
+async fn a_plan_saved_by_an_admin_is_synced_to_stripe_and_archived_with_it() {
+    let b = Billed::start().await;
+    let admin = b.app.admin_token().await;
+    let plan = json!({"name": "Team", "price": 1_500, "monthly_limit": 20_000, "rate_limit": 300});
+    let r = b.app.call(Method::POST, "/api/admin/plans", Some(plan), Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let ids = r.body["billing"].clone();
+    let (product, price) = (ids["product_id"].as_str().unwrap(), ids["base_price_id"].as_str().unwrap().to_string());
+    let stripe_price = b.stripe_get(&format!("/v1/prices/{price}")).await;
+    assert_eq!((stripe_price["unit_amount"].as_i64(), stripe_price["active"].as_bool()), (Some(1_500), Some(true)));
+    assert_eq!(stripe_price["recurring"]["interval"], "month");
+    assert!(ids["meter_id"].is_null(), "a subscription plan has no meter");
+
+    // A new price: Stripe's prices are immutable, so a new one replaces the old, archived.
+    let r =
+        b.app.call(Method::PUT, &format!("/api/admin/plans/{id}"), Some(json!({"price": 1_900})), Some(&admin)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let new_price = r.body["billing"]["base_price_id"].as_str().unwrap().to_string();
+    assert_ne!(new_price, price);
+    assert_eq!(r.body["billing"]["product_id"], product, "the same product");
+    assert_eq!(b.stripe_get(&format!("/v1/prices/{price}")).await["active"], false);
+    assert_eq!(b.stripe_get(&format!("/v1/prices/{new_price}")).await["unit_amount"], 1_900);
+    // A change that is not the price keeps it.
+    let r = b
+        .app
+        .call(Method::PUT, &format!("/api/admin/plans/{id}"), Some(json!({"rate_limit": 600})), Some(&admin))
+        .await;
+    assert_eq!(r.body["billing"]["base_price_id"], new_price.as_str());
+
+    // Archived: its price and product too; the public price list drops it.
+    let r = b
+        .app
+        .call(Method::PUT, &format!("/api/admin/plans/{id}"), Some(json!({"status": "archived"})), Some(&admin))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(b.stripe_get(&format!("/v1/prices/{new_price}")).await["active"], false);
+    assert_eq!(b.stripe_get(&format!("/v1/products/{product}")).await["active"], false);
+    let plans = b.app.call(Method::GET, "/api/plans", None, None).await;
+    assert!(plans.body["data"].as_array().unwrap().iter().all(|p| p["id"] != id.as_str()));
+}

@@ -161,6 +161,11 @@ impl Billed {
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
     }
 
+    /// A GET on the fake's API.
+    pub async fn stripe_get(&self, path: &str) -> Value {
+        self.http.get(format!("{}{path}", self.stripe)).bearer_auth(KEY).send().await.unwrap().json().await.unwrap()
+    }
+
     /// A POST on the fake's API.
     pub async fn stripe_post(&self, path: &str, form: &[(&str, &str)]) -> Value {
         self.http
