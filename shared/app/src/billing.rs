@@ -7,14 +7,15 @@
 //!   which webhooks arrive does not matter, since each applies the latest state.
 //! - A downgrade takes effect at the end of the paid period: the provider's subscription
 //!   moves to the cheaper prices at once without proration (so the next invoice is the
-//!   cheaper one) while our plan stays until the provider's period rolls over.
+//!   cheaper one) and records the plan paid for and until when (`PlanHold`, in its
+//!   metadata); our plan follows the hold until the provider's period rolls over.
 //! - Money is integer minor units with a currency, as the plans hold it.
 
 use crate::{current_subscription, AppError, BillingRefusal};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tollgate_domain::{
-    AuditEvent, BillingType, Id, Payments, Plan, PlanBillingIds, PlanStatus, ProviderSubscription,
+    AuditEvent, BillingType, Id, Payments, Plan, PlanBillingIds, PlanHold, PlanStatus, ProviderSubscription,
     ProviderSubscriptionStatus, Store, Subscription, SubscriptionCheckout, SubscriptionStatus, FREE_PLAN_ID,
 };
 
@@ -142,7 +143,7 @@ pub async fn upgrade(
     let (plan, prices) = purchasable_plan(store, payments, plan_id).await?;
     let (_, customer) = ensure_customer(store, payments, org_id, user_id, now).await?;
     if let Some(provider_id) = &current.billing.provider_subscription_id {
-        let remote = payments.change_subscription_plan(provider_id, &plan.id, &prices, true).await?;
+        let remote = payments.change_subscription_plan(provider_id, &plan.id, &prices, true, None).await?;
         let sub = apply_provider_subscription(store, &remote, now).await?;
         return Ok(UpgradeOutcome::Changed(sub));
     }
@@ -190,11 +191,10 @@ pub async fn downgrade(
         return set_cancel_at_period_end(store, payments, org_id, true, now).await;
     }
     let (plan, prices) = purchasable_plan(store, payments, plan_id).await?;
-    let remote = payments.change_subscription_plan(&provider_id, &plan.id, &prices, false).await?;
-    let mut sub = current_subscription(store, org_id, now).await?.0;
-    sub.billing.pending_plan_id = Some(plan.id.clone());
-    sub.updated_at = now;
-    store.update_subscription(&sub).await?;
+    // The plan paid for stays until the period's end, recorded on Stripe's subscription.
+    let until = current.billing.current_period_end.unwrap_or(now);
+    let hold = PlanHold { plan_id: current.plan_id.clone(), until };
+    let remote = payments.change_subscription_plan(&provider_id, &plan.id, &prices, false, Some(&hold)).await?;
     apply_provider_subscription(store, &remote, now).await
 }
 
@@ -254,16 +254,17 @@ pub async fn apply_provider_subscription(
                     remote.id, remote.price_ids
                 ))
             })?;
-            // A new period has begun once the provider's start reaches the end we knew.
-            let period_rolled = sub.billing.current_period_end.is_none_or(|end| remote.current_period_start >= end);
-            let pending_applies = sub.billing.pending_plan_id.as_ref() == Some(&plan.id);
-            if pending_applies && !period_rolled && ours == Some(remote.id.as_str()) {
-                // A downgrade waiting for the period's end: keep the plan paid for.
-            } else {
-                // The period rolled over (the downgrade is due), or another change (an
-                // upgrade) replaced the pending one.
-                sub.plan_id = plan.id.clone();
-                sub.billing.pending_plan_id = None;
+            // A downgrade waiting for the period's end (on the provider's subscription, so
+            // no event order can apply it early): the plan paid for until then.
+            match remote.hold.as_ref().filter(|h| remote.current_period_start < h.until) {
+                Some(hold) => {
+                    sub.plan_id = hold.plan_id.clone();
+                    sub.billing.pending_plan_id = Some(plan.id.clone());
+                }
+                None => {
+                    sub.plan_id = plan.id.clone();
+                    sub.billing.pending_plan_id = None;
+                }
             }
             let past_due = matches!(remote.status, P::PastDue | P::Unpaid);
             sub.status = if past_due { SubscriptionStatus::PastDue } else { SubscriptionStatus::Active };

@@ -84,6 +84,15 @@ pub enum ProviderSubscriptionStatus {
     Paused,
 }
 
+/// A downgrade waiting for the end of the paid period, kept on the provider's subscription
+/// itself (its metadata), so every reader of the subscription sees it and no webhook, in any
+/// order, can apply the cheaper plan early: the plan paid for, kept until `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanHold {
+    pub plan_id: Id,
+    pub until: DateTime<Utc>,
+}
+
 /// A subscription at the provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderSubscription {
@@ -97,6 +106,8 @@ pub struct ProviderSubscription {
     pub cancel_at_period_end: bool,
     /// Our organization id, from the metadata we set when creating it.
     pub org_id: Option<Id>,
+    /// A downgrade waiting for the period's end (see [`PlanHold`]).
+    pub hold: Option<PlanHold>,
 }
 
 /// A hosted page the user is sent to (Checkout).

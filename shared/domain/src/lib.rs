@@ -24,7 +24,7 @@ pub use api_key::{ApiKey, ApiKeyStatus, KeyRejection, KeyRotation, KeySecret, Ne
 pub use audit::{AuditEvent, AuditQuery};
 pub use billing::{
     is_plausible_provider_id, CheckoutSession, CompletedCheckout, Invoice, InvoiceEstimate, InvoiceQuery,
-    InvoiceStatus, PaymentMethodSummary, PlanBillingIds, ProviderSubscription, ProviderSubscriptionStatus,
+    InvoiceStatus, PaymentMethodSummary, PlanBillingIds, PlanHold, ProviderSubscription, ProviderSubscriptionStatus,
     SubscriptionBilling, UsageReport,
 };
 pub use clock::{fold_leap_second, Clock, ManualClock, SystemClock};

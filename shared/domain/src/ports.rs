@@ -12,7 +12,7 @@
 
 use crate::billing::{
     CheckoutSession, CompletedCheckout, Invoice, InvoiceEstimate, InvoiceQuery, PaymentMethodSummary, PlanBillingIds,
-    ProviderSubscription, UsageReport,
+    PlanHold, ProviderSubscription, UsageReport,
 };
 use crate::{
     ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, KeyRotation,
@@ -556,14 +556,17 @@ pub trait Payments: Send + Sync {
         prices: &PlanBillingIds,
     ) -> Result<ProviderSubscription, PaymentsError>;
 
-    /// Moves the subscription to the plan's prices: at once with proration (`prorate`), or
-    /// without proration (a downgrade that takes effect at the next period).
+    /// Moves the subscription to the plan's prices: at once with proration (`prorate`, an
+    /// upgrade), or without (a downgrade: the next period is billed at the new prices).
+    /// `hold` is stored on the subscription (a downgrade keeps the plan paid for until the
+    /// period's end); any change without one clears it.
     async fn change_subscription_plan(
         &self,
         id: &str,
         plan_id: &Id,
         prices: &PlanBillingIds,
         prorate: bool,
+        hold: Option<&PlanHold>,
     ) -> Result<ProviderSubscription, PaymentsError>;
 
     /// Sets or clears cancellation at the end of the current period.

@@ -7,7 +7,7 @@ use stripe_shared::{
 };
 use stripe_types::{Expandable, Object};
 use tollgate_domain::{
-    CompletedCheckout, Id, Invoice, InvoiceEstimate, InvoiceStatus, PaymentMethodSummary, PaymentsError,
+    CompletedCheckout, Id, Invoice, InvoiceEstimate, InvoiceStatus, PaymentMethodSummary, PaymentsError, PlanHold,
     ProviderSubscription, ProviderSubscriptionStatus,
 };
 
@@ -15,6 +15,10 @@ use tollgate_domain::{
 pub(crate) const ORG_ID: &str = "org_id";
 /// The metadata key that holds our plan id (products, prices, subscriptions).
 pub(crate) const PLAN_ID: &str = "plan_id";
+/// The metadata keys of a subscription's `PlanHold`: the plan paid for, and until when (unix
+/// seconds).
+pub(crate) const HELD_PLAN_ID: &str = "held_plan_id";
+pub(crate) const HELD_UNTIL: &str = "held_until";
 
 /// An object Stripe sent that we cannot represent (a status newer than our types, a time out
 /// of range): the provider's fault, not the request's.
@@ -36,6 +40,15 @@ where
 
 fn org_id(metadata: Option<&std::collections::HashMap<String, String>>) -> Option<Id> {
     metadata.and_then(|m| m.get(ORG_ID)).filter(|v| !v.is_empty()).map(Id::from_string)
+}
+
+/// A subscription's downgrade waiting for the period's end, from its metadata (both keys set
+/// and readable, else none).
+pub(crate) fn hold(metadata: Option<&std::collections::HashMap<String, String>>) -> Option<PlanHold> {
+    let m = metadata?;
+    let plan_id = m.get(HELD_PLAN_ID).filter(|v| !v.is_empty())?;
+    let until = m.get(HELD_UNTIL)?.parse::<i64>().ok()?;
+    Some(PlanHold { plan_id: Id::from_string(plan_id), until: time(until).ok()? })
 }
 
 pub(crate) fn subscription_status(status: &SubscriptionStatus) -> Result<ProviderSubscriptionStatus, PaymentsError> {
@@ -69,6 +82,7 @@ pub(crate) fn subscription(sub: &Subscription) -> Result<ProviderSubscription, P
         current_period_end: time(end)?,
         cancel_at_period_end: sub.cancel_at_period_end,
         org_id: org_id(Some(&sub.metadata)),
+        hold: hold(Some(&sub.metadata)),
     })
 }
 
@@ -287,6 +301,7 @@ mod tests {
                 current_period_end: time(1_769_990_400).unwrap(),
                 cancel_at_period_end: true,
                 org_id: Some(Id::from_string("org_abc")),
+                hold: None,
             }
         );
     }

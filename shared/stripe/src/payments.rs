@@ -25,7 +25,7 @@ use stripe_product::product::UpdateProduct;
 use stripe_shared::{ApiErrorsCode, Customer, Invoice as StripeInvoice, InvoiceStatus as StripeInvoiceStatus};
 use tollgate_domain::{
     BillingType, CheckoutSession, CompletedCheckout, Id, Invoice, InvoiceEstimate, PaymentMethodSummary, Payments,
-    PaymentsError, Plan, PlanBillingIds, PlanStatus, ProviderSubscription, SubscriptionCheckout,
+    PaymentsError, Plan, PlanBillingIds, PlanHold, PlanStatus, ProviderSubscription, SubscriptionCheckout,
 };
 
 /// How long one attempt may take (the client has no limit of its own).
@@ -419,12 +419,15 @@ impl Payments for StripePayments {
         plan_id: &Id,
         prices: &PlanBillingIds,
         prorate: bool,
+        hold: Option<&PlanHold>,
     ) -> Result<ProviderSubscription, PaymentsError> {
         let sub = self.read(&RetrieveSubscription::new(id), "subscription").await?;
         let current: Vec<(String, String)> =
             sub.items.data.iter().map(|i| (i.id.as_str().to_owned(), i.price.id.as_str().to_owned())).collect();
         let current_plan = sub.metadata.get(map::PLAN_ID).map(String::as_str);
-        match requests::change_subscription_plan(id, &current, current_plan, plan_id, prices, prorate) {
+        let current_hold = map::hold(Some(&sub.metadata));
+        let change = requests::PlanChange { plan_id, prices, prorate, hold, current_hold: current_hold.as_ref() };
+        match requests::change_subscription_plan(id, &current, current_plan, &change) {
             None => map::subscription(&sub),
             Some(update) => map::subscription(&self.change(&update, "subscription").await?),
         }

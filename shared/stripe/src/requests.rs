@@ -2,7 +2,7 @@
 //! each one posts) together with their idempotency keys.
 
 use crate::keys::{key, minute, short_hash};
-use crate::map::{ORG_ID, PLAN_ID};
+use crate::map::{self, ORG_ID, PLAN_ID};
 use std::collections::HashMap;
 use std::str::FromStr;
 use stripe_billing::billing_meter::{
@@ -28,7 +28,7 @@ use stripe_product::product::CreateProduct;
 use stripe_shared::CheckoutSessionMode;
 use stripe_types::Currency;
 use tollgate_domain::plan::OVERAGE_UNIT;
-use tollgate_domain::{Id, PaymentsError, Plan, PlanBillingIds, SubscriptionCheckout};
+use tollgate_domain::{Id, PaymentsError, Plan, PlanBillingIds, PlanHold, SubscriptionCheckout};
 
 /// The payload keys of the meter's events: the customer and the value.
 pub(crate) const CUSTOMER_KEY: &str = "stripe_customer_id";
@@ -237,14 +237,23 @@ pub(crate) fn create_subscription(
 /// there stays, so a repeated change sends no item). With `prorate` the difference is invoiced
 /// and charged at once, and the change is refused if that payment fails; without, nothing is
 /// prorated (a downgrade at the period's end). `None`: nothing to change.
+/// A plan change: the target plan and its prices, with proration or not, and the hold to
+/// store (`None` clears one that `current_hold` shows).
+pub(crate) struct PlanChange<'a> {
+    pub plan_id: &'a Id,
+    pub prices: &'a PlanBillingIds,
+    pub prorate: bool,
+    pub hold: Option<&'a PlanHold>,
+    pub current_hold: Option<&'a PlanHold>,
+}
+
 pub(crate) fn change_subscription_plan(
     id: &str,
     current: &[(String, String)],
     current_plan_id: Option<&str>,
-    plan_id: &Id,
-    prices: &PlanBillingIds,
-    prorate: bool,
+    change: &PlanChange<'_>,
 ) -> Option<UpdateSubscription> {
+    let PlanChange { plan_id, prices, prorate, hold, current_hold } = *change;
     let wanted: Vec<&str> = prices.price_ids().collect();
     let mut items: Vec<UpdateSubscriptionItems> = current
         .iter()
@@ -267,10 +276,14 @@ pub(crate) fn change_subscription_plan(
         }
         items.push(item);
     }
-    if items.is_empty() && current_plan_id == Some(plan_id.as_str()) {
+    if items.is_empty() && current_plan_id == Some(plan_id.as_str()) && hold == current_hold {
         return None;
     }
-    let mut request = UpdateSubscription::new(id).metadata(metadata(&[(PLAN_ID, plan_id.as_str())]));
+    // An empty value removes a metadata key at Stripe.
+    let until = hold.map(|h| h.until.timestamp().to_string()).unwrap_or_default();
+    let held = hold.map(|h| h.plan_id.as_str()).unwrap_or_default();
+    let ids = metadata(&[(PLAN_ID, plan_id.as_str()), (map::HELD_PLAN_ID, held), (map::HELD_UNTIL, &until)]);
+    let mut request = UpdateSubscription::new(id).metadata(ids);
     if !items.is_empty() {
         request = request.items(items);
         request = if prorate {
@@ -589,7 +602,9 @@ mod tests {
             vec![("si_base".to_string(), "price_old_base".to_string()), ("si_m".into(), "price_metered".into())];
         let prices = checkout_request().prices;
         let plan_id = Id::from_string("plan_growth");
-        let request = change_subscription_plan("sub_1", &current, Some("plan_old"), &plan_id, &prices, true).unwrap();
+        let change =
+            |prorate, hold| PlanChange { plan_id: &plan_id, prices: &prices, prorate, hold, current_hold: None };
+        let request = change_subscription_plan("sub_1", &current, Some("plan_old"), &change(true, None)).unwrap();
         assert_eq!(path(&request), "/subscriptions/sub_1");
         let form = form(&request);
         assert_form(
@@ -602,21 +617,39 @@ mod tests {
                 ("proration_behavior", "always_invoice"),
                 ("payment_behavior", "error_if_incomplete"),
                 ("metadata[plan_id]", "plan_growth"),
+                // No hold: any earlier one is removed (an empty value unsets a key).
+                ("metadata[held_plan_id]", ""),
+                ("metadata[held_until]", ""),
             ],
         );
         assert_eq!(form.iter().filter(|(k, _)| k.starts_with("items[")).count(), 4, "{form:?}");
 
+        // A downgrade keeps the plan paid for until the period's end, on the subscription.
+        let hold = PlanHold {
+            plan_id: Id::from_string("plan_old"),
+            until: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        };
         let downgrade =
-            change_subscription_plan("sub_1", &current, Some("plan_old"), &plan_id, &prices, false).unwrap();
-        assert_form(&super::tests::form(&downgrade), &[("proration_behavior", "none")]);
+            change_subscription_plan("sub_1", &current, Some("plan_old"), &change(false, Some(&hold))).unwrap();
+        assert_form(
+            &super::tests::form(&downgrade),
+            &[
+                ("proration_behavior", "none"),
+                ("metadata[held_plan_id]", "plan_old"),
+                ("metadata[held_until]", "1800000000"),
+            ],
+        );
 
         // Already there: nothing to send.
         let done = vec![("si_b".to_string(), "price_base".to_string()), ("si_m".into(), "price_metered".into())];
-        assert!(change_subscription_plan("sub_1", &done, Some("plan_growth"), &plan_id, &prices, true).is_none());
+        assert!(change_subscription_plan("sub_1", &done, Some("plan_growth"), &change(true, None)).is_none());
         // Same prices, another plan id: only the metadata.
-        let relabel = change_subscription_plan("sub_1", &done, Some("plan_old"), &plan_id, &prices, true).unwrap();
+        let relabel = change_subscription_plan("sub_1", &done, Some("plan_old"), &change(true, None)).unwrap();
         let relabel = super::tests::form(&relabel);
         assert!(!relabel.iter().any(|(k, _)| k.starts_with("items") || k == "proration_behavior"), "{relabel:?}");
+        // Same prices and plan, a hold to clear: the metadata.
+        let cleared = PlanChange { current_hold: Some(&hold), ..change(true, None) };
+        assert!(change_subscription_plan("sub_1", &done, Some("plan_growth"), &cleared).is_some());
     }
 
     #[test]

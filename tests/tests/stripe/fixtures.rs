@@ -132,3 +132,33 @@ async fn subscription_updated_before_created_ends_in_stripes_state() {
     assert_eq!(sub["subscription"]["cancel_at_period_end"], true, "Stripe's latest state, not the events' bodies");
     assert_eq!(sub["plan"]["id"], "plan_pro");
 }
+
+#[tokio::test]
+async fn a_downgrade_waits_for_the_period_end_whatever_our_stored_state_says() {
+    // The downgrade's own webhook may be applied between Stripe's change and any write of
+    // ours, from a read made before it: our stored state cannot be what keeps the plan paid
+    // for. Stripe's subscription holds it, so even a subscription record that lost the
+    // pending downgrade keeps Business when the event comes.
+    let b = Billed::start().await;
+    let (token, _) = b.consumer("downgrade@example.com").await;
+    let up = b.post_ok(&token, "/api/user/subscription/upgrade", Some(json!({"plan_id": "plan_business"}))).await;
+    b.pay(up["checkout_url"].as_str().unwrap(), "4242424242424242").await;
+    let sub = b.until(&token, "Business", |s| s["plan"]["id"] == "plan_business").await;
+    let sub_id = sub["subscription"]["billing"]["provider_subscription_id"].as_str().unwrap().to_string();
+    b.post_ok(&token, "/api/user/subscription/downgrade", Some(json!({"plan_id": "plan_pro"}))).await;
+    drained(&b).await;
+    // Our record loses the pending downgrade (a stale write), then the event arrives.
+    let store = b.app.state.store.as_ref();
+    let org = Id::from_string(sub["subscription"]["org_id"].as_str().unwrap());
+    let mut stored = store.subscription_of_org(&org).await.unwrap().unwrap();
+    stored.billing.pending_plan_id = None;
+    store.update_subscription(&stored).await.unwrap();
+    let mut event = fixture("customer.subscription.updated");
+    event["id"] = json!(format!("evt_late_{}", tollgate_domain::id::random_base62(8)));
+    event["data"]["object"]["id"] = json!(sub_id);
+    assert_eq!(deliver(&b, &event).await, StatusCode::OK);
+    drained(&b).await;
+    let sub = b.subscription(&token).await;
+    assert_eq!(sub["plan"]["id"], "plan_business", "paid until the period's end");
+    assert_eq!(sub["subscription"]["billing"]["pending_plan_id"], "plan_pro");
+}
