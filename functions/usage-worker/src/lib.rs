@@ -49,7 +49,8 @@ pub async fn process_batch(
     failed
 }
 
-/// The organizations and periods a batch recorded events of (for the metered report).
+/// The organizations with a paid subscription at the provider and the periods a batch
+/// recorded events of (for the metered report; the others have nothing to report).
 type Touched = BTreeSet<(Id, tollgate_domain::PeriodKey)>;
 
 /// (recorded, duplicates, failed message ids, organizations and periods with new events):
@@ -61,7 +62,7 @@ async fn record_all(
     now: DateTime<Utc>,
 ) -> (usize, usize, Vec<String>, Touched) {
     let mut failed = Vec::new();
-    let mut retention: HashMap<Id, Option<u32>> = HashMap::new();
+    let mut orgs: HashMap<Id, Option<OrgFacts>> = HashMap::new();
     let (mut ids, mut records) = (Vec::with_capacity(messages.len()), Vec::with_capacity(messages.len()));
     for (message_id, body) in messages {
         let event: UsageEvent = match serde_json::from_str(&body) {
@@ -73,11 +74,11 @@ async fn record_all(
                 continue;
             }
         };
-        let Some(days) = retention_days(store, &event.org_id, now, &mut retention).await else {
+        let Some(facts) = org_facts(store, &event.org_id, now, &mut orgs).await else {
             failed.push(message_id);
             continue;
         };
-        let expires_at = event.timestamp + chrono::Duration::days(i64::from(days));
+        let expires_at = event.timestamp + chrono::Duration::days(i64::from(facts.retention_days));
         ids.push(message_id);
         records.push(UsageRecord { event, expires_at });
     }
@@ -98,7 +99,10 @@ async fn record_all(
     let mut touched = Touched::new();
     for (record, _) in records.iter().zip(&recorded).filter(|(_, &new)| new) {
         let e = &record.event;
-        touched.insert((e.org_id.clone(), e.period.clone()));
+        // Only an organization with a paid subscription at the provider can owe metered units.
+        if orgs.get(&e.org_id).copied().flatten().is_some_and(|f| f.paid_at_provider) {
+            touched.insert((e.org_id.clone(), e.period.clone()));
+        }
         let latest = last_used.entry((&e.org_id, &e.key_id)).or_insert(e.timestamp);
         *latest = (*latest).max(e.timestamp);
     }
@@ -129,24 +133,36 @@ async fn report_usage(store: &dyn Store, payments: &dyn Payments, touched: Touch
     }
 }
 
-/// The log retention of `org_id`'s plan, read once per organization per batch. None (logged)
-/// when it cannot be read: that organization's events fail and are retried.
-async fn retention_days(
+/// What a batch needs to know of an organization, read once per organization per batch.
+#[derive(Clone, Copy)]
+struct OrgFacts {
+    /// The log retention of its plan.
+    retention_days: u32,
+    /// Whether it has a subscription at the payment provider (its usage may be billed).
+    paid_at_provider: bool,
+}
+
+/// `org_id`'s facts, from its subscription and plan. None (logged) when they cannot be read:
+/// that organization's events fail and are retried.
+async fn org_facts(
     store: &dyn Store,
     org_id: &Id,
     now: DateTime<Utc>,
-    cache: &mut HashMap<Id, Option<u32>>,
-) -> Option<u32> {
-    if let Some(&days) = cache.get(org_id) {
-        return days;
+    cache: &mut HashMap<Id, Option<OrgFacts>>,
+) -> Option<OrgFacts> {
+    if let Some(&facts) = cache.get(org_id) {
+        return facts;
     }
-    let days = match tollgate_app::current_subscription(store, org_id, now).await {
-        Ok((_, plan)) => Some(plan.retention_days),
+    let facts = match tollgate_app::current_subscription(store, org_id, now).await {
+        Ok((sub, plan)) => Some(OrgFacts {
+            retention_days: plan.retention_days,
+            paid_at_provider: sub.billing.provider_subscription_id.is_some(),
+        }),
         Err(e) => {
             tracing::error!(org_id = %org_id, error = %e, "the plan of a usage event's organization could not be read");
             None
         }
     };
-    cache.insert(org_id.clone(), days);
-    days
+    cache.insert(org_id.clone(), facts);
+    facts
 }
