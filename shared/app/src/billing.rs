@@ -284,6 +284,18 @@ pub async fn apply_provider_subscription(
     Ok(sub)
 }
 
+/// Reads the provider's subscription `id` as it is now and applies it (see
+/// [`apply_provider_subscription`]).
+async fn resync_subscription(
+    store: &dyn Store,
+    payments: &dyn Payments,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Subscription, AppError> {
+    let remote = payments.subscription(id).await?;
+    apply_provider_subscription(store, &remote, now).await
+}
+
 /// The parts of a Stripe event the worker needs: which object, of which type.
 #[derive(Debug, Clone, Deserialize)]
 pub struct StripeEventEnvelope {
@@ -335,10 +347,7 @@ pub async fn process_stripe_event(
         ("checkout.session.completed", Some(id)) => {
             let session = payments.checkout_session(id).await?;
             match &session.subscription_id {
-                Some(sub_id) => {
-                    let remote = payments.subscription(sub_id).await?;
-                    Some(apply_provider_subscription(store, &remote, now).await?.org_id)
-                }
+                Some(sub_id) => Some(resync_subscription(store, payments, sub_id, now).await?.org_id),
                 // Setup mode: the card is read live from the provider.
                 None => session.org_id,
             }
@@ -346,10 +355,7 @@ pub async fn process_stripe_event(
         (
             "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted",
             Some(id),
-        ) => {
-            let remote = payments.subscription(id).await?;
-            Some(apply_provider_subscription(store, &remote, now).await?.org_id)
-        }
+        ) => Some(resync_subscription(store, payments, id, now).await?.org_id),
         (
             "invoice.created"
             | "invoice.finalized"
@@ -365,8 +371,7 @@ pub async fn process_stripe_event(
             // A payment that failed or succeeded moves the subscription (past due, restored).
             if let Some(sub_id) = &invoice.subscription_id {
                 if matches!(event.kind.as_str(), "invoice.paid" | "invoice.payment_failed") {
-                    let remote = payments.subscription(sub_id).await?;
-                    apply_provider_subscription(store, &remote, now).await?;
+                    resync_subscription(store, payments, sub_id, now).await?;
                 }
             }
             Some(invoice.org_id)
