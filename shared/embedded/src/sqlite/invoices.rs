@@ -149,25 +149,19 @@ impl UsageReportRepository for SqliteStore {
     ) -> Result<(), StoreError> {
         let (org, per) = (org_id.clone(), period.clone());
         self.call(move |c| {
-            // One statement: create at (0, pending), or set pending if the stored report is
-            // exactly `reported` with nothing pending.
-            let n = c.execute(
-                "INSERT INTO usage_reports (org_id, period, reported, pending) \
-                 SELECT ?1, ?2, 0, ?4 WHERE ?3 = 0 \
+            // One statement either way: from nothing reported, the report may not exist yet
+            // (create it pending, or set pending on an untouched one); from more, it must.
+            let sql = if reported == 0 {
+                "INSERT INTO usage_reports (org_id, period, reported, pending) VALUES (?1, ?2, 0, ?4) \
                  ON CONFLICT (period, org_id) DO UPDATE SET pending = excluded.pending \
-                 WHERE usage_reports.reported = ?3 AND usage_reports.pending IS NULL",
-                params![org.as_str(), per.as_str(), reported as i64, to as i64],
-            )?;
+                 WHERE usage_reports.reported = ?3 AND usage_reports.pending IS NULL"
+            } else {
+                "UPDATE usage_reports SET pending = ?4 WHERE period = ?2 AND org_id = ?1 \
+                 AND reported = ?3 AND pending IS NULL"
+            };
+            let n = c.execute(sql, params![org.as_str(), per.as_str(), reported as i64, to as i64])?;
             if n == 0 {
-                // A report that does not exist yet with `reported` > 0 is a stale read too.
-                let updated = c.execute(
-                    "UPDATE usage_reports SET pending = ?4 WHERE period = ?2 AND org_id = ?1 \
-                     AND reported = ?3 AND pending IS NULL",
-                    params![org.as_str(), per.as_str(), reported as i64, to as i64],
-                )?;
-                if updated == 0 {
-                    return Err(StoreError::Conflict("usage report").into());
-                }
+                return Err(StoreError::Conflict("usage report").into());
             }
             Ok(())
         })
