@@ -50,6 +50,10 @@ pub struct CreatePlanRequest {
     /// Usable API keys per organization, 1 to 1000; default 10.
     #[schema(minimum = 1, maximum = 1000)]
     pub max_api_keys: Option<i64>,
+    /// Projects per organization (the default project included), 1 to 1000; default 1
+    /// for a free plan, 5 for a paid one.
+    #[schema(minimum = 1, maximum = 1000)]
+    pub max_projects: Option<i64>,
     /// A JSON object shown on the pricing page; default `{}`.
     #[schema(value_type = Option<Object>)]
     pub features: Option<serde_json::Value>,
@@ -89,6 +93,8 @@ pub struct UpdatePlanRequest {
     pub retention_days: Option<i64>,
     #[schema(minimum = 1, maximum = 1000)]
     pub max_api_keys: Option<i64>,
+    #[schema(minimum = 1, maximum = 1000)]
+    pub max_projects: Option<i64>,
     #[schema(value_type = Option<Object>)]
     pub features: Option<serde_json::Value>,
     /// `archived`: no new subscriptions; existing subscribers keep the plan.
@@ -164,6 +170,7 @@ pub async fn create_plan(
         overage_price: req.overage_price,
         retention_days: req.retention_days.unwrap_or(30),
         max_api_keys: req.max_api_keys.unwrap_or(10),
+        max_projects: req.max_projects.unwrap_or(if req.price > 0 { 5 } else { 1 }),
         features: req.features.unwrap_or_else(|| serde_json::json!({})),
         status: req.status.unwrap_or(PlanStatus::Active),
     }
@@ -216,6 +223,7 @@ pub async fn update_plan(
     set!(overage_price);
     set!(retention_days);
     set!(max_api_keys);
+    set!(max_projects);
     set!(features);
     set!(status);
     // The provider's ids stay with the plan: the sync below updates them in place.

@@ -146,6 +146,7 @@ pub async fn create_key(
     let key = ApiKey {
         id: Id::generate(prefix::API_KEY),
         org_id: auth.org_id.clone(),
+        project_id: tollgate_domain::Project::default_id(&auth.org_id), // TODO(me): project routes
         created_by: auth.user.id.clone(),
         name,
         display_prefix: new.display_prefix.clone(),

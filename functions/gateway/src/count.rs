@@ -7,7 +7,7 @@
 use axum::body::Body;
 use axum::http::Response;
 use tollgate_domain::usage::thresholds_crossed;
-use tollgate_domain::{Endpoint, Period, QueueMessage, QueueName, QuotaAlert, UsageEvent, UsageIncrement};
+use tollgate_domain::{Endpoint, Period, QueueMessage, QueueName, QuotaAlert, UsageEvent, UsageIncrement, UsageSource};
 use tollgate_http::ApiError;
 use tollgate_http::ErrorCode;
 
@@ -33,6 +33,8 @@ pub async fn count(
         id: if call.request_id.is_empty() { tollgate_domain::id::request_id() } else { call.request_id.clone() },
         org_id: caller.key.org_id.clone(),
         key_id: caller.key.id.clone(),
+        project_id: Some(caller.key.project_id.clone()),
+        source: UsageSource::Proxy,
         endpoint_id: endpoint.id.clone(),
         method: call.parts.method.to_string(),
         path: call.parts.uri.path().to_string(),
@@ -42,6 +44,7 @@ pub async fn count(
         ip: call.client_ip.clone(),
         timestamp: now,
         period: period.key.clone(),
+        metadata: None,
     };
     let expires = period.end + chrono::Duration::days(COUNTER_KEPT_AFTER_PERIOD_DAYS);
     let window = limits::shared_window(gw, call, caller);

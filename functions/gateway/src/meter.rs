@@ -45,4 +45,23 @@ impl CallMeter for QueuedCallMeter {
             tracing::error!(error = %e, event_id = %event.id, "usage event not queued");
         }
     }
+
+    async fn count_batch(
+        &self,
+        events: &[UsageEvent],
+        hard_limit: Option<u64>,
+        counter_expires_at: DateTime<Utc>,
+        rate: Option<RateWindow>,
+    ) -> Result<UsageIncrement, StoreError> {
+        let counted = self.store.charge(&UsageCharge::for_batch(events, hard_limit, counter_expires_at, rate)).await?;
+        if let UsageIncrement::Counted { .. } = counted {
+            // Sent before the answer, as `record_outcome` (the same bound applies: an
+            // instance killed in between loses these events, the counter keeps them).
+            let messages: Vec<_> = events.iter().map(UsageEvent::to_message).collect();
+            if let Err(e) = self.queue.send(QueueName::Usage, &messages).await {
+                tracing::error!(error = %e, events = events.len(), "tracked usage events not queued");
+            }
+        }
+        Ok(counted)
+    }
 }

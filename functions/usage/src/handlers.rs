@@ -143,6 +143,8 @@ pub async fn detailed(
     let nonempty = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let query = UsageLogQuery {
         org_id: Some(auth.org_id.clone()),
+        project_id: None,
+        source: None,
         key_id: nonempty(q.key_id).map(Id::from_string),
         endpoint_id: nonempty(q.endpoint_id).map(Id::from_string),
         status: q.status,

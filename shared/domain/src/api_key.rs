@@ -169,6 +169,9 @@ pub enum ApiKeyStatus {
 pub struct ApiKey {
     pub id: Id,
     pub org_id: Id,
+    /// The project the key belongs to (stores read a key from before projects as its
+    /// organization's default project, `Project::default_id`).
+    pub project_id: Id,
     pub created_by: Id,
     pub name: String,
     /// `sk_live_` plus the first 4 random characters of the current secret.
@@ -282,6 +285,7 @@ mod tests {
         let mut key = ApiKey {
             id: Id::generate("key"),
             org_id: Id::generate("org"),
+            project_id: Id::generate("prj"),
             created_by: Id::generate("usr"),
             name: "k".into(),
             display_prefix: "sk_live_abcd".into(),

@@ -66,6 +66,7 @@ pub mod prefix {
     pub const USER: &str = "usr";
     pub const ORG: &str = "org";
     pub const API_KEY: &str = "key";
+    pub const PROJECT: &str = "prj";
     pub const REFRESH_FAMILY: &str = "rfm";
     pub const REFRESH_TOKEN: &str = "rtk";
     pub const AUDIT: &str = "aud";

@@ -14,9 +14,11 @@ pub mod page;
 pub mod password;
 pub mod plan;
 pub mod ports;
+pub mod project;
 mod stored_enum;
 pub mod text;
 pub mod token;
+pub mod track;
 pub mod usage;
 pub mod user;
 
@@ -39,10 +41,12 @@ pub use plan::{
     FREE_PLAN_ID, PAST_DUE_GRACE_DAYS,
 };
 pub use ports::*;
+pub use project::{NewVerifySecret, Project};
 pub use stored_enum::StoredEnum;
 pub use token::{ActionToken, ActionTokenKind, RefreshFamily, RefreshToken, RotateOutcome, TokenHash};
+pub use track::{EventRejection, TrackContext, TrackedCall};
 pub use usage::{
-    aggregates_of, AggregateQuery, Granularity, QuotaAlert, RateWindow, UsageAggregate, UsageCharge, UsageEvent,
-    UsageIncrement, UsageLogQuery, UsageRecord,
+    aggregates_of, tracked_endpoint, tracked_endpoint_id, AggregateQuery, Granularity, QuotaAlert, RateWindow,
+    UsageAggregate, UsageCharge, UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord, UsageSource,
 };
 pub use user::{Membership, OrgRole, Organization, Role, User, UserStatus};

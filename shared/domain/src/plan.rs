@@ -54,6 +54,10 @@ pub struct Plan {
     pub retention_days: u32,
     /// Usable API keys per organization.
     pub max_api_keys: u32,
+    /// Projects per organization, the default project included (plans stored before
+    /// projects existed read as [`Plan::default_max_projects`]).
+    #[serde(default = "one")]
+    pub max_projects: u32,
     #[schema(value_type = Object)]
     pub features: serde_json::Value,
     pub status: PlanStatus,
@@ -63,6 +67,10 @@ pub struct Plan {
     pub billing: Option<PlanBillingIds>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// Units per overage price.
@@ -94,6 +102,18 @@ impl Plan {
         self.price + blocks * self.overage_price.unwrap_or(0)
     }
 
+    /// The projects a plan stored before projects existed allows: the seeded plans' own
+    /// figures (Free 1, Pro 5, Business 25), else 5 for a paid plan and 1 for a free one.
+    pub fn default_max_projects(id: &Id, price: i64) -> u32 {
+        match id.as_str() {
+            FREE_PLAN_ID => 1,
+            "plan_pro" => 5,
+            "plan_business" => 25,
+            _ if price > 0 => 5,
+            _ => 1,
+        }
+    }
+
     /// The three plans an empty store starts with: Free, Pro, Business.
     pub fn defaults(now: DateTime<Utc>) -> Vec<Plan> {
         let plan = |id: &str, name: &str, price: i64, rate: u32, limit: u64, retention: u32, keys: u32| Plan {
@@ -109,6 +129,7 @@ impl Plan {
             overage_price: None,
             retention_days: retention,
             max_api_keys: keys,
+            max_projects: Plan::default_max_projects(&Id::from_string(id), price),
             features: serde_json::json!({}),
             status: PlanStatus::Active,
             billing: None,
@@ -271,6 +292,7 @@ pub struct PlanDraft {
     pub overage_price: Option<i64>,
     pub retention_days: i64,
     pub max_api_keys: i64,
+    pub max_projects: i64,
     pub features: serde_json::Value,
     pub status: PlanStatus,
 }
@@ -301,6 +323,7 @@ impl PlanDraft {
             overage_price: p.overage_price,
             retention_days: i64::from(p.retention_days),
             max_api_keys: i64::from(p.max_api_keys),
+            max_projects: i64::from(p.max_projects),
             features: p.features.clone(),
             status: p.status,
         }
@@ -333,6 +356,7 @@ impl PlanDraft {
         }
         in_range("retention_days", self.retention_days, 1, 3650)?;
         in_range("max_api_keys", self.max_api_keys, 1, 1000)?;
+        in_range("max_projects", self.max_projects, 1, 1000)?;
         if !self.features.is_object() {
             return Err(invalid("features", "must be a JSON object"));
         }
@@ -350,6 +374,7 @@ impl PlanDraft {
             overage_price: self.overage_price,
             retention_days: self.retention_days as u32,
             max_api_keys: self.max_api_keys as u32,
+            max_projects: self.max_projects as u32,
             features: self.features,
             status: self.status,
             // Synced by the caller when billing is configured.

@@ -16,9 +16,9 @@ use crate::billing::{
 };
 use crate::{
     ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, KeyRotation,
-    KeySecret, MailMessage, Membership, Organization, PeriodKey, Plan, RateWindow, RefreshFamily, RefreshToken,
-    RotateOutcome, StoreError, Subscription, SubscriptionQuery, TokenHash, UsageAggregate, UsageCharge, UsageEvent,
-    UsageIncrement, UsageLogQuery, UsageRecord, User,
+    KeySecret, MailMessage, Membership, Organization, PeriodKey, Plan, Project, RateWindow, RefreshFamily,
+    RefreshToken, RotateOutcome, StoreError, Subscription, SubscriptionQuery, TokenHash, UsageAggregate, UsageCharge,
+    UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -97,11 +97,46 @@ pub trait SessionRepository: Send + Sync {
     ) -> Result<Option<ActionToken>, StoreError>;
 }
 
+/// Projects: an organization's keys grouped by application (see `Project`).
+#[async_trait]
+pub trait ProjectRepository: Send + Sync {
+    /// Stores a new project if its organization has fewer than `max_projects` projects
+    /// (the default one included, once stored). Exact under concurrency.
+    /// `LimitReached("projects")` otherwise; `AlreadyExists("project")` if the id exists.
+    async fn create_project(&self, project: &Project, max_projects: u32) -> Result<(), StoreError>;
+
+    /// Stores `project` unless a project with its id exists (deleted ones included), and
+    /// returns the stored one either way; no limit applies. For the default project, which
+    /// is created when first needed. `NotFound("project")` if one with its id was deleted.
+    async fn ensure_project(&self, project: &Project) -> Result<Project, StoreError>;
+
+    /// The organization's projects, oldest first (deleted ones are gone).
+    async fn list_projects(&self, org_id: &Id) -> Result<Vec<Project>, StoreError>;
+
+    /// The project if it exists *in this organization*.
+    async fn get_project(&self, org_id: &Id, project_id: &Id) -> Result<Option<Project>, StoreError>;
+
+    /// Writes `name`, `description`, `verify_secret_hash` and `updated_at`.
+    /// `NotFound("project")` if there is no such project in the organization.
+    async fn update_project(&self, project: &Project) -> Result<(), StoreError>;
+
+    /// Deletes the project and revokes (at `now`) every key of it not revoked yet; returns
+    /// how many keys this call revoked. From the first moment no new key can be created in
+    /// it; if the delete is interrupted, calling it again finishes it. `NotFound("project")`
+    /// if there is no such project in the organization.
+    async fn delete_project(&self, org_id: &Id, project_id: &Id, now: DateTime<Utc>) -> Result<u32, StoreError>;
+
+    /// The project whose verify secret has this hash (not deleted).
+    async fn find_project_by_verify_secret(&self, hash: &TokenHash) -> Result<Option<Project>, StoreError>;
+}
+
 /// API keys and their secrets (as hashes).
 #[async_trait]
 pub trait ApiKeyRepository: Send + Sync {
     /// Stores a key with its first secret if the organization has fewer than `max_active`
-    /// keys that are usable at `now` (not revoked, not expired). Exact under concurrency.
+    /// keys that are usable at `now` (not revoked, not expired), and the key's project
+    /// exists in its organization (`NotFound("project")` otherwise, also for a project
+    /// being deleted). Exact under concurrency.
     /// `LimitReached("active api keys")` otherwise.
     async fn create_api_key(
         &self,
@@ -329,6 +364,19 @@ pub trait CallMeter: Send + Sync {
     /// the usage queue in place of the one kept by `count`. Failures are logged, not
     /// returned: the call has been answered by then, and the counter already holds it.
     async fn record_outcome(&self, event: &UsageEvent);
+
+    /// Counts calls whose outcome is known already (tracked or verified calls of one
+    /// organization and period) as one charge of their total cost, exactly as
+    /// [`UsageCounter::charge`] does: all of them or, past `hard_limit` or with the `rate`
+    /// window full, none. When counted, every event goes to the usage queue, complete. A
+    /// batch must not be empty.
+    async fn count_batch(
+        &self,
+        events: &[UsageEvent],
+        hard_limit: Option<u64>,
+        counter_expires_at: DateTime<Utc>,
+        rate: Option<RateWindow>,
+    ) -> Result<UsageIncrement, StoreError>;
 }
 
 /// Usage logs and aggregates, written by the usage worker.
@@ -363,6 +411,7 @@ pub trait UsageLog: Send + Sync {
 pub trait Store:
     UserRepository
     + SessionRepository
+    + ProjectRepository
     + ApiKeyRepository
     + AttemptCounter
     + AuditLog
@@ -379,6 +428,7 @@ pub trait Store:
 impl<T> Store for T where
     T: UserRepository
         + SessionRepository
+        + ProjectRepository
         + ApiKeyRepository
         + AttemptCounter
         + AuditLog

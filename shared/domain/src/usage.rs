@@ -6,13 +6,37 @@ use crate::{Id, PageLimits, PeriodKey};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// One metered call, as sent to the usage queue. `id` is the request id: the worker
-/// records each id once however often it is delivered.
+/// How a call reached the platform.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageSource {
+    /// Proxied by the gateway (`/api/v1/<endpoint>`).
+    #[default]
+    Proxy,
+    /// Reported by the seller's own server (`POST /api/v1/track`).
+    Track,
+    /// Verified by the seller's own server (`POST /api/v1/verify`).
+    Verify,
+}
+
+stored_enum!(UsageSource { Proxy => "proxy", Track => "track", Verify => "verify" });
+
+/// One metered call, as sent to the usage queue. `id` is the request id (for a tracked call:
+/// the client's id within its organization, or ours): the worker records each id once
+/// however often it is delivered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UsageEvent {
     pub id: String,
     pub org_id: Id,
     pub key_id: Id,
+    /// The key's project (absent on events from before projects existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<Id>,
+    /// How the call reached us (`proxy` when absent).
+    #[serde(default)]
+    pub source: UsageSource,
+    /// A catalog endpoint's id for a proxied call; for a tracked or verified call, the
+    /// label [`tracked_endpoint_id`] gives its method and endpoint.
     pub endpoint_id: Id,
     pub method: String,
     /// Request path (no query string).
@@ -25,6 +49,25 @@ pub struct UsageEvent {
     /// The billing period the call was counted in (`YYYY-MM`).
     #[schema(value_type = String)]
     pub period: PeriodKey,
+    /// What a tracked call's client attached (a JSON object of at most 2 KiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// The `endpoint_id` of tracked and verified calls: `track:<METHOD> <endpoint>`, e.g.
+/// `track:GET /users/{id}`. Aggregates and filters treat it as any endpoint id; the usage
+/// API shows its method and path from it.
+pub fn tracked_endpoint_id(method: &str, endpoint: &str) -> Id {
+    Id::from_string(format!("{TRACKED_ENDPOINT_PREFIX}{method} {endpoint}"))
+}
+
+/// Prefix of [`tracked_endpoint_id`].
+pub const TRACKED_ENDPOINT_PREFIX: &str = "track:";
+
+/// The method and endpoint of a [`tracked_endpoint_id`]; None for a catalog endpoint's id.
+pub fn tracked_endpoint(endpoint_id: &Id) -> Option<(&str, &str)> {
+    endpoint_id.as_str().strip_prefix(TRACKED_ENDPOINT_PREFIX)?.split_once(' ')
 }
 
 impl UsageEvent {
@@ -150,6 +193,10 @@ impl UsageAggregate {
 #[derive(Debug, Clone, Default)]
 pub struct UsageLogQuery {
     pub org_id: Option<Id>,
+    /// Only calls made with keys of this project.
+    pub project_id: Option<Id>,
+    /// Only calls that reached us this way.
+    pub source: Option<UsageSource>,
     pub key_id: Option<Id>,
     pub endpoint_id: Option<Id>,
     /// Only this HTTP status.
@@ -246,6 +293,25 @@ pub struct UsageCharge {
 }
 
 impl UsageCharge {
+    /// The charge of a batch of calls of one organization and period: their total cost, to
+    /// the counter of the first one's (`events` must not be empty).
+    pub fn for_batch(
+        events: &[UsageEvent],
+        hard_limit: Option<u64>,
+        expires_at: DateTime<Utc>,
+        rate: Option<RateWindow>,
+    ) -> Self {
+        let first = &events[0];
+        UsageCharge {
+            org_id: first.org_id.clone(),
+            period: first.period.clone(),
+            cost: events.iter().map(|e| u64::from(e.cost_units)).sum(),
+            hard_limit,
+            expires_at,
+            rate,
+        }
+    }
+
     /// The charge of a metered call: `event.cost_units` to the counter of (`event.org_id`,
     /// `event.period`).
     pub fn for_event(
@@ -329,6 +395,26 @@ mod tests {
     #[test]
     fn granularity_text_is_its_serde_name() {
         assert_text_is_serde_name::<Granularity>();
+        assert_text_is_serde_name::<UsageSource>();
+    }
+
+    #[test]
+    fn tracked_endpoint_ids_carry_method_and_path() {
+        let id = tracked_endpoint_id("GET", "/users/{id}");
+        assert_eq!(id.as_str(), "track:GET /users/{id}");
+        assert_eq!(tracked_endpoint(&id), Some(("GET", "/users/{id}")));
+        assert_eq!(tracked_endpoint(&Id::from_string("ep_echo")), None);
+    }
+
+    #[test]
+    fn events_queued_before_projects_still_parse() {
+        let mut old = serde_json::to_value(event(200, 1)).unwrap();
+        let fields = old.as_object_mut().unwrap();
+        for f in ["project_id", "source", "metadata"] {
+            fields.remove(f);
+        }
+        let parsed: UsageEvent = serde_json::from_value(old).unwrap();
+        assert_eq!((parsed.project_id, parsed.source, parsed.metadata), (None, UsageSource::Proxy, None));
     }
 
     fn event(status: u16, latency: u32) -> UsageEvent {
@@ -336,6 +422,8 @@ mod tests {
             id: "req_1".into(),
             org_id: Id::from_string("org_a"),
             key_id: Id::from_string("key_a"),
+            project_id: None,
+            source: UsageSource::Proxy,
             endpoint_id: Id::from_string("ep_echo"),
             method: "GET".into(),
             path: "/api/v1/echo/x".into(),
@@ -345,6 +433,7 @@ mod tests {
             ip: None,
             timestamp: Utc::now(),
             period: PeriodKey::from_string("2026-11"),
+            metadata: None,
         }
     }
 

@@ -254,6 +254,16 @@ impl CallMeter for SqliteCallMeter {
             tracing::error!(event_id = %event.id, "call meter's writer stopped; the event keeps status 0");
         }
     }
+
+    async fn count_batch(
+        &self,
+        _events: &[UsageEvent],
+        _hard_limit: Option<u64>,
+        _counter_expires_at: DateTime<Utc>,
+        _rate: Option<RateWindow>,
+    ) -> Result<UsageIncrement, StoreError> {
+        todo!("helper")
+    }
 }
 
 #[cfg(test)]
@@ -268,6 +278,8 @@ mod tests {
             id: id.into(),
             org_id: Id::from_string("org_meter"),
             key_id: Id::from_string("key_meter"),
+            project_id: None,
+            source: tollgate_domain::UsageSource::Proxy,
             endpoint_id: Id::from_string("ep_echo"),
             method: "GET".into(),
             path: "/api/v1/echo/x".into(),
@@ -277,6 +289,7 @@ mod tests {
             ip: None,
             timestamp: now,
             period: PeriodKey::from_string("2026-12"),
+            metadata: None,
         }
     }
 

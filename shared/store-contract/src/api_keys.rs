@@ -11,6 +11,7 @@ pub fn new_key(org_id: &Id, created_at: DateTime<Utc>, expires_at: Option<DateTi
     let key = ApiKey {
         id: Id::generate(prefix::API_KEY),
         org_id: org_id.clone(),
+        project_id: tollgate_domain::Project::default_id(org_id),
         created_by: Id::generate(prefix::USER),
         name: format!("key {}", &plain.last4),
         display_prefix: plain.display_prefix.clone(),

@@ -27,6 +27,7 @@ pub fn new_plan(name: &str, price: i64, now: DateTime<Utc>) -> Plan {
         overage_price: None,
         retention_days: 7,
         max_api_keys: 2,
+        max_projects: 3,
         features: serde_json::json!({}),
         status: PlanStatus::Active,
         billing: None,
@@ -117,6 +118,7 @@ pub async fn plans_create_get_update_round_trip(store: &SharedStore) {
         overage_price: Some(75),
         retention_days: 90,
         max_api_keys: 25,
+        max_projects: 7,
         features: serde_json::json!({"support": "priority", "regions": ["eu", "us"]}),
         status: PlanStatus::Archived,
         billing: Some(PlanBillingIds {

@@ -26,6 +26,8 @@ pub fn new_event(org_id: &Id, key_id: &Id, endpoint_id: &Id, at: DateTime<Utc>) 
         id: Id::generate("req").as_str().to_string(),
         org_id: org_id.clone(),
         key_id: key_id.clone(),
+        project_id: Some(tollgate_domain::Project::default_id(org_id)),
+        source: tollgate_domain::UsageSource::Proxy,
         endpoint_id: endpoint_id.clone(),
         method: "GET".into(),
         path: "/api/v1/echo/contract".into(),
@@ -35,6 +37,7 @@ pub fn new_event(org_id: &Id, key_id: &Id, endpoint_id: &Id, at: DateTime<Utc>) 
         ip: None,
         timestamp: at,
         period: PeriodKey::from_string("2026-11"),
+        metadata: None,
     }
 }
 

@@ -45,6 +45,7 @@ fn decode_key_fields(r: &Reader) -> Result<ApiKey, StoreError> {
     Ok(ApiKey {
         id: r.id("id")?,
         org_id: r.id("org_id")?,
+        project_id: tollgate_domain::Project::default_id(&r.id("org_id")?), // TODO(helper)
         created_by: r.id("created_by")?,
         name: r.string("name")?,
         display_prefix: r.string("display_prefix")?,

@@ -81,6 +81,7 @@ fn decode_plan(item: &Item) -> Result<Plan, StoreError> {
         overage_price: r.opt_num("overage_price")?,
         retention_days: r.num("retention_days")?,
         max_api_keys: r.num("max_api_keys")?,
+        max_projects: 1, // TODO(helper)
         features: serde_json::from_str(r.s("features")?)
             .map_err(|e| StoreError::Corrupt(format!("plan item: `features` is not JSON ({e})")))?,
         status: r.parsed("status", PlanStatus::parse)?,

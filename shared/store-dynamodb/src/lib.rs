@@ -12,6 +12,7 @@ mod item;
 mod keys;
 mod misc;
 mod ops;
+mod projects;
 mod sessions;
 mod usage;
 mod users;

@@ -55,6 +55,8 @@ fn decode_log(item: &Item) -> Result<UsageEvent, StoreError> {
         id: r.string("id")?,
         org_id: r.id("org_id")?,
         key_id: r.id("key_id")?,
+        project_id: None, // TODO(helper)
+        source: Default::default(),
         endpoint_id: r.id("endpoint_id")?,
         method: r.string("method")?,
         path: r.string("path")?,
@@ -64,6 +66,7 @@ fn decode_log(item: &Item) -> Result<UsageEvent, StoreError> {
         ip: r.opt_string("ip")?,
         timestamp: r.time("timestamp")?,
         period: PeriodKey::from_string(r.string("period")?),
+        metadata: None,
     })
 }
 
@@ -707,6 +710,8 @@ mod tests {
             id: tollgate_domain::id::random_base62(12),
             org_id: Id::from_string("org_a"),
             key_id: Id::from_string(key),
+            project_id: None,
+            source: tollgate_domain::UsageSource::Proxy,
             endpoint_id: Id::from_string(endpoint),
             method: "GET".into(),
             path: "/api/v1/x".into(),
@@ -716,6 +721,7 @@ mod tests {
             ip: None,
             timestamp: at,
             period: PeriodKey::from_string("2026-11"),
+            metadata: None,
         };
         UsageRecord { event, expires_at: at }
     }

@@ -417,6 +417,7 @@ mod tests {
             overage_price: Some(50),
             retention_days: 30,
             max_api_keys: 10,
+            max_projects: 5,
             features: serde_json::json!({}),
             status: PlanStatus::Active,
             billing: None,

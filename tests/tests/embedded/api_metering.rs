@@ -442,6 +442,8 @@ async fn record(
         id: format!("req_{org}_{n}"),
         org_id: org.clone(),
         key_id: Id::from_string(key),
+        project_id: None,
+        source: tollgate_domain::UsageSource::Proxy,
         endpoint_id: Id::from_string(endpoint),
         method: "GET".into(),
         path: format!("/api/v1/echo/{n}"),
@@ -451,6 +453,7 @@ async fn record(
         ip: None,
         timestamp: at,
         period: period.key.clone(),
+        metadata: None,
     };
     let expires = app.clock_now() + Duration::days(30);
     assert!(app.state.store.record_usage(&event, expires).await.unwrap());

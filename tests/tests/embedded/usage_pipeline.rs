@@ -64,6 +64,8 @@ fn event(id: &str, org: &Id, at: DateTime<Utc>) -> UsageEvent {
         id: id.into(),
         org_id: org.clone(),
         key_id: Id::from_string("key_pipeline"),
+        project_id: None,
+        source: tollgate_domain::UsageSource::Proxy,
         endpoint_id: Id::from_string("ep_echo"),
         method: "GET".into(),
         path: format!("/api/v1/echo/{id}"),
@@ -73,6 +75,7 @@ fn event(id: &str, org: &Id, at: DateTime<Utc>) -> UsageEvent {
         ip: Some("198.51.100.7".into()),
         timestamp: at,
         period: tollgate_domain::Period::containing(at).key,
+        metadata: None,
     }
 }
 

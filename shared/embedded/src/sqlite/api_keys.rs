@@ -14,6 +14,7 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
     Ok(ApiKey {
         id: get_id(r, 0)?,
         org_id: get_id(r, 1)?,
+        project_id: tollgate_domain::Project::default_id(&get_id(r, 1)?), // TODO(helper)
         created_by: get_id(r, 2)?,
         name: r.get(3)?,
         display_prefix: r.get(4)?,

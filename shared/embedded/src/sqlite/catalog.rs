@@ -27,6 +27,7 @@ fn plan_from_row(r: &Row<'_>) -> rusqlite::Result<Plan> {
         overage_price: r.get(9)?,
         retention_days: r.get(10)?,
         max_api_keys: r.get(11)?,
+        max_projects: 1, // TODO(helper)
         features: get_with(r, 12, |s| serde_json::from_str(&s))?,
         status: get_enum(r, 13, PlanStatus::parse)?,
         created_at: get_ts(r, 14)?,

@@ -15,6 +15,7 @@ mod api_keys;
 mod catalog;
 mod invoices;
 mod misc;
+mod projects;
 mod schema;
 mod sessions;
 mod usage;

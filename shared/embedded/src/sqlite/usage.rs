@@ -33,6 +33,8 @@ fn event_from_row(r: &Row<'_>) -> rusqlite::Result<UsageEvent> {
         id: r.get(0)?,
         org_id: get_id(r, 1)?,
         key_id: get_id(r, 2)?,
+        project_id: None, // TODO(helper)
+        source: Default::default(),
         endpoint_id: get_id(r, 3)?,
         method: r.get(4)?,
         path: r.get(5)?,
@@ -42,6 +44,7 @@ fn event_from_row(r: &Row<'_>) -> rusqlite::Result<UsageEvent> {
         ip: r.get(9)?,
         timestamp: get_ts(r, 10)?,
         period: PeriodKey::from_string(r.get::<_, String>(11)?),
+        metadata: None,
     })
 }
 

@@ -162,6 +162,8 @@ async fn worker_drain(events: usize) -> Drain {
                 id: tollgate_domain::id::request_id(),
                 org_id: user.default_org_id.clone(),
                 key_id: Id::from_string(if i % 3 == 0 { "key_bench_a" } else { "key_bench_b" }),
+                project_id: None,
+                source: tollgate_domain::UsageSource::Proxy,
                 endpoint_id: Id::from_string(if i % 2 == 0 { "ep_echo" } else { "ep_other" }),
                 method: "GET".into(),
                 path: "/api/v1/echo/x".into(),
@@ -171,6 +173,7 @@ async fn worker_drain(events: usize) -> Drain {
                 ip: Some("127.0.0.1".into()),
                 timestamp: now,
                 period: tollgate_domain::Period::containing(now).key,
+                metadata: None,
             };
             e.to_message()
         })
