@@ -46,7 +46,7 @@ pub use stored_enum::StoredEnum;
 pub use token::{ActionToken, ActionTokenKind, RefreshFamily, RefreshToken, RotateOutcome, TokenHash};
 pub use track::{EventRejection, TrackContext, TrackedCall};
 pub use usage::{
-    aggregates_of, tracked_endpoint, tracked_endpoint_id, AggregateQuery, Granularity, QuotaAlert, RateWindow,
-    UsageAggregate, UsageCharge, UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord, UsageSource,
+    aggregates_of, endpoint_label, tracked_endpoint_id, verify_endpoint_id, AggregateQuery, Granularity, QuotaAlert,
+    RateWindow, UsageAggregate, UsageCharge, UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord, UsageSource,
 };
 pub use user::{Membership, OrgRole, Organization, Role, User, UserStatus};

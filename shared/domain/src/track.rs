@@ -186,7 +186,7 @@ impl TrackedCall {
             key_id: cx.key_id.clone(),
             project_id: Some(cx.project_id.clone()),
             source: UsageSource::Track,
-            endpoint_id: tracked_endpoint_id(&method, endpoint),
+            endpoint_id: tracked_endpoint_id(UsageSource::Track, &method, endpoint),
             method,
             path: endpoint.to_string(),
             status: self.status_code,

@@ -1,7 +1,7 @@
 //! Usage: events emitted by the gateway, logs and aggregates written by the usage worker,
 //! and the latency histogram behind p50/p95/p99.
 
-use crate::stored_enum::stored_enum;
+use crate::stored_enum::{stored_enum, StoredEnum};
 use crate::{Id, PageLimits, PeriodKey};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -35,8 +35,8 @@ pub struct UsageEvent {
     /// How the call reached us (`proxy` when absent).
     #[serde(default)]
     pub source: UsageSource,
-    /// A catalog endpoint's id for a proxied call; for a tracked or verified call, the
-    /// label [`tracked_endpoint_id`] gives its method and endpoint.
+    /// A catalog endpoint's id for a proxied call; for a tracked or verified call, the id
+    /// [`tracked_endpoint_id`] gives its source, method and endpoint.
     pub endpoint_id: Id,
     pub method: String,
     /// Request path (no query string).
@@ -55,19 +55,27 @@ pub struct UsageEvent {
     pub metadata: Option<serde_json::Value>,
 }
 
-/// The `endpoint_id` of tracked and verified calls: `track:<METHOD> <endpoint>`, e.g.
-/// `track:GET /users/{id}`. Aggregates and filters treat it as any endpoint id; the usage
-/// API shows its method and path from it.
-pub fn tracked_endpoint_id(method: &str, endpoint: &str) -> Id {
-    Id::from_string(format!("{TRACKED_ENDPOINT_PREFIX}{method} {endpoint}"))
+/// The `endpoint_id` of a call that did not go through the catalog: `<source>:<METHOD>
+/// <endpoint>`, e.g. `track:GET /users/{id}` for a tracked call. Aggregates and filters
+/// treat it as any endpoint id; [`endpoint_label`] reads the source, method and path back.
+pub fn tracked_endpoint_id(source: UsageSource, method: &str, endpoint: &str) -> Id {
+    Id::from_string(format!("{}:{method} {endpoint}", source.as_str()))
 }
 
-/// Prefix of [`tracked_endpoint_id`].
-pub const TRACKED_ENDPOINT_PREFIX: &str = "track:";
+/// The `endpoint_id` of calls verified with `POST /api/v1/verify`.
+pub fn verify_endpoint_id() -> Id {
+    tracked_endpoint_id(UsageSource::Verify, "POST", "/api/v1/verify")
+}
 
-/// The method and endpoint of a [`tracked_endpoint_id`]; None for a catalog endpoint's id.
-pub fn tracked_endpoint(endpoint_id: &Id) -> Option<(&str, &str)> {
-    endpoint_id.as_str().strip_prefix(TRACKED_ENDPOINT_PREFIX)?.split_once(' ')
+/// How the calls of an `endpoint_id` reached us, and for a tracked or verified one its
+/// method and path; a catalog endpoint's id is `(Proxy, None)`.
+pub fn endpoint_label(endpoint_id: &Id) -> (UsageSource, Option<(&str, &str)>) {
+    for source in [UsageSource::Track, UsageSource::Verify] {
+        if let Some(rest) = endpoint_id.as_str().strip_prefix(source.as_str()).and_then(|r| r.strip_prefix(':')) {
+            return (source, rest.split_once(' '));
+        }
+    }
+    (UsageSource::Proxy, None)
 }
 
 impl UsageEvent {
@@ -400,10 +408,11 @@ mod tests {
 
     #[test]
     fn tracked_endpoint_ids_carry_method_and_path() {
-        let id = tracked_endpoint_id("GET", "/users/{id}");
+        let id = tracked_endpoint_id(UsageSource::Track, "GET", "/users/{id}");
         assert_eq!(id.as_str(), "track:GET /users/{id}");
-        assert_eq!(tracked_endpoint(&id), Some(("GET", "/users/{id}")));
-        assert_eq!(tracked_endpoint(&Id::from_string("ep_echo")), None);
+        assert_eq!(endpoint_label(&id), (UsageSource::Track, Some(("GET", "/users/{id}"))));
+        assert_eq!(endpoint_label(&verify_endpoint_id()), (UsageSource::Verify, Some(("POST", "/api/v1/verify"))));
+        assert_eq!(endpoint_label(&Id::from_string("ep_echo")), (UsageSource::Proxy, None));
     }
 
     #[test]
