@@ -6,13 +6,13 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use tollgate_app::current_subscription;
+use tollgate_app::{current_subscription, default_project, project_of};
 use tollgate_domain::id::prefix;
 use tollgate_domain::{fold_leap_second, ApiKey, ApiKeyStatus, AuditEvent, Id, KeyRotation, NewApiKey, StoreError};
 use tollgate_http::openapi::fields;
 use tollgate_http::views::{text_field, NAME_MAX};
-use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody, ErrorCode, OptionalJson};
-use utoipa::ToSchema;
+use tollgate_http::{ApiError, ApiJson, ApiQuery, AppState, AuthUser, ErrorBody, ErrorCode, OptionalJson};
+use utoipa::{IntoParams, ToSchema};
 
 /// Longest lifetime a key may be created with.
 const MAX_KEY_LIFETIME_DAYS: i64 = 3 * 366;
@@ -21,6 +21,8 @@ const MAX_KEY_LIFETIME_DAYS: i64 = 3 * 366;
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ApiKeyView {
     pub id: Id,
+    /// The project the key belongs to.
+    pub project_id: Id,
     pub name: String,
     /// `sk_live_` and the first 4 characters of the secret.
     #[schema(example = "sk_live_4f9K")]
@@ -40,6 +42,7 @@ impl ApiKeyView {
     fn new(k: &ApiKey, now: DateTime<Utc>) -> Self {
         ApiKeyView {
             id: k.id.clone(),
+            project_id: k.project_id.clone(),
             name: k.name.clone(),
             prefix: k.display_prefix.clone(),
             last4: k.last4.clone(),
@@ -69,6 +72,16 @@ pub struct CreateApiKeyRequest {
     pub name: String,
     /// Optional expiry (RFC 3339), in the future and at most 3 years away.
     pub expires_at: Option<DateTime<Utc>>,
+    /// The project of the key (default: the organization's default project).
+    pub project_id: Option<Id>,
+}
+
+/// Filter of the key listing.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct KeyListQuery {
+    /// Only the keys of this project.
+    pub project_id: Option<String>,
 }
 
 /// A new secret: shown once, never again.
@@ -106,16 +119,33 @@ fn key_id(raw: &str) -> Result<Id, ApiError> {
 
 /// The organization's keys, newest first, revoked and expired ones included.
 #[utoipa::path(get, path = "/api/user/api-keys", tag = "api-keys", security(("bearer" = [])),
+    params(KeyListQuery),
     responses(
         (status = 200, description = "The keys", body = ApiKeyList),
+        (status = 404, description = "`not_found`: no such project in the organization", body = ErrorBody),
     ))]
-pub async fn list_keys(State(state): State<AppState>, auth: AuthUser) -> Result<Json<ApiKeyList>, ApiError> {
+pub async fn list_keys(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiQuery(q): ApiQuery<KeyListQuery>,
+) -> Result<Json<ApiKeyList>, ApiError> {
+    let project = match q.project_id.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        Some(raw) => Some(project_of(state.store.as_ref(), &auth.org_id, &Id::from_string(raw), state.now()).await?.id),
+        None => None,
+    };
+    keys_view(&state, &auth, project.as_ref()).await.map(Json)
+}
+
+/// The organization's keys (of `project` only, when given), newest first, with the count of
+/// usable ones against the plan's limit (which counts every project's keys).
+pub(crate) async fn keys_view(state: &AppState, auth: &AuthUser, project: Option<&Id>) -> Result<ApiKeyList, ApiError> {
     let now = state.now();
+    let keys = state.store.list_api_keys(&auth.org_id).await?;
+    let active = keys.iter().filter(|k| k.status(now) == ApiKeyStatus::Active).count() as u32;
     let data: Vec<ApiKeyView> =
-        state.store.list_api_keys(&auth.org_id).await?.iter().map(|k| ApiKeyView::new(k, now)).collect();
-    let active = data.iter().filter(|k| k.status == ApiKeyStatus::Active).count() as u32;
+        keys.iter().filter(|k| project.is_none_or(|p| k.project_id == *p)).map(|k| ApiKeyView::new(k, now)).collect();
     let (_, plan) = current_subscription(state.store.as_ref(), &auth.org_id, now).await?;
-    Ok(Json(ApiKeyList { data, active, limit: plan.max_api_keys }))
+    Ok(ApiKeyList { data, active, limit: plan.max_api_keys })
 }
 
 /// Creates a key. The secret is in this response only.
@@ -123,6 +153,7 @@ pub async fn list_keys(State(state): State<AppState>, auth: AuthUser) -> Result<
     request_body = CreateApiKeyRequest,
     responses(
         (status = 201, description = "Key created; the secret is shown once", body = CreatedApiKey),
+        (status = 404, description = "`not_found`: no such project in the organization", body = ErrorBody),
         (status = 409, description = "`key_limit_reached`: the organization has its plan's maximum of usable keys", body = ErrorBody),
         (status = 422, description = "`invalid_field`: invalid name, or an expiry not in the future or more than 3 years away", body = ErrorBody),
     ))]
@@ -131,7 +162,23 @@ pub async fn create_key(
     auth: AuthUser,
     ApiJson(req): ApiJson<CreateApiKeyRequest>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
+    let project = req.project_id.clone();
+    create_key_in(&state, &auth, req, project).await
+}
+
+/// Creates a key in `project` (default: the organization's default project), within the
+/// plan's number of usable keys.
+pub(crate) async fn create_key_in(
+    state: &AppState,
+    auth: &AuthUser,
+    req: CreateApiKeyRequest,
+    project: Option<Id>,
+) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
     let now = state.now();
+    let project = match project {
+        Some(id) => project_of(state.store.as_ref(), &auth.org_id, &id, now).await?,
+        None => default_project(state.store.as_ref(), &auth.org_id, now).await?,
+    };
     let name = text_field("name", &req.name, NAME_MAX)?;
     let expires_at = req.expires_at.map(fold_leap_second);
     if let Some(exp) = expires_at {
@@ -146,7 +193,7 @@ pub async fn create_key(
     let key = ApiKey {
         id: Id::generate(prefix::API_KEY),
         org_id: auth.org_id.clone(),
-        project_id: tollgate_domain::Project::default_id(&auth.org_id), // TODO(me): project routes
+        project_id: project.id.clone(),
         created_by: auth.user.id.clone(),
         name,
         display_prefix: new.display_prefix.clone(),
@@ -167,7 +214,7 @@ pub async fn create_key(
         ),
         e => e.into(),
     })?;
-    state.audit(key_event("api_key.create", now, &auth, &key)).await;
+    state.audit(key_event("api_key.create", now, auth, &key)).await;
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiKey {

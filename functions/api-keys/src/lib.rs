@@ -1,16 +1,22 @@
-//! The `api-keys` route group (`/api/user/api-keys`): list, create, show, revoke and rotate
-//! the API keys of the signed-in user's organization.
+//! The `api-keys` route group (`/api/user/api-keys`, `/api/user/projects`): list, create,
+//! show, revoke and rotate the API keys of the signed-in user's organization, and the
+//! projects they are grouped in.
 
 mod handlers;
+mod projects;
 
 use tollgate_http::AppState;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub use handlers::{ApiKeyView, CreateApiKeyRequest, CreatedApiKey, RotateApiKeyRequest};
+pub use handlers::{ApiKeyList, ApiKeyView, CreateApiKeyRequest, CreatedApiKey, RotateApiKeyRequest};
+pub use projects::{CreatedVerifySecret, DeletedProject, ProjectList, ProjectView};
 
 #[derive(OpenApi)]
-#[openapi(tags((name = "api-keys", description = "API keys of the signed-in user's organization")))]
+#[openapi(tags(
+    (name = "api-keys", description = "API keys of the signed-in user's organization"),
+    (name = "projects", description = "Projects: the organization's keys grouped by application, with a verify secret each"),
+))]
 struct ApiKeysApi;
 
 /// The route group with its OpenAPI description, at the production paths.
@@ -19,6 +25,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::list_keys, handlers::create_key))
         .routes(routes!(handlers::get_key, handlers::revoke_key))
         .routes(routes!(handlers::rotate_key))
+        .routes(routes!(projects::list_projects, projects::create_project))
+        .routes(routes!(projects::get_project, projects::update_project, projects::delete_project))
+        .routes(routes!(projects::issue_verify_secret))
+        .routes(routes!(projects::list_project_keys, projects::create_project_key))
 }
 
 /// The finished router (common layers included) for the Lambda function.

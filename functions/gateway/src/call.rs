@@ -47,6 +47,16 @@ impl Call {
         Call { started: Instant::now(), now, parts, request_id, client_ip, path, answer: AnswerHeaders::default() }
     }
 
+    /// The id of the call's usage event: the request id (a fresh one if the middleware set
+    /// none).
+    pub fn event_id(&self) -> String {
+        if self.request_id.is_empty() {
+            tollgate_domain::id::request_id()
+        } else {
+            self.request_id.clone()
+        }
+    }
+
     /// The client IP as a rate-limit bucket label (`-` when the transport gave none).
     pub fn ip_label(&self) -> &str {
         self.client_ip.as_deref().unwrap_or("-")

@@ -1,5 +1,6 @@
 //! Step 4, count: the quota's one conditional write (exact under any concurrency), with the
-//! call's usage event kept by the call meter; quota alerts at 80 % and 100 %. With the
+//! call's usage event kept by the call meter; quota alerts at 80 % and 100 %. Calls
+//! reported by the seller's server (`track`, `verify`) are counted by the same write. With the
 //! shared rate limit on, the same write also counts the call in its key's one-minute window
 //! and refuses it when the window is full, across instances. Then, after the forward, the
 //! event's outcome (step 6).
@@ -26,11 +27,9 @@ pub async fn count(
     caller: &Caller,
     endpoint: &Endpoint,
 ) -> Result<UsageEvent, ApiError> {
-    let (now, plan) = (call.now, &caller.plan);
-    let period = Period::containing(now);
-    let seconds_to_period_end = (period.end - now).num_seconds();
+    let period = Period::containing(call.now);
     let event = UsageEvent {
-        id: if call.request_id.is_empty() { tollgate_domain::id::request_id() } else { call.request_id.clone() },
+        id: call.event_id(),
         org_id: caller.key.org_id.clone(),
         key_id: caller.key.id.clone(),
         project_id: Some(caller.key.project_id.clone()),
@@ -42,14 +41,51 @@ pub async fn count(
         latency_ms: 0,
         cost_units: endpoint.cost_units,
         ip: call.client_ip.clone(),
-        timestamp: now,
+        timestamp: call.now,
         period: period.key.clone(),
         metadata: None,
     };
-    let expires = period.end + chrono::Duration::days(COUNTER_KEPT_AFTER_PERIOD_DAYS);
     let window = limits::shared_window(gw, call, caller);
     gw.stats.write();
-    let increment = gw.meter.count(&event, plan.hard_limit(), expires, window).await?;
+    let increment = gw.meter.count(&event, caller.plan.hard_limit(), counter_expiry(&period), window).await?;
+    settle(gw, call, caller, &period, u64::from(endpoint.cost_units), increment).await?;
+    Ok(event)
+}
+
+/// Counts calls reported with their outcome (tracked or verified, all of `caller`'s key, in
+/// the period of the call reporting them) as one charge of their total cost: all or none,
+/// refused as [`count`] refuses. `events` must not be empty.
+pub async fn count_reported(
+    gw: &Gateway,
+    call: &mut Call,
+    caller: &Caller,
+    events: &[UsageEvent],
+) -> Result<(), ApiError> {
+    let period = Period::containing(call.now);
+    let window = limits::shared_window(gw, call, caller);
+    let cost = events.iter().map(|e| u64::from(e.cost_units)).sum();
+    gw.stats.write();
+    let increment = gw.meter.count_batch(events, caller.plan.hard_limit(), counter_expiry(&period), window).await?;
+    settle(gw, call, caller, &period, cost, increment).await
+}
+
+/// How long a period's counter is kept.
+fn counter_expiry(period: &Period) -> chrono::DateTime<chrono::Utc> {
+    period.end + chrono::Duration::days(COUNTER_KEPT_AFTER_PERIOD_DAYS)
+}
+
+/// What follows a charge of `cost`, counted or not: the quota headers, the refusal of a
+/// charge that was not counted, and the quota alerts a counted one set off.
+async fn settle(
+    gw: &Gateway,
+    call: &mut Call,
+    caller: &Caller,
+    period: &Period,
+    cost: u64,
+    increment: UsageIncrement,
+) -> Result<(), ApiError> {
+    let (now, plan) = (call.now, &caller.plan);
+    let seconds_to_period_end = (period.end - now).num_seconds();
     let used = increment.used();
     call.answer.quota = Some(QuotaHeaders { limit: plan.monthly_limit, used, seconds_to_period_end });
     if let UsageIncrement::RateLimited { .. } = increment {
@@ -68,7 +104,7 @@ pub async fn count(
         });
     }
     if let Some(limit) = plan.monthly_limit {
-        for percent in thresholds_crossed(used - u64::from(endpoint.cost_units), used, limit) {
+        for percent in thresholds_crossed(used - cost, used, limit) {
             let alert = QuotaAlert {
                 id: format!("alert_{}_{}_{}", caller.subscription.org_id, period.key, percent),
                 org_id: caller.subscription.org_id.clone(),
@@ -82,7 +118,7 @@ pub async fn count(
             send_alert(gw, alert, period.end + chrono::Duration::days(35)).await;
         }
     }
-    Ok(event)
+    Ok(())
 }
 
 /// Step 6: the counted call's outcome (the answer's status, the latency) on its usage event.

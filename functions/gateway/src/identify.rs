@@ -28,6 +28,19 @@ pub async fn caller(gw: &Gateway, call: &mut Call) -> Result<Option<Caller>, Api
     }
 }
 
+/// The caller behind the presented key, which is required: 401 `missing_api_key` without
+/// one (the refusal counts against the client's IP, as every refusal of a key).
+pub async fn required_caller(gw: &Gateway, call: &mut Call) -> Result<Caller, ApiError> {
+    match caller(gw, call).await? {
+        Some(caller) => Ok(caller),
+        None => {
+            let missing =
+                ApiError::rejected(ErrorCode::MissingApiKey, "send an API key in X-API-Key or Authorization: Bearer");
+            Err(limits::refuse_anonymous(gw, call, missing))
+        }
+    }
+}
+
 /// The presented API key: `X-API-Key`, or `Authorization: Bearer sk_live_...`.
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
     if let Some(v) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
@@ -38,8 +51,8 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Every refusal is a client error (401 or 403).
-async fn identify(gw: &Gateway, raw: &str, now: DateTime<Utc>) -> Result<Caller, ApiError> {
+/// The caller behind the key `raw`. Every refusal is a client error (401 or 403).
+pub async fn identify(gw: &Gateway, raw: &str, now: DateTime<Utc>) -> Result<Caller, ApiError> {
     let parsed = ParsedKey::parse(raw)
         .map_err(|_| ApiError::rejected(ErrorCode::InvalidApiKey, "the API key is malformed or mistyped"))?;
     let (key, secret, owner) = key(gw, &parsed)

@@ -23,16 +23,20 @@ mod identify;
 mod limiter;
 mod limits;
 mod meter;
+mod track;
 mod upstream;
+mod verify;
 
 pub use limiter::{RateDecision, RateLimiter};
 pub use meter::QueuedCallMeter;
+pub use track::{TrackBatch, TrackResponse, TrackResult};
+pub use verify::{VerifyRequest, VerifyResponse};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{Request, Response};
 use axum::response::IntoResponse;
-use axum::routing::any;
+use axum::routing::{any, post};
 use axum::Router;
 use cache::TtlCache;
 use call::{Call, Caller};
@@ -40,7 +44,7 @@ use catalog::Catalog;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tollgate_domain::{CallMeter, Endpoint, Id, Plan, Queue, Subscription};
+use tollgate_domain::{CallMeter, Endpoint, Id, Plan, Project, Queue, Subscription};
 use tollgate_http::ErrorCode;
 use tollgate_http::{ApiError, AppState};
 use upstream::{Outgoing, Upstream};
@@ -131,6 +135,8 @@ pub struct Gateway {
     keys: TtlCache<String, identify::KeyEntry>,
     subscriptions: TtlCache<Id, (Subscription, Plan)>,
     catalog: TtlCache<(), Arc<Catalog>>,
+    /// Verify secrets' projects (by secret hash; misses too).
+    verify_secrets: TtlCache<String, Option<Project>>,
 }
 
 impl Gateway {
@@ -148,6 +154,7 @@ impl Gateway {
             keys: TtlCache::new(config.cache_ttl, 100_000),
             subscriptions: TtlCache::new(config.cache_ttl, 100_000),
             catalog: TtlCache::new(config.cache_ttl, 1),
+            verify_secrets: TtlCache::new(config.cache_ttl, 10_000),
         }
     }
 
@@ -164,7 +171,13 @@ impl Gateway {
 
 /// The OpenAPI description of the gateway route (any method under `/api/v1`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(proxy_doc), tags((name = "gateway", description = "Metered calls to the operator's API")))]
+#[openapi(
+    paths(proxy_doc, track_doc, verify_doc),
+    tags(
+        (name = "gateway", description = "Metered calls to the operator's API"),
+        (name = "metering", description = "Metering without the proxy: calls reported, keys verified by the seller's own server"),
+    )
+)]
 struct GatewayApi;
 
 /// Calls an endpoint of the catalog with an API key (`X-API-Key: sk_live_...` or
@@ -192,6 +205,51 @@ struct GatewayApi;
 #[allow(dead_code)]
 fn proxy_doc() {}
 
+/// Reports calls the seller's own server answered: one event, or `{"events": [...]}` of 1
+/// to 1,000. Authenticated with the API key the calls were made with (as a proxied call).
+/// The batch's total cost is counted against the key's quota in one exact write; events
+/// then reach the usage log and statistics within seconds (source `track`). An event's `id`
+/// is its idempotency key in the log and statistics: a repeated id is recorded once (it is
+/// counted against the quota again). Quota headers as on proxied calls.
+#[utoipa::path(
+    post,
+    path = "/api/v1/track",
+    tag = "metering",
+    security(("api_key" = [])),
+    request_body(content = TrackBatch, description = "A batch; one `TrackedCall` object on its own is accepted too"),
+    responses(
+        (status = 202, description = "Recorded; each event's result (events outside the time window are rejected one by one)", body = TrackResponse),
+        (status = 400, description = "`malformed_json`", body = tollgate_http::ErrorBody),
+        (status = 401, description = "`missing_api_key`, `invalid_api_key`, `key_revoked`, `key_expired`, `key_rotated`", body = tollgate_http::ErrorBody),
+        (status = 403, description = "`account_suspended`, `subscription_inactive`", body = tollgate_http::ErrorBody),
+        (status = 413, description = "`too_many_events`: more than 1,000 events", body = tollgate_http::ErrorBody),
+        (status = 422, description = "`invalid_events` (per-event reasons in `details`; nothing recorded) or `invalid_body`", body = tollgate_http::ErrorBody),
+        (status = 429, description = "`rate_limited` or `quota_exceeded` (nothing counted)", body = tollgate_http::ErrorBody),
+    )
+)]
+#[allow(dead_code)]
+fn track_doc() {}
+
+/// Verifies a consumer's API key and consumes `cost` units of its quota in one call, for a
+/// seller's own server guarding an endpoint. Authenticated with a project's verify secret
+/// (`Authorization: Bearer pvs_...`: that project's keys) or an access token (the user's
+/// organization's keys; an admin's: any key). The outcome is in the body: `valid` and
+/// `code` (`ok`, or the gateway's refusal code).
+#[utoipa::path(
+    post,
+    path = "/api/v1/verify",
+    tag = "metering",
+    security(("bearer" = [])),
+    request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "The verification's outcome", body = VerifyResponse),
+        (status = 401, description = "`missing_token`, `invalid_token`, `token_expired`: no valid verify secret or access token", body = tollgate_http::ErrorBody),
+        (status = 422, description = "`invalid_body` or `invalid_field` (cost out of range)", body = tollgate_http::ErrorBody),
+    )
+)]
+#[allow(dead_code)]
+fn verify_doc() {}
+
 /// The gateway route's OpenAPI document (with the API-key security scheme).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::openapi::security::{ApiKey as ApiKeyScheme, ApiKeyValue, SecurityScheme};
@@ -205,6 +263,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The gateway's routes (without the common layers: `finish_router` adds them).
 pub fn routes(gateway: Arc<Gateway>) -> Router {
     Router::new()
+        .route("/api/v1/track", post(track))
+        .route("/api/v1/verify", post(verify))
         .route("/api/v1/{*path}", any(proxy))
         .route("/api/v1", any(proxy))
         .route("/api/v1/", any(proxy))
@@ -217,13 +277,37 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
     tollgate_http::finish_router(routes(gateway))
 }
 
+/// The gateway's routes: a proxied call, calls reported by the seller's server, a key to
+/// verify for it.
+#[derive(Clone, Copy)]
+enum Route {
+    Proxy,
+    Track,
+    Verify,
+}
+
 async fn proxy(State(gw): State<Arc<Gateway>>, req: Request<Body>) -> Response<Body> {
+    serve(&gw, Route::Proxy, req).await
+}
+
+async fn track(State(gw): State<Arc<Gateway>>, req: Request<Body>) -> Response<Body> {
+    serve(&gw, Route::Track, req).await
+}
+
+async fn verify(State(gw): State<Arc<Gateway>>, req: Request<Body>) -> Response<Body> {
+    serve(&gw, Route::Verify, req).await
+}
+
+async fn serve(gw: &Gateway, route: Route, req: Request<Body>) -> Response<Body> {
+    gw.stats.calls.fetch_add(1, Ordering::Relaxed);
     let (parts, body) = req.into_parts();
     let mut call = Call::new(parts, gw.state.now());
-    let mut response = match handle(&gw, &mut call, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+    let answer = match route {
+        Route::Proxy => handle(gw, &mut call, body).await,
+        Route::Track => track::track(gw, &mut call, body).await,
+        Route::Verify => verify::verify(gw, &mut call, body).await,
     };
+    let mut response = answer.unwrap_or_else(IntoResponse::into_response);
     // 7. Every answer, refusals included, carries the headers gathered on the way.
     call.answer.apply(response.headers_mut());
     response
@@ -231,7 +315,6 @@ async fn proxy(State(gw): State<Arc<Gateway>>, req: Request<Body>) -> Response<B
 
 /// The hot path, one step after another (see the module doc).
 async fn handle(gw: &Gateway, call: &mut Call, body: Body) -> Result<Response<Body>, ApiError> {
-    gw.stats.calls.fetch_add(1, Ordering::Relaxed);
     let caller = identify::caller(gw, call).await?;
     if let Some(caller) = &caller {
         limits::per_key(gw, call, caller)?;

@@ -7,11 +7,13 @@
 
 pub mod billing;
 mod error;
+pub mod projects;
 pub mod subscriptions;
 pub mod usage;
 pub mod users;
 
 pub use error::{AppError, BillingRefusal};
+pub use projects::{default_project, project_of, projects_of};
 pub use subscriptions::{current_subscription, seed_catalog};
 pub use usage::PeriodUsage;
 pub use users::{create_user, new_user, NewUser};

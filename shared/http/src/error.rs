@@ -20,6 +20,11 @@ pub struct ErrorDetail {
     #[schema(value_type = ErrorCode, example = "invalid_credentials")]
     pub code: String,
     pub message: String,
+    /// Per-item reasons, for the errors that have them (`invalid_events`: one entry per
+    /// refused event, `{index, code, field, message}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub details: Option<serde_json::Value>,
 }
 
 /// Every way a request can fail. Client errors carry a stable code; server errors keep their
@@ -53,6 +58,10 @@ pub enum ApiError {
     /// `upstream_unavailable`, ...). 429 has its own variant for `Retry-After`.
     #[error("{message}")]
     Rejected { code: ErrorCode, message: String },
+    /// 422 `invalid_events`: tracked events that cannot be recorded; `details` gives each
+    /// refused event's index and reason (as JSON), and nothing of the batch is recorded.
+    #[error("{message}")]
+    InvalidEvents { message: String, details: serde_json::Value },
     /// 404 `not_found`: no such resource (or not yours: the two look the same).
     #[error("{0} not found")]
     NotFound(String),
@@ -101,6 +110,7 @@ impl ApiError {
             ApiError::Domain(DomainError::InvalidEmail(_)) => ErrorCode::InvalidEmail,
             ApiError::Domain(DomainError::WeakPassword(_)) => ErrorCode::WeakPassword,
             ApiError::Domain(DomainError::InvalidField { .. }) => ErrorCode::InvalidField,
+            ApiError::InvalidEvents { .. } => ErrorCode::InvalidEvents,
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             ApiError::Rejected { code, .. } | ApiError::TooManyRequests { code, .. } => *code,
@@ -226,7 +236,11 @@ impl IntoResponse for ApiError {
             tracing::debug!(status = status.as_u16(), code = self.code(), "request rejected");
             self.to_string()
         };
-        let body = ErrorBody { error: ErrorDetail { code: self.code().to_string(), message } };
+        let details = match &self {
+            ApiError::InvalidEvents { details, .. } => Some(details.clone()),
+            _ => None,
+        };
+        let body = ErrorBody { error: ErrorDetail { code: self.code().to_string(), message, details } };
         let mut resp = (status, axum::Json(body)).into_response();
         if let ApiError::TooManyRequests { retry_after, .. } = self {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));

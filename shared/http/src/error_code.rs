@@ -95,6 +95,10 @@ error_codes! {
     EmailTaken = (CONFLICT, "email_taken"),
     /// The plan's number of usable API keys is reached.
     KeyLimitReached = (CONFLICT, "key_limit_reached"),
+    /// The plan's number of projects is reached.
+    ProjectLimitReached = (CONFLICT, "project_limit_reached"),
+    /// The organization's default project cannot be deleted.
+    DefaultProject = (CONFLICT, "default_project"),
     /// Only an active key can be rotated.
     KeyNotActive = (CONFLICT, "key_not_active"),
     /// An endpoint with this method and path already exists.
@@ -109,6 +113,8 @@ error_codes! {
     NoPaidSubscription = (CONFLICT, "no_paid_subscription"),
     /// The body is larger than the route accepts.
     PayloadTooLarge = (PAYLOAD_TOO_LARGE, "payload_too_large"),
+    /// A tracked batch of more than 1,000 events.
+    TooManyEvents = (PAYLOAD_TOO_LARGE, "too_many_events"),
     /// A JSON body without `Content-Type: application/json`.
     UnsupportedMediaType = (UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
     /// JSON of the wrong shape (a missing or unknown field, a wrong type).
@@ -119,6 +125,11 @@ error_codes! {
     WeakPassword = (UNPROCESSABLE_ENTITY, "weak_password"),
     /// A field is empty, too long, out of range or otherwise invalid.
     InvalidField = (UNPROCESSABLE_ENTITY, "invalid_field"),
+    /// A deletion whose `confirm` field is not the name of what it deletes.
+    ConfirmationRequired = (UNPROCESSABLE_ENTITY, "confirmation_required"),
+    /// Tracked events that cannot be recorded (`details` lists each with its index and
+    /// reason), or an empty batch: nothing of the batch is recorded.
+    InvalidEvents = (UNPROCESSABLE_ENTITY, "invalid_events"),
     /// The plan cannot be bought: archived, free, or not set up at the payment provider.
     PlanNotAvailable = (UNPROCESSABLE_ENTITY, "plan_not_available"),
     /// Too many login or mail attempts: wait for `Retry-After`.

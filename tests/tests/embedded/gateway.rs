@@ -9,7 +9,7 @@ use tollgate_domain::{BillingType, Id, Plan, QueueName, Store, Subscription};
 use tollgate_tests::app::{gateway_request, recording_upstream, with_ip, TestApp};
 
 /// Registers a user, creates a key; returns (access token, key secret, org id).
-async fn user_with_key(app: &TestApp, email: &str) -> (String, String, Id) {
+pub(crate) async fn user_with_key(app: &TestApp, email: &str) -> (String, String, Id) {
     let (access, _) = app.user(email).await;
     let r = app.call(Method::POST, "/api/user/api-keys", Some(json!({"name": "k"})), Some(&access)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
@@ -22,7 +22,7 @@ async fn user_with_key(app: &TestApp, email: &str) -> (String, String, Id) {
 }
 
 /// Puts the organization on a new plan made by `f` from Free.
-async fn put_on_plan(store: &dyn Store, org: &Id, f: impl FnOnce(&mut Plan)) -> Plan {
+pub(crate) async fn put_on_plan(store: &dyn Store, org: &Id, f: impl FnOnce(&mut Plan)) -> Plan {
     let now = chrono::Utc::now();
     let mut plan = Plan::defaults(now).remove(0);
     plan.id = Id::generate("plan");

@@ -10,4 +10,6 @@ mod billing_webhook;
 mod contract_sqlite;
 mod gateway;
 mod lambda_fixtures;
+mod projects;
+mod track;
 mod usage_pipeline;
