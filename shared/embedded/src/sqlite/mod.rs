@@ -333,6 +333,52 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    #[tokio::test]
+    async fn rows_from_before_projects_read_as_the_default_project() {
+        use tollgate_domain::{ApiKeyRepository, PlanRepository, Project, UsageLog, UsageLogQuery, UsageSource};
+        let dir = std::env::temp_dir().join(format!("tollgate-embedded-sqlite-{}", Id::generate("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tollgate.db");
+        {
+            // A database as version 4 left it, with a key, two plans and a usage log entry.
+            let c = Connection::open(&path).unwrap();
+            for m in &MIGRATIONS[..4] {
+                c.execute_batch(m).unwrap();
+            }
+            c.pragma_update(None, "user_version", 4).unwrap();
+            c.execute_batch(
+                "INSERT INTO api_keys VALUES ('key_1', 'org_1', 'usr_1', 'k', 'sk_live_abcd', 'wxyz', 1000, NULL, \
+                 NULL, NULL, NULL);
+                 INSERT INTO plans (id, name, description, billing_type, price, currency, rate_limit, burst, \
+                 monthly_limit, overage_price, retention_days, max_api_keys, features, status, created_at, updated_at) \
+                 VALUES ('plan_pro', 'Pro', NULL, 'subscription', 2900, 'usd', 600, NULL, 100000, NULL, 30, 10, '{}', \
+                 'active', 1000, 1000), ('plan_custom', 'Custom', NULL, 'subscription', 0, 'usd', 60, NULL, 1000, \
+                 NULL, 7, 2, '{}', 'active', 1000, 1000);
+                 INSERT INTO usage_logs VALUES ('req_1', 'org_1', 'key_1', 'ep_1', 'GET', '/api/v1/x', 200, 5, 1, \
+                 NULL, 1000, '2026-11', 9000000000000);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.schema_version().await.unwrap() as usize, MIGRATIONS.len());
+        let org = Id::from_string("org_1");
+        let key = store.get_api_key(&org, &Id::from_string("key_1")).await.unwrap().unwrap();
+        assert_eq!(key.project_id, Project::default_id(&org), "a key without a project is in the default one");
+        let max_projects = |id: &str| {
+            let store = store.clone();
+            let id = Id::from_string(id);
+            async move { store.get_plan(&id).await.unwrap().unwrap().max_projects }
+        };
+        assert_eq!(max_projects("plan_pro").await, 5);
+        assert_eq!(max_projects("plan_custom").await, 1);
+        let q = UsageLogQuery { org_id: Some(org.clone()), ..Default::default() };
+        let (logged, _) = store.query_usage(&q, DateTime::from_timestamp(0, 0).unwrap()).await.unwrap();
+        assert_eq!(logged.len(), 1);
+        assert_eq!((&logged[0].project_id, logged[0].source, &logged[0].metadata), (&None, UsageSource::Proxy, &None));
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn the_histogram_has_a_column_per_latency_bucket() {
         let c = Connection::open_in_memory().unwrap();
