@@ -30,7 +30,7 @@ use tokio::sync::Mutex;
 use tollgate_domain::{Id, StoreError};
 
 pub(crate) use schema::MIGRATIONS;
-pub(crate) use usage::{HeldCharge, HeldMessage};
+pub(crate) use usage::{HeldCharge, HeldMessage, VISIBLE_AT_ONCE};
 
 /// How long a statement waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -229,22 +229,36 @@ fn charge_in(tx: &rusqlite::Connection, charge: &UsageCharge) -> Result<UsageInc
 pub(crate) struct HeldMessage {
     pub queue: QueueName,
     pub message: QueueMessage,
-    /// When it becomes visible if nobody completes it first (unix ms).
+    /// When it becomes visible if nobody completes it first (unix ms); [`VISIBLE_AT_ONCE`]
+    /// for a message that is not held.
     pub visible_at_ms: i64,
     pub enqueued_at_ms: i64,
 }
 
-/// One call's charge in a group commit, with the usage event to hold if it is counted.
+/// The `visible_at_ms` of a message visible at once (as `SqliteQueue::send` makes them).
+pub(crate) const VISIBLE_AT_ONCE: i64 = 0;
+
+impl HeldMessage {
+    /// Whether the message is visible as soon as it is committed (not held).
+    pub fn is_visible_at_once(&self) -> bool {
+        self.visible_at_ms == VISIBLE_AT_ONCE
+    }
+}
+
+/// One charge in a group commit, with the queue messages to add if it is counted: a call's
+/// usage event held until its outcome is known (`CallMeter::count`), or a batch's complete
+/// events, visible at once (`CallMeter::count_batch`).
 pub(crate) struct HeldCharge {
     pub charge: UsageCharge,
-    pub held: HeldMessage,
+    pub messages: Vec<HeldMessage>,
 }
 
 impl SqliteStore {
     /// A group commit of the call meter, in one write transaction: first `completions` (held
     /// usage-queue messages whose outcome is known: final body, visible now; see
     /// `SqliteQueue::complete_held`), then each charge in order, each with its own exact
-    /// decision, its held message added when it is counted. All or nothing: on an error no
+    /// decision, its messages added when it is counted (an id already queued is skipped, not
+    /// an error). All or nothing: on an error no
     /// charge is counted and no completion written. The queue's tables must exist in this
     /// file (`SqliteQueue` on the same file creates them).
     /// Blocks the calling thread: run it on the meter's writer thread (`call_blocking`).
@@ -263,17 +277,20 @@ impl SqliteStore {
                 }
             }
             let mut outcomes = Vec::with_capacity(charges.len());
-            for HeldCharge { charge, held } in charges {
+            for HeldCharge { charge, messages } in charges {
                 let outcome = charge_in(&tx, charge)?;
                 if let UsageIncrement::Counted { .. } = outcome {
-                    let m = &held.message;
-                    tx.prepare_cached(crate::queue::INSERT_MESSAGE)?.execute(params![
-                        held.queue.as_str(),
-                        m.id,
-                        m.body,
-                        held.visible_at_ms,
-                        held.enqueued_at_ms
-                    ])?;
+                    let mut insert = tx.prepare_cached(crate::queue::INSERT_MESSAGE)?;
+                    for held in messages {
+                        let m = &held.message;
+                        insert.execute(params![
+                            held.queue.as_str(),
+                            m.id,
+                            m.body,
+                            held.visible_at_ms,
+                            held.enqueued_at_ms
+                        ])?;
+                    }
                 }
                 outcomes.push(outcome);
             }
