@@ -6,7 +6,9 @@
 //! can take. `record_outcome` then completes it (final status and latency, visible at once).
 //! If the process dies in between, the held event becomes visible when its hold runs out and
 //! is logged with status 0 ("outcome unknown"): the call log and aggregates always match the
-//! counter.
+//! counter. `count_batch` (calls whose outcome is known already) is one charge whose events,
+//! when it is counted, go on the usage queue complete and visible at once, in the same
+//! transaction.
 //!
 //! Group commit: one writer thread owns these writes. Concurrent calls' charges (and the
 //! outcomes waiting) are applied in one transaction, each charge with its own exact decision
@@ -33,7 +35,7 @@ use tollgate_domain::{
     CallMeter, PortError, QueueMessage, QueueName, RateWindow, StoreError, UsageCharge, UsageEvent, UsageIncrement,
 };
 
-use crate::sqlite::{HeldCharge, HeldMessage};
+use crate::sqlite::{HeldCharge, HeldMessage, VISIBLE_AT_ONCE};
 use crate::{SqliteQueue, SqliteStore};
 
 /// Most charges in one group commit.
@@ -46,7 +48,7 @@ const OUTCOME_LINGER: Duration = Duration::from_millis(10);
 
 /// A write for the group-commit task.
 enum Write {
-    /// A call to count; the answer goes back once its group committed.
+    /// A call (or a batch of calls) to count; the answer goes back once its group committed.
     Charge(HeldCharge, oneshot::Sender<Result<UsageIncrement, StoreError>>),
     /// A counted call's final event.
     Outcome(QueueMessage),
@@ -118,6 +120,15 @@ impl SqliteCallMeter {
         if self.send(Write::Flush(done)).await.is_ok() {
             let _ = written.await;
         }
+    }
+
+    /// Counts `charge` in the next group commit, adding its messages when it is counted, and
+    /// answers once that group committed.
+    async fn charge(&self, charge: HeldCharge) -> Result<UsageIncrement, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || StoreError::Unavailable { message: "the call meter's writer stopped".into(), source: None };
+        self.send(Write::Charge(charge, reply)).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     /// Hands `write` to the writer thread once there is room. Err: the thread has stopped.
@@ -198,6 +209,13 @@ fn commit(store: &SqliteStore, queue: &SqliteQueue, group: Group, stats: &GroupC
         stats.outcomes.fetch_add(n_outcomes as u64, Ordering::Relaxed);
         match store.commit_group(&charges, &outcomes) {
             Ok(results) => {
+                let visible_now = charges.iter().zip(&results).any(|(c, r)| {
+                    matches!(r, UsageIncrement::Counted { .. })
+                        && c.messages.iter().any(HeldMessage::is_visible_at_once)
+                });
+                if visible_now {
+                    queue.sent(QueueName::Usage).notify_one();
+                }
                 for (reply, result) in replies.into_iter().zip(results) {
                     // A caller that went away (client disconnect) still had its call counted.
                     let _ = reply.send(Ok(result));
@@ -242,10 +260,7 @@ impl CallMeter for SqliteCallMeter {
             enqueued_at_ms: now.timestamp_millis(),
         };
         let charge = UsageCharge::for_event(event, hard_limit, counter_expires_at, rate);
-        let (reply, answer) = oneshot::channel();
-        let stopped = || StoreError::Unavailable { message: "the call meter's writer stopped".into(), source: None };
-        self.send(Write::Charge(HeldCharge { charge, held }, reply)).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        self.charge(HeldCharge { charge, messages: vec![held] }).await
     }
 
     async fn record_outcome(&self, event: &UsageEvent) {
@@ -257,12 +272,25 @@ impl CallMeter for SqliteCallMeter {
 
     async fn count_batch(
         &self,
-        _events: &[UsageEvent],
-        _hard_limit: Option<u64>,
-        _counter_expires_at: DateTime<Utc>,
-        _rate: Option<RateWindow>,
+        events: &[UsageEvent],
+        hard_limit: Option<u64>,
+        counter_expires_at: DateTime<Utc>,
+        rate: Option<RateWindow>,
     ) -> Result<UsageIncrement, StoreError> {
-        todo!("helper")
+        assert!(!events.is_empty(), "count_batch needs at least one event");
+        let enqueued_at_ms = Utc::now().timestamp_millis();
+        // Complete already: nothing to hold, the worker may take them at once.
+        let messages = events
+            .iter()
+            .map(|e| HeldMessage {
+                queue: QueueName::Usage,
+                message: e.to_message(),
+                visible_at_ms: VISIBLE_AT_ONCE,
+                enqueued_at_ms,
+            })
+            .collect();
+        let charge = UsageCharge::for_batch(events, hard_limit, counter_expires_at, rate);
+        self.charge(HeldCharge { charge, messages }).await
     }
 }
 
@@ -381,6 +409,92 @@ mod tests {
         assert_eq!(charges, 200);
         assert!(transactions < 100, "{transactions} transactions for 200 concurrent calls: not grouped");
         drop((meter, queue));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// `n` complete events (tracked calls: status and latency known) of cost `cost` each.
+    fn batch(tag: &str, n: usize, cost: u32) -> Vec<UsageEvent> {
+        (0..n)
+            .map(|i| {
+                let mut e = event(&format!("req_{tag}_{i}"));
+                (e.status, e.latency_ms, e.cost_units) = (200, 7, cost);
+                e.source = tollgate_domain::UsageSource::Track;
+                e
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_counted_all_or_nothing_and_its_events_are_visible_at_once() {
+        let (meter, store, queue, dir) = meter(Duration::from_secs(60)).await;
+        let (org, period) = (Id::from_string("org_meter"), PeriodKey::from_string("2026-12"));
+        let expires = Utc::now() + chrono::Duration::days(400);
+        let first = batch("a", 3, 2);
+        assert_eq!(
+            meter.count_batch(&first, Some(10), expires, None).await.unwrap(),
+            UsageIncrement::Counted { used: 6 }
+        );
+        // The worker is woken, and takes the complete events at once (none is held).
+        let woken = queue.sent(QueueName::Usage).notified();
+        tokio::time::timeout(Duration::from_secs(5), woken).await.expect("the usage worker is woken");
+        let got = queue.receive(QueueName::Usage, 10, Duration::from_secs(30), Utc::now()).await.unwrap();
+        let mut bodies: Vec<UsageEvent> = got.iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
+        bodies.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(bodies, first, "every event of the batch, complete, visible at once");
+
+        // 6 + 6 > 10: none of the second batch is counted or queued.
+        let refused = meter.count_batch(&batch("b", 3, 2), Some(10), expires, None).await.unwrap();
+        assert_eq!(refused, UsageIncrement::LimitReached { used: 6 });
+        assert_eq!(store.usage(&org, &period).await.unwrap(), 6);
+        assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 3, "nothing of a refused batch is queued");
+
+        // An id already queued is skipped, not an error: the batch is counted whole.
+        let mut third = batch("c", 2, 2);
+        third[1].id = first[0].id.clone();
+        assert_eq!(
+            meter.count_batch(&third, Some(10), expires, None).await.unwrap(),
+            UsageIncrement::Counted { used: 10 }
+        );
+        assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 4, "the new id only");
+
+        // A rate window counts the batch as one charge.
+        let w = RateWindow::containing("key_meter_batch", Utc::now().timestamp(), 1);
+        let counted = meter.count_batch(&batch("d", 5, 1), None, expires, Some(w.clone())).await.unwrap();
+        assert_eq!(counted, UsageIncrement::Counted { used: 15 });
+        let limited = meter.count_batch(&batch("e", 1, 1), None, expires, Some(w)).await.unwrap();
+        assert_eq!(limited, UsageIncrement::RateLimited { used: 15 });
+        assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 9);
+        drop((meter, store, queue));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn concurrent_batches_are_each_counted_whole_or_not_at_all() {
+        let (meter, store, queue, dir) = meter(Duration::from_secs(60)).await;
+        let meter = Arc::new(meter);
+        let expires = Utc::now() + chrono::Duration::days(400);
+        let calls: Vec<_> = (0..20)
+            .map(|i| {
+                let meter = meter.clone();
+                tokio::spawn(
+                    async move { meter.count_batch(&batch(&i.to_string(), 10, 1), Some(95), expires, None).await },
+                )
+            })
+            .collect();
+        let mut counted = Vec::new();
+        for c in calls {
+            match c.await.unwrap().unwrap() {
+                UsageIncrement::Counted { used } => counted.push(used),
+                UsageIncrement::LimitReached { used } => assert_eq!(used, 90),
+                other => panic!("no rate window was given: {other:?}"),
+            }
+        }
+        counted.sort_unstable();
+        assert_eq!(counted, (1..=9).map(|n| n * 10).collect::<Vec<_>>(), "9 batches of 10 fit under 95");
+        let (org, period) = (Id::from_string("org_meter"), PeriodKey::from_string("2026-12"));
+        assert_eq!(store.usage(&org, &period).await.unwrap(), 90);
+        assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 90, "the events of the counted batches only");
+        drop((meter, store, queue));
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -1,20 +1,23 @@
 //! `ApiKeyRepository`: API keys and their secrets (as hashes).
 
-use super::{exists_on_conflict, get_id, get_opt_ts, get_ts, ms, opt_ms, DbError, SqliteStore};
+use super::projects::project_exists;
+use super::{exists_on_conflict, get_id, get_opt_id, get_opt_ts, get_ts, ms, opt_ms, DbError, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
-use tollgate_domain::{ApiKey, ApiKeyRepository, Id, KeyRotation, KeySecret, StoreError, TokenHash};
+use tollgate_domain::{ApiKey, ApiKeyRepository, Id, KeyRotation, KeySecret, Project, StoreError, TokenHash};
 
 const KEY_COLS: &str = "k.id, k.org_id, k.created_by, k.name, k.display_prefix, k.last4, k.created_at, \
-                        k.last_used_at, k.expires_at, k.revoked_at, k.rotated_at";
+                        k.last_used_at, k.expires_at, k.revoked_at, k.rotated_at, k.project_id";
 
-/// Columns 0..=10 as in `KEY_COLS`.
+/// Columns 0..=11 as in `KEY_COLS`. A key from before projects (no `project_id`) is in its
+/// organization's default project.
 fn key_from_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
+    let org_id = get_id(r, 1)?;
     Ok(ApiKey {
         id: get_id(r, 0)?,
-        org_id: get_id(r, 1)?,
-        project_id: tollgate_domain::Project::default_id(&get_id(r, 1)?), // TODO(helper)
+        project_id: get_opt_id(r, 11)?.unwrap_or_else(|| Project::default_id(&org_id)),
+        org_id,
         created_by: get_id(r, 2)?,
         name: r.get(3)?,
         display_prefix: r.get(4)?,
@@ -59,7 +62,11 @@ impl ApiKeyRepository for SqliteStore {
         let (key, secret) = (key.clone(), secret.clone());
         self.call(move |c| {
             // The count and the insert share one write transaction, so the limit is exact.
+            // So does the project check: `delete_project` cannot slip in between.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if !project_exists(&tx, &key.org_id, &key.project_id)? {
+                return Err(StoreError::NotFound("project").into());
+            }
             let active: i64 = tx.query_row(
                 "SELECT COUNT(*) FROM api_keys WHERE org_id = ?1 AND revoked_at IS NULL \
                  AND (expires_at IS NULL OR expires_at > ?2)",
@@ -71,7 +78,8 @@ impl ApiKeyRepository for SqliteStore {
             }
             tx.execute(
                 "INSERT INTO api_keys (id, org_id, created_by, name, display_prefix, last4, created_at, last_used_at, \
-                 expires_at, revoked_at, rotated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 expires_at, revoked_at, rotated_at, project_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     key.id.as_str(),
                     key.org_id.as_str(),
@@ -84,6 +92,7 @@ impl ApiKeyRepository for SqliteStore {
                     opt_ms(key.expires_at),
                     opt_ms(key.revoked_at),
                     opt_ms(key.rotated_at),
+                    key.project_id.as_str(),
                 ],
             )
             .map_err(exists_on_conflict("api key"))?;
@@ -193,11 +202,11 @@ impl ApiKeyRepository for SqliteStore {
                     Ok((
                         key_from_row(r)?,
                         KeySecret {
-                            hash: TokenHash::from_hex(r.get::<_, String>(11)?),
-                            key_id: get_id(r, 12)?,
-                            org_id: get_id(r, 13)?,
-                            created_at: get_ts(r, 14)?,
-                            valid_until: get_opt_ts(r, 15)?,
+                            hash: TokenHash::from_hex(r.get::<_, String>(12)?),
+                            key_id: get_id(r, 13)?,
+                            org_id: get_id(r, 14)?,
+                            created_at: get_ts(r, 15)?,
+                            valid_until: get_opt_ts(r, 16)?,
                         },
                     ))
                 },

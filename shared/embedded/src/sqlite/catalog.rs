@@ -10,16 +10,21 @@ use tollgate_domain::{
 
 const PLAN_COLS: &str = "id, name, description, billing_type, price, currency, rate_limit, burst, \
                          monthly_limit, overage_price, retention_days, max_api_keys, features, status, \
-                         created_at, updated_at, billing";
+                         created_at, updated_at, billing, max_projects";
 
-/// Columns 0..=16 as in `PLAN_COLS`.
+/// Columns 0..=17 as in `PLAN_COLS`. A plan from before projects (no `max_projects`) allows
+/// `Plan::default_max_projects`.
 fn plan_from_row(r: &Row<'_>) -> rusqlite::Result<Plan> {
+    let id = get_id(r, 0)?;
+    let price: i64 = r.get(4)?;
+    let max_projects: Option<u32> = r.get(17)?;
     Ok(Plan {
-        id: get_id(r, 0)?,
+        max_projects: max_projects.unwrap_or_else(|| Plan::default_max_projects(&id, price)),
+        id,
         name: r.get(1)?,
         description: r.get(2)?,
         billing_type: get_enum(r, 3, BillingType::parse)?,
-        price: r.get(4)?,
+        price,
         currency: r.get(5)?,
         rate_limit: r.get(6)?,
         burst: r.get(7)?,
@@ -27,7 +32,6 @@ fn plan_from_row(r: &Row<'_>) -> rusqlite::Result<Plan> {
         overage_price: r.get(9)?,
         retention_days: r.get(10)?,
         max_api_keys: r.get(11)?,
-        max_projects: 1, // TODO(helper)
         features: get_with(r, 12, |s| serde_json::from_str(&s))?,
         status: get_enum(r, 13, PlanStatus::parse)?,
         created_at: get_ts(r, 14)?,
@@ -131,7 +135,7 @@ impl PlanRepository for SqliteStore {
             c.execute(
                 &format!(
                     "INSERT INTO plans ({PLAN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-                     ?13, ?14, ?15, ?16, ?17)"
+                     ?13, ?14, ?15, ?16, ?17, ?18)"
                 ),
                 params![
                     plan.id.as_str(),
@@ -151,6 +155,7 @@ impl PlanRepository for SqliteStore {
                     ms(plan.created_at),
                     ms(plan.updated_at),
                     plan.billing.as_ref().map(json),
+                    plan.max_projects,
                 ],
             )
             .map_err(exists_on_conflict("plan"))?;
@@ -166,7 +171,8 @@ impl PlanRepository for SqliteStore {
             let n = c.execute(
                 "UPDATE plans SET name = ?2, description = ?3, billing_type = ?4, price = ?5, currency = ?6, \
                  rate_limit = ?7, burst = ?8, monthly_limit = ?9, overage_price = ?10, retention_days = ?11, \
-                 max_api_keys = ?12, features = ?13, status = ?14, updated_at = ?15, billing = ?16 WHERE id = ?1",
+                 max_api_keys = ?12, features = ?13, status = ?14, updated_at = ?15, billing = ?16, \
+                 max_projects = ?17 WHERE id = ?1",
                 params![
                     plan.id.as_str(),
                     plan.name,
@@ -184,6 +190,7 @@ impl PlanRepository for SqliteStore {
                     plan.status.as_str(),
                     ms(plan.updated_at),
                     plan.billing.as_ref().map(json),
+                    plan.max_projects,
                 ],
             )?;
             if n == 0 {

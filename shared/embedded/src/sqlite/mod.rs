@@ -30,7 +30,7 @@ use tokio::sync::Mutex;
 use tollgate_domain::{Id, StoreError};
 
 pub(crate) use schema::MIGRATIONS;
-pub(crate) use usage::{HeldCharge, HeldMessage};
+pub(crate) use usage::{HeldCharge, HeldMessage, VISIBLE_AT_ONCE};
 
 /// How long a statement waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -329,6 +329,52 @@ mod tests {
         assert_eq!(aggs.len(), 1);
         assert_eq!((aggs[0].count, aggs[0].cost_units, aggs[0].status_2xx, aggs[0].latency_sum_ms), (7, 9, 5, 700));
         assert_eq!(aggs[0].latency_buckets, [1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 4]);
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn rows_from_before_projects_read_as_the_default_project() {
+        use tollgate_domain::{ApiKeyRepository, PlanRepository, Project, UsageLog, UsageLogQuery, UsageSource};
+        let dir = std::env::temp_dir().join(format!("tollgate-embedded-sqlite-{}", Id::generate("t")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tollgate.db");
+        {
+            // A database as version 4 left it, with a key, two plans and a usage log entry.
+            let c = Connection::open(&path).unwrap();
+            for m in &MIGRATIONS[..4] {
+                c.execute_batch(m).unwrap();
+            }
+            c.pragma_update(None, "user_version", 4).unwrap();
+            c.execute_batch(
+                "INSERT INTO api_keys VALUES ('key_1', 'org_1', 'usr_1', 'k', 'sk_live_abcd', 'wxyz', 1000, NULL, \
+                 NULL, NULL, NULL);
+                 INSERT INTO plans (id, name, description, billing_type, price, currency, rate_limit, burst, \
+                 monthly_limit, overage_price, retention_days, max_api_keys, features, status, created_at, updated_at) \
+                 VALUES ('plan_pro', 'Pro', NULL, 'subscription', 2900, 'usd', 600, NULL, 100000, NULL, 30, 10, '{}', \
+                 'active', 1000, 1000), ('plan_custom', 'Custom', NULL, 'subscription', 0, 'usd', 60, NULL, 1000, \
+                 NULL, 7, 2, '{}', 'active', 1000, 1000);
+                 INSERT INTO usage_logs VALUES ('req_1', 'org_1', 'key_1', 'ep_1', 'GET', '/api/v1/x', 200, 5, 1, \
+                 NULL, 1000, '2026-11', 9000000000000);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.schema_version().await.unwrap() as usize, MIGRATIONS.len());
+        let org = Id::from_string("org_1");
+        let key = store.get_api_key(&org, &Id::from_string("key_1")).await.unwrap().unwrap();
+        assert_eq!(key.project_id, Project::default_id(&org), "a key without a project is in the default one");
+        let max_projects = |id: &str| {
+            let store = store.clone();
+            let id = Id::from_string(id);
+            async move { store.get_plan(&id).await.unwrap().unwrap().max_projects }
+        };
+        assert_eq!(max_projects("plan_pro").await, 5);
+        assert_eq!(max_projects("plan_custom").await, 1);
+        let q = UsageLogQuery { org_id: Some(org.clone()), ..Default::default() };
+        let (logged, _) = store.query_usage(&q, DateTime::from_timestamp(0, 0).unwrap()).await.unwrap();
+        assert_eq!(logged.len(), 1);
+        assert_eq!((&logged[0].project_id, logged[0].source, &logged[0].metadata), (&None, UsageSource::Proxy, &None));
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -302,4 +302,36 @@ CREATE TABLE usage_reports (
     PRIMARY KEY (period, org_id)
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 5: projects. Rows from before read as they always did: a key without a project is in
+    // its organization's default project, a plan without max_projects allows
+    // `Plan::default_max_projects`, a usage log without a source was proxied.
+    r#"
+-- A deleted project's row is gone (its id stays in deleted_projects); the unique verify
+-- secret hash finds a project for `POST /api/v1/verify`.
+CREATE TABLE projects (
+    id                  TEXT PRIMARY KEY,
+    org_id              TEXT NOT NULL,
+    name                TEXT NOT NULL,
+    description         TEXT,
+    verify_secret_hash  TEXT UNIQUE,
+    created_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL
+) STRICT;
+CREATE INDEX projects_org ON projects(org_id, created_at);
+
+-- Ids of deleted projects: `ensure_project` never brings one back.
+CREATE TABLE deleted_projects (
+    id          TEXT PRIMARY KEY,
+    org_id      TEXT NOT NULL,
+    deleted_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+ALTER TABLE api_keys ADD COLUMN project_id TEXT;
+ALTER TABLE plans ADD COLUMN max_projects INTEGER;
+
+ALTER TABLE usage_logs ADD COLUMN project_id TEXT;
+ALTER TABLE usage_logs ADD COLUMN source TEXT NOT NULL DEFAULT 'proxy';
+ALTER TABLE usage_logs ADD COLUMN metadata TEXT;
+CREATE INDEX usage_logs_org_project_ts ON usage_logs(org_id, project_id, ts, id);
+"#,
 ];

@@ -1,6 +1,8 @@
 //! `UsageCounter` and `UsageLog`.
 
-use super::{decode_time_id_cursor, get_enum, get_id, get_ts, ms, time_id_cursor, DbError, SqliteStore};
+use super::{
+    decode_time_id_cursor, get_enum, get_id, get_opt_id, get_ts, get_with, ms, time_id_cursor, DbError, SqliteStore,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
@@ -9,6 +11,7 @@ use tollgate_domain::usage::LATENCY_BOUNDS_MS;
 use tollgate_domain::{
     aggregates_of, AggregateQuery, Granularity, Id, PeriodKey, QueueMessage, QueueName, StoreError, StoredEnum,
     UsageAggregate, UsageCharge, UsageCounter, UsageEvent, UsageIncrement, UsageLog, UsageLogQuery, UsageRecord,
+    UsageSource,
 };
 
 /// Counts do not go past `i64::MAX` in SQLite; a u64 above it saturates.
@@ -25,16 +28,19 @@ fn encode_cursor(last: &UsageEvent) -> String {
     time_id_cursor(last.timestamp, &last.id)
 }
 
-const LOG_COLS: &str = "id, org_id, key_id, endpoint_id, method, path, status, latency_ms, cost_units, ip, ts, period";
+const LOG_COLS: &str =
+    "id, org_id, key_id, endpoint_id, method, path, status, latency_ms, cost_units, ip, ts, period, \
+                        project_id, source, metadata";
 
-/// Columns 0..=11 as in `LOG_COLS`.
+/// Columns 0..=14 as in `LOG_COLS`. `metadata` is JSON text.
 fn event_from_row(r: &Row<'_>) -> rusqlite::Result<UsageEvent> {
+    let metadata: Option<String> = r.get(14)?;
     Ok(UsageEvent {
         id: r.get(0)?,
         org_id: get_id(r, 1)?,
         key_id: get_id(r, 2)?,
-        project_id: None, // TODO(helper)
-        source: Default::default(),
+        project_id: get_opt_id(r, 12)?,
+        source: get_enum(r, 13, UsageSource::parse)?,
         endpoint_id: get_id(r, 3)?,
         method: r.get(4)?,
         path: r.get(5)?,
@@ -44,7 +50,10 @@ fn event_from_row(r: &Row<'_>) -> rusqlite::Result<UsageEvent> {
         ip: r.get(9)?,
         timestamp: get_ts(r, 10)?,
         period: PeriodKey::from_string(r.get::<_, String>(11)?),
-        metadata: None,
+        metadata: match metadata {
+            Some(_) => Some(get_with(r, 14, |s| serde_json::from_str(&s))?),
+            None => None,
+        },
     })
 }
 
@@ -111,7 +120,7 @@ fn record_batch(tx: &Transaction<'_>, records: &[UsageRecord]) -> Result<Vec<boo
     {
         let mut insert = tx.prepare_cached(&format!(
             "INSERT OR IGNORE INTO usage_logs ({LOG_COLS}, expires_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
         ))?;
         for UsageRecord { event, expires_at } in records {
             let n = insert.execute(params![
@@ -127,6 +136,9 @@ fn record_batch(tx: &Transaction<'_>, records: &[UsageRecord]) -> Result<Vec<boo
                 event.ip,
                 ms(event.timestamp),
                 event.period.as_str(),
+                event.project_id.as_ref().map(Id::as_str),
+                event.source.as_str(),
+                event.metadata.as_ref().map(serde_json::Value::to_string),
                 ms(*expires_at),
             ])?;
             inserted.push(n > 0);
@@ -217,22 +229,36 @@ fn charge_in(tx: &rusqlite::Connection, charge: &UsageCharge) -> Result<UsageInc
 pub(crate) struct HeldMessage {
     pub queue: QueueName,
     pub message: QueueMessage,
-    /// When it becomes visible if nobody completes it first (unix ms).
+    /// When it becomes visible if nobody completes it first (unix ms); [`VISIBLE_AT_ONCE`]
+    /// for a message that is not held.
     pub visible_at_ms: i64,
     pub enqueued_at_ms: i64,
 }
 
-/// One call's charge in a group commit, with the usage event to hold if it is counted.
+/// The `visible_at_ms` of a message visible at once (as `SqliteQueue::send` makes them).
+pub(crate) const VISIBLE_AT_ONCE: i64 = 0;
+
+impl HeldMessage {
+    /// Whether the message is visible as soon as it is committed (not held).
+    pub fn is_visible_at_once(&self) -> bool {
+        self.visible_at_ms == VISIBLE_AT_ONCE
+    }
+}
+
+/// One charge in a group commit, with the queue messages to add if it is counted: a call's
+/// usage event held until its outcome is known (`CallMeter::count`), or a batch's complete
+/// events, visible at once (`CallMeter::count_batch`).
 pub(crate) struct HeldCharge {
     pub charge: UsageCharge,
-    pub held: HeldMessage,
+    pub messages: Vec<HeldMessage>,
 }
 
 impl SqliteStore {
     /// A group commit of the call meter, in one write transaction: first `completions` (held
     /// usage-queue messages whose outcome is known: final body, visible now; see
     /// `SqliteQueue::complete_held`), then each charge in order, each with its own exact
-    /// decision, its held message added when it is counted. All or nothing: on an error no
+    /// decision, its messages added when it is counted (an id already queued is skipped, not
+    /// an error). All or nothing: on an error no
     /// charge is counted and no completion written. The queue's tables must exist in this
     /// file (`SqliteQueue` on the same file creates them).
     /// Blocks the calling thread: run it on the meter's writer thread (`call_blocking`).
@@ -251,17 +277,20 @@ impl SqliteStore {
                 }
             }
             let mut outcomes = Vec::with_capacity(charges.len());
-            for HeldCharge { charge, held } in charges {
+            for HeldCharge { charge, messages } in charges {
                 let outcome = charge_in(&tx, charge)?;
                 if let UsageIncrement::Counted { .. } = outcome {
-                    let m = &held.message;
-                    tx.prepare_cached(crate::queue::INSERT_MESSAGE)?.execute(params![
-                        held.queue.as_str(),
-                        m.id,
-                        m.body,
-                        held.visible_at_ms,
-                        held.enqueued_at_ms
-                    ])?;
+                    let mut insert = tx.prepare_cached(crate::queue::INSERT_MESSAGE)?;
+                    for held in messages {
+                        let m = &held.message;
+                        insert.execute(params![
+                            held.queue.as_str(),
+                            m.id,
+                            m.body,
+                            held.visible_at_ms,
+                            held.enqueued_at_ms
+                        ])?;
+                    }
                 }
                 outcomes.push(outcome);
             }
@@ -323,8 +352,8 @@ impl UsageLog for SqliteStore {
         let after = query.cursor.as_deref().map(decode_time_id_cursor).transpose()?;
         let limit = query.page_size();
         self.call(move |c| {
-            // Only the filters given go into the SQL, so SQLite can use the (org_id, ts, id)
-            // and (ts, id) indexes.
+            // Only the filters given go into the SQL, so SQLite can use the (org_id, ts, id),
+            // (org_id, project_id, ts, id) and (ts, id) indexes.
             let mut sql = format!("SELECT {LOG_COLS} FROM usage_logs WHERE expires_at > ?");
             let mut args: Vec<Value> = vec![Value::Integer(ms(now))];
             let mut filter = |clause: &str, v: Value| {
@@ -334,6 +363,12 @@ impl UsageLog for SqliteStore {
             };
             if let Some(id) = &query.org_id {
                 filter("org_id = ?", Value::Text(id.as_str().to_string()));
+            }
+            if let Some(id) = &query.project_id {
+                filter("project_id = ?", Value::Text(id.as_str().to_string()));
+            }
+            if let Some(source) = query.source {
+                filter("source = ?", Value::Text(source.as_str().to_string()));
             }
             if let Some(id) = &query.key_id {
                 filter("key_id = ?", Value::Text(id.as_str().to_string()));
