@@ -1,15 +1,22 @@
 //! Handlers of the usage route group. The organization always comes from the access token,
-//! never from the request, so another tenant's usage cannot be asked for.
+//! never from the request, so another tenant's usage cannot be asked for; a `project_id`
+//! filter narrows it to one of that organization's projects.
+//!
+//! Aggregates are kept per (organization, key, endpoint, bucket): a project's statistics are
+//! the aggregates of its keys, and every statistic below is folded from aggregates by the
+//! shared functions [`endpoint_rows`], [`timeseries_points`], [`merged_by`] and [`total_of`].
 
-use crate::summary::UsageSummary;
+use crate::summary::{ProjectUsage, UsageSummary};
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{btree_map, BTreeMap, HashMap, HashSet};
 use tollgate_app::{current_subscription, PeriodUsage};
+use tollgate_domain::id::prefix;
 use tollgate_domain::{
-    fold_leap_second, AggregateQuery, Granularity, Id, Period, UsageAggregate, UsageEvent, UsageLogQuery,
+    endpoint_label, fold_leap_second, AggregateQuery, ApiKey, Endpoint, Granularity, Id, Period, Project, Store,
+    UsageAggregate, UsageEvent, UsageLogQuery, UsageSource,
 };
 use tollgate_http::openapi::fields;
 use tollgate_http::{page_limit, ApiError, ApiQuery, AppState, AuthUser, ErrorBody};
@@ -75,23 +82,172 @@ fn round(v: f64, decimals: i32) -> f64 {
     (v * f).round() / f
 }
 
-/// The current period's usage against the plan.
+/// `part / whole` to four decimals; 0 when `whole` is 0.
+fn rate(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        round(part as f64 / whole as f64, 4)
+    }
+}
+
+/// The mean latency of an aggregate's calls (one decimal); `None` without calls.
+fn avg_latency_ms(a: &UsageAggregate) -> Option<f64> {
+    (a.count > 0).then(|| round(a.latency_sum_ms as f64 / a.count as f64, 1))
+}
+
+/// The length of one bucket.
+fn bucket_len(granularity: Granularity) -> Duration {
+    match granularity {
+        Granularity::Hour => Duration::hours(1),
+        Granularity::Day => Duration::days(1),
+    }
+}
+
+/// The start of the first bucket that starts at or after `t`.
+fn first_bucket_from(granularity: Granularity, t: DateTime<Utc>) -> DateTime<Utc> {
+    let start = granularity.bucket_start(t);
+    if start < t {
+        start + bucket_len(granularity)
+    } else {
+        start
+    }
+}
+
+/// The range of a statistics query read from aggregates of whatever size fits (by-endpoint,
+/// analytics): the range as [`resolve_range`] gives it (at most 400 days), with `hour`
+/// aggregates up to 31 days and `day` beyond.
+fn stats_range(
+    now: DateTime<Utc>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>, Granularity), ApiError> {
+    let (from, to) = resolve_range(now, from, to, MAX_DAILY_DAYS)?;
+    let granularity = if to - from <= Duration::days(MAX_HOURLY_DAYS) { Granularity::Hour } else { Granularity::Day };
+    Ok((from, to, granularity))
+}
+
+/// The project of a `project_id` filter: `None` when the filter is absent or blank, else the
+/// id if it is one of the organization's projects. Its default project is known without a
+/// lookup (`Project::default_id`, it may not be stored yet); any other is looked up. 404
+/// `not_found` for an id that cannot be a project's and for one that is not the
+/// organization's (another organization's project looks the same as none).
+async fn project_filter(store: &dyn Store, org_id: &Id, raw: Option<&str>) -> Result<Option<Id>, ApiError> {
+    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let not_found = || ApiError::NotFound("project".into());
+    if !Id::is_plausible(raw, prefix::PROJECT) {
+        return Err(not_found());
+    }
+    let id = Id::from_string(raw);
+    if id == Project::default_id(org_id) || store.get_project(org_id, &id).await?.is_some() {
+        Ok(Some(id))
+    } else {
+        Err(not_found())
+    }
+}
+
+/// The aggregates made with keys of `project` (of `keys`, the organization's keys: revoked
+/// ones included, as their calls still count).
+fn only_project_keys(aggregates: Vec<UsageAggregate>, keys: &[ApiKey], project: &Id) -> Vec<UsageAggregate> {
+    let project_keys: HashSet<&Id> = keys.iter().filter(|k| &k.project_id == project).map(|k| &k.id).collect();
+    aggregates.into_iter().filter(|a| project_keys.contains(&a.key_id)).collect()
+}
+
+/// The organization's aggregates of `granularity` with bucket start in `[from, to)`; with a
+/// project, only those of its keys (the organization's keys are listed once, alongside).
+async fn scoped_aggregates(
+    store: &dyn Store,
+    org_id: &Id,
+    project: Option<&Id>,
+    granularity: Granularity,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<UsageAggregate>, ApiError> {
+    let query = AggregateQuery { org_id: org_id.clone(), granularity, from, to };
+    let Some(project) = project else {
+        return Ok(store.usage_aggregates(&query).await?);
+    };
+    let (aggregates, keys) = tokio::try_join!(store.usage_aggregates(&query), store.list_api_keys(org_id))?;
+    Ok(only_project_keys(aggregates, &keys, project))
+}
+
+/// `aggregates` summed per `group`.
+fn merged_by<K: Ord>(
+    aggregates: &[UsageAggregate],
+    group: impl Fn(&UsageAggregate) -> K,
+) -> BTreeMap<K, UsageAggregate> {
+    let mut merged: BTreeMap<K, UsageAggregate> = BTreeMap::new();
+    for a in aggregates {
+        match merged.entry(group(a)) {
+            btree_map::Entry::Occupied(mut total) => total.get_mut().merge(a),
+            btree_map::Entry::Vacant(slot) => {
+                slot.insert(a.clone());
+            }
+        }
+    }
+    merged
+}
+
+/// `aggregates` summed into one; `None` when there are none.
+fn total_of(aggregates: &[UsageAggregate]) -> Option<UsageAggregate> {
+    merged_by(aggregates, |_| ()).remove(&())
+}
+
+/// Query of the summary.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SummaryQuery {
+    /// Also give this project's own calls and cost units of the period (`project`).
+    pub project_id: Option<String>,
+}
+
+/// The current period's usage against the plan. The quota is the organization's: `used`
+/// and `limit` do not depend on `project_id`.
 #[utoipa::path(get, path = "/api/user/usage/summary", operation_id = "usage_summary", tag = "usage", security(("bearer" = [])),
+    params(SummaryQuery),
     responses(
         (status = 200, description = "Usage of the current billing period", body = UsageSummary),
+        (status = 404, description = "`not_found`: `project_id` is not a project of the organization", body = ErrorBody),
     ))]
-pub async fn summary(State(state): State<AppState>, auth: AuthUser) -> Result<Json<UsageSummary>, ApiError> {
+pub async fn summary(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiQuery(q): ApiQuery<SummaryQuery>,
+) -> Result<Json<UsageSummary>, ApiError> {
     let now = state.now();
-    let (_, plan) = current_subscription(state.store.as_ref(), &auth.org_id, now).await?;
+    let store = state.store.as_ref();
+    let project = project_filter(store, &auth.org_id, q.project_id.as_deref()).await?;
+    let (_, plan) = current_subscription(store, &auth.org_id, now).await?;
     let period = Period::containing(now);
-    let usage = PeriodUsage::load(state.store.as_ref(), &auth.org_id, &period, &plan).await?;
-    Ok(Json(UsageSummary { period, plan_id: plan.id.clone(), plan_name: plan.name.clone(), usage }))
+    let usage = PeriodUsage::load(store, &auth.org_id, &period, &plan).await?;
+    let project = match project {
+        Some(project_id) => {
+            // Periods are whole UTC days: the daily aggregates cover one exactly.
+            let aggregates =
+                scoped_aggregates(store, &auth.org_id, Some(&project_id), Granularity::Day, period.start, period.end)
+                    .await?;
+            let total = total_of(&aggregates);
+            Some(ProjectUsage {
+                project_id,
+                calls: total.as_ref().map_or(0, |t| t.count),
+                cost_units: total.as_ref().map_or(0, |t| t.cost_units),
+            })
+        }
+        None => None,
+    };
+    Ok(Json(UsageSummary { period, plan_id: plan.id.clone(), plan_name: plan.name.clone(), usage, project }))
 }
 
 /// Filters of the call log. Every filter is optional.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DetailedQuery {
+    /// Only calls made with keys of this project.
+    pub project_id: Option<String>,
+    /// Only calls that reached us this way.
+    pub source: Option<UsageSource>,
     /// Only calls made with this API key (an unknown id gives an empty page).
     pub key_id: Option<String>,
     /// Only calls to this endpoint.
@@ -125,7 +281,8 @@ pub struct UsageLogPage {
     params(DetailedQuery),
     responses(
         (status = 200, description = "One page of calls", body = UsageLogPage),
-        (status = 400, description = "`bad_request`: a malformed timestamp, limit or cursor, or `from` after `to`", body = ErrorBody),
+        (status = 400, description = "`bad_request`: a malformed timestamp, source, limit or cursor, or `from` after `to`", body = ErrorBody),
+        (status = 404, description = "`not_found`: `project_id` is not a project of the organization", body = ErrorBody),
     ))]
 pub async fn detailed(
     State(state): State<AppState>,
@@ -140,11 +297,12 @@ pub async fn detailed(
         }
     }
     let limit = page_limit(q.limit, UsageLogQuery::PAGE)?;
+    let project_id = project_filter(state.store.as_ref(), &auth.org_id, q.project_id.as_deref()).await?;
     let nonempty = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let query = UsageLogQuery {
         org_id: Some(auth.org_id.clone()),
-        project_id: None,
-        source: None,
+        project_id,
+        source: q.source,
         key_id: nonempty(q.key_id).map(Id::from_string),
         endpoint_id: nonempty(q.endpoint_id).map(Id::from_string),
         status: q.status,
@@ -158,10 +316,13 @@ pub async fn detailed(
     Ok(Json(UsageLogPage { data, next_cursor }))
 }
 
-/// A statistics range. Without bounds: the current billing period.
+/// A statistics range of the organization or one of its projects. Without bounds: the
+/// current billing period.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
+    /// Only calls made with keys of this project.
+    pub project_id: Option<String>,
     /// Inclusive: RFC 3339 timestamp or `YYYY-MM-DD` (default: start of the current period).
     #[param(schema_with = fields::time_bound)]
     pub from: Option<String>,
@@ -173,10 +334,18 @@ pub struct RangeQuery {
 /// Statistics of one endpoint.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EndpointUsage {
+    /// A catalog endpoint's id, or for tracked and verified calls `<source>:<METHOD> <path>`.
     pub endpoint_id: Id,
-    /// `null` when the endpoint has been deleted since.
+    /// How its calls reached us: `proxy` for a catalog endpoint.
+    pub source: UsageSource,
+    /// The catalog endpoint's name; `null` for a tracked or verified endpoint, and for a
+    /// catalog endpoint deleted since.
     pub name: Option<String>,
+    /// The catalog endpoint's, or the tracked or verified calls' method; `null` for a
+    /// catalog endpoint deleted since.
     pub method: Option<String>,
+    /// The catalog endpoint's path, or the endpoint the tracked or verified calls named;
+    /// `null` for a catalog endpoint deleted since.
     pub path: Option<String>,
     pub count: u64,
     pub cost_units: u64,
@@ -190,6 +359,48 @@ pub struct EndpointUsage {
     pub p50_ms: Option<u32>,
     pub p95_ms: Option<u32>,
     pub p99_ms: Option<u32>,
+}
+
+/// Statistics per endpoint of `aggregates`, busiest first (ties by endpoint id); endpoints
+/// without calls are left out. Catalog endpoints are described by `catalog`, tracked and
+/// verified ones by their id ([`endpoint_label`]).
+fn endpoint_rows(aggregates: &[UsageAggregate], catalog: &HashMap<Id, Endpoint>) -> Vec<EndpointUsage> {
+    let mut rows: Vec<EndpointUsage> = merged_by(aggregates, |a| a.endpoint_id.clone())
+        .into_iter()
+        .filter(|(_, a)| a.count > 0)
+        .map(|(id, a)| {
+            let (source, tracked) = endpoint_label(&id);
+            let (name, method, path) = match (tracked, catalog.get(&id)) {
+                (Some((method, path)), _) => (None, Some(method.to_string()), Some(path.to_string())),
+                (None, Some(ep)) => (Some(ep.name.clone()), Some(ep.method.clone()), Some(ep.path.clone())),
+                (None, None) => (None, None, None),
+            };
+            EndpointUsage {
+                source,
+                name,
+                method,
+                path,
+                count: a.count,
+                cost_units: a.cost_units,
+                status_2xx: a.status_2xx,
+                status_4xx: a.status_4xx,
+                status_5xx: a.status_5xx,
+                error_rate: rate(a.status_4xx + a.status_5xx, a.count),
+                avg_latency_ms: avg_latency_ms(&a).unwrap_or(0.0),
+                p50_ms: a.latency_quantile(0.5),
+                p95_ms: a.latency_quantile(0.95),
+                p99_ms: a.latency_quantile(0.99),
+                endpoint_id: id,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.endpoint_id.cmp(&b.endpoint_id)));
+    rows
+}
+
+/// The endpoint catalog by id (to describe proxied endpoints).
+async fn catalog(store: &dyn Store) -> Result<HashMap<Id, Endpoint>, ApiError> {
+    Ok(store.list_endpoints().await?.into_iter().map(|e| (e.id.clone(), e)).collect())
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -209,57 +420,26 @@ pub struct EndpointUsageList {
     responses(
         (status = 200, description = "Statistics per endpoint", body = EndpointUsageList),
         (status = 400, description = "`bad_request`: a malformed timestamp, or a range that is empty or longer than 400 days", body = ErrorBody),
+        (status = 404, description = "`not_found`: `project_id` is not a project of the organization", body = ErrorBody),
     ))]
 pub async fn by_endpoint(
     State(state): State<AppState>,
     auth: AuthUser,
     ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> Result<Json<EndpointUsageList>, ApiError> {
-    let (from, to) = resolve_range(state.now(), q.from.as_deref(), q.to.as_deref(), MAX_DAILY_DAYS)?;
-    let granularity = if to - from <= Duration::days(MAX_HOURLY_DAYS) { Granularity::Hour } else { Granularity::Day };
-    let aggregates =
-        state.store.usage_aggregates(&AggregateQuery { org_id: auth.org_id.clone(), granularity, from, to }).await?;
-    let mut per_endpoint: BTreeMap<Id, UsageAggregate> = BTreeMap::new();
-    for a in aggregates {
-        match per_endpoint.get_mut(&a.endpoint_id) {
-            Some(total) => total.merge(&a),
-            None => {
-                per_endpoint.insert(a.endpoint_id.clone(), a);
-            }
-        }
-    }
-    let endpoints: HashMap<Id, tollgate_domain::Endpoint> =
-        state.store.list_endpoints().await?.into_iter().map(|e| (e.id.clone(), e)).collect();
-    let mut data: Vec<EndpointUsage> = per_endpoint
-        .into_iter()
-        .filter(|(_, a)| a.count > 0)
-        .map(|(id, a)| {
-            let ep = endpoints.get(&id);
-            EndpointUsage {
-                name: ep.map(|e| e.name.clone()),
-                method: ep.map(|e| e.method.clone()),
-                path: ep.map(|e| e.path.clone()),
-                count: a.count,
-                cost_units: a.cost_units,
-                status_2xx: a.status_2xx,
-                status_4xx: a.status_4xx,
-                status_5xx: a.status_5xx,
-                error_rate: round((a.status_4xx + a.status_5xx) as f64 / a.count as f64, 4),
-                avg_latency_ms: round(a.latency_sum_ms as f64 / a.count as f64, 1),
-                p50_ms: a.latency_quantile(0.5),
-                p95_ms: a.latency_quantile(0.95),
-                p99_ms: a.latency_quantile(0.99),
-                endpoint_id: id,
-            }
-        })
-        .collect();
-    data.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.endpoint_id.cmp(&b.endpoint_id)));
+    let store = state.store.as_ref();
+    let (from, to, granularity) = stats_range(state.now(), q.from.as_deref(), q.to.as_deref())?;
+    let project = project_filter(store, &auth.org_id, q.project_id.as_deref()).await?;
+    let aggregates = scoped_aggregates(store, &auth.org_id, project.as_ref(), granularity, from, to).await?;
+    let data = endpoint_rows(&aggregates, &catalog(store).await?);
     Ok(Json(EndpointUsageList { from, to, granularity, data }))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TimeseriesQuery {
+    /// Only calls made with keys of this project.
+    pub project_id: Option<String>,
     /// `hour` (range at most 31 days) or `day` (at most 400 days; the default).
     pub granularity: Option<Granularity>,
     /// Inclusive, rounded down to its bucket: RFC 3339 timestamp or `YYYY-MM-DD`
@@ -287,6 +467,44 @@ pub struct TimeseriesPoint {
     pub p95_ms: Option<u32>,
 }
 
+impl TimeseriesPoint {
+    /// The point of the bucket starting at `bucket_start` whose calls `total` sums (`None`:
+    /// an empty bucket).
+    fn of(bucket_start: DateTime<Utc>, total: Option<&UsageAggregate>) -> Self {
+        let sum = |field: fn(&UsageAggregate) -> u64| total.map_or(0, field);
+        TimeseriesPoint {
+            bucket_start,
+            count: sum(|a| a.count),
+            cost_units: sum(|a| a.cost_units),
+            status_2xx: sum(|a| a.status_2xx),
+            status_4xx: sum(|a| a.status_4xx),
+            status_5xx: sum(|a| a.status_5xx),
+            errors: sum(|a| a.status_4xx + a.status_5xx),
+            avg_latency_ms: total.and_then(avg_latency_ms),
+            p95_ms: total.and_then(|a| a.latency_quantile(0.95)),
+        }
+    }
+}
+
+/// One point per bucket of `granularity` from `first` (a bucket start) up to `to`, empty
+/// buckets included, oldest first, each summing the `aggregates` of its bucket.
+fn timeseries_points(
+    aggregates: &[UsageAggregate],
+    granularity: Granularity,
+    first: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<TimeseriesPoint> {
+    let buckets = merged_by(aggregates, |a| a.bucket_start);
+    let step = bucket_len(granularity);
+    let mut points = Vec::new();
+    let mut t = first;
+    while t < to {
+        points.push(TimeseriesPoint::of(t, buckets.get(&t)));
+        t += step;
+    }
+    points
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UsageTimeseries {
     pub granularity: Granularity,
@@ -303,12 +521,14 @@ pub struct UsageTimeseries {
     responses(
         (status = 200, description = "The series, oldest first", body = UsageTimeseries),
         (status = 400, description = "`bad_request`: a malformed timestamp or granularity, or a range that is empty or too long (31 days hourly, 400 daily)", body = ErrorBody),
+        (status = 404, description = "`not_found`: `project_id` is not a project of the organization", body = ErrorBody),
     ))]
 pub async fn timeseries(
     State(state): State<AppState>,
     auth: AuthUser,
     ApiQuery(q): ApiQuery<TimeseriesQuery>,
 ) -> Result<Json<UsageTimeseries>, ApiError> {
+    let store = state.store.as_ref();
     let granularity = q.granularity.unwrap_or(Granularity::Day);
     let max_days = match granularity {
         Granularity::Hour => MAX_HOURLY_DAYS,
@@ -316,57 +536,375 @@ pub async fn timeseries(
     };
     let (from, to) = resolve_range(state.now(), q.from.as_deref(), q.to.as_deref(), max_days)?;
     let from = granularity.bucket_start(from);
-    let aggregates =
-        state.store.usage_aggregates(&AggregateQuery { org_id: auth.org_id.clone(), granularity, from, to }).await?;
-    let mut buckets: BTreeMap<DateTime<Utc>, UsageAggregate> = BTreeMap::new();
-    for a in aggregates {
-        match buckets.get_mut(&a.bucket_start) {
-            Some(total) => total.merge(&a),
-            None => {
-                buckets.insert(a.bucket_start, a);
-            }
+    let project = project_filter(store, &auth.org_id, q.project_id.as_deref()).await?;
+    let aggregates = scoped_aggregates(store, &auth.org_id, project.as_ref(), granularity, from, to).await?;
+    let data = timeseries_points(&aggregates, granularity, from, to);
+    Ok(Json(UsageTimeseries { granularity, from, to, data }))
+}
+
+/// Default of `top` in analytics.
+const DEFAULT_TOP_ENDPOINTS: u32 = 10;
+/// Largest `top` in analytics.
+const MAX_TOP_ENDPOINTS: u32 = 100;
+
+/// The analytics of the organization or one of its projects over a range. Without bounds:
+/// the current billing period.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AnalyticsQuery {
+    /// Only calls made with keys of this project.
+    pub project_id: Option<String>,
+    /// Inclusive: RFC 3339 timestamp or `YYYY-MM-DD` (default: start of the current period).
+    #[param(schema_with = fields::time_bound)]
+    pub from: Option<String>,
+    /// Exclusive: RFC 3339 timestamp or `YYYY-MM-DD` (default: end of the current period).
+    #[param(schema_with = fields::time_bound)]
+    pub to: Option<String>,
+    /// How many endpoints `top_endpoints` lists at most, 1 to 100 (default 10).
+    #[param(minimum = 1, maximum = 100)]
+    pub top: Option<u32>,
+}
+
+/// The `top` of an analytics query: 1 to 100, 10 when absent. 400 `bad_request` otherwise.
+fn top_endpoints_limit(top: Option<u32>) -> Result<usize, ApiError> {
+    match top.unwrap_or(DEFAULT_TOP_ENDPOINTS) {
+        n @ 1..=MAX_TOP_ENDPOINTS => Ok(n as usize),
+        _ => Err(ApiError::BadRequest(format!("top: must be 1 to {MAX_TOP_ENDPOINTS}"))),
+    }
+}
+
+/// Calls per way of reaching us.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CallsBySource {
+    /// Proxied by the gateway.
+    pub proxy: u64,
+    /// Reported with `POST /api/v1/track`.
+    pub track: u64,
+    /// Verified with `POST /api/v1/verify`.
+    pub verify: u64,
+}
+
+impl CallsBySource {
+    /// The calls of `aggregates` per source (read from their endpoint ids).
+    fn of(aggregates: &[UsageAggregate]) -> Self {
+        let mut calls = CallsBySource::default();
+        for a in aggregates {
+            *match endpoint_label(&a.endpoint_id).0 {
+                UsageSource::Proxy => &mut calls.proxy,
+                UsageSource::Track => &mut calls.track,
+                UsageSource::Verify => &mut calls.verify,
+            } += a.count;
+        }
+        calls
+    }
+}
+
+/// The usage of the organization, or of one of its projects, over a range.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UsageAnalytics {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// The aggregates used: `hour` up to 31 days, `day` beyond (then only buckets starting
+    /// in the range count, so the bounds are effectively whole UTC days).
+    pub granularity: Granularity,
+    /// The project asked for; `null` for the whole organization.
+    pub project_id: Option<Id>,
+    pub calls: u64,
+    pub cost_units: u64,
+    pub status_2xx: u64,
+    pub status_4xx: u64,
+    pub status_5xx: u64,
+    /// 4xx / calls, 0 to 1 (0 without calls).
+    pub error_rate_4xx: f64,
+    /// 5xx / calls, 0 to 1 (0 without calls).
+    pub error_rate_5xx: f64,
+    /// (4xx + 5xx) / calls, 0 to 1 (0 without calls).
+    pub error_rate: f64,
+    /// `null` without calls.
+    pub avg_latency_ms: Option<f64>,
+    /// Latency percentiles: upper bounds of histogram buckets, so never understated;
+    /// `null` without calls.
+    pub p50_ms: Option<u32>,
+    pub p95_ms: Option<u32>,
+    pub p99_ms: Option<u32>,
+    pub by_source: CallsBySource,
+    /// The busiest endpoints, busiest first (at most `top`), as `/by-endpoint` gives them.
+    pub top_endpoints: Vec<EndpointUsage>,
+    /// One point per bucket of `granularity` starting in the range, empty ones included,
+    /// oldest first, as `/timeseries` gives them.
+    pub timeseries: Vec<TimeseriesPoint>,
+}
+
+impl UsageAnalytics {
+    /// The analytics of `aggregates`, those of `granularity` with bucket start in `[from, to)`.
+    fn of(
+        aggregates: &[UsageAggregate],
+        catalog: &HashMap<Id, Endpoint>,
+        (from, to, granularity): (DateTime<Utc>, DateTime<Utc>, Granularity),
+        project_id: Option<Id>,
+        top: usize,
+    ) -> Self {
+        let total = total_of(aggregates);
+        let sum = |field: fn(&UsageAggregate) -> u64| total.as_ref().map_or(0, field);
+        let (calls, status_4xx, status_5xx) = (sum(|a| a.count), sum(|a| a.status_4xx), sum(|a| a.status_5xx));
+        let quantile = |q: f64| total.as_ref().and_then(|a| a.latency_quantile(q));
+        let mut top_endpoints = endpoint_rows(aggregates, catalog);
+        top_endpoints.truncate(top);
+        UsageAnalytics {
+            from,
+            to,
+            granularity,
+            project_id,
+            calls,
+            cost_units: sum(|a| a.cost_units),
+            status_2xx: sum(|a| a.status_2xx),
+            status_4xx,
+            status_5xx,
+            error_rate_4xx: rate(status_4xx, calls),
+            error_rate_5xx: rate(status_5xx, calls),
+            error_rate: rate(status_4xx + status_5xx, calls),
+            avg_latency_ms: total.as_ref().and_then(avg_latency_ms),
+            p50_ms: quantile(0.5),
+            p95_ms: quantile(0.95),
+            p99_ms: quantile(0.99),
+            by_source: CallsBySource::of(aggregates),
+            top_endpoints,
+            timeseries: timeseries_points(aggregates, granularity, first_bucket_from(granularity, from), to),
         }
     }
-    let step = match granularity {
-        Granularity::Hour => Duration::hours(1),
-        Granularity::Day => Duration::days(1),
-    };
-    let mut data = Vec::new();
-    let mut t = from;
-    while t < to {
-        data.push(match buckets.get(&t) {
-            Some(a) => TimeseriesPoint {
-                bucket_start: t,
-                count: a.count,
-                cost_units: a.cost_units,
-                status_2xx: a.status_2xx,
-                status_4xx: a.status_4xx,
-                status_5xx: a.status_5xx,
-                errors: a.status_4xx + a.status_5xx,
-                avg_latency_ms: (a.count > 0).then(|| round(a.latency_sum_ms as f64 / a.count as f64, 1)),
-                p95_ms: a.latency_quantile(0.95),
-            },
-            None => TimeseriesPoint {
-                bucket_start: t,
-                count: 0,
-                cost_units: 0,
-                status_2xx: 0,
-                status_4xx: 0,
-                status_5xx: 0,
-                errors: 0,
-                avg_latency_ms: None,
-                p95_ms: None,
-            },
-        });
-        t += step;
-    }
-    Ok(Json(UsageTimeseries { granularity, from, to, data }))
+}
+
+/// Totals, error rates, latency, calls per source, the busiest endpoints and the series of
+/// the organization or one of its projects, in one answer (at most 400 days; default: the
+/// current period).
+#[utoipa::path(get, path = "/api/user/usage/analytics", operation_id = "usage_analytics", tag = "usage", security(("bearer" = [])),
+    params(AnalyticsQuery),
+    responses(
+        (status = 200, description = "The analytics of the range", body = UsageAnalytics),
+        (status = 400, description = "`bad_request`: a malformed timestamp or `top`, or a range that is empty or longer than 400 days", body = ErrorBody),
+        (status = 404, description = "`not_found`: `project_id` is not a project of the organization", body = ErrorBody),
+    ))]
+pub async fn analytics(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiQuery(q): ApiQuery<AnalyticsQuery>,
+) -> Result<Json<UsageAnalytics>, ApiError> {
+    let store = state.store.as_ref();
+    let range @ (from, to, granularity) = stats_range(state.now(), q.from.as_deref(), q.to.as_deref())?;
+    let top = top_endpoints_limit(q.top)?;
+    let project = project_filter(store, &auth.org_id, q.project_id.as_deref()).await?;
+    let aggregates = scoped_aggregates(store, &auth.org_id, project.as_ref(), granularity, from, to).await?;
+    Ok(Json(UsageAnalytics::of(&aggregates, &catalog(store).await?, range, project, top)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Timelike};
+    use tollgate_domain::{aggregates_of, tracked_endpoint_id, verify_endpoint_id, PeriodKey};
+
+    fn at(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, day, hour, minute, 0).unwrap()
+    }
+
+    /// A call of key `key` to `endpoint` at `when`.
+    fn call(key: &str, endpoint: &Id, when: DateTime<Utc>, status: u16, latency_ms: u32) -> UsageEvent {
+        UsageEvent {
+            id: Id::generate("req").to_string(),
+            org_id: Id::from_string("org_a"),
+            key_id: Id::from_string(key),
+            project_id: None,
+            source: endpoint_label(endpoint).0,
+            endpoint_id: endpoint.clone(),
+            method: "GET".into(),
+            path: "/x".into(),
+            status,
+            latency_ms,
+            cost_units: 2,
+            ip: None,
+            timestamp: when,
+            period: PeriodKey::from_string("2026-11"),
+            metadata: None,
+        }
+    }
+
+    /// The hourly aggregates of `calls`, as the store keeps them.
+    fn hourly(calls: &[UsageEvent]) -> Vec<UsageAggregate> {
+        aggregates_of(calls).into_iter().filter(|a| a.granularity == Granularity::Hour).collect()
+    }
+
+    fn key_of(id: &str, project: &Id) -> ApiKey {
+        ApiKey {
+            id: Id::from_string(id),
+            org_id: Id::from_string("org_a"),
+            project_id: project.clone(),
+            created_by: Id::from_string("usr_a"),
+            name: id.into(),
+            display_prefix: "sk_live_abcd".into(),
+            last4: "wxyz".into(),
+            created_at: at(1, 0, 0),
+            last_used_at: None,
+            expires_at: None,
+            revoked_at: Some(at(2, 0, 0)),
+            rotated_at: None,
+        }
+    }
+
+    fn echo() -> Id {
+        Id::from_string("ep_echo")
+    }
+
+    fn users() -> Id {
+        tracked_endpoint_id(UsageSource::Track, "GET", "/users/{id}")
+    }
+
+    fn echo_catalog() -> HashMap<Id, Endpoint> {
+        HashMap::from([(echo(), Endpoint::default_echo(at(1, 0, 0)))])
+    }
+
+    #[test]
+    fn endpoint_rows_carry_their_source_and_come_busiest_first() {
+        let gone = Id::from_string("ep_gone");
+        let mut calls = Vec::new();
+        for (endpoint, n) in [(echo(), 3), (users(), 3), (gone.clone(), 2), (verify_endpoint_id(), 1)] {
+            calls.extend((0..n).map(|i| call("key_a", &endpoint, at(3, 10 + i, 0), 200, 20)));
+        }
+        let rows = endpoint_rows(&hourly(&calls), &echo_catalog());
+        let ids: Vec<&str> = rows.iter().map(|r| r.endpoint_id.as_str()).collect();
+        // A tie is broken by id: `ep_echo` before `track:...`.
+        assert_eq!(ids, ["ep_echo", "track:GET /users/{id}", "ep_gone", "verify:POST /api/v1/verify"]);
+        let label = |r: &EndpointUsage| (r.source, r.name.clone(), r.method.clone(), r.path.clone());
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(label(&rows[0]), (UsageSource::Proxy, some("echo"), some("GET"), some("/echo/{*rest}")));
+        assert_eq!(label(&rows[1]), (UsageSource::Track, None, some("GET"), some("/users/{id}")));
+        assert_eq!(label(&rows[2]), (UsageSource::Proxy, None, None, None), "deleted from the catalog since");
+        assert_eq!(label(&rows[3]), (UsageSource::Verify, None, some("POST"), some("/api/v1/verify")));
+        assert_eq!((rows[0].count, rows[0].cost_units, rows[0].avg_latency_ms), (3, 6, 20.0));
+    }
+
+    #[test]
+    fn timeseries_points_cover_every_bucket() {
+        let calls = [
+            call("key_a", &echo(), at(3, 10, 5), 200, 4),
+            call("key_b", &users(), at(3, 10, 50), 404, 8),
+            call("key_a", &echo(), at(3, 12, 0), 503, 30),
+        ];
+        let points = timeseries_points(&hourly(&calls), Granularity::Hour, at(3, 9, 0), at(3, 13, 0));
+        let starts: Vec<u32> = points.iter().map(|p| p.bucket_start.hour()).collect();
+        assert_eq!(starts, [9, 10, 11, 12]);
+        let counts: Vec<(u64, u64, u64)> = points.iter().map(|p| (p.count, p.errors, p.cost_units)).collect();
+        assert_eq!(counts, [(0, 0, 0), (2, 1, 4), (0, 0, 0), (1, 1, 2)]);
+        assert_eq!((points[1].avg_latency_ms, points[1].p95_ms), (Some(6.0), Some(10)));
+        assert_eq!((points[2].avg_latency_ms, points[2].p95_ms), (None, None));
+        assert_eq!(points[3].status_5xx, 1);
+    }
+
+    #[test]
+    fn a_project_counts_the_aggregates_of_its_keys() {
+        let (web, mobile) = (Id::from_string("prj_web"), Id::from_string("prj_mobile"));
+        let keys = [key_of("key_w1", &web), key_of("key_m1", &mobile), key_of("key_w2", &web)];
+        let calls: Vec<UsageEvent> = ["key_w1", "key_m1", "key_w2", "key_w2", "key_unknown"]
+            .iter()
+            .map(|k| call(k, &echo(), at(3, 10, 0), 200, 1))
+            .collect();
+        let count =
+            |project: &Id| only_project_keys(hourly(&calls), &keys, project).iter().map(|a| a.count).sum::<u64>();
+        assert_eq!(count(&web), 3, "revoked keys included");
+        assert_eq!(count(&mobile), 1);
+        assert_eq!(count(&Id::from_string("prj_other")), 0);
+    }
+
+    #[test]
+    fn calls_by_source_read_the_endpoint_ids() {
+        let calls = [
+            call("key_a", &echo(), at(3, 10, 0), 200, 1),
+            call("key_a", &users(), at(3, 10, 0), 200, 1),
+            call("key_a", &users(), at(3, 11, 0), 200, 1),
+            call("key_a", &verify_endpoint_id(), at(3, 10, 0), 401, 1),
+        ];
+        assert_eq!(CallsBySource::of(&hourly(&calls)), CallsBySource { proxy: 1, track: 2, verify: 1 });
+    }
+
+    #[test]
+    fn analytics_totals_rates_and_percentiles() {
+        // 10 calls: 7 2xx, 2 4xx, 1 5xx; latencies 3 ms x5, 40 ms x4, 900 ms x1.
+        let mut calls = Vec::new();
+        for i in 0..10u32 {
+            let status = match i {
+                0..=6 => 200,
+                7 | 8 => 429,
+                _ => 500,
+            };
+            let latency = match i {
+                0..=4 => 3,
+                5..=8 => 40,
+                _ => 900,
+            };
+            let endpoint = if i % 2 == 0 { echo() } else { users() };
+            calls.push(call("key_a", &endpoint, at(3, 10 + i % 3, 0), status, latency));
+        }
+        calls.push(call("key_a", &verify_endpoint_id(), at(3, 12, 30), 200, 3));
+        let range = (at(3, 9, 30), at(3, 14, 0), Granularity::Hour);
+        let project = Some(Id::from_string("prj_web"));
+        let a = UsageAnalytics::of(&hourly(&calls), &echo_catalog(), range, project.clone(), 2);
+        assert_eq!((a.calls, a.cost_units, a.status_2xx, a.status_4xx, a.status_5xx), (11, 22, 8, 2, 1));
+        assert_eq!((a.error_rate_4xx, a.error_rate_5xx, a.error_rate), (0.1818, 0.0909, 0.2727));
+        assert_eq!(a.avg_latency_ms, Some(round((5.0 * 3.0 + 4.0 * 40.0 + 900.0 + 3.0) / 11.0, 1)));
+        assert_eq!((a.p50_ms, a.p95_ms, a.p99_ms), (Some(5), Some(1000), Some(1000)));
+        assert_eq!(a.by_source, CallsBySource { proxy: 5, track: 5, verify: 1 });
+        assert_eq!(a.project_id, project);
+        let top: Vec<(&str, u64)> = a.top_endpoints.iter().map(|e| (e.endpoint_id.as_str(), e.count)).collect();
+        assert_eq!(top, [("ep_echo", 5), ("track:GET /users/{id}", 5)], "at most `top`");
+        // The series starts at the first bucket starting in the range (10:00, not 09:00).
+        let series: Vec<(u32, u64)> = a.timeseries.iter().map(|p| (p.bucket_start.hour(), p.count)).collect();
+        assert_eq!(series, [(10, 4), (11, 3), (12, 4), (13, 0)]);
+
+        let empty = UsageAnalytics::of(&[], &echo_catalog(), range, None, 10);
+        assert_eq!((empty.calls, empty.error_rate, empty.avg_latency_ms, empty.p50_ms), (0, 0.0, None, None));
+        assert!(empty.top_endpoints.is_empty());
+        assert_eq!(empty.timeseries.len(), 4);
+    }
+
+    #[test]
+    fn top_is_one_to_a_hundred() {
+        assert_eq!(top_endpoints_limit(None).unwrap(), 10);
+        assert_eq!(top_endpoints_limit(Some(1)).unwrap(), 1);
+        assert_eq!(top_endpoints_limit(Some(100)).unwrap(), 100);
+        for bad in [0, 101] {
+            assert!(matches!(top_endpoints_limit(Some(bad)), Err(ApiError::BadRequest(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn buckets_and_stats_ranges() {
+        assert_eq!(first_bucket_from(Granularity::Hour, at(3, 9, 30)), at(3, 10, 0));
+        assert_eq!(first_bucket_from(Granularity::Hour, at(3, 9, 0)), at(3, 9, 0));
+        assert_eq!(first_bucket_from(Granularity::Day, at(3, 0, 1)), at(4, 0, 0));
+        let now = at(15, 12, 0);
+        assert_eq!(
+            stats_range(now, None, None).unwrap(),
+            (at(1, 0, 0), at(1, 0, 0) + Duration::days(30), Granularity::Hour)
+        );
+        let (_, _, g) = stats_range(now, Some("2026-01-01"), Some("2026-02-01")).unwrap();
+        assert_eq!(g, Granularity::Hour, "31 days");
+        let (_, _, g) = stats_range(now, Some("2026-01-01"), Some("2026-02-02")).unwrap();
+        assert_eq!(g, Granularity::Day);
+        assert!(matches!(stats_range(now, Some("2025-01-01"), Some("2026-02-06")), Err(ApiError::BadRequest(_))));
+    }
+
+    #[test]
+    fn merged_by_sums_each_group() {
+        let calls = [
+            call("key_a", &echo(), at(3, 10, 0), 200, 1),
+            call("key_b", &echo(), at(3, 10, 0), 500, 1),
+            call("key_a", &users(), at(3, 11, 0), 200, 1),
+        ];
+        let per_endpoint = merged_by(&hourly(&calls), |a| a.endpoint_id.clone());
+        assert_eq!((per_endpoint[&echo()].count, per_endpoint[&echo()].status_5xx), (2, 1));
+        assert_eq!(per_endpoint[&users()].count, 1);
+        assert_eq!(total_of(&hourly(&calls)).map(|t| t.count), Some(3));
+        assert_eq!(total_of(&[]), None);
+    }
 
     #[test]
     fn ranges() {

@@ -1,6 +1,7 @@
 //! The `usage` route group (`/api/user/usage/...`): the period's usage against the plan,
-//! the call log, per-endpoint statistics and a time series. Every query is scoped to the
-//! caller's organization.
+//! the call log, per-endpoint statistics, a time series and the analytics that combine
+//! them. Every query is scoped to the caller's organization, and optionally to one of its
+//! projects (`project_id`).
 
 mod handlers;
 pub mod summary;
@@ -10,10 +11,10 @@ use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use handlers::{
-    DetailedQuery, EndpointUsage, EndpointUsageList, RangeQuery, TimeseriesPoint, TimeseriesQuery, UsageLogPage,
-    UsageTimeseries,
+    AnalyticsQuery, CallsBySource, DetailedQuery, EndpointUsage, EndpointUsageList, RangeQuery, SummaryQuery,
+    TimeseriesPoint, TimeseriesQuery, UsageAnalytics, UsageLogPage, UsageTimeseries,
 };
-pub use summary::UsageSummary;
+pub use summary::{ProjectUsage, UsageSummary};
 
 #[derive(OpenApi)]
 #[openapi(tags((name = "usage", description = "Usage of the signed-in user's organization")))]
@@ -26,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::detailed))
         .routes(routes!(handlers::by_endpoint))
         .routes(routes!(handlers::timeseries))
+        .routes(routes!(handlers::analytics))
 }
 
 /// The finished router (common layers included) for the Lambda function.
