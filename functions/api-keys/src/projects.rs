@@ -51,7 +51,7 @@ impl From<&Project> for ProjectView {
 pub struct ProjectList {
     /// Oldest first; the default project is always there.
     pub data: Vec<ProjectView>,
-    /// How many projects the organization's plan allows (the default one included).
+    /// How many projects the organization's plan lets it create, besides its default one.
     pub limit: u32,
 }
 
@@ -123,7 +123,8 @@ pub async fn list_projects(State(state): State<AppState>, auth: AuthUser) -> Res
     Ok(Json(ProjectList { data, limit: plan.max_projects }))
 }
 
-/// Creates a project, within the plan's number of projects.
+/// Creates a project, within the plan's number of projects (`max_projects`, counted
+/// besides the default project).
 #[utoipa::path(post, path = "/api/user/projects", tag = "projects", security(("bearer" = [])),
     request_body = CreateProjectRequest,
     responses(
@@ -138,14 +139,18 @@ pub async fn create_project(
 ) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
     let now = state.now();
     let project = Project::new(&auth.org_id, &req.name, req.description.as_deref(), now)?;
-    // The default project counts against the limit: store it first if it is not yet.
+    // The store counts every stored project: the default one is stored first, so that it is
+    // always among them, and allowed on top of the plan's number.
     default_project(state.store.as_ref(), &auth.org_id, now).await?;
     let (_, plan) = current_subscription(state.store.as_ref(), &auth.org_id, now).await?;
     let limit = plan.max_projects;
-    state.store.create_project(&project, limit).await.map_err(|e| match e {
+    state.store.create_project(&project, limit.saturating_add(1)).await.map_err(|e| match e {
         StoreError::LimitReached(_) => ApiError::rejected(
             ErrorCode::ProjectLimitReached,
-            format!("your plan ({}) allows {limit} projects; delete one or upgrade to create another", plan.name),
+            format!(
+                "your plan ({}) allows {limit} projects besides the default one; delete one or upgrade to create another",
+                plan.name
+            ),
         ),
         e => e.into(),
     })?;

@@ -26,8 +26,10 @@ async fn every_org_has_a_default_project_holding_keys_made_without_one() {
     let in_project = app.call(Method::GET, &format!("/api/user/projects/{id}/api-keys"), None, Some(&access)).await;
     assert_eq!(in_project.body["data"].as_array().map(Vec::len), Some(1));
 
-    // Free allows one project: the default one.
+    // Free allows one project besides the default one.
     let r = app.call(Method::POST, "/api/user/projects", Some(json!({"name": "Web"})), Some(&access)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let r = app.call(Method::POST, "/api/user/projects", Some(json!({"name": "Web 2"})), Some(&access)).await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "project_limit_reached"), "{:?}", r.body);
     // The default project cannot be deleted.
     let r = app
@@ -51,7 +53,7 @@ async fn plans_limit_projects_and_each_tenant_sees_only_its_own() {
     let (access, _, org) = user_with_key(&app, "proj-pro@example.com").await;
     put_on_plan(app.state.store.as_ref(), &org, |p| p.max_projects = 5).await;
     let mut ids = Vec::new();
-    for i in 0..4 {
+    for i in 0..5 {
         let r = app
             .call(
                 Method::POST,
@@ -67,7 +69,7 @@ async fn plans_limit_projects_and_each_tenant_sees_only_its_own() {
     let r = app.call(Method::POST, "/api/user/projects", Some(json!({"name": "sixth"})), Some(&access)).await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "project_limit_reached"));
     let list = app.call(Method::GET, "/api/user/projects", None, Some(&access)).await;
-    assert_eq!((list.body["limit"].as_u64(), list.body["data"].as_array().map(Vec::len)), (Some(5), Some(5)));
+    assert_eq!((list.body["limit"].as_u64(), list.body["data"].as_array().map(Vec::len)), (Some(5), Some(6)));
     let r = app.call(Method::POST, "/api/user/projects", Some(json!({"name": "  "})), Some(&access)).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"));
 
@@ -89,7 +91,7 @@ async fn plans_limit_projects_and_each_tenant_sees_only_its_own() {
 async fn deleting_a_project_needs_its_name_and_revokes_its_keys_within_five_seconds() {
     let app = TestApp::new().await;
     let (access, default_key, org) = user_with_key(&app, "proj-del@example.com").await;
-    put_on_plan(app.state.store.as_ref(), &org, |p| p.max_projects = 2).await;
+    put_on_plan(app.state.store.as_ref(), &org, |p| p.max_projects = 1).await;
     let p = app.call(Method::POST, "/api/user/projects", Some(json!({"name": "Mobile"})), Some(&access)).await;
     let id = p.body["id"].as_str().unwrap().to_string();
     let k = app
