@@ -10,4 +10,5 @@ mod billing_webhook;
 mod contract_sqlite;
 mod gateway;
 mod lambda_fixtures;
+mod usage_analytics;
 mod usage_pipeline;
