@@ -12,4 +12,5 @@ mod gateway;
 mod lambda_fixtures;
 mod projects;
 mod track;
+mod usage_analytics;
 mod usage_pipeline;
