@@ -1,11 +1,12 @@
 //! Cases for `ApiKeyRepository`.
 
-use crate::{concurrently, now_ms, SharedStore};
+use crate::{concurrently, ensure_default_project, new_project, now_ms, SharedStore};
 use chrono::{DateTime, Duration, Utc};
 use tollgate_domain::id::prefix;
 use tollgate_domain::{ApiKey, Id, KeyRejection, KeyRotation, KeySecret, NewApiKey, StoreError, TokenHash};
 
-/// A new key of `org_id` with its first secret (not stored yet).
+/// A new key of `org_id`'s default project with its first secret (not stored yet): store
+/// the project first (`ensure_default_project`).
 pub fn new_key(org_id: &Id, created_at: DateTime<Utc>, expires_at: Option<DateTime<Utc>>) -> (ApiKey, KeySecret) {
     let plain = NewApiKey::generate();
     let key = ApiKey {
@@ -56,8 +57,14 @@ pub async fn api_keys_create_list_get_with_tenant_isolation(store: &SharedStore)
     let now = now_ms();
     let org = Id::generate(prefix::ORG);
     let other_org = Id::generate(prefix::ORG);
+    ensure_default_project(store, &org, now).await;
+    ensure_default_project(store, &other_org, now).await;
     let (k1, _) = create(store, &org, now - Duration::seconds(2)).await;
-    let (k2, s2) = new_key(&org, now - Duration::seconds(1), Some(now + Duration::days(30)));
+    // A key of another project of the org.
+    let project = new_project(&org, "Second", now);
+    store.create_project(&project, MANY).await.expect("create_project");
+    let (mut k2, s2) = new_key(&org, now - Duration::seconds(1), Some(now + Duration::days(30)));
+    k2.project_id = project.id.clone();
     store.create_api_key(&k2, &s2, MANY, now).await.expect("create_api_key");
     let (k3, _) = create(store, &org, now).await;
     let (foreign, _) = create(store, &other_org, now).await;
@@ -65,7 +72,17 @@ pub async fn api_keys_create_list_get_with_tenant_isolation(store: &SharedStore)
     assert_eq!(
         store.list_api_keys(&org).await.unwrap(),
         vec![k3.clone(), k2.clone(), k1.clone()],
-        "newest first, exact round trip"
+        "newest first, exact round trip (project_id included)"
+    );
+    assert_eq!(
+        (k1.project_id.clone(), k2.project_id.clone()),
+        (tollgate_domain::Project::default_id(&org), project.id.clone()),
+        "each key in its project"
+    );
+    assert_eq!(
+        store.find_api_key_by_hash(&s2.hash).await.unwrap().map(|(k, _)| k),
+        Some(k2.clone()),
+        "find_api_key_by_hash returns the key with its project"
     );
     assert_eq!(store.get_api_key(&org, &k2.id).await.unwrap(), Some(k2.clone()), "get_api_key in its org");
     assert_eq!(store.get_api_key(&other_org, &k2.id).await.unwrap(), None, "a key is invisible from another org");
@@ -78,6 +95,7 @@ pub async fn api_keys_create_list_get_with_tenant_isolation(store: &SharedStore)
 pub async fn api_key_limit_counts_only_usable_keys(store: &SharedStore) {
     let now = now_ms();
     let org = Id::generate(prefix::ORG);
+    ensure_default_project(store, &org, now).await;
     let (a, sa) = new_key(&org, now, None);
     store.create_api_key(&a, &sa, 2, now).await.expect("first key under max_active=2");
     let (b, sb) = new_key(&org, now, Some(now + Duration::seconds(1)));
@@ -107,6 +125,7 @@ pub async fn api_key_limit_counts_only_usable_keys(store: &SharedStore) {
 pub async fn api_key_limit_is_exact_under_concurrency(store: &SharedStore) {
     let now = now_ms();
     let org = Id::generate(prefix::ORG);
+    ensure_default_project(store, &org, now).await;
     let results = concurrently(store, |s, _| {
         let (key, secret) = new_key(&org, now, None);
         async move { s.create_api_key(&key, &secret, 5, now).await }
@@ -126,6 +145,7 @@ pub async fn api_key_limit_is_exact_under_concurrency(store: &SharedStore) {
 pub async fn api_key_find_by_hash_and_revoke(store: &SharedStore) {
     let now = now_ms();
     let org = Id::generate(prefix::ORG);
+    ensure_default_project(store, &org, now).await;
     let (key, secret) = create(store, &org, now).await;
     assert_eq!(
         store.find_api_key_by_hash(&secret.hash).await.unwrap(),
@@ -152,6 +172,7 @@ pub async fn api_key_find_by_hash_and_revoke(store: &SharedStore) {
 pub async fn api_key_rotation_with_grace_period(store: &SharedStore) {
     let now = now_ms();
     let org = Id::generate(prefix::ORG);
+    ensure_default_project(store, &org, now).await;
     let (key, s1) = create(store, &org, now).await;
 
     let t1 = now + Duration::seconds(1);
@@ -217,6 +238,8 @@ pub async fn revoke_all_api_keys_counts(store: &SharedStore) {
     let now = now_ms();
     let org = Id::generate(prefix::ORG);
     let other_org = Id::generate(prefix::ORG);
+    ensure_default_project(store, &org, now).await;
+    ensure_default_project(store, &other_org, now).await;
     let (a, _) = create(store, &org, now).await;
     create(store, &org, now).await;
     create(store, &org, now).await;
@@ -241,6 +264,7 @@ pub async fn revoke_all_api_keys_counts(store: &SharedStore) {
 pub async fn mark_api_key_used_moves_forward_only(store: &SharedStore) {
     let now = now_ms();
     let org = Id::generate(prefix::ORG);
+    ensure_default_project(store, &org, now).await;
     let (key, _) = create(store, &org, now).await;
     let later = now + Duration::minutes(5);
     store.mark_api_key_used(&org, &key.id, later).await.unwrap();

@@ -91,11 +91,9 @@ pub async fn plans_create_get_update_round_trip(store: &SharedStore) {
         "nested": {"x": null}
     });
     store.create_plan(&plan).await.expect("create_plan");
-    assert_eq!(
-        store.get_plan(&plan.id).await.unwrap(),
-        Some(plan.clone()),
-        "create/get round trip (features JSON, nullable fields)"
-    );
+    let got = store.get_plan(&plan.id).await.unwrap();
+    assert_eq!(got, Some(plan.clone()), "create/get round trip (features JSON, nullable fields)");
+    assert_eq!(got.map(|p| p.max_projects), Some(3), "max_projects round trip");
 
     let dup = Plan { id: plan.id.clone(), ..new_plan("Another name", 1, now) };
     assert!(
@@ -133,6 +131,8 @@ pub async fn plans_create_get_update_round_trip(store: &SharedStore) {
         updated_at: later,
     };
     store.update_plan(&updated).await.expect("update_plan");
+    let listed = store.list_plans().await.unwrap().into_iter().find(|p| p.id == plan.id).map(|p| p.max_projects);
+    assert_eq!(listed, Some(7), "update_plan writes max_projects, list_plans reads it");
     assert_eq!(
         store.get_plan(&plan.id).await.unwrap(),
         Some(Plan { created_at: plan.created_at, ..updated.clone() }),

@@ -17,6 +17,7 @@ mod billing;
 mod catalog;
 mod metering;
 mod misc;
+mod projects;
 mod sessions;
 mod users;
 
@@ -29,6 +30,7 @@ pub use billing::*;
 pub use catalog::*;
 pub use metering::*;
 pub use misc::*;
+pub use projects::*;
 pub use sessions::*;
 pub use users::*;
 
@@ -63,6 +65,13 @@ macro_rules! store_contract_tests {
             revoke_user_families_keeps_one,
             action_tokens_are_single_use,
             action_token_consumed_once_under_concurrency,
+            projects_create_list_get_update_with_tenant_isolation,
+            project_limit_counts_the_organizations_projects,
+            project_limit_is_exact_under_concurrency,
+            ensure_project_keeps_the_first_and_ignores_the_limit,
+            ensure_project_is_exact_under_concurrency,
+            delete_project_revokes_its_keys,
+            find_project_by_verify_secret,
             api_keys_create_list_get_with_tenant_isolation,
             api_key_limit_counts_only_usable_keys,
             api_key_limit_is_exact_under_concurrency,

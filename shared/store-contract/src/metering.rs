@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use tollgate_domain::id::prefix;
 use tollgate_domain::{
     AggregateQuery, Granularity, Id, PeriodKey, RateWindow, StoreError, UsageAggregate, UsageCharge, UsageEvent,
-    UsageIncrement, UsageLogQuery, UsageRecord,
+    UsageIncrement, UsageLogQuery, UsageRecord, UsageSource,
 };
 
 /// How many tasks the quota case starts at once on one counter (limit
@@ -27,7 +27,7 @@ pub fn new_event(org_id: &Id, key_id: &Id, endpoint_id: &Id, at: DateTime<Utc>) 
         org_id: org_id.clone(),
         key_id: key_id.clone(),
         project_id: Some(tollgate_domain::Project::default_id(org_id)),
-        source: tollgate_domain::UsageSource::Proxy,
+        source: UsageSource::Proxy,
         endpoint_id: endpoint_id.clone(),
         method: "GET".into(),
         path: "/api/v1/echo/contract".into(),
@@ -349,7 +349,9 @@ fn two_hours(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>
 
 /// Five events of one organization over two hours (not recorded): e1..e3 in the first
 /// hour (statuses 200/404/503, one on another endpoint), e4 and e5 in the second (one with
-/// another key). Returns them oldest first.
+/// another key). e1, e3 and e5 are of the default project, e2 of none (from before
+/// projects), e4 of another project; e3 is tracked (with metadata), e4 verified, the others
+/// proxied. Returns them oldest first.
 fn five_events(org: &Id, h1: DateTime<Utc>, h2: DateTime<Utc>) -> Vec<UsageEvent> {
     let (k1, k2) = (Id::generate(prefix::API_KEY), Id::generate(prefix::API_KEY));
     let (ep1, ep2) = (Id::generate("ep"), Id::generate("ep"));
@@ -363,14 +365,19 @@ fn five_events(org: &Id, h1: DateTime<Utc>, h2: DateTime<Utc>) -> Vec<UsageEvent
     e2.cost_units = 2;
     e2.method = "POST".into();
     e2.path = "/api/v1/items".into();
+    e2.project_id = None;
     let mut e3 = new_event(org, &k1, &ep2, at(h1, 3));
     e3.status = 503;
     e3.latency_ms = 700;
+    e3.source = UsageSource::Track;
+    e3.metadata = Some(serde_json::json!({"plan": "gold", "items": [1, 2], "nested": {"ok": true, "none": null}}));
     let mut e4 = new_event(org, &k1, &ep1, at(h2, 1));
     e4.status = 201;
     e4.latency_ms = 7;
     e4.cost_units = 5;
     e4.ip = Some("2001:db8::1".into());
+    e4.project_id = Some(Id::generate(prefix::PROJECT));
+    e4.source = UsageSource::Verify;
     let mut e5 = new_event(org, &k2, &ep1, at(h2, 2));
     e5.latency_ms = 12_000;
     vec![e1, e2, e3, e4, e5]
@@ -565,7 +572,84 @@ pub async fn usage_query_filters(store: &SharedStore) {
     assert_eq!(
         query(store, by_org.clone(), now).await,
         vec![e5.clone(), e4.clone(), e3.clone(), e2.clone(), e1.clone()],
-        "org filter: newest first, every field round-trips"
+        "org filter: newest first, every field round-trips (project_id, source and metadata included)"
+    );
+    let default_project = e1.project_id.clone();
+    assert_eq!(
+        query(store, UsageLogQuery { project_id: default_project.clone(), ..by_org.clone() }, now).await,
+        vec![e5.clone(), e3.clone(), e1.clone()],
+        "project filter (an event without a project is in none)"
+    );
+    assert_eq!(
+        query(store, UsageLogQuery { project_id: e4.project_id.clone(), ..by_org.clone() }, now).await,
+        vec![e4.clone()],
+        "project filter, another project"
+    );
+    assert_eq!(
+        query(store, UsageLogQuery { source: Some(UsageSource::Proxy), ..by_org.clone() }, now).await,
+        vec![e5.clone(), e2.clone(), e1.clone()],
+        "source filter"
+    );
+    assert_eq!(
+        query(store, UsageLogQuery { source: Some(UsageSource::Track), ..by_org.clone() }, now).await,
+        vec![e3.clone()],
+        "source filter, tracked calls"
+    );
+    assert_eq!(
+        query(
+            store,
+            UsageLogQuery {
+                project_id: default_project.clone(),
+                source: Some(UsageSource::Proxy),
+                to: Some(h2),
+                ..by_org.clone()
+            },
+            now
+        )
+        .await,
+        vec![e1.clone()],
+        "project, source and time filters together"
+    );
+    assert_eq!(
+        query(
+            store,
+            UsageLogQuery {
+                project_id: default_project.clone(),
+                key_id: Some(e1.key_id.clone()),
+                endpoint_id: Some(e3.endpoint_id.clone()),
+                ..by_org.clone()
+            },
+            now
+        )
+        .await,
+        vec![e3.clone()],
+        "project, key and endpoint filters together"
+    );
+    assert_eq!(
+        query(
+            store,
+            UsageLogQuery {
+                project_id: e4.project_id.clone(),
+                source: Some(UsageSource::Verify),
+                status: Some(201),
+                from: Some(h2),
+                ..by_org.clone()
+            },
+            now
+        )
+        .await,
+        vec![e4.clone()],
+        "project, source, status and from together"
+    );
+    assert_eq!(
+        query(
+            store,
+            UsageLogQuery { project_id: default_project, source: Some(UsageSource::Verify), ..by_org.clone() },
+            now
+        )
+        .await,
+        vec![],
+        "project and source that match nothing together"
     );
     assert_eq!(
         query(store, UsageLogQuery { key_id: Some(e5.key_id.clone()), ..Default::default() }, now).await,
