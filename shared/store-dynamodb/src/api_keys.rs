@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Duration, Utc};
 use std::hash::{BuildHasher, Hasher};
-use tollgate_domain::{ApiKey, ApiKeyRepository, ApiKeyStatus, Id, KeyRotation, KeySecret, StoreError, TokenHash};
+use tollgate_domain::{
+    ApiKey, ApiKeyRepository, ApiKeyStatus, Id, KeyRotation, KeySecret, Project, StoreError, TokenHash,
+};
 
 /// Optimistic-concurrency retries (create under contention, or revoke/rotate racing).
 /// Every round has a winner, so this bounds how many writers may contend at once.
@@ -30,6 +32,7 @@ struct StoredKey {
 fn with_key_fields(b: ItemBuilder, k: &ApiKey) -> ItemBuilder {
     b.s("id", k.id.as_str())
         .s("org_id", k.org_id.as_str())
+        .s("project_id", k.project_id.as_str())
         .s("created_by", k.created_by.as_str())
         .s("name", &k.name)
         .s("display_prefix", &k.display_prefix)
@@ -45,7 +48,11 @@ fn decode_key_fields(r: &Reader) -> Result<ApiKey, StoreError> {
     Ok(ApiKey {
         id: r.id("id")?,
         org_id: r.id("org_id")?,
-        project_id: tollgate_domain::Project::default_id(&r.id("org_id")?), // TODO(helper)
+        // Keys from before projects existed belong to their organization's default project.
+        project_id: match r.opt_id("project_id")? {
+            Some(id) => id,
+            None => Project::default_id(&r.id("org_id")?),
+        },
         created_by: r.id("created_by")?,
         name: r.string("name")?,
         display_prefix: r.string("display_prefix")?,
@@ -189,13 +196,34 @@ impl DynamoStore {
         }
         Err(StoreError::Conflict("api key changed concurrently"))
     }
+
+    /// Revokes every unrevoked key of the organization (of one of its projects when
+    /// `project_id` is given); returns how many this call revoked.
+    pub(crate) async fn revoke_keys_of(
+        &self,
+        org_id: &Id,
+        project_id: Option<&Id>,
+        now: DateTime<Utc>,
+    ) -> Result<u32, StoreError> {
+        let mut revoked = 0;
+        for st in self.org_keys(org_id).await? {
+            if st.key.revoked_at.is_none() && project_id.is_none_or(|p| *p == st.key.project_id) {
+                match self.revoke_key(org_id, &st.key.id, now).await {
+                    Ok((_, true)) => revoked += 1,
+                    Ok((_, false)) | Err(StoreError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(revoked)
+    }
 }
 
 const NEW_ITEM: &str = "attribute_not_exists(PK)";
 
 #[async_trait]
 impl ApiKeyRepository for DynamoStore {
-    #[tracing::instrument(skip_all, fields(org_id = %key.org_id, key_id = %key.id, max_active), err(level = "debug"))]
+    #[tracing::instrument(skip_all, fields(org_id = %key.org_id, key_id = %key.id, project_id = %key.project_id, max_active), err(level = "debug"))]
     async fn create_api_key(
         &self,
         key: &ApiKey,
@@ -232,9 +260,17 @@ impl ApiKeyRepository for DynamoStore {
                 bump,
                 self.tx_put(key_item(&stored), Some(NEW_ITEM), Params::new())?,
                 self.tx_put(hash_item(key, &stored.current), Some(NEW_ITEM), Params::new())?,
+                // The project exists in the key's organization and is not being deleted: a
+                // delete marks it first, so no key is created in it after that.
+                self.tx_condition_check(
+                    crate::item::key(org_pk(&key.org_id), project_sk(&key.project_id)),
+                    crate::projects::LIVE_PROJECT,
+                    crate::projects::live_project_params(),
+                )?,
             ];
             match self.transact("TransactWriteItems(create_api_key)", items).await? {
                 Ok(()) => return Ok(()),
+                Err(c) if c.failed(3) => return Err(StoreError::NotFound("project")),
                 Err(c) if c.failed(1) => return Err(StoreError::AlreadyExists("api key")),
                 Err(c) if c.failed(2) => return Err(StoreError::AlreadyExists("api key secret")),
                 Err(Cancelled(_)) => backoff(attempt).await,
@@ -304,17 +340,7 @@ impl ApiKeyRepository for DynamoStore {
 
     #[tracing::instrument(skip_all, fields(org_id = %org_id), err(level = "debug"))]
     async fn revoke_all_api_keys(&self, org_id: &Id, now: DateTime<Utc>) -> Result<u32, StoreError> {
-        let mut revoked = 0;
-        for st in self.org_keys(org_id).await? {
-            if st.key.revoked_at.is_none() {
-                match self.revoke_key(org_id, &st.key.id, now).await {
-                    Ok((_, true)) => revoked += 1,
-                    Ok((_, false)) | Err(StoreError::NotFound(_)) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Ok(revoked)
+        self.revoke_keys_of(org_id, None, now).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %org_id, key_id = %key_id), err(level = "debug"))]

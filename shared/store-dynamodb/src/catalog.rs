@@ -41,6 +41,7 @@ fn plan_fields(p: &Plan) -> Vec<(&'static str, Option<AttributeValue>)> {
         ("overage_price", p.overage_price.map(n)),
         ("retention_days", Some(n(p.retention_days))),
         ("max_api_keys", Some(n(p.max_api_keys))),
+        ("max_projects", Some(n(p.max_projects))),
         ("features", Some(s(p.features.to_string()))),
         ("status", Some(s(p.status.as_str()))),
         ("billing", p.billing.as_ref().map(|b| s(json(b)))),
@@ -68,12 +69,19 @@ fn plan_item(p: &Plan) -> Item {
 
 fn decode_plan(item: &Item) -> Result<Plan, StoreError> {
     let r = Reader::new(item, "plan");
+    let id = r.id("id")?;
+    let price = r.num("price")?;
     Ok(Plan {
-        id: r.id("id")?,
+        // Plans stored before projects existed have no `max_projects`.
+        max_projects: match r.opt_num("max_projects")? {
+            Some(max) => max,
+            None => Plan::default_max_projects(&id, price),
+        },
+        id,
         name: r.string("name")?,
         description: r.opt_string("description")?,
         billing_type: r.parsed("billing_type", BillingType::parse)?,
-        price: r.num("price")?,
+        price,
         currency: r.string("currency")?,
         rate_limit: r.num("rate_limit")?,
         burst: r.opt_num("burst")?,
@@ -81,7 +89,6 @@ fn decode_plan(item: &Item) -> Result<Plan, StoreError> {
         overage_price: r.opt_num("overage_price")?,
         retention_days: r.num("retention_days")?,
         max_api_keys: r.num("max_api_keys")?,
-        max_projects: 1, // TODO(helper)
         features: serde_json::from_str(r.s("features")?)
             .map_err(|e| StoreError::Corrupt(format!("plan item: `features` is not JSON ({e})")))?,
         status: r.parsed("status", PlanStatus::parse)?,

@@ -15,6 +15,11 @@ pub(crate) const KEYHASH_SK: &str = "KEYHASH";
 pub(crate) const APIKEY_PREFIX: &str = "APIKEY#";
 /// Per-organization version of the key set, bumped by every key creation (optimistic lock).
 pub(crate) const APIKEY_VERSION_SK: &str = "APIKEYS";
+/// Sort-key prefix of project items in their organization's partition.
+pub(crate) const PROJECT_PREFIX: &str = "PROJECT#";
+/// Per-organization count of live projects (attribute `n`): the exact `max_projects` limit.
+pub(crate) const PROJECT_COUNT_SK: &str = "PROJECTS";
+pub(crate) const VERIFYSECRET_SK: &str = "VERIFYSECRET";
 /// GSI1 sort-key prefixes under `USER#<id>`.
 pub(crate) const MEMBER_GSI_PREFIX: &str = "MEMBER#";
 pub(crate) const FAMILY_GSI_PREFIX: &str = "RFAM#";
@@ -52,6 +57,12 @@ pub(crate) fn apikey_sk(key_id: &Id) -> String {
 }
 pub(crate) fn keyhash_pk(hash: &TokenHash) -> String {
     format!("KEYHASH#{}", hash.as_str())
+}
+pub(crate) fn project_sk(project_id: &Id) -> String {
+    format!("{PROJECT_PREFIX}{project_id}")
+}
+pub(crate) fn verifysecret_pk(hash: &TokenHash) -> String {
+    format!("VERIFYSECRET#{}", hash.as_str())
 }
 /// The bucket goes in the partition key and the window in the sort key, so a bucket that
 /// contains `#` cannot collide with another bucket's window.

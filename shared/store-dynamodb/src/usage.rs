@@ -15,7 +15,7 @@ use std::hash::{BuildHasher, Hasher};
 use tollgate_domain::usage::LATENCY_BOUNDS_MS;
 use tollgate_domain::{
     aggregates_of, AggregateQuery, Granularity, Id, PeriodKey, RateWindow, StoreError, StoredEnum, UsageAggregate,
-    UsageCharge, UsageCounter, UsageEvent, UsageIncrement, UsageLog, UsageLogQuery, UsageRecord,
+    UsageCharge, UsageCounter, UsageEvent, UsageIncrement, UsageLog, UsageLogQuery, UsageRecord, UsageSource,
 };
 
 /// Rounds of one chunk of `record_usage_batch` when it keeps losing against concurrent
@@ -34,6 +34,8 @@ fn log_item(e: &UsageEvent, expires_at: DateTime<Utc>) -> Item {
         .s("id", &e.id)
         .s("org_id", e.org_id.as_str())
         .s("key_id", e.key_id.as_str())
+        .opt_s("project_id", e.project_id.as_ref().map(Id::as_str))
+        .s("source", e.source.as_str())
         .s("endpoint_id", e.endpoint_id.as_str())
         .s("method", &e.method)
         .s("path", &e.path)
@@ -43,6 +45,7 @@ fn log_item(e: &UsageEvent, expires_at: DateTime<Utc>) -> Item {
         .opt_s("ip", e.ip.as_deref())
         .time("timestamp", e.timestamp)
         .s("period", e.period.as_str())
+        .opt_s("metadata", e.metadata.as_ref().map(|m| m.to_string()))
         .time("expires_at", expires_at)
         .ttl(expires_at)
         .gsi1(org_log_gsi_pk(&e.org_id), usage_log_gsi_sk(e.timestamp, &e.id))
@@ -55,8 +58,12 @@ fn decode_log(item: &Item) -> Result<UsageEvent, StoreError> {
         id: r.string("id")?,
         org_id: r.id("org_id")?,
         key_id: r.id("key_id")?,
-        project_id: None, // TODO(helper)
-        source: Default::default(),
+        project_id: r.opt_id("project_id")?,
+        // Entries from before tracked calls existed were all proxied.
+        source: match r.opt_s("source")? {
+            Some(_) => r.parsed("source", UsageSource::parse)?,
+            None => UsageSource::Proxy,
+        },
         endpoint_id: r.id("endpoint_id")?,
         method: r.string("method")?,
         path: r.string("path")?,
@@ -66,7 +73,7 @@ fn decode_log(item: &Item) -> Result<UsageEvent, StoreError> {
         ip: r.opt_string("ip")?,
         timestamp: r.time("timestamp")?,
         period: PeriodKey::from_string(r.string("period")?),
-        metadata: None,
+        metadata: r.opt_json("metadata")?,
     })
 }
 
@@ -144,6 +151,22 @@ async fn backoff(attempt: u32) {
 fn log_filter(query: &UsageLogQuery, now: DateTime<Utc>) -> (String, Params) {
     let mut clauses = vec!["#exp > :now"];
     let mut p = Params::new().name("#exp", "expires_at").value(":now", time(now));
+    if let Some(prj) = &query.project_id {
+        clauses.push("#prj = :prj");
+        p = p.name("#prj", "project_id").value(":prj", s(prj.as_str()));
+    }
+    match query.source {
+        // Entries written before tracked calls existed have no `source`: proxied calls.
+        Some(UsageSource::Proxy) => {
+            clauses.push("(attribute_not_exists(#src) OR #src = :src)");
+            p = p.name("#src", "source").value(":src", s(UsageSource::Proxy.as_str()));
+        }
+        Some(src) => {
+            clauses.push("#src = :src");
+            p = p.name("#src", "source").value(":src", s(src.as_str()));
+        }
+        None => {}
+    }
     if let Some(k) = &query.key_id {
         clauses.push("#key = :key");
         p = p.name("#key", "key_id").value(":key", s(k.as_str()));
@@ -597,7 +620,7 @@ impl UsageLog for DynamoStore {
         Ok(recorded)
     }
 
-    #[tracing::instrument(skip_all, fields(org_id = ?query.org_id, limit = query.limit), err(level = "debug"))]
+    #[tracing::instrument(skip_all, fields(org_id = ?query.org_id, project_id = ?query.project_id, limit = query.limit), err(level = "debug"))]
     async fn query_usage(
         &self,
         query: &UsageLogQuery,
@@ -618,7 +641,11 @@ impl UsageLog for DynamoStore {
             }
         }
         let filter = log_filter(query, now);
-        let filtered = query.key_id.is_some() || query.endpoint_id.is_some() || query.status.is_some();
+        let filtered = query.key_id.is_some()
+            || query.endpoint_id.is_some()
+            || query.status.is_some()
+            || query.project_id.is_some()
+            || query.source.is_some();
         // One more than the page: whether it exists says if there is a next page.
         let want = limit + 1;
         let mut entries = match &query.org_id {

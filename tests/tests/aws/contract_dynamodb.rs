@@ -189,3 +189,200 @@ async fn dynamodb_catalog_and_usage_specifics() {
         assert_eq!(got, want, "{op}");
     }
 }
+
+/// Projects where only DynamoDB can look: a delete interrupted after marking the project
+/// `deleting` is finished by the next call; a finished delete leaves a tombstone and no
+/// verify-secret lookup item; items written before projects existed (keys without
+/// `project_id`, plans without `max_projects`, log entries without `source`) read with their
+/// defaults; and the DynamoDB requests each project operation makes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_project_specifics() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use chrono::Duration;
+    use tollgate_domain::{
+        ApiKey, ApiKeyRepository, Id, NewVerifySecret, Plan, PlanRepository, Project, ProjectRepository, StoreError,
+        UsageEvent, UsageLog, UsageLogQuery, UsageSource,
+    };
+    use tollgate_store_contract::{new_event, new_key, new_plan, new_project, now_ms};
+
+    let moto = MotoServer::start();
+    let store = moto.dynamo_store().await;
+    let client = moto.dynamodb_client();
+    let table = store.table().to_string();
+    let requests = || moto.request_count();
+    let s = |v: &str| AttributeValue::S(v.to_string());
+    // A raw UpdateItem, for what the store never writes itself (an interrupted delete, items
+    // from before projects existed).
+    let raw_update = |pk: String, sk: String, expr: &'static str, names: Vec<(&'static str, &'static str)>| {
+        let mut req =
+            client.update_item().table_name(&table).key("PK", s(&pk)).key("SK", s(&sk)).update_expression(expr);
+        for (placeholder, attribute) in names {
+            req = req.expression_attribute_names(placeholder, attribute);
+        }
+        req
+    };
+    let raw_get = |pk: String, sk: String| {
+        client.get_item().table_name(&table).key("PK", s(&pk)).key("SK", s(&sk)).consistent_read(true).send()
+    };
+
+    let now = now_ms();
+    let org = Id::generate("org");
+    let mut costs = Vec::new();
+
+    let before = requests();
+    let default = store.ensure_project(&Project::default_for(&org, now)).await.unwrap();
+    costs.push(("ensure_project (new)", requests() - before, 1));
+    let before = requests();
+    assert_eq!(store.ensure_project(&Project::default_for(&org, now)).await.unwrap(), default);
+    costs.push(("ensure_project (stored already)", requests() - before, 1));
+    let secret = NewVerifySecret::generate();
+    let p = Project {
+        verify_secret_hash: Some(secret.hash.clone()),
+        ..new_project(&org, "Doomed", now + Duration::milliseconds(1))
+    };
+    let before = requests();
+    store.create_project(&p, 10).await.unwrap();
+    costs.push(("create_project", requests() - before, 1));
+    let before = requests();
+    assert_eq!(store.find_project_by_verify_secret(&secret.hash).await.unwrap(), Some(p.clone()));
+    costs.push(("find_project_by_verify_secret", requests() - before, 1));
+    let before = requests();
+    assert_eq!(store.get_project(&org, &p.id).await.unwrap(), Some(p.clone()));
+    costs.push(("get_project", requests() - before, 1));
+    let before = requests();
+    assert_eq!(store.list_projects(&org).await.unwrap(), vec![default.clone(), p.clone()]);
+    costs.push(("list_projects", requests() - before, 1));
+    let before = requests();
+    store.update_project(&Project { updated_at: now + Duration::seconds(1), ..p.clone() }).await.unwrap();
+    costs.push(("update_project (same secret)", requests() - before, 2));
+
+    let mut keys = Vec::new();
+    for i in 0..3 {
+        let (mut key, secret) = new_key(&org, now + Duration::milliseconds(i), None);
+        key.project_id = p.id.clone();
+        let before = requests();
+        store.create_api_key(&key, &secret, 10, now).await.unwrap();
+        costs.push(("create_api_key", requests() - before, 3));
+        keys.push(key);
+    }
+
+    // A delete interrupted after its first transaction: the project marked `deleting`, its
+    // lookup item gone, the count lowered; one key revoked before the interruption.
+    let project_sk = format!("PROJECT#{}", p.id);
+    raw_update(
+        format!("ORG#{org}"),
+        project_sk.clone(),
+        "SET #st = :deleting REMOVE verify_secret_hash",
+        vec![("#st", "state")],
+    )
+    .expression_attribute_values(":deleting", s("deleting"))
+    .send()
+    .await
+    .unwrap();
+    raw_update(format!("ORG#{org}"), "PROJECTS".into(), "ADD #n :minus", vec![("#n", "n")])
+        .expression_attribute_values(":minus", AttributeValue::N("-1".into()))
+        .send()
+        .await
+        .unwrap();
+    client
+        .delete_item()
+        .table_name(&table)
+        .key("PK", s(&format!("VERIFYSECRET#{}", secret.hash.as_str())))
+        .key("SK", s("VERIFYSECRET"))
+        .send()
+        .await
+        .unwrap();
+    store.revoke_api_key(&org, &keys[0].id, now).await.unwrap();
+
+    assert_eq!(store.get_project(&org, &p.id).await.unwrap(), None, "a project being deleted is hidden");
+    assert_eq!(store.list_projects(&org).await.unwrap(), vec![default.clone()], "and not listed");
+    assert_eq!(store.find_project_by_verify_secret(&secret.hash).await.unwrap(), None);
+    let (mut late, late_secret) = new_key(&org, now, None);
+    late.project_id = p.id.clone();
+    let result = store.create_api_key(&late, &late_secret, 10, now).await;
+    assert!(matches!(result, Err(StoreError::NotFound("project"))), "no key in a project being deleted: {result:?}");
+    let result = store.ensure_project(&p).await;
+    assert!(matches!(result, Err(StoreError::NotFound("project"))), "ensure of a project being deleted: {result:?}");
+    let result = store.update_project(&p).await;
+    assert!(matches!(result, Err(StoreError::NotFound("project"))), "update of a project being deleted: {result:?}");
+    let result = store.create_project(&p, 10).await;
+    assert!(matches!(result, Err(StoreError::AlreadyExists("project"))), "its id stays taken: {result:?}");
+
+    // The retried delete revokes the rest and leaves the tombstone: 1 GetItem, 1 Query, per
+    // key left a GetItem and a transaction, 1 UpdateItem.
+    let at = now + Duration::seconds(2);
+    let before = requests();
+    assert_eq!(store.delete_project(&org, &p.id, at).await.unwrap(), 2, "the keys the retried delete revoked");
+    costs.push(("delete_project (resumed, 2 keys to revoke)", requests() - before, 7));
+    for key in &keys {
+        let stored = store.get_api_key(&org, &key.id).await.unwrap().unwrap();
+        assert!(stored.revoked_at.is_some(), "{} revoked", key.id);
+    }
+    let pk = format!("ORG#{org}");
+    let tombstone = raw_get(pk.clone(), project_sk.clone()).await.unwrap();
+    let tombstone = tombstone.item.expect("the deleted project's tombstone is kept");
+    assert_eq!(tombstone.get("state"), Some(&s("deleted")));
+    assert!(tombstone.contains_key("deleted_at") && !tombstone.contains_key("verify_secret_hash"));
+    let count = raw_get(pk.clone(), "PROJECTS".into()).await.unwrap().item.unwrap();
+    assert_eq!(count.get("n"), Some(&AttributeValue::N("1".into())), "only the default project counts");
+    let result = store.delete_project(&org, &p.id, at).await;
+    assert!(matches!(result, Err(StoreError::NotFound("project"))), "a finished delete is not repeated: {result:?}");
+
+    // A delete from the start: 1 GetItem, 1 transaction (mark), 1 Query, 1 UpdateItem; the
+    // verify secret's lookup item goes with the mark.
+    let s2 = NewVerifySecret::generate();
+    let q = Project { verify_secret_hash: Some(s2.hash.clone()), ..new_project(&org, "Short-lived", now) };
+    store.create_project(&q, 10).await.unwrap();
+    let before = requests();
+    assert_eq!(store.delete_project(&org, &q.id, at).await.unwrap(), 0);
+    costs.push(("delete_project (no keys)", requests() - before, 4));
+    let lookup = raw_get(format!("VERIFYSECRET#{}", s2.hash.as_str()), "VERIFYSECRET".into()).await.unwrap();
+    assert!(lookup.item.is_none(), "the verify secret's lookup item is deleted");
+
+    // A key stored before projects existed (no `project_id`) is in the default project.
+    let (key, key_secret) = new_key(&org, now, None);
+    store.create_api_key(&key, &key_secret, 10, now).await.unwrap();
+    raw_update(pk.clone(), format!("APIKEY#{}", key.id), "REMOVE project_id", vec![]).send().await.unwrap();
+    raw_update(format!("KEYHASH#{}", key_secret.hash.as_str()), "KEYHASH".into(), "REMOVE project_id", vec![])
+        .send()
+        .await
+        .unwrap();
+    let expected = ApiKey { project_id: Project::default_id(&org), ..key.clone() };
+    assert_eq!(store.get_api_key(&org, &key.id).await.unwrap(), Some(expected.clone()));
+    assert_eq!(store.find_api_key_by_hash(&key_secret.hash).await.unwrap().map(|(k, _)| k), Some(expected));
+
+    // A plan stored before projects existed (no `max_projects`) gets the default for its price.
+    let plan = new_plan("Old", 900, now);
+    store.create_plan(&plan).await.unwrap();
+    raw_update(format!("PLAN#{}", plan.id), "PLAN".into(), "REMOVE max_projects", vec![]).send().await.unwrap();
+    let read = store.get_plan(&plan.id).await.unwrap().unwrap();
+    assert_eq!(read.max_projects, Plan::default_max_projects(&plan.id, 900));
+    assert_eq!(read, Plan { max_projects: read.max_projects, ..plan });
+
+    // A log entry written before tracked calls existed (no `source`, no `project_id`) is a
+    // proxied call, also for the source filter.
+    let expires = now + Duration::days(1);
+    let old = new_event(&org, &key.id, &Id::generate("ep"), now);
+    let tracked = UsageEvent {
+        source: UsageSource::Track,
+        metadata: Some(serde_json::json!({"plan": "gold", "n": 3})),
+        ..new_event(&org, &key.id, &Id::generate("ep"), now + Duration::milliseconds(1))
+    };
+    store.record_usage(&old, expires).await.unwrap();
+    store.record_usage(&tracked, expires).await.unwrap();
+    raw_update(format!("USAGEEVT#{}", old.id), "EVENT".into(), "REMOVE #src, project_id", vec![("#src", "source")])
+        .send()
+        .await
+        .unwrap();
+    let old = UsageEvent { project_id: None, ..old };
+    let by_source = |source| UsageLogQuery { org_id: Some(org.clone()), source: Some(source), ..Default::default() };
+    let (proxied, _) = store.query_usage(&by_source(UsageSource::Proxy), now).await.unwrap();
+    assert_eq!(proxied, vec![old.clone()]);
+    let (tracked_only, _) = store.query_usage(&by_source(UsageSource::Track), now).await.unwrap();
+    assert_eq!(tracked_only, vec![tracked]);
+
+    println!("DynamoDB requests per project operation: {costs:?}");
+    for (op, got, want) in costs {
+        assert_eq!(got, want, "{op}");
+    }
+}
