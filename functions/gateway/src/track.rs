@@ -33,6 +33,7 @@ use crate::{count, identify, limits, Gateway, MAX_REQUEST_BYTES};
 #[serde(deny_unknown_fields)]
 pub struct TrackBatch {
     /// 1 to 1,000 events.
+    #[schema(min_items = 1, max_items = 1000)]
     pub events: Vec<TrackedCall>,
 }
 

@@ -35,6 +35,10 @@ pub struct Endpoint {
 /// The methods an endpoint may declare.
 pub const METHODS: &[&str] = &["ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
+/// Paths under `/api/v1` the gateway serves itself (calls reported by, and keys verified
+/// for, the seller's own server): no catalog endpoint may take them.
+pub const RESERVED_PATHS: &[&str] = &["/track", "/verify"];
+
 impl Endpoint {
     /// Checks method, path pattern, upstream and cost.
     pub fn validate(&self) -> Result<(), DomainError> {
@@ -44,6 +48,9 @@ impl Endpoint {
         }
         if !self.path.starts_with('/') || self.path.len() > 200 || self.path.contains("//") {
             return invalid("path", "must start with '/' and be at most 200 characters");
+        }
+        if RESERVED_PATHS.contains(&self.path.as_str()) {
+            return invalid("path", "is reserved: /api/v1/track and /api/v1/verify are the platform's own routes");
         }
         let segments: Vec<&str> = self.path[1..].split('/').collect();
         for (i, seg) in segments.iter().enumerate() {
@@ -112,6 +119,9 @@ mod tests {
             ("/a//b", false),
             ("/a b", false),
             ("/{}", false),
+            ("/track", false),
+            ("/verify", false),
+            ("/track/{id}", true),
         ] {
             let e = Endpoint { path: path.into(), ..ok.clone() };
             assert_eq!(e.validate().is_ok(), good, "{path}");

@@ -39,9 +39,9 @@ const MAX_RESPONSE_TIME_MS: u32 = 3_600_000;
 #[serde(deny_unknown_fields)]
 pub struct TrackedCall {
     /// The path called on the seller's API, e.g. `/users/{id}` (templated paths group best).
-    #[schema(example = "/users/{id}")]
+    #[schema(example = "/users/{id}", min_length = 1, max_length = 256, pattern = r"^/[^\s#?\x00-\x1f\x7f-\x9f]*$")]
     pub endpoint: String,
-    #[schema(example = "GET")]
+    #[schema(example = "GET", pattern = r"^\s*[A-Za-z]{1,16}\s*$")]
     pub method: String,
     #[schema(minimum = 100, maximum = 599, example = 200)]
     pub status_code: u16,
@@ -57,6 +57,7 @@ pub struct TrackedCall {
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
     /// The client's id for the call: a repeated id is recorded once.
+    #[schema(min_length = 1, max_length = 128, pattern = r"^[A-Za-z0-9._:-]{1,128}$")]
     pub id: Option<String>,
 }
 

@@ -60,12 +60,19 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
 /// Syntax first, then shape: a truncated body is `malformed_json` even when the part that
 /// arrived already has the wrong shape (a typed parse would report the unknown field first).
 ///
+/// Every request body is a JSON object (or, where the body is optional, `null`): anything
+/// else is `invalid_body`, also an array whose items would fill a struct's fields in order,
+/// which serde would otherwise accept.
+///
 /// A number with a zero fraction (`5.0`) counts as the integer it equals, as in JSON Schema,
 /// whose `integer` type the spec uses for these fields: serde alone would reject `5.0` where
 /// a `u32` is expected.
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    if !(value.is_object() || value.is_null()) {
+        return Err(ApiError::InvalidBody("the body must be a JSON object".into()));
+    }
     whole_numbers_as_integers(&mut value);
     serde_path_to_error::deserialize(value).map_err(|e| ApiError::InvalidBody(format!("{}: {}", e.path(), e.inner())))
 }

@@ -169,3 +169,44 @@ async fn per_key_rate_limit_holds_across_two_gateway_instances() {
     let answers = alternate(&instances, &key, 7).await;
     assert_eq!(tally(&answers), (5, 2), "a new minute: 5 again");
 }
+
+/// `POST /api/v1/track` on DynamoDB: 20 concurrent batches of 10 against a quota of 95 give
+/// exactly 9 accepted batches (one conditional write each), 90 units on the counter and 90
+/// usage events queued; the rest are 429 with nothing counted or queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tracked_batches_are_exact_on_dynamodb() {
+    let moto = MotoServer::start();
+    let store = Arc::new(moto.dynamo_store().await);
+    let app = TestApp::on_store_without_worker(TempDir::new("ddb-track"), store).await;
+    let mut plan = Plan::defaults(chrono::Utc::now()).remove(0);
+    plan.id = Id::generate("plan");
+    plan.rate_limit = 100_000;
+    plan.monthly_limit = Some(95);
+    app.state.store.create_plan(&plan).await.unwrap();
+    let key = key_on_plan(&app, "ddb-track@example.com", &plan).await;
+
+    let event = json!({"endpoint": "/x", "method": "POST", "status_code": 201, "response_time_ms": 3});
+    let batch = json!({ "events": vec![event; 10] });
+    let calls: Vec<_> = (0..20)
+        .map(|_| {
+            let (router, key, batch) = (app.router.clone(), key.clone(), batch.clone());
+            tokio::spawn(async move {
+                let r = send(&router, gateway_request(Method::POST, "/api/v1/track", Some(&key), Some(batch))).await;
+                (r.status, r.code().to_string())
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for c in calls {
+        statuses.push(c.await.unwrap());
+    }
+    let accepted = statuses.iter().filter(|(s, _)| *s == StatusCode::ACCEPTED).count();
+    let refused = statuses.iter().filter(|(s, c)| *s == StatusCode::TOO_MANY_REQUESTS && c == "quota_exceeded").count();
+    assert_eq!((accepted, refused), (9, 11), "{statuses:?}");
+    let queued = app.queued(tollgate_domain::QueueName::Usage).await;
+    assert_eq!(queued.len(), 90, "one usage event per accepted event");
+    assert!(queued.iter().all(|e| e["source"] == "track"));
+    let org = Id::from_string(queued[0]["org_id"].as_str().unwrap());
+    let period = tollgate_domain::Period::containing(app.clock_now()).key;
+    assert_eq!(app.state.store.usage(&org, &period).await.unwrap(), 90);
+}

@@ -210,3 +210,23 @@ async fn an_optional_body_of_white_space_is_malformed() {
     let r = app.send(raw("/api/user/auth/logout", None, "")).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
 }
+
+/// Every body is a JSON object: an array is 422 `invalid_body`, even one whose items would
+/// fill the fields in order (serde reads a struct from a sequence; the fuzzer found `PUT
+/// /api/user/projects/{id}` accepting `[null, null]`).
+#[tokio::test]
+async fn an_array_body_is_refused_even_when_it_could_fill_the_fields() {
+    let app = TestApp::new().await;
+    let (access, _) = app.user("array-body@example.com").await;
+    let before = app.call(Method::GET, "/api/user/account/profile", None, Some(&access)).await;
+    for body in [json!([null, null]), json!(["Grace", "Hopper", null])] {
+        let r = app.call(Method::PUT, "/api/user/account/profile", Some(body.clone()), Some(&access)).await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"), "{body}: {:?}", r.body);
+    }
+    let after = app.call(Method::GET, "/api/user/account/profile", None, Some(&access)).await;
+    assert_eq!(before.body, after.body, "nothing changed");
+    let projects = app.call(Method::GET, "/api/user/projects", None, Some(&access)).await;
+    let id = projects.body["data"][0]["id"].as_str().unwrap().to_string();
+    let r = app.call(Method::PUT, &format!("/api/user/projects/{id}"), Some(json!([null, null])), Some(&access)).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"));
+}
