@@ -14,7 +14,7 @@
 
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts};
-use axum::http::{header, Response};
+use axum::http::Response;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -99,16 +99,9 @@ impl Scope {
     }
 }
 
-/// The bearer credential of the verify call.
-fn bearer(call: &Call) -> Option<&str> {
-    let value = call.parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
-}
-
 /// The asker's scope, from a verify secret or an access token; 401 otherwise.
 async fn scope(gw: &Gateway, call: &mut Call) -> Result<Scope, ApiError> {
-    let Some(token) = bearer(call) else {
+    let Some(token) = tollgate_http::extract::bearer(&call.parts) else {
         return Err(ApiError::rejected(
             ErrorCode::MissingToken,
             "send a project's verify secret (or an access token) as 'Authorization: Bearer <secret>'",

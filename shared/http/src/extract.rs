@@ -148,7 +148,8 @@ pub struct AuthUser {
     pub ip: Option<String>,
 }
 
-fn bearer(parts: &Parts) -> Option<&str> {
+/// The token of `Authorization: Bearer <token>` (any case of `Bearer`), if one is sent.
+pub fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
