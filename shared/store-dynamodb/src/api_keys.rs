@@ -3,12 +3,11 @@
 
 use crate::item::{key, n, s, Item, ItemBuilder, Reader};
 use crate::keys::*;
-use crate::ops::{Cancelled, Params};
+use crate::ops::{backoff, Cancelled, Params};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Duration, Utc};
-use std::hash::{BuildHasher, Hasher};
 use tollgate_domain::{
     ApiKey, ApiKeyRepository, ApiKeyStatus, Id, KeyRotation, KeySecret, Project, StoreError, TokenHash,
 };
@@ -123,14 +122,6 @@ fn decode_hash_item(hash: &TokenHash, item: &Item) -> Result<(ApiKey, KeySecret)
     Ok((key, secret))
 }
 
-/// A few milliseconds of random backoff, growing with the attempt: spreads retrying writers.
-async fn backoff(attempt: u32) {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(attempt);
-    let max_ms = 2 + 3 * u64::from(attempt.min(10));
-    tokio::time::sleep(std::time::Duration::from_millis(h.finish() % max_ms)).await;
-}
-
 impl DynamoStore {
     async fn get_stored_key(&self, org_id: &Id, key_id: &Id) -> Result<Option<StoredKey>, StoreError> {
         self.get("GetItem(api key)", key(org_pk(org_id), apikey_sk(key_id)))
@@ -192,7 +183,7 @@ impl DynamoStore {
             if self.replace_key("TransactWriteItems(revoke_api_key)", &st, None, None).await? {
                 return Ok((st.key, true));
             }
-            backoff(attempt).await;
+            backoff(attempt, 3).await;
         }
         Err(StoreError::Conflict("api key changed concurrently"))
     }
@@ -273,7 +264,7 @@ impl ApiKeyRepository for DynamoStore {
                 Err(c) if c.failed(3) => return Err(StoreError::NotFound("project")),
                 Err(c) if c.failed(1) => return Err(StoreError::AlreadyExists("api key")),
                 Err(c) if c.failed(2) => return Err(StoreError::AlreadyExists("api key secret")),
-                Err(Cancelled(_)) => backoff(attempt).await,
+                Err(Cancelled(_)) => backoff(attempt, 3).await,
             }
         }
         Err(StoreError::Conflict("api keys changed concurrently"))
@@ -325,7 +316,7 @@ impl ApiKeyRepository for DynamoStore {
             if self.replace_key("TransactWriteItems(rotate_api_key)", &st, Some(&fresh), dropped.as_ref()).await? {
                 return Ok(st.key);
             }
-            backoff(attempt).await;
+            backoff(attempt, 3).await;
         }
         Err(StoreError::Conflict("api key changed concurrently"))
     }

@@ -14,12 +14,11 @@
 
 use crate::item::{key, n, s, time, Item, ItemBuilder, Reader};
 use crate::keys::*;
-use crate::ops::{Cancelled, Params, UpdateExpr};
+use crate::ops::{backoff, Cancelled, Params, UpdateExpr};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
-use std::hash::{BuildHasher, Hasher};
 use tollgate_domain::{Id, Project, ProjectRepository, StoreError, TokenHash};
 
 /// Rounds of the read-then-conditional-write operations, and of creations losing against
@@ -110,14 +109,6 @@ fn ensured(item: &Item) -> Result<Project, StoreError> {
         Stored::Live(p, _) => Ok(p),
         Stored::Deleting | Stored::Deleted => Err(StoreError::NotFound("project")),
     }
-}
-
-/// A few milliseconds of random backoff, growing with the attempt: spreads retrying writers.
-async fn backoff(attempt: u32) {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(attempt);
-    let max_ms = 2 + 3 * u64::from(attempt.min(10));
-    tokio::time::sleep(std::time::Duration::from_millis(h.finish() % max_ms)).await;
 }
 
 impl DynamoStore {
@@ -219,7 +210,7 @@ impl ProjectRepository for DynamoStore {
                 Err(c) if c.failed(0) => return Err(StoreError::LimitReached("projects")),
                 Err(c) if c.failed(1) => return Err(StoreError::AlreadyExists("project")),
                 Err(c) if c.failed(2) => return Err(StoreError::AlreadyExists("project verify secret")),
-                Err(Cancelled(_)) => backoff(attempt).await,
+                Err(Cancelled(_)) => backoff(attempt, 3).await,
             }
         }
         Err(StoreError::Conflict("projects changed concurrently"))
@@ -248,7 +239,7 @@ impl ProjectRepository for DynamoStore {
             {
                 return ensured(&item);
             }
-            backoff(attempt).await;
+            backoff(attempt, 3).await;
         }
         Err(StoreError::Conflict("project changed concurrently"))
     }
@@ -314,7 +305,7 @@ impl ProjectRepository for DynamoStore {
                 Err(c) if fresh_at.is_some_and(|i| c.failed(i)) && !c.failed(0) => {
                     return Err(StoreError::AlreadyExists("project verify secret"));
                 }
-                Err(Cancelled(_)) => backoff(attempt).await,
+                Err(Cancelled(_)) => backoff(attempt, 3).await,
             }
         }
         Err(StoreError::Conflict("project changed concurrently"))
@@ -337,7 +328,7 @@ impl ProjectRepository for DynamoStore {
                         marked = true;
                         break;
                     }
-                    backoff(attempt).await;
+                    backoff(attempt, 3).await;
                 }
             }
         }
