@@ -339,22 +339,15 @@ impl ApiKeyRepository for DynamoStore {
         // Only the key item: the lookup items' copies need no last-use time (the gateway
         // does not read it), and the revision is left alone so this never makes a revoke
         // or rotate retry.
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(org_pk(org_id), apikey_sk(key_id))))
-            .update_expression("SET #used = :at")
-            .condition_expression("attribute_exists(PK) AND (attribute_not_exists(#used) OR #used < :at)")
-            .expression_attribute_names("#used", "last_used_at")
-            .expression_attribute_values(":at", s(crate::item::time_str(at)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Unknown key, or an equal or later use already recorded.
-            Err(e) if crate::ops::is_condition_failed(&e) => Ok(()),
-            Err(e) => Err(crate::ops::sdk_error("UpdateItem(mark_api_key_used)", e)),
-        }
+        // A failed condition is no error: unknown key, or an equal or later use already recorded.
+        self.update_if(
+            "UpdateItem(mark_api_key_used)",
+            key(org_pk(org_id), apikey_sk(key_id)),
+            "SET #used = :at",
+            "attribute_exists(PK) AND (attribute_not_exists(#used) OR #used < :at)",
+            Params::new().name("#used", "last_used_at").value(":at", s(crate::item::time_str(at))),
+        )
+        .await?;
+        Ok(())
     }
 }

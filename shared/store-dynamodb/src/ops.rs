@@ -1,5 +1,6 @@
-//! Low-level helpers around the SDK: error mapping, expression parameters, GetItem, paginated
-//! Query and TransactWriteItems with cancellation reasons.
+//! Low-level helpers around the SDK: error mapping, expression parameters, retry backoff,
+//! GetItem, conditional UpdateItem, paginated Query and TransactWriteItems with cancellation
+//! reasons.
 
 use crate::item::Item;
 use crate::DynamoStore;
@@ -172,6 +173,35 @@ impl DynamoStore {
             .await
             .map_err(|e| sdk_error(op, e))?;
         Ok(out.item)
+    }
+
+    /// A single conditional UpdateItem whose failed condition is an expected outcome the
+    /// caller interprets: `Ok(false)` if the condition did not hold (nothing was written),
+    /// `Err` for any other failure.
+    pub(crate) async fn update_if(
+        &self,
+        op: &'static str,
+        key: Item,
+        update: &str,
+        condition: &str,
+        p: Params,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(p.names())
+            .set_expression_attribute_values(p.values())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(sdk_error(op, e)),
+        }
     }
 
     /// A Query on the table (or the index set on `query`), following every page.

@@ -174,22 +174,10 @@ impl DynamoStore {
     async fn finish_delete(&self, org_id: &Id, project_id: &Id, now: DateTime<Utc>) -> Result<(), StoreError> {
         let (expr, p) = UpdateExpr::new().set(STATE, s(DELETED)).set("deleted_at", time(now)).build();
         let p = p.name("#state", STATE).value(":deleting", s(DELETING));
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(org_pk(org_id), project_sk(project_id))))
-            .update_expression(expr)
-            .condition_expression("#state = :deleting")
-            .set_expression_attribute_names(p.names())
-            .set_expression_attribute_values(p.values())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if crate::ops::is_condition_failed(&e) => Ok(()),
-            Err(e) => Err(crate::ops::sdk_error("UpdateItem(delete_project: finish)", e)),
-        }
+        let key = key(org_pk(org_id), project_sk(project_id));
+        // A failed condition: it is no longer `deleting`, another call finished it.
+        self.update_if("UpdateItem(delete_project: finish)", key, &expr, "#state = :deleting", p).await?;
+        Ok(())
     }
 }
 

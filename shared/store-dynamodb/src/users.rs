@@ -179,21 +179,11 @@ impl UserRepository for DynamoStore {
         if !remove.is_empty() {
             expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(user_pk(&user.id), USER_SK)))
-            .update_expression(expr)
-            .condition_expression("attribute_exists(PK) AND #status <> :deleted")
-            .set_expression_attribute_names(p.names())
-            .set_expression_attribute_values(p.values())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if crate::ops::is_condition_failed(&e) => Err(StoreError::NotFound("user")),
-            Err(e) => Err(sdk_error("UpdateItem(user)", e)),
+        let key = key(user_pk(&user.id), USER_SK);
+        if self.update_if("UpdateItem(user)", key, &expr, "attribute_exists(PK) AND #status <> :deleted", p).await? {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound("user"))
         }
     }
 
