@@ -132,13 +132,7 @@ impl DynamoStore {
     }
 
     async fn org_keys(&self, org_id: &Id) -> Result<Vec<StoredKey>, StoreError> {
-        let q = self
-            .query()
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(org_pk(org_id)))
-            .expression_attribute_values(":prefix", s(APIKEY_PREFIX))
-            .consistent_read(true);
-        self.query_all("Query(api keys)", q).await?.iter().map(decode_stored).collect()
+        self.query_prefix("Query(api keys)", org_pk(org_id), APIKEY_PREFIX).await?.iter().map(decode_stored).collect()
     }
 
     /// Writes `new` over the stored revision `new.rev - 1`, refreshing the copies in its

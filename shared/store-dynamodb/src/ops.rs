@@ -2,7 +2,7 @@
 //! GetItem, conditional UpdateItem, paginated Query and TransactWriteItems with cancellation
 //! reasons.
 
-use crate::item::Item;
+use crate::item::{s, Item};
 use crate::DynamoStore;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
@@ -216,6 +216,23 @@ impl DynamoStore {
                 _ => return Ok(items),
             }
         }
+    }
+
+    /// Every item of partition `pk` whose sort key starts with `prefix`: a consistent Query,
+    /// following every page.
+    pub(crate) async fn query_prefix(
+        &self,
+        op: &'static str,
+        pk: String,
+        prefix: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let q = self
+            .query()
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true);
+        self.query_all(op, q).await
     }
 
     /// A Query with its table name set.

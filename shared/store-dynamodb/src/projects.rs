@@ -234,14 +234,8 @@ impl ProjectRepository for DynamoStore {
 
     #[tracing::instrument(skip_all, fields(org_id = %org_id), err(level = "debug"))]
     async fn list_projects(&self, org_id: &Id) -> Result<Vec<Project>, StoreError> {
-        let q = self
-            .query()
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(org_pk(org_id)))
-            .expression_attribute_values(":prefix", s(PROJECT_PREFIX))
-            .consistent_read(true);
         let mut projects = Vec::new();
-        for item in self.query_all("Query(projects)", q).await? {
+        for item in self.query_prefix("Query(projects)", org_pk(org_id), PROJECT_PREFIX).await? {
             if let Stored::Live(p, _) = decode_stored(&item)? {
                 projects.push(p);
             }
