@@ -3,7 +3,7 @@
 
 use crate::item::{key, n, s, Item, ItemBuilder, Reader};
 use crate::keys::*;
-use crate::ops::{backoff, Cancelled, Params};
+use crate::ops::{backoff, Cancelled, Params, NEW_ITEM};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -203,8 +203,6 @@ impl DynamoStore {
         Ok(revoked)
     }
 }
-
-const NEW_ITEM: &str = "attribute_not_exists(PK)";
 
 #[async_trait]
 impl ApiKeyRepository for DynamoStore {

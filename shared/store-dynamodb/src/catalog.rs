@@ -11,7 +11,7 @@
 
 use crate::item::{key, n, s, time, Item, ItemBuilder, Reader, GSI1};
 use crate::keys::*;
-use crate::ops::{is_condition_failed, sdk_error, Params, UpdateExpr};
+use crate::ops::{is_condition_failed, sdk_error, Params, UpdateExpr, NEW_ITEM};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
@@ -22,8 +22,6 @@ use tollgate_domain::{
 
 /// Optimistic-concurrency rounds of the read-then-conditional-write operations.
 const MAX_ATTEMPTS: u32 = 10;
-
-const NEW_ITEM: &str = "attribute_not_exists(PK)";
 
 // ---- plans ----
 

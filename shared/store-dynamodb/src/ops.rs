@@ -31,6 +31,9 @@ pub(crate) fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreErro
     StoreError::unavailable(format!("building a DynamoDB request failed: {err}"), err)
 }
 
+/// Condition of a write that creates an item: no item with its key exists yet.
+pub(crate) const NEW_ITEM: &str = "attribute_not_exists(PK)";
+
 /// Whether a single-item write failed only because its condition did not hold.
 pub(crate) fn is_condition_failed<E, R>(err: &SdkError<E, R>) -> bool
 where

@@ -14,7 +14,7 @@
 
 use crate::item::{key, n, s, time, Item, ItemBuilder, Reader};
 use crate::keys::*;
-use crate::ops::{backoff, Cancelled, Params, UpdateExpr};
+use crate::ops::{backoff, Cancelled, Params, UpdateExpr, NEW_ITEM};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -24,8 +24,6 @@ use tollgate_domain::{Id, Project, ProjectRepository, StoreError, TokenHash};
 /// Rounds of the read-then-conditional-write operations, and of creations losing against
 /// concurrent transactions on the organization's count item.
 const MAX_ATTEMPTS: u32 = 40;
-
-const NEW_ITEM: &str = "attribute_not_exists(PK)";
 
 /// The state attribute (always through the `#state` placeholder) and its values.
 const STATE: &str = "state";

@@ -2,7 +2,7 @@
 
 use crate::item::{key, s, time, Item, ItemBuilder, Reader, GSI1};
 use crate::keys::*;
-use crate::ops::{is_condition_failed, sdk_error, Params};
+use crate::ops::{is_condition_failed, sdk_error, Params, NEW_ITEM};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
@@ -68,8 +68,6 @@ fn decode_action_token(item: &Item) -> Result<ActionToken, StoreError> {
         expires_at: r.time("expires_at")?,
     })
 }
-
-const NEW_ITEM: &str = "attribute_not_exists(PK)";
 
 impl DynamoStore {
     /// Sets `revoked_at`/`revoked_reason` unless the family is already revoked. True if this

@@ -4,7 +4,7 @@
 
 use crate::item::{key, n, s, time, time_str, ttl, Item, ItemBuilder, Reader, GSI1, GSI1SK, TTL};
 use crate::keys::*;
-use crate::ops::{backoff, is_condition_failed, sdk_error, Params, UpdateExpr};
+use crate::ops::{backoff, is_condition_failed, sdk_error, Params, UpdateExpr, NEW_ITEM};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -20,8 +20,6 @@ use tollgate_domain::{
 /// Rounds of one chunk of `record_usage_batch` when it keeps losing against concurrent
 /// transactions on the same aggregate items (each round is itself retried by `transact`).
 const RECORD_ATTEMPTS: u32 = 10;
-
-const NEW_ITEM: &str = "attribute_not_exists(PK)";
 
 /// Attribute holding the count of latency bucket `i`.
 fn latency_attr(i: usize) -> String {

@@ -2,7 +2,7 @@
 
 use crate::item::{key, s, time, Item, ItemBuilder, Reader, GSI1};
 use crate::keys::*;
-use crate::ops::{sdk_error, Params};
+use crate::ops::{sdk_error, Params, NEW_ITEM};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -97,8 +97,6 @@ fn decode_membership(item: &Item) -> Result<Membership, StoreError> {
         created_at: r.time("created_at")?,
     })
 }
-
-const NEW_ITEM: &str = "attribute_not_exists(PK)";
 
 #[async_trait]
 impl UserRepository for DynamoStore {
