@@ -3,12 +3,11 @@
 
 use crate::item::{key, n, s, Item, ItemBuilder, Reader};
 use crate::keys::*;
-use crate::ops::{Cancelled, Params};
+use crate::ops::{backoff, Cancelled, Params, NEW_ITEM};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Duration, Utc};
-use std::hash::{BuildHasher, Hasher};
 use tollgate_domain::{
     ApiKey, ApiKeyRepository, ApiKeyStatus, Id, KeyRotation, KeySecret, Project, StoreError, TokenHash,
 };
@@ -123,14 +122,6 @@ fn decode_hash_item(hash: &TokenHash, item: &Item) -> Result<(ApiKey, KeySecret)
     Ok((key, secret))
 }
 
-/// A few milliseconds of random backoff, growing with the attempt: spreads retrying writers.
-async fn backoff(attempt: u32) {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(attempt);
-    let max_ms = 2 + 3 * u64::from(attempt.min(10));
-    tokio::time::sleep(std::time::Duration::from_millis(h.finish() % max_ms)).await;
-}
-
 impl DynamoStore {
     async fn get_stored_key(&self, org_id: &Id, key_id: &Id) -> Result<Option<StoredKey>, StoreError> {
         self.get("GetItem(api key)", key(org_pk(org_id), apikey_sk(key_id)))
@@ -141,13 +132,7 @@ impl DynamoStore {
     }
 
     async fn org_keys(&self, org_id: &Id) -> Result<Vec<StoredKey>, StoreError> {
-        let q = self
-            .query()
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(org_pk(org_id)))
-            .expression_attribute_values(":prefix", s(APIKEY_PREFIX))
-            .consistent_read(true);
-        self.query_all("Query(api keys)", q).await?.iter().map(decode_stored).collect()
+        self.query_prefix("Query(api keys)", org_pk(org_id), APIKEY_PREFIX).await?.iter().map(decode_stored).collect()
     }
 
     /// Writes `new` over the stored revision `new.rev - 1`, refreshing the copies in its
@@ -192,7 +177,7 @@ impl DynamoStore {
             if self.replace_key("TransactWriteItems(revoke_api_key)", &st, None, None).await? {
                 return Ok((st.key, true));
             }
-            backoff(attempt).await;
+            backoff(attempt, 3).await;
         }
         Err(StoreError::Conflict("api key changed concurrently"))
     }
@@ -218,8 +203,6 @@ impl DynamoStore {
         Ok(revoked)
     }
 }
-
-const NEW_ITEM: &str = "attribute_not_exists(PK)";
 
 #[async_trait]
 impl ApiKeyRepository for DynamoStore {
@@ -273,7 +256,7 @@ impl ApiKeyRepository for DynamoStore {
                 Err(c) if c.failed(3) => return Err(StoreError::NotFound("project")),
                 Err(c) if c.failed(1) => return Err(StoreError::AlreadyExists("api key")),
                 Err(c) if c.failed(2) => return Err(StoreError::AlreadyExists("api key secret")),
-                Err(Cancelled(_)) => backoff(attempt).await,
+                Err(Cancelled(_)) => backoff(attempt, 3).await,
             }
         }
         Err(StoreError::Conflict("api keys changed concurrently"))
@@ -325,7 +308,7 @@ impl ApiKeyRepository for DynamoStore {
             if self.replace_key("TransactWriteItems(rotate_api_key)", &st, Some(&fresh), dropped.as_ref()).await? {
                 return Ok(st.key);
             }
-            backoff(attempt).await;
+            backoff(attempt, 3).await;
         }
         Err(StoreError::Conflict("api key changed concurrently"))
     }
@@ -348,22 +331,15 @@ impl ApiKeyRepository for DynamoStore {
         // Only the key item: the lookup items' copies need no last-use time (the gateway
         // does not read it), and the revision is left alone so this never makes a revoke
         // or rotate retry.
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(org_pk(org_id), apikey_sk(key_id))))
-            .update_expression("SET #used = :at")
-            .condition_expression("attribute_exists(PK) AND (attribute_not_exists(#used) OR #used < :at)")
-            .expression_attribute_names("#used", "last_used_at")
-            .expression_attribute_values(":at", s(crate::item::time_str(at)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Unknown key, or an equal or later use already recorded.
-            Err(e) if crate::ops::is_condition_failed(&e) => Ok(()),
-            Err(e) => Err(crate::ops::sdk_error("UpdateItem(mark_api_key_used)", e)),
-        }
+        // A failed condition is no error: unknown key, or an equal or later use already recorded.
+        self.update_if(
+            "UpdateItem(mark_api_key_used)",
+            key(org_pk(org_id), apikey_sk(key_id)),
+            "SET #used = :at",
+            "attribute_exists(PK) AND (attribute_not_exists(#used) OR #used < :at)",
+            Params::new().name("#used", "last_used_at").value(":at", s(crate::item::time_str(at))),
+        )
+        .await?;
+        Ok(())
     }
 }

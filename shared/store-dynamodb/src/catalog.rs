@@ -11,7 +11,7 @@
 
 use crate::item::{key, n, s, time, Item, ItemBuilder, Reader, GSI1};
 use crate::keys::*;
-use crate::ops::{is_condition_failed, sdk_error, Params, UpdateExpr};
+use crate::ops::{is_condition_failed, sdk_error, Params, UpdateExpr, NEW_ITEM};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
@@ -22,8 +22,6 @@ use tollgate_domain::{
 
 /// Optimistic-concurrency rounds of the read-then-conditional-write operations.
 const MAX_ATTEMPTS: u32 = 10;
-
-const NEW_ITEM: &str = "attribute_not_exists(PK)";
 
 // ---- plans ----
 
@@ -255,21 +253,11 @@ impl PlanRepository for DynamoStore {
     async fn update_plan(&self, plan: &Plan) -> Result<(), StoreError> {
         // UpdateItem rather than Put: `created_at` and the GSI keys stay as stored.
         let (expr, p) = update_of(plan_fields(plan));
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(plan_pk(&plan.id), PLAN_SK)))
-            .update_expression(expr)
-            .condition_expression("attribute_exists(PK)")
-            .set_expression_attribute_names(p.names())
-            .set_expression_attribute_values(p.values())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => Err(StoreError::NotFound("plan")),
-            Err(e) => Err(sdk_error("UpdateItem(plan)", e)),
+        let key = key(plan_pk(&plan.id), PLAN_SK);
+        if self.update_if("UpdateItem(plan)", key, &expr, "attribute_exists(PK)", p).await? {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound("plan"))
         }
     }
 

@@ -12,7 +12,7 @@
 
 use crate::item::{key, n, s, time_str, Item, ItemBuilder, Reader, GSI1, GSI1SK};
 use crate::keys::*;
-use crate::ops::{is_condition_failed, sdk_error, Params};
+use crate::ops::{sdk_error, Params};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use chrono::DateTime;
@@ -218,21 +218,11 @@ impl DynamoStore {
         condition: &str,
         p: Params,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(org_pk(org_id), usage_report_sk(period))))
-            .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(p.names())
-            .set_expression_attribute_values(p.values())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => Err(StoreError::Conflict("usage report")),
-            Err(e) => Err(sdk_error("UpdateItem(usage report)", e)),
+        let key = key(org_pk(org_id), usage_report_sk(period));
+        if self.update_if("UpdateItem(usage report)", key, update, condition, p).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict("usage report"))
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::item::{key, n, s, time, time_str, ttl, Item, ItemBuilder, Reader, GSI1, TTL};
 use crate::keys::*;
-use crate::ops::{is_condition_failed, sdk_error};
+use crate::ops::{is_condition_failed, sdk_error, Params};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
@@ -137,24 +137,17 @@ impl AttemptCounter for DynamoStore {
     #[tracing::instrument(skip_all, fields(bucket = %bucket, window_start = %window_start), err(level = "debug"))]
     async fn release_attempt(&self, bucket: &str, window_start: DateTime<Utc>) -> Result<(), StoreError> {
         let (pk, sk) = attempt_key(bucket, window_start);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .update_expression("ADD #n :minus_one")
-            // Only an existing counter above zero: ADD on a missing item would create it at -1.
-            .condition_expression("#n > :zero")
-            .expression_attribute_names("#n", "n")
-            .expression_attribute_values(":minus_one", n(-1))
-            .expression_attribute_values(":zero", n(0))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failed(&e) => Ok(()),
-            Err(e) => Err(sdk_error("UpdateItem(release attempt)", e)),
-        }
+        // Only an existing counter above zero (ADD on a missing item would create it at -1);
+        // otherwise there is nothing to release.
+        self.update_if(
+            "UpdateItem(release attempt)",
+            key(pk, sk),
+            "ADD #n :minus_one",
+            "#n > :zero",
+            Params::new().name("#n", "n").value(":minus_one", n(-1)).value(":zero", n(0)),
+        )
+        .await?;
+        Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(bucket = %bucket, window_start = %window_start), err(level = "debug"))]

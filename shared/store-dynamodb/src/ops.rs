@@ -1,7 +1,8 @@
-//! Low-level helpers around the SDK: error mapping, expression parameters, GetItem, paginated
-//! Query and TransactWriteItems with cancellation reasons.
+//! Low-level helpers around the SDK: error mapping, expression parameters, retry backoff,
+//! GetItem, conditional UpdateItem, paginated Query and TransactWriteItems with cancellation
+//! reasons.
 
-use crate::item::Item;
+use crate::item::{s, Item};
 use crate::DynamoStore;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
@@ -11,6 +12,7 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, Update,
 };
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 use tollgate_domain::StoreError;
 
@@ -29,12 +31,29 @@ pub(crate) fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreErro
     StoreError::unavailable(format!("building a DynamoDB request failed: {err}"), err)
 }
 
+/// Condition of a write that creates an item: no item with its key exists yet.
+pub(crate) const NEW_ITEM: &str = "attribute_not_exists(PK)";
+
 /// Whether a single-item write failed only because its condition did not hold.
 pub(crate) fn is_condition_failed<E, R>(err: &SdkError<E, R>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
 {
     err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+/// A few milliseconds of random backoff, growing with the attempt: spreads writers that
+/// retry after losing against each other. Sleeps up to `2 + step_ms * min(attempt, 10)` ms.
+///
+/// The step is the caller's: the read-then-write rounds of API keys and projects (small
+/// transactions, up to 40 rounds) use 3 ms; the usage worker's batch chunks (transactions of
+/// up to 100 items, retried only after `transact`'s own conflict retries and at most 10
+/// times) use 5 ms, to spread wider.
+pub(crate) async fn backoff(attempt: u32, step_ms: u64) {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(attempt);
+    let max_ms = 2 + step_ms * u64::from(attempt.min(10));
+    tokio::time::sleep(Duration::from_millis(h.finish() % max_ms)).await;
 }
 
 /// `ExpressionAttributeNames` / `ExpressionAttributeValues` of one request. DynamoDB rejects
@@ -159,6 +178,35 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// A single conditional UpdateItem whose failed condition is an expected outcome the
+    /// caller interprets: `Ok(false)` if the condition did not hold (nothing was written),
+    /// `Err` for any other failure.
+    pub(crate) async fn update_if(
+        &self,
+        op: &'static str,
+        key: Item,
+        update: &str,
+        condition: &str,
+        p: Params,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(p.names())
+            .set_expression_attribute_values(p.values())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(sdk_error(op, e)),
+        }
+    }
+
     /// A Query on the table (or the index set on `query`), following every page.
     pub(crate) async fn query_all(&self, op: &'static str, query: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
@@ -171,6 +219,23 @@ impl DynamoStore {
                 _ => return Ok(items),
             }
         }
+    }
+
+    /// Every item of partition `pk` whose sort key starts with `prefix`: a consistent Query,
+    /// following every page.
+    pub(crate) async fn query_prefix(
+        &self,
+        op: &'static str,
+        pk: String,
+        prefix: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let q = self
+            .query()
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true);
+        self.query_all(op, q).await
     }
 
     /// A Query with its table name set.

@@ -14,19 +14,16 @@
 
 use crate::item::{key, n, s, time, Item, ItemBuilder, Reader};
 use crate::keys::*;
-use crate::ops::{Cancelled, Params, UpdateExpr};
+use crate::ops::{backoff, Cancelled, Params, UpdateExpr, NEW_ITEM};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
-use std::hash::{BuildHasher, Hasher};
 use tollgate_domain::{Id, Project, ProjectRepository, StoreError, TokenHash};
 
 /// Rounds of the read-then-conditional-write operations, and of creations losing against
 /// concurrent transactions on the organization's count item.
 const MAX_ATTEMPTS: u32 = 40;
-
-const NEW_ITEM: &str = "attribute_not_exists(PK)";
 
 /// The state attribute (always through the `#state` placeholder) and its values.
 const STATE: &str = "state";
@@ -112,14 +109,6 @@ fn ensured(item: &Item) -> Result<Project, StoreError> {
     }
 }
 
-/// A few milliseconds of random backoff, growing with the attempt: spreads retrying writers.
-async fn backoff(attempt: u32) {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(attempt);
-    let max_ms = 2 + 3 * u64::from(attempt.min(10));
-    tokio::time::sleep(std::time::Duration::from_millis(h.finish() % max_ms)).await;
-}
-
 impl DynamoStore {
     async fn get_stored_project(&self, org_id: &Id, project_id: &Id) -> Result<Option<Stored>, StoreError> {
         self.get("GetItem(project)", key(org_pk(org_id), project_sk(project_id)))
@@ -183,22 +172,10 @@ impl DynamoStore {
     async fn finish_delete(&self, org_id: &Id, project_id: &Id, now: DateTime<Utc>) -> Result<(), StoreError> {
         let (expr, p) = UpdateExpr::new().set(STATE, s(DELETED)).set("deleted_at", time(now)).build();
         let p = p.name("#state", STATE).value(":deleting", s(DELETING));
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(org_pk(org_id), project_sk(project_id))))
-            .update_expression(expr)
-            .condition_expression("#state = :deleting")
-            .set_expression_attribute_names(p.names())
-            .set_expression_attribute_values(p.values())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if crate::ops::is_condition_failed(&e) => Ok(()),
-            Err(e) => Err(crate::ops::sdk_error("UpdateItem(delete_project: finish)", e)),
-        }
+        let key = key(org_pk(org_id), project_sk(project_id));
+        // A failed condition: it is no longer `deleting`, another call finished it.
+        self.update_if("UpdateItem(delete_project: finish)", key, &expr, "#state = :deleting", p).await?;
+        Ok(())
     }
 }
 
@@ -219,7 +196,7 @@ impl ProjectRepository for DynamoStore {
                 Err(c) if c.failed(0) => return Err(StoreError::LimitReached("projects")),
                 Err(c) if c.failed(1) => return Err(StoreError::AlreadyExists("project")),
                 Err(c) if c.failed(2) => return Err(StoreError::AlreadyExists("project verify secret")),
-                Err(Cancelled(_)) => backoff(attempt).await,
+                Err(Cancelled(_)) => backoff(attempt, 3).await,
             }
         }
         Err(StoreError::Conflict("projects changed concurrently"))
@@ -248,21 +225,15 @@ impl ProjectRepository for DynamoStore {
             {
                 return ensured(&item);
             }
-            backoff(attempt).await;
+            backoff(attempt, 3).await;
         }
         Err(StoreError::Conflict("project changed concurrently"))
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %org_id), err(level = "debug"))]
     async fn list_projects(&self, org_id: &Id) -> Result<Vec<Project>, StoreError> {
-        let q = self
-            .query()
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(org_pk(org_id)))
-            .expression_attribute_values(":prefix", s(PROJECT_PREFIX))
-            .consistent_read(true);
         let mut projects = Vec::new();
-        for item in self.query_all("Query(projects)", q).await? {
+        for item in self.query_prefix("Query(projects)", org_pk(org_id), PROJECT_PREFIX).await? {
             if let Stored::Live(p, _) = decode_stored(&item)? {
                 projects.push(p);
             }
@@ -314,7 +285,7 @@ impl ProjectRepository for DynamoStore {
                 Err(c) if fresh_at.is_some_and(|i| c.failed(i)) && !c.failed(0) => {
                     return Err(StoreError::AlreadyExists("project verify secret"));
                 }
-                Err(Cancelled(_)) => backoff(attempt).await,
+                Err(Cancelled(_)) => backoff(attempt, 3).await,
             }
         }
         Err(StoreError::Conflict("project changed concurrently"))
@@ -337,7 +308,7 @@ impl ProjectRepository for DynamoStore {
                         marked = true;
                         break;
                     }
-                    backoff(attempt).await;
+                    backoff(attempt, 3).await;
                 }
             }
         }

@@ -2,7 +2,7 @@
 
 use crate::item::{key, s, time, Item, ItemBuilder, Reader, GSI1};
 use crate::keys::*;
-use crate::ops::{is_condition_failed, sdk_error, Params};
+use crate::ops::{is_condition_failed, sdk_error, Params, NEW_ITEM};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
@@ -69,28 +69,18 @@ fn decode_action_token(item: &Item) -> Result<ActionToken, StoreError> {
     })
 }
 
-const NEW_ITEM: &str = "attribute_not_exists(PK)";
-
 impl DynamoStore {
     /// Sets `revoked_at`/`revoked_reason` unless the family is already revoked. True if this
     /// call revoked it.
     async fn revoke_family_once(&self, family_id: &Id, reason: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(family_pk(family_id), FAMILY_SK)))
-            .update_expression("SET revoked_at = :now, revoked_reason = :reason")
-            .condition_expression("attribute_exists(PK) AND attribute_not_exists(revoked_at)")
-            .expression_attribute_values(":now", time(now))
-            .expression_attribute_values(":reason", s(reason))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(sdk_error("UpdateItem(refresh family)", e)),
-        }
+        self.update_if(
+            "UpdateItem(refresh family)",
+            key(family_pk(family_id), FAMILY_SK),
+            "SET revoked_at = :now, revoked_reason = :reason",
+            "attribute_exists(PK) AND attribute_not_exists(revoked_at)",
+            Params::new().value(":now", time(now)).value(":reason", s(reason)),
+        )
+        .await
     }
 }
 

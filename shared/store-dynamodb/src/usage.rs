@@ -4,14 +4,13 @@
 
 use crate::item::{key, n, s, time, time_str, ttl, Item, ItemBuilder, Reader, GSI1, GSI1SK, TTL};
 use crate::keys::*;
-use crate::ops::{is_condition_failed, sdk_error, Params, UpdateExpr};
+use crate::ops::{backoff, is_condition_failed, sdk_error, Params, UpdateExpr, NEW_ITEM};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hasher};
 use tollgate_domain::usage::LATENCY_BOUNDS_MS;
 use tollgate_domain::{
     aggregates_of, AggregateQuery, Granularity, Id, PeriodKey, RateWindow, StoreError, StoredEnum, UsageAggregate,
@@ -21,8 +20,6 @@ use tollgate_domain::{
 /// Rounds of one chunk of `record_usage_batch` when it keeps losing against concurrent
 /// transactions on the same aggregate items (each round is itself retried by `transact`).
 const RECORD_ATTEMPTS: u32 = 10;
-
-const NEW_ITEM: &str = "attribute_not_exists(PK)";
 
 /// Attribute holding the count of latency bucket `i`.
 fn latency_attr(i: usize) -> String {
@@ -137,14 +134,6 @@ fn chunks(records: &[UsageRecord], indices: &[usize]) -> Vec<Vec<usize>> {
         out.push(chunk);
     }
     out
-}
-
-/// A few milliseconds of random backoff, growing with the attempt.
-async fn backoff(attempt: u32) {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(attempt);
-    let max_ms = 2 + 5 * u64::from(attempt.min(10));
-    tokio::time::sleep(std::time::Duration::from_millis(h.finish() % max_ms)).await;
 }
 
 /// The filter every log listing applies, besides the time range.
@@ -387,7 +376,7 @@ impl DynamoStore {
                 if conflicts >= RECORD_ATTEMPTS {
                     return Err(StoreError::Conflict("usage aggregates changed concurrently"));
                 }
-                backoff(conflicts).await;
+                backoff(conflicts, 5).await;
             }
         }
         Ok(chunk)

@@ -2,7 +2,7 @@
 
 use crate::item::{key, s, time, Item, ItemBuilder, Reader, GSI1};
 use crate::keys::*;
-use crate::ops::{sdk_error, Params};
+use crate::ops::{sdk_error, Params, NEW_ITEM};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -98,8 +98,6 @@ fn decode_membership(item: &Item) -> Result<Membership, StoreError> {
     })
 }
 
-const NEW_ITEM: &str = "attribute_not_exists(PK)";
-
 #[async_trait]
 impl UserRepository for DynamoStore {
     #[tracing::instrument(skip_all, fields(user_id = %user.id, org_id = %org.id), err(level = "debug"))]
@@ -179,21 +177,11 @@ impl UserRepository for DynamoStore {
         if !remove.is_empty() {
             expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(user_pk(&user.id), USER_SK)))
-            .update_expression(expr)
-            .condition_expression("attribute_exists(PK) AND #status <> :deleted")
-            .set_expression_attribute_names(p.names())
-            .set_expression_attribute_values(p.values())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if crate::ops::is_condition_failed(&e) => Err(StoreError::NotFound("user")),
-            Err(e) => Err(sdk_error("UpdateItem(user)", e)),
+        let key = key(user_pk(&user.id), USER_SK);
+        if self.update_if("UpdateItem(user)", key, &expr, "attribute_exists(PK) AND #status <> :deleted", p).await? {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound("user"))
         }
     }
 
