@@ -63,9 +63,9 @@ test:
 	@$(MAKE) --no-print-directory lint
 	@echo "==> all tests passed"
 
-# The benchmark: gateway overhead vs the upstream, store round trips per call, usage worker
-# throughput, DynamoDB calls per call (moto from .venv), and each Lambda binary's size and
-# cold-start init. The Lambda binaries are built as deployed (release profile: size); the
+# The benchmark: gateway overhead vs the upstream, /api/v1/track batch ingestion beside it,
+# store round trips per call, usage worker throughput, DynamoDB calls per call (moto from
+# .venv), and each Lambda binary's size and cold-start init. The Lambda binaries are built as deployed (release profile: size); the
 # benchmark, which runs the single-process server, with the `server` profile (speed), as
 # that server is built. Numbers: BENCHMARKS.md.
 bench:

@@ -3,7 +3,9 @@
 
 use axum::http::StatusCode;
 use axum::Router;
-use tollgate_tests::app::{lambda_event as event, lambda_event_with, recording_upstream, send, TestApp, TestResponse};
+use tollgate_tests::app::{
+    lambda_event as event, lambda_event_with, recording_upstream, request, send, TestApp, TestResponse,
+};
 
 async fn call(router: Router, name: &str, token: &str) -> TestResponse {
     send(&tollgate_lambda::with_api_gateway_context(router), event(name, token)).await
@@ -82,6 +84,58 @@ async fn gateway_function_fixture() {
     assert_eq!(r.headers["x-quota-used"], "1");
     let r = send(&router, lambda_event_with("gateway-echo.json", &[("{{API_KEY}}", "sk_live_bad")])).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_api_key"));
+}
+
+/// Metering without the proxy, as API Gateway hands it over: a project made through the
+/// api-keys function, a key in it, a batch of calls reported to the gateway function
+/// (`track-batch.json`: 3 events, 7 units) and the key verified there with the project's
+/// verify secret (`verify.json`).
+#[tokio::test]
+async fn projects_track_and_verify_function_fixtures() {
+    let app = TestApp::new().await;
+    call(auth::router(app.state.clone()), "auth-register.json", "").await;
+    let login = call(auth::router(app.state.clone()), "auth-login.json", "").await;
+    let token = login.body["access_token"].as_str().unwrap().to_string();
+    // Free allows the default project only.
+    let org = app.stored_user("fixture@example.com").await.default_org_id;
+    let plan = crate::gateway::put_on_plan(app.state.store.as_ref(), &org, |p| p.max_projects = 2).await;
+
+    let keys = api_keys::router(app.state.clone());
+    let r = call(keys.clone(), "projects-create.json", &token).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!((r.body["name"].as_str(), r.body["default"].as_bool()), (Some("fixture project"), Some(false)));
+    let project = r.body["id"].as_str().unwrap().to_string();
+    let post = |path: String, body| request(axum::http::Method::POST, &path, body, Some(&token), None);
+    let key =
+        send(&keys, post(format!("/api/user/projects/{project}/api-keys"), Some(serde_json::json!({"name": "srv"}))))
+            .await;
+    assert_eq!(key.status, StatusCode::CREATED, "{:?}", key.body);
+    let key = key.body["secret"].as_str().unwrap().to_string();
+
+    let gateway = tollgate_lambda::with_api_gateway_context(gateway::router(app.platform.gateway.clone()));
+    let r = send(&gateway, lambda_event_with("track-batch.json", &[("{{API_KEY}}", &key)])).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    assert_eq!((r.body["accepted"].as_u64(), r.body["rejected"].as_u64()), (Some(3), Some(0)));
+    assert_eq!(r.body["counted_units"], 7);
+    assert_eq!(r.headers["x-quota-used"], "7");
+    // Events without a client id are named after API Gateway's request id; a client id is
+    // namespaced by the organization.
+    assert_eq!(r.body["results"][0]["id"], "bXk07trackBA=.0");
+    assert_eq!(r.body["results"][1]["id"], format!("{org}:call-7f3a-0002"));
+
+    let secret = send(&keys, post(format!("/api/user/projects/{project}/verify-secret"), None)).await;
+    assert_eq!(secret.status, StatusCode::CREATED, "{:?}", secret.body);
+    let secret = secret.body["verify_secret"].as_str().unwrap().to_string();
+    let verify =
+        |secret: &str| lambda_event_with("verify.json", &[("{{VERIFY_SECRET}}", secret), ("{{API_KEY}}", &key)]);
+    let r = send(&gateway, verify(&secret)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!((r.body["valid"].as_bool(), r.body["code"].as_str()), (Some(true), Some("ok")), "{:?}", r.body);
+    // The batch's 7 units and this verification's 1.
+    assert_eq!(r.body["remaining"].as_u64(), plan.monthly_limit.map(|l| l - 8));
+    assert_eq!(r.body["plan"]["id"], plan.id.as_str());
+    let r = send(&gateway, verify("pvs_0000000000000000000000000000000000000000")).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_token"));
 }
 
 /// The gateway function never forwards a path that climbs out of the endpoint's base, as

@@ -6,13 +6,16 @@
 //!    to the built-in echo: key, rate limit, exact quota write, usage event), medians. Each
 //!    metered round waits for the usage queue to drain, and its throughput and the server's
 //!    CPU per call count that deferred work. Resident memory is read from `/proc`.
-//! 2. Store round trips and transactions per gateway call (in process, counted by the gateway
+//! 2. On the same server and key, metering without the proxy (`track`): `POST /api/v1/track`
+//!    batches of 100 events at the same connections, rounds and round time, each round drained
+//!    like a metered one; events/s and CPU per event against the metered call of step 1.
+//! 3. Store round trips and transactions per gateway call (in process, counted by the gateway
 //!    and by the call meter's group commit).
-//! 3. The usage worker draining a backlog (SQLite queue -> logs + hourly/daily aggregates),
+//! 4. The usage worker draining a backlog (SQLite queue -> logs + hourly/daily aggregates),
 //!    its rate over the first and the last third of the backlog.
-//! 4. With `--dynamodb` (needs the test venv's moto): DynamoDB SDK calls per gateway call, and
+//! 5. With `--dynamodb` (needs the test venv's moto): DynamoDB SDK calls per gateway call, and
 //!    a hot key (many concurrent calls on one key's counter item).
-//! 5. With `--cold-start` (needs moto and the functions' release binaries, which `make bench`
+//! 6. With `--cold-start` (needs moto and the functions' release binaries, which `make bench`
 //!    builds): each Lambda function's init time to its first Runtime API poll, and its size.
 //!
 //! `--quick` runs shorter rounds and smaller backlogs, and `--debug-binaries` uses debug
@@ -21,6 +24,7 @@
 
 mod cold_start;
 mod server;
+mod track;
 
 use axum::http::StatusCode;
 use serde_json::json;
@@ -422,9 +426,10 @@ async fn main() {
     );
     println!("| connections | /health req/s | p50 ms | p99 ms | metered req/s (drained) | p50 ms | p99 ms | metered / health | p50 added ms | p99 ratio | server CPU ms/call: health | metered (with deferred) | drain after the load ms |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let concurrencies = [1, 8, 64];
     let mut rows = Vec::new();
     let mut peak_rss: f64 = idle_rss;
-    for concurrency in [1, 8, 64] {
+    for concurrency in concurrencies {
         let r = measure_row(&server, &client, &key, concurrency, rounds, duration).await;
         peak_rss = peak_rss.max(server.rss_mib());
         println!(
@@ -450,6 +455,35 @@ async fn main() {
     let errors: usize = rows.iter().map(|r| r.errors).sum();
     if errors > 0 {
         fail(&format!("{errors} calls did not answer 200: the numbers above are not a clean run"));
+    }
+
+    println!(
+        "\n## Metering without the proxy: `POST /api/v1/track`, batches of {} events (same server and key; {rounds} round(s) of {:.1} s per row, medians)\n",
+        track::BATCH,
+        duration.as_secs_f64()
+    );
+    println!("| connections | events/s accepted (drained) | batches/s answered | p50 ms/batch | p99 ms/batch | server CPU us/event (with deferred) | drain after the load ms | events/s / metered calls/s | CPU per event / per metered call |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let mut track_errors = 0;
+    for (concurrency, metered) in concurrencies.into_iter().zip(&rows) {
+        let t = track::measure_row(&server, &client, &key, concurrency, rounds, duration).await;
+        println!(
+            "| {} | {:.0} | {:.0} | {} | {} | {:.1} | {:.0} | {:.1}x | {:.1} % |",
+            t.concurrency,
+            t.events_per_s,
+            t.batches_per_s,
+            ms(t.p50),
+            ms(t.p99),
+            t.cpu_per_event.as_secs_f64() * 1e6,
+            t.drain.as_secs_f64() * 1000.0,
+            t.events_per_s / metered.metered_rps.max(1e-9),
+            100.0 * t.cpu_per_event.as_secs_f64() / metered.metered_cpu.as_secs_f64().max(1e-12),
+        );
+        track_errors += t.errors;
+    }
+    println!("\nResident memory after the track rows: {:.1} MiB.", server.rss_mib());
+    if track_errors > 0 {
+        fail(&format!("{track_errors} batches were not answered 202 with every event accepted: not a clean run"));
     }
     drop(server);
 
