@@ -214,8 +214,10 @@ pub async fn run_from_env() -> Result<(), ServerError> {
     tracing::info!(%addr, data_dir = %config.data_dir.display(), store = ?config.store, "tollgate listening");
     eprintln!("tollgate listening on http://{addr}  (data in {})", config.data_dir.display());
     let (stop_workers, stopped) = tokio::sync::watch::channel(false);
-    let mut workers =
-        vec![workers::spawn_usage_worker(platform.state.clone(), platform.queue.clone(), stopped.clone())];
+    let mut workers = vec![
+        workers::spawn_usage_worker(platform.state.clone(), platform.queue.clone(), stopped.clone()),
+        workers::spawn_notifications_worker(platform.state.clone(), platform.queue.clone(), stopped.clone()),
+    ];
     if let Some(payments) = platform.state.payments.clone() {
         workers.push(workers::spawn_stripe_events_worker(
             platform.state.clone(),

@@ -12,7 +12,9 @@
 //!
 //! The Stripe events worker (when billing is configured) runs the same loop on the Stripe
 //! events queue with `webhook_worker::process_batch`, in batches of 10 (each event is a few
-//! calls to the provider).
+//! calls to the provider). The notifications worker runs it on the notifications queue with
+//! `notifications_worker::process_batch` (mail through the state's mailer: the outbox), in
+//! batches of 10.
 //!
 //! Queue timing (visibility, backoff) follows the wall clock, like the sleeps of this loop;
 //! the handler gets the application clock (`AppState::now`) for its own decisions.
@@ -147,6 +149,19 @@ pub async fn drain_stripe_events_once(
     .await
 }
 
+/// One round of the notifications worker ([`drain_once`] with
+/// `notifications_worker::process_batch`): mail through the state's mailer (the outbox).
+pub async fn drain_notifications_once(
+    state: &AppState,
+    queue: &SqliteQueue,
+    config: &UsageWorkerConfig,
+) -> Result<DrainReport, PortError> {
+    drain_once(queue, QueueName::Notifications, config, |messages| {
+        notifications_worker::process_batch(&*state.store, &*state.mailer, messages, state.now())
+    })
+    .await
+}
+
 /// Starts the usage worker with the default settings; it runs until `shutdown` holds `true`
 /// (or its sender is dropped), finishing the batch in hand first.
 pub fn spawn_usage_worker(state: AppState, queue: Arc<SqliteQueue>, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
@@ -180,6 +195,21 @@ pub fn spawn_stripe_events_worker(
     spawn_loop(QueueName::StripeEvents, waker, shutdown, config, move |config| {
         let (state, payments, queue) = (state.clone(), payments.clone(), queue.clone());
         async move { drain_stripe_events_once(&state, &*payments, &queue, &config).await }
+    })
+}
+
+/// Starts the notifications worker (batches of 10, otherwise the usage worker's settings);
+/// it runs until `shutdown` holds `true`.
+pub fn spawn_notifications_worker(
+    state: AppState,
+    queue: Arc<SqliteQueue>,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let config = UsageWorkerConfig { batch_size: 10, ..UsageWorkerConfig::default() };
+    let waker = queue.clone();
+    spawn_loop(QueueName::Notifications, waker, shutdown, config, move |config| {
+        let (state, queue) = (state.clone(), queue.clone());
+        async move { drain_notifications_once(&state, &queue, &config).await }
     })
 }
 

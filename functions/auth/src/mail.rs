@@ -41,6 +41,7 @@ pub async fn send_action_mail(state: &AppState, user: &User, kind: ActionTokenKi
         to: user.email.clone(),
         subject: subject.into(),
         text_body,
+        html_body: None,
         kind: kind.as_str().into(),
         created_at: now,
     };

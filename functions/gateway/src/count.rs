@@ -8,7 +8,7 @@
 use axum::body::Body;
 use axum::http::Response;
 use tollgate_domain::usage::thresholds_crossed;
-use tollgate_domain::{Endpoint, Period, QueueMessage, QueueName, QuotaAlert, UsageEvent, UsageIncrement, UsageSource};
+use tollgate_domain::{Endpoint, Notification, Period, QueueName, QuotaAlert, UsageEvent, UsageIncrement, UsageSource};
 use tollgate_http::ApiError;
 use tollgate_http::ErrorCode;
 
@@ -148,7 +148,7 @@ async fn send_alert(gw: &Gateway, alert: QuotaAlert, claim_expires: chrono::Date
             return;
         }
     }
-    let message = QueueMessage { id: alert.id.clone(), body: serde_json::to_string(&alert).expect("serialisable") };
+    let message = Notification::Quota(alert.clone()).to_message();
     if let Err(e) = gw.queue.send(QueueName::Notifications, &[message]).await {
         // The scheduled backstop (a later issue) re-derives alerts from the counters.
         tracing::error!(error = %e, org_id = %alert.org_id, percent = alert.threshold_percent, "quota alert not queued");

@@ -7,6 +7,7 @@
 
 pub mod billing;
 mod error;
+pub mod notifications;
 pub mod projects;
 pub mod subscriptions;
 pub mod usage;

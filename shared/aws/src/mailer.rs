@@ -28,11 +28,12 @@ fn utf8(text: &str) -> Result<Content, PortError> {
         .map_err(|e| PortError::with_source("building the SES message failed", e))
 }
 
-/// The SES content of a message: a simple UTF-8 text email.
+/// The SES content of a message: a simple UTF-8 email, text and, when it has one, HTML.
 fn email_content(message: &MailMessage) -> Result<EmailContent, PortError> {
+    let html = message.html_body.as_deref().map(utf8).transpose()?;
     let simple = Message::builder()
         .subject(utf8(&message.subject)?)
-        .body(Body::builder().text(utf8(&message.text_body)?).build())
+        .body(Body::builder().text(utf8(&message.text_body)?).set_html(html).build())
         .build();
     Ok(EmailContent::builder().simple(simple).build())
 }
@@ -66,6 +67,7 @@ mod tests {
             to: Email::parse("ada@example.com").unwrap(),
             subject: "Vérifiez votre adresse".into(),
             text_body: "https://example.com/verify?t=abc".into(),
+            html_body: None,
             kind: "verify_email".into(),
             created_at: chrono::Utc::now(),
         };
@@ -75,5 +77,8 @@ mod tests {
         assert_eq!(simple.subject().unwrap().charset(), Some("UTF-8"));
         assert_eq!(simple.body().unwrap().text().unwrap().data(), message.text_body);
         assert!(simple.body().unwrap().html().is_none());
+        let with_html = MailMessage { html_body: Some("<p>80 %</p>".into()), ..message };
+        let content = email_content(&with_html).unwrap();
+        assert_eq!(content.simple().unwrap().body().unwrap().html().unwrap().data(), "<p>80 %</p>");
     }
 }

@@ -67,6 +67,10 @@ pub struct MailMessage {
     pub to: Email,
     pub subject: String,
     pub text_body: String,
+    /// The same content as HTML, for the mails that have it (mail clients show it instead of
+    /// the text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_body: Option<String>,
     /// What kind of mail this is (`verify_email`, `reset_password`, …), for tests and metrics.
     pub kind: String,
     pub created_at: chrono::DateTime<chrono::Utc>,

@@ -10,6 +10,7 @@ pub mod email;
 pub mod endpoint;
 pub mod error;
 pub mod id;
+pub mod notification;
 pub mod page;
 pub mod password;
 pub mod plan;
@@ -34,6 +35,7 @@ pub use email::{Email, MailMessage};
 pub use endpoint::{Endpoint, BUILTIN_ECHO};
 pub use error::{DomainError, StoreError};
 pub use id::Id;
+pub use notification::{Notification, RenderedMail};
 pub use page::PageLimits;
 pub use password::{PasswordPolicy, PASSWORD_MAX_LEN, PASSWORD_MIN_LEN};
 pub use plan::{

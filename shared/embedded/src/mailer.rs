@@ -102,6 +102,7 @@ mod tests {
             to: Email::parse("Ada@Example.com").unwrap(),
             subject: format!("subject {kind}"),
             text_body: "hello\nworld".into(),
+            html_body: None,
             kind: kind.into(),
             created_at: at,
         }

@@ -6,14 +6,15 @@
 
 #[cfg(feature = "aws")]
 use aws_config::{BehaviorVersion, SdkConfig};
-#[cfg(any(feature = "dynamodb", feature = "stripe"))]
+#[cfg(any(all(feature = "dynamodb", feature = "secrets"), feature = "stripe"))]
 use std::sync::Arc;
 use tollgate_domain::PortError;
 #[cfg(feature = "dynamodb")]
+use tollgate_store_dynamodb::DynamoStore;
+#[cfg(all(feature = "dynamodb", feature = "secrets"))]
 use {
     tollgate_domain::SystemClock,
     tollgate_http::{AppState, JwtKeys, Settings},
-    tollgate_store_dynamodb::DynamoStore,
 };
 
 /// Why a function could not start.
@@ -139,7 +140,7 @@ pub async fn payments(
 }
 
 /// The default plans and the echo endpoint on an empty table (two queries otherwise).
-#[cfg(feature = "dynamodb")]
+#[cfg(all(feature = "dynamodb", feature = "secrets"))]
 async fn seed_catalog(store: &DynamoStore) -> Result<(), BootstrapError> {
     Ok(tollgate_app::seed_catalog(store, chrono::Utc::now()).await?)
 }

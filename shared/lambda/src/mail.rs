@@ -43,6 +43,7 @@ mod tests {
             to: Email::parse("ada@example.com").unwrap(),
             subject: "Verify".into(),
             text_body: "https://example.com/verify?t=s3cr3t".into(),
+            html_body: None,
             kind: "verify_email".into(),
             created_at: chrono::Utc::now(),
         };

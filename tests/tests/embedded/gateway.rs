@@ -222,7 +222,7 @@ async fn hybrid_plans_keep_serving_and_count_overage() {
 }
 
 #[tokio::test]
-async fn quota_alerts_go_out_once_per_threshold() {
+async fn quota_alerts_are_mailed_once_per_threshold_with_the_numbers() {
     let app = TestApp::new().await;
     let (_, key, org) = user_with_key(&app, "alerts@example.com").await;
     put_on_plan(app.state.store.as_ref(), &org, |p| {
@@ -234,10 +234,54 @@ async fn quota_alerts_go_out_once_per_threshold() {
     for _ in 0..15 {
         app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&key), None)).await;
     }
-    let alerts = app.queued(QueueName::Notifications).await;
-    let thresholds: Vec<u64> = alerts.iter().map(|a: &Value| a["threshold_percent"].as_u64().unwrap()).collect();
-    assert_eq!(thresholds, [80, 100], "{alerts:?}");
-    assert!(alerts.iter().all(|a| a["org_id"] == org.as_str()));
+    // The notifications worker mails the owner, once per threshold.
+    let alert_mails = |app: &TestApp| {
+        let mut mails: Vec<_> = app
+            .outbox()
+            .into_iter()
+            .filter(|m| m.kind.starts_with("quota.") && m.to.as_str() == "alerts@example.com")
+            .collect();
+        mails.sort_by(|a, b| a.kind.cmp(&b.kind));
+        mails
+    };
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    while alert_mails(&app).len() < 2 {
+        assert!(Instant::now() < deadline, "alert mails after 5 s: {:?}", alert_mails(&app));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mails = alert_mails(&app);
+    assert_eq!(
+        mails.iter().map(|m| m.kind.as_str()).collect::<Vec<_>>(),
+        ["quota.exceeded", "quota.threshold_reached"]
+    );
+    assert!(mails[1].text_body.contains("Used: 8 of 10 units (80.0%)"), "{}", mails[1].text_body);
+    assert!(mails[0].text_body.contains("Used: 10 of 10 units (100.0%)"), "{}", mails[0].text_body);
+    let period_end = tollgate_domain::Period::containing(app.clock_now()).end.format("%Y-%m-%d %H:%M UTC").to_string();
+    assert!(mails[0].text_body.contains(&period_end), "renewal time in {}", mails[0].text_body);
+    assert!(mails[1].html_body.as_deref().is_some_and(|h| h.contains("8 of 10 units")));
+
+    // A redelivered notification (same id) is not mailed again.
+    let alert = tollgate_domain::QuotaAlert {
+        id: format!("alert_{org}_{}_80", tollgate_domain::Period::containing(app.clock_now()).key),
+        org_id: org.clone(),
+        subscription_id: app.state.store.subscription_of_org(&org).await.unwrap().unwrap().id,
+        period: tollgate_domain::Period::containing(app.clock_now()).key,
+        threshold_percent: 80,
+        used: 8,
+        limit: 10,
+        at: app.clock_now(),
+    };
+    let message = tollgate_domain::Notification::Quota(alert).to_message();
+    let failed = notifications_worker::process_batch(
+        app.state.store.as_ref(),
+        app.state.mailer.as_ref(),
+        vec![(message.id, message.body), ("junk".into(), "{}".into())],
+        app.clock_now(),
+    )
+    .await;
+    assert_eq!(failed, ["junk"], "only the message that is not a notification fails");
+    assert_eq!(alert_mails(&app).len(), 2, "no second mail for a redelivered alert");
+    assert!(app.queued(QueueName::Notifications).await.is_empty(), "the worker took both");
 }
 
 #[tokio::test]

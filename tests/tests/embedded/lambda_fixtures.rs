@@ -193,3 +193,43 @@ async fn usage_billing_and_admin_function_fixtures() {
     let r = call(admin::router(app.state.clone()), "admin-plans-list.json", &admin_token).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
+
+/// The notifications worker's SQS fixture through the Lambda glue: the quota alert is
+/// mailed (to the outbox here, SES on Lambda) with its numbers, the body that is not a
+/// notification is the one failure reported, and the same event again mails nothing.
+#[tokio::test]
+async fn notifications_worker_fixture_mails_the_alert_and_reports_the_poison_message() {
+    let app = TestApp::new().await;
+    let (access, _) = app.user("notified@example.com").await;
+    let profile = app.call(axum::http::Method::GET, "/api/user/account/profile", None, Some(&access)).await;
+    let org = tollgate_domain::Id::from_string(profile.body["organization_id"].as_str().unwrap());
+    let subscription =
+        tollgate_app::current_subscription(app.state.store.as_ref(), &org, app.clock_now()).await.unwrap().0;
+    let period = tollgate_domain::Period::containing(app.clock_now()).key;
+    let raw = std::fs::read_to_string(format!("{}/../events/sqs/notifications-batch.json", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+        .replace("{{ORG_ID}}", org.as_str())
+        .replace("{{SUBSCRIPTION_ID}}", subscription.id.as_str())
+        .replace("{{PERIOD}}", period.as_str());
+    let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&raw).unwrap();
+    let handle = |event| {
+        let app = &app;
+        tollgate_lambda::sqs::handle_batch(event, move |messages| {
+            notifications_worker::process_batch(
+                app.state.store.as_ref(),
+                app.state.mailer.as_ref(),
+                messages,
+                app.clock_now(),
+            )
+        })
+    };
+    let response = handle(event.clone()).await;
+    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+    assert_eq!(failed, ["9e8f7a6b-5c4d-4e3f-8a2b-1c0d9e8f7a65"]);
+    let mails = || -> Vec<_> { app.outbox().into_iter().filter(|m| m.kind == "quota.threshold_reached").collect() };
+    assert_eq!(mails().len(), 1);
+    assert!(mails()[0].text_body.contains("Used: 800 of 1,000 units (80.0%)"), "{}", mails()[0].text_body);
+    assert_eq!(mails()[0].to.as_str(), "notified@example.com");
+    handle(event).await;
+    assert_eq!(mails().len(), 1, "a redelivered alert is not mailed again");
+}

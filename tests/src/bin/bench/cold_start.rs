@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tollgate_tests::moto::MotoServer;
 
 /// Every Lambda binary in `template.yaml`, in the Makefile's order.
-pub const FUNCTIONS: [&str; 11] = [
+pub const FUNCTIONS: [&str; 12] = [
     "auth",
     "account",
     "api-keys",
@@ -27,6 +27,7 @@ pub const FUNCTIONS: [&str; 11] = [
     "billing",
     "stripe-webhook",
     "webhook-worker",
+    "notifications-worker",
 ];
 
 /// How long one start may take before it counts as a failure.

@@ -1,0 +1,66 @@
+//! Delivering notifications (see `tollgate_domain::Notification`): by email to the
+//! organization's owner for now, once per notification id.
+
+use crate::{current_subscription, AppError};
+use chrono::{DateTime, Duration, Utc};
+use tollgate_domain::{Id, MailMessage, Mailer, Notification, Store, UserStatus};
+
+/// Idempotency scope of delivered notification emails.
+const EMAIL_SCOPE: &str = "notification_email";
+/// How long a delivery is remembered: past any redelivery of the queue (4 days) and the
+/// period a quota alert belongs to.
+const REMEMBERED_DAYS: i64 = 40;
+
+/// What became of one notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Mailed now.
+    Mailed,
+    /// Mailed before (a redelivered message): nothing sent.
+    AlreadyDelivered,
+    /// Nobody to tell: the organization or its owner is gone, or the owner is suspended.
+    NoRecipient,
+}
+
+/// Mails `notification` to its organization's owner, once: the delivery is recorded after
+/// the send, so a failure in between sends it again (at least once; the mail keeps its id).
+#[tracing::instrument(skip_all, fields(notification_id = notification.id(), event_type = notification.event_type()), err(level = "debug"))]
+pub async fn deliver(
+    store: &dyn Store,
+    mailer: &dyn Mailer,
+    notification: &Notification,
+    now: DateTime<Utc>,
+) -> Result<Delivery, AppError> {
+    if store.is_claimed(EMAIL_SCOPE, notification.id(), now).await? {
+        return Ok(Delivery::AlreadyDelivered);
+    }
+    let delivery = match owner_of(store, notification.org_id()).await? {
+        None => Delivery::NoRecipient,
+        Some(owner) => {
+            let Notification::Quota(alert) = notification;
+            let (_, plan) = current_subscription(store, notification.org_id(), now).await?;
+            let mail = alert.render_mail(&owner.first_name, &plan.name);
+            let message = MailMessage {
+                id: Id::from_string(format!("mail_{}", notification.id())),
+                to: owner.email,
+                subject: mail.subject,
+                text_body: mail.text,
+                html_body: Some(mail.html),
+                kind: notification.event_type().into(),
+                created_at: now,
+            };
+            mailer.send(&message).await?;
+            Delivery::Mailed
+        }
+    };
+    store.claim(EMAIL_SCOPE, notification.id(), now, now + Duration::days(REMEMBERED_DAYS)).await?;
+    Ok(delivery)
+}
+
+/// The active owner of the organization, if any.
+async fn owner_of(store: &dyn Store, org_id: &Id) -> Result<Option<tollgate_domain::User>, AppError> {
+    let Some(org) = store.get_organization(org_id).await? else {
+        return Ok(None);
+    };
+    Ok(store.get_user(&org.owner_id).await?.filter(|u| u.status == UserStatus::Active))
+}
