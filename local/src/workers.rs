@@ -12,7 +12,8 @@
 //!
 //! The Stripe events worker (when billing is configured) runs the same loop on the Stripe
 //! events queue with `webhook_worker::process_batch`, in batches of 10 (each event is a few
-//! calls to the provider). The notifications worker runs it on the notifications queue with
+//! calls to the provider): Stripe's events and the usage worker's requests to report
+//! metered units. The notifications worker runs it on the notifications queue with
 //! `notifications_worker::process_batch` (mail through the state's mailer: the outbox), in
 //! batches of 10.
 //!
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tollgate_domain::{Payments, PortError, QueueName};
+use tollgate_domain::{Payments, PortError, Queue, QueueName};
 use tollgate_embedded::{RetryOutcome, SqliteQueue};
 use tollgate_http::AppState;
 
@@ -130,8 +131,11 @@ pub async fn drain_usage_once(
     queue: &SqliteQueue,
     config: &UsageWorkerConfig,
 ) -> Result<DrainReport, PortError> {
+    // Report requests go to the billing queue only where billing is configured (the Stripe
+    // events worker runs then).
+    let billing = state.payments.is_some().then_some(queue as &dyn Queue);
     drain_once(queue, QueueName::Usage, config, |messages| {
-        usage_worker::process_batch(&*state.store, state.payments.as_deref(), messages, state.now())
+        usage_worker::process_batch(&*state.store, billing, messages, state.now())
     })
     .await
 }

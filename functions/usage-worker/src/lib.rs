@@ -7,27 +7,32 @@
 //! event (poison) or a store error reports that message and no other, so the queue retries
 //! it and, after its last attempt, moves it to the dead-letter queue.
 //!
-//! Metered billing streams from here: after a batch, each organization with new events on a
-//! pay-as-you-go or hybrid plan has its billable units reported to the payment provider
-//! (`tollgate_app::billing::report_metered_usage`, from the period counter, so a unit goes
-//! out once however often this runs). From a call to Stripe takes the batch's delay: about
-//! 100 ms locally, the SQS batching window on Lambda. A failed report is logged and caught up
-//! by the next batch of the organization (the report is cumulative); the events stay recorded.
+//! Metered billing starts here, without a call to Stripe from this worker: after a batch,
+//! each organization with new events and a subscription at the payment provider gets a
+//! `BillingTask::ReportUsage` on the billing queue (the Stripe events queue), which the
+//! webhook worker carries out (`tollgate_app::billing::report_metered_usage`, from the
+//! period counter, so a unit goes out once however often it runs). So this high-volume
+//! function links no Stripe client and reads no secret. From a call to Stripe takes the
+//! batch's delay plus the billing worker's: well under a second locally, the two SQS batching
+//! windows on Lambda. A task that cannot be queued is logged and caught up by the
+//! organization's next batch (the report is cumulative); the events stay recorded.
 
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 use std::collections::HashMap;
-use tollgate_domain::{Id, Payments, Period, Store, UsageEvent, UsageRecord};
+use tollgate_app::billing::BillingTask;
+use tollgate_domain::{Id, Queue, QueueName, Store, UsageEvent, UsageRecord};
 use tracing::Instrument;
 
 /// Records every message of a batch (`(message id, body)` pairs) and returns the ids of the
 /// messages that failed, for the queue to deliver again. A duplicate event (its id already
 /// recorded) is a success. Log retention is the organization's plan `retention_days`,
 /// counted from the event's timestamp; the plan is read once per organization per batch.
-/// With `payments`, the batch's organizations' metered units are reported afterwards.
+/// With `billing` (the queue of billing work; None where billing is not configured), the
+/// batch's organizations' metered units are asked to be reported afterwards.
 pub async fn process_batch(
     store: &dyn Store,
-    payments: Option<&dyn Payments>,
+    billing: Option<&dyn Queue>,
     messages: Vec<(String, String)>,
     now: DateTime<Utc>,
 ) -> Vec<String> {
@@ -39,8 +44,8 @@ pub async fn process_batch(
         failed = tracing::field::Empty,
     );
     let (recorded, duplicates, failed, touched) = record_all(store, messages, now).instrument(span.clone()).await;
-    if let Some(payments) = payments {
-        report_usage(store, payments, touched, now).instrument(span.clone()).await;
+    if let Some(billing) = billing {
+        request_reports(billing, touched, &now.timestamp_micros().to_string()).instrument(span.clone()).await;
     }
     span.record("recorded", recorded);
     span.record("duplicates", duplicates);
@@ -117,19 +122,19 @@ async fn record_all(
     (new, recorded.len() - new, failed, touched)
 }
 
-/// Reports the metered units of each organization and period the batch touched. A failure
-/// is logged: the next report (cumulative) catches up.
-async fn report_usage(store: &dyn Store, payments: &dyn Payments, touched: Touched, now: DateTime<Utc>) {
-    for (org_id, key) in touched {
-        let Some(period) = Period::from_key(&key) else { continue };
-        // A meter event's time lies inside its period.
-        let at = now.min(period.end - chrono::Duration::seconds(1));
-        match tollgate_app::billing::report_metered_usage(store, payments, &org_id, &period, at).await {
-            Ok(outcome) => tracing::debug!(org_id = %org_id, period = %key, ?outcome, "metered usage reported"),
-            Err(e) => {
-                tracing::warn!(org_id = %org_id, period = %key, error = %e, "metered usage report failed; the next one catches up")
-            }
-        }
+/// Asks the billing worker to report the metered units of each organization and period
+/// the batch touched, in one send. A failure is logged: the next batch's request (the
+/// report is cumulative) catches up.
+async fn request_reports(billing: &dyn Queue, touched: Touched, nonce: &str) {
+    if touched.is_empty() {
+        return;
+    }
+    let tasks: Vec<_> = touched
+        .into_iter()
+        .map(|(org_id, period)| BillingTask::ReportUsage { org_id, period }.to_message(nonce))
+        .collect();
+    if let Err(e) = billing.send(QueueName::StripeEvents, &tasks).await {
+        tracing::warn!(tasks = tasks.len(), error = %e, "usage report requests not queued; the next batch's catch up");
     }
 }
 

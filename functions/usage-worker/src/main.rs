@@ -1,9 +1,9 @@
 //! Lambda entry point of the usage worker: the SQS event source (`ReportBatchItemFailures`)
-//! on the usage queue, the DynamoDB store and (when the app secret has its key) Stripe, for
-//! the metered plans' usage, then the shared batch processing.
+//! on the usage queue, the DynamoDB store, and the billing queue (the Stripe events queue)
+//! for the metered plans' report requests, then the shared batch processing.
 
 use std::sync::Arc;
-use tollgate_domain::Store;
+use tollgate_domain::{Queue, Store};
 use tollgate_lambda::bootstrap;
 
 #[tokio::main]
@@ -11,10 +11,10 @@ async fn main() -> Result<(), tollgate_lambda::Error> {
     tollgate_lambda::init_logging();
     let aws = bootstrap::aws_config().await;
     let store: Arc<dyn Store> = Arc::new(bootstrap::store(&aws)?);
-    let payments = bootstrap::payments(&bootstrap::secrets(&aws)?).await?;
+    let billing: Arc<dyn Queue> = Arc::new(bootstrap::stripe_events_queue(&aws)?);
     tollgate_lambda::sqs::serve(|messages| {
-        let (store, payments) = (Arc::clone(&store), payments.clone());
-        async move { usage_worker::process_batch(&*store, payments.as_deref(), messages, chrono::Utc::now()).await }
+        let (store, billing) = (Arc::clone(&store), Arc::clone(&billing));
+        async move { usage_worker::process_batch(&*store, Some(&*billing), messages, chrono::Utc::now()).await }
     })
     .await
 }

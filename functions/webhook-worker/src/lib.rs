@@ -1,5 +1,8 @@
-//! The webhook worker: applies Stripe events from the Stripe events queue (SQS in AWS, the
-//! SQLite queue locally), each once (`tollgate_app::billing::process_stripe_event`).
+//! The webhook worker, the platform's billing worker: applies Stripe events from the Stripe
+//! events queue (SQS in AWS, the SQLite queue locally), each once
+//! (`tollgate_app::billing::process_stripe_event`), and carries out the billing tasks the
+//! platform queues there itself (`BillingTask`: the usage worker's requests to report
+//! metered units). It and the billing routes are the only code that calls Stripe.
 //!
 //! Returns the ids of the messages to retry: a provider or store failure is retried with
 //! the queue's backoff and goes to the dead-letter queue after its last attempt; a body that
@@ -7,7 +10,7 @@
 //! the dead-letter queue after the retries (where an operator can look at it).
 
 use chrono::{DateTime, Utc};
-use tollgate_app::billing::{process_stripe_event, StripeEventEnvelope};
+use tollgate_app::billing::{process_stripe_event, BillingTask, StripeEventEnvelope};
 use tollgate_domain::{Payments, Store};
 
 /// Processes one batch of `(message id, body)` in order; returns the ids that failed.
@@ -19,10 +22,17 @@ pub async fn process_batch(
 ) -> Vec<String> {
     let mut failed = Vec::new();
     for (message_id, body) in messages {
+        if let Ok(task) = serde_json::from_str::<BillingTask>(&body) {
+            if let Err(e) = task.run(store, payments, now).await {
+                tracing::warn!(message_id = %message_id, ?task, error = %e, "billing task failed; it will be retried");
+                failed.push(message_id);
+            }
+            continue;
+        }
         let event: StripeEventEnvelope = match serde_json::from_str(&body) {
             Ok(e) => e,
             Err(e) => {
-                tracing::warn!(message_id = %message_id, error = %e, "a Stripe events message is not a Stripe event");
+                tracing::warn!(message_id = %message_id, error = %e, "a Stripe events message is neither a Stripe event nor a billing task");
                 failed.push(message_id);
                 continue;
             }

@@ -13,10 +13,11 @@
 
 use crate::{current_subscription, AppError, BillingRefusal};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tollgate_domain::{
-    AuditEvent, BillingType, Id, Payments, Plan, PlanBillingIds, PlanHold, PlanStatus, ProviderSubscription,
-    ProviderSubscriptionStatus, Store, Subscription, SubscriptionCheckout, SubscriptionStatus, FREE_PLAN_ID,
+    AuditEvent, BillingType, Id, Payments, Period, PeriodKey, Plan, PlanBillingIds, PlanHold, PlanStatus,
+    ProviderSubscription, ProviderSubscriptionStatus, Store, Subscription, SubscriptionCheckout, SubscriptionStatus,
+    FREE_PLAN_ID,
 };
 
 /// Idempotency scope of processed Stripe events.
@@ -294,6 +295,44 @@ async fn resync_subscription(
 ) -> Result<Subscription, AppError> {
     let remote = payments.subscription(id).await?;
     apply_provider_subscription(store, &remote, now).await
+}
+
+/// Billing work queued by the platform itself, beside Stripe's events, on the same queue
+/// and worker (the only ones that talk to Stripe): the usage worker asks for an
+/// organization's metered units to be reported after each batch that recorded some.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "task", rename_all = "snake_case")]
+pub enum BillingTask {
+    /// Report what is not yet reported of `org_id`'s metered units in `period` (from the
+    /// period counter: cumulative, so one task covers every earlier batch too).
+    ReportUsage { org_id: Id, period: PeriodKey },
+}
+
+impl BillingTask {
+    /// The task as a queue message; `nonce` keeps two requests apart (a request arriving
+    /// while an earlier one is being processed must not be taken for it).
+    pub fn to_message(&self, nonce: &str) -> tollgate_domain::QueueMessage {
+        let id = match self {
+            BillingTask::ReportUsage { org_id, period } => format!("report_usage.{org_id}.{period}.{nonce}"),
+        };
+        tollgate_domain::QueueMessage { id, body: serde_json::to_string(self).expect("serialisable") }
+    }
+
+    /// Carries the task out.
+    pub async fn run(&self, store: &dyn Store, payments: &dyn Payments, now: DateTime<Utc>) -> Result<(), AppError> {
+        match self {
+            BillingTask::ReportUsage { org_id, period } => {
+                let Some(period) = Period::from_key(period) else {
+                    return Err(AppError::Inconsistent(format!("a usage report task for the period {period}")));
+                };
+                // A meter event's time lies inside its period.
+                let at = now.min(period.end - chrono::Duration::seconds(1));
+                let outcome = report_metered_usage(store, payments, org_id, &period, at).await?;
+                tracing::debug!(org_id = %org_id, period = %period.key, ?outcome, "metered usage reported");
+                Ok(())
+            }
+        }
+    }
 }
 
 /// The parts of a Stripe event the worker needs: which object, of which type.

@@ -291,3 +291,34 @@ async fn drain_rounds_retry_with_backoff_then_dead_letter() {
     assert_eq!(rounds.len(), 5);
     assert_eq!(queue.dead_letters(QueueName::Usage).await.unwrap()[0].attempts, 5);
 }
+
+/// Metered billing without Stripe in the usage worker: after a batch, one report request per
+/// organization (and period) with new events *and* a subscription at the payment provider
+/// goes to the billing queue, for the webhook worker; a duplicate batch asks for nothing.
+#[tokio::test]
+async fn a_batch_asks_the_billing_worker_to_report_each_paying_organization_once() {
+    let app = TestApp::new().await;
+    let store = app.state.store.as_ref();
+    let now = app.clock_now();
+    let paying = Id::from_string("org_paying_at_stripe");
+    let mut sub = tollgate_app::current_subscription(store, &paying, now).await.unwrap().0;
+    sub.billing.provider_subscription_id = Some("sub_1PayingAtStripe".into());
+    store.update_subscription(&sub).await.unwrap();
+    let free = Id::from_string("org_not_at_stripe");
+    let batch: Vec<(String, String)> =
+        [event("req_paying_1", &paying, now), event("req_free_1", &free, now), event("req_paying_2", &paying, now)]
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (format!("m{i}"), serde_json::to_string(e).unwrap()))
+            .collect();
+    let billing = SqliteQueue::open_in_memory().unwrap();
+    assert!(usage_worker::process_batch(store, Some(&billing), batch.clone(), now).await.is_empty());
+    let requests = billing.receive(QueueName::StripeEvents, 10, Duration::from_secs(30), Utc::now()).await.unwrap();
+    let tasks: Vec<tollgate_app::billing::BillingTask> =
+        requests.iter().map(|m| serde_json::from_str(&m.body).expect("a billing task")).collect();
+    let period = tollgate_domain::Period::containing(now).key;
+    assert_eq!(tasks, [tollgate_app::billing::BillingTask::ReportUsage { org_id: paying, period }]);
+    // The same events again are duplicates: nothing new to report.
+    assert!(usage_worker::process_batch(store, Some(&billing), batch, now).await.is_empty());
+    assert_eq!(billing.depth(QueueName::StripeEvents).await.unwrap(), 1, "only the first request, still in flight");
+}
