@@ -44,6 +44,9 @@ post /api/user/auth/register \
 user_token=$(post /api/user/auth/login '{"email":"fuzzer@example.com","password":"correct-horse-42"}' '["access_token"]')
 admin_token=$(post /api/admin/auth/login '{"email":"ops@example.com","password":"admin-pass-123"}' '["access_token"]')
 api_key=$(post /api/user/api-keys '{"name":"fuzz"}' '["secret"]' "$user_token")
+default_project=$(curl -sS --fail-with-body "$base/api/user/projects" -H "Authorization: Bearer $user_token" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["data"][0]["id"])')
+verify_secret=$(post "/api/user/projects/$default_project/verify-secret" '{}' '["verify_secret"]' "$user_token")
 post /api/admin/endpoints '{"name":"fuzz","method":"ANY","path":"/fuzz","upstream_url":"builtin:echo"}' '["id"]' \
   "$admin_token" >/dev/null
 subscription=$(curl -sS --fail-with-body "$base/api/user/subscription" -H "Authorization: Bearer $user_token" |
@@ -57,7 +60,7 @@ run() { # name bearer schemathesis-arguments...
   local name=$1 bearer=$2
   shift 2
   echo "--- $name" >>"$work/schemathesis.log"
-  TOLLGATE_FUZZ_BEARER=$bearer TOLLGATE_FUZZ_API_KEY=$api_key \
+  TOLLGATE_FUZZ_BEARER=$bearer TOLLGATE_FUZZ_API_KEY=$api_key TOLLGATE_FUZZ_VERIFY_SECRET=$verify_secret \
     "$st" --no-color --config-file scripts/schemathesis.toml run "$base/api/openapi.json" "$@" \
     >>"$work/schemathesis.log" 2>&1
 }

@@ -232,31 +232,42 @@ fn track_doc() {}
 
 /// Verifies a consumer's API key and consumes `cost` units of its quota in one call, for a
 /// seller's own server guarding an endpoint. Authenticated with a project's verify secret
-/// (`Authorization: Bearer pvs_...`: that project's keys) or an access token (the user's
-/// organization's keys; an admin's: any key). The outcome is in the body: `valid` and
-/// `code` (`ok`, or the gateway's refusal code).
+/// (`Authorization: Bearer pvs_...`): that project's keys; the default project's secret (the
+/// organization's management token): any of the organization's keys. The outcome is in the
+/// body: `valid` and `code` (`ok`, or the gateway's refusal code).
 #[utoipa::path(
     post,
     path = "/api/v1/verify",
     tag = "metering",
-    security(("bearer" = [])),
+    security(("verify_secret" = [])),
     request_body = VerifyRequest,
     responses(
         (status = 200, description = "The verification's outcome", body = VerifyResponse),
-        (status = 401, description = "`missing_token`, `invalid_token`, `token_expired`: no valid verify secret or access token", body = tollgate_http::ErrorBody),
+        (status = 401, description = "`missing_token`, `invalid_token`: no valid verify secret", body = tollgate_http::ErrorBody),
         (status = 422, description = "`invalid_body` or `invalid_field` (cost out of range)", body = tollgate_http::ErrorBody),
     )
 )]
 #[allow(dead_code)]
 fn verify_doc() {}
 
-/// The gateway route's OpenAPI document (with the API-key security scheme).
+/// The gateway routes' OpenAPI document (with the API-key and verify-secret security schemes).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::openapi::security::{ApiKey as ApiKeyScheme, ApiKeyValue, SecurityScheme};
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder};
     let mut api = <GatewayApi as utoipa::OpenApi>::openapi();
-    api.components
-        .get_or_insert_with(Default::default)
+    let components = api.components.get_or_insert_with(Default::default);
+    components
         .add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKeyScheme::Header(ApiKeyValue::new("X-API-Key"))));
+    components.add_security_scheme(
+        "verify_secret",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("pvs_...")
+                .description(Some("A project's verify secret (POST /api/user/projects/{id}/verify-secret)"))
+                .build(),
+        ),
+    );
     api
 }
 

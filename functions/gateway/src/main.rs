@@ -1,7 +1,6 @@
 //! Lambda entry point of the `gateway` function: one AWS configuration for the store and
-//! SQS; each usage event goes to SQS before the answer. It sends no mail; it reads the JWT
-//! key at cold start (concurrently with the catalog check), because `POST /api/v1/verify`
-//! also accepts an access token.
+//! SQS; each usage event goes to SQS before the answer. The gateway authenticates API keys
+//! only, so it reads no JWT secret and sends no mail (`bootstrap::api_key_state`).
 
 use std::sync::Arc;
 use tollgate_lambda::bootstrap;
@@ -10,7 +9,7 @@ use tollgate_lambda::bootstrap;
 async fn main() -> Result<(), tollgate_lambda::Error> {
     tollgate_http::telemetry::init();
     let aws = bootstrap::aws_config().await;
-    let state = bootstrap::app_state(&aws, Arc::new(tollgate_lambda::NoMailer)).await?;
+    let state = bootstrap::api_key_state(&aws).await?;
     let queue: Arc<dyn tollgate_domain::Queue> = Arc::new(bootstrap::queue(&aws)?);
     // Many instances serve one key here, so the plan's per-key limit is held in the store
     // (`GATEWAY_SHARED_RATE_LIMIT=false` turns that off).

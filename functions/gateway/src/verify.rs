@@ -3,26 +3,26 @@
 //! key is refused within 5 seconds), same rate limit, same exact conditional write, same
 //! counters; the verified call goes to the usage log with source `verify`.
 //!
-//! Who may ask: a project's verify secret (`Authorization: Bearer pvs_...`) for the keys of
-//! that project; an access token (the management token of the dashboard's user) for the
-//! keys of the user's organization, or any key for an admin. A key outside the asker's
-//! scope is answered as an unknown key, so its existence does not leak.
+//! Who may ask (`Authorization: Bearer pvs_...`): a project's verify secret, for the keys of
+//! that project; the default project's, which is the organization's management token, for
+//! any key of the organization. A key outside the asker's scope is answered as an unknown
+//! key, so its existence does not leak. Both are long-lived secrets stored as hashes and
+//! looked up in the table: no access token (they last 15 minutes, and the gateway function
+//! holds no JWT key), so a seller's server needs nothing but its secret.
 //!
 //! The verification's own outcome is the `200` body (`valid`, `code`), so the seller can
 //! pass `code` on to its consumer; only a failure of the verify call itself is an error
 //! status (401 without valid credentials, 422 for a bad body).
 
 use axum::body::Body;
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::FromRequest;
 use axum::http::Response;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollgate_domain::track::MAX_EVENT_COST;
-use tollgate_domain::{
-    verify_endpoint_id, Id, NewVerifySecret, Period, Project, Role, TokenHash, UsageEvent, UsageSource,
-};
-use tollgate_http::{ApiError, ApiJson, AuthUser, ErrorCode};
+use tollgate_domain::{verify_endpoint_id, Id, NewVerifySecret, Period, Project, TokenHash, UsageEvent, UsageSource};
+use tollgate_http::{ApiError, ApiJson, ErrorCode};
 use utoipa::ToSchema;
 
 use crate::call::{Call, Caller};
@@ -81,44 +81,47 @@ impl VerifyResponse {
 
 /// Which keys the asker may verify.
 enum Scope {
-    /// A verify secret's project.
+    /// A project's verify secret: that project's keys.
     Project(Id),
-    /// A user's organization.
+    /// The default project's verify secret (the management token): the organization's keys.
     Org(Id),
-    /// An admin: any key.
-    Any,
 }
 
 impl Scope {
+    fn of(project: &Project) -> Scope {
+        if project.is_default() {
+            Scope::Org(project.org_id.clone())
+        } else {
+            Scope::Project(project.id.clone())
+        }
+    }
+
     fn allows(&self, caller: &Caller) -> bool {
         match self {
             Scope::Project(p) => caller.key.project_id == *p,
             Scope::Org(o) => caller.key.org_id == *o,
-            Scope::Any => true,
         }
     }
 }
 
-/// The asker's scope, from a verify secret or an access token; 401 otherwise.
-async fn scope(gw: &Gateway, call: &mut Call) -> Result<Scope, ApiError> {
+/// The asker's scope, from its verify secret; 401 `missing_token` or `invalid_token` otherwise.
+async fn scope(gw: &Gateway, call: &Call) -> Result<Scope, ApiError> {
     let Some(token) = tollgate_http::extract::bearer(&call.parts) else {
         return Err(ApiError::rejected(
             ErrorCode::MissingToken,
-            "send a project's verify secret (or an access token) as 'Authorization: Bearer <secret>'",
+            "send a project's verify secret as 'Authorization: Bearer pvs_...'",
         ));
     };
-    if token.starts_with(tollgate_domain::project::VERIFY_SECRET_PREFIX) {
-        let project = match NewVerifySecret::is_well_formed(token) {
-            true => verify_secret_project(gw, TokenHash::of(token)).await?,
-            false => None,
-        };
-        return match project {
-            Some(p) => Ok(Scope::Project(p.id)),
-            None => Err(ApiError::rejected(ErrorCode::InvalidToken, "this verify secret is not valid")),
-        };
-    }
-    let user = AuthUser::from_request_parts(&mut call.parts, &gw.state).await?;
-    Ok(if user.user.role == Role::Admin { Scope::Any } else { Scope::Org(user.org_id) })
+    let project = match NewVerifySecret::is_well_formed(token) {
+        true => verify_secret_project(gw, TokenHash::of(token)).await?,
+        false => None,
+    };
+    project.as_ref().map(Scope::of).ok_or_else(|| {
+        ApiError::rejected(
+            ErrorCode::InvalidToken,
+            "this is not a valid verify secret (POST /api/user/projects/{id}/verify-secret issues one)",
+        )
+    })
 }
 
 /// The project of a verify secret, through the 5-second cache (a replaced secret stops

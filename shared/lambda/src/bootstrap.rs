@@ -6,15 +6,14 @@
 
 #[cfg(feature = "aws")]
 use aws_config::{BehaviorVersion, SdkConfig};
-#[cfg(any(all(feature = "dynamodb", feature = "secrets"), feature = "stripe"))]
+#[cfg(any(feature = "dynamodb", feature = "stripe"))]
 use std::sync::Arc;
 use tollgate_domain::PortError;
 #[cfg(feature = "dynamodb")]
-use tollgate_store_dynamodb::DynamoStore;
-#[cfg(all(feature = "dynamodb", feature = "secrets"))]
 use {
     tollgate_domain::SystemClock,
     tollgate_http::{AppState, JwtKeys, Settings},
+    tollgate_store_dynamodb::DynamoStore,
 };
 
 /// Why a function could not start.
@@ -115,6 +114,22 @@ pub async fn app_state_with(
     Ok(AppState::new(Arc::new(store), mailer, Arc::new(SystemClock), jwt, settings))
 }
 
+/// The state of a function that authenticates API keys, never access tokens (the
+/// gateway): DynamoDB (`TABLE_NAME`) with the catalog seeded as in [`app_state`], no mail
+/// ([`crate::NoMailer`]), and no read of the JWT secret, which such a function never uses.
+/// [`AppState`] still carries JWT keys: these are made from a random key of this process,
+/// so the function can neither mint an access token another function accepts nor accept
+/// one (a route that asked for a signed-in user would answer 401 `invalid_token`).
+#[cfg(feature = "dynamodb")]
+pub async fn api_key_state(aws: &SdkConfig) -> Result<AppState, BootstrapError> {
+    let store = store(aws)?;
+    let settings = Settings::from_env().map_err(BootstrapError::Config)?;
+    seed_catalog(&store).await?;
+    let jwt =
+        JwtKeys::from_secret(tollgate_domain::id::random_base62(64).as_bytes()).map_err(BootstrapError::Config)?;
+    Ok(AppState::new(Arc::new(store), Arc::new(crate::NoMailer), Arc::new(SystemClock), jwt, settings))
+}
+
 /// Stripe, when the app secret has a `stripe_secret_key` field (read at cold start; the
 /// secret's cache picks up a rotated key within its TTL at the next cold start). `None`:
 /// billing is not configured, and the billing routes answer 503. `STRIPE_API_BASE` and
@@ -140,7 +155,7 @@ pub async fn payments(
 }
 
 /// The default plans and the echo endpoint on an empty table (two queries otherwise).
-#[cfg(all(feature = "dynamodb", feature = "secrets"))]
+#[cfg(feature = "dynamodb")]
 async fn seed_catalog(store: &DynamoStore) -> Result<(), BootstrapError> {
     Ok(tollgate_app::seed_catalog(store, chrono::Utc::now()).await?)
 }

@@ -249,64 +249,92 @@ async fn verify_checks_a_key_in_the_askers_scope_and_consumes_its_quota() {
     .await;
     let projects = app.call(Method::GET, "/api/user/projects", None, Some(&access)).await;
     let default = projects.body["data"][0]["id"].as_str().unwrap().to_string();
-    let s = app.call(Method::POST, &format!("/api/user/projects/{default}/verify-secret"), None, Some(&access)).await;
-    assert_eq!(s.status, StatusCode::CREATED, "{:?}", s.body);
-    let secret = s.body["verify_secret"].as_str().unwrap().to_string();
+    let issue = |project: String| {
+        let (app, access) = (&app, access.clone());
+        async move {
+            let path = format!("/api/user/projects/{project}/verify-secret");
+            let s = app.call(Method::POST, &path, None, Some(&access)).await;
+            assert_eq!(s.status, StatusCode::CREATED, "{:?}", s.body);
+            s.body["verify_secret"].as_str().unwrap().to_string()
+        }
+    };
     let verify = |body: Value, bearer: Option<String>| {
         let app = &app;
         async move { app.send(request(Method::POST, "/api/v1/verify", Some(body), bearer.as_deref(), None)).await }
     };
+    // The default project's secret is the organization's management token.
+    let management = issue(default.clone()).await;
 
-    let r = verify(json!({"key": key, "cost": 4}), Some(secret.clone())).await;
+    let r = verify(json!({"key": key, "cost": 4}), Some(management.clone())).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!((r.body["valid"].as_bool(), r.body["code"].as_str()), (Some(true), Some("ok")));
     assert_eq!(r.body["remaining"], 6);
     assert!(r.body["reset"].as_i64().unwrap() > 0);
     assert_eq!(r.body["plan"]["id"].as_str().map(|p| p.starts_with("plan_")), Some(true));
     // Over the quota: refused, nothing counted.
-    let r = verify(json!({"key": key, "cost": 7}), Some(secret.clone())).await;
+    let r = verify(json!({"key": key, "cost": 7}), Some(management.clone())).await;
     assert_eq!(
         (r.body["valid"].as_bool(), r.body["code"].as_str()),
         (Some(false), Some("quota_exceeded")),
         "{:?}",
         r.body
     );
-    // The owner's access token works too.
-    let r = verify(json!({"key": key}), Some(access.clone())).await;
-    assert_eq!((r.body["valid"].as_bool(), r.body["remaining"].as_u64()), (Some(true), Some(5)));
-    let used = app.state.store.usage(&org, &Period::containing(app.clock_now()).key).await.unwrap();
-    assert_eq!(used, 5, "verify and the gateway count on the same counter");
-    let log = logged(&app, &access, None, 2).await;
-    assert!(log.iter().all(|e| e["source"] == "verify"), "{log:?}");
 
-    // Another project's secret, another tenant's token, a malformed key, bad credentials.
+    // A project's own secret verifies that project's keys, and only those; the management
+    // token verifies them too.
     let p = app.call(Method::POST, "/api/user/projects", Some(json!({"name": "Other"})), Some(&access)).await;
     let other_project = p.body["id"].as_str().unwrap().to_string();
-    let s =
-        app.call(Method::POST, &format!("/api/user/projects/{other_project}/verify-secret"), None, Some(&access)).await;
-    let other_secret = s.body["verify_secret"].as_str().unwrap().to_string();
+    let k = app
+        .call(
+            Method::POST,
+            &format!("/api/user/projects/{other_project}/api-keys"),
+            Some(json!({"name": "o"})),
+            Some(&access),
+        )
+        .await;
+    let other_key = k.body["secret"].as_str().unwrap().to_string();
+    let other_secret = issue(other_project).await;
+    let r = verify(json!({"key": other_key}), Some(other_secret.clone())).await;
+    assert_eq!((r.body["valid"].as_bool(), r.body["remaining"].as_u64()), (Some(true), Some(5)), "{:?}", r.body);
     let r = verify(json!({"key": key}), Some(other_secret)).await;
     assert_eq!((r.body["valid"].as_bool(), r.body["code"].as_str()), (Some(false), Some("invalid_api_key")));
-    let (stranger, _) = app.user("verify-stranger@example.com").await;
-    let r = verify(json!({"key": key}), Some(stranger)).await;
+    let r = verify(json!({"key": other_key, "cost": 0}), Some(management.clone())).await;
+    assert_eq!(r.body["valid"], true);
+    let used = app.state.store.usage(&org, &Period::containing(app.clock_now()).key).await.unwrap();
+    assert_eq!(used, 5, "verify and the gateway count on the same counter");
+    let log = logged(&app, &access, None, 3).await;
+    assert!(log.iter().all(|e| e["source"] == "verify"), "{log:?}");
+
+    // Another tenant's management token, a malformed key, bad credentials, a bad body.
+    let (stranger, _, stranger_org) = user_with_key(&app, "verify-stranger@example.com").await;
+    let path = format!("/api/user/projects/{}/verify-secret", tollgate_domain::Project::default_id(&stranger_org));
+    let s = app.call(Method::POST, &path, None, Some(&stranger)).await;
+    let stranger_secret = s.body["verify_secret"].as_str().unwrap().to_string();
+    let r = verify(json!({"key": key}), Some(stranger_secret)).await;
     assert_eq!(r.body["code"], "invalid_api_key");
-    let r = verify(json!({"key": "sk_live_nope"}), Some(secret.clone())).await;
+    let r = verify(json!({"key": "sk_live_nope"}), Some(management.clone())).await;
     assert_eq!(r.body["code"], "invalid_api_key");
     let r = verify(json!({"key": key}), None).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "missing_token"));
-    let r = verify(json!({"key": key}), Some(format!("pvs_{}", "x".repeat(40)))).await;
-    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_token"));
-    let r = verify(json!({"key": key, "extra": 1}), Some(secret.clone())).await;
+    for bad in [format!("pvs_{}", "x".repeat(40)), access.clone()] {
+        let r = verify(json!({"key": key}), Some(bad)).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNAUTHORIZED, "invalid_token"),
+            "an access token is no verify secret"
+        );
+    }
+    let r = verify(json!({"key": key, "extra": 1}), Some(management.clone())).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"));
 
     // A revoked key is refused (within the cache time); a replaced secret stops working.
-    let keys = app.call(Method::GET, "/api/user/api-keys", None, Some(&access)).await;
+    let keys = app.call(Method::GET, &format!("/api/user/api-keys?project_id={default}"), None, Some(&access)).await;
     let key_id = keys.body["data"][0]["id"].as_str().unwrap().to_string();
     app.call(Method::DELETE, &format!("/api/user/api-keys/{key_id}"), None, Some(&access)).await;
-    app.call(Method::POST, &format!("/api/user/projects/{default}/verify-secret"), None, Some(&access)).await;
+    let replaced = issue(default).await;
     tokio::time::sleep(std::time::Duration::from_millis(60)).await;
-    let r = verify(json!({"key": key}), Some(access.clone())).await;
+    let r = verify(json!({"key": key}), Some(replaced)).await;
     assert_eq!(r.body["code"], "key_revoked", "{:?}", r.body);
-    let r = verify(json!({"key": key}), Some(secret)).await;
+    let r = verify(json!({"key": key}), Some(management)).await;
     assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_token"));
 }
