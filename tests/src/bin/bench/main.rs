@@ -56,27 +56,24 @@ impl Run {
     }
 }
 
-/// GETs of `url` from `concurrency` workers for `duration`.
-async fn load(client: &reqwest::Client, url: &str, key: Option<&str>, concurrency: usize, duration: Duration) -> Run {
+/// `request` (one call; true when it succeeded) over and over from `concurrency` workers
+/// for `duration`, each call timed.
+pub(crate) async fn timed_load<F, Fut>(concurrency: usize, duration: Duration, request: F) -> Run
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
     let started = Instant::now();
     let deadline = started + duration;
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (client, url, key) = (client.clone(), url.to_string(), key.map(str::to_string));
+            let request = request.clone();
             tokio::spawn(async move {
-                let mut lat = Vec::new();
-                let mut errors = 0;
+                let (mut lat, mut errors) = (Vec::new(), 0);
                 while Instant::now() < deadline {
                     let t = Instant::now();
-                    let mut req = client.get(&url);
-                    if let Some(k) = &key {
-                        req = req.header("x-api-key", k);
-                    }
-                    match req.send().await {
-                        Ok(r) if r.status() == StatusCode::OK => {
-                            let _ = r.bytes().await;
-                        }
-                        _ => errors += 1,
+                    if !request().await {
+                        errors += 1;
                     }
                     lat.push(t.elapsed());
                 }
@@ -84,8 +81,7 @@ async fn load(client: &reqwest::Client, url: &str, key: Option<&str>, concurrenc
             })
         })
         .collect();
-    let mut latencies = Vec::new();
-    let mut errors = 0;
+    let (mut latencies, mut errors) = (Vec::new(), 0);
     for w in workers {
         let (lat, e) = w.await.expect("load worker");
         latencies.extend(lat);
@@ -94,6 +90,25 @@ async fn load(client: &reqwest::Client, url: &str, key: Option<&str>, concurrenc
     let elapsed = started.elapsed();
     latencies.sort();
     Run { latencies, elapsed, errors }
+}
+
+/// GETs of `url` from `concurrency` workers for `duration`.
+async fn load(client: &reqwest::Client, url: &str, key: Option<&str>, concurrency: usize, duration: Duration) -> Run {
+    let (client, url, key) = (client.clone(), url.to_string(), key.map(str::to_string));
+    timed_load(concurrency, duration, move || {
+        let (client, url, key) = (client.clone(), url.clone(), key.clone());
+        async move {
+            let mut req = client.get(&url);
+            if let Some(k) = &key {
+                req = req.header("x-api-key", k);
+            }
+            match req.send().await {
+                Ok(r) if r.status() == StatusCode::OK => r.bytes().await.is_ok(),
+                _ => false,
+            }
+        }
+    })
+    .await
 }
 
 /// A part of the benchmark that could not run: said on stderr, and the run fails.

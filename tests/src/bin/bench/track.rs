@@ -6,7 +6,7 @@
 //! metered call, each round waits for the usage queue to drain: events/s and server CPU per
 //! event count the worker's logging and aggregation of the events, not only the answer.
 
-use crate::{median, Run};
+use crate::{median, timed_load, Run};
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use serde_json::json;
@@ -62,51 +62,29 @@ async fn post_batches(
     concurrency: usize,
     duration: Duration,
 ) -> Run {
-    let started = Instant::now();
-    let deadline = started + duration;
-    let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (client, url, key, body) = (client.clone(), url.to_string(), key.to_string(), body.clone());
-            tokio::spawn(async move {
-                let mut lat = Vec::new();
-                let mut errors = 0;
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    let sent = client
-                        .post(&url)
-                        .header("x-api-key", &key)
-                        .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .await;
-                    let ok = match sent {
-                        Ok(r) if r.status() == StatusCode::ACCEPTED => r
-                            .bytes()
-                            .await
-                            .ok()
-                            .and_then(|b| serde_json::from_slice::<Accepted>(&b).ok())
-                            .is_some_and(|a| a.accepted == BATCH),
-                        _ => false,
-                    };
-                    if !ok {
-                        errors += 1;
-                    }
-                    lat.push(t.elapsed());
-                }
-                (lat, errors)
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for w in workers {
-        let (lat, e) = w.await.expect("track worker");
-        latencies.extend(lat);
-        errors += e;
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    Run { latencies, elapsed, errors }
+    let (client, url, key, body) = (client.clone(), url.to_string(), key.to_string(), body.clone());
+    timed_load(concurrency, duration, move || {
+        let (client, url, key, body) = (client.clone(), url.clone(), key.clone(), body.clone());
+        async move {
+            let sent = client
+                .post(&url)
+                .header("x-api-key", &key)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status() == StatusCode::ACCEPTED => r
+                    .bytes()
+                    .await
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Accepted>(&b).ok())
+                    .is_some_and(|a| a.accepted == BATCH),
+                _ => false,
+            }
+        }
+    })
+    .await
 }
 
 /// Medians of the rounds at one concurrency.
