@@ -130,7 +130,10 @@ pub async fn list_keys(
     ApiQuery(q): ApiQuery<KeyListQuery>,
 ) -> Result<Json<ApiKeyList>, ApiError> {
     let project = match q.project_id.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-        Some(raw) => Some(project_of(state.store.as_ref(), &auth.org_id, &Id::from_string(raw), state.now()).await?.id),
+        Some(raw) => {
+            let id = crate::projects::project_id(raw)?;
+            Some(project_of(state.store.as_ref(), &auth.org_id, &id, state.now()).await?.id)
+        }
         None => None,
     };
     keys_view(&state, &auth, project.as_ref()).await.map(Json)

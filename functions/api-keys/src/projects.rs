@@ -8,7 +8,6 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tollgate_app::{current_subscription, default_project, project_of, projects_of};
-use tollgate_domain::id::prefix;
 use tollgate_domain::text::{DESCRIPTION_MAX, NAME_MAX};
 use tollgate_domain::{AuditEvent, Id, NewVerifySecret, Project, StoreError};
 use tollgate_http::openapi::fields;
@@ -100,12 +99,8 @@ pub struct CreatedVerifySecret {
 }
 
 /// Ids that cannot be ours are 404 without touching the store.
-fn project_id(raw: &str) -> Result<Id, ApiError> {
-    if Id::is_plausible(raw, prefix::PROJECT) {
-        Ok(Id::from_string(raw))
-    } else {
-        Err(ApiError::NotFound("project".into()))
-    }
+pub(crate) fn project_id(raw: &str) -> Result<Id, ApiError> {
+    Project::parse_id(raw).ok_or_else(|| ApiError::NotFound("project".into()))
 }
 
 /// The audit event of `action` by the signed-in user on `project`.

@@ -13,7 +13,6 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{btree_map, BTreeMap, HashMap, HashSet};
 use tollgate_app::{current_subscription, PeriodUsage};
-use tollgate_domain::id::prefix;
 use tollgate_domain::{
     endpoint_label, fold_leap_second, AggregateQuery, ApiKey, Endpoint, Granularity, Id, Period, Project, Store,
     UsageAggregate, UsageEvent, UsageLogQuery, UsageSource,
@@ -137,11 +136,8 @@ async fn project_filter(store: &dyn Store, org_id: &Id, raw: Option<&str>) -> Re
         return Ok(None);
     };
     let not_found = || ApiError::NotFound("project".into());
-    if !Id::is_plausible(raw, prefix::PROJECT) {
-        return Err(not_found());
-    }
-    let id = Id::from_string(raw);
-    if id == Project::default_id(org_id) || store.get_project(org_id, &id).await?.is_some() {
+    let id = Project::parse_id(raw).ok_or_else(not_found)?;
+    if tollgate_app::is_project_of(store, org_id, &id).await? {
         Ok(Some(id))
     } else {
         Err(not_found())

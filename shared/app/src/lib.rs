@@ -14,7 +14,7 @@ pub mod usage;
 pub mod users;
 
 pub use error::{AppError, BillingRefusal};
-pub use projects::{default_project, project_of, projects_of};
+pub use projects::{default_project, is_project_of, project_of, projects_of};
 pub use subscriptions::{current_subscription, seed_catalog};
 pub use usage::PeriodUsage;
 pub use users::{create_user, new_user, NewUser};

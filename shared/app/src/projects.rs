@@ -30,6 +30,12 @@ pub async fn project_of(
     Ok(store.get_project(org_id, project_id).await?.ok_or(StoreError::NotFound("project"))?)
 }
 
+/// Whether `project_id` is one of the organization's projects (its default one always is),
+/// without storing anything.
+pub async fn is_project_of(store: &dyn Store, org_id: &Id, project_id: &Id) -> Result<bool, AppError> {
+    Ok(*project_id == Project::default_id(org_id) || store.get_project(org_id, project_id).await?.is_some())
+}
+
 /// The organization's projects, oldest first, its default project included (stored now if
 /// this is its first use).
 #[tracing::instrument(skip_all, fields(org_id = %org_id), err(level = "debug"))]

@@ -50,6 +50,11 @@ impl Project {
         }
     }
 
+    /// `raw` as a project id, if it can be one: checked before any I/O.
+    pub fn parse_id(raw: &str) -> Option<Id> {
+        Id::is_plausible(raw, crate::id::prefix::PROJECT).then(|| Id::from_string(raw))
+    }
+
     /// Whether this is its organization's default project.
     pub fn is_default(&self) -> bool {
         self.id == Project::default_id(&self.org_id)
@@ -111,6 +116,9 @@ mod tests {
         assert!(Project::default_for(&org, Utc::now()).is_default());
         assert!(!Project::new(&org, "Mobile app", None, Utc::now()).unwrap().is_default());
         assert_ne!(Project::default_id(&Id::generate("org")), id);
+        assert_eq!(Project::parse_id(id.as_str()), Some(id.clone()));
+        assert_eq!(Project::parse_id(&format!(" {id}")), None);
+        assert_eq!(Project::parse_id("key_abc"), None);
     }
 
     #[test]
