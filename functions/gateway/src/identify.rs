@@ -33,12 +33,13 @@ pub async fn caller(gw: &Gateway, call: &mut Call) -> Result<Option<Caller>, Api
 pub async fn required_caller(gw: &Gateway, call: &mut Call) -> Result<Caller, ApiError> {
     match caller(gw, call).await? {
         Some(caller) => Ok(caller),
-        None => {
-            let missing =
-                ApiError::rejected(ErrorCode::MissingApiKey, "send an API key in X-API-Key or Authorization: Bearer");
-            Err(limits::refuse_anonymous(gw, call, missing))
-        }
+        None => Err(limits::refuse_anonymous(gw, call, missing_api_key())),
     }
+}
+
+/// 401 `missing_api_key`: a call that needs a key presented none.
+pub fn missing_api_key() -> ApiError {
+    ApiError::rejected(ErrorCode::MissingApiKey, "send an API key in X-API-Key or Authorization: Bearer")
 }
 
 /// The presented API key: `X-API-Key`, or `Authorization: Bearer sk_live_...`.

@@ -45,7 +45,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tollgate_domain::{CallMeter, Endpoint, Id, Plan, Project, Queue, Subscription};
-use tollgate_http::ErrorCode;
+
 use tollgate_http::{ApiError, AppState};
 use upstream::{Outgoing, Upstream};
 
@@ -334,9 +334,7 @@ async fn handle(gw: &Gateway, call: &mut Call, body: Body) -> Result<Response<Bo
     let Some(caller) = caller else {
         // A public endpoint without a key: its own per-IP limit, no quota, no usage event.
         if !endpoint.public {
-            let missing =
-                ApiError::rejected(ErrorCode::MissingApiKey, "send an API key in X-API-Key or Authorization: Bearer");
-            return Err(limits::refuse_anonymous(gw, call, missing));
+            return Err(limits::refuse_anonymous(gw, call, identify::missing_api_key()));
         }
         limits::public(gw, call, &endpoint)?;
         return gw.forward(call, &endpoint, &rest, body, None).await;
