@@ -326,21 +326,34 @@ pub fn with_ip(mut req: Request<Body>, ip: IpAddr) -> Request<Body> {
     req
 }
 
-/// Sends `n` gateway calls with `key` at once; returns each (status, error code).
-pub async fn concurrent_calls(router: &Router, key: &str, n: usize) -> Vec<(StatusCode, String)> {
-    let calls = (0..n).map(|_| {
-        let router = router.clone();
-        let key = key.to_string();
-        tokio::spawn(async move {
-            let r = send(&router, gateway_request(Method::GET, "/api/v1/echo/concurrent", Some(&key), None)).await;
-            (r.status, r.code().to_string())
+/// Sends every request at once; returns each answer, in the order of `requests`.
+pub async fn concurrent_requests(router: &Router, requests: Vec<Request<Body>>) -> Vec<TestResponse> {
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|req| {
+            let router = router.clone();
+            tokio::spawn(async move { send(&router, req).await })
         })
-    });
-    let mut out = Vec::with_capacity(n);
-    for c in calls.collect::<Vec<_>>() {
-        out.push(c.await.expect("call task"));
+        .collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        out.push(t.await.expect("request task"));
     }
     out
+}
+
+/// Sends `n` gateway calls with `key` at once; returns each (status, error code).
+pub async fn concurrent_calls(router: &Router, key: &str, n: usize) -> Vec<(StatusCode, String)> {
+    let calls = (0..n).map(|_| gateway_request(Method::GET, "/api/v1/echo/concurrent", Some(key), None)).collect();
+    concurrent_requests(router, calls).await.into_iter().map(|r| (r.status, r.code().to_string())).collect()
+}
+
+/// Posts `n` copies of the tracked `batch` with `key` at once; returns each (status, error
+/// code).
+pub async fn concurrent_batches(router: &Router, key: &str, batch: &Value, n: usize) -> Vec<(StatusCode, String)> {
+    let posts =
+        (0..n).map(|_| gateway_request(Method::POST, "/api/v1/track", Some(key), Some(batch.clone()))).collect();
+    concurrent_requests(router, posts).await.into_iter().map(|r| (r.status, r.code().to_string())).collect()
 }
 
 /// An upstream on a loopback port that records the request target of every call it gets.

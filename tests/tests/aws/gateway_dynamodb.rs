@@ -187,19 +187,7 @@ async fn tracked_batches_are_exact_on_dynamodb() {
 
     let event = json!({"endpoint": "/x", "method": "POST", "status_code": 201, "response_time_ms": 3});
     let batch = json!({ "events": vec![event; 10] });
-    let calls: Vec<_> = (0..20)
-        .map(|_| {
-            let (router, key, batch) = (app.router.clone(), key.clone(), batch.clone());
-            tokio::spawn(async move {
-                let r = send(&router, gateway_request(Method::POST, "/api/v1/track", Some(&key), Some(batch))).await;
-                (r.status, r.code().to_string())
-            })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for c in calls {
-        statuses.push(c.await.unwrap());
-    }
+    let statuses = tollgate_tests::app::concurrent_batches(&app.router, &key, &batch, 20).await;
     let accepted = statuses.iter().filter(|(s, _)| *s == StatusCode::ACCEPTED).count();
     let refused = statuses.iter().filter(|(s, c)| *s == StatusCode::TOO_MANY_REQUESTS && c == "quota_exceeded").count();
     assert_eq!((accepted, refused), (9, 11), "{statuses:?}");

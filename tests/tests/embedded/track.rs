@@ -92,23 +92,7 @@ async fn concurrent_batches_are_counted_exactly_against_a_hard_quota() {
     let (access, key, org) = user_with_key(&app, "track-exact@example.com").await;
     put_on_plan(app.state.store.as_ref(), &org, |p| p.monthly_limit = Some(95)).await;
     let batch = json!({ "events": vec![event("/x", 200, 1); 10] });
-    let calls: Vec<_> = (0..20)
-        .map(|_| {
-            let (router, key, batch) = (app.router.clone(), key.clone(), batch.clone());
-            tokio::spawn(async move {
-                let r = tollgate_tests::app::send(
-                    &router,
-                    gateway_request(Method::POST, "/api/v1/track", Some(&key), Some(batch)),
-                )
-                .await;
-                (r.status, r.code().to_string())
-            })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for c in calls {
-        statuses.push(c.await.unwrap());
-    }
+    let statuses = tollgate_tests::app::concurrent_batches(&app.router, &key, &batch, 20).await;
     let accepted = statuses.iter().filter(|(s, _)| *s == StatusCode::ACCEPTED).count();
     let refused = statuses.iter().filter(|(s, c)| *s == StatusCode::TOO_MANY_REQUESTS && c == "quota_exceeded").count();
     assert_eq!((accepted, refused), (9, 11), "{statuses:?}");
@@ -124,28 +108,19 @@ async fn tracked_and_proxied_calls_share_one_exact_quota() {
     let (_, key, org) = user_with_key(&app, "track-mixed@example.com").await;
     put_on_plan(app.state.store.as_ref(), &org, |p| p.monthly_limit = Some(95)).await;
     let batch = json!({ "events": vec![event("/x", 200, 1); 10] });
-    let mut tasks = Vec::new();
-    for i in 0..40 {
-        let (router, key, batch) = (app.router.clone(), key.clone(), batch.clone());
-        tasks.push(tokio::spawn(async move {
-            let req = if i % 4 == 0 {
-                gateway_request(Method::POST, "/api/v1/track", Some(&key), Some(batch))
-            } else {
-                gateway_request(Method::GET, "/api/v1/echo/mixed", Some(&key), None)
-            };
-            let r = tollgate_tests::app::send(&router, req).await;
-            let units = match (i % 4 == 0, r.status.is_success()) {
-                (true, true) => 10,
-                (false, true) => 1,
-                _ => 0,
-            };
-            assert!(r.status.is_success() || r.code() == "quota_exceeded", "{:?}", r.body);
-            units
-        }));
-    }
+    let is_batch = |i: usize| i.is_multiple_of(4);
+    let requests = (0..40)
+        .map(|i| match is_batch(i) {
+            true => gateway_request(Method::POST, "/api/v1/track", Some(&key), Some(batch.clone())),
+            false => gateway_request(Method::GET, "/api/v1/echo/mixed", Some(&key), None),
+        })
+        .collect();
     let mut counted = 0;
-    for t in tasks {
-        counted += t.await.unwrap();
+    for (i, r) in tollgate_tests::app::concurrent_requests(&app.router, requests).await.into_iter().enumerate() {
+        assert!(r.status.is_success() || r.code() == "quota_exceeded", "{:?}", r.body);
+        if r.status.is_success() {
+            counted += if is_batch(i) { 10 } else { 1 };
+        }
     }
     let used = app.state.store.usage(&org, &Period::containing(app.clock_now()).key).await.unwrap();
     assert_eq!(used, counted, "every unit answered as counted is in the counter, and no other");
