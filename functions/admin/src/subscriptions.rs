@@ -106,7 +106,8 @@ pub async fn list_subscriptions(
         org = Some(user.default_org_id);
     }
     let plan = q.plan_id.filter(|s| !s.is_empty()).map(Id::from_string);
-    let subs = state.store.list_subscriptions(&SubscriptionQuery { org_id: org, plan_id: plan, limit }).await?;
+    let subs =
+        state.store.list_subscriptions(&SubscriptionQuery { org_id: org, plan_id: plan, limit, cursor: None }).await?;
     Ok(Json(SubscriptionList { data: views(&state, subs).await? }))
 }
 

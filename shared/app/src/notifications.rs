@@ -37,9 +37,8 @@ pub async fn deliver(
     let delivery = match owner_of(store, notification.org_id()).await? {
         None => Delivery::NoRecipient,
         Some(owner) => {
-            let Notification::Quota(alert) = notification;
             let (_, plan) = current_subscription(store, notification.org_id(), now).await?;
-            let mail = alert.render_mail(&owner.first_name, &plan.name);
+            let mail = notification.render_mail(&owner.first_name, &plan.name);
             let message = MailMessage {
                 id: Id::from_string(format!("mail_{}", notification.id())),
                 to: owner.email,

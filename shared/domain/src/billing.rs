@@ -250,6 +250,27 @@ impl UsageReport {
     }
 }
 
+/// An organization's usage of a closed period, written once by the `period-close` job: the
+/// billing record of what the period counted, what the plan bills of it and what was
+/// reported to the payment provider. Its existence is the mark that the period is closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UsageSnapshot {
+    #[schema(value_type = String)]
+    pub org_id: Id,
+    #[schema(value_type = String)]
+    pub period: crate::PeriodKey,
+    /// The plan whose limits applied when the period closed.
+    #[schema(value_type = String)]
+    pub plan_id: Id,
+    /// The period counter, final.
+    pub counted: u64,
+    /// The units the plan bills of them (0 for a plan that bills no units).
+    pub billable: u64,
+    /// The units reported to the payment provider by the close.
+    pub reported: u64,
+    pub closed_at: DateTime<Utc>,
+}
+
 /// An estimate of the next invoice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InvoiceEstimate {

@@ -10,6 +10,7 @@ pub mod email;
 pub mod endpoint;
 pub mod error;
 pub mod id;
+pub mod job;
 pub mod notification;
 pub mod page;
 pub mod password;
@@ -28,14 +29,20 @@ pub use audit::{AuditEvent, AuditQuery};
 pub use billing::{
     is_plausible_provider_id, CheckoutSession, CompletedCheckout, Invoice, InvoiceEstimate, InvoiceQuery,
     InvoiceStatus, PaymentMethodSummary, PlanBillingIds, PlanHold, ProviderSubscription, ProviderSubscriptionStatus,
-    SubscriptionBilling, UsageReport,
+    SubscriptionBilling, UsageReport, UsageSnapshot,
 };
 pub use clock::{fold_leap_second, Clock, ManualClock, SystemClock};
 pub use email::{Email, MailMessage};
 pub use endpoint::{Endpoint, BUILTIN_ECHO};
 pub use error::{DomainError, StoreError};
 pub use id::Id;
-pub use notification::{Notification, RenderedMail};
+pub use job::{
+    JobName, JobRun, JobRunQuery, JobRunStatus, JobTrigger, PruneReport, Schedule, JOB_RUN_RETENTION_DAYS,
+    JOB_RUN_STALE_AFTER_MINUTES,
+};
+pub use notification::{
+    DunningReminder, KeyExpiring, Notification, PaymentFailed, RenderedMail, SubscriptionChanged, TrialEnding,
+};
 pub use page::PageLimits;
 pub use password::{PasswordPolicy, PASSWORD_MAX_LEN, PASSWORD_MIN_LEN};
 pub use plan::{

@@ -1,8 +1,8 @@
 //! What the notifications queue carries: events an organization's people are told about
-//! (by email now; Slack and customer webhooks are channels to come), each with a stable id
+//! (by email, Slack and customer webhooks, as their settings say), each with a stable id
 //! that makes its delivery idempotent.
 
-use crate::{Id, Period, QuotaAlert};
+use crate::{Id, Period, QuotaAlert, StoredEnum, SubscriptionStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +14,88 @@ pub enum Notification {
     /// (`quota.exceeded`) of its period's quota: sent once per threshold and period.
     #[serde(rename = "quota.threshold")]
     Quota(QuotaAlert),
+    /// A payment of the organization's subscription failed (`invoice.payment_failed`).
+    #[serde(rename = "invoice.payment_failed")]
+    PaymentFailed(PaymentFailed),
+    /// The subscription changed plan or status (`subscription.updated`).
+    #[serde(rename = "subscription.updated")]
+    SubscriptionChanged(SubscriptionChanged),
+    /// The trial ends soon (`trial.ending`).
+    #[serde(rename = "trial.ending")]
+    TrialEnding(TrialEnding),
+    /// A reminder that the subscription is past due (`dunning.reminder`), from the `dunning`
+    /// job on its schedule; the last one says the Free plan's limits apply now.
+    #[serde(rename = "dunning.reminder")]
+    DunningReminder(DunningReminder),
+    /// An API key expires within 7 days (`api_key.expiring`), from the `key-expiry` job.
+    #[serde(rename = "api_key.expiring")]
+    KeyExpiring(KeyExpiring),
+}
+
+/// A failed payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentFailed {
+    pub id: String,
+    pub org_id: Id,
+    pub invoice_id: String,
+    /// Minor units of `currency`.
+    pub amount_due: i64,
+    pub currency: String,
+    /// When the provider tries again, if it will.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub at: DateTime<Utc>,
+}
+
+/// A subscription's new plan or status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionChanged {
+    pub id: String,
+    pub org_id: Id,
+    pub subscription_id: Id,
+    pub plan_id: Id,
+    pub plan_name: String,
+    /// The plan before, when the plan changed.
+    pub previous_plan_id: Option<Id>,
+    pub status: SubscriptionStatus,
+    pub cancel_at_period_end: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// A trial about to end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrialEnding {
+    pub id: String,
+    pub org_id: Id,
+    pub subscription_id: Id,
+    pub trial_end: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+}
+
+/// A past-due reminder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DunningReminder {
+    pub id: String,
+    pub org_id: Id,
+    pub subscription_id: Id,
+    /// Whole days since the first failed payment (1, 3, 6; 7 for the final notice).
+    pub day: u32,
+    pub past_due_since: DateTime<Utc>,
+    /// When the plan's limits give way to the Free plan's.
+    pub grace_ends_at: DateTime<Utc>,
+    /// The grace period is over: the Free plan's limits apply until a payment succeeds.
+    pub final_notice: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// An API key that expires soon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyExpiring {
+    pub id: String,
+    pub org_id: Id,
+    pub key_id: Id,
+    pub key_name: String,
+    pub expires_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
 }
 
 impl Notification {
@@ -21,6 +103,11 @@ impl Notification {
     pub fn id(&self) -> &str {
         match self {
             Notification::Quota(a) => &a.id,
+            Notification::PaymentFailed(n) => &n.id,
+            Notification::SubscriptionChanged(n) => &n.id,
+            Notification::TrialEnding(n) => &n.id,
+            Notification::DunningReminder(n) => &n.id,
+            Notification::KeyExpiring(n) => &n.id,
         }
     }
 
@@ -28,6 +115,11 @@ impl Notification {
     pub fn org_id(&self) -> &Id {
         match self {
             Notification::Quota(a) => &a.org_id,
+            Notification::PaymentFailed(n) => &n.org_id,
+            Notification::SubscriptionChanged(n) => &n.org_id,
+            Notification::TrialEnding(n) => &n.org_id,
+            Notification::DunningReminder(n) => &n.org_id,
+            Notification::KeyExpiring(n) => &n.org_id,
         }
     }
 
@@ -36,6 +128,11 @@ impl Notification {
         match self {
             Notification::Quota(a) if a.threshold_percent >= 100 => "quota.exceeded",
             Notification::Quota(_) => "quota.threshold_reached",
+            Notification::PaymentFailed(_) => "invoice.payment_failed",
+            Notification::SubscriptionChanged(_) => "subscription.updated",
+            Notification::TrialEnding(_) => "trial.ending",
+            Notification::DunningReminder(_) => "dunning.reminder",
+            Notification::KeyExpiring(_) => "api_key.expiring",
         }
     }
 
@@ -43,6 +140,11 @@ impl Notification {
     pub fn at(&self) -> DateTime<Utc> {
         match self {
             Notification::Quota(a) => a.at,
+            Notification::PaymentFailed(n) => n.at,
+            Notification::SubscriptionChanged(n) => n.at,
+            Notification::TrialEnding(n) => n.at,
+            Notification::DunningReminder(n) => n.at,
+            Notification::KeyExpiring(n) => n.at,
         }
     }
 
@@ -56,6 +158,105 @@ impl Notification {
     pub fn to_message(&self) -> crate::QueueMessage {
         crate::QueueMessage { id: self.id().to_string(), body: serde_json::to_string(self).expect("serialisable") }
     }
+
+    /// The email about it to `first_name`, whose organization is on `plan_name`.
+    pub fn render_mail(&self, first_name: &str, plan_name: &str) -> RenderedMail {
+        match self {
+            Notification::Quota(a) => a.render_mail(first_name, plan_name),
+            Notification::PaymentFailed(n) => {
+                let amount = money(n.amount_due, &n.currency);
+                let retry = n.next_attempt_at.map_or_else(
+                    || "It will not be retried automatically: please update your payment method.".to_string(),
+                    |t| format!("It will be retried on {}.", t.format("%Y-%m-%d %H:%M UTC")),
+                );
+                simple_mail(
+                    first_name,
+                    format!("A payment of {amount} failed ({plan_name} plan)"),
+                    &[
+                        format!("The payment of {amount} for invoice {} failed.", n.invoice_id),
+                        retry,
+                        "Update your payment method in the dashboard, or at GET /api/user/billing/payment-methods."
+                            .to_string(),
+                    ],
+                )
+            }
+            Notification::SubscriptionChanged(n) => {
+                let mut lines = vec![format!(
+                    "Your organization is now on the {} plan ({}).",
+                    n.plan_name,
+                    n.status.as_str().replace('_', " ")
+                )];
+                if n.cancel_at_period_end {
+                    lines.push("It is set to end at the end of the current period.".to_string());
+                }
+                simple_mail(first_name, format!("Your subscription changed: {} plan", n.plan_name), &lines)
+            }
+            Notification::TrialEnding(n) => simple_mail(
+                first_name,
+                format!("Your trial of the {plan_name} plan ends soon"),
+                &[format!(
+                    "Your trial ends on {}. Add a payment method to keep your plan.",
+                    n.trial_end.format("%Y-%m-%d %H:%M UTC")
+                )],
+            ),
+            Notification::DunningReminder(n) if n.final_notice => simple_mail(
+                first_name,
+                "Your plan's limits are paused: payment overdue".to_string(),
+                &[
+                    format!("Your subscription has been past due since {}.", n.past_due_since.format("%Y-%m-%d")),
+                    "The grace period is over: the Free plan's limits apply until a payment succeeds.".to_string(),
+                    "Update your payment method in the dashboard to restore your plan at once.".to_string(),
+                ],
+            ),
+            Notification::DunningReminder(n) => simple_mail(
+                first_name,
+                format!("Reminder: your payment is overdue ({plan_name} plan)"),
+                &[
+                    format!(
+                        "Your subscription has been past due for {} day{}.",
+                        n.day,
+                        if n.day == 1 { "" } else { "s" }
+                    ),
+                    format!(
+                        "Your plan's limits stay until {}; then the Free plan's limits apply until a payment succeeds.",
+                        n.grace_ends_at.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                    "Update your payment method in the dashboard.".to_string(),
+                ],
+            ),
+            Notification::KeyExpiring(n) => simple_mail(
+                first_name,
+                format!("Your API key \"{}\" expires on {}", n.key_name, n.expires_at.format("%Y-%m-%d")),
+                &[
+                    format!(
+                        "The API key \"{}\" ({}) expires on {}. Calls with it are refused from then on.",
+                        n.key_name,
+                        n.key_id,
+                        n.expires_at.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                    "Create a new key, or rotate this one, in the dashboard.".to_string(),
+                ],
+            ),
+        }
+    }
+}
+
+/// `900` `usd` as `9.00 USD`.
+fn money(minor: i64, currency: &str) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let m = minor.unsigned_abs();
+    format!("{sign}{}.{:02} {}", m / 100, m % 100, currency.to_uppercase())
+}
+
+/// A mail of a greeting and paragraphs, as text and as HTML.
+fn simple_mail(first_name: &str, subject: String, paragraphs: &[String]) -> RenderedMail {
+    let text = format!("Hello {first_name},\n\n{}\n", paragraphs.join("\n\n"));
+    let html = format!(
+        "<p>Hello {},</p>\n{}",
+        html_escape(first_name),
+        paragraphs.iter().map(|p| format!("<p>{}</p>\n", html_escape(p))).collect::<String>()
+    );
+    RenderedMail { subject, text, html }
 }
 
 /// A rendered email: subject, text and HTML.

@@ -205,6 +205,9 @@ pub struct SubscriptionQuery {
     pub plan_id: Option<Id>,
     /// At most this many; see [`SubscriptionQuery::PAGE`].
     pub limit: u32,
+    /// Where the page starts: the cursor a previous page returned
+    /// (`SubscriptionRepository::subscriptions_page`); None for the first page.
+    pub cursor: Option<String>,
 }
 
 impl SubscriptionQuery {

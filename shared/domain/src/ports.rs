@@ -15,10 +15,10 @@ use crate::billing::{
     PlanHold, ProviderSubscription, UsageReport,
 };
 use crate::{
-    ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, KeyRotation,
-    KeySecret, MailMessage, Membership, Organization, PeriodKey, Plan, Project, RateWindow, RefreshFamily,
-    RefreshToken, RotateOutcome, StoreError, Subscription, SubscriptionQuery, TokenHash, UsageAggregate, UsageCharge,
-    UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord, User,
+    ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, JobRun,
+    JobRunQuery, KeyRotation, KeySecret, MailMessage, Membership, Organization, PeriodKey, Plan, Project, PruneReport,
+    RateWindow, RefreshFamily, RefreshToken, RotateOutcome, StoreError, Subscription, SubscriptionQuery, TokenHash,
+    UsageAggregate, UsageCharge, UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord, UsageSnapshot, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -254,6 +254,16 @@ pub trait SubscriptionRepository: Send + Sync {
     async fn subscription_of_org(&self, org_id: &Id) -> Result<Option<Subscription>, StoreError>;
     /// Subscriptions matching the query, newest first; at most `query.page_size()`.
     async fn list_subscriptions(&self, query: &SubscriptionQuery) -> Result<Vec<Subscription>, StoreError>;
+    /// Every subscription matching the query (`org_id`, `plan_id`), a page at a time, in an
+    /// order of the store's choosing that stays stable while pages are read: at most
+    /// `query.page_size()` from `query.cursor` on, and the cursor of the next page (None on
+    /// the last). A subscription created while the pages are read may or may not appear;
+    /// none that existed throughout is missed or repeated. `InvalidCursor` for a cursor
+    /// this store did not issue. The scheduled jobs walk every organization with it.
+    async fn subscriptions_page(
+        &self,
+        query: &SubscriptionQuery,
+    ) -> Result<(Vec<Subscription>, Option<String>), StoreError>;
     /// Replaces plan, status, cancel flags, `billing` and `updated_at`. `NotFound("subscription")`.
     async fn update_subscription(&self, sub: &Subscription) -> Result<(), StoreError>;
 }
@@ -293,6 +303,41 @@ pub trait UsageReportRepository: Send + Sync {
     async fn finish_usage_report(&self, org_id: &Id, period: &PeriodKey, to: u64) -> Result<(), StoreError>;
     /// Every organization's report of `period`.
     async fn usage_reports(&self, period: &PeriodKey) -> Result<Vec<UsageReport>, StoreError>;
+    /// Stores the snapshot of a closed period unless one exists for its organization and
+    /// period: true if this call stored it (the period closed now), false if it was closed
+    /// before (the stored snapshot is kept unchanged). Exact under concurrency.
+    async fn close_usage_period(&self, snapshot: &UsageSnapshot) -> Result<bool, StoreError>;
+    /// The snapshot of the organization's closed `period`, if it was closed.
+    async fn usage_snapshot(&self, org_id: &Id, period: &PeriodKey) -> Result<Option<UsageSnapshot>, StoreError>;
+}
+
+/// Records of scheduled job runs (see `JobRun`).
+#[async_trait]
+pub trait JobRunRepository: Send + Sync {
+    /// Stores `run` (status `running`) unless a run of its job and slot exists: true if this
+    /// call made the claim. A run of that slot still `running` that started before
+    /// `stale_before` (a run that crashed) is replaced, and that counts as a claim too; a
+    /// finished one, or a running one started since, is kept and the answer is false.
+    /// Exact under concurrency: of two claims of one slot, one wins.
+    async fn claim_job_run(&self, run: &JobRun, stale_before: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Writes the finished run (status, `finished_at`, `report`, `error`) over its claim.
+    /// `NotFound("job run")` if there is no run of its job and slot.
+    async fn finish_job_run(&self, run: &JobRun) -> Result<(), StoreError>;
+    /// Runs matching the query, newest `started_at` first, at most `query.page_size()`;
+    /// expired ones may still appear until removed.
+    async fn list_job_runs(&self, query: &JobRunQuery) -> Result<Vec<JobRun>, StoreError>;
+}
+
+/// Removing what has outlived its retention (the `retention` job).
+#[async_trait]
+pub trait Housekeeping: Send + Sync {
+    /// Removes up to `batch` expired items of each kind at `now` (usage log entries and
+    /// aggregates past their `expires_at`, refresh tokens and revoked or finished sessions
+    /// past their expiry, used or expired one-time tokens, expired idempotency claims and
+    /// attempt counters, job records past their retention), and says how many went. The
+    /// caller calls again while a kind removed a full batch. A store that removes expired
+    /// items itself (DynamoDB's TTL) removes nothing here and says `by_ttl`.
+    async fn prune_expired(&self, now: DateTime<Utc>, batch: u32) -> Result<PruneReport, StoreError>;
 }
 
 /// The endpoint catalog.
@@ -423,6 +468,8 @@ pub trait Store:
     + UsageLog
     + InvoiceRepository
     + UsageReportRepository
+    + JobRunRepository
+    + Housekeeping
 {
 }
 impl<T> Store for T where
@@ -440,6 +487,8 @@ impl<T> Store for T where
         + UsageLog
         + InvoiceRepository
         + UsageReportRepository
+        + JobRunRepository
+        + Housekeeping
 {
 }
 

@@ -38,7 +38,7 @@ pub fn new_plan(name: &str, price: i64, now: DateTime<Utc>) -> Plan {
 
 /// The subscription listing of `org_id` and `plan_id` (None: any), at most `limit`.
 fn listing(org_id: Option<&Id>, plan_id: Option<&Id>, limit: u32) -> SubscriptionQuery {
-    SubscriptionQuery { org_id: org_id.cloned(), plan_id: plan_id.cloned(), limit }
+    SubscriptionQuery { org_id: org_id.cloned(), plan_id: plan_id.cloned(), limit, cursor: None }
 }
 
 /// A new active subscription of `org_id` to `plan_id` (not stored yet).

@@ -277,6 +277,16 @@ impl UsageReportRepository for DynamoStore {
         .await
     }
 
+    async fn close_usage_period(&self, _snapshot: &tollgate_domain::UsageSnapshot) -> Result<bool, StoreError> {
+        todo!("close_usage_period")
+    }
+    async fn usage_snapshot(
+        &self,
+        _org_id: &Id,
+        _period: &PeriodKey,
+    ) -> Result<Option<tollgate_domain::UsageSnapshot>, StoreError> {
+        todo!("usage_snapshot")
+    }
     #[tracing::instrument(skip_all, fields(period = %period), err(level = "debug"))]
     async fn usage_reports(&self, period: &PeriodKey) -> Result<Vec<UsageReport>, StoreError> {
         let q = self

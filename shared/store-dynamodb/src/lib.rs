@@ -9,6 +9,7 @@ mod api_keys;
 mod catalog;
 mod invoices;
 mod item;
+mod jobs;
 mod keys;
 mod misc;
 mod ops;

@@ -289,6 +289,12 @@ impl SubscriptionRepository for SqliteStore {
         .await
     }
 
+    async fn subscriptions_page(
+        &self,
+        _query: &SubscriptionQuery,
+    ) -> Result<(Vec<Subscription>, Option<String>), StoreError> {
+        todo!("subscriptions_page")
+    }
     #[tracing::instrument(skip_all, fields(org_id = ?query.org_id, plan_id = ?query.plan_id, limit = query.limit), err(level = "debug"))]
     async fn list_subscriptions(&self, query: &SubscriptionQuery) -> Result<Vec<Subscription>, StoreError> {
         let limit = query.page_size();

@@ -14,6 +14,7 @@
 mod api_keys;
 mod catalog;
 mod invoices;
+mod jobs;
 mod misc;
 mod projects;
 mod schema;
