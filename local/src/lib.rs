@@ -3,7 +3,9 @@
 //! DynamoDB when `STORE=dynamodb`.
 
 mod admin_bootstrap;
+pub mod cli;
 mod config;
+pub mod scheduler;
 pub mod workers;
 
 pub use admin_bootstrap::{bootstrap_admin, AdminBootstrap};
@@ -17,6 +19,7 @@ use gateway::{Gateway, GatewayConfig, QueuedCallMeter};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tollgate_app::jobs::JobPorts;
 use tollgate_domain::{CallMeter, Secrets, Store, SystemClock};
 use tollgate_embedded::{LocalSecrets, OutboxMailer, SqliteCallMeter, SqliteQueue, SqliteStore};
 use tollgate_http::{AppState, ClientAddr, JwtKeys, JWT_SECRET_NAME};
@@ -113,6 +116,14 @@ impl Platform {
                 (queue.clone(), Arc::new(QueuedCallMeter::new(state.store.clone(), queue)), None)
             }
         };
+        // Jobs run by hand (the admin route, the CLI) and by the scheduler act through these.
+        let ports = JobPorts {
+            store: state.store.clone(),
+            queue: queue.clone(),
+            payments: state.payments.clone(),
+            backups: None,
+        };
+        let state = state.with_jobs(ports);
         let gateway = Arc::new(Gateway::new(state.clone(), queue.clone(), meter, gateway));
         Ok(Platform { state, queue, gateway, meter: embedded_meter, webhook_secret: None })
     }
@@ -191,15 +202,22 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-/// `make run`: configuration from the environment, first-start admin, the usage worker, and
-/// serve until a signal.
+/// The platform on the configuration's data directory and store (what `make run` serves,
+/// and what the CLI's commands act on).
+pub async fn platform_from_config(config: &Config) -> Result<Platform, ServerError> {
+    let (state, embedded) = build_state(config).await?;
+    let gateway_config = GatewayConfig::from_env().map_err(ServerError::Config)?;
+    Ok(Platform::assemble(state, &config.data_dir.join(DB_FILE), embedded, gateway_config)
+        .await?
+        .with_stripe_webhook_secret(config.stripe_webhook_secret.clone()))
+}
+
+/// `make run`: configuration from the environment, first-start admin, the queue workers and
+/// the scheduler, and serve until a signal.
 pub async fn run_from_env() -> Result<(), ServerError> {
     let config = Config::from_env().map_err(ServerError::Config)?;
-    let (state, embedded) = build_state(&config).await?;
-    let gateway_config = GatewayConfig::from_env().map_err(ServerError::Config)?;
-    let platform = Platform::assemble(state.clone(), &config.data_dir.join(DB_FILE), embedded, gateway_config)
-        .await?
-        .with_stripe_webhook_secret(config.stripe_webhook_secret.clone());
+    let platform = platform_from_config(&config).await?;
+    let state = platform.state.clone();
     if let AdminBootstrap::Created { email, generated_password } = bootstrap_admin(&state, &config).await? {
         match generated_password {
             // Printed once, on the terminal, never into the logs.
@@ -218,6 +236,9 @@ pub async fn run_from_env() -> Result<(), ServerError> {
         workers::spawn_usage_worker(platform.state.clone(), platform.queue.clone(), stopped.clone()),
         workers::spawn_notifications_worker(platform.state.clone(), platform.queue.clone(), stopped.clone()),
     ];
+    if let Some(ports) = platform.state.jobs.clone() {
+        workers.push(scheduler::spawn_scheduler(ports, platform.state.clock.clone(), stopped.clone()));
+    }
     if let Some(payments) = platform.state.payments.clone() {
         workers.push(workers::spawn_stripe_events_worker(
             platform.state.clone(),
@@ -233,4 +254,13 @@ pub async fn run_from_env() -> Result<(), ServerError> {
         let _ = worker.await;
     }
     Ok(())
+}
+
+/// `tollgate restore <file>`: replaces the data directory's database with the backup
+/// `file` (the server must be stopped).
+pub fn restore_from_env(file: &std::path::Path) -> Result<(), ServerError> {
+    let config = Config::from_env().map_err(ServerError::Config)?;
+    let db = config.data_dir.join(DB_FILE);
+    let _ = (file, db);
+    Err(ServerError::Config("restore is not built yet".into()))
 }

@@ -1,15 +1,40 @@
-//! `tollgate`: the whole platform in one process. Configuration comes from the environment
-//! (see the README's configuration reference).
+//! `tollgate`: the whole platform in one process, or one command on its data directory (see
+//! `tollgate_local::cli`). Configuration comes from the environment (see the README's
+//! configuration reference).
+
+use std::process::ExitCode;
+use tollgate_local::cli::{self, Command};
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
     tollgate_http::telemetry::init();
-    match tollgate_local::run_from_env().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match cli::parse(&args) {
+        Ok(command) => command,
+        Err(e) => {
+            eprintln!("tollgate: {e}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match command {
+        Command::Help => {
+            println!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Command::Serve => tollgate_local::run_from_env().await.map(|()| true),
+        Command::Job { job, at } => match tollgate_local::Config::from_env() {
+            Ok(config) => cli::run_job_command(&config, job, at).await,
+            Err(e) => Err(tollgate_local::ServerError::Config(e)),
+        },
+        Command::Restore { file } => tollgate_local::restore_from_env(&file).map(|()| true),
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             tracing::error!(error = %e, "tollgate stopped with an error");
             eprintln!("tollgate: {e}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }

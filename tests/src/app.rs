@@ -127,6 +127,8 @@ impl TestApp {
             .await
             .expect("platform")
             .with_stripe_webhook_secret(setup.webhook_secret);
+        // The platform's state: the one the routes see (it can run jobs).
+        let state = platform.state.clone();
         let (stop, stopped) = tokio::sync::watch::channel(false);
         if run_worker {
             tollgate_local::workers::spawn_usage_worker(state.clone(), platform.queue.clone(), stopped.clone());

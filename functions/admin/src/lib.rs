@@ -1,9 +1,10 @@
 //! The `admin` route group (`/api/admin/...`): the plan catalog, subscriptions, the
-//! endpoint catalog and invoices. Every route requires the admin role; every change is audited with the
+//! endpoint catalog, invoices and the scheduled jobs. Every route requires the admin role; every change is audited with the
 //! admin as actor.
 
 mod endpoints;
 mod invoices;
+mod jobs;
 mod plans;
 mod subscriptions;
 
@@ -13,6 +14,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use endpoints::{CreateEndpointRequest, EndpointList, UpdateEndpointRequest};
 pub use invoices::{AdminInvoicePage, CreateInvoiceRequest, Reconciliation};
+pub use jobs::{JobList, JobView};
 pub use plans::{CreatePlanRequest, DeletedPlan, PlanList, UpdatePlanRequest};
 pub use subscriptions::{SubscriptionList, SubscriptionView, UpdateSubscriptionRequest};
 
@@ -33,6 +35,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(invoices::list_invoices, invoices::create_invoice))
         .routes(routes!(invoices::mark_paid))
         .routes(routes!(invoices::reconciliation))
+        .routes(routes!(jobs::list_jobs))
+        .routes(routes!(jobs::run_job_now))
 }
 
 /// The finished router (common layers included) for the Lambda function.

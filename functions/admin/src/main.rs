@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), tollgate_lambda::Error> {
-    tollgate_lambda::serve_billing_route_group(admin::router).await
+    tollgate_lambda::serve_admin_route_group(admin::router).await
 }

@@ -8,7 +8,7 @@
 use axum::body::Body;
 use axum::http::Response;
 use tollgate_domain::usage::thresholds_crossed;
-use tollgate_domain::{Endpoint, Notification, Period, QueueName, QuotaAlert, UsageEvent, UsageIncrement, UsageSource};
+use tollgate_domain::{Endpoint, Period, QuotaAlert, UsageEvent, UsageIncrement, UsageSource};
 use tollgate_http::ApiError;
 use tollgate_http::ErrorCode;
 
@@ -105,17 +105,9 @@ async fn settle(
     }
     if let Some(limit) = plan.monthly_limit {
         for percent in thresholds_crossed(used - cost, used, limit) {
-            let alert = QuotaAlert {
-                id: format!("alert_{}_{}_{}", caller.subscription.org_id, period.key, percent),
-                org_id: caller.subscription.org_id.clone(),
-                subscription_id: caller.subscription.id.clone(),
-                period: period.key.clone(),
-                threshold_percent: percent,
-                used,
-                limit,
-                at: now,
-            };
-            send_alert(gw, alert, period.end + chrono::Duration::days(35)).await;
+            let sub = &caller.subscription;
+            let alert = QuotaAlert::new(&sub.org_id, &sub.id, &period.key, percent, used, limit, now);
+            send_alert(gw, alert).await;
         }
     }
     Ok(())
@@ -136,21 +128,13 @@ pub fn status_of(answer: &Result<Response<Body>, ApiError>) -> u16 {
     }
 }
 
-/// Sends a quota alert once per organization, period and threshold: the crossing call is
-/// unique (the counter is monotonic), and the idempotency claim guards against a retry.
-async fn send_alert(gw: &Gateway, alert: QuotaAlert, claim_expires: chrono::DateTime<chrono::Utc>) {
+/// Raises a quota alert once per organization, period and threshold (the crossing call is
+/// unique, since the counter is monotonic; the alert's claim guards against a retry and
+/// against the `quota-alerts` job having seen it first).
+async fn send_alert(gw: &Gateway, alert: QuotaAlert) {
     gw.stats.write();
-    match gw.state.store.claim("quota_alert", &alert.id, alert.at, claim_expires).await {
-        Ok(true) => {}
-        Ok(false) => return,
-        Err(e) => {
-            tracing::error!(error = %e, alert = %alert.id, "could not claim quota alert");
-            return;
-        }
-    }
-    let message = Notification::Quota(alert.clone()).to_message();
-    if let Err(e) = gw.queue.send(QueueName::Notifications, &[message]).await {
-        // The scheduled backstop (a later issue) re-derives alerts from the counters.
-        tracing::error!(error = %e, org_id = %alert.org_id, percent = alert.threshold_percent, "quota alert not queued");
+    if let Err(e) = tollgate_app::notifications::raise_quota_alert(&*gw.state.store, &*gw.queue, &alert).await {
+        // The hourly `quota-alerts` job raises it if the claim was not made.
+        tracing::error!(error = %e, org_id = %alert.org_id, percent = alert.threshold_percent, "quota alert not raised");
     }
 }

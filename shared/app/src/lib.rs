@@ -7,6 +7,7 @@
 
 pub mod billing;
 mod error;
+pub mod jobs;
 pub mod notifications;
 pub mod projects;
 pub mod subscriptions;
@@ -15,6 +16,6 @@ pub mod users;
 
 pub use error::{AppError, BillingRefusal};
 pub use projects::{default_project, is_project_of, project_of, projects_of};
-pub use subscriptions::{current_subscription, seed_catalog};
+pub use subscriptions::{current_subscription, plan_in_effect, seed_catalog};
 pub use usage::PeriodUsage;
 pub use users::{create_user, new_user, NewUser};

@@ -3,7 +3,7 @@
 
 use crate::{current_subscription, AppError};
 use chrono::{DateTime, Duration, Utc};
-use tollgate_domain::{Id, MailMessage, Mailer, Notification, Store, UserStatus};
+use tollgate_domain::{Id, MailMessage, Mailer, Notification, Period, Queue, QueueName, QuotaAlert, Store, UserStatus};
 
 /// Idempotency scope of delivered notification emails.
 const EMAIL_SCOPE: &str = "notification_email";
@@ -62,4 +62,37 @@ async fn owner_of(store: &dyn Store, org_id: &Id) -> Result<Option<tollgate_doma
         return Ok(None);
     };
     Ok(store.get_user(&org.owner_id).await?.filter(|u| u.status == UserStatus::Active))
+}
+
+/// Idempotency scope of raised quota alerts: one per organization, period and threshold.
+const QUOTA_ALERT_SCOPE: &str = "quota_alert";
+
+/// Raises a quota alert once: claims its id (made of organization, period and threshold),
+/// then queues it as a notification. True if this call raised it; false if the gateway or
+/// the `quota-alerts` job did before. The claim outlives the period by 35 days.
+pub async fn raise_quota_alert(store: &dyn Store, queue: &dyn Queue, alert: &QuotaAlert) -> Result<bool, AppError> {
+    let claim_expires = Period::from_key(&alert.period).map_or(alert.at, |p| p.end) + Duration::days(35);
+    if !store.claim(QUOTA_ALERT_SCOPE, &alert.id, alert.at, claim_expires).await? {
+        return Ok(false);
+    }
+    queue.send(QueueName::Notifications, &[Notification::Quota(alert.clone()).to_message()]).await?;
+    Ok(true)
+}
+
+/// Queues `notification` unless its id was claimed in `scope` before (a job that noticed
+/// the same thing on an earlier run): true if queued now. The claim is kept until
+/// `remember_until`.
+pub async fn notify_once(
+    store: &dyn Store,
+    queue: &dyn Queue,
+    scope: &str,
+    notification: &Notification,
+    now: DateTime<Utc>,
+    remember_until: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    if !store.claim(scope, notification.id(), now, remember_until).await? {
+        return Ok(false);
+    }
+    queue.send(QueueName::Notifications, &[notification.to_message()]).await?;
+    Ok(true)
 }

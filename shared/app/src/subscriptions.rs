@@ -38,13 +38,18 @@ pub async fn current_subscription(
             store.ensure_subscription(&new).await?
         }
     };
-    // Past due beyond the grace period: the Free plan's limits until a payment succeeds.
+    let plan = plan_in_effect(store, &sub, now).await?;
+    Ok((sub, plan))
+}
+
+/// The plan whose limits apply to `sub` at `now`: its own, or the Free plan while it is past
+/// due beyond the grace period (`Subscription::grace_is_over`).
+pub async fn plan_in_effect(store: &dyn Store, sub: &Subscription, now: DateTime<Utc>) -> Result<Plan, AppError> {
     let plan_id = if sub.grace_is_over(now) { Id::from_string(FREE_PLAN_ID) } else { sub.plan_id.clone() };
-    let plan = store
+    store
         .get_plan(&plan_id)
         .await?
-        .ok_or_else(|| AppError::Inconsistent(format!("subscription {} refers to missing plan {plan_id}", sub.id)))?;
-    Ok((sub, plan))
+        .ok_or_else(|| AppError::Inconsistent(format!("subscription {} refers to missing plan {plan_id}", sub.id)))
 }
 
 /// On an empty catalog: the default plans (Free, Pro, Business) and the echo endpoint.

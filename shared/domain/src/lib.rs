@@ -55,7 +55,8 @@ pub use stored_enum::StoredEnum;
 pub use token::{ActionToken, ActionTokenKind, RefreshFamily, RefreshToken, RotateOutcome, TokenHash};
 pub use track::{EventRejection, TrackContext, TrackedCall};
 pub use usage::{
-    aggregates_of, endpoint_label, tracked_endpoint_id, verify_endpoint_id, AggregateQuery, Granularity, QuotaAlert,
-    RateWindow, UsageAggregate, UsageCharge, UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord, UsageSource,
+    aggregates_of, endpoint_label, thresholds_crossed, thresholds_reached, tracked_endpoint_id, verify_endpoint_id,
+    AggregateQuery, Granularity, QuotaAlert, RateWindow, UsageAggregate, UsageCharge, UsageEvent, UsageIncrement,
+    UsageLogQuery, UsageRecord, UsageSource, QUOTA_ALERT_THRESHOLDS,
 };
 pub use user::{Membership, OrgRole, Organization, Role, User, UserStatus};

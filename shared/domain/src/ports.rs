@@ -546,6 +546,24 @@ impl PortError {
     }
 }
 
+/// Backups of the store (the `backup` job). The embedded store copies itself into the data
+/// directory; DynamoDB has none: the table has point-in-time recovery and an AWS Backup plan.
+#[async_trait]
+pub trait Backups: Send + Sync {
+    /// Writes a backup as of `now` and prunes old ones; returns where it went and how many
+    /// are kept.
+    async fn back_up(&self, now: DateTime<Utc>) -> Result<BackupWritten, PortError>;
+}
+
+/// What [`Backups::back_up`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BackupWritten {
+    /// The backup file.
+    pub file: String,
+    /// How many backups are kept now (the newest ones).
+    pub kept: u32,
+}
+
 /// Outgoing mail: SES in AWS, an outbox folder in the data directory locally.
 #[async_trait]
 pub trait Mailer: Send + Sync {

@@ -383,14 +383,52 @@ pub struct QuotaAlert {
     pub at: DateTime<Utc>,
 }
 
+/// The thresholds (percent) alerts are sent at.
+pub const QUOTA_ALERT_THRESHOLDS: [u8; 2] = [80, 100];
+
+impl QuotaAlert {
+    /// The alert of `org_id`'s `period` at `threshold_percent`: its id is made of the three,
+    /// so whoever notices the crossing first (the gateway's call or the `quota-alerts` job)
+    /// raises the same alert.
+    pub fn new(
+        org_id: &Id,
+        subscription_id: &Id,
+        period: &PeriodKey,
+        threshold_percent: u8,
+        used: u64,
+        limit: u64,
+        at: DateTime<Utc>,
+    ) -> QuotaAlert {
+        QuotaAlert {
+            id: format!("alert_{org_id}_{period}_{threshold_percent}"),
+            org_id: org_id.clone(),
+            subscription_id: subscription_id.clone(),
+            period: period.clone(),
+            threshold_percent,
+            used,
+            limit,
+            at,
+        }
+    }
+}
+
+/// The usage at which `percent` of `limit` is reached (rounded up).
+fn threshold_mark(limit: u64, percent: u8) -> u128 {
+    // u128: `limit * p` must not overflow for limits near u64::MAX.
+    (u128::from(limit) * u128::from(percent)).div_ceil(100)
+}
+
+/// Which thresholds (percent) `used` units have reached of `limit` (none for a limit of 0).
+pub fn thresholds_reached(used: u64, limit: u64) -> Vec<u8> {
+    QUOTA_ALERT_THRESHOLDS.into_iter().filter(|&p| limit > 0 && u128::from(used) >= threshold_mark(limit, p)).collect()
+}
+
 /// Which thresholds (percent) a call crossed going from `before` to `after` units.
 pub fn thresholds_crossed(before: u64, after: u64, limit: u64) -> Vec<u8> {
-    [80u8, 100]
+    QUOTA_ALERT_THRESHOLDS
         .into_iter()
         .filter(|&p| {
-            // u128: `limit * p` must not overflow for limits near u64::MAX.
-            let mark = (u128::from(limit) * u128::from(p)).div_ceil(100);
-            limit > 0 && u128::from(before) < mark && u128::from(after) >= mark
+            limit > 0 && u128::from(before) < threshold_mark(limit, p) && u128::from(after) >= threshold_mark(limit, p)
         })
         .collect()
 }
@@ -478,6 +516,10 @@ mod tests {
         let huge = u64::MAX / 2;
         assert_eq!(thresholds_crossed(0, 1, huge), Vec::<u8>::new());
         assert_eq!(thresholds_crossed(huge - 1, huge, huge), vec![100]);
+        assert_eq!(thresholds_reached(39, 50), Vec::<u8>::new());
+        assert_eq!(thresholds_reached(40, 50), vec![80]);
+        assert_eq!(thresholds_reached(77, 50), vec![80, 100]);
+        assert_eq!(thresholds_reached(77, 0), Vec::<u8>::new());
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub struct AppState {
     /// The payment provider (Stripe), when a key is configured; without one the billing
     /// routes answer 503 `billing_not_configured` and admins assign plans by hand.
     pub payments: Option<Arc<dyn Payments>>,
+    /// What the scheduled jobs act through, where jobs can be run by hand (the local server,
+    /// the admin function); without it `POST /api/admin/jobs/{name}/run` answers 503.
+    pub jobs: Option<tollgate_app::jobs::JobPorts>,
 }
 
 impl AppState {
@@ -29,12 +32,27 @@ impl AppState {
         settings: Settings,
     ) -> Self {
         let passwords = Arc::new(Argon2Passwords::default());
-        AppState { store, mailer, passwords, clock, jwt: Arc::new(jwt), settings: Arc::new(settings), payments: None }
+        AppState {
+            store,
+            mailer,
+            passwords,
+            clock,
+            jwt: Arc::new(jwt),
+            settings: Arc::new(settings),
+            payments: None,
+            jobs: None,
+        }
     }
 
     /// The same state with billing through `payments`.
     pub fn with_payments(mut self, payments: Arc<dyn Payments>) -> Self {
         self.payments = Some(payments);
+        self
+    }
+
+    /// The same state able to run jobs by hand through `ports`.
+    pub fn with_jobs(mut self, ports: tollgate_app::jobs::JobPorts) -> Self {
+        self.jobs = Some(ports);
         self
     }
 

@@ -48,13 +48,36 @@ pub async fn serve_route_group_with_mail(router: impl FnOnce(AppState) -> Router
 pub async fn serve_billing_route_group(router: impl FnOnce(AppState) -> Router) -> Result<(), Error> {
     tollgate_http::telemetry::init();
     let aws = bootstrap::aws_config().await;
-    let secrets = bootstrap::secrets(&aws)?;
-    let state = bootstrap::app_state_with(&aws, Arc::new(NoMailer), &secrets).await?;
-    let state = match bootstrap::payments(&secrets).await? {
+    serve(router(billing_state(&aws).await?)).await
+}
+
+/// [`serve_billing_route_group`] for the `admin` route group, which also runs jobs by hand
+/// (`POST /api/admin/jobs/{name}/run`): the state's jobs queue their notifications on SQS.
+/// There are no local backups on DynamoDB (point-in-time recovery and AWS Backup instead).
+#[cfg(all(feature = "dynamodb", feature = "stripe", feature = "sqs"))]
+pub async fn serve_admin_route_group(router: impl FnOnce(AppState) -> Router) -> Result<(), Error> {
+    tollgate_http::telemetry::init();
+    let aws = bootstrap::aws_config().await;
+    let state = billing_state(&aws).await?;
+    let jobs = tollgate_app::jobs::JobPorts {
+        store: state.store.clone(),
+        queue: Arc::new(bootstrap::queue(&aws)?),
+        payments: state.payments.clone(),
+        backups: None,
+    };
+    serve(router(state.with_jobs(jobs))).await
+}
+
+/// The state of a route group that bills: [`bootstrap::app_state_with`] and, when the app
+/// secret holds its key, Stripe ([`bootstrap::payments`]).
+#[cfg(all(feature = "dynamodb", feature = "stripe"))]
+async fn billing_state(aws: &aws_config::SdkConfig) -> Result<AppState, BootstrapError> {
+    let secrets = bootstrap::secrets(aws)?;
+    let state = bootstrap::app_state_with(aws, Arc::new(NoMailer), &secrets).await?;
+    Ok(match bootstrap::payments(&secrets).await? {
         Some(payments) => state.with_payments(payments),
         None => state,
-    };
-    serve(router(state)).await
+    })
 }
 
 /// Generic over the mailer's constructor, so each function's binary holds only the mailer

@@ -9,6 +9,7 @@ mod api_metering;
 mod billing_webhook;
 mod contract_sqlite;
 mod gateway;
+mod jobs;
 mod lambda_fixtures;
 mod projects;
 mod track;

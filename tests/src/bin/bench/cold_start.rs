@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tollgate_tests::moto::MotoServer;
 
 /// Every Lambda binary in `template.yaml`, in the Makefile's order.
-pub const FUNCTIONS: [&str; 12] = [
+pub const FUNCTIONS: [&str; 13] = [
     "auth",
     "account",
     "api-keys",
@@ -28,6 +28,7 @@ pub const FUNCTIONS: [&str; 12] = [
     "stripe-webhook",
     "webhook-worker",
     "notifications-worker",
+    "scheduler",
 ];
 
 /// How long one start may take before it counts as a failure.

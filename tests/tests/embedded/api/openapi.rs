@@ -58,6 +58,8 @@ async fn the_spec_covers_every_route() {
         ("post", "/api/admin/billing/invoices"),
         ("post", "/api/admin/billing/invoices/{id}/mark-paid"),
         ("get", "/api/admin/billing/reconciliation"),
+        ("get", "/api/admin/jobs"),
+        ("post", "/api/admin/jobs/{name}/run"),
         ("post", "/api/stripe/webhook"),
         ("get", "/api/admin/plans"),
         ("post", "/api/admin/plans"),

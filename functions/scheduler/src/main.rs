@@ -1,0 +1,31 @@
+//! Lambda entry point of the scheduler: EventBridge Scheduler events on the AWS adapters
+//! (DynamoDB, the notifications queue on SQS, Stripe when configured), then the shared job
+//! runner.
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use std::sync::Arc;
+use tollgate_app::jobs::JobPorts;
+use tollgate_lambda::bootstrap;
+
+#[tokio::main]
+async fn main() -> Result<(), tollgate_lambda::Error> {
+    tollgate_lambda::init_logging();
+    let aws = bootstrap::aws_config().await;
+    let secrets = bootstrap::secrets(&aws)?;
+    let ports = JobPorts {
+        store: Arc::new(bootstrap::store(&aws)?),
+        queue: Arc::new(bootstrap::queue(&aws)?),
+        payments: bootstrap::payments(&secrets).await?,
+        // DynamoDB: point-in-time recovery and AWS Backup (template.yaml), no job backups.
+        backups: None,
+    };
+    lambda_runtime::run(service_fn(|event: LambdaEvent<scheduler::ScheduledJobEvent>| {
+        let ports = ports.clone();
+        async move {
+            scheduler::handle(&ports, &event.payload, chrono::Utc::now())
+                .await
+                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+        }
+    }))
+    .await
+}
