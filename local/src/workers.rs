@@ -148,7 +148,7 @@ pub async fn drain_stripe_events_once(
     config: &UsageWorkerConfig,
 ) -> Result<DrainReport, PortError> {
     drain_once(queue, QueueName::StripeEvents, config, |messages| {
-        webhook_worker::process_batch(&*state.store, payments, messages, state.now())
+        webhook_worker::process_batch(&*state.store, payments, queue, messages, state.now())
     })
     .await
 }

@@ -11,12 +11,14 @@
 
 use chrono::{DateTime, Utc};
 use tollgate_app::billing::{process_stripe_event, BillingTask, StripeEventEnvelope};
-use tollgate_domain::{Payments, Store};
+use tollgate_domain::{Payments, Queue, Store};
 
 /// Processes one batch of `(message id, body)` in order; returns the ids that failed.
+/// Notifications the events give rise to go to `notifications` (its notifications queue).
 pub async fn process_batch(
     store: &dyn Store,
     payments: &dyn Payments,
+    notifications: &dyn Queue,
     messages: Vec<(String, String)>,
     now: DateTime<Utc>,
 ) -> Vec<String> {
@@ -37,7 +39,7 @@ pub async fn process_batch(
                 continue;
             }
         };
-        match process_stripe_event(store, payments, &event, now).await {
+        match process_stripe_event(store, payments, notifications, &event, now).await {
             Ok(outcome) => {
                 tracing::info!(event_id = %event.id, event_type = %event.kind, ?outcome, "Stripe event processed")
             }

@@ -15,9 +15,9 @@ use crate::{current_subscription, AppError, BillingRefusal};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tollgate_domain::{
-    AuditEvent, BillingType, Id, Payments, Period, PeriodKey, Plan, PlanBillingIds, PlanHold, PlanStatus,
-    ProviderSubscription, ProviderSubscriptionStatus, Store, Subscription, SubscriptionCheckout, SubscriptionStatus,
-    FREE_PLAN_ID,
+    AuditEvent, BillingType, Id, Notification, PaymentFailed, Payments, Period, PeriodKey, Plan, PlanBillingIds,
+    PlanHold, PlanStatus, ProviderSubscription, ProviderSubscriptionStatus, Queue, QueueName, Store, Subscription,
+    SubscriptionChanged, SubscriptionCheckout, SubscriptionStatus, TrialEnding, FREE_PLAN_ID,
 };
 
 /// Idempotency scope of processed Stripe events.
@@ -223,6 +223,21 @@ pub async fn apply_provider_subscription(
     remote: &ProviderSubscription,
     now: DateTime<Utc>,
 ) -> Result<Subscription, AppError> {
+    Ok(apply_provider_change(store, remote, now).await?.after)
+}
+
+/// A subscription before and after the provider's state was applied to it.
+struct SubscriptionChange {
+    before: Subscription,
+    after: Subscription,
+}
+
+/// [`apply_provider_subscription`], saying what it changed.
+async fn apply_provider_change(
+    store: &dyn Store,
+    remote: &ProviderSubscription,
+    now: DateTime<Utc>,
+) -> Result<SubscriptionChange, AppError> {
     let org_id = remote.org_id.clone().ok_or_else(|| {
         AppError::Inconsistent(format!("provider subscription {} has no org_id in its metadata", remote.id))
     })?;
@@ -232,11 +247,11 @@ pub async fn apply_provider_subscription(
     use ProviderSubscriptionStatus as P;
     match remote.status {
         // Not paid yet (Checkout still open, or a first payment that failed): nothing starts.
-        P::Incomplete => return Ok(sub),
+        P::Incomplete => return Ok(SubscriptionChange { after: sub, before }),
         P::Canceled | P::IncompleteExpired => {
             if ours.is_some_and(|id| id != remote.id) {
                 // An older subscription ending: the organization has moved on.
-                return Ok(sub);
+                return Ok(SubscriptionChange { after: sub, before });
             }
             sub.plan_id = Id::from_string(FREE_PLAN_ID);
             sub.status = SubscriptionStatus::Active;
@@ -282,7 +297,7 @@ pub async fn apply_provider_subscription(
         sub.updated_at = now;
         store.update_subscription(&sub).await?;
     }
-    Ok(sub)
+    Ok(SubscriptionChange { after: sub, before })
 }
 
 /// Reads the provider's subscription `id` as it is now and applies it (see
@@ -292,9 +307,38 @@ async fn resync_subscription(
     payments: &dyn Payments,
     id: &str,
     now: DateTime<Utc>,
-) -> Result<Subscription, AppError> {
+) -> Result<SubscriptionChange, AppError> {
     let remote = payments.subscription(id).await?;
-    apply_provider_subscription(store, &remote, now).await
+    apply_provider_change(store, &remote, now).await
+}
+
+/// The notification of a subscription whose plan or status changed (None if neither did),
+/// named after the event that changed it, so a redelivered event notifies once.
+async fn subscription_notification(
+    store: &dyn Store,
+    event_id: &str,
+    change: &SubscriptionChange,
+    now: DateTime<Utc>,
+) -> Result<Option<Notification>, AppError> {
+    let SubscriptionChange { before, after } = change;
+    let changed = before.plan_id != after.plan_id
+        || before.status != after.status
+        || before.cancel_at_period_end != after.cancel_at_period_end;
+    if !changed {
+        return Ok(None);
+    }
+    let plan_name = store.get_plan(&after.plan_id).await?.map_or_else(|| after.plan_id.to_string(), |p| p.name);
+    Ok(Some(Notification::SubscriptionChanged(SubscriptionChanged {
+        id: format!("subscription_changed_{event_id}"),
+        org_id: after.org_id.clone(),
+        subscription_id: after.id.clone(),
+        plan_id: after.plan_id.clone(),
+        plan_name,
+        previous_plan_id: (before.plan_id != after.plan_id).then(|| before.plan_id.clone()),
+        status: after.status,
+        cancel_at_period_end: after.cancel_at_period_end,
+        at: now,
+    })))
 }
 
 /// Billing work queued by the platform itself, beside Stripe's events, on the same queue
@@ -367,13 +411,15 @@ pub enum StripeEventOutcome {
 }
 
 /// Processes one verified Stripe event, once: re-reads the object it names from the
-/// provider and applies that state, then remembers the event id. A failure leaves the event
-/// unremembered, for the queue to retry; applying is idempotent, so a retry after a partial
-/// run is safe.
+/// provider and applies that state, queues the notifications it gives rise to (a failed
+/// payment, a changed subscription, a trial ending; each named after the event, so a retry
+/// notifies once), then remembers the event id. A failure leaves the event unremembered,
+/// for the queue to retry; applying is idempotent, so a retry after a partial run is safe.
 #[tracing::instrument(skip_all, fields(event_id = %event.id, event_type = %event.kind))]
 pub async fn process_stripe_event(
     store: &dyn Store,
     payments: &dyn Payments,
+    notifications: &dyn Queue,
     event: &StripeEventEnvelope,
     now: DateTime<Utc>,
 ) -> Result<StripeEventOutcome, AppError> {
@@ -381,12 +427,17 @@ pub async fn process_stripe_event(
         return Ok(StripeEventOutcome::Duplicate);
     }
     let object_id = event.data.object.id.as_deref();
+    let mut notify = Vec::new();
     // The organization whose state the event changed, for the audit log.
     let org: Option<Id> = match (event.kind.as_str(), object_id) {
         ("checkout.session.completed", Some(id)) => {
             let session = payments.checkout_session(id).await?;
             match &session.subscription_id {
-                Some(sub_id) => Some(resync_subscription(store, payments, sub_id, now).await?.org_id),
+                Some(sub_id) => {
+                    let change = resync_subscription(store, payments, sub_id, now).await?;
+                    notify.extend(subscription_notification(store, &event.id, &change, now).await?);
+                    Some(change.after.org_id)
+                }
                 // Setup mode: the card is read live from the provider.
                 None => session.org_id,
             }
@@ -394,7 +445,24 @@ pub async fn process_stripe_event(
         (
             "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted",
             Some(id),
-        ) => Some(resync_subscription(store, payments, id, now).await?.org_id),
+        ) => {
+            let change = resync_subscription(store, payments, id, now).await?;
+            notify.extend(subscription_notification(store, &event.id, &change, now).await?);
+            Some(change.after.org_id)
+        }
+        ("customer.subscription.trial_will_end", Some(id)) => {
+            let remote = payments.subscription(id).await?;
+            let change = apply_provider_change(store, &remote, now).await?;
+            // While trialing, the provider's current period ends with the trial.
+            notify.push(Notification::TrialEnding(TrialEnding {
+                id: format!("trial_ending_{}", event.id),
+                org_id: change.after.org_id.clone(),
+                subscription_id: change.after.id.clone(),
+                trial_end: remote.current_period_end,
+                at: now,
+            }));
+            Some(change.after.org_id)
+        }
         (
             "invoice.created"
             | "invoice.finalized"
@@ -410,15 +478,30 @@ pub async fn process_stripe_event(
             // A payment that failed or succeeded moves the subscription (past due, restored).
             if let Some(sub_id) = &invoice.subscription_id {
                 if matches!(event.kind.as_str(), "invoice.paid" | "invoice.payment_failed") {
-                    resync_subscription(store, payments, sub_id, now).await?;
+                    let change = resync_subscription(store, payments, sub_id, now).await?;
+                    notify.extend(subscription_notification(store, &event.id, &change, now).await?);
                 }
+            }
+            if event.kind == "invoice.payment_failed" {
+                notify.push(Notification::PaymentFailed(PaymentFailed {
+                    id: format!("payment_failed_{}", event.id),
+                    org_id: invoice.org_id.clone(),
+                    invoice_id: invoice.id.clone(),
+                    amount_due: invoice.amount_due,
+                    currency: invoice.currency.clone(),
+                    next_attempt_at: None,
+                    at: now,
+                }));
             }
             Some(invoice.org_id)
         }
-        // Payment methods and the customer's default are read live from the provider;
-        // trial and upcoming-invoice reminders belong to the notifications (not yet sent).
+        // Payment methods and the customer's default are read live from the provider.
         _ => None,
     };
+    if !notify.is_empty() {
+        let messages: Vec<_> = notify.iter().map(Notification::to_message).collect();
+        notifications.send(QueueName::Notifications, &messages).await?;
+    }
     let outcome = match org {
         Some(org_id) => {
             let audit = AuditEvent::new("billing.stripe_event", now)

@@ -27,6 +27,8 @@ async fn free_to_pro_to_business_then_down_to_pro_then_canceled() {
     assert!(back.contains("/billing?checkout=success&session_id=cs_test_"), "back to the dashboard: {back}");
     let sub = b.until(&token, "Pro after the webhook", |s| s["plan"]["id"] == "plan_pro").await;
     assert_eq!(sub["subscription"]["status"], "active");
+    let changed = mails_to(&b, "payer@example.com", "subscription.updated").await;
+    assert!(changed[0].text_body.contains("now on the Pro plan (active)"), "{}", changed[0].text_body);
     assert!(sub["subscription"]["billing"]["provider_subscription_id"].as_str().unwrap().starts_with("sub_"));
     assert_eq!(b.quota_limit(&key).await, PRO, "the gateway applies Pro's quota");
     let invoices = b.invoices(&token, 1).await;
@@ -111,6 +113,12 @@ async fn a_failed_renewal_is_past_due_then_free_limits_after_the_grace_then_rest
     assert!(sub["subscription"]["billing"]["past_due_since"].is_string());
     assert_eq!(b.quota_limit(&key).await, PRO, "still Pro during the grace period");
     let open = b.invoices(&token, 2).await.into_iter().find(|i| i["status"] == "open").expect("the unpaid invoice");
+    // The owner is told: the failed payment with its amount, and the subscription past due.
+    let failed = mails_to(&b, "late@example.com", "invoice.payment_failed").await;
+    assert!(failed[0].subject.contains("9.00 USD"), "{}", failed[0].subject);
+    assert!(failed[0].text_body.contains(open["id"].as_str().unwrap()), "{}", failed[0].text_body);
+    let changed = mails_to(&b, "late@example.com", "subscription.updated").await;
+    assert!(changed.iter().any(|m| m.text_body.contains("past due")), "{changed:?}");
 
     // Seven days later: the Free plan's limits.
     let real_now = b.app.clock_now();
@@ -164,4 +172,18 @@ async fn a_failed_renewal_is_past_due_then_free_limits_after_the_grace_then_rest
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+}
+
+/// The mails of `kind` to `to`, once there is at least one (5 s at most: the notifications
+/// worker sends them after the Stripe events worker queued them).
+async fn mails_to(b: &Billed, to: &str, kind: &str) -> Vec<tollgate_domain::MailMessage> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let found: Vec<_> = b.app.outbox().into_iter().filter(|m| m.kind == kind && m.to.as_str() == to).collect();
+        if !found.is_empty() {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "no {kind} mail to {to} after 5 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -116,3 +116,55 @@ async fn hybrid_reports_only_the_units_beyond_the_included_quota() {
     let sub = b.subscription(&token).await;
     assert_eq!(sub["next_invoice"]["amount_due"], 600, "{}", sub["next_invoice"]);
 }
+
+#[tokio::test]
+async fn period_close_reports_what_is_missing_once_however_often_it_runs() {
+    use tollgate_app::jobs::{run_job, run_summary};
+    use tollgate_domain::{JobName, JobTrigger, UsageCharge};
+    let b = Billed::start().await;
+    let plan = json!({
+        "name": "Metered close", "billing_type": "pay_as_you_go", "price": 0, "overage_price": 50,
+        "rate_limit": 6000, "retention_days": 7
+    });
+    let (_, key, org, plan) = subscribed(&b, "close@example.com", plan).await;
+    calls(&b, &key, 4).await;
+    reconciled(&b, &org, 4).await;
+    // Three more units counted whose report request never reached the worker (lost).
+    let store = b.app.state.store.as_ref();
+    let period = Period::containing(b.app.clock_now());
+    let charge = UsageCharge {
+        org_id: org.clone(),
+        period: period.key.clone(),
+        cost: 3,
+        hard_limit: None,
+        expires_at: period.end + chrono::Duration::days(400),
+        rate: None,
+    };
+    store.charge(&charge).await.unwrap();
+
+    // The first second of the next period: two overlapping runs and a late one.
+    let at = period.end + chrono::Duration::seconds(1);
+    let ports = b.app.platform.state.jobs.clone().unwrap();
+    let (x, y) = tokio::join!(
+        run_job(&ports, JobName::PeriodClose, JobTrigger::Scheduled, at, at),
+        run_job(&ports, JobName::PeriodClose, JobTrigger::Manual, at, at),
+    );
+    let z = run_job(&ports, JobName::PeriodClose, JobTrigger::Manual, at, at).await.unwrap();
+    let runs = [run_summary(&x.unwrap()), run_summary(&y.unwrap()), run_summary(&z)];
+    for r in &runs {
+        assert_eq!(r["status"], "succeeded", "{r}");
+    }
+    let sum = |field: &str| runs.iter().map(|r| r[field].as_u64().unwrap()).sum::<u64>();
+    assert_eq!((sum("closed"), sum("units_reported")), (1, 3), "{runs:?}");
+
+    let snapshot = store.usage_snapshot(&org, &period.key).await.unwrap().expect("closed");
+    assert_eq!((snapshot.counted, snapshot.billable, snapshot.reported), (7, 7, 7));
+    let sub = store.subscription_of_org(&org).await.unwrap().unwrap();
+    let meter = plan["billing"]["meter_id"].as_str().unwrap();
+    let payments = b.app.state.payments.as_deref().unwrap();
+    let at_stripe = payments
+        .reported_usage(meter, sub.billing.customer_id.as_deref().unwrap(), period.start, period.end)
+        .await
+        .unwrap();
+    assert_eq!(at_stripe, 7, "every unit reached the Stripe fake exactly once");
+}

@@ -13,7 +13,10 @@ use crate::billing::{report_metered_usage, UsageReportOutcome};
 use crate::{plan_in_effect, AppError};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use tollgate_domain::{BillingType, Period, Subscription, UsageSnapshot};
+use tollgate_domain::{BillingType, Period, StoreError, Subscription, UsageSnapshot};
+
+/// How often a report that met a concurrent reporter is tried again.
+const REPORT_ATTEMPTS: u32 = 5;
 
 pub(super) async fn run(ports: &JobPorts, at: DateTime<Utc>) -> Result<JobOutput, AppError> {
     let closing = Period::containing(Period::containing(at).start - Duration::seconds(1));
@@ -65,11 +68,21 @@ async fn close_one(
     let plan = plan_in_effect(store, sub, last_second).await?;
     let mut reported_now = 0;
     if let Some(payments) = &ports.payments {
-        // The meter event is dated inside the period it bills.
-        if let UsageReportOutcome::Reported { units } =
-            report_metered_usage(store, &**payments, &sub.org_id, closing, last_second).await?
-        {
-            reported_now = units;
+        // The meter event is dated inside the period it bills. Another reporter (the
+        // webhook worker, an overlapping run) moving first is a conflict: read again.
+        let mut attempt = 0;
+        loop {
+            match report_metered_usage(store, &**payments, &sub.org_id, closing, last_second).await {
+                Ok(UsageReportOutcome::Reported { units }) => reported_now += units,
+                Ok(_) => {}
+                Err(AppError::Store(StoreError::Conflict(_))) if attempt < REPORT_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt))).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            break;
         }
     }
     let counted = store.usage(&sub.org_id, &closing.key).await?;
