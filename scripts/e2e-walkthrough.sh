@@ -17,6 +17,7 @@ start_tollgate "$data" "$log"
 BASE="http://127.0.0.1:$port" scripts/walkthrough.sh
 BASE="http://127.0.0.1:$port" scripts/walkthrough-billing.sh
 BASE="http://127.0.0.1:$port" scripts/walkthrough-track.sh
+BASE="http://127.0.0.1:$port" DATA_DIR="$data" scripts/walkthrough-jobs.sh
 # The admin from ADMIN_EMAIL/ADMIN_PASSWORD can log in on the admin route.
 curl -sS --fail-with-body -X POST "http://127.0.0.1:$port/api/admin/auth/login" -H 'Content-Type: application/json' \
   -d '{"email":"ops@example.com","password":"admin-pass-123"}' >/dev/null

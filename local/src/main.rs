@@ -7,7 +7,6 @@ use tollgate_local::cli::{self, Command};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tollgate_http::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = match cli::parse(&args) {
         Ok(command) => command,
@@ -16,6 +15,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The server logs to stdout; a command's stdout is its answer, so its logs go to stderr.
+    match command {
+        Command::Serve => tollgate_http::telemetry::init(),
+        _ => tollgate_http::telemetry::init_to_stderr(),
+    }
     let outcome = match command {
         Command::Help => {
             println!("{}", cli::USAGE);
