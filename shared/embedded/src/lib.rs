@@ -11,13 +11,18 @@
 //!   usage event commit in one transaction, so a crash right after counting loses no event.
 //! - [`LocalSecrets`]: the `Secrets` port, from the environment or generated once into the
 //!   data directory.
+//! - Backups: [`SqliteStore::backup_into`] (an online `VACUUM INTO` copy, the newest few
+//!   kept) and [`restore_backup`] (checked, then swapped in atomically while the server is
+//!   stopped).
 
+mod backup;
 mod mailer;
 mod meter;
 mod queue;
 mod secrets;
 mod sqlite;
 
+pub use backup::restore_backup;
 pub use mailer::OutboxMailer;
 pub use meter::{GroupCommitStats, SqliteCallMeter};
 pub use queue::{DeadLetter, ReceivedMessage, RetryOutcome, SqliteQueue, DEFAULT_MAX_ATTEMPTS};

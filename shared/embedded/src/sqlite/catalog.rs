@@ -1,6 +1,9 @@
 //! `PlanRepository`, `SubscriptionRepository` and `EndpointRepository`.
 
-use super::{exists_on_conflict, get_enum, get_id, get_opt_ts, get_ts, get_with, ms, opt_ms, DbError, SqliteStore};
+use super::{
+    decode_time_id_cursor, exists_on_conflict, get_enum, get_id, get_opt_ts, get_ts, get_with, ms, opt_ms,
+    time_id_cursor, DbError, SqliteStore,
+};
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 use tollgate_domain::{
@@ -289,12 +292,57 @@ impl SubscriptionRepository for SqliteStore {
         .await
     }
 
+    /// Ordered by (`created_at`, id), oldest first: neither changes after the subscription
+    /// is stored, so the order is stable while pages are read. The cursor is the last
+    /// subscription's `<created_at ms>:<id>`.
+    #[tracing::instrument(skip_all, fields(org_id = ?query.org_id, plan_id = ?query.plan_id, limit = query.limit), err(level = "debug"))]
     async fn subscriptions_page(
         &self,
-        _query: &SubscriptionQuery,
+        query: &SubscriptionQuery,
     ) -> Result<(Vec<Subscription>, Option<String>), StoreError> {
-        todo!("subscriptions_page")
+        let limit = query.page_size() as usize;
+        let after = query.cursor.as_deref().map(decode_time_id_cursor).transpose()?;
+        let (org_id, plan_id) = (query.org_id.clone(), query.plan_id.clone());
+        self.call(move |c| {
+            // Only the filters in use go into the statement, so SQLite picks the index that
+            // serves them: the org's unique index, (plan_id, created_at, id) or (created_at, id).
+            let mut conditions = Vec::new();
+            let mut args: Vec<rusqlite::types::Value> = Vec::new();
+            if let Some(org) = org_id {
+                args.push(org.as_str().to_string().into());
+                conditions.push(format!("org_id = ?{}", args.len()));
+            }
+            if let Some(plan) = plan_id {
+                args.push(plan.as_str().to_string().into());
+                conditions.push(format!("plan_id = ?{}", args.len()));
+            }
+            if let Some((at, id)) = after {
+                args.push(at.into());
+                args.push(id.into());
+                conditions.push(format!("(created_at, id) > (?{}, ?{})", args.len() - 1, args.len()));
+            }
+            let filter =
+                if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+            // One more than the page: whether it exists says if there is a next page.
+            args.push(((limit + 1) as i64).into());
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {SUB_COLS} FROM subscriptions {filter} ORDER BY created_at, id LIMIT ?{}",
+                args.len()
+            ))?;
+            let mut page = stmt
+                .query_map(rusqlite::params_from_iter(args), sub_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let next = if page.len() > limit {
+                page.truncate(limit);
+                page.last().map(|s| time_id_cursor(s.created_at, s.id.as_str()))
+            } else {
+                None
+            };
+            Ok((page, next))
+        })
+        .await
     }
+
     #[tracing::instrument(skip_all, fields(org_id = ?query.org_id, plan_id = ?query.plan_id, limit = query.limit), err(level = "debug"))]
     async fn list_subscriptions(&self, query: &SubscriptionQuery) -> Result<Vec<Subscription>, StoreError> {
         let limit = query.page_size();

@@ -1,12 +1,13 @@
 //! `InvoiceRepository` (the billing records mirrored from the payment provider) and
 //! `UsageReportRepository` (metered units reported to it).
 
+use super::usage::sat_i64;
 use super::{decode_time_id_cursor, get_enum, get_id, get_ts, ms, time_id_cursor, SqliteStore};
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row};
 use tollgate_domain::{
     Id, Invoice, InvoiceQuery, InvoiceRepository, InvoiceStatus, PeriodKey, StoreError, StoredEnum, UsageReport,
-    UsageReportRepository,
+    UsageReportRepository, UsageSnapshot,
 };
 
 const INVOICE_COLS: &str = "id, org_id, customer_id, subscription_id, number, status, amount_due, amount_paid, \
@@ -185,16 +186,54 @@ impl UsageReportRepository for SqliteStore {
         .await
     }
 
-    async fn close_usage_period(&self, _snapshot: &tollgate_domain::UsageSnapshot) -> Result<bool, StoreError> {
-        todo!("close_usage_period")
+    #[tracing::instrument(skip_all, fields(org_id = %snapshot.org_id, period = %snapshot.period), err(level = "debug"))]
+    async fn close_usage_period(&self, snapshot: &UsageSnapshot) -> Result<bool, StoreError> {
+        let snap = snapshot.clone();
+        self.call(move |c| {
+            // One statement: the primary key lets exactly one insert per (org, period) in.
+            let n = c.execute(
+                "INSERT INTO usage_snapshots (org_id, period, plan_id, counted, billable, reported, closed_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (org_id, period) DO NOTHING",
+                params![
+                    snap.org_id.as_str(),
+                    snap.period.as_str(),
+                    snap.plan_id.as_str(),
+                    sat_i64(snap.counted),
+                    sat_i64(snap.billable),
+                    sat_i64(snap.reported),
+                    ms(snap.closed_at),
+                ],
+            )?;
+            Ok(n == 1)
+        })
+        .await
     }
-    async fn usage_snapshot(
-        &self,
-        _org_id: &Id,
-        _period: &PeriodKey,
-    ) -> Result<Option<tollgate_domain::UsageSnapshot>, StoreError> {
-        todo!("usage_snapshot")
+
+    #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period), err(level = "debug"))]
+    async fn usage_snapshot(&self, org_id: &Id, period: &PeriodKey) -> Result<Option<UsageSnapshot>, StoreError> {
+        let (org, per) = (org_id.clone(), period.clone());
+        self.call(move |c| {
+            Ok(c.query_row(
+                "SELECT org_id, period, plan_id, counted, billable, reported, closed_at FROM usage_snapshots \
+                 WHERE org_id = ?1 AND period = ?2",
+                params![org.as_str(), per.as_str()],
+                |r| {
+                    Ok(UsageSnapshot {
+                        org_id: get_id(r, 0)?,
+                        period: PeriodKey::from_string(r.get::<_, String>(1)?),
+                        plan_id: get_id(r, 2)?,
+                        counted: r.get(3)?,
+                        billable: r.get(4)?,
+                        reported: r.get(5)?,
+                        closed_at: get_ts(r, 6)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+        .await
     }
+
     #[tracing::instrument(skip_all, fields(period = %period), err(level = "debug"))]
     async fn usage_reports(&self, period: &PeriodKey) -> Result<Vec<UsageReport>, StoreError> {
         let per = period.clone();

@@ -334,4 +334,49 @@ ALTER TABLE usage_logs ADD COLUMN source TEXT NOT NULL DEFAULT 'proxy';
 ALTER TABLE usage_logs ADD COLUMN metadata TEXT;
 CREATE INDEX usage_logs_org_project_ts ON usage_logs(org_id, project_id, ts, id);
 "#,
+    // 6: scheduled jobs: one record per run (job, slot), the write-once snapshot of each
+    // closed usage period, a stable walk over every subscription, and indexes on the expiry
+    // columns the retention pass deletes by (the others have one already).
+    r#"
+-- A scheduled run claims its (job, slot); a manual run has a slot of its own. `report` is
+-- the run's JSON report once finished.
+CREATE TABLE job_runs (
+    job          TEXT NOT NULL,
+    slot         TEXT NOT NULL,
+    trigger      TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    at           INTEGER NOT NULL,
+    started_at   INTEGER NOT NULL,
+    finished_at  INTEGER,
+    report       TEXT,
+    error        TEXT,
+    expires_at   INTEGER NOT NULL,
+    PRIMARY KEY (job, slot)
+) STRICT;
+CREATE INDEX job_runs_started ON job_runs(started_at);
+CREATE INDEX job_runs_job_started ON job_runs(job, started_at);
+CREATE INDEX job_runs_expiry ON job_runs(expires_at);
+
+-- Written once, when the period closes; kept for good (a billing record).
+CREATE TABLE usage_snapshots (
+    org_id     TEXT NOT NULL,
+    period     TEXT NOT NULL,
+    plan_id    TEXT NOT NULL,
+    counted    INTEGER NOT NULL,
+    billable   INTEGER NOT NULL,
+    reported   INTEGER NOT NULL,
+    closed_at  INTEGER NOT NULL,
+    PRIMARY KEY (org_id, period)
+) STRICT, WITHOUT ROWID;
+
+-- `subscriptions_page` walks (created_at, id) in order, with or without a plan.
+CREATE INDEX subscriptions_created_id ON subscriptions(created_at, id);
+CREATE INDEX subscriptions_plan_created_id ON subscriptions(plan_id, created_at, id);
+
+-- The retention pass (`prune_expired`).
+CREATE INDEX refresh_tokens_expiry ON refresh_tokens(expires_at);
+CREATE INDEX action_tokens_expiry ON action_tokens(expires_at);
+CREATE INDEX action_tokens_used ON action_tokens(used_at) WHERE used_at IS NOT NULL;
+CREATE INDEX idempotency_expiry ON idempotency(expires_at);
+"#,
 ];

@@ -15,7 +15,7 @@ use tollgate_domain::{
 };
 
 /// Counts do not go past `i64::MAX` in SQLite; a u64 above it saturates.
-fn sat_i64(v: u64) -> i64 {
+pub(super) fn sat_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
