@@ -3,12 +3,14 @@
 //! DynamoDB when `STORE=dynamodb`.
 
 mod admin_bootstrap;
+mod backups;
 pub mod cli;
 mod config;
 pub mod scheduler;
 pub mod workers;
 
 pub use admin_bootstrap::{bootstrap_admin, AdminBootstrap};
+pub use backups::{SqliteBackups, BACKUPS_KEPT};
 pub use config::{Config, StoreKind};
 
 use axum::extract::{ConnectInfo, Request};
@@ -20,7 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tollgate_app::jobs::JobPorts;
-use tollgate_domain::{CallMeter, Secrets, Store, SystemClock};
+use tollgate_domain::{Backups, CallMeter, Secrets, Store, SystemClock};
 use tollgate_embedded::{LocalSecrets, OutboxMailer, SqliteCallMeter, SqliteQueue, SqliteStore};
 use tollgate_http::{AppState, ClientAddr, JwtKeys, JWT_SECRET_NAME};
 
@@ -73,6 +75,9 @@ pub async fn build_state(config: &Config) -> Result<(AppState, Option<SqliteStor
 /// The database file in the data directory: the store (on SQLite) and the local queues.
 pub const DB_FILE: &str = "tollgate.db";
 
+/// The folder of the `backup` job's copies, in the data directory.
+pub const BACKUPS_DIR: &str = "backups";
+
 /// The running platform's parts: the state, the durable local queue, the gateway.
 #[derive(Clone)]
 pub struct Platform {
@@ -103,6 +108,11 @@ impl Platform {
         gateway: GatewayConfig,
     ) -> Result<Self, ServerError> {
         tollgate_app::seed_catalog(state.store.as_ref(), state.now()).await?;
+        // The backup job copies the SQLite store into the data directory (none on DynamoDB).
+        let data_dir = db.parent().unwrap_or(std::path::Path::new("."));
+        let backups = embedded
+            .clone()
+            .map(|store| Arc::new(SqliteBackups::new(store, data_dir.join(BACKUPS_DIR))) as Arc<dyn Backups>);
         let (queue, meter, embedded_meter): (_, Arc<dyn CallMeter>, _) = match embedded {
             Some(store) => {
                 // One connection for the store and the queue: one writer owns the file.
@@ -117,12 +127,8 @@ impl Platform {
             }
         };
         // Jobs run by hand (the admin route, the CLI) and by the scheduler act through these.
-        let ports = JobPorts {
-            store: state.store.clone(),
-            queue: queue.clone(),
-            payments: state.payments.clone(),
-            backups: None,
-        };
+        let ports =
+            JobPorts { store: state.store.clone(), queue: queue.clone(), payments: state.payments.clone(), backups };
         let state = state.with_jobs(ports);
         let gateway = Arc::new(Gateway::new(state.clone(), queue.clone(), meter, gateway));
         Ok(Platform { state, queue, gateway, meter: embedded_meter, webhook_secret: None })
@@ -257,10 +263,14 @@ pub async fn run_from_env() -> Result<(), ServerError> {
 }
 
 /// `tollgate restore <file>`: replaces the data directory's database with the backup
-/// `file` (the server must be stopped).
+/// `file` (the server must be stopped: it holds the database open). The backup is checked
+/// first (a SQLite database, intact, of a schema this build knows); a bad file changes
+/// nothing.
 pub fn restore_from_env(file: &std::path::Path) -> Result<(), ServerError> {
     let config = Config::from_env().map_err(ServerError::Config)?;
+    std::fs::create_dir_all(&config.data_dir)?;
     let db = config.data_dir.join(DB_FILE);
-    let _ = (file, db);
-    Err(ServerError::Config("restore is not built yet".into()))
+    tollgate_embedded::restore_backup(file, &db)?;
+    eprintln!("restored {} into {}", file.display(), db.display());
+    Ok(())
 }

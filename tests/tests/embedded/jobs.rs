@@ -9,12 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use std::time::Instant;
 use tollgate_app::jobs::{run_job, run_summary, JobPorts};
-use tollgate_domain::{AuditQuery, JobName, JobTrigger, PeriodKey, SubscriptionStatus, UsageCharge, FREE_PLAN_ID};
+use tollgate_domain::{AuditQuery, JobName, JobTrigger, SubscriptionStatus, UsageCharge, FREE_PLAN_ID};
 use tollgate_tests::app::{gateway_request, TestApp};
-
-fn t(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
 
 fn ports(app: &TestApp) -> JobPorts {
     app.platform.state.jobs.clone().expect("the local platform runs jobs")
@@ -42,19 +38,22 @@ async fn mails(app: &TestApp, to: &str, kind: &str, n: usize) -> Vec<tollgate_do
 #[tokio::test]
 async fn period_close_closes_the_month_once_however_the_runs_overlap() {
     let app = TestApp::new().await;
-    app.clock.set(t("2026-11-30T22:00:00Z"));
+    // The last hours of this month (access tokens are checked against the wall clock, so the
+    // test's clock goes forward, not back).
+    let month = tollgate_domain::Period::containing(app.clock_now());
+    let next = tollgate_domain::Period::containing(month.end);
+    app.clock.set(month.end - Duration::hours(2));
     let (_, key, org) = user_with_key(&app, "close@example.com").await;
     for _ in 0..5 {
         let r = app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&key), None)).await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     }
-    let november = PeriodKey::from_string("2026-11");
-    // Before the month ends there is nothing to close.
-    let early = run(&app, JobName::PeriodClose, t("2026-11-30T23:00:00Z")).await;
-    assert_eq!(early["period"], "2026-10");
+    // Before the month ends there is nothing of it to close (the month before is closed).
+    let early = run(&app, JobName::PeriodClose, month.end - Duration::hours(1)).await;
+    assert_ne!(early["period"], month.key.as_str());
 
-    // The first second of December: two runs at once (one scheduled, one by hand), then two more.
-    let boundary = t("2026-12-01T00:00:01Z");
+    // The first second of next month: two runs at once (one scheduled, one by hand), then two more.
+    let boundary = month.end + Duration::seconds(1);
     app.clock.set(boundary);
     let p = ports(&app);
     let (a, b) = tokio::join!(
@@ -68,23 +67,24 @@ async fn period_close_closes_the_month_once_however_the_runs_overlap() {
     assert_eq!(again["status"], "skipped", "a slot runs once: {again}");
     for s in [&a, &b, &c] {
         assert_eq!(s["status"], "succeeded", "{s}");
-        assert_eq!(s["period"], "2026-11");
-        assert_eq!(s["new_period"], "2026-12");
+        assert_eq!(s["period"], month.key.as_str());
+        assert_eq!(s["new_period"], next.key.as_str());
     }
     let closed: u64 = [&a, &b, &c].iter().map(|s| s["closed"].as_u64().unwrap()).sum();
     let before: u64 = [&a, &b, &c].iter().map(|s| s["already_closed"].as_u64().unwrap()).sum();
     assert_eq!((closed, before), (1, 2), "closed once: {a} {b} {c}");
 
-    let snapshot = app.state.store.usage_snapshot(&org, &november).await.unwrap().expect("November's snapshot");
+    let store = app.state.store.as_ref();
+    let snapshot = store.usage_snapshot(&org, &month.key).await.unwrap().expect("the month's snapshot");
     assert_eq!((snapshot.counted, snapshot.billable, snapshot.reported), (5, 0, 0));
     assert_eq!(snapshot.plan_id.as_str(), FREE_PLAN_ID);
     // The closed counter is still readable; the new period starts at zero.
-    assert_eq!(app.state.store.usage(&org, &november).await.unwrap(), 5);
-    assert_eq!(app.state.store.usage(&org, &PeriodKey::from_string("2026-12")).await.unwrap(), 0);
+    assert_eq!(store.usage(&org, &month.key).await.unwrap(), 5);
+    assert_eq!(store.usage(&org, &next.key).await.unwrap(), 0);
     let r = app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&key), None)).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(app.state.store.usage(&org, &PeriodKey::from_string("2026-12")).await.unwrap(), 1);
-    assert_eq!(app.state.store.usage(&org, &november).await.unwrap(), 5, "November stays frozen");
+    assert_eq!(store.usage(&org, &next.key).await.unwrap(), 1);
+    assert_eq!(store.usage(&org, &month.key).await.unwrap(), 5, "the closed month stays frozen");
 }
 
 #[tokio::test]
@@ -258,4 +258,49 @@ fn template_schedules_are_the_jobs_schedules() {
         let expression = before.lines().rev().find_map(|l| l.trim().strip_prefix("ScheduleExpression: ")).unwrap();
         assert_eq!(expression, job.schedule().expression(), "{job}");
     }
+}
+
+#[tokio::test]
+async fn the_backup_job_writes_a_copy_that_restores_with_the_same_data() {
+    let app = TestApp::new().await;
+    app.user("kept@example.com").await;
+    let now = app.clock_now();
+    let first = run(&app, JobName::Backup, now).await;
+    let second = run(&app, JobName::Backup, now + Duration::seconds(1)).await;
+    assert_eq!((first["status"].as_str(), second["kept"].as_u64()), (Some("succeeded"), Some(2)), "{first} {second}");
+    let file = std::path::PathBuf::from(second["file"].as_str().unwrap());
+    assert!(file.starts_with(app.dir.0.join(tollgate_local::BACKUPS_DIR)), "{file:?}");
+
+    // Restore into another data directory, open it: the same data.
+    let restored = tollgate_tests::app::TempDir::new("restored");
+    let db = restored.0.join(tollgate_local::DB_FILE);
+    tollgate_embedded::restore_backup(&file, &db).expect("restore");
+    let store = tollgate_embedded::SqliteStore::open(&db).unwrap();
+    let email = tollgate_domain::Email::parse("kept@example.com").unwrap();
+    use tollgate_domain::UserRepository;
+    assert!(store.find_user_by_email(&email).await.unwrap().is_some(), "the user is in the restored store");
+    // A file that is not a backup is refused and changes nothing.
+    let junk = restored.0.join("junk.db");
+    std::fs::write(&junk, b"not a database").unwrap();
+    assert!(tollgate_embedded::restore_backup(&junk, &db).is_err());
+    assert!(store.find_user_by_email(&email).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn retention_removes_what_has_expired_in_batches() {
+    let app = TestApp::new().await;
+    let store = app.state.store.as_ref();
+    let now = app.clock_now();
+    for i in 0..3 {
+        let key = format!("old-{i}");
+        assert!(store.claim("retention_test", &key, now - Duration::days(2), now - Duration::days(1)).await.unwrap());
+    }
+    assert!(store.claim("retention_test", "live", now, now + Duration::days(1)).await.unwrap());
+    let report = run(&app, JobName::Retention, now).await;
+    assert_eq!(report["status"], "succeeded", "{report}");
+    assert!(report["removed"]["claims"].as_u64().unwrap() >= 3, "{report}");
+    assert_eq!(report["removed"]["by_ttl"], false);
+    assert!(store.is_claimed("retention_test", "live", now).await.unwrap(), "live claims stay");
+    let again = run(&app, JobName::Retention, now).await;
+    assert_eq!(again["removed"]["claims"], 0, "{again}");
 }
