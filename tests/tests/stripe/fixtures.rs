@@ -72,7 +72,7 @@ async fn every_handled_type_delivered_three_times_has_one_effect() {
         ("customer.subscription.created", 1),
         ("customer.subscription.updated", 1),
         ("customer.subscription.deleted", 1),
-        ("customer.subscription.trial_will_end", 0),
+        ("customer.subscription.trial_will_end", 1),
         ("invoice.created", 1),
         ("invoice.finalized", 1),
         ("invoice.paid", 1),
@@ -105,6 +105,17 @@ async fn every_handled_type_delivered_three_times_has_one_effect() {
         (Some("plan_pro"), Some("active"))
     );
     assert!(b.app.platform.queue.dead_letters(QueueName::StripeEvents).await.unwrap().is_empty());
+    // The owner heard once of each event that notifies, whatever the deliveries.
+    for kind in ["trial.ending", "invoice.payment_failed"] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let count =
+            || b.app.outbox().iter().filter(|m| m.kind == kind && m.to.as_str() == "fixtures@example.com").count();
+        while count() == 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(count(), 1, "one {kind} mail for three deliveries");
+    }
 }
 
 #[tokio::test]
