@@ -255,6 +255,39 @@ pub struct PruneReport {
     pub by_ttl: bool,
 }
 
+impl PruneReport {
+    /// The counts of each kind.
+    fn counts(&self) -> [u64; 7] {
+        [
+            self.usage_logs,
+            self.usage_aggregates,
+            self.sessions,
+            self.action_tokens,
+            self.claims,
+            self.attempt_counters,
+            self.job_runs,
+        ]
+    }
+
+    /// Adds another pass's counts to these.
+    pub fn add(&mut self, other: &PruneReport) {
+        self.usage_logs += other.usage_logs;
+        self.usage_aggregates += other.usage_aggregates;
+        self.sessions += other.sessions;
+        self.action_tokens += other.action_tokens;
+        self.claims += other.claims;
+        self.attempt_counters += other.attempt_counters;
+        self.job_runs += other.job_runs;
+        self.by_ttl |= other.by_ttl;
+    }
+
+    /// The most items of one kind this pass removed: a pass that removed a full batch of
+    /// some kind may have left more of it.
+    pub fn most_of_one_kind(&self) -> u64 {
+        self.counts().into_iter().max().unwrap_or(0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,24 +21,8 @@ pub(super) async fn retention(ports: &JobPorts, at: DateTime<Utc>) -> Result<Job
     loop {
         let round = ports.store.prune_expired(at, PRUNE_BATCH).await?;
         rounds += 1;
-        total.usage_logs += round.usage_logs;
-        total.usage_aggregates += round.usage_aggregates;
-        total.sessions += round.sessions;
-        total.action_tokens += round.action_tokens;
-        total.claims += round.claims;
-        total.attempt_counters += round.attempt_counters;
-        total.job_runs += round.job_runs;
-        total.by_ttl = round.by_ttl;
-        let counts = [
-            round.usage_logs,
-            round.usage_aggregates,
-            round.sessions,
-            round.action_tokens,
-            round.claims,
-            round.attempt_counters,
-            round.job_runs,
-        ];
-        if round.by_ttl || counts.iter().all(|&c| c < u64::from(PRUNE_BATCH)) || rounds >= PRUNE_MAX_ROUNDS {
+        total.add(&round);
+        if round.by_ttl || round.most_of_one_kind() < u64::from(PRUNE_BATCH) || rounds >= PRUNE_MAX_ROUNDS {
             break;
         }
     }
