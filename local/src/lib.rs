@@ -113,6 +113,8 @@ impl Platform {
                 (queue.clone(), Arc::new(QueuedCallMeter::new(state.store.clone(), queue)), None)
             }
         };
+        // The routes that queue work (a webhook's test event) send to this queue.
+        let state = state.with_queue(queue.clone());
         let gateway = Arc::new(Gateway::new(state.clone(), queue.clone(), meter, gateway));
         Ok(Platform { state, queue, gateway, meter: embedded_meter, webhook_secret: None })
     }

@@ -3,7 +3,7 @@
 use crate::password::Argon2Passwords;
 use crate::{JwtKeys, Settings};
 use std::sync::Arc;
-use tollgate_domain::{AuditEvent, Clock, Mailer, PasswordHasher, Payments, Store};
+use tollgate_domain::{AuditEvent, Clock, Mailer, PasswordHasher, Payments, Queue, QueueMessage, QueueName, Store};
 
 /// What every handler can reach. Cheap to clone (all `Arc`s).
 #[derive(Clone)]
@@ -18,6 +18,9 @@ pub struct AppState {
     /// The payment provider (Stripe), when a key is configured; without one the billing
     /// routes answer 503 `billing_not_configured` and admins assign plans by hand.
     pub payments: Option<Arc<dyn Payments>>,
+    /// The outgoing queues, for the routes that queue work (a webhook's test event goes to
+    /// the notifications queue); without them such routes answer 503.
+    pub queue: Option<Arc<dyn Queue>>,
 }
 
 impl AppState {
@@ -29,13 +32,38 @@ impl AppState {
         settings: Settings,
     ) -> Self {
         let passwords = Arc::new(Argon2Passwords::default());
-        AppState { store, mailer, passwords, clock, jwt: Arc::new(jwt), settings: Arc::new(settings), payments: None }
+        AppState {
+            store,
+            mailer,
+            passwords,
+            clock,
+            jwt: Arc::new(jwt),
+            settings: Arc::new(settings),
+            payments: None,
+            queue: None,
+        }
     }
 
     /// The same state with billing through `payments`.
     pub fn with_payments(mut self, payments: Arc<dyn Payments>) -> Self {
         self.payments = Some(payments);
         self
+    }
+
+    /// The same state sending to `queue`.
+    pub fn with_queue(mut self, queue: Arc<dyn Queue>) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+
+    /// Sends `messages` to `name`: 503 `service_unavailable` without queues or when the
+    /// queue fails.
+    pub async fn enqueue(&self, name: QueueName, messages: &[QueueMessage]) -> Result<(), crate::ApiError> {
+        let queue = self.queue.as_deref().ok_or_else(|| {
+            crate::ApiError::Unavailable(Box::new(tollgate_domain::PortError::new("no queue is configured")))
+        })?;
+        queue.send(name, messages).await?;
+        Ok(())
     }
 
     /// The payment provider, or 503 `billing_not_configured`.
