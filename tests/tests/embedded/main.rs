@@ -14,3 +14,4 @@ mod projects;
 mod track;
 mod usage_analytics;
 mod usage_pipeline;
+mod webhooks;
