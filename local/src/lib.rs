@@ -130,6 +130,8 @@ impl Platform {
         let ports =
             JobPorts { store: state.store.clone(), queue: queue.clone(), payments: state.payments.clone(), backups };
         let state = state.with_jobs(ports);
+        // The routes that queue work (a webhook's test event) send to this queue.
+        let state = state.with_queue(queue.clone());
         let gateway = Arc::new(Gateway::new(state.clone(), queue.clone(), meter, gateway));
         Ok(Platform { state, queue, gateway, meter: embedded_meter, webhook_secret: None })
     }

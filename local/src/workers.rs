@@ -14,8 +14,9 @@
 //! events queue with `webhook_worker::process_batch`, in batches of 10 (each event is a few
 //! calls to the provider): Stripe's events and the usage worker's requests to report
 //! metered units. The notifications worker runs it on the notifications queue with
-//! `notifications_worker::process_batch` (mail through the state's mailer: the outbox), in
-//! batches of 10.
+//! `notifications_worker::process_batch` (mail through the state's mailer: the outbox;
+//! webhooks through `notifications_worker::ReqwestWebhookSender`, with the state's
+//! `allow_insecure_webhook_urls` setting), in batches of 10.
 //!
 //! Queue timing (visibility, backoff) follows the wall clock, like the sleeps of this loop;
 //! the handler gets the application clock (`AppState::now`) for its own decisions.
@@ -154,14 +155,18 @@ pub async fn drain_stripe_events_once(
 }
 
 /// One round of the notifications worker ([`drain_once`] with
-/// `notifications_worker::process_batch`): mail through the state's mailer (the outbox).
+/// `notifications_worker::process_batch`): mail through the state's mailer (the outbox),
+/// webhooks through reqwest with the state's URL policy.
 pub async fn drain_notifications_once(
     state: &AppState,
     queue: &SqliteQueue,
     config: &UsageWorkerConfig,
 ) -> Result<DrainReport, PortError> {
+    let allow_insecure = state.settings.allow_insecure_webhook_urls;
+    let sender = notifications_worker::ReqwestWebhookSender::new(allow_insecure);
+    let webhooks = notifications_worker::Webhooks { sender: &sender, allow_insecure };
     drain_once(queue, QueueName::Notifications, config, |messages| {
-        notifications_worker::process_batch(&*state.store, &*state.mailer, messages, state.now())
+        notifications_worker::process_batch(&*state.store, &*state.mailer, webhooks, messages, state.now())
     })
     .await
 }

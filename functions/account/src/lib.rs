@@ -1,16 +1,24 @@
 //! The `account` route group (`/api/user/account/...`): profile, password change and
-//! account deletion.
+//! account deletion; and the organization's webhook endpoints (`/api/user/webhooks/...`).
 
 mod handlers;
+mod webhooks;
 
 use tollgate_http::AppState;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use handlers::{ChangePasswordRequest, DeleteAccountRequest, UpdateProfileRequest};
+pub use webhooks::{
+    CreateWebhookRequest, CreatedWebhook, QueuedTestEvent, RotatedWebhookSecret, UpdateWebhookRequest,
+    WebhookDeliveryList, WebhookDeliveryView, WebhookList, WebhookView,
+};
 
 #[derive(OpenApi)]
-#[openapi(tags((name = "account", description = "The signed-in user's account")))]
+#[openapi(tags(
+    (name = "account", description = "The signed-in user's account"),
+    (name = "webhooks", description = "Webhook endpoints of the signed-in user's organization: signed JSON events"),
+))]
 struct AccountApi;
 
 /// The route group with its OpenAPI description, at the production paths.
@@ -19,6 +27,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::get_profile, handlers::update_profile))
         .routes(routes!(handlers::change_password))
         .routes(routes!(handlers::delete_account))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(webhooks::get_webhook, webhooks::update_webhook, webhooks::delete_webhook))
+        .routes(routes!(webhooks::test_webhook))
+        .routes(routes!(webhooks::rotate_webhook_secret))
+        .routes(routes!(webhooks::list_webhook_deliveries))
 }
 
 /// The finished router (common layers included) for the Lambda function.

@@ -1,22 +1,41 @@
 //! The notifications worker: delivers the events of the notifications queue (quota alerts
-//! at 80 % and 100 %, put there by the gateway) to the organization's owner by email, each
-//! once (`tollgate_app::notifications::deliver`).
+//! at 80 % and 100 %, put there by the gateway, and the scheduled jobs' notifications) to
+//! the organization's owner by email, each once (`tollgate_app::notifications::deliver`),
+//! then to the organization's webhook endpoints subscribed to the event
+//! (`tollgate_app::webhooks::dispatch`, one delivery per endpoint whatever the number of
+//! redeliveries).
 //!
 //! The same code runs in both targets: [`process_batch`] behind the Lambda composition
 //! root's SQS glue (`ReportBatchItemFailures`) and in the local server's drainer of the
 //! SQLite queue. A message fails alone: a body that is not a notification can never succeed
 //! and is reported at once (it reaches the dead-letter queue after the retries); a mail or
-//! store failure is retried with the queue's backoff.
+//! store failure is retried with the queue's backoff. A webhook that does not answer is not
+//! a failure of the message (the mail must not go again): its retries come from the
+//! `webhook-retries` job (`tollgate_app::webhooks::retry_due`).
+
+mod sender;
+
+pub use sender::ReqwestWebhookSender;
 
 use chrono::{DateTime, Utc};
 use tollgate_app::notifications::{deliver, Delivery};
-use tollgate_domain::{Mailer, Notification, Store};
+use tollgate_app::webhooks::dispatch;
+use tollgate_domain::{Mailer, Notification, Store, WebhookSender};
+
+/// Where the notifications' webhooks go: the sender and the URL policy
+/// (`ALLOW_INSECURE_WEBHOOK_URLS`).
+#[derive(Clone, Copy)]
+pub struct Webhooks<'a> {
+    pub sender: &'a dyn WebhookSender,
+    pub allow_insecure: bool,
+}
 
 /// Delivers each message of a batch (`(message id, body)` pairs) in order; returns the ids
 /// of the messages that failed, for the queue to deliver again.
 pub async fn process_batch(
     store: &dyn Store,
     mailer: &dyn Mailer,
+    webhooks: Webhooks<'_>,
     messages: Vec<(String, String)>,
     now: DateTime<Utc>,
 ) -> Vec<String> {
@@ -38,6 +57,19 @@ pub async fn process_batch(
             Ok(outcome) => tracing::info!(notification_id = notification.id(), ?outcome, "notification not mailed"),
             Err(e) => {
                 tracing::error!(notification_id = notification.id(), error = %e, "notification delivery failed");
+                failed.push(message_id);
+                continue;
+            }
+        }
+        // After the mail: a redelivered message is not mailed again, and its webhook
+        // deliveries exist already, so retrying the message after a store failure here is safe.
+        match dispatch(store, webhooks.sender, &notification, now, webhooks.allow_insecure).await {
+            Ok(report) if report.deliveries > 0 => {
+                tracing::info!(notification_id = notification.id(), ?report, "notification sent to webhooks")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(notification_id = notification.id(), error = %e, "webhook dispatch failed");
                 failed.push(message_id);
             }
         }

@@ -13,6 +13,7 @@ pub mod projects;
 pub mod subscriptions;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 pub use error::{AppError, BillingRefusal};
 pub use projects::{default_project, is_project_of, project_of, projects_of};

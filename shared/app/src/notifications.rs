@@ -20,6 +20,8 @@ pub enum Delivery {
     AlreadyDelivered,
     /// Nobody to tell: the organization or its owner is gone, or the owner is suspended.
     NoRecipient,
+    /// Not a notification that is mailed (`webhook.test`: its endpoint receives it).
+    NotMailed,
 }
 
 /// Mails `notification` to its organization's owner, once: the delivery is recorded after
@@ -31,6 +33,9 @@ pub async fn deliver(
     notification: &Notification,
     now: DateTime<Utc>,
 ) -> Result<Delivery, AppError> {
+    if !notification.is_mailed() {
+        return Ok(Delivery::NotMailed);
+    }
     if store.is_claimed(EMAIL_SCOPE, notification.id(), now).await? {
         return Ok(Delivery::AlreadyDelivered);
     }

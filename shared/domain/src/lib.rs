@@ -23,6 +23,7 @@ pub mod token;
 pub mod track;
 pub mod usage;
 pub mod user;
+pub mod webhook;
 
 pub use api_key::{ApiKey, ApiKeyStatus, KeyRejection, KeyRotation, KeySecret, NewApiKey, ParsedKey};
 pub use audit::{AuditEvent, AuditQuery};
@@ -42,6 +43,7 @@ pub use job::{
 };
 pub use notification::{
     DunningReminder, KeyExpiring, Notification, PaymentFailed, RenderedMail, SubscriptionChanged, TrialEnding,
+    WebhookTest,
 };
 pub use page::PageLimits;
 pub use password::{PasswordPolicy, PASSWORD_MAX_LEN, PASSWORD_MIN_LEN};
@@ -60,3 +62,6 @@ pub use usage::{
     UsageLogQuery, UsageRecord, UsageSource, QUOTA_ALERT_THRESHOLDS,
 };
 pub use user::{Membership, OrgRole, Organization, Role, User, UserStatus};
+pub use webhook::{
+    DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookInputError, MAX_ENDPOINTS_PER_ORG,
+};

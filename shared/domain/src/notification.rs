@@ -30,6 +30,20 @@ pub enum Notification {
     /// An API key expires within 7 days (`api_key.expiring`), from the `key-expiry` job.
     #[serde(rename = "api_key.expiring")]
     KeyExpiring(KeyExpiring),
+    /// A test event for one webhook endpoint (`webhook.test`), asked for by its owner:
+    /// delivered to that endpoint only, never mailed.
+    #[serde(rename = "webhook.test")]
+    WebhookTest(WebhookTest),
+}
+
+/// A test event for a webhook endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookTest {
+    pub id: String,
+    pub org_id: Id,
+    /// The only endpoint it is delivered to.
+    pub endpoint_id: Id,
+    pub at: DateTime<Utc>,
 }
 
 /// A failed payment.
@@ -108,6 +122,7 @@ impl Notification {
             Notification::TrialEnding(n) => &n.id,
             Notification::DunningReminder(n) => &n.id,
             Notification::KeyExpiring(n) => &n.id,
+            Notification::WebhookTest(n) => &n.id,
         }
     }
 
@@ -120,6 +135,7 @@ impl Notification {
             Notification::TrialEnding(n) => &n.org_id,
             Notification::DunningReminder(n) => &n.org_id,
             Notification::KeyExpiring(n) => &n.org_id,
+            Notification::WebhookTest(n) => &n.org_id,
         }
     }
 
@@ -133,6 +149,7 @@ impl Notification {
             Notification::TrialEnding(_) => "trial.ending",
             Notification::DunningReminder(_) => "dunning.reminder",
             Notification::KeyExpiring(_) => "api_key.expiring",
+            Notification::WebhookTest(_) => crate::webhook::TEST_EVENT_TYPE,
         }
     }
 
@@ -145,7 +162,28 @@ impl Notification {
             Notification::TrialEnding(n) => n.at,
             Notification::DunningReminder(n) => n.at,
             Notification::KeyExpiring(n) => n.at,
+            Notification::WebhookTest(n) => n.at,
         }
+    }
+
+    /// Whether the organization's owner is mailed about it (every notification but the
+    /// webhook test, which only its endpoint receives).
+    pub fn is_mailed(&self) -> bool {
+        !matches!(self, Notification::WebhookTest(_))
+    }
+
+    /// The `data` of its webhook event: the notification's own fields.
+    pub fn webhook_data(&self) -> serde_json::Value {
+        let data = match self {
+            Notification::Quota(n) => serde_json::to_value(n),
+            Notification::PaymentFailed(n) => serde_json::to_value(n),
+            Notification::SubscriptionChanged(n) => serde_json::to_value(n),
+            Notification::TrialEnding(n) => serde_json::to_value(n),
+            Notification::DunningReminder(n) => serde_json::to_value(n),
+            Notification::KeyExpiring(n) => serde_json::to_value(n),
+            Notification::WebhookTest(n) => serde_json::to_value(n),
+        };
+        data.expect("notifications serialise")
     }
 
     /// A queue message body as a notification: tagged JSON, or a bare `QuotaAlert` (what the
@@ -236,6 +274,12 @@ impl Notification {
                     ),
                     "Create a new key, or rotate this one, in the dashboard.".to_string(),
                 ],
+            ),
+            // Never mailed (`is_mailed`); rendered all the same, so every notification has a mail.
+            Notification::WebhookTest(n) => simple_mail(
+                first_name,
+                "A test event was sent to your webhook".to_string(),
+                &[format!("A webhook.test event ({}) was sent to the webhook endpoint {}.", n.id, n.endpoint_id)],
             ),
         }
     }

@@ -19,6 +19,7 @@ use crate::{
     JobRunQuery, KeyRotation, KeySecret, MailMessage, Membership, Organization, PeriodKey, Plan, Project, PruneReport,
     RateWindow, RefreshFamily, RefreshToken, RotateOutcome, StoreError, Subscription, SubscriptionQuery, TokenHash,
     UsageAggregate, UsageCharge, UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord, UsageSnapshot, User,
+    WebhookDelivery, WebhookEndpoint,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -452,6 +453,58 @@ pub trait UsageLog: Send + Sync {
     async fn usage_aggregates(&self, query: &AggregateQuery) -> Result<Vec<UsageAggregate>, StoreError>;
 }
 
+/// Customer webhooks: the endpoints organizations register, and the deliveries of events to
+/// them (see `tollgate_domain::webhook`).
+#[async_trait]
+pub trait WebhookRepository: Send + Sync {
+    /// Stores a new endpoint if its organization has fewer than `max_endpoints`. Exact under
+    /// concurrency. `LimitReached("webhooks")` otherwise; `AlreadyExists("webhook")` if the id
+    /// exists.
+    async fn create_webhook(&self, endpoint: &WebhookEndpoint, max_endpoints: u32) -> Result<(), StoreError>;
+
+    /// The organization's endpoints, oldest first.
+    async fn list_webhooks(&self, org_id: &Id) -> Result<Vec<WebhookEndpoint>, StoreError>;
+
+    /// The endpoint if it exists *in this organization*.
+    async fn get_webhook(&self, org_id: &Id, id: &Id) -> Result<Option<WebhookEndpoint>, StoreError>;
+
+    /// Writes `url`, `events`, `description`, `secret` and `updated_at`.
+    /// `NotFound("webhook")` if there is no such endpoint in the organization.
+    async fn update_webhook(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError>;
+
+    /// Deletes the endpoint (its deliveries stay until they expire; pending ones fail at
+    /// their next attempt). `NotFound("webhook")` if there is no such endpoint in the
+    /// organization.
+    async fn delete_webhook(&self, org_id: &Id, id: &Id) -> Result<(), StoreError>;
+
+    /// Stores the delivery unless one with its id exists (ids derive from event and endpoint:
+    /// a redelivered event makes no second delivery). True if this call stored it. Exact
+    /// under concurrency.
+    async fn create_webhook_delivery(&self, delivery: &WebhookDelivery) -> Result<bool, StoreError>;
+
+    /// The delivery if it exists *in this organization*.
+    async fn get_webhook_delivery(&self, org_id: &Id, id: &Id) -> Result<Option<WebhookDelivery>, StoreError>;
+
+    /// The endpoint's deliveries in the organization, newest first (`created_at`, then id),
+    /// at most `limit`.
+    async fn list_webhook_deliveries(
+        &self,
+        org_id: &Id,
+        endpoint_id: &Id,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError>;
+
+    /// Deliveries of every organization that are `pending` with `next_attempt_at <= now`,
+    /// oldest `next_attempt_at` first, at most `limit`.
+    async fn due_webhook_deliveries(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<WebhookDelivery>, StoreError>;
+
+    /// Writes an attempt's outcome (`status`, `attempts`, `last_*`, `next_attempt_at`,
+    /// `updated_at`, `attempt_log`) if the stored delivery's `attempts` is still
+    /// `read_attempts`, so two workers never record the same attempt twice.
+    /// `Conflict("webhook delivery")` otherwise; `NotFound("webhook delivery")` if missing.
+    async fn record_webhook_attempt(&self, delivery: &WebhookDelivery, read_attempts: u32) -> Result<(), StoreError>;
+}
+
 /// Everything a route handler needs from the store, as one object.
 pub trait Store:
     UserRepository
@@ -470,6 +523,7 @@ pub trait Store:
     + UsageReportRepository
     + JobRunRepository
     + Housekeeping
+    + WebhookRepository
 {
 }
 impl<T> Store for T where
@@ -489,6 +543,7 @@ impl<T> Store for T where
         + UsageReportRepository
         + JobRunRepository
         + Housekeeping
+        + WebhookRepository
 {
 }
 
@@ -568,6 +623,30 @@ pub struct BackupWritten {
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, message: &MailMessage) -> Result<(), PortError>;
+}
+
+/// What an endpoint answered to a webhook POST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookResponse {
+    pub status: u16,
+    pub latency_ms: u32,
+}
+
+/// Outgoing webhook requests (an HTTP client; reqwest in every target).
+#[async_trait]
+pub trait WebhookSender: Send + Sync {
+    /// POSTs `body` to `url` with `headers`, waiting at most `timeout`; no redirects followed.
+    /// The adapter checks the URL policy again first, resolving the host (it is built with
+    /// the `ALLOW_INSECURE_WEBHOOK_URLS` setting): the host's addresses may have changed
+    /// since the endpoint was registered. Err when there is no answer (refused address, DNS,
+    /// connection, timeout); any HTTP status is an answer.
+    async fn post(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        body: &str,
+        timeout: std::time::Duration,
+    ) -> Result<WebhookResponse, PortError>;
 }
 
 /// Password hashing (Argon2id in every target). Deliberately slow: adapters run it off the

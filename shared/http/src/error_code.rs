@@ -97,6 +97,8 @@ error_codes! {
     KeyLimitReached = (CONFLICT, "key_limit_reached"),
     /// The plan's number of projects is reached.
     ProjectLimitReached = (CONFLICT, "project_limit_reached"),
+    /// The organization has 10 webhook endpoints, the most it may register.
+    WebhookLimitReached = (CONFLICT, "webhook_limit_reached"),
     /// The organization's default project cannot be deleted.
     DefaultProject = (CONFLICT, "default_project"),
     /// Only an active key can be rotated.
@@ -125,6 +127,9 @@ error_codes! {
     WeakPassword = (UNPROCESSABLE_ENTITY, "weak_password"),
     /// A field is empty, too long, out of range or otherwise invalid.
     InvalidField = (UNPROCESSABLE_ENTITY, "invalid_field"),
+    /// A webhook URL the policy refuses: not `https://`, malformed, with credentials, or a
+    /// host that is or resolves to a private, loopback, link-local or other special address.
+    InvalidWebhookUrl = (UNPROCESSABLE_ENTITY, "invalid_webhook_url"),
     /// A deletion whose `confirm` field is not the name of what it deletes.
     ConfirmationRequired = (UNPROCESSABLE_ENTITY, "confirmation_required"),
     /// Tracked events that cannot be recorded (`details` lists each with its index and

@@ -26,6 +26,10 @@ pub struct Settings {
     /// Lifetime of email-verification tokens (48 hours) and reset tokens (1 hour).
     pub verify_email_ttl: Duration,
     pub reset_password_ttl: Duration,
+    /// Whether webhook endpoints may use `http://` and loopback hosts (127.0.0.1, ::1,
+    /// localhost) (`ALLOW_INSECURE_WEBHOOK_URLS`, default false): local development and
+    /// tests only. Private, link-local and the other special ranges stay refused.
+    pub allow_insecure_webhook_urls: bool,
 }
 
 impl Default for Settings {
@@ -41,6 +45,7 @@ impl Default for Settings {
             max_key_rotation_grace: Duration::days(7),
             verify_email_ttl: Duration::hours(48),
             reset_password_ttl: Duration::hours(1),
+            allow_insecure_webhook_urls: false,
         }
     }
 }
@@ -59,6 +64,7 @@ impl Settings {
         s.login_max_failures_per_account =
             parse_env("LOGIN_MAX_FAILURES_PER_ACCOUNT", s.login_max_failures_per_account)?;
         s.login_max_failures_per_ip = parse_env("LOGIN_MAX_FAILURES_PER_IP", s.login_max_failures_per_ip)?;
+        s.allow_insecure_webhook_urls = parse_env("ALLOW_INSECURE_WEBHOOK_URLS", s.allow_insecure_webhook_urls)?;
         if s.login_window <= Duration::zero() {
             return Err("LOGIN_WINDOW_SECONDS must be positive".into());
         }

@@ -3,7 +3,7 @@
 use crate::password::Argon2Passwords;
 use crate::{JwtKeys, Settings};
 use std::sync::Arc;
-use tollgate_domain::{AuditEvent, Clock, Mailer, PasswordHasher, Payments, Store};
+use tollgate_domain::{AuditEvent, Clock, Mailer, PasswordHasher, Payments, Queue, QueueMessage, QueueName, Store};
 
 /// What every handler can reach. Cheap to clone (all `Arc`s).
 #[derive(Clone)]
@@ -21,6 +21,9 @@ pub struct AppState {
     /// What the scheduled jobs act through, where jobs can be run by hand (the local server,
     /// the admin function); without it `POST /api/admin/jobs/{name}/run` answers 503.
     pub jobs: Option<tollgate_app::jobs::JobPorts>,
+    /// The outgoing queues, for the routes that queue work (a webhook's test event goes to
+    /// the notifications queue); without them such routes answer 503.
+    pub queue: Option<Arc<dyn Queue>>,
 }
 
 impl AppState {
@@ -41,6 +44,7 @@ impl AppState {
             settings: Arc::new(settings),
             payments: None,
             jobs: None,
+            queue: None,
         }
     }
 
@@ -54,6 +58,22 @@ impl AppState {
     pub fn with_jobs(mut self, ports: tollgate_app::jobs::JobPorts) -> Self {
         self.jobs = Some(ports);
         self
+    }
+
+    /// The same state sending to `queue`.
+    pub fn with_queue(mut self, queue: Arc<dyn Queue>) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+
+    /// Sends `messages` to `name`: 503 `service_unavailable` without queues or when the
+    /// queue fails.
+    pub async fn enqueue(&self, name: QueueName, messages: &[QueueMessage]) -> Result<(), crate::ApiError> {
+        let queue = self.queue.as_deref().ok_or_else(|| {
+            crate::ApiError::Unavailable(Box::new(tollgate_domain::PortError::new("no queue is configured")))
+        })?;
+        queue.send(name, messages).await?;
+        Ok(())
     }
 
     /// The payment provider, or 503 `billing_not_configured`.

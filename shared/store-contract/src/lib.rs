@@ -20,6 +20,7 @@ mod misc;
 mod projects;
 mod sessions;
 mod users;
+mod webhooks;
 
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub use misc::*;
 pub use projects::*;
 pub use sessions::*;
 pub use users::*;
+pub use webhooks::*;
 
 /// The store under test, shareable with spawned tasks.
 pub type SharedStore = Arc<dyn Store>;
@@ -105,6 +107,11 @@ macro_rules! store_contract_tests {
             invoices_list_newest_first_by_org_and_status_with_a_cursor,
             usage_reports_begin_and_finish_exactly_once,
             usage_report_begin_is_exact_under_concurrency,
+            webhooks_create_list_get_update_delete_with_tenant_isolation,
+            webhook_limit_counts_and_frees_on_delete,
+            webhook_limit_is_exact_under_concurrency,
+            webhook_deliveries_are_idempotent_and_listed_newest_first,
+            webhook_deliveries_due_and_conditional_attempts,
         }
     };
     (@cases ($fixture:expr) $($case:ident,)*) => {

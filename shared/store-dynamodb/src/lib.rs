@@ -17,6 +17,7 @@ mod projects;
 mod sessions;
 mod usage;
 mod users;
+mod webhooks;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,

@@ -212,12 +212,14 @@ async fn notifications_worker_fixture_mails_the_alert_and_reports_the_poison_mes
         .replace("{{SUBSCRIPTION_ID}}", subscription.id.as_str())
         .replace("{{PERIOD}}", period.as_str());
     let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&raw).unwrap();
+    let sender = notifications_worker::ReqwestWebhookSender::new(false);
     let handle = |event| {
-        let app = &app;
+        let (app, sender) = (&app, &sender);
         tollgate_lambda::sqs::handle_batch(event, move |messages| {
             notifications_worker::process_batch(
                 app.state.store.as_ref(),
                 app.state.mailer.as_ref(),
+                notifications_worker::Webhooks { sender, allow_insecure: false },
                 messages,
                 app.clock_now(),
             )

@@ -15,3 +15,4 @@ mod projects;
 mod track;
 mod usage_analytics;
 mod usage_pipeline;
+mod webhooks;

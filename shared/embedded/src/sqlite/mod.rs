@@ -21,6 +21,7 @@ mod schema;
 mod sessions;
 mod usage;
 mod users;
+mod webhooks;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{types::Type, Connection, ErrorCode, Row};

@@ -379,4 +379,42 @@ CREATE INDEX action_tokens_expiry ON action_tokens(expires_at);
 CREATE INDEX action_tokens_used ON action_tokens(used_at) WHERE used_at IS NOT NULL;
 CREATE INDEX idempotency_expiry ON idempotency(expires_at);
 "#,
+    // 7: customer webhooks: endpoints, and deliveries with their attempts.
+    r#"
+-- An organization's webhook endpoints. `events` is a JSON array; `secret` is the HMAC key,
+-- kept in clear because signing needs it.
+CREATE TABLE webhook_endpoints (
+    id           TEXT PRIMARY KEY,
+    org_id       TEXT NOT NULL,
+    url          TEXT NOT NULL,
+    events       TEXT NOT NULL,
+    description  TEXT,
+    secret       TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX webhook_endpoints_org ON webhook_endpoints(org_id, created_at);
+
+-- One row per (event, endpoint): the id derives from both. `attempt_log` is a JSON array.
+-- Pending rows are found by `next_attempt_at` (the partial index holds only them).
+CREATE TABLE webhook_deliveries (
+    id               TEXT PRIMARY KEY,
+    endpoint_id      TEXT NOT NULL,
+    org_id           TEXT NOT NULL,
+    event_id         TEXT NOT NULL,
+    event_type       TEXT NOT NULL,
+    body             TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    attempts         INTEGER NOT NULL,
+    last_status_code INTEGER,
+    last_error       TEXT,
+    last_latency_ms  INTEGER,
+    next_attempt_at  INTEGER,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    attempt_log      TEXT NOT NULL
+) STRICT;
+CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, created_at, id);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at, id) WHERE status = 'pending';
+"#,
 ];
