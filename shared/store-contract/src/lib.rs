@@ -15,6 +15,7 @@
 mod api_keys;
 mod billing;
 mod catalog;
+mod jobs;
 mod metering;
 mod misc;
 mod projects;
@@ -28,6 +29,7 @@ use tollgate_domain::Store;
 pub use api_keys::*;
 pub use billing::*;
 pub use catalog::*;
+pub use jobs::*;
 pub use metering::*;
 pub use misc::*;
 pub use projects::*;
@@ -105,6 +107,11 @@ macro_rules! store_contract_tests {
             invoices_list_newest_first_by_org_and_status_with_a_cursor,
             usage_reports_begin_and_finish_exactly_once,
             usage_report_begin_is_exact_under_concurrency,
+            job_run_claim_is_exact_under_concurrency,
+            job_runs_list_newest_first_and_by_job,
+            usage_period_closes_once_under_concurrency,
+            subscriptions_page_walks_every_subscription,
+            prune_expired_removes_only_expired,
         }
     };
     (@cases ($fixture:expr) $($case:ident,)*) => {
