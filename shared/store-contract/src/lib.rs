@@ -15,6 +15,7 @@
 mod api_keys;
 mod billing;
 mod catalog;
+mod jobs;
 mod metering;
 mod misc;
 mod projects;
@@ -29,6 +30,7 @@ use tollgate_domain::Store;
 pub use api_keys::*;
 pub use billing::*;
 pub use catalog::*;
+pub use jobs::*;
 pub use metering::*;
 pub use misc::*;
 pub use projects::*;
@@ -112,6 +114,11 @@ macro_rules! store_contract_tests {
             webhook_limit_is_exact_under_concurrency,
             webhook_deliveries_are_idempotent_and_listed_newest_first,
             webhook_deliveries_due_and_conditional_attempts,
+            job_run_claim_is_exact_under_concurrency,
+            job_runs_list_newest_first_and_by_job,
+            usage_period_closes_once_under_concurrency,
+            subscriptions_page_walks_every_subscription,
+            prune_expired_removes_only_expired,
         }
     };
     (@cases ($fixture:expr) $($case:ident,)*) => {

@@ -3,6 +3,8 @@
 //!
 //! A usage report is one item in its organization's partition (`USAGEREPORT#<period>`),
 //! listed per period through GSI1; both steps of a report are one conditional UpdateItem.
+//! The snapshot of a closed period sits beside it (`SNAPSHOT#<period>`), written once by a
+//! conditional PutItem and kept for good.
 //!
 //! An invoice is stored twice, both written in one transaction with the same condition (new,
 //! or not further along than this write: `status_rank`): under its id (`INVOICE#<id>`, one
@@ -12,13 +14,13 @@
 
 use crate::item::{key, n, s, time_str, Item, ItemBuilder, Reader, GSI1, GSI1SK};
 use crate::keys::*;
-use crate::ops::{sdk_error, Params};
+use crate::ops::{is_condition_failed, sdk_error, Params, NEW_ITEM};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use chrono::DateTime;
 use tollgate_domain::{
     Id, Invoice, InvoiceQuery, InvoiceRepository, InvoiceStatus, PeriodKey, StoreError, StoredEnum, UsageReport,
-    UsageReportRepository,
+    UsageReportRepository, UsageSnapshot,
 };
 
 /// `<created>#<id>`: the listing order and the cursor.
@@ -277,16 +279,52 @@ impl UsageReportRepository for DynamoStore {
         .await
     }
 
-    async fn close_usage_period(&self, _snapshot: &tollgate_domain::UsageSnapshot) -> Result<bool, StoreError> {
-        todo!("close_usage_period")
+    #[tracing::instrument(skip_all, fields(org_id = %snapshot.org_id, period = %snapshot.period), err(level = "debug"))]
+    async fn close_usage_period(&self, snapshot: &UsageSnapshot) -> Result<bool, StoreError> {
+        let item = ItemBuilder::new(org_pk(&snapshot.org_id), usage_snapshot_sk(&snapshot.period))
+            .s("org_id", snapshot.org_id.as_str())
+            .s("period", snapshot.period.as_str())
+            .s("plan_id", snapshot.plan_id.as_str())
+            .n("counted", snapshot.counted)
+            .n("billable", snapshot.billable)
+            .n("reported", snapshot.reported)
+            .time("closed_at", snapshot.closed_at)
+            .build();
+        // Write-once: of concurrent closes, the first Put creates the item, the rest fail
+        // their condition and change nothing.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(NEW_ITEM)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(sdk_error("PutItem(usage snapshot)", e)),
+        }
     }
-    async fn usage_snapshot(
-        &self,
-        _org_id: &Id,
-        _period: &PeriodKey,
-    ) -> Result<Option<tollgate_domain::UsageSnapshot>, StoreError> {
-        todo!("usage_snapshot")
+
+    #[tracing::instrument(skip_all, fields(org_id = %org_id, period = %period), err(level = "debug"))]
+    async fn usage_snapshot(&self, org_id: &Id, period: &PeriodKey) -> Result<Option<UsageSnapshot>, StoreError> {
+        let Some(item) = self.get("GetItem(usage snapshot)", key(org_pk(org_id), usage_snapshot_sk(period))).await?
+        else {
+            return Ok(None);
+        };
+        let r = Reader::new(&item, "usage snapshot");
+        Ok(Some(UsageSnapshot {
+            org_id: r.id("org_id")?,
+            period: PeriodKey::from_string(r.string("period")?),
+            plan_id: r.id("plan_id")?,
+            counted: r.num("counted")?,
+            billable: r.num("billable")?,
+            reported: r.num("reported")?,
+            closed_at: r.time("closed_at")?,
+        }))
     }
+
     #[tracing::instrument(skip_all, fields(period = %period), err(level = "debug"))]
     async fn usage_reports(&self, period: &PeriodKey) -> Result<Vec<UsageReport>, StoreError> {
         let q = self

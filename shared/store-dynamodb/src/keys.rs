@@ -2,7 +2,7 @@
 
 use crate::item::time_str;
 use chrono::{DateTime, Utc};
-use tollgate_domain::{Email, Id, PeriodKey, StoredEnum, TokenHash};
+use tollgate_domain::{Email, Id, JobName, PeriodKey, StoredEnum, TokenHash};
 
 pub(crate) const USER_SK: &str = "PROFILE";
 pub(crate) const EMAIL_SK: &str = "EMAIL";
@@ -170,4 +170,27 @@ pub(crate) fn usage_report_sk(period: &PeriodKey) -> String {
 /// GSI1 partition listing every organization's usage report of one period.
 pub(crate) fn usage_reports_gsi_pk(period: &PeriodKey) -> String {
     format!("USAGEREPORTS#{period}")
+}
+
+/// The closed period's snapshot, in the organization's partition.
+pub(crate) fn usage_snapshot_sk(period: &PeriodKey) -> String {
+    format!("SNAPSHOT#{period}")
+}
+
+// ---- scheduled jobs (jobs.rs) ----
+
+/// A job's runs share its partition, one item per slot: the claim is a conditional Put on it.
+pub(crate) fn job_pk(job: JobName) -> String {
+    format!("JOB#{job}")
+}
+pub(crate) fn job_run_sk(slot: &str) -> String {
+    format!("RUN#{slot}")
+}
+/// GSI1 partition listing one job's runs by start time (a Query per job; see `list_job_runs`).
+pub(crate) fn job_runs_gsi_pk(job: JobName) -> String {
+    format!("JOBRUNS#{job}")
+}
+/// `<started_at>#<slot>`: newest first on a descending Query.
+pub(crate) fn job_run_gsi_sk(started_at: DateTime<Utc>, slot: &str) -> String {
+    format!("{}#{slot}", time_str(started_at))
 }

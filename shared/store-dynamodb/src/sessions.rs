@@ -1,6 +1,6 @@
 //! `SessionRepository`: refresh-token families, refresh tokens and one-time action tokens.
 
-use crate::item::{key, s, time, Item, ItemBuilder, Reader, GSI1};
+use crate::item::{key, s, time, ttl, Item, ItemBuilder, Reader, GSI1, TTL};
 use crate::keys::*;
 use crate::ops::{is_condition_failed, sdk_error, Params, NEW_ITEM};
 use crate::DynamoStore;
@@ -12,7 +12,9 @@ use tollgate_domain::{
     StoredEnum, TokenHash,
 };
 
-fn family_item(f: &RefreshFamily) -> Item {
+/// The family item, kept (`ttl`) until `last_token_expires`: a family outlives none of its
+/// tokens, and each rotation moves its `ttl` on to the new token's expiry.
+fn family_item(f: &RefreshFamily, last_token_expires: DateTime<Utc>) -> Item {
     ItemBuilder::new(family_pk(&f.id), FAMILY_SK)
         .s("id", f.id.as_str())
         .s("user_id", f.user_id.as_str())
@@ -20,6 +22,7 @@ fn family_item(f: &RefreshFamily) -> Item {
         .opt_time("revoked_at", f.revoked_at)
         .opt_s("revoked_reason", f.revoked_reason.as_deref())
         .gsi1(user_pk(&f.user_id), family_gsi_sk(f.created_at, &f.id))
+        .ttl(last_token_expires)
         .build()
 }
 
@@ -89,7 +92,7 @@ impl SessionRepository for DynamoStore {
     #[tracing::instrument(skip_all, fields(family_id = %family.id, user_id = %family.user_id), err(level = "debug"))]
     async fn create_family(&self, family: &RefreshFamily, first: &RefreshToken) -> Result<(), StoreError> {
         let items = vec![
-            self.tx_put(family_item(family), Some(NEW_ITEM), Params::new())?,
+            self.tx_put(family_item(family, first.expires_at), Some(NEW_ITEM), Params::new())?,
             self.tx_put(token_item(first), Some(NEW_ITEM), Params::new())?,
         ];
         match self.transact("TransactWriteItems(create_family)", items).await? {
@@ -126,14 +129,24 @@ impl SessionRepository for DynamoStore {
             Params::new().value(":now", time(now)),
         )?;
         let store_new = self.tx_put(token_item(new), Some(NEW_ITEM), Params::new())?;
-        let cancelled =
-            match self.transact("TransactWriteItems(rotate_refresh_token)", vec![mark_rotated, store_new]).await? {
-                Ok(()) => return Ok(RotateOutcome::Rotated),
-                Err(c) => c,
-            };
+        // The family lives as long as its newest token (TTL); without the condition an
+        // update of a missing family would create a bare item.
+        let extend_family = self.tx_update(
+            key(family_pk(&new.family_id), FAMILY_SK),
+            "SET #ttl = :ttl",
+            Some("attribute_exists(PK)"),
+            Params::new().name("#ttl", TTL).value(":ttl", ttl(new.expires_at)),
+        )?;
+        let items = vec![mark_rotated, store_new, extend_family];
+        let cancelled = match self.transact("TransactWriteItems(rotate_refresh_token)", items).await? {
+            Ok(()) => return Ok(RotateOutcome::Rotated),
+            Err(c) => c,
+        };
         if !cancelled.failed(0) {
             return Err(if cancelled.failed(1) {
                 StoreError::AlreadyExists("refresh token")
+            } else if cancelled.failed(2) {
+                StoreError::Corrupt(format!("refresh token of missing family {}", new.family_id))
             } else {
                 StoreError::Conflict("refresh token rotated concurrently")
             });

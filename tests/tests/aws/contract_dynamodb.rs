@@ -386,3 +386,46 @@ async fn dynamodb_project_specifics() {
         assert_eq!(got, want, "{op}");
     }
 }
+
+/// Retention on DynamoDB is its TTL: the items the SQLite retention pass deletes carry `ttl`
+/// (epoch seconds of their expiry), which the shared contract cannot see. Job runs carry
+/// their `expires_at`; a refresh family the expiry of its newest token, moved on by rotation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_expiring_items_carry_ttl() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use chrono::{DateTime, Duration, Utc};
+    use tollgate_domain::{Housekeeping, Id, JobName, JobRunRepository, PruneReport, SessionRepository};
+    use tollgate_store_contract::{new_family, new_job_run, next_token, now_ms};
+
+    let moto = MotoServer::start();
+    let store = moto.dynamo_store().await;
+    let client = moto.dynamodb_client();
+    let ttl_of = |pk: String, sk: String| {
+        let req = client
+            .get_item()
+            .table_name(store.table())
+            .key("PK", AttributeValue::S(pk))
+            .key("SK", AttributeValue::S(sk))
+            .consistent_read(true);
+        async move {
+            let item = req.send().await.unwrap().item.expect("the item exists");
+            item.get("ttl").map(|v| v.as_n().unwrap().parse::<i64>().unwrap())
+        }
+    };
+    let secs = |t: DateTime<Utc>| Some(t.timestamp());
+
+    let now = now_ms();
+    let run = new_job_run(JobName::Retention, now);
+    assert!(store.claim_job_run(&run, now - Duration::minutes(15)).await.unwrap());
+    assert_eq!(ttl_of(format!("JOB#{}", run.job), format!("RUN#{}", run.slot)).await, secs(run.expires_at));
+
+    let (family, first) = new_family(&Id::generate("usr"), now);
+    store.create_family(&family, &first).await.unwrap();
+    assert_eq!(ttl_of(format!("RFAM#{}", family.id), "FAMILY".into()).await, secs(first.expires_at));
+    let second = next_token(&family, now + Duration::days(1));
+    store.rotate_refresh_token(&first.hash, &second, now + Duration::days(1)).await.unwrap();
+    assert_eq!(ttl_of(format!("RFAM#{}", family.id), "FAMILY".into()).await, secs(second.expires_at), "moved on");
+
+    let report = store.prune_expired(now, 100).await.unwrap();
+    assert_eq!(report, PruneReport { by_ttl: true, ..Default::default() });
+}
