@@ -21,7 +21,7 @@ use gateway::{Gateway, GatewayConfig, QueuedCallMeter};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tollgate_app::jobs::JobPorts;
+use tollgate_app::jobs::{JobPorts, WebhookPorts};
 use tollgate_domain::{Backups, CallMeter, Secrets, Store, SystemClock};
 use tollgate_embedded::{LocalSecrets, OutboxMailer, SqliteCallMeter, SqliteQueue, SqliteStore};
 use tollgate_http::{AppState, ClientAddr, JwtKeys, JWT_SECRET_NAME};
@@ -127,8 +127,17 @@ impl Platform {
             }
         };
         // Jobs run by hand (the admin route, the CLI) and by the scheduler act through these.
-        let ports =
-            JobPorts { store: state.store.clone(), queue: queue.clone(), payments: state.payments.clone(), backups };
+        let allow_insecure = state.settings.allow_insecure_webhook_urls;
+        let ports = JobPorts {
+            store: state.store.clone(),
+            queue: queue.clone(),
+            payments: state.payments.clone(),
+            backups,
+            webhooks: Some(WebhookPorts {
+                sender: Arc::new(notifications_worker::ReqwestWebhookSender::new(allow_insecure)),
+                allow_insecure,
+            }),
+        };
         let state = state.with_jobs(ports);
         // The routes that queue work (a webhook's test event) send to this queue.
         let state = state.with_queue(queue.clone());

@@ -36,7 +36,7 @@ pub struct DispatchReport {
 }
 
 /// What [`retry_due`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RetryReport {
     /// Attempts recorded.
     pub attempted: u32,

@@ -64,6 +64,8 @@ pub async fn serve_admin_route_group(router: impl FnOnce(AppState) -> Router) ->
         queue: Arc::new(bootstrap::queue(&aws)?),
         payments: state.payments.clone(),
         backups: None,
+        // Webhook retries run in the scheduler function, which links the sender.
+        webhooks: None,
     };
     serve(router(state.with_jobs(jobs))).await
 }

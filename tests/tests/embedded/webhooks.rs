@@ -121,10 +121,14 @@ async fn process(app: &TestApp, notification: &Notification) {
     assert!(failed.is_empty(), "a webhook never fails the notification");
 }
 
-/// The `webhook-retries` job once, at the clock's time.
+/// The `webhook-retries` job once, at the clock's time (as the scheduler runs it).
 async fn retry(app: &TestApp) -> tollgate_app::webhooks::RetryReport {
-    let sender = notifications_worker::ReqwestWebhookSender::new(true);
-    tollgate_app::webhooks::retry_due(app.state.store.as_ref(), &sender, app.clock_now(), 100, true).await.unwrap()
+    use tollgate_domain::{JobName, JobRunStatus, JobTrigger};
+    let ports = app.platform.state.jobs.clone().expect("the platform runs jobs");
+    let now = app.clock_now();
+    let run = tollgate_app::jobs::run_job(&ports, JobName::WebhookRetries, JobTrigger::Manual, now, now).await.unwrap();
+    assert_eq!(run.status, JobRunStatus::Succeeded, "{:?}", run.error);
+    serde_json::from_value(run.report.expect("a report")).expect("the retries' report")
 }
 
 /// Checks `Tollgate-Signature` the way a customer would, with an HMAC of its own (not the

@@ -47,9 +47,31 @@ pub(super) async fn backup(ports: &JobPorts, at: DateTime<Utc>) -> Result<JobOut
     Ok(output)
 }
 
-/// `webhook-retries`: outbound webhook deliveries whose retry is due.
-pub(super) async fn webhook_retries(_ports: &JobPorts, _at: DateTime<Utc>) -> Result<JobOutput, AppError> {
+/// Deliveries attempted per `webhook-retries` run (one a minute): each waits at most 10 s
+/// for its receiver, so a run of failing receivers still ends within the minute's budget
+/// of a Lambda invocation; the rest wait for the next minute.
+const WEBHOOK_RETRIES_PER_RUN: u32 = 50;
+
+/// `webhook-retries`: outbound webhook deliveries whose retry is due (see
+/// `webhooks::retry_due`: backoff with jitter for 24 hours, then `failed`).
+pub(super) async fn webhook_retries(ports: &JobPorts, at: DateTime<Utc>) -> Result<JobOutput, AppError> {
     let mut output = JobOutput::default();
-    output.set_report(json!({ "attempted": 0 }));
+    match &ports.webhooks {
+        Some(webhooks) => {
+            let report = crate::webhooks::retry_due(
+                &*ports.store,
+                &*webhooks.sender,
+                at,
+                WEBHOOK_RETRIES_PER_RUN,
+                webhooks.allow_insecure,
+            )
+            .await?;
+            output.set_report(json!(report));
+        }
+        None => output.set_report(json!({
+            "skipped": true,
+            "reason": "this process sends no webhooks: the scheduler and the local server do",
+        })),
+    }
     Ok(output)
 }

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use tollgate_domain::{
     Backups, JobName, JobRun, JobRunStatus, JobTrigger, Payments, Queue, Store, Subscription, SubscriptionQuery,
-    JOB_RUN_STALE_AFTER_MINUTES,
+    WebhookSender, JOB_RUN_STALE_AFTER_MINUTES,
 };
 
 pub use dunning::{DUNNING_REMINDER_DAYS, DUNNING_SCOPE};
@@ -38,6 +38,16 @@ pub struct JobPorts {
     pub payments: Option<Arc<dyn Payments>>,
     /// The store's backups, where the store has them (the embedded one).
     pub backups: Option<Arc<dyn Backups>>,
+    /// Outbound webhooks, where this process sends them: `webhook-retries` needs them.
+    pub webhooks: Option<WebhookPorts>,
+}
+
+/// How outbound webhook deliveries are sent.
+#[derive(Clone)]
+pub struct WebhookPorts {
+    pub sender: Arc<dyn WebhookSender>,
+    /// `ALLOW_INSECURE_WEBHOOK_URLS`: plain HTTP and loopback receivers (development).
+    pub allow_insecure: bool,
 }
 
 /// What a job did, item by item: its report, and the items that failed (the run is then
