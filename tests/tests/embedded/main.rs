@@ -10,6 +10,7 @@ mod billing_webhook;
 mod contract_sqlite;
 mod gateway;
 mod lambda_fixtures;
+mod metrics;
 mod projects;
 mod track;
 mod usage_analytics;
