@@ -6,6 +6,7 @@ mod admin_bootstrap;
 mod backups;
 pub mod cli;
 mod config;
+mod metrics;
 pub mod scheduler;
 pub mod workers;
 
@@ -151,7 +152,8 @@ impl Platform {
         self
     }
 
-    /// Every route group merged at the production paths, with the common layers.
+    /// Every route group merged at the production paths, and `GET /metrics` (loopback or
+    /// admin), with the common layers.
     pub fn app(&self) -> Router {
         let (router, _) = tollgate_routes::routes().split_for_parts();
         let webhook = stripe_webhook::StripeWebhook {
@@ -162,7 +164,8 @@ impl Platform {
         let router = router
             .with_state(self.state.clone())
             .merge(gateway::routes(self.gateway.clone()))
-            .merge(stripe_webhook::routes(webhook));
+            .merge(stripe_webhook::routes(webhook))
+            .merge(metrics::routes(self.state.clone(), self.queue.clone()));
         tollgate_http::finish_router(router).layer(axum::middleware::from_fn(peer_address))
     }
 

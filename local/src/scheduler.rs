@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tollgate_app::jobs::{run_job, run_summary, JobPorts};
+use tollgate_app::jobs::{run_job, run_outcome, run_summary, JobPorts};
 use tollgate_domain::{Clock, JobName, JobRunStatus, JobTrigger};
 
 /// The next fire time after `now` and the jobs due then.
@@ -51,7 +51,11 @@ pub fn spawn_scheduler(ports: JobPorts, clock: Arc<dyn Clock>, mut shutdown: wat
 
 /// One scheduled run, logged; its record holds the outcome.
 async fn run_scheduled(ports: &JobPorts, job: JobName, at: DateTime<Utc>, now: DateTime<Utc>) {
-    match run_job(ports, job, JobTrigger::Scheduled, at, now).await {
+    let run = run_job(ports, job, JobTrigger::Scheduled, at, now).await;
+    if let Ok(run) = &run {
+        tollgate_http::metrics::record_job_run(job.as_str(), run_outcome(run), run.duration());
+    }
+    match run {
         Ok(run) if run.status == JobRunStatus::Failed => {
             tracing::warn!(job = %job, summary = %run_summary(&run), "scheduled job failed")
         }

@@ -87,7 +87,8 @@ pub struct DrainReport {
 
 /// One round on `queue_name`: receive a batch, `process` it (it returns the ids that
 /// failed), acknowledge the successes, release the failures for retry (or dead-letter
-/// them). Returns an empty report when nothing was visible.
+/// them). Returns an empty report when nothing was visible. The report's figures go to
+/// `tollgate_worker_messages_total` (see `tollgate_http::metrics`).
 pub async fn drain_once<F, Fut>(
     queue: &SqliteQueue,
     queue_name: QueueName,
@@ -123,6 +124,12 @@ where
             RetryOutcome::NotFound => {}
         }
     }
+    tollgate_http::metrics::record_worker_messages(
+        name,
+        report.succeeded as u64,
+        report.retried as u64,
+        report.dead_lettered as u64,
+    );
     Ok(report)
 }
 

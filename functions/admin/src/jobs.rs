@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tollgate_app::jobs::{run_job, run_summary};
+use tollgate_app::jobs::{run_job, run_outcome, run_summary};
 use tollgate_domain::{AuditEvent, JobName, JobRun, JobRunQuery, JobTrigger};
 use tollgate_http::{AdminUser, ApiError, AppState, ErrorBody, ErrorCode};
 use utoipa::ToSchema;
@@ -68,6 +68,7 @@ pub async fn run_job_now(
     })?;
     let now = state.now();
     let run = run_job(ports, job, JobTrigger::Manual, now, now).await?;
+    tollgate_http::metrics::record_job_run(job.as_str(), run_outcome(&run), run.duration());
     let summary = run_summary(&run);
     state
         .audit(

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use std::time::Instant;
 use tollgate_domain::{ApiKey, Plan, Subscription};
 use tollgate_http::extract::ClientAddr;
+use tollgate_http::metrics::Decision;
 use tollgate_http::middleware::REQUEST_ID_HEADER;
 
 use crate::limiter::RateDecision;
@@ -34,6 +35,9 @@ pub struct Call {
     pub path: String,
     /// Headers for the answer, filled in along the way.
     pub answer: AnswerHeaders,
+    /// What was decided about the caller, when a step answers a refusal without an error
+    /// (verify's `valid: false`); otherwise the answer tells.
+    pub decision: Option<Decision>,
 }
 
 impl Call {
@@ -44,7 +48,16 @@ impl Call {
             "" => "/".to_string(),
             p => p.to_string(),
         };
-        Call { started: Instant::now(), now, parts, request_id, client_ip, path, answer: AnswerHeaders::default() }
+        Call {
+            started: Instant::now(),
+            now,
+            parts,
+            request_id,
+            client_ip,
+            path,
+            answer: AnswerHeaders::default(),
+            decision: None,
+        }
     }
 
     /// The id of the call's usage event: the request id (a fresh one if the middleware set

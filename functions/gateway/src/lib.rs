@@ -46,6 +46,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tollgate_domain::{CallMeter, Endpoint, Id, Plan, Project, Queue, Subscription};
 
+use tollgate_http::metrics::Decision;
 use tollgate_http::{ApiError, AppState};
 use upstream::{Outgoing, Upstream};
 
@@ -318,10 +319,25 @@ async fn serve(gw: &Gateway, route: Route, req: Request<Body>) -> Response<Body>
         Route::Track => track::track(gw, &mut call, body).await,
         Route::Verify => verify::verify(gw, &mut call, body).await,
     };
+    // What was decided about the caller: set by a step whose refusal is not an error answer
+    // (verify's), or read from the answer. The metrics layers count it (see `Decision`).
+    let decision = call.decision.or_else(|| decision_of(&answer));
     let mut response = answer.unwrap_or_else(IntoResponse::into_response);
     // 7. Every answer, refusals included, carries the headers gathered on the way.
     call.answer.apply(response.headers_mut());
+    if let Some(decision) = decision {
+        response.extensions_mut().insert(decision);
+    }
     response
+}
+
+/// The decision an answer stands for: an answer let through, or the refusal's (see
+/// [`Decision::of_refusal`]); `None` when it decided nothing about the caller.
+fn decision_of(answer: &Result<Response<Body>, ApiError>) -> Option<Decision> {
+    match answer {
+        Ok(_) => Some(Decision::Allowed),
+        Err(e) => Decision::of_refusal(e),
+    }
 }
 
 /// The hot path, one step after another (see the module doc).

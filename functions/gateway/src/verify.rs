@@ -22,6 +22,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollgate_domain::track::MAX_EVENT_COST;
 use tollgate_domain::{verify_endpoint_id, Id, NewVerifySecret, Period, Project, TokenHash, UsageEvent, UsageSource};
+use tollgate_http::metrics::Decision;
 use tollgate_http::{ApiError, ApiJson, ErrorCode};
 use utoipa::ToSchema;
 
@@ -148,7 +149,11 @@ pub async fn verify(gw: &Gateway, call: &mut Call, body: Body) -> Result<Respons
     }
     let answer = match check(gw, call, &scope, req.key.trim(), cost).await {
         Ok(answer) => answer,
-        Err(e) if e.status().is_client_error() => VerifyResponse::refused(&e),
+        Err(e) if e.status().is_client_error() => {
+            // Every refusal of the check is about the key (its identity, limits or quota).
+            call.decision = Some(Decision::of_refusal(&e).unwrap_or(Decision::Unauthorized));
+            VerifyResponse::refused(&e)
+        }
         Err(e) => return Err(e),
     };
     Ok(Json(answer).into_response())

@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tollgate_app::jobs::{run_job, run_summary, JobPorts};
-use tollgate_domain::{JobName, JobRunStatus, JobTrigger};
+use tollgate_domain::{JobName, JobRun, JobRunStatus, JobTrigger};
 
 /// The event EventBridge Scheduler sends (the schedule's `Input`).
 #[derive(Debug, Clone, Deserialize)]
@@ -40,15 +40,18 @@ pub enum SchedulerError {
     App(#[from] tollgate_app::AppError),
 }
 
-/// Runs the event's job (a scheduled run: once per slot) and returns what it did.
+/// Runs the event's job (a scheduled run: once per slot) and returns what it did;
+/// `on_run` sees the run first (the Lambda reports it as metrics).
 #[tracing::instrument(skip_all, fields(job = %event.job))]
 pub async fn handle(
     ports: &JobPorts,
     event: &ScheduledJobEvent,
     now: DateTime<Utc>,
+    on_run: impl FnOnce(&JobRun),
 ) -> Result<serde_json::Value, SchedulerError> {
     let job = JobName::parse(&event.job).ok_or_else(|| SchedulerError::UnknownJob(event.job.clone()))?;
     let run = run_job(ports, job, JobTrigger::Scheduled, event.at.unwrap_or(now), now).await?;
+    on_run(&run);
     let summary = run_summary(&run);
     tracing::info!(job = %job, summary = %summary, "job run");
     if run.status == JobRunStatus::Failed {

@@ -5,7 +5,7 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use notifications_worker::ReqwestWebhookSender;
 use std::sync::Arc;
-use tollgate_app::jobs::{JobPorts, WebhookPorts};
+use tollgate_app::jobs::{run_outcome, JobPorts, WebhookPorts};
 use tollgate_lambda::bootstrap;
 
 #[tokio::main]
@@ -25,7 +25,10 @@ async fn main() -> Result<(), tollgate_lambda::Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<scheduler::ScheduledJobEvent>| {
         let ports = ports.clone();
         async move {
-            scheduler::handle(&ports, &event.payload, chrono::Utc::now())
+            let metrics = |run: &tollgate_domain::JobRun| {
+                tollgate_lambda::emf::job_run(run.job.as_str(), run_outcome(run), run.duration().as_millis() as u64);
+            };
+            scheduler::handle(&ports, &event.payload, chrono::Utc::now(), metrics)
                 .await
                 .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
         }

@@ -222,6 +222,11 @@ impl JobRun {
     pub fn duration_ms(&self) -> Option<i64> {
         self.finished_at.map(|f| (f - self.started_at).num_milliseconds())
     }
+
+    /// How long it took (zero until finished, and for a run that did nothing).
+    pub fn duration(&self) -> std::time::Duration {
+        (self.finished_at.unwrap_or(self.started_at) - self.started_at).to_std().unwrap_or_default()
+    }
 }
 
 /// Job runs, newest first.

@@ -25,6 +25,6 @@ mod sqlite;
 pub use backup::restore_backup;
 pub use mailer::OutboxMailer;
 pub use meter::{GroupCommitStats, SqliteCallMeter};
-pub use queue::{DeadLetter, ReceivedMessage, RetryOutcome, SqliteQueue, DEFAULT_MAX_ATTEMPTS};
+pub use queue::{DeadLetter, QueueStats, ReceivedMessage, RetryOutcome, SqliteQueue, DEFAULT_MAX_ATTEMPTS};
 pub use secrets::LocalSecrets;
 pub use sqlite::SqliteStore;

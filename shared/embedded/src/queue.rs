@@ -435,6 +435,35 @@ impl SqliteQueue {
         Ok(moved)
     }
 
+    /// What `queue` holds at `now`: visible and in-flight messages, the oldest one's send
+    /// time, and the dead letters, read in one go (for a metrics scrape). It reads every
+    /// queued message's row, as `depth` counts them: cheap while the workers keep up.
+    pub async fn stats(&self, queue: QueueName, now: DateTime<Utc>) -> Result<QueueStats, PortError> {
+        self.call(move |c| {
+            let (visible, in_flight, oldest): (i64, i64, Option<i64>) = c
+                .query_row(
+                    "SELECT COALESCE(SUM(visible_at <= ?2), 0), COALESCE(SUM(visible_at > ?2), 0), MIN(enqueued_at)
+                     FROM queue_messages WHERE queue = ?1",
+                    params![queue.as_str(), ms(now)],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .map_err(db_err("stats"))?;
+            let dead_letters: i64 = c
+                .query_row("SELECT COUNT(*) FROM queue_dead_letters WHERE queue = ?1", params![queue.as_str()], |r| {
+                    r.get(0)
+                })
+                .map_err(db_err("stats"))?;
+            let count = |n: i64| u64::try_from(n).unwrap_or(0);
+            Ok(QueueStats {
+                visible: count(visible),
+                in_flight: count(in_flight),
+                oldest_enqueued_at: oldest.map(from_ms),
+                dead_letters: count(dead_letters),
+            })
+        })
+        .await
+    }
+
     /// Messages of `queue` not yet acknowledged (visible or in flight), dead letters excluded.
     pub async fn depth(&self, queue: QueueName) -> Result<u64, PortError> {
         self.call(move |c| {
@@ -442,6 +471,33 @@ impl SqliteQueue {
                 .map_err(db_err("depth"))
         })
         .await
+    }
+}
+
+/// What a queue holds at one moment ([`SqliteQueue::stats`]), for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueStats {
+    /// Messages a receive would hand out now.
+    pub visible: u64,
+    /// Messages received and not yet acknowledged, waiting for a retry, or held by the call
+    /// meter until their outcome is known.
+    pub in_flight: u64,
+    /// When the oldest message still queued was first sent (`None`: the queue is empty).
+    pub oldest_enqueued_at: Option<DateTime<Utc>>,
+    /// Messages in the dead-letter table.
+    pub dead_letters: u64,
+}
+
+impl QueueStats {
+    /// Messages not yet acknowledged: visible + in flight (as [`SqliteQueue::depth`]).
+    pub fn depth(&self) -> u64 {
+        self.visible + self.in_flight
+    }
+
+    /// Seconds since the oldest queued message was sent, at `now` (0 when empty), like
+    /// SQS's `ApproximateAgeOfOldestMessage`.
+    pub fn oldest_age_secs(&self, now: DateTime<Utc>) -> f64 {
+        self.oldest_enqueued_at.map_or(0.0, |t| ((now - t).num_milliseconds().max(0) as f64) / 1000.0)
     }
 }
 
@@ -623,6 +679,34 @@ mod tests {
         // Counted in SQLite VM instructions, not time: a scan of the backlog (what a
         // dead-letter SELECT over every visible message did) would be hundreds of times more.
         assert!(large <= small * 2 + 10, "receive work grew with the backlog: {small} -> {large} (x100 VM ops)");
+    }
+
+    #[tokio::test]
+    async fn stats_count_visible_in_flight_and_dead_letters_and_age_the_oldest() {
+        let q = SqliteQueue::open_in_memory().unwrap().with_max_attempts(1);
+        let empty = q.stats(QueueName::Usage, Utc::now()).await.unwrap();
+        assert_eq!(empty, QueueStats::default());
+        assert_eq!(empty.oldest_age_secs(Utc::now()), 0.0);
+
+        let sent = Utc::now();
+        q.send(QueueName::Usage, &[msg("a"), msg("b"), msg("c")]).await.unwrap();
+        q.send(QueueName::Notifications, &[msg("n")]).await.unwrap();
+        let now = Utc::now();
+        let got = q.receive(QueueName::Usage, 2, Duration::from_secs(30), now).await.unwrap();
+        assert_eq!(got.len(), 2);
+        // One attempt allowed: a failed delivery goes straight to the dead letters.
+        q.release_for_retry(QueueName::Usage, &got[0].id, Duration::ZERO, now).await.unwrap();
+
+        let stats = q.stats(QueueName::Usage, now).await.unwrap();
+        assert_eq!((stats.visible, stats.in_flight, stats.dead_letters, stats.depth()), (1, 1, 1, 2));
+        assert_eq!(stats.depth(), q.depth(QueueName::Usage).await.unwrap());
+        let oldest = stats.oldest_enqueued_at.expect("queued messages");
+        assert!(oldest >= sent - chrono::Duration::milliseconds(1) && oldest <= now);
+        let later = oldest + chrono::Duration::milliseconds(2500);
+        assert_eq!(stats.oldest_age_secs(later), 2.5);
+
+        let other = q.stats(QueueName::Notifications, now).await.unwrap();
+        assert_eq!((other.visible, other.in_flight, other.dead_letters), (1, 0, 0));
     }
 
     #[tokio::test]

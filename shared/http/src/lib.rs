@@ -1,11 +1,12 @@
 //! HTTP glue shared by every route group: the error type, extractors, JWTs, password
-//! hashing, application state, middleware and logging setup.
+//! hashing, application state, middleware, metrics and logging setup.
 
 pub mod cookies;
 pub mod error;
 pub mod error_code;
 pub mod extract;
 pub mod jwt;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod password;

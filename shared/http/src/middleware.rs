@@ -1,5 +1,6 @@
 //! Layers every router gets, in Lambda and locally: request ids, the request span and the
-//! access log, body limit and JSON answers for unknown routes and methods.
+//! access log, the request metrics (see `metrics`), body limit and JSON answers for unknown
+//! routes and methods.
 //!
 //! The access log (target `access`) has one line per answer, with the status and latency:
 //! refusals and failures (4xx, 5xx) at `info`, successes (2xx, 3xx) at `debug`. A busy gateway
@@ -9,8 +10,9 @@
 
 use crate::error::ServerFailure;
 use crate::extract::MAX_BODY_BYTES;
+use crate::metrics;
 use crate::ApiError;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::{HeaderName, Request};
 use axum::Router;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
@@ -52,6 +54,21 @@ fn log_answer<B>(resp: &axum::http::Response<B>, latency: std::time::Duration, _
     }
 }
 
+/// Counts the answer in the metrics registry: its route group (from the matched route, or
+/// the path when none matched), status class and latency, and the gateway's decision when
+/// the answer carries one (see [`metrics::Decision`]).
+async fn record_metrics(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let path = req.extensions().get::<MatchedPath>().map_or_else(|| req.uri().path(), MatchedPath::as_str);
+    let group = metrics::route_group(path);
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    metrics::record_http_request(group, resp.status().as_u16(), started.elapsed());
+    if let Some(decision) = resp.extensions().get::<metrics::Decision>() {
+        metrics::record_gateway_decision(*decision);
+    }
+    resp
+}
+
 async fn not_found() -> ApiError {
     ApiError::NotFound("route".into())
 }
@@ -66,6 +83,7 @@ pub fn finish_router(router: Router) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_server_failures))
+        .layer(axum::middleware::from_fn(record_metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
         .layer(
@@ -138,5 +156,45 @@ mod tests {
         let lines: Vec<&str> = logged.lines().filter(|l| l.contains("answered")).collect();
         assert_eq!(lines.len(), 1, "{logged}");
         assert!(lines[0].contains("status=404") && lines[0].contains("/missing") && lines[0].contains("request_id"));
+    }
+
+    #[tokio::test]
+    async fn every_answer_is_counted_by_route_group_and_the_gateway_decision_with_it() {
+        use crate::metrics::{sample_value, Decision, Registry};
+        let refused = || async {
+            let mut resp = axum::response::IntoResponse::into_response(axum::http::StatusCode::TOO_MANY_REQUESTS);
+            resp.extensions_mut().insert(Decision::OverQuota);
+            resp
+        };
+        let app = finish_router(
+            Router::new()
+                .route("/api/user/api-keys/{id}", axum::routing::get(|| async { "ok" }))
+                .route("/api/v1/{*path}", axum::routing::get(refused)),
+        );
+        let requests = |text: &str, group: &str, class: &str| {
+            sample_value(text, "tollgate_http_requests_total", &[("group", group), ("status_class", class)])
+                .unwrap_or(0.0)
+        };
+        let latencies = |text: &str, group: &str| {
+            sample_value(text, "tollgate_http_request_duration_seconds_count", &[("group", group)]).unwrap_or(0.0)
+        };
+        let over_quota = |text: &str| {
+            sample_value(text, "tollgate_gateway_decisions_total", &[("decision", "over_quota")]).unwrap_or(0.0)
+        };
+        let before = Registry::global().render();
+        for path in ["/api/user/api-keys/key_secret123", "/api/v1/echo", "/api/user/api-keys/a/b"] {
+            app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        }
+        let after = Registry::global().render();
+        // Other tests of this binary count too: at least what these requests added.
+        assert!(requests(&after, "api-keys", "2xx") - requests(&before, "api-keys", "2xx") >= 1.0);
+        assert!(
+            requests(&after, "api-keys", "4xx") - requests(&before, "api-keys", "4xx") >= 1.0,
+            "the fallback's 404"
+        );
+        assert!(requests(&after, "gateway", "4xx") - requests(&before, "gateway", "4xx") >= 1.0);
+        assert!(latencies(&after, "api-keys") - latencies(&before, "api-keys") >= 2.0);
+        assert!(over_quota(&after) - over_quota(&before) >= 1.0);
+        assert!(!after.contains("key_secret123") && !after.contains("echo"), "no path in a label");
     }
 }

@@ -10,9 +10,13 @@
 //! the gateway and worker mains pick theirs from [`bootstrap`]. The cargo features
 //! (`dynamodb`, `secrets`, `ses`, `sqs`) keep the clients a function does not use out of
 //! its compilation as well.
+//!
+//! Every answer and every SQS batch is also reported as an embedded-metric-format log line
+//! ([`emf`]): CloudWatch metrics with no API call.
 
 mod api_gateway;
 pub mod bootstrap;
+pub mod emf;
 mod mail;
 pub mod sqs;
 

@@ -199,11 +199,12 @@ async fn every_schedule_fixture_runs_through_the_scheduler_handler() {
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).expect("a scheduler event");
         let name = path.file_stem().unwrap().to_str().unwrap().to_string();
         let now = app.clock_now();
-        let summary = scheduler::handle(&ports(&app), &event, now).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let summary =
+            scheduler::handle(&ports(&app), &event, now, |_| {}).await.unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!((summary["job"].as_str(), summary["status"].as_str()), (Some(name.as_str()), Some("succeeded")));
         assert_eq!(summary["trigger"], "scheduled");
         // The schedule firing twice: the second invocation does nothing.
-        let twice = scheduler::handle(&ports(&app), &event, now).await.unwrap();
+        let twice = scheduler::handle(&ports(&app), &event, now, |_| {}).await.unwrap();
         assert_eq!(twice["status"], "skipped", "{name}: {twice}");
         seen.push(name);
     }
@@ -213,7 +214,7 @@ async fn every_schedule_fixture_runs_through_the_scheduler_handler() {
     assert_eq!(seen, all, "one fixture per job");
     let unknown = scheduler::ScheduledJobEvent { job: "nope".into(), at: None };
     assert!(matches!(
-        scheduler::handle(&ports(&app), &unknown, app.clock_now()).await,
+        scheduler::handle(&ports(&app), &unknown, app.clock_now(), |_| {}).await,
         Err(scheduler::SchedulerError::UnknownJob(_))
     ));
 }

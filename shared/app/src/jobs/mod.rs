@@ -127,6 +127,16 @@ pub async fn run_job(
     Ok(run)
 }
 
+/// How a run that `run_job` returned ended: `succeeded`, `failed`, or `skipped` (its slot
+/// was claimed already), for the answers and the metrics.
+pub fn run_outcome(run: &JobRun) -> &'static str {
+    match run.status {
+        JobRunStatus::Succeeded => "succeeded",
+        JobRunStatus::Failed => "failed",
+        JobRunStatus::Running => "skipped",
+    }
+}
+
 /// The run as the API and the CLI answer it: the report's figures with the job, slot,
 /// status and timing beside them (`{"job":"quota-alerts","alerts_sent":1,...}`).
 pub fn run_summary(run: &JobRun) -> Value {
@@ -134,8 +144,7 @@ pub fn run_summary(run: &JobRun) -> Value {
     out.insert("job".into(), json!(run.job));
     out.insert("slot".into(), json!(run.slot));
     out.insert("trigger".into(), json!(run.trigger));
-    let skipped = run.finished_at.is_none() && run.status == JobRunStatus::Running;
-    out.insert("status".into(), if skipped { json!("skipped") } else { json!(run.status) });
+    out.insert("status".into(), json!(run_outcome(run)));
     out.insert("at".into(), json!(run.at));
     out.insert("started_at".into(), json!(run.started_at));
     out.insert("duration_ms".into(), json!(run.duration_ms()));
