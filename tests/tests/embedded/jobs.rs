@@ -235,6 +235,17 @@ async fn the_admin_routes_list_the_jobs_and_refuse_others() {
     assert!(retention["last_run"]["finished_at"].is_string());
     assert!(jobs.iter().find(|j| j["name"] == "dunning").unwrap()["last_run"].is_null());
 
+    // A run by hand is counted in the metrics (`GET /metrics`, the global registry).
+    let counted = || {
+        let text = tollgate_http::metrics::Registry::global().render();
+        let labels = [("job", "key-expiry"), ("outcome", "succeeded")];
+        tollgate_http::metrics::sample_value(&text, "tollgate_job_runs_total", &labels).unwrap_or(0.0)
+    };
+    let before = counted();
+    let r = app.call(Method::POST, "/api/admin/jobs/key-expiry/run", None, Some(&admin)).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("succeeded")), "{:?}", r.body);
+    assert_eq!(counted(), before + 1.0);
+
     let r = app.call(Method::POST, "/api/admin/jobs/nope/run", None, Some(&admin)).await;
     assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"));
     for (method, path) in [(Method::GET, "/api/admin/jobs"), (Method::POST, "/api/admin/jobs/retention/run")] {
@@ -244,7 +255,7 @@ async fn the_admin_routes_list_the_jobs_and_refuse_others() {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     }
     let audit = app.state.store.list_audit(&AuditQuery { limit: 50, ..Default::default() }).await.unwrap();
-    assert!(!audit.iter().any(|e| e.action == "job.run"), "refused runs are not runs");
+    assert_eq!(audit.iter().filter(|e| e.action == "job.run").count(), 1, "the run by hand is audited; refused ones are not runs");
 }
 
 #[test]
