@@ -31,7 +31,7 @@ cleanup() {
 trap cleanup EXIT
 # Billing through the Stripe fake, so the billing routes are fuzzed for real.
 start_stripe_fake "$work/stripe-fake.log"
-start_tollgate "$work/data" "$work/server.log"
+ALLOW_INSECURE_WEBHOOK_URLS=false start_tollgate "$work/data" "$work/server.log"
 
 # Sends JSON and prints one field of the answer (curl fails on an error status).
 send() { # method path body field [bearer]

@@ -1,7 +1,8 @@
 # Sourced by the scripts that test the real `tollgate` binary (build it first).
 #
 # start_tollgate DATA_DIR LOG: starts ${CARGO_TARGET_DIR:-target}/debug/tollgate on a free
-# loopback port with a data directory and the admin ops@example.com / admin-pass-123, its
+# loopback port with a data directory, the admin ops@example.com / admin-pass-123 and
+# loopback webhook receivers allowed (ALLOW_INSECURE_WEBHOOK_URLS, default true here), its
 # output in LOG; sets `port`, `base` and `pid`, and returns once /health answers (failing,
 # with the log, if the server exits first). Set an EXIT trap that stops "$pid" before calling.
 # A `port` set beforehand (by start_stripe_fake) is used.
@@ -14,6 +15,7 @@ start_tollgate() {
   port=${port:-$(free_port)}
   base="http://127.0.0.1:$port"
   PORT=$port DATA_DIR="$data" ADMIN_EMAIL=ops@example.com ADMIN_PASSWORD=admin-pass-123 RUST_LOG=info,access=debug \
+    ALLOW_INSECURE_WEBHOOK_URLS=${ALLOW_INSECURE_WEBHOOK_URLS:-true} \
     "${CARGO_TARGET_DIR:-target}/debug/tollgate" >"$log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do
