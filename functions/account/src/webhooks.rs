@@ -161,6 +161,7 @@ pub struct WebhookDeliveryList {
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// 1 to 100 (20 when absent).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
