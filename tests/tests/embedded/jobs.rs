@@ -255,7 +255,11 @@ async fn the_admin_routes_list_the_jobs_and_refuse_others() {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     }
     let audit = app.state.store.list_audit(&AuditQuery { limit: 50, ..Default::default() }).await.unwrap();
-    assert_eq!(audit.iter().filter(|e| e.action == "job.run").count(), 1, "the run by hand is audited; refused ones are not runs");
+    assert_eq!(
+        audit.iter().filter(|e| e.action == "job.run").count(),
+        1,
+        "the run by hand is audited; refused ones are not runs"
+    );
 }
 
 #[test]
