@@ -7,6 +7,7 @@
 
 mod contract_dynamodb;
 mod gateway_dynamodb;
+mod jobs_dynamodb;
 mod lambda_on_moto;
 mod quota_dynamodb;
 mod sqs_queue;
