@@ -146,9 +146,17 @@ pub async fn upgrade(
     let payments = state.payments()?;
     let plan_id = plan_id(&req.plan_id)?;
     let urls = return_urls(&state, "checkout");
-    let outcome =
-        billing::upgrade(state.store.as_ref(), payments, &auth.org_id, &auth.user.id, &plan_id, &urls, state.now())
-            .await?;
+    let outcome = billing::upgrade(
+        state.store.as_ref(),
+        payments,
+        state.queue.as_deref(),
+        &auth.org_id,
+        &auth.user.id,
+        &plan_id,
+        &urls,
+        state.now(),
+    )
+    .await?;
     Ok(Json(match outcome {
         UpgradeOutcome::Checkout { url } => UpgradeResponse { checkout_url: Some(url), subscription: None },
         UpgradeOutcome::Changed(sub) => UpgradeResponse { checkout_url: None, subscription: Some(sub) },
@@ -173,7 +181,9 @@ pub async fn downgrade(
 ) -> Result<Json<SubscriptionResponse>, ApiError> {
     let payments = state.payments()?;
     let plan_id = plan_id(&req.plan_id)?;
-    let subscription = billing::downgrade(state.store.as_ref(), payments, &auth.org_id, &plan_id, state.now()).await?;
+    let subscription =
+        billing::downgrade(state.store.as_ref(), payments, state.queue.as_deref(), &auth.org_id, &plan_id, state.now())
+            .await?;
     Ok(Json(SubscriptionResponse { subscription }))
 }
 
@@ -205,8 +215,15 @@ async fn cancel_at_period_end(
     cancel: bool,
 ) -> Result<Json<SubscriptionResponse>, ApiError> {
     let payments = state.payments()?;
-    let subscription =
-        billing::set_cancel_at_period_end(state.store.as_ref(), payments, &auth.org_id, cancel, state.now()).await?;
+    let subscription = billing::set_cancel_at_period_end(
+        state.store.as_ref(),
+        payments,
+        state.queue.as_deref(),
+        &auth.org_id,
+        cancel,
+        state.now(),
+    )
+    .await?;
     Ok(Json(SubscriptionResponse { subscription }))
 }
 

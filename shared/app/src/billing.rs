@@ -131,6 +131,7 @@ pub enum UpgradeOutcome {
 pub async fn upgrade(
     store: &dyn Store,
     payments: &dyn Payments,
+    notifications: Option<&dyn Queue>,
     org_id: &Id,
     user_id: &Id,
     plan_id: &Id,
@@ -145,13 +146,13 @@ pub async fn upgrade(
     let (_, customer) = ensure_customer(store, payments, org_id, user_id, now).await?;
     if let Some(provider_id) = &current.billing.provider_subscription_id {
         let remote = payments.change_subscription_plan(provider_id, &plan.id, &prices, true, None).await?;
-        let sub = apply_provider_subscription(store, &remote, now).await?;
+        let sub = apply_and_notify(store, notifications, &remote, now).await?;
         return Ok(UpgradeOutcome::Changed(sub));
     }
     let has_default = payments.payment_methods(&customer).await?.iter().any(|m| m.is_default);
     if has_default {
         let remote = payments.create_subscription(&customer, org_id, &plan.id, &prices).await?;
-        let sub = apply_provider_subscription(store, &remote, now).await?;
+        let sub = apply_and_notify(store, notifications, &remote, now).await?;
         return Ok(UpgradeOutcome::Changed(sub));
     }
     let session = payments
@@ -179,6 +180,7 @@ fn provider_subscription_id(sub: &Subscription) -> Result<&str, AppError> {
 pub async fn downgrade(
     store: &dyn Store,
     payments: &dyn Payments,
+    notifications: Option<&dyn Queue>,
     org_id: &Id,
     plan_id: &Id,
     now: DateTime<Utc>,
@@ -189,20 +191,21 @@ pub async fn downgrade(
         return Err(AppError::billing(BillingRefusal::AlreadyOnPlan, "the organization is already on this plan"));
     }
     if plan_id.as_str() == FREE_PLAN_ID {
-        return set_cancel_at_period_end(store, payments, org_id, true, now).await;
+        return set_cancel_at_period_end(store, payments, notifications, org_id, true, now).await;
     }
     let (plan, prices) = purchasable_plan(store, payments, plan_id).await?;
     // The plan paid for stays until the period's end, recorded on Stripe's subscription.
     let until = current.billing.current_period_end.unwrap_or(now);
     let hold = PlanHold { plan_id: current.plan_id.clone(), until };
     let remote = payments.change_subscription_plan(&provider_id, &plan.id, &prices, false, Some(&hold)).await?;
-    apply_provider_subscription(store, &remote, now).await
+    apply_and_notify(store, notifications, &remote, now).await
 }
 
 /// Cancels at the end of the period (`cancel`), or takes that back (resume).
 pub async fn set_cancel_at_period_end(
     store: &dyn Store,
     payments: &dyn Payments,
+    notifications: Option<&dyn Queue>,
     org_id: &Id,
     cancel: bool,
     now: DateTime<Utc>,
@@ -210,7 +213,30 @@ pub async fn set_cancel_at_period_end(
     let (current, _) = current_subscription(store, org_id, now).await?;
     let provider_id = provider_subscription_id(&current)?;
     let remote = payments.set_cancel_at_period_end(provider_id, cancel).await?;
-    apply_provider_subscription(store, &remote, now).await
+    apply_and_notify(store, notifications, &remote, now).await
+}
+
+/// Applies the provider's subscription after a change the user asked for here (an upgrade
+/// charged to the card on file, a downgrade, a cancellation), and queues the
+/// `subscription.updated` notification to `notifications`: the provider's webhook that
+/// follows finds the change applied already and notifies nothing. The change has happened
+/// by then, so a queue failure is logged, not returned.
+async fn apply_and_notify(
+    store: &dyn Store,
+    notifications: Option<&dyn Queue>,
+    remote: &ProviderSubscription,
+    now: DateTime<Utc>,
+) -> Result<Subscription, AppError> {
+    let change = apply_provider_change(store, remote, now).await?;
+    if let Some(queue) = notifications {
+        let cause = format!("{}_{}", change.after.id, now.timestamp_millis());
+        if let Some(notification) = subscription_notification(store, &cause, &change, now).await? {
+            if let Err(e) = queue.send(QueueName::Notifications, &[notification.to_message()]).await {
+                tracing::warn!(error = %e, org_id = %change.after.org_id, "subscription change not notified");
+            }
+        }
+    }
+    Ok(change.after)
 }
 
 /// Applies the provider's subscription as it is now to the organization's subscription:

@@ -48,7 +48,7 @@ pub async fn serve_route_group_with_mail(router: impl FnOnce(AppState) -> Router
 
 /// [`serve_route_group`] for the route groups that bill (`billing`, `admin`): the state also
 /// has Stripe when the app secret holds its key ([`bootstrap::payments`]).
-#[cfg(all(feature = "dynamodb", feature = "stripe"))]
+#[cfg(all(feature = "dynamodb", feature = "stripe", feature = "sqs"))]
 pub async fn serve_billing_route_group(router: impl FnOnce(AppState) -> Router) -> Result<(), Error> {
     tollgate_http::telemetry::init();
     let aws = bootstrap::aws_config().await;
@@ -76,10 +76,12 @@ pub async fn serve_admin_route_group(router: impl FnOnce(AppState) -> Router) ->
 
 /// The state of a route group that bills: [`bootstrap::app_state_with`] and, when the app
 /// secret holds its key, Stripe ([`bootstrap::payments`]).
-#[cfg(all(feature = "dynamodb", feature = "stripe"))]
+/// The state also has the SQS queues: a plan change made here notifies the organization.
+#[cfg(all(feature = "dynamodb", feature = "stripe", feature = "sqs"))]
 async fn billing_state(aws: &aws_config::SdkConfig) -> Result<AppState, BootstrapError> {
     let secrets = bootstrap::secrets(aws)?;
     let state = bootstrap::app_state_with(aws, Arc::new(NoMailer), &secrets).await?;
+    let state = state.with_queue(Arc::new(bootstrap::queue(aws)?));
     Ok(match bootstrap::payments(&secrets).await? {
         Some(payments) => state.with_payments(payments),
         None => state,

@@ -40,6 +40,13 @@ async fn free_to_pro_to_business_then_down_to_pro_then_canceled() {
     assert!(r["checkout_url"].is_null(), "{r}");
     assert_eq!(r["subscription"]["plan_id"], "plan_business");
     assert_eq!(b.quota_limit(&key).await, BUSINESS, "Business at once");
+    // Changed here, not by a webhook: notified all the same, and once (the webhook that
+    // follows finds the change applied).
+    let business = |m: &tollgate_domain::MailMessage| m.text_body.contains("now on the Business plan");
+    let mails = mails_where(&b, "payer@example.com", "subscription.updated", business).await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let again = b.app.outbox().into_iter().filter(|m| m.kind == "subscription.updated" && business(m)).count();
+    assert_eq!((mails.len(), again), (1, 1), "one mail for the change");
     let invoices = b.invoices(&token, 2).await;
     let proration = &invoices[0];
     assert_eq!(proration["status"], "paid");
@@ -177,9 +184,20 @@ async fn a_failed_renewal_is_past_due_then_free_limits_after_the_grace_then_rest
 /// The mails of `kind` to `to`, once there is at least one (5 s at most: the notifications
 /// worker sends them after the Stripe events worker queued them).
 async fn mails_to(b: &Billed, to: &str, kind: &str) -> Vec<tollgate_domain::MailMessage> {
+    mails_where(b, to, kind, |_| true).await
+}
+
+/// [`mails_to`], only the mails `wanted` accepts.
+async fn mails_where(
+    b: &Billed,
+    to: &str,
+    kind: &str,
+    wanted: impl Fn(&tollgate_domain::MailMessage) -> bool,
+) -> Vec<tollgate_domain::MailMessage> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let found: Vec<_> = b.app.outbox().into_iter().filter(|m| m.kind == kind && m.to.as_str() == to).collect();
+        let found: Vec<_> =
+            b.app.outbox().into_iter().filter(|m| m.kind == kind && m.to.as_str() == to && wanted(m)).collect();
         if !found.is_empty() {
             return found;
         }
