@@ -146,17 +146,9 @@ pub async fn upgrade(
     let payments = state.payments()?;
     let plan_id = plan_id(&req.plan_id)?;
     let urls = return_urls(&state, "checkout");
-    let outcome = billing::upgrade(
-        state.store.as_ref(),
-        payments,
-        state.queue.as_deref(),
-        &auth.org_id,
-        &auth.user.id,
-        &plan_id,
-        &urls,
-        state.now(),
-    )
-    .await?;
+    let outcome =
+        billing::upgrade(billing_ports(&state, payments), &auth.org_id, &auth.user.id, &plan_id, &urls, state.now())
+            .await?;
     Ok(Json(match outcome {
         UpgradeOutcome::Checkout { url } => UpgradeResponse { checkout_url: Some(url), subscription: None },
         UpgradeOutcome::Changed(sub) => UpgradeResponse { checkout_url: None, subscription: Some(sub) },
@@ -181,9 +173,7 @@ pub async fn downgrade(
 ) -> Result<Json<SubscriptionResponse>, ApiError> {
     let payments = state.payments()?;
     let plan_id = plan_id(&req.plan_id)?;
-    let subscription =
-        billing::downgrade(state.store.as_ref(), payments, state.queue.as_deref(), &auth.org_id, &plan_id, state.now())
-            .await?;
+    let subscription = billing::downgrade(billing_ports(&state, payments), &auth.org_id, &plan_id, state.now()).await?;
     Ok(Json(SubscriptionResponse { subscription }))
 }
 
@@ -215,15 +205,8 @@ async fn cancel_at_period_end(
     cancel: bool,
 ) -> Result<Json<SubscriptionResponse>, ApiError> {
     let payments = state.payments()?;
-    let subscription = billing::set_cancel_at_period_end(
-        state.store.as_ref(),
-        payments,
-        state.queue.as_deref(),
-        &auth.org_id,
-        cancel,
-        state.now(),
-    )
-    .await?;
+    let ports = billing_ports(state, payments);
+    let subscription = billing::set_cancel_at_period_end(ports, &auth.org_id, cancel, state.now()).await?;
     Ok(Json(SubscriptionResponse { subscription }))
 }
 
@@ -394,4 +377,9 @@ pub async fn download_invoice(
     let url = payments.invoice_pdf_url(&invoice.id).await?;
     let url = url.ok_or_else(|| ApiError::NotFound("invoice PDF (the invoice is not finalized)".into()))?;
     Ok(Json(InvoiceLink { url }))
+}
+
+/// What a plan change acts through: the state's store and queue, and `payments`.
+fn billing_ports<'a>(state: &'a AppState, payments: &'a dyn tollgate_domain::Payments) -> billing::BillingPorts<'a> {
+    billing::BillingPorts { store: state.store.as_ref(), payments, notifications: state.queue.as_deref() }
 }

@@ -110,6 +110,15 @@ async fn purchasable_plan(
     Ok((plan, ids))
 }
 
+/// What the user's plan changes act through.
+#[derive(Clone, Copy)]
+pub struct BillingPorts<'a> {
+    pub store: &'a dyn Store,
+    pub payments: &'a dyn Payments,
+    /// Where the change's `subscription.updated` notification goes (none: not notified).
+    pub notifications: Option<&'a dyn Queue>,
+}
+
 /// Where the provider sends the user back after Checkout.
 #[derive(Debug, Clone)]
 pub struct ReturnUrls {
@@ -129,15 +138,14 @@ pub enum UpgradeOutcome {
 
 /// Moves the organization to a more expensive paid plan (or starts its first paid plan).
 pub async fn upgrade(
-    store: &dyn Store,
-    payments: &dyn Payments,
-    notifications: Option<&dyn Queue>,
+    ports: BillingPorts<'_>,
     org_id: &Id,
     user_id: &Id,
     plan_id: &Id,
     urls: &ReturnUrls,
     now: DateTime<Utc>,
 ) -> Result<UpgradeOutcome, AppError> {
+    let BillingPorts { store, payments, notifications } = ports;
     let (current, _) = current_subscription(store, org_id, now).await?;
     if &current.plan_id == plan_id && current.billing.provider_subscription_id.is_some() {
         return Err(AppError::billing(BillingRefusal::AlreadyOnPlan, "the organization is already on this plan"));
@@ -178,20 +186,19 @@ fn provider_subscription_id(sub: &Subscription) -> Result<&str, AppError> {
 /// Moves the organization to a cheaper plan at the end of the current period; to the Free
 /// plan, that is a cancellation at the period's end.
 pub async fn downgrade(
-    store: &dyn Store,
-    payments: &dyn Payments,
-    notifications: Option<&dyn Queue>,
+    ports: BillingPorts<'_>,
     org_id: &Id,
     plan_id: &Id,
     now: DateTime<Utc>,
 ) -> Result<Subscription, AppError> {
+    let BillingPorts { store, payments, notifications } = ports;
     let (current, _) = current_subscription(store, org_id, now).await?;
     let provider_id = provider_subscription_id(&current)?.to_string();
     if &current.plan_id == plan_id {
         return Err(AppError::billing(BillingRefusal::AlreadyOnPlan, "the organization is already on this plan"));
     }
     if plan_id.as_str() == FREE_PLAN_ID {
-        return set_cancel_at_period_end(store, payments, notifications, org_id, true, now).await;
+        return set_cancel_at_period_end(ports, org_id, true, now).await;
     }
     let (plan, prices) = purchasable_plan(store, payments, plan_id).await?;
     // The plan paid for stays until the period's end, recorded on Stripe's subscription.
@@ -203,13 +210,12 @@ pub async fn downgrade(
 
 /// Cancels at the end of the period (`cancel`), or takes that back (resume).
 pub async fn set_cancel_at_period_end(
-    store: &dyn Store,
-    payments: &dyn Payments,
-    notifications: Option<&dyn Queue>,
+    ports: BillingPorts<'_>,
     org_id: &Id,
     cancel: bool,
     now: DateTime<Utc>,
 ) -> Result<Subscription, AppError> {
+    let BillingPorts { store, payments, notifications } = ports;
     let (current, _) = current_subscription(store, org_id, now).await?;
     let provider_id = provider_subscription_id(&current)?;
     let remote = payments.set_cancel_at_period_end(provider_id, cancel).await?;
