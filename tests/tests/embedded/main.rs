@@ -11,6 +11,7 @@ mod contract_sqlite;
 mod gateway;
 mod jobs;
 mod lambda_fixtures;
+mod notification_settings;
 mod projects;
 mod track;
 mod usage_analytics;
