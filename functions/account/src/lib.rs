@@ -1,7 +1,10 @@
 //! The `account` route group (`/api/user/account/...`): profile, password change and
-//! account deletion; and the organization's webhook endpoints (`/api/user/webhooks/...`).
+//! account deletion; the organization's webhook endpoints (`/api/user/webhooks/...`); and
+//! its notification settings (`/api/user/notifications/settings`: email per event type,
+//! Slack).
 
 mod handlers;
+mod notification_settings;
 mod webhooks;
 
 use tollgate_http::AppState;
@@ -9,6 +12,9 @@ use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use handlers::{ChangePasswordRequest, DeleteAccountRequest, UpdateProfileRequest};
+pub use notification_settings::{
+    NotificationSettingsView, SlackRequest, SlackView, UpdateNotificationSettingsRequest, WebhookSummary,
+};
 pub use webhooks::{
     CreateWebhookRequest, CreatedWebhook, QueuedTestEvent, RotatedWebhookSecret, UpdateWebhookRequest,
     WebhookDeliveryList, WebhookDeliveryView, WebhookList, WebhookView,
@@ -18,6 +24,7 @@ pub use webhooks::{
 #[openapi(tags(
     (name = "account", description = "The signed-in user's account"),
     (name = "webhooks", description = "Webhook endpoints of the signed-in user's organization: signed JSON events"),
+    (name = "notifications", description = "Notification settings of the signed-in user's organization: email per event type, Slack"),
 ))]
 struct AccountApi;
 
@@ -32,6 +39,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::test_webhook))
         .routes(routes!(webhooks::rotate_webhook_secret))
         .routes(routes!(webhooks::list_webhook_deliveries))
+        .routes(routes!(
+            notification_settings::get_notification_settings,
+            notification_settings::update_notification_settings
+        ))
 }
 
 /// The finished router (common layers included) for the Lambda function.

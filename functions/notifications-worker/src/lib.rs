@@ -1,7 +1,8 @@
 //! The notifications worker: delivers the events of the notifications queue (quota alerts
 //! at 80 % and 100 %, put there by the gateway, and the scheduled jobs' notifications) to
-//! the organization's owner by email, each once (`tollgate_app::notifications::deliver`),
-//! then to the organization's webhook endpoints subscribed to the event
+//! the organization's owner by email and to its Slack channel, each once and as the
+//! organization's notification settings say (`tollgate_app::notifications::deliver`), then
+//! to the organization's webhook endpoints subscribed to the event
 //! (`tollgate_app::webhooks::dispatch`, one delivery per endpoint whatever the number of
 //! redeliveries).
 //!
@@ -9,8 +10,8 @@
 //! root's SQS glue (`ReportBatchItemFailures`) and in the local server's drainer of the
 //! SQLite queue. A message fails alone: a body that is not a notification can never succeed
 //! and is reported at once (it reaches the dead-letter queue after the retries); a mail or
-//! store failure is retried with the queue's backoff. A webhook that does not answer is not
-//! a failure of the message (the mail must not go again): its retries come from the
+//! store failure is retried with the queue's backoff. A webhook or Slack that does not answer
+//! is not a failure of the message (the mail must not go again): its retries come from the
 //! `webhook-retries` job (`tollgate_app::webhooks::retry_due`).
 
 mod sender;
@@ -18,11 +19,11 @@ mod sender;
 pub use sender::ReqwestWebhookSender;
 
 use chrono::{DateTime, Utc};
-use tollgate_app::notifications::{deliver, Delivery};
+use tollgate_app::notifications::{deliver, Delivered, Delivery, SlackOut};
 use tollgate_app::webhooks::dispatch;
 use tollgate_domain::{Mailer, Notification, Store, WebhookSender};
 
-/// Where the notifications' webhooks go: the sender and the URL policy
+/// Where the notifications' webhooks and Slack posts go: the sender and the URL policy
 /// (`ALLOW_INSECURE_WEBHOOK_URLS`).
 #[derive(Clone, Copy)]
 pub struct Webhooks<'a> {
@@ -47,14 +48,18 @@ pub async fn process_batch(
             failed.push(message_id);
             continue;
         };
-        match deliver(store, mailer, &notification, now).await {
-            Ok(Delivery::Mailed) => tracing::info!(
+        let slack = SlackOut { sender: webhooks.sender, allow_insecure: webhooks.allow_insecure };
+        match deliver(store, mailer, slack, &notification, now).await {
+            Ok(Delivered { email: Delivery::Mailed, slack }) => tracing::info!(
                 notification_id = notification.id(),
                 event_type = notification.event_type(),
                 org_id = %notification.org_id(),
+                ?slack,
                 "notification mailed"
             ),
-            Ok(outcome) => tracing::info!(notification_id = notification.id(), ?outcome, "notification not mailed"),
+            Ok(Delivered { email, slack }) => {
+                tracing::info!(notification_id = notification.id(), ?email, ?slack, "notification not mailed")
+            }
             Err(e) => {
                 tracing::error!(notification_id = notification.id(), error = %e, "notification delivery failed");
                 failed.push(message_id);

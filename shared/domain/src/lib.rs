@@ -12,6 +12,7 @@ pub mod error;
 pub mod id;
 pub mod job;
 pub mod notification;
+pub mod notification_settings;
 pub mod page;
 pub mod password;
 pub mod plan;
@@ -45,6 +46,7 @@ pub use notification::{
     DunningReminder, KeyExpiring, Notification, PaymentFailed, RenderedMail, SubscriptionChanged, TrialEnding,
     WebhookTest,
 };
+pub use notification_settings::{NotificationSettings, SlackSettings, EMAIL_EVENT_TYPES};
 pub use page::PageLimits;
 pub use password::{PasswordPolicy, PASSWORD_MAX_LEN, PASSWORD_MIN_LEN};
 pub use plan::{

@@ -114,7 +114,13 @@ impl Plan {
         }
     }
 
-    /// The three plans an empty store starts with: Free, Pro, Business.
+    /// Whether the plan includes Slack notifications (`features.slack == true`).
+    pub fn allows_slack(&self) -> bool {
+        self.features.get("slack") == Some(&serde_json::Value::Bool(true))
+    }
+
+    /// The three plans an empty store starts with: Free, Pro, Business (the only one with
+    /// Slack notifications).
     pub fn defaults(now: DateTime<Utc>) -> Vec<Plan> {
         let plan = |id: &str, name: &str, price: i64, rate: u32, limit: u64, retention: u32, keys: u32| Plan {
             id: Id::from_string(id),
@@ -136,10 +142,12 @@ impl Plan {
             created_at: now,
             updated_at: now,
         };
+        let mut business = plan("plan_business", "Business", 2900, 3000, 500_000, 90, 50);
+        business.features = serde_json::json!({"slack": true});
         vec![
             plan(FREE_PLAN_ID, "Free", 0, 60, 1_000, 7, 2),
             plan("plan_pro", "Pro", 900, 600, 50_000, 30, 10),
-            plan("plan_business", "Business", 2900, 3000, 500_000, 90, 50),
+            business,
         ]
     }
 }

@@ -16,10 +16,10 @@ use crate::billing::{
 };
 use crate::{
     ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, JobRun,
-    JobRunQuery, KeyRotation, KeySecret, MailMessage, Membership, Organization, PeriodKey, Plan, Project, PruneReport,
-    RateWindow, RefreshFamily, RefreshToken, RotateOutcome, StoreError, Subscription, SubscriptionQuery, TokenHash,
-    UsageAggregate, UsageCharge, UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord, UsageSnapshot, User,
-    WebhookDelivery, WebhookEndpoint,
+    JobRunQuery, KeyRotation, KeySecret, MailMessage, Membership, NotificationSettings, Organization, PeriodKey, Plan,
+    Project, PruneReport, RateWindow, RefreshFamily, RefreshToken, RotateOutcome, StoreError, Subscription,
+    SubscriptionQuery, TokenHash, UsageAggregate, UsageCharge, UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord,
+    UsageSnapshot, User, WebhookDelivery, WebhookEndpoint,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -505,6 +505,17 @@ pub trait WebhookRepository: Send + Sync {
     async fn record_webhook_attempt(&self, delivery: &WebhookDelivery, read_attempts: u32) -> Result<(), StoreError>;
 }
 
+/// Organizations' notification settings (see `tollgate_domain::notification_settings`):
+/// one record per organization, absent until first saved.
+#[async_trait]
+pub trait NotificationSettingsRepository: Send + Sync {
+    /// The organization's settings, if it saved any.
+    async fn get_notification_settings(&self, org_id: &Id) -> Result<Option<NotificationSettings>, StoreError>;
+
+    /// Stores the organization's settings, replacing any before.
+    async fn put_notification_settings(&self, settings: &NotificationSettings) -> Result<(), StoreError>;
+}
+
 /// Everything a route handler needs from the store, as one object.
 pub trait Store:
     UserRepository
@@ -524,6 +535,7 @@ pub trait Store:
     + JobRunRepository
     + Housekeeping
     + WebhookRepository
+    + NotificationSettingsRepository
 {
 }
 impl<T> Store for T where
@@ -544,6 +556,7 @@ impl<T> Store for T where
         + JobRunRepository
         + Housekeeping
         + WebhookRepository
+        + NotificationSettingsRepository
 {
 }
 

@@ -79,6 +79,8 @@ error_codes! {
     AdminRequired = (FORBIDDEN, "admin_required"),
     /// The subscription of the key's organization has ended.
     SubscriptionInactive = (FORBIDDEN, "subscription_inactive"),
+    /// The organization's plan does not include the feature (Slack notifications, for one).
+    FeatureNotInPlan = (FORBIDDEN, "feature_not_in_plan"),
     /// The payment provider refused the payment or the payment method (a declined card).
     PaymentRejected = (PAYMENT_REQUIRED, "payment_rejected"),
     /// No such resource, or not yours (the two look the same), or no such route.

@@ -18,6 +18,7 @@ mod catalog;
 mod jobs;
 mod metering;
 mod misc;
+mod notification_settings;
 mod projects;
 mod sessions;
 mod users;
@@ -33,6 +34,7 @@ pub use catalog::*;
 pub use jobs::*;
 pub use metering::*;
 pub use misc::*;
+pub use notification_settings::*;
 pub use projects::*;
 pub use sessions::*;
 pub use users::*;
@@ -114,6 +116,7 @@ macro_rules! store_contract_tests {
             webhook_limit_is_exact_under_concurrency,
             webhook_deliveries_are_idempotent_and_listed_newest_first,
             webhook_deliveries_due_and_conditional_attempts,
+            notification_settings_round_trip_overwrite_and_tenant_isolation,
             job_run_claim_is_exact_under_concurrency,
             job_runs_list_newest_first_and_by_job,
             usage_period_closes_once_under_concurrency,

@@ -12,6 +12,7 @@ mod item;
 mod jobs;
 mod keys;
 mod misc;
+mod notification_settings;
 mod ops;
 mod projects;
 mod sessions;

@@ -12,6 +12,7 @@ mod gateway;
 mod jobs;
 mod lambda_fixtures;
 mod metrics;
+mod notification_settings;
 mod projects;
 mod track;
 mod usage_analytics;

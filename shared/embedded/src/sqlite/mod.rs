@@ -16,6 +16,7 @@ mod catalog;
 mod invoices;
 mod jobs;
 mod misc;
+mod notification_settings;
 mod projects;
 mod schema;
 mod sessions;

@@ -417,4 +417,15 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, created_at, id);
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at, id) WHERE status = 'pending';
 "#,
+    // 8: notification settings, one row per organization.
+    r#"
+-- `email` is a JSON object (event type -> mailed); `slack` the JSON of the Slack settings
+-- (its URL is a secret), NULL without Slack. No row: the defaults (every email, no Slack).
+CREATE TABLE notification_settings (
+    org_id      TEXT PRIMARY KEY,
+    email       TEXT NOT NULL,
+    slack       TEXT,
+    updated_at  INTEGER NOT NULL
+) STRICT;
+"#,
 ];

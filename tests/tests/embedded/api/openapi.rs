@@ -32,6 +32,8 @@ async fn the_spec_covers_every_route() {
         ("post", "/api/user/webhooks/{id}/test"),
         ("post", "/api/user/webhooks/{id}/rotate-secret"),
         ("get", "/api/user/webhooks/{id}/deliveries"),
+        ("get", "/api/user/notifications/settings"),
+        ("put", "/api/user/notifications/settings"),
         ("get", "/api/user/api-keys"),
         ("post", "/api/user/api-keys"),
         ("get", "/api/user/api-keys/{id}"),
