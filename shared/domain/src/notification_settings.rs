@@ -119,27 +119,7 @@ pub fn validate_email_settings(email: &BTreeMap<String, bool>) -> Result<(), Dom
 /// Slack's events list as stored: each type known, no duplicates, not empty; or exactly
 /// `["*"]`.
 pub fn validate_slack_events(events: &[String]) -> Result<Vec<String>, DomainError> {
-    let invalid = |reason: String| DomainError::InvalidField { field: "slack.events", reason };
-    if events.is_empty() {
-        return Err(invalid("at least one event type, or [\"*\"] for all of them".into()));
-    }
-    if events.iter().any(|e| e == "*") {
-        return if events.len() == 1 {
-            Ok(vec!["*".into()])
-        } else {
-            Err(invalid("\"*\" posts every event type and must be alone".into()))
-        };
-    }
-    let mut out: Vec<String> = Vec::with_capacity(events.len());
-    for e in events {
-        if !EMAIL_EVENT_TYPES.contains(&e.as_str()) {
-            return Err(invalid(format!("unknown event type {e:?}; known: {}", EMAIL_EVENT_TYPES.join(", "))));
-        }
-        if !out.contains(e) {
-            out.push(e.clone());
-        }
-    }
-    Ok(out)
+    crate::webhook::validate_event_list(events, "slack.events", EMAIL_EVENT_TYPES)
 }
 
 /// The Slack URL if allowed: the webhook URL policy ([`check_url`]: `https://`, no

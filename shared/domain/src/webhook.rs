@@ -141,7 +141,13 @@ pub enum WebhookInputError {
 
 /// The events list as stored: each type known, no duplicates, not empty; or exactly `["*"]`.
 pub fn validate_events(events: &[String]) -> Result<Vec<String>, DomainError> {
-    let invalid = |reason: String| DomainError::InvalidField { field: "events", reason };
+    validate_event_list(events, "events", EVENT_TYPES)
+}
+
+/// An events list of a channel (a webhook's, Slack's) as stored: each type one of `known`,
+/// no duplicates, not empty; or exactly `["*"]` (every type). `field` names it in errors.
+pub fn validate_event_list(events: &[String], field: &'static str, known: &[&str]) -> Result<Vec<String>, DomainError> {
+    let invalid = |reason: String| DomainError::InvalidField { field, reason };
     if events.is_empty() {
         return Err(invalid("at least one event type, or [\"*\"] for all of them".into()));
     }
@@ -149,13 +155,13 @@ pub fn validate_events(events: &[String]) -> Result<Vec<String>, DomainError> {
         return if events.len() == 1 {
             Ok(vec!["*".into()])
         } else {
-            Err(invalid("\"*\" subscribes to every event type and must be alone".into()))
+            Err(invalid("\"*\" stands for every event type and must be alone".into()))
         };
     }
     let mut out: Vec<String> = Vec::with_capacity(events.len());
     for e in events {
-        if !EVENT_TYPES.contains(&e.as_str()) {
-            return Err(invalid(format!("unknown event type {e:?}; known: {}", EVENT_TYPES.join(", "))));
+        if !known.contains(&e.as_str()) {
+            return Err(invalid(format!("unknown event type {e:?}; known: {}", known.join(", "))));
         }
         if !out.contains(e) {
             out.push(e.clone());

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
-use tollgate_domain::{Id, Notification, Period, QuotaAlert};
+use tollgate_domain::{Id, Notification};
 use tollgate_http::Settings;
 use tollgate_tests::app::TestApp;
 
@@ -64,35 +64,7 @@ async fn put_on_slack_plan(app: &TestApp, org: &Id) {
 
 /// A quota alert of the organization at `percent` of 50,000 units.
 async fn quota_alert(app: &TestApp, org: &Id, percent: u8) -> Notification {
-    let period = Period::containing(app.clock_now()).key;
-    let subscription =
-        tollgate_app::current_subscription(app.state.store.as_ref(), org, app.clock_now()).await.unwrap().0;
-    Notification::Quota(QuotaAlert {
-        id: format!("alert_{org}_{period}_{percent}"),
-        org_id: org.clone(),
-        subscription_id: subscription.id,
-        period,
-        threshold_percent: percent,
-        used: u64::from(percent) * 500,
-        limit: 50_000,
-        at: app.clock_now(),
-    })
-}
-
-/// The notifications worker's processing of one notification; it must not fail.
-async fn process(app: &TestApp, notification: &Notification) {
-    let sender = notifications_worker::ReqwestWebhookSender::new(true);
-    let webhooks = notifications_worker::Webhooks { sender: &sender, allow_insecure: true };
-    let m = notification.to_message();
-    let failed = notifications_worker::process_batch(
-        app.state.store.as_ref(),
-        app.state.mailer.as_ref(),
-        webhooks,
-        vec![(m.id, m.body)],
-        app.clock_now(),
-    )
-    .await;
-    assert!(failed.is_empty(), "the notification is not failed");
+    crate::webhooks::quota_alert_of(app, org, percent, 50_000).await
 }
 
 /// Mails of `kind` sent to `to`.
@@ -128,8 +100,8 @@ async fn an_email_turned_off_is_not_mailed_and_others_are() {
 
     let at_80 = quota_alert(&app, &org, 80).await;
     let at_100 = quota_alert(&app, &org, 100).await;
-    process(&app, &at_80).await;
-    process(&app, &at_100).await;
+    crate::webhooks::process(&app, &at_80).await;
+    crate::webhooks::process(&app, &at_100).await;
     assert_eq!(mails(&app, "quiet@example.com", "quota.threshold_reached"), 0, "turned off");
     assert_eq!(mails(&app, "quiet@example.com", "quota.exceeded"), 1, "still on");
 
@@ -137,7 +109,7 @@ async fn an_email_turned_off_is_not_mailed_and_others_are() {
     let r =
         app.call(Method::PUT, SETTINGS, Some(json!({"email": {"quota.threshold_reached": true}})), Some(&access)).await;
     assert_eq!(r.status, StatusCode::OK);
-    process(&app, &at_80).await;
+    crate::webhooks::process(&app, &at_80).await;
     assert_eq!(mails(&app, "quiet@example.com", "quota.threshold_reached"), 0, "the skip is recorded");
 }
 
@@ -175,8 +147,8 @@ async fn slack_gets_each_notification_once_with_the_numbers() {
     assert!(!r.body.to_string().contains("SECRETTOKEN"));
 
     let at_100 = quota_alert(&app, &org, 100).await;
-    process(&app, &at_100).await;
-    process(&app, &at_100).await;
+    crate::webhooks::process(&app, &at_100).await;
+    crate::webhooks::process(&app, &at_100).await;
     let got = slack.received();
     assert_eq!(got.len(), 1, "once, whatever the redeliveries: {got:?}");
     let text: Value = serde_json::from_str(&got[0]).unwrap();
@@ -186,7 +158,7 @@ async fn slack_gets_each_notification_once_with_the_numbers() {
     assert_eq!(mails(&app, "slacker@example.com", "quota.exceeded"), 1, "mailed once too");
 
     // Not subscribed: the 80 % alert is mailed, not posted.
-    process(&app, &quota_alert(&app, &org, 80).await).await;
+    crate::webhooks::process(&app, &quota_alert(&app, &org, 80).await).await;
     assert_eq!(slack.received().len(), 1);
     assert_eq!(mails(&app, "slacker@example.com", "quota.threshold_reached"), 1);
 
@@ -206,11 +178,11 @@ async fn a_failing_slack_does_not_fail_the_message_nor_resend_the_email() {
     assert_eq!(app.call(Method::PUT, SETTINGS, Some(body), Some(&access)).await.status, StatusCode::OK);
 
     let alert = quota_alert(&app, &org, 100).await;
-    process(&app, &alert).await;
+    crate::webhooks::process(&app, &alert).await;
     assert_eq!(slack.received().len(), 1, "attempted");
     assert_eq!(mails(&app, "flaky@example.com", "quota.exceeded"), 1);
     // A redelivery tries Slack again (not claimed) without mailing again.
-    process(&app, &alert).await;
+    crate::webhooks::process(&app, &alert).await;
     assert_eq!(slack.received().len(), 2);
     assert_eq!(mails(&app, "flaky@example.com", "quota.exceeded"), 1, "the email is not resent");
 }

@@ -88,25 +88,23 @@ async fn register(app: &TestApp, access: &str, url: &str, events: Value) -> (Str
     (r.body["id"].as_str().unwrap().to_string(), r.body["secret"].as_str().unwrap().to_string())
 }
 
-/// A quota alert of the organization at `percent` of 10 units.
-async fn quota_alert(app: &TestApp, org: &Id, percent: u8) -> Notification {
+/// A quota alert of the organization at `percent` of `limit` units, as the gateway raises it.
+pub(crate) async fn quota_alert_of(app: &TestApp, org: &Id, percent: u8, limit: u64) -> Notification {
     let period = Period::containing(app.clock_now()).key;
     let subscription =
         tollgate_app::current_subscription(app.state.store.as_ref(), org, app.clock_now()).await.unwrap().0;
-    Notification::Quota(QuotaAlert {
-        id: format!("alert_{org}_{period}_{percent}"),
-        org_id: org.clone(),
-        subscription_id: subscription.id,
-        period,
-        threshold_percent: percent,
-        used: u64::from(percent) / 10,
-        limit: 10,
-        at: app.clock_now(),
-    })
+    let used = limit * u64::from(percent) / 100;
+    Notification::Quota(QuotaAlert::new(org, &subscription.id, &period, percent, used, limit, app.clock_now()))
 }
 
-/// The notifications worker's processing of one notification, as the queue would hand it over.
-async fn process(app: &TestApp, notification: &Notification) {
+/// A quota alert of the organization at `percent` of 10 units.
+async fn quota_alert(app: &TestApp, org: &Id, percent: u8) -> Notification {
+    quota_alert_of(app, org, percent, 10).await
+}
+
+/// The notifications worker's processing of one notification, as the queue would hand it
+/// over; it must not fail.
+pub(crate) async fn process(app: &TestApp, notification: &Notification) {
     let sender = notifications_worker::ReqwestWebhookSender::new(true);
     let webhooks = notifications_worker::Webhooks { sender: &sender, allow_insecure: true };
     let m = notification.to_message();
