@@ -235,8 +235,7 @@ async fn apply_and_notify(
 ) -> Result<Subscription, AppError> {
     let change = apply_provider_change(store, remote, now).await?;
     if let Some(queue) = notifications {
-        let cause = format!("{}_{}", change.after.id, now.timestamp_millis());
-        if let Some(notification) = subscription_notification(store, &cause, &change, now).await? {
+        if let Some(notification) = subscription_notification(store, &change, now).await? {
             if let Err(e) = queue.send(QueueName::Notifications, &[notification.to_message()]).await {
                 tracing::warn!(error = %e, org_id = %change.after.org_id, "subscription change not notified");
             }
@@ -344,11 +343,13 @@ async fn resync_subscription(
     apply_provider_change(store, &remote, now).await
 }
 
-/// The notification of a subscription whose plan or status changed (None if neither did),
-/// named after the event that changed it, so a redelivered event notifies once.
+/// The notification of a subscription whose plan or status changed (None if neither did).
+/// Its id names the change: the stored state it changed (the subscription and that state's
+/// `updated_at`) and the state it led to, so whoever applies the change (the provider's
+/// webhook, redelivered or not, or the API call that made it, racing the webhook) notifies
+/// it once.
 async fn subscription_notification(
     store: &dyn Store,
-    event_id: &str,
     change: &SubscriptionChange,
     now: DateTime<Utc>,
 ) -> Result<Option<Notification>, AppError> {
@@ -361,7 +362,14 @@ async fn subscription_notification(
     }
     let plan_name = store.get_plan(&after.plan_id).await?.map_or_else(|| after.plan_id.to_string(), |p| p.name);
     Ok(Some(Notification::SubscriptionChanged(SubscriptionChanged {
-        id: format!("subscription_changed_{event_id}"),
+        id: format!(
+            "subscription_changed_{}_{}_{}_{}_{}",
+            after.id,
+            before.updated_at.timestamp_millis(),
+            after.plan_id,
+            tollgate_domain::StoredEnum::as_str(after.status),
+            if after.cancel_at_period_end { "ending" } else { "renewing" }
+        ),
         org_id: after.org_id.clone(),
         subscription_id: after.id.clone(),
         plan_id: after.plan_id.clone(),
@@ -467,7 +475,7 @@ pub async fn process_stripe_event(
             match &session.subscription_id {
                 Some(sub_id) => {
                     let change = resync_subscription(store, payments, sub_id, now).await?;
-                    notify.extend(subscription_notification(store, &event.id, &change, now).await?);
+                    notify.extend(subscription_notification(store, &change, now).await?);
                     Some(change.after.org_id)
                 }
                 // Setup mode: the card is read live from the provider.
@@ -479,7 +487,7 @@ pub async fn process_stripe_event(
             Some(id),
         ) => {
             let change = resync_subscription(store, payments, id, now).await?;
-            notify.extend(subscription_notification(store, &event.id, &change, now).await?);
+            notify.extend(subscription_notification(store, &change, now).await?);
             Some(change.after.org_id)
         }
         ("customer.subscription.trial_will_end", Some(id)) => {
@@ -511,7 +519,7 @@ pub async fn process_stripe_event(
             if let Some(sub_id) = &invoice.subscription_id {
                 if matches!(event.kind.as_str(), "invoice.paid" | "invoice.payment_failed") {
                     let change = resync_subscription(store, payments, sub_id, now).await?;
-                    notify.extend(subscription_notification(store, &event.id, &change, now).await?);
+                    notify.extend(subscription_notification(store, &change, now).await?);
                 }
             }
             if event.kind == "invoice.payment_failed" {

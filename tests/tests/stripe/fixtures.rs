@@ -7,7 +7,6 @@ use crate::support::Billed;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
-use std::time::Duration;
 use tollgate_domain::billing::signature;
 use tollgate_domain::{AuditQuery, Id, QueueName};
 
@@ -31,17 +30,6 @@ async fn deliver(b: &Billed, event: &Value) -> StatusCode {
     b.app.send(req).await.status
 }
 
-/// Waits until the worker has processed every queued Stripe event.
-async fn drained(b: &Billed) {
-    for _ in 0..200 {
-        if b.app.platform.queue.depth(QueueName::StripeEvents).await.unwrap() == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the Stripe events queue did not drain");
-}
-
 /// The audit records of one event (one per applied effect).
 async fn effects(b: &Billed, org: &Id, event_id: &str) -> usize {
     let query = AuditQuery { org_id: Some(org.clone()), before: None, limit: 1000 };
@@ -58,7 +46,7 @@ async fn every_handled_type_delivered_three_times_has_one_effect() {
     b.pay(&checkout_url, "4242424242424242").await;
     let sub = b.until(&token, "Pro", |s| s["plan"]["id"] == "plan_pro").await;
     let invoices = b.invoices(&token, 1).await;
-    drained(&b).await;
+    b.drained().await;
     let org = Id::from_string(sub["subscription"]["org_id"].as_str().unwrap());
     let ids = [
         ("checkout.session.completed", checkout_url.rsplit('/').next().unwrap().to_string()),
@@ -92,7 +80,7 @@ async fn every_handled_type_delivered_three_times_has_one_effect() {
         }
         for delivery in 1..=3 {
             assert_eq!(deliver(&b, &event).await, StatusCode::OK, "{kind}, delivery {delivery}");
-            drained(&b).await;
+            b.drained().await;
         }
         let now = b.app.clock_now();
         assert!(b.app.state.store.is_claimed("stripe_event", &event_id, now).await.unwrap(), "{kind} was processed");
@@ -126,7 +114,7 @@ async fn subscription_updated_before_created_ends_in_stripes_state() {
     b.pay(up["checkout_url"].as_str().unwrap(), "4242424242424242").await;
     let sub = b.until(&token, "Pro", |s| s["plan"]["id"] == "plan_pro").await;
     let sub_id = sub["subscription"]["billing"]["provider_subscription_id"].as_str().unwrap().to_string();
-    drained(&b).await;
+    b.drained().await;
     // Stripe's state moves on (canceled at the period's end), then its events arrive late
     // and in the wrong order: `updated` first, then an old `created`.
     let changed = b.stripe_post(&format!("/v1/subscriptions/{sub_id}"), &[("cancel_at_period_end", "true")]).await;
@@ -138,7 +126,7 @@ async fn subscription_updated_before_created_ends_in_stripes_state() {
         event["data"]["object"]["cancel_at_period_end"] = json!(false);
         assert_eq!(deliver(&b, &event).await, StatusCode::OK);
     }
-    drained(&b).await;
+    b.drained().await;
     let sub = b.subscription(&token).await;
     assert_eq!(sub["subscription"]["cancel_at_period_end"], true, "Stripe's latest state, not the events' bodies");
     assert_eq!(sub["plan"]["id"], "plan_pro");
@@ -157,7 +145,7 @@ async fn a_downgrade_waits_for_the_period_end_whatever_our_stored_state_says() {
     let sub = b.until(&token, "Business", |s| s["plan"]["id"] == "plan_business").await;
     let sub_id = sub["subscription"]["billing"]["provider_subscription_id"].as_str().unwrap().to_string();
     b.post_ok(&token, "/api/user/subscription/downgrade", Some(json!({"plan_id": "plan_pro"}))).await;
-    drained(&b).await;
+    b.drained().await;
     // Our record loses the pending downgrade (a stale write), then the event arrives.
     let store = b.app.state.store.as_ref();
     let org = Id::from_string(sub["subscription"]["org_id"].as_str().unwrap());
@@ -168,7 +156,7 @@ async fn a_downgrade_waits_for_the_period_end_whatever_our_stored_state_says() {
     event["id"] = json!(format!("evt_late_{}", tollgate_domain::id::random_base62(8)));
     event["data"]["object"]["id"] = json!(sub_id);
     assert_eq!(deliver(&b, &event).await, StatusCode::OK);
-    drained(&b).await;
+    b.drained().await;
     let sub = b.subscription(&token).await;
     assert_eq!(sub["plan"]["id"], "plan_business", "paid until the period's end");
     assert_eq!(sub["subscription"]["billing"]["pending_plan_id"], "plan_pro");

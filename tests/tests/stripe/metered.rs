@@ -155,8 +155,11 @@ async fn period_close_reports_what_is_missing_once_however_often_it_runs() {
         assert_eq!(r["status"], "succeeded", "{r}");
     }
     let sum = |field: &str| runs.iter().map(|r| r[field].as_u64().unwrap()).sum::<u64>();
-    // Each organization (ours, and the admin's) closed by exactly one of the runs.
-    assert_eq!((sum("closed"), sum("units_reported")), (runs[0]["organizations"].as_u64().unwrap(), 3), "{runs:?}");
+    // Each organization (ours, and the admin's) closed by exactly one of the runs; the
+    // missing units reported by them at most once (a report request of the usage worker
+    // still under way may have reported them first: the meter total below is what counts).
+    assert_eq!(sum("closed"), runs[0]["organizations"].as_u64().unwrap(), "{runs:?}");
+    assert!(sum("units_reported") <= 3, "{runs:?}");
 
     let snapshot = store.usage_snapshot(&org, &period.key).await.unwrap().expect("closed");
     assert_eq!((snapshot.counted, snapshot.billable, snapshot.reported), (7, 7, 7));

@@ -25,6 +25,21 @@ pub struct Billed {
 }
 
 impl Billed {
+    /// Waits until the workers have processed every queued usage event and Stripe event
+    /// (and with them the billing tasks they queue).
+    pub async fn drained(&self) {
+        use tollgate_domain::QueueName;
+        for _ in 0..200 {
+            let usage = self.app.platform.queue.depth(QueueName::Usage).await.unwrap();
+            let stripe = self.app.platform.queue.depth(QueueName::StripeEvents).await.unwrap();
+            if usage == 0 && stripe == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the usage and Stripe events queues did not drain");
+    }
+
     pub async fn start() -> Billed {
         Self::start_with(GatewayConfig { cache_ttl: Duration::ZERO, ..GatewayConfig::default() }).await
     }
