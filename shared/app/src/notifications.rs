@@ -202,11 +202,8 @@ const QUOTA_ALERT_SCOPE: &str = "quota_alert";
 /// the `quota-alerts` job did before. The claim outlives the period by 35 days.
 pub async fn raise_quota_alert(store: &dyn Store, queue: &dyn Queue, alert: &QuotaAlert) -> Result<bool, AppError> {
     let claim_expires = Period::from_key(&alert.period).map_or(alert.at, |p| p.end) + Duration::days(35);
-    if !store.claim(QUOTA_ALERT_SCOPE, &alert.id, alert.at, claim_expires).await? {
-        return Ok(false);
-    }
-    queue.send(QueueName::Notifications, &[Notification::Quota(alert.clone()).to_message()]).await?;
-    Ok(true)
+    let notification = Notification::Quota(alert.clone());
+    notify_once(store, queue, QUOTA_ALERT_SCOPE, &notification, alert.at, claim_expires).await
 }
 
 /// Queues `notification` unless its id was claimed in `scope` before (a job that noticed

@@ -13,7 +13,7 @@ use crate::billing::{report_metered_usage, UsageReportOutcome};
 use crate::{plan_in_effect, AppError};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use tollgate_domain::{BillingType, Period, StoreError, Subscription, UsageSnapshot};
+use tollgate_domain::{Period, StoreError, Subscription, UsageSnapshot};
 
 /// How often a report that met a concurrent reporter is tried again.
 const REPORT_ATTEMPTS: u32 = 5;
@@ -86,7 +86,7 @@ async fn close_one(
         }
     }
     let counted = store.usage(&sub.org_id, &closing.key).await?;
-    let billable = if plan.billing_type == BillingType::Subscription { 0 } else { plan.overage_units(counted) };
+    let billable = plan.overage_units(counted);
     let reported = store.usage_report(&sub.org_id, &closing.key).await?.reported;
     let snapshot = UsageSnapshot {
         org_id: sub.org_id.clone(),
