@@ -2,59 +2,17 @@
 //! event type, and Slack posts to a loopback receiver (with `ALLOW_INSECURE_WEBHOOK_URLS`
 //! on, as in local development) through the notifications worker's processing.
 
-use axum::extract::State;
+use crate::webhooks::{insecure_app, receiver_at, user, Receiver};
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
 use tollgate_domain::{Id, Notification};
-use tollgate_http::Settings;
 use tollgate_tests::app::TestApp;
 
 const SETTINGS: &str = "/api/user/notifications/settings";
 
-/// An HTTP server on 127.0.0.1 that records every body and answers `status`.
-struct Slack {
-    url: String,
-    got: Arc<Mutex<Vec<String>>>,
-}
-
-#[derive(Clone)]
-struct Script {
-    got: Arc<Mutex<Vec<String>>>,
-    status: u16,
-}
-
-async fn record(State(s): State<Script>, body: String) -> (StatusCode, &'static str) {
-    s.got.lock().unwrap().push(body);
-    (StatusCode::from_u16(s.status).unwrap(), "ok")
-}
-
-async fn slack_receiver(status: u16) -> Slack {
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let state = Script { got: got.clone(), status };
-    let app =
-        axum::Router::new().route("/services/T000/B000/SECRETTOKEN", axum::routing::post(record)).with_state(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Slack { url: format!("http://{addr}/services/T000/B000/SECRETTOKEN"), got }
-}
-
-impl Slack {
-    fn received(&self) -> Vec<String> {
-        self.got.lock().unwrap().clone()
-    }
-}
-
-async fn insecure_app() -> TestApp {
-    TestApp::with_settings(Settings { allow_insecure_webhook_urls: true, ..Settings::default() }).await
-}
-
-/// A signed-in user and their organization.
-async fn user(app: &TestApp, email: &str) -> (String, Id) {
-    let (access, _) = app.user(email).await;
-    let profile = app.call(Method::GET, "/api/user/account/profile", None, Some(&access)).await;
-    (access, Id::from_string(profile.body["organization_id"].as_str().unwrap()))
+/// A Slack incoming webhook on loopback that records every post and answers `status`.
+async fn slack_receiver(status: u16) -> Receiver {
+    receiver_at("/services/T000/B000/SECRETTOKEN", &[], status).await
 }
 
 /// Puts the organization on a copy of the Free plan with `features.slack = true`.
@@ -151,7 +109,7 @@ async fn slack_gets_each_notification_once_with_the_numbers() {
     crate::webhooks::process(&app, &at_100).await;
     let got = slack.received();
     assert_eq!(got.len(), 1, "once, whatever the redeliveries: {got:?}");
-    let text: Value = serde_json::from_str(&got[0]).unwrap();
+    let text: Value = serde_json::from_str(&got[0].body).unwrap();
     let text = text["text"].as_str().unwrap();
     assert!(text.starts_with("Your API quota is used up"), "{text}");
     assert!(text.contains("50,000 of 50,000 units (100.0%)"), "the numbers: {text}");

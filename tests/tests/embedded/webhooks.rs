@@ -17,15 +17,15 @@ use tollgate_tests::app::TestApp;
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Received {
+    pub headers: HeaderMap,
+    pub body: String,
 }
 
 /// An HTTP server on 127.0.0.1 that records every request and answers the next status of its
 /// script, then `fallback`.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub url: String,
     got: Arc<Mutex<Vec<Received>>>,
 }
 
@@ -43,17 +43,22 @@ async fn record(State(s): State<Script>, headers: HeaderMap, body: String) -> St
 }
 
 async fn receiver(script: &[u16], fallback: u16) -> Receiver {
+    receiver_at("/hook", script, fallback).await
+}
+
+/// A receiver that answers POSTs to `path` (its `url`).
+pub(crate) async fn receiver_at(path: &str, script: &[u16], fallback: u16) -> Receiver {
     let got = Arc::new(Mutex::new(Vec::new()));
     let state = Script { got: got.clone(), statuses: Arc::new(Mutex::new(script.iter().copied().collect())), fallback };
-    let app = axum::Router::new().route("/hook", axum::routing::post(record)).with_state(state);
+    let app = axum::Router::new().route(path, axum::routing::post(record)).with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Receiver { url: format!("http://{addr}/hook"), got }
+    Receiver { url: format!("http://{addr}{path}"), got }
 }
 
 impl Receiver {
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
 
@@ -69,12 +74,13 @@ impl Receiver {
     }
 }
 
-async fn insecure_app() -> TestApp {
+/// The platform allowing loopback receivers (`ALLOW_INSECURE_WEBHOOK_URLS`).
+pub(crate) async fn insecure_app() -> TestApp {
     TestApp::with_settings(Settings { allow_insecure_webhook_urls: true, ..Settings::default() }).await
 }
 
 /// A signed-in user and their organization.
-async fn user(app: &TestApp, email: &str) -> (String, Id) {
+pub(crate) async fn user(app: &TestApp, email: &str) -> (String, Id) {
     let (access, _) = app.user(email).await;
     let profile = app.call(Method::GET, "/api/user/account/profile", None, Some(&access)).await;
     (access, Id::from_string(profile.body["organization_id"].as_str().unwrap()))
