@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tollgate_domain::{BackupWritten, Backups, PortError};
 use tollgate_embedded::SqliteStore;
 
@@ -26,19 +26,12 @@ impl SqliteBackups {
 #[async_trait]
 impl Backups for SqliteBackups {
     async fn back_up(&self, now: DateTime<Utc>) -> Result<BackupWritten, PortError> {
-        let file = self
+        let backup = self
             .store
             .backup_into(&self.dir, now, BACKUPS_KEPT)
             .await
             .map_err(|e| PortError::with_source("could not back up the store", e))?;
-        Ok(BackupWritten { file: file.display().to_string(), kept: count_backups(&self.dir) })
+        let kept = u32::try_from(backup.kept).unwrap_or(u32::MAX);
+        Ok(BackupWritten { file: backup.path.display().to_string(), kept })
     }
-}
-
-/// The backups in `dir`.
-fn count_backups(dir: &Path) -> u32 {
-    std::fs::read_dir(dir).map_or(0, |entries| {
-        let is_backup = |name: &str| name.starts_with("tollgate-") && name.ends_with(".db");
-        entries.filter_map(Result::ok).filter(|e| e.file_name().to_str().is_some_and(is_backup)).count() as u32
-    })
 }

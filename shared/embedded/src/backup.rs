@@ -59,14 +59,15 @@ impl SqliteStore {
     /// Writes an online backup of the database into `dir` (created if missing) as
     /// `tollgate-<YYYYMMDDTHHMMSSZ>.db` of `now` (`-2`, `-3`, ... appended if that name is
     /// taken), then deletes the oldest `tollgate-*.db` backups in `dir` so that the newest
-    /// `keep` remain (at least the new one, whatever `keep` says). Returns the new file.
+    /// `keep` remain (at least the new one, whatever `keep` says). Returns the new file and
+    /// how many backups `dir` holds now.
     ///
     /// Safe while the store is in use: the copy is one read transaction. On a file-backed
     /// store it runs on a connection of its own, so the store's requests are not held up
     /// (WAL readers do not block the writer); an in-memory store is copied on its connection.
     /// The copy is written under a temporary name, synced and then renamed, so a crash never
     /// leaves a partial file that looks like a backup.
-    pub async fn backup_into(&self, dir: &Path, now: DateTime<Utc>, keep: usize) -> Result<PathBuf, StoreError> {
+    pub async fn backup_into(&self, dir: &Path, now: DateTime<Utc>, keep: usize) -> Result<Backup, StoreError> {
         std::fs::create_dir_all(dir).map_err(io_error(format!("cannot create {}", dir.display())))?;
         let stamp = now.format(STAMP).to_string();
         let mut target = dir.join(format!("{PREFIX}{stamp}{SUFFIX}"));
@@ -111,17 +112,27 @@ impl SqliteStore {
         std::fs::rename(&partial, &target).map_err(io_error(format!("cannot rename to {}", target.display())))?;
         sync_dir(dir)?;
         tracing::info!(backup = %target.display(), "sqlite backup written");
-        prune_backups(dir, keep.max(1))?;
-        Ok(target)
+        let kept = prune_backups(dir, keep.max(1))?;
+        Ok(Backup { path: target, kept })
     }
+}
+
+/// A backup [`SqliteStore::backup_into`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backup {
+    /// The new backup file.
+    pub path: PathBuf,
+    /// How many backups its folder holds now (the newest ones).
+    pub kept: usize,
 }
 
 fn vacuum_failed(e: rusqlite::Error) -> StoreError {
     StoreError::unavailable("VACUUM INTO failed", e)
 }
 
-/// Deletes the oldest backups in `dir` until `keep` remain. Other files are left alone.
-fn prune_backups(dir: &Path, keep: usize) -> Result<(), StoreError> {
+/// Deletes the oldest backups in `dir` until `keep` remain, and returns how many remain.
+/// Other files are left alone.
+fn prune_backups(dir: &Path, keep: usize) -> Result<usize, StoreError> {
     let listing = std::fs::read_dir(dir).map_err(io_error(format!("cannot list {}", dir.display())))?;
     let mut backups = Vec::new();
     for entry in listing {
@@ -133,11 +144,12 @@ fn prune_backups(dir: &Path, keep: usize) -> Result<(), StoreError> {
     }
     backups.sort();
     let excess = backups.len().saturating_sub(keep);
+    let kept = backups.len() - excess;
     for (_, old) in backups.into_iter().take(excess) {
         std::fs::remove_file(&old).map_err(io_error(format!("cannot remove {}", old.display())))?;
         tracing::info!(backup = %old.display(), "old sqlite backup removed");
     }
-    Ok(())
+    Ok(kept)
 }
 
 /// Checks that `backup` is a sound database of this build: it opens as SQLite, `PRAGMA
@@ -245,7 +257,7 @@ mod tests {
         let plan = new_plan("Backed up", 500, tollgate_store_contract::now_ms());
         store.create_plan(&plan).await.unwrap();
 
-        let backup = store.backup_into(&dir.join("backups"), at(2, 30, 0), 7).await.unwrap();
+        let backup = store.backup_into(&dir.join("backups"), at(2, 30, 0), 7).await.unwrap().path;
         assert_eq!(backup.file_name().unwrap(), "tollgate-20261206T023000Z.db");
         // Written after the backup: not in it.
         let later = new_plan("Later", 600, tollgate_store_contract::now_ms());
@@ -261,6 +273,8 @@ mod tests {
         // Restoring over an existing database (with its WAL) replaces it.
         drop(restored);
         let again = store.backup_into(&dir.join("backups"), at(2, 30, 0), 7).await.unwrap();
+        assert_eq!(again.kept, 2);
+        let again = again.path;
         assert_eq!(again.file_name().unwrap(), "tollgate-20261206T023000Z-2.db", "same second: a suffix");
         restore_backup(&again, &restored_path).unwrap();
         let restored = SqliteStore::open(&restored_path).unwrap();
@@ -281,6 +295,8 @@ mod tests {
             assert_eq!(backups_in(&backups).len(), i + 1);
         }
         let newest = store.backup_into(&backups, at(4, 0, 0), 3).await.unwrap();
+        assert_eq!(newest.kept, 3);
+        let newest = newest.path;
         assert_eq!(
             backups_in(&backups),
             ["tollgate-20261206T023000Z-2.db", "tollgate-20261206T030000Z.db", "tollgate-20261206T040000Z.db"]

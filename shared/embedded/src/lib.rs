@@ -22,7 +22,7 @@ mod queue;
 mod secrets;
 mod sqlite;
 
-pub use backup::restore_backup;
+pub use backup::{restore_backup, Backup};
 pub use mailer::OutboxMailer;
 pub use meter::{GroupCommitStats, SqliteCallMeter};
 pub use queue::{DeadLetter, QueueStats, ReceivedMessage, RetryOutcome, SqliteQueue, DEFAULT_MAX_ATTEMPTS};
