@@ -4,7 +4,9 @@ use crate::{Id, PageLimits};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// One audit record. `action` is a dotted verb such as `user.login`, `api_key.revoke`.
+/// One audit record. `action` is `<resource type>.<verb>`, such as `user.login` or
+/// `api_key.revoke`; `target` is the resource's id. Append-only: nothing updates or deletes a
+/// record (retention aside).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub id: Id,
@@ -17,7 +19,10 @@ pub struct AuditEvent {
     /// What it was done to (a key id, a user id, an email for failed logins...).
     pub target: Option<String>,
     pub ip: Option<String>,
-    /// Extra facts; never a secret.
+    /// The client's `User-Agent`, when the action came from a request.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    /// Extra facts, with what changed as `changes: {before, after}`; never a secret.
     #[schema(value_type = Object)]
     pub details: serde_json::Value,
 }
@@ -32,6 +37,7 @@ impl AuditEvent {
             action: action.into(),
             target: None,
             ip: None,
+            user_agent: None,
             details: serde_json::Value::Object(Default::default()),
         }
     }
@@ -51,24 +57,75 @@ impl AuditEvent {
         self.ip = ip;
         self
     }
+    pub fn user_agent(mut self, user_agent: Option<String>) -> Self {
+        self.user_agent = user_agent;
+        self
+    }
     pub fn details(mut self, d: serde_json::Value) -> Self {
         self.details = d;
         self
     }
+    /// Records what changed as `details.changes = {before, after}` (the caller leaves
+    /// secrets out of both).
+    pub fn changes(mut self, before: serde_json::Value, after: serde_json::Value) -> Self {
+        if !self.details.is_object() {
+            self.details = serde_json::Value::Object(Default::default());
+        }
+        self.details["changes"] = serde_json::json!({ "before": before, "after": after });
+        self
+    }
+    /// The resource type: the part of `action` before its last dot.
+    pub fn resource_type(&self) -> &str {
+        self.action.rsplit_once('.').map_or(self.action.as_str(), |(kind, _)| kind)
+    }
 }
 
-/// Filter for listing audit events, newest first.
+/// Filter for listing audit events, newest first (ties by id, descending). Every filter set
+/// must match.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
     /// Only events of this organization.
     pub org_id: Option<Id>,
-    /// Only events strictly before this time (pagination cursor).
+    /// Only events by this actor.
+    pub actor_id: Option<Id>,
+    /// Only this action (`api_key.revoke`), or with a trailing `*` every action that starts
+    /// with what comes before it (`api_key.*`, `user.login*`).
+    pub action: Option<String>,
+    /// Only events on this resource type (the action's part before its last dot: `api_key`).
+    pub resource_type: Option<String>,
+    /// Only events on this resource id (`target`).
+    pub target: Option<String>,
+    /// Only events at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Only events strictly before this time.
     pub before: Option<DateTime<Utc>>,
+    /// Where the page starts: the cursor a previous page returned (`AuditLog::audit_page`);
+    /// None for the first page.
+    pub cursor: Option<String>,
     /// At most this many; see [`AuditQuery::PAGE`].
     pub limit: u32,
 }
 
 impl AuditQuery {
+    /// Whether `event` passes every filter of this query but the cursor: the reference
+    /// semantics the stores implement in their queries.
+    pub fn matches(&self, event: &AuditEvent) -> bool {
+        let action_ok = match self.action.as_deref() {
+            None => true,
+            Some(a) => match a.strip_suffix('*') {
+                Some(prefix) => event.action.starts_with(prefix),
+                None => event.action == a,
+            },
+        };
+        action_ok
+            && self.org_id.as_ref().is_none_or(|o| event.org_id.as_ref() == Some(o))
+            && self.actor_id.as_ref().is_none_or(|a| event.actor_id.as_ref() == Some(a))
+            && self.resource_type.as_deref().is_none_or(|t| event.resource_type() == t)
+            && self.target.as_deref().is_none_or(|t| event.target.as_deref() == Some(t))
+            && self.from.is_none_or(|f| event.at >= f)
+            && self.before.is_none_or(|b| event.at < b)
+    }
+
     /// 0 means 100; at most 1000.
     pub const PAGE: PageLimits = crate::page::LISTING;
 

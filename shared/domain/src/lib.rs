@@ -19,6 +19,7 @@ pub mod plan;
 pub mod ports;
 pub mod project;
 mod stored_enum;
+pub mod team;
 pub mod text;
 pub mod token;
 pub mod track;
@@ -56,6 +57,7 @@ pub use plan::{
 pub use ports::*;
 pub use project::{NewVerifySecret, Project};
 pub use stored_enum::StoredEnum;
+pub use team::{permission_table_markdown, Invitation, Permission, INVITATION_VALIDITY};
 pub use token::{ActionToken, ActionTokenKind, RefreshFamily, RefreshToken, RotateOutcome, TokenHash};
 pub use track::{EventRejection, TrackContext, TrackedCall};
 pub use usage::{
@@ -63,7 +65,7 @@ pub use usage::{
     AggregateQuery, Granularity, QuotaAlert, RateWindow, UsageAggregate, UsageCharge, UsageEvent, UsageIncrement,
     UsageLogQuery, UsageRecord, UsageSource, QUOTA_ALERT_THRESHOLDS,
 };
-pub use user::{Membership, OrgRole, Organization, Role, User, UserStatus};
+pub use user::{Membership, OrgRole, Organization, Role, User, UserQuery, UserSort, UserStatus};
 pub use webhook::{
     DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookInputError, MAX_ENDPOINTS_PER_ORG,
 };

@@ -15,11 +15,11 @@ use crate::billing::{
     PlanHold, ProviderSubscription, UsageReport,
 };
 use crate::{
-    ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, JobRun,
-    JobRunQuery, KeyRotation, KeySecret, MailMessage, Membership, NotificationSettings, Organization, PeriodKey, Plan,
-    Project, PruneReport, RateWindow, RefreshFamily, RefreshToken, RotateOutcome, StoreError, Subscription,
-    SubscriptionQuery, TokenHash, UsageAggregate, UsageCharge, UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord,
-    UsageSnapshot, User, WebhookDelivery, WebhookEndpoint,
+    ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, Invitation,
+    JobRun, JobRunQuery, KeyRotation, KeySecret, MailMessage, Membership, NotificationSettings, OrgRole, Organization,
+    PeriodKey, Plan, Project, PruneReport, RateWindow, RefreshFamily, RefreshToken, RotateOutcome, StoreError,
+    Subscription, SubscriptionQuery, TokenHash, UsageAggregate, UsageCharge, UsageEvent, UsageIncrement, UsageLogQuery,
+    UsageRecord, UsageSnapshot, User, UserQuery, WebhookDelivery, WebhookEndpoint,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -49,10 +49,80 @@ pub trait UserRepository: Send + Sync {
     /// Whether any user (not deleted) has the `admin` role: first-start bootstrap.
     async fn admin_exists(&self) -> Result<bool, StoreError>;
 
+    /// The organization, unless it was deleted.
     async fn get_organization(&self, id: &Id) -> Result<Option<Organization>, StoreError>;
 
     /// Memberships of a user, oldest first.
     async fn memberships_of_user(&self, user_id: &Id) -> Result<Vec<Membership>, StoreError>;
+
+    /// The admins' listing: the users matching `query` (`q` a case-insensitive fragment of
+    /// email, first name, last name or company; `status`, `role`, `plan_id`: the plan of the
+    /// subscription of the user's personal organization), in `query.sort` order with ties by
+    /// id, at most `query.page_size()` from `query.cursor` on, and the next page's cursor
+    /// (None on the last). Deleted users appear only when `status` asks for them.
+    /// `InvalidCursor` for a cursor this store did not issue.
+    async fn users_page(&self, query: &UserQuery) -> Result<(Vec<User>, Option<String>), StoreError>;
+}
+
+/// Organizations beyond the personal one, their members and invitations.
+///
+/// Every method that names an organization acts only inside it (tenant isolation lives in
+/// the query). An organization always keeps at least one owner: the methods that would leave
+/// it without one refuse, exactly under concurrency.
+#[async_trait]
+pub trait OrganizationRepository: Send + Sync {
+    /// Stores a new organization and its first owner's membership, all or nothing.
+    /// `AlreadyExists("organization")` if the id exists.
+    async fn create_organization(&self, org: &Organization, owner: &Membership) -> Result<(), StoreError>;
+
+    /// Writes the organization's `name`. `NotFound("organization")` if it does not exist.
+    async fn rename_organization(&self, org_id: &Id, name: &str) -> Result<(), StoreError>;
+
+    /// Deletes an organization that is not personal: its memberships and invitations go,
+    /// every key of it is revoked at `now`, the record itself is kept (with `deleted_at`) so
+    /// its ids stay unique and its history readable. `NotFound("organization")` if it does not
+    /// exist or was deleted; `Conflict("personal organization")` for a personal one.
+    async fn delete_organization(&self, org_id: &Id, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// The user's membership of the organization, if any (none in a deleted organization).
+    async fn get_membership(&self, org_id: &Id, user_id: &Id) -> Result<Option<Membership>, StoreError>;
+
+    /// The organization's members, oldest first.
+    async fn list_members(&self, org_id: &Id) -> Result<Vec<Membership>, StoreError>;
+
+    /// Gives the member `role` and returns the stored membership. `NotFound("member")` if the
+    /// user is not a member; `Conflict("last owner")` if this would demote the last owner.
+    async fn set_member_role(&self, org_id: &Id, user_id: &Id, role: OrgRole) -> Result<Membership, StoreError>;
+
+    /// Removes the member. `NotFound("member")` if not a member; `Conflict("last owner")` if
+    /// they are the last owner.
+    async fn remove_member(&self, org_id: &Id, user_id: &Id) -> Result<(), StoreError>;
+
+    /// Stores a new invitation. `AlreadyExists("invitation")` if the id exists.
+    async fn create_invitation(&self, invitation: &Invitation) -> Result<(), StoreError>;
+
+    /// The organization's invitations that were not accepted (expired ones included), newest
+    /// first.
+    async fn list_invitations(&self, org_id: &Id) -> Result<Vec<Invitation>, StoreError>;
+
+    /// The invitation if it exists *in this organization*.
+    async fn get_invitation(&self, org_id: &Id, invitation_id: &Id) -> Result<Option<Invitation>, StoreError>;
+
+    /// Withdraws an invitation that was not accepted. `NotFound("invitation")` otherwise.
+    async fn delete_invitation(&self, org_id: &Id, invitation_id: &Id) -> Result<(), StoreError>;
+
+    /// Atomically: if the invitation with this token hash is pending at `now` (not accepted,
+    /// not expired, its organization not deleted), marks it accepted by `user_id` and adds
+    /// the user as a member with the invitation's role; returns the new membership. `None`
+    /// if there is no such pending invitation (unknown, used, expired or withdrawn: the link
+    /// works once). `AlreadyExists("member")` if the user is already a member, in which case
+    /// the invitation stays pending.
+    async fn accept_invitation(
+        &self,
+        token_hash: &TokenHash,
+        user_id: &Id,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Membership>, StoreError>;
 }
 
 /// Refresh-token families (login sessions) and one-time action tokens.
@@ -208,8 +278,16 @@ pub trait AttemptCounter: Send + Sync {
 #[async_trait]
 pub trait AuditLog: Send + Sync {
     async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
-    /// Events matching the query, newest first; at most `query.page_size()`.
-    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Events matching every filter of the query (`AuditQuery::matches`), newest first with
+    /// ties by id, at most `query.page_size()` from `query.cursor` on, and the next page's
+    /// cursor (None on the last). `InvalidCursor` for a cursor this store did not issue.
+    async fn audit_page(&self, query: &AuditQuery) -> Result<(Vec<AuditEvent>, Option<String>), StoreError>;
+
+    /// The first page of [`AuditLog::audit_page`].
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        Ok(self.audit_page(query).await?.0)
+    }
 }
 
 /// Idempotency records: "has this id been processed?" (usage events, webhooks, requests).
@@ -519,6 +597,7 @@ pub trait NotificationSettingsRepository: Send + Sync {
 /// Everything a route handler needs from the store, as one object.
 pub trait Store:
     UserRepository
+    + OrganizationRepository
     + SessionRepository
     + ProjectRepository
     + ApiKeyRepository
@@ -540,6 +619,7 @@ pub trait Store:
 }
 impl<T> Store for T where
     T: UserRepository
+        + OrganizationRepository
         + SessionRepository
         + ProjectRepository
         + ApiKeyRepository

@@ -70,16 +70,74 @@ pub struct Organization {
     pub created_at: DateTime<Utc>,
 }
 
-/// Role of a user inside an organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// Role of a user inside an organization; what each may do is [`OrgRole::can`]
+/// (the permission table, `crate::team`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrgRole {
+    /// Everything, deleting and exporting the organization and making owners included.
+    /// An organization always keeps at least one.
     Owner,
+    /// Everything but deleting or exporting the organization and making or removing owners.
     Admin,
+    /// Billing and usage; not keys, members or webhooks.
+    Manager,
+    /// Keys and projects, reading usage; not billing, members or webhooks.
     Member,
+    /// Reads usage, keys (without secrets) and members; changes nothing.
+    Viewer,
 }
 
-stored_enum!(OrgRole { Owner => "owner", Admin => "admin", Member => "member" });
+stored_enum!(OrgRole {
+    Owner => "owner",
+    Admin => "admin",
+    Manager => "manager",
+    Member => "member",
+    Viewer => "viewer",
+});
+
+/// Filter and order for the admins' user listing (`UserRepository::users_page`).
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// A case-insensitive fragment of the email, first or last name, or company name.
+    pub q: Option<String>,
+    /// Only users in this state. Deleted users are listed only when asked for here.
+    pub status: Option<UserStatus>,
+    /// Only users with this platform role.
+    pub role: Option<Role>,
+    /// Only users whose personal organization's subscription is to this plan.
+    pub plan_id: Option<Id>,
+    pub sort: UserSort,
+    /// At most this many; see [`UserQuery::PAGE`].
+    pub limit: u32,
+    /// Where the page starts: the cursor a previous page returned; None for the first page.
+    pub cursor: Option<String>,
+}
+
+impl UserQuery {
+    /// 0 means 100; at most 1000.
+    pub const PAGE: crate::PageLimits = crate::page::LISTING;
+
+    /// The number of users to return for this query's `limit`.
+    pub fn page_size(&self) -> u32 {
+        Self::PAGE.page_size(self.limit)
+    }
+}
+
+/// The order of the admins' user listing; ties are broken by id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum UserSort {
+    /// `-created_at` (the default).
+    #[default]
+    #[serde(rename = "-created_at")]
+    NewestFirst,
+    /// `created_at`.
+    #[serde(rename = "created_at")]
+    OldestFirst,
+    /// `email`, A to Z.
+    #[serde(rename = "email")]
+    EmailAsc,
+}
 
 /// A user's membership in an organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
