@@ -3,7 +3,7 @@
 //! The permission table below is the one the README shows (a test keeps them equal) and the
 //! one every organization-scoped route checks through `AuthUser::require`.
 
-use crate::{Email, Id, OrgRole, TokenHash};
+use crate::{Email, Id, OrgRole, StoredEnum, TokenHash};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -55,9 +55,6 @@ impl Permission {
 }
 
 impl OrgRole {
-    /// Every role, most powerful first.
-    pub const ALL: [OrgRole; 5] = [OrgRole::Owner, OrgRole::Admin, OrgRole::Manager, OrgRole::Member, OrgRole::Viewer];
-
     /// The permission table.
     pub fn can(self, permission: Permission) -> bool {
         use OrgRole::*;
@@ -78,12 +75,14 @@ impl OrgRole {
     }
 }
 
-/// The README's permission table, as Markdown.
+/// The README's permission table, as Markdown (roles in declaration order: most powerful
+/// first).
 pub fn permission_table_markdown() -> String {
     let mut out =
         String::from("| permission | owner | admin | manager | member | viewer |\n|---|---|---|---|---|---|\n");
     for p in Permission::ALL {
-        let cells: Vec<&str> = OrgRole::ALL.iter().map(|r| if r.can(p) { "yes" } else { "-" }).collect();
+        let cells: Vec<&str> =
+            <OrgRole as StoredEnum>::ALL.iter().map(|r| if r.can(p) { "yes" } else { "-" }).collect();
         out.push_str(&format!("| {} | {} |\n", p.describe(), cells.join(" | ")));
     }
     out

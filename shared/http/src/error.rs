@@ -128,10 +128,16 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
+            StoreError::AlreadyExists("member") => {
+                ApiError::rejected(ErrorCode::AlreadyMember, "the user is already a member of this organization")
+            }
             StoreError::AlreadyExists(what) => {
                 ApiError::rejected(ErrorCode::AlreadyExists, format!("{what} already exists"))
             }
             StoreError::NotFound(what) => ApiError::NotFound(what.to_string()),
+            StoreError::Conflict("last owner") => {
+                ApiError::rejected(ErrorCode::LastOwner, "an organization must keep at least one owner")
+            }
             StoreError::Conflict(what) => ApiError::rejected(ErrorCode::Conflict, format!("conflict: {what}")),
             StoreError::LimitReached(what) => {
                 ApiError::rejected(ErrorCode::LimitReached, format!("limit reached: {what}"))

@@ -77,6 +77,9 @@ error_codes! {
     AccountSuspended = (FORBIDDEN, "account_suspended"),
     /// The route requires the admin role.
     AdminRequired = (FORBIDDEN, "admin_required"),
+    /// The caller's role in the organization does not allow this (the README's permission
+    /// table); a caller who is not a member gets 404 instead.
+    PermissionDenied = (FORBIDDEN, "permission_denied"),
     /// The subscription of the key's organization has ended.
     SubscriptionInactive = (FORBIDDEN, "subscription_inactive"),
     /// The organization's plan does not include the feature (Slack notifications, for one).
@@ -109,6 +112,10 @@ error_codes! {
     EndpointExists = (CONFLICT, "endpoint_exists"),
     /// The default (Free) plan cannot be deleted.
     DefaultPlan = (CONFLICT, "default_plan"),
+    /// The change would leave the organization without an owner.
+    LastOwner = (CONFLICT, "last_owner"),
+    /// The user is already a member of the organization.
+    AlreadyMember = (CONFLICT, "already_member"),
     /// The email address is already verified.
     AlreadyVerified = (CONFLICT, "already_verified"),
     /// The organization is already on this plan.

@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 use std::net::IpAddr;
-use tollgate_domain::{Id, Role, User};
+use tollgate_domain::{AuditEvent, Id, OrgRole, Permission, Role, StoredEnum, User};
 
 /// Largest JSON body any route accepts.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -135,17 +135,72 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// A request authenticated by an access JWT whose user is still active.
+/// The header naming the organization a `/api/user/...` request works on.
+pub const ORG_HEADER: &str = "x-org-id";
+
+/// A request authenticated by an access JWT whose user is still active, working on one
+/// organization.
 ///
 /// The user is re-read on every request, so suspension and deletion take effect at once
-/// rather than when the 15-minute token expires. The organization is resolved server-side.
+/// rather than when the 15-minute token expires. The organization is the one the `X-Org-Id`
+/// header names, or the user's personal one without the header; the membership is read on
+/// every request too, so a removed member or a changed role counts at once. Naming an
+/// organization the user is not a member of is 404, as if it did not exist.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub user: User,
     pub org_id: Id,
+    /// The user's role in `org_id`: what [`AuthUser::require`] checks.
+    pub role: OrgRole,
     /// The login session (refresh family) the token came from.
     pub session_id: Id,
     pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl AuthUser {
+    /// 403 `permission_denied` unless the user's role in the organization grants `permission`
+    /// (the permission table: `OrgRole::can`).
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        if self.role.can(permission) {
+            Ok(())
+        } else {
+            Err(ApiError::rejected(
+                ErrorCode::PermissionDenied,
+                format!("the {} role of this organization may not do this", self.role.as_str()),
+            ))
+        }
+    }
+
+    /// An audit event of `action` by this user in this organization, from this request
+    /// (IP and user agent).
+    pub fn audit_event(&self, action: &str, now: chrono::DateTime<chrono::Utc>) -> AuditEvent {
+        AuditEvent::new(action, now)
+            .actor(&self.user.id)
+            .org(&self.org_id)
+            .ip(self.ip.clone())
+            .user_agent(self.user_agent.clone())
+    }
+}
+
+/// The client's `User-Agent`, cut to 512 characters (it is stored in the audit log).
+pub fn user_agent(parts: &Parts) -> Option<String> {
+    let raw = parts.headers.get(header::USER_AGENT)?.to_str().ok()?.trim();
+    (!raw.is_empty()).then(|| raw.chars().take(512).collect())
+}
+
+/// The organization the request names in `X-Org-Id` (None without the header); 404 for a
+/// value that cannot be an organization id.
+fn named_org(parts: &Parts) -> Result<Option<Id>, ApiError> {
+    let Some(value) = parts.headers.get(ORG_HEADER) else {
+        return Ok(None);
+    };
+    let raw = value.to_str().unwrap_or("").trim();
+    if Id::is_plausible(raw, tollgate_domain::id::prefix::ORG) {
+        Ok(Some(Id::from_string(raw)))
+    } else {
+        Err(ApiError::NotFound("organization".into()))
+    }
 }
 
 /// The token of `Authorization: Bearer <token>` (any case of `Bearer`), if one is sent.
@@ -172,11 +227,19 @@ impl FromRequestParts<AppState> for AuthUser {
         if !user.is_active() {
             return Err(ApiError::account_suspended());
         }
+        let org_id = named_org(parts)?.unwrap_or_else(|| user.default_org_id.clone());
+        let membership = state
+            .store
+            .get_membership(&org_id, &user.id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound("organization".into()))?;
         Ok(AuthUser {
-            org_id: user.default_org_id.clone(),
+            org_id,
+            role: membership.role,
             user,
             session_id: Id::from_string(claims.sid),
             ip: ClientAddr::of(parts),
+            user_agent: user_agent(parts),
         })
     }
 }

@@ -17,7 +17,9 @@ pub mod views;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use error_code::ErrorCode;
-pub use extract::{page_limit, AdminUser, ApiJson, ApiQuery, AuthUser, ClientAddr, ClientIp, OptionalJson};
+pub use extract::{
+    page_limit, user_agent, AdminUser, ApiJson, ApiQuery, AuthUser, ClientAddr, ClientIp, OptionalJson, ORG_HEADER,
+};
 pub use jwt::{AccessClaims, JwtKeys};
 pub use middleware::finish_router;
 pub use settings::Settings;
