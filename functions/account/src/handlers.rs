@@ -143,13 +143,14 @@ pub async fn delete_account(
     // Deleting first makes every later request of this user fail authentication, so the
     // revocations below cannot race with new keys or sessions.
     state.store.soft_delete_user(&user.id, now).await?;
-    let keys = state.store.revoke_all_api_keys(&auth.org_id, now).await?;
+    // The personal organization's keys: a team's keys stay with the team (X-Org-Id plays no part).
+    let keys = state.store.revoke_all_api_keys(&user.default_org_id, now).await?;
     let sessions = state.store.revoke_user_families(&user.id, None, "account_deleted", now).await?;
     state
         .audit(
             AuditEvent::new("user.deleted", now)
                 .actor(&user.id)
-                .org(&auth.org_id)
+                .org(&user.default_org_id)
                 .ip(auth.ip.clone())
                 .details(serde_json::json!({ "api_keys_revoked": keys, "sessions_revoked": sessions })),
         )

@@ -1,10 +1,11 @@
 //! The `account` route group (`/api/user/account/...`): profile, password change and
 //! account deletion; the organization's webhook endpoints (`/api/user/webhooks/...`); and
 //! its notification settings (`/api/user/notifications/settings`: email per event type,
-//! Slack).
+//! Slack); organizations, their members and invitations (`/api/user/orgs/...`).
 
 mod handlers;
 mod notification_settings;
+mod orgs;
 mod webhooks;
 
 use tollgate_http::AppState;
@@ -14,6 +15,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub use handlers::{ChangePasswordRequest, DeleteAccountRequest, UpdateProfileRequest};
 pub use notification_settings::{
     NotificationSettingsView, SlackRequest, SlackView, UpdateNotificationSettingsRequest, WebhookSummary,
+};
+pub use orgs::{
+    AcceptInvitationRequest, CreateInvitationRequest, CreateOrganizationRequest, DeleteOrganizationRequest,
+    InvitationList, InvitationView, MemberList, MemberView, OrganizationList, OrganizationView, UpdateMemberRequest,
+    UpdateOrganizationRequest,
 };
 pub use webhooks::{
     CreateWebhookRequest, CreatedWebhook, QueuedTestEvent, RotatedWebhookSecret, UpdateWebhookRequest,
@@ -25,6 +31,7 @@ pub use webhooks::{
     (name = "account", description = "The signed-in user's account"),
     (name = "webhooks", description = "Webhook endpoints of the signed-in user's organization: signed JSON events"),
     (name = "notifications", description = "Notification settings of the signed-in user's organization: email per event type, Slack"),
+    (name = "organizations", description = "Organizations, members with roles, invitations"),
 ))]
 struct AccountApi;
 
@@ -43,6 +50,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
             notification_settings::get_notification_settings,
             notification_settings::update_notification_settings
         ))
+        .routes(routes!(orgs::list_organizations, orgs::create_organization))
+        .routes(routes!(orgs::get_organization, orgs::update_organization, orgs::delete_organization))
+        .routes(routes!(orgs::list_members))
+        .routes(routes!(orgs::update_member, orgs::remove_member))
+        .routes(routes!(orgs::list_invitations, orgs::create_invitation))
+        .routes(routes!(orgs::delete_invitation))
+        .routes(routes!(orgs::accept_invitation))
 }
 
 /// The finished router (common layers included) for the Lambda function.

@@ -12,7 +12,7 @@ use tollgate_app::current_subscription;
 use tollgate_app::webhooks::check_endpoint_url;
 use tollgate_domain::notification_settings::{check_slack_url, validate_email_settings, validate_slack_events};
 use tollgate_domain::{AuditEvent, Id, NotificationSettings, SlackSettings, WebhookInputError};
-use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody, ErrorCode};
+use tollgate_http::{can, ApiError, ApiJson, AppState, AuthUser, Authorized, ErrorBody, ErrorCode};
 use utoipa::ToSchema;
 
 /// The Slack channel as shown: its URL masked.
@@ -140,7 +140,7 @@ pub async fn get_notification_settings(
 #[tracing::instrument(skip_all, fields(org_id = %auth.org_id))]
 pub async fn update_notification_settings(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageWebhooks>,
     ApiJson(req): ApiJson<UpdateNotificationSettingsRequest>,
 ) -> Result<Json<NotificationSettingsView>, ApiError> {
     let now = state.now();

@@ -17,7 +17,9 @@ use tollgate_domain::{
 };
 use tollgate_http::openapi::fields;
 use tollgate_http::views::optional_text_field;
-use tollgate_http::{page_limit, ApiError, ApiJson, ApiQuery, AppState, AuthUser, ErrorBody, ErrorCode};
+use tollgate_http::{
+    can, page_limit, ApiError, ApiJson, ApiQuery, AppState, AuthUser, Authorized, ErrorBody, ErrorCode,
+};
 use utoipa::{IntoParams, ToSchema};
 
 /// Page sizes of the delivery listing.
@@ -186,14 +188,17 @@ async fn webhook_of(state: &AppState, auth: &AuthUser, raw: &str) -> Result<Webh
 
 /// The audit event of `action` by the signed-in user on the endpoint `id`.
 fn webhook_event(action: &str, now: DateTime<Utc>, auth: &AuthUser, id: &Id) -> AuditEvent {
-    AuditEvent::new(action, now).actor(&auth.user.id).org(&auth.org_id).target(id.to_string()).ip(auth.ip.clone())
+    auth.audit_event(action, now).target(id.to_string())
 }
 
 /// The organization's webhook endpoints, oldest first.
 #[utoipa::path(get, path = "/api/user/webhooks", tag = "webhooks", security(("bearer" = [])),
     responses((status = 200, description = "The endpoints", body = WebhookList)))]
 #[tracing::instrument(skip_all, fields(org_id = %auth.org_id))]
-pub async fn list_webhooks(State(state): State<AppState>, auth: AuthUser) -> Result<Json<WebhookList>, ApiError> {
+pub async fn list_webhooks(
+    State(state): State<AppState>,
+    auth: Authorized<can::ManageWebhooks>,
+) -> Result<Json<WebhookList>, ApiError> {
     let data = state.store.list_webhooks(&auth.org_id).await?.iter().map(WebhookView::from).collect();
     let event_types = EVENT_TYPES.iter().map(|t| t.to_string()).collect();
     Ok(Json(WebhookList { data, limit: MAX_ENDPOINTS_PER_ORG, event_types }))
@@ -210,7 +215,7 @@ pub async fn list_webhooks(State(state): State<AppState>, auth: AuthUser) -> Res
 #[tracing::instrument(skip_all, fields(org_id = %auth.org_id))]
 pub async fn create_webhook(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageWebhooks>,
     ApiJson(req): ApiJson<CreateWebhookRequest>,
 ) -> Result<(StatusCode, Json<CreatedWebhook>), ApiError> {
     let now = state.now();
@@ -249,7 +254,7 @@ pub async fn create_webhook(
 #[tracing::instrument(skip_all, fields(org_id = %auth.org_id, webhook_id = %id))]
 pub async fn get_webhook(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageWebhooks>,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookView>, ApiError> {
     Ok(Json(WebhookView::from(&webhook_of(&state, &auth, &id).await?)))
@@ -267,7 +272,7 @@ pub async fn get_webhook(
 #[tracing::instrument(skip_all, fields(org_id = %auth.org_id, webhook_id = %id))]
 pub async fn update_webhook(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageWebhooks>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateWebhookRequest>,
 ) -> Result<Json<WebhookView>, ApiError> {
@@ -299,7 +304,7 @@ pub async fn update_webhook(
 #[tracing::instrument(skip_all, fields(org_id = %auth.org_id, webhook_id = %id))]
 pub async fn delete_webhook(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageWebhooks>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = webhook_id(&id)?;
@@ -319,7 +324,7 @@ pub async fn delete_webhook(
 #[tracing::instrument(skip_all, fields(org_id = %auth.org_id, webhook_id = %id))]
 pub async fn test_webhook(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageWebhooks>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<QueuedTestEvent>), ApiError> {
     let endpoint = webhook_of(&state, &auth, &id).await?;
@@ -344,7 +349,7 @@ pub async fn test_webhook(
 #[tracing::instrument(skip_all, fields(org_id = %auth.org_id, webhook_id = %id))]
 pub async fn rotate_webhook_secret(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageWebhooks>,
     Path(id): Path<String>,
 ) -> Result<Json<RotatedWebhookSecret>, ApiError> {
     let now = state.now();
@@ -367,7 +372,7 @@ pub async fn rotate_webhook_secret(
 #[tracing::instrument(skip_all, fields(org_id = %auth.org_id, webhook_id = %id))]
 pub async fn list_webhook_deliveries(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageWebhooks>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<DeliveryQuery>,
 ) -> Result<Json<WebhookDeliveryList>, ApiError> {

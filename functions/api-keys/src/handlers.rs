@@ -11,7 +11,9 @@ use tollgate_domain::id::prefix;
 use tollgate_domain::{fold_leap_second, ApiKey, ApiKeyStatus, AuditEvent, Id, KeyRotation, NewApiKey, StoreError};
 use tollgate_http::openapi::fields;
 use tollgate_http::views::{text_field, NAME_MAX};
-use tollgate_http::{ApiError, ApiJson, ApiQuery, AppState, AuthUser, ErrorBody, ErrorCode, OptionalJson};
+use tollgate_http::{
+    can, ApiError, ApiJson, ApiQuery, AppState, AuthUser, Authorized, ErrorBody, ErrorCode, OptionalJson,
+};
 use utoipa::{IntoParams, ToSchema};
 
 /// Longest lifetime a key may be created with.
@@ -105,7 +107,7 @@ pub struct RotateApiKeyRequest {
 
 /// The audit event of `action` by the signed-in user on `key`.
 fn key_event(action: &str, now: DateTime<Utc>, auth: &AuthUser, key: &ApiKey) -> AuditEvent {
-    AuditEvent::new(action, now).actor(&auth.user.id).org(&auth.org_id).target(key.id.to_string()).ip(auth.ip.clone())
+    auth.audit_event(action, now).target(key.id.to_string())
 }
 
 /// Ids that cannot be ours are 404 without touching the store.
@@ -162,7 +164,7 @@ pub(crate) async fn keys_view(state: &AppState, auth: &AuthUser, project: Option
     ))]
 pub async fn create_key(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageKeys>,
     ApiJson(req): ApiJson<CreateApiKeyRequest>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
     let project = req.project_id.clone();
@@ -255,7 +257,7 @@ pub async fn get_key(
     ))]
 pub async fn revoke_key(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageKeys>,
     Path(id): Path<String>,
 ) -> Result<Json<ApiKeyView>, ApiError> {
     let now = state.now();
@@ -275,7 +277,7 @@ pub async fn revoke_key(
     ))]
 pub async fn rotate_key(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageKeys>,
     Path(id): Path<String>,
     OptionalJson(req): OptionalJson<RotateApiKeyRequest>,
 ) -> Result<Json<CreatedApiKey>, ApiError> {

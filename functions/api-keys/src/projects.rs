@@ -12,7 +12,7 @@ use tollgate_domain::text::{DESCRIPTION_MAX, NAME_MAX};
 use tollgate_domain::{AuditEvent, Id, NewVerifySecret, Project, StoreError};
 use tollgate_http::openapi::fields;
 use tollgate_http::views::{optional_text_field, text_field};
-use tollgate_http::{ApiError, ApiJson, AppState, AuthUser, ErrorBody, ErrorCode, OptionalJson};
+use tollgate_http::{can, ApiError, ApiJson, AppState, AuthUser, Authorized, ErrorBody, ErrorCode, OptionalJson};
 use utoipa::ToSchema;
 
 use crate::handlers::{create_key_in, keys_view, ApiKeyList, CreateApiKeyRequest, CreatedApiKey};
@@ -105,7 +105,7 @@ pub(crate) fn project_id(raw: &str) -> Result<Id, ApiError> {
 
 /// The audit event of `action` by the signed-in user on `project`.
 fn project_event(action: &str, now: DateTime<Utc>, auth: &AuthUser, project: &Id) -> AuditEvent {
-    AuditEvent::new(action, now).actor(&auth.user.id).org(&auth.org_id).target(project.to_string()).ip(auth.ip.clone())
+    auth.audit_event(action, now).target(project.to_string())
 }
 
 /// The organization's projects, oldest first.
@@ -129,7 +129,7 @@ pub async fn list_projects(State(state): State<AppState>, auth: AuthUser) -> Res
     ))]
 pub async fn create_project(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageKeys>,
     ApiJson(req): ApiJson<CreateProjectRequest>,
 ) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
     let now = state.now();
@@ -176,7 +176,7 @@ pub async fn get_project(
     ))]
 pub async fn update_project(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageKeys>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateProjectRequest>,
 ) -> Result<Json<ProjectView>, ApiError> {
@@ -206,7 +206,7 @@ pub async fn update_project(
     ))]
 pub async fn delete_project(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageKeys>,
     Path(id): Path<String>,
     OptionalJson(req): OptionalJson<DeleteProjectRequest>,
 ) -> Result<Json<DeletedProject>, ApiError> {
@@ -236,7 +236,7 @@ pub async fn delete_project(
     responses((status = 201, description = "The secret, shown once", body = CreatedVerifySecret)))]
 pub async fn issue_verify_secret(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageKeys>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<CreatedVerifySecret>), ApiError> {
     let now = state.now();
@@ -273,7 +273,7 @@ pub async fn list_project_keys(
     ))]
 pub async fn create_project_key(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageKeys>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CreateApiKeyRequest>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {

@@ -14,7 +14,7 @@ use tollgate_domain::{
     is_plausible_provider_id, Id, Invoice, InvoiceEstimate, InvoiceQuery, PaymentMethodSummary, Period, Plan,
     PlanStatus, Subscription,
 };
-use tollgate_http::{page_limit, ApiError, ApiJson, ApiQuery, AppState, AuthUser, ErrorBody};
+use tollgate_http::{can, page_limit, ApiError, ApiJson, ApiQuery, AppState, AuthUser, Authorized, ErrorBody};
 use utoipa::{IntoParams, ToSchema};
 
 /// The plans open to new subscriptions, cheapest first.
@@ -140,7 +140,7 @@ fn return_urls(state: &AppState, what: &str) -> ReturnUrls {
     ))]
 pub async fn upgrade(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageBilling>,
     ApiJson(req): ApiJson<ChangePlanRequest>,
 ) -> Result<Json<UpgradeResponse>, ApiError> {
     let payments = state.payments()?;
@@ -168,7 +168,7 @@ pub async fn upgrade(
     ))]
 pub async fn downgrade(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageBilling>,
     ApiJson(req): ApiJson<ChangePlanRequest>,
 ) -> Result<Json<SubscriptionResponse>, ApiError> {
     let payments = state.payments()?;
@@ -184,7 +184,10 @@ pub async fn downgrade(
         (status = 409, description = "`no_paid_subscription`", body = ErrorBody),
         (status = 503, description = "`billing_not_configured`", body = ErrorBody),
     ))]
-pub async fn cancel(State(state): State<AppState>, auth: AuthUser) -> Result<Json<SubscriptionResponse>, ApiError> {
+pub async fn cancel(
+    State(state): State<AppState>,
+    auth: Authorized<can::ManageBilling>,
+) -> Result<Json<SubscriptionResponse>, ApiError> {
     cancel_at_period_end(&state, &auth, true).await
 }
 
@@ -195,7 +198,10 @@ pub async fn cancel(State(state): State<AppState>, auth: AuthUser) -> Result<Jso
         (status = 409, description = "`no_paid_subscription`", body = ErrorBody),
         (status = 503, description = "`billing_not_configured`", body = ErrorBody),
     ))]
-pub async fn resume(State(state): State<AppState>, auth: AuthUser) -> Result<Json<SubscriptionResponse>, ApiError> {
+pub async fn resume(
+    State(state): State<AppState>,
+    auth: Authorized<can::ManageBilling>,
+) -> Result<Json<SubscriptionResponse>, ApiError> {
     cancel_at_period_end(&state, &auth, false).await
 }
 
@@ -239,7 +245,7 @@ async fn customer(state: &AppState, auth: &AuthUser) -> Result<String, ApiError>
     ))]
 pub async fn list_payment_methods(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageBilling>,
 ) -> Result<Json<PaymentMethodList>, ApiError> {
     let payments = state.payments()?;
     let (sub, _) = current_subscription(state.store.as_ref(), &auth.org_id, state.now()).await?;
@@ -256,7 +262,10 @@ pub async fn list_payment_methods(
         (status = 200, description = "Enter the payment method at `checkout_url`", body = CheckoutLink),
         (status = 503, description = "`billing_not_configured`", body = ErrorBody),
     ))]
-pub async fn add_payment_method(State(state): State<AppState>, auth: AuthUser) -> Result<Json<CheckoutLink>, ApiError> {
+pub async fn add_payment_method(
+    State(state): State<AppState>,
+    auth: Authorized<can::ManageBilling>,
+) -> Result<Json<CheckoutLink>, ApiError> {
     let customer = customer(&state, &auth).await?;
     let urls = return_urls(&state, "payment_method");
     let session = state.payments()?.setup_checkout(&customer, &auth.org_id, &urls.success, &urls.cancel).await?;
@@ -273,7 +282,7 @@ pub async fn add_payment_method(State(state): State<AppState>, auth: AuthUser) -
     ))]
 pub async fn delete_payment_method(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageBilling>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = provider_id(&id, "pm_", "payment method")?;
@@ -293,7 +302,7 @@ pub async fn delete_payment_method(
     ))]
 pub async fn set_default_payment_method(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageBilling>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let payments = state.payments()?;
@@ -335,12 +344,12 @@ pub struct InvoicePage {
     ))]
 pub async fn list_invoices(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageBilling>,
     ApiQuery(q): ApiQuery<InvoicePageQuery>,
 ) -> Result<Json<InvoicePage>, ApiError> {
     state.payments()?;
     let query = InvoiceQuery {
-        org_id: Some(auth.org_id),
+        org_id: Some(auth.org_id.clone()),
         status: None,
         created_in: None,
         cursor: q.cursor.filter(|c| !c.is_empty()),
@@ -366,7 +375,7 @@ pub struct InvoiceLink {
     ))]
 pub async fn download_invoice(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: Authorized<can::ManageBilling>,
     Path(id): Path<String>,
 ) -> Result<Json<InvoiceLink>, ApiError> {
     let payments = state.payments()?;

@@ -71,6 +71,7 @@ pub mod prefix {
     pub const REFRESH_TOKEN: &str = "rtk";
     pub const AUDIT: &str = "aud";
     pub const MAIL: &str = "mail";
+    pub const INVITATION: &str = "inv";
 }
 
 #[cfg(test)]

@@ -162,14 +162,7 @@ impl AuthUser {
     /// 403 `permission_denied` unless the user's role in the organization grants `permission`
     /// (the permission table: `OrgRole::can`).
     pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
-        if self.role.can(permission) {
-            Ok(())
-        } else {
-            Err(ApiError::rejected(
-                ErrorCode::PermissionDenied,
-                format!("the {} role of this organization may not do this", self.role.as_str()),
-            ))
-        }
+        require_permission(self.role, permission)
     }
 
     /// An audit event of `action` by this user in this organization, from this request
@@ -180,6 +173,71 @@ impl AuthUser {
             .org(&self.org_id)
             .ip(self.ip.clone())
             .user_agent(self.user_agent.clone())
+    }
+}
+
+/// A permission named as a type, for [`Authorized`].
+pub trait RequiredPermission: Send + Sync + 'static {
+    const PERMISSION: Permission;
+}
+
+/// The permissions of the permission table as types: `Authorized<can::ManageKeys>`.
+pub mod can {
+    use super::RequiredPermission;
+    use tollgate_domain::Permission;
+
+    macro_rules! permission_types {
+        ($($name:ident),*) => {$(
+            #[doc = concat!("`Permission::", stringify!($name), "` as a type.")]
+            pub struct $name;
+            impl RequiredPermission for $name {
+                const PERMISSION: Permission = Permission::$name;
+            }
+        )*};
+    }
+    permission_types!(
+        Read,
+        ManageKeys,
+        ManageBilling,
+        ManageWebhooks,
+        ManageMembers,
+        ManageOrganization,
+        OwnOrganization
+    );
+}
+
+/// An [`AuthUser`] whose role in the organization grants `P` (403 `permission_denied`
+/// otherwise). As an extractor it is checked before the body is read, so a member without
+/// the permission gets 403 whatever they send; it derefs to the `AuthUser`.
+pub struct Authorized<P>(pub AuthUser, std::marker::PhantomData<P>);
+
+impl<P> std::ops::Deref for Authorized<P> {
+    type Target = AuthUser;
+    fn deref(&self) -> &AuthUser {
+        &self.0
+    }
+}
+
+impl<P: RequiredPermission> FromRequestParts<AppState> for Authorized<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let auth = AuthUser::from_request_parts(parts, state).await?;
+        auth.require(P::PERMISSION)?;
+        Ok(Authorized(auth, std::marker::PhantomData))
+    }
+}
+
+/// 403 `permission_denied` unless `role` grants `permission` (for routes that name the
+/// organization in their path rather than in `X-Org-Id`).
+pub fn require_permission(role: OrgRole, permission: Permission) -> Result<(), ApiError> {
+    if role.can(permission) {
+        Ok(())
+    } else {
+        Err(ApiError::rejected(
+            ErrorCode::PermissionDenied,
+            format!("the {} role of this organization may not do this", role.as_str()),
+        ))
     }
 }
 
