@@ -14,6 +14,7 @@ mod lambda_fixtures;
 mod metrics;
 mod notification_settings;
 mod projects;
+mod teams;
 mod track;
 mod usage_analytics;
 mod usage_pipeline;
