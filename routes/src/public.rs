@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "tollgate", description = "Sell your API: keys, metering, quotas and billing."),
+    info(title = "tollgate", description = "Sell your API: keys, metering, quotas and billing. Routes under /api/user/ that work on an organization's data (keys, projects, usage, subscription, billing, webhooks, notification settings, activity) use the organization named by the `X-Org-Id` header, the caller's personal one without it: a non-member gets 404, a member whose role lacks the permission 403 `permission_denied`."),
     modifiers(&BearerAuth),
     tags((name = "public", description = "Health and this specification"))
 )]

@@ -104,7 +104,7 @@ pub async fn set_member_role_keeps_an_owner(store: &SharedStore) {
     let (owner, org) = create_team(store, now).await;
     let member = add_member(store, &org, OrgRole::Member, now + Duration::seconds(1)).await;
 
-    for role in OrgRole::ALL.into_iter().rev().chain([OrgRole::Admin]) {
+    for role in <OrgRole as tollgate_domain::StoredEnum>::ALL.iter().copied().rev().chain([OrgRole::Admin]) {
         let changed = store.set_member_role(&org.id, &member.id, role).await.expect("set_member_role");
         assert_eq!(changed.role, role, "the stored membership is returned");
         assert_eq!((&changed.org_id, &changed.user_id), (&org.id, &member.id));

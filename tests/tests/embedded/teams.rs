@@ -60,6 +60,8 @@ impl Team {
 }
 
 async fn invite_and_join(app: &TestApp, org: &str, inviter: &Member, email: &str, role: OrgRole) -> Member {
+    // Members are listed oldest first: one joining per second keeps the order plain.
+    app.clock.advance(chrono::Duration::seconds(1));
     let member = person(app, email).await;
     let r = call_in(
         app,
@@ -406,8 +408,9 @@ async fn roles_change_within_the_rules_and_an_owner_always_remains() {
         .unwrap();
     let changes: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
     assert!(changes.contains(&"member.role_change") && changes.contains(&"member.remove"), "{changes:?}");
-    let change = events.iter().find(|e| e.action == "member.role_change").unwrap();
-    assert_eq!(change.details["changes"]["after"]["role"], "owner");
+    let promoted = events.iter().find(|e| e.action == "member.role_change" && e.target.as_deref() == Some(&admin.id));
+    let changes = &promoted.expect("the admin's promotion is audited").details["changes"];
+    assert_eq!((&changes["before"]["role"], &changes["after"]["role"]), (&json!("admin"), &json!("owner")));
 }
 
 /// An invitation's link works once, for 7 days, unless withdrawn; a member is not invited twice.
@@ -543,4 +546,14 @@ async fn deleting_an_organization_stops_its_keys_and_a_personal_one_stays() {
     )
     .await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "conflict"));
+}
+
+/// The README's permission table is the one the code enforces.
+#[test]
+fn the_readme_permission_table_is_the_code() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let start = readme.find("<!-- permissions:start").expect("the README has the permission table");
+    let table_start = readme[start..].find('\n').unwrap() + start + 1;
+    let end = readme.find("<!-- permissions:end -->").expect("the table ends");
+    assert_eq!(&readme[table_start..end], tollgate_domain::permission_table_markdown());
 }
