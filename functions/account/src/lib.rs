@@ -3,6 +3,7 @@
 //! its notification settings (`/api/user/notifications/settings`: email per event type,
 //! Slack); organizations, their members and invitations (`/api/user/orgs/...`).
 
+mod export;
 mod handlers;
 mod notification_settings;
 mod orgs;
@@ -57,6 +58,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(orgs::list_invitations, orgs::create_invitation))
         .routes(routes!(orgs::delete_invitation))
         .routes(routes!(orgs::accept_invitation))
+        .routes(routes!(export::export_organization))
 }
 
 /// The finished router (common layers included) for the Lambda function.

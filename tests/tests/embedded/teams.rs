@@ -236,7 +236,7 @@ fn access(method: &str, path: &str) -> Access {
         ("put", "/api/user/notifications/settings") => Org(ManageWebhooks),
         ("get", "/api/user/orgs/{id}") | ("get", "/api/user/orgs/{id}/members") => PathOrg(Read),
         ("put", "/api/user/orgs/{id}") => PathOrg(ManageOrganization),
-        ("delete", "/api/user/orgs/{id}") => PathOrg(OwnOrganization),
+        ("delete", "/api/user/orgs/{id}") | ("get", "/api/user/orgs/{id}/export") => PathOrg(OwnOrganization),
         (_, "/api/user/orgs/{id}/invitations")
         | (_, "/api/user/orgs/{id}/invitations/{invitation_id}")
         | ("put", "/api/user/orgs/{id}/members/{user_id}") => PathOrg(ManageMembers),
@@ -556,4 +556,42 @@ fn the_readme_permission_table_is_the_code() {
     let table_start = readme[start..].find('\n').unwrap() + start + 1;
     let end = readme.find("<!-- permissions:end -->").expect("the table ends");
     assert_eq!(&readme[table_start..end], tollgate_domain::permission_table_markdown());
+}
+
+/// An owner downloads the whole organization as JSON: members, keys without secrets,
+/// subscription, usage and the audit trail; no other role may.
+#[tokio::test]
+async fn an_owner_exports_the_organization_as_json() {
+    let app = TestApp::new().await;
+    let t = team(&app, "export", &[OrgRole::Admin, OrgRole::Viewer]).await;
+    let org = Some(t.org.as_str());
+    let r = call_in(&app, Method::POST, "/api/user/api-keys", Some(json!({"name": "k"})), &t.owner.token, org).await;
+    let secret = r.body["secret"].as_str().unwrap().to_string();
+    for _ in 0..2 {
+        assert_eq!(
+            app.send(gateway_request(Method::GET, "/api/v1/echo/x", Some(&secret), None)).await.status,
+            StatusCode::OK
+        );
+    }
+    let path = format!("/api/user/orgs/{}/export", t.org);
+    for role in [OrgRole::Admin, OrgRole::Viewer] {
+        let r = call_in(&app, Method::GET, &path, None, &t.as_role(role).token, None).await;
+        assert_eq!(r.code(), "permission_denied", "{role:?}");
+    }
+
+    let r = call_in(&app, Method::GET, &path, None, &t.owner.token, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.headers[header::CONTENT_DISPOSITION].to_str().unwrap().contains("export.json"));
+    let doc = &r.body;
+    assert_eq!(doc["format"], "tollgate.organization-export.v1");
+    assert_eq!(doc["organization"]["id"], t.org.as_str());
+    let emails: Vec<&str> = doc["members"].as_array().unwrap().iter().map(|m| m["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["owner@export.example", "admin@export.example", "viewer@export.example"]);
+    assert_eq!(doc["api_keys"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["subscription"]["org_id"], t.org.as_str());
+    assert!(doc["audit_events"].as_array().unwrap().iter().any(|e| e["action"] == "api_key.create"), "{doc}");
+    assert!(doc["invoices"].is_array() && doc["usage_daily"].is_array() && doc["invitations"].is_array());
+    let text = doc.to_string();
+    assert!(!text.contains(&secret), "no key secret in an export");
+    assert!(!text.contains("password_hash") && !text.contains("token_hash"), "no credential in an export");
 }

@@ -44,6 +44,7 @@ async fn the_spec_covers_every_route() {
         ("post", "/api/user/orgs/{id}/invitations"),
         ("delete", "/api/user/orgs/{id}/invitations/{invitation_id}"),
         ("post", "/api/user/invitations/accept"),
+        ("get", "/api/user/orgs/{id}/export"),
         ("get", "/api/user/notifications/settings"),
         ("put", "/api/user/notifications/settings"),
         ("get", "/api/user/api-keys"),
