@@ -73,9 +73,9 @@ async fn dynamodb_adapter_specifics() {
     for e in [&last_week, &today, &yesterday] {
         store.record_audit(e).await.unwrap();
     }
-    let listed = store.list_audit(&AuditQuery { org_id: None, before: Some(before), limit: 10 }).await.unwrap();
+    let listed = store.list_audit(&AuditQuery { before: Some(before), limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(listed, vec![today.clone(), yesterday.clone(), last_week.clone()]);
-    let listed = store.list_audit(&AuditQuery { org_id: None, before: Some(before), limit: 2 }).await.unwrap();
+    let listed = store.list_audit(&AuditQuery { before: Some(before), limit: 2, ..Default::default() }).await.unwrap();
     assert_eq!(listed, vec![today, yesterday]);
 }
 
