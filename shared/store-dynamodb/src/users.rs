@@ -2,7 +2,7 @@
 
 use crate::item::{key, s, time, Item, ItemBuilder, Reader, GSI1, GSI1SK};
 use crate::keys::*;
-use crate::ops::{sdk_error, Params, NEW_ITEM};
+use crate::ops::{is_condition_failed, sdk_error, Params, NEW_ITEM};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -158,6 +158,51 @@ pub(crate) fn decode_membership(item: &Item) -> Result<Membership, StoreError> {
         role: r.parsed("role", OrgRole::parse)?,
         created_at: r.time("created_at")?,
     })
+}
+
+impl DynamoStore {
+    /// Writes the `users_page` listing entries of users stored before they existed: a Scan
+    /// for user items and a conditional Put (`attribute_not_exists(PK)`) of each entry, so
+    /// it is idempotent and safe while users register. Returns how many entries it wrote.
+    /// Run once after deploying a version with `users_page` onto an existing table.
+    pub async fn backfill_user_listing(&self) -> Result<u32, StoreError> {
+        let mut written = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("SK = :sk")
+                .expression_attribute_values(":sk", s(USER_SK))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("Scan(users)", e))?;
+            for item in page.items() {
+                let (by_created, by_email) = user_index_items(&decode_user(item)?);
+                for entry in [by_created, by_email] {
+                    let result = self
+                        .client
+                        .put_item()
+                        .table_name(&self.table)
+                        .set_item(Some(entry))
+                        .condition_expression(NEW_ITEM)
+                        .send()
+                        .await;
+                    match result {
+                        Ok(_) => written += 1,
+                        Err(e) if is_condition_failed(&e) => {}
+                        Err(e) => return Err(sdk_error("PutItem(user listing entry)", e)),
+                    }
+                }
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(written),
+            }
+        }
+    }
 }
 
 #[async_trait]
