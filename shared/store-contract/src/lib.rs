@@ -19,6 +19,7 @@ mod jobs;
 mod metering;
 mod misc;
 mod notification_settings;
+mod organizations;
 mod projects;
 mod sessions;
 mod users;
@@ -35,6 +36,7 @@ pub use jobs::*;
 pub use metering::*;
 pub use misc::*;
 pub use notification_settings::*;
+pub use organizations::*;
 pub use projects::*;
 pub use sessions::*;
 pub use users::*;
@@ -65,6 +67,14 @@ macro_rules! store_contract_tests {
             duplicate_email_is_rejected_with_nothing_written,
             update_user_round_trips_mutable_fields,
             soft_delete_hides_user_and_releases_email,
+            users_page_filters_sorts_and_pages,
+            organization_create_rename_and_list_members,
+            set_member_role_keeps_an_owner,
+            remove_member_keeps_an_owner,
+            owners_demoting_each_other_concurrently_keep_one,
+            invitations_create_list_get_delete,
+            accept_invitation_works_once,
+            delete_organization_removes_members_and_invitations_and_revokes_keys,
             refresh_family_create_find_rotate,
             refresh_rotation_is_atomic_under_concurrency,
             revoke_family_is_idempotent,
@@ -88,6 +98,8 @@ macro_rules! store_contract_tests {
             attempt_counters_by_bucket_and_window,
             attempt_counter_is_exact_under_concurrency,
             audit_log_lists_newest_first_with_filters,
+            audit_page_filters_by_actor_action_resource_target_and_time,
+            audit_page_cursor_walks_ties_once,
             idempotency_claims,
             idempotency_claim_is_exact_under_concurrency,
             plans_create_get_update_round_trip,

@@ -3,7 +3,9 @@
 use crate::{now_ms, unique, SharedStore};
 use chrono::{DateTime, Duration, Utc};
 use tollgate_domain::id::prefix;
-use tollgate_domain::{Email, Id, Membership, OrgRole, Organization, Role, StoreError, User, UserStatus};
+use tollgate_domain::{
+    Email, Id, Membership, OrgRole, Organization, Role, StoreError, User, UserQuery, UserSort, UserStatus,
+};
 
 /// A new user with their personal organization and owner membership (not stored yet).
 /// The email is spelled in mixed case; `Email::parse` normalises it.
@@ -179,4 +181,129 @@ pub async fn soft_delete_hides_user_and_releases_email(store: &SharedStore) {
         Some(UserStatus::Deleted),
         "the old record is still there, deleted"
     );
+}
+
+/// Every page of `query` from the first on, checking each is full but the last; the users
+/// in order.
+async fn walk_users(store: &SharedStore, query: &UserQuery) -> Vec<User> {
+    let mut all = Vec::new();
+    let mut query = query.clone();
+    for _ in 0..100 {
+        let (page, next) = store.users_page(&query).await.expect("users_page");
+        all.extend(page.iter().cloned());
+        match next {
+            Some(cursor) => {
+                assert_eq!(page.len() as u32, query.page_size(), "a page with a next one is full");
+                query.cursor = Some(cursor);
+            }
+            None => return all,
+        }
+    }
+    panic!("users_page did not end");
+}
+
+pub async fn users_page_filters_sorts_and_pages(store: &SharedStore) {
+    let now = now_ms();
+    // A fragment only these users have, in a different field of each (and in other case).
+    let tag = unique("Qz");
+    let email = |local: &str| Email::parse(&format!("{local}@example.com")).unwrap();
+    let user = |email_local: String, secs: i64| {
+        let (mut u, o, m) = new_user_with_email(email(&email_local), Role::User, now - Duration::seconds(secs));
+        u.company_name = None;
+        (u, o, m)
+    };
+    let (mut a, oa, ma) = user(format!("{tag}-a"), 5);
+    a.first_name = "Ann".into();
+    let (mut b, ob, mb) = user(unique("b"), 3);
+    b.first_name = format!("Bo{}", tag.to_uppercase());
+    b.role = Role::Admin;
+    let (mut c, oc, mc) = user(unique("c"), 3);
+    c.last_name = format!("Mc{tag}");
+    c.status = UserStatus::Suspended;
+    let (mut d, od, md) = user(unique("d"), 2);
+    d.company_name = Some(format!("{tag} Ltd"));
+    let (mut e, oe, me) = user(unique("e"), 1);
+    e.company_name = Some(format!("The {tag} company"));
+    let (f, of, mf) = user(unique("f"), 4);
+    for (u, o, m) in [(&a, &oa, &ma), (&b, &ob, &mb), (&c, &oc, &mc), (&d, &od, &md), (&e, &oe, &me), (&f, &of, &mf)] {
+        store.create_user(u, o, m).await.expect("create_user");
+    }
+    store.soft_delete_user(&d.id, now).await.unwrap();
+    let d = store.get_user(&d.id).await.unwrap().unwrap();
+    let plan = Id::generate("plan");
+    store.ensure_subscription(&crate::new_subscription(&e.default_org_id, &plan, now)).await.unwrap();
+    // Another user's subscription to another plan, and a team organization's to this one:
+    // only the personal organization counts.
+    let other_plan = Id::generate("plan");
+    store.ensure_subscription(&crate::new_subscription(&a.default_org_id, &other_plan, now)).await.unwrap();
+    let (team, owner) = crate::new_team(&f, now);
+    store.create_organization(&team, &owner).await.unwrap();
+    store.ensure_subscription(&crate::new_subscription(&team.id, &plan, now)).await.unwrap();
+
+    let by = |status, role, plan_id: Option<&Id>| UserQuery {
+        q: Some(tag.to_uppercase()),
+        status,
+        role,
+        plan_id: plan_id.cloned(),
+        ..Default::default()
+    };
+    let ids = |users: Vec<User>| users.into_iter().map(|u| u.id).collect::<Vec<_>>();
+    let newest_first = |users: &[&User]| {
+        let mut v: Vec<&User> = users.to_vec();
+        v.sort_by(|x, y| (y.created_at, &y.id).cmp(&(x.created_at, &x.id)));
+        v.into_iter().map(|u| u.id.clone()).collect::<Vec<_>>()
+    };
+
+    let (page, next) = store.users_page(&by(None, None, None)).await.unwrap();
+    assert_eq!(next, None, "one page");
+    assert_eq!(
+        ids(page.clone()),
+        newest_first(&[&a, &b, &c, &e]),
+        "q matches email, first, last or company name, any case; deleted users are left out; newest first, ties by id"
+    );
+    assert_eq!(page.iter().find(|u| u.id == a.id), Some(&a), "exact round trip");
+    assert_eq!(
+        ids(store.users_page(&by(Some(UserStatus::Deleted), None, None)).await.unwrap().0),
+        vec![d.id.clone()],
+        "deleted users when asked for"
+    );
+    assert_eq!(
+        ids(store.users_page(&by(Some(UserStatus::Suspended), None, None)).await.unwrap().0),
+        vec![c.id.clone()],
+        "status"
+    );
+    assert_eq!(
+        ids(store.users_page(&by(Some(UserStatus::Active), None, None)).await.unwrap().0),
+        newest_first(&[&a, &b, &e])
+    );
+    assert_eq!(ids(store.users_page(&by(None, Some(Role::Admin), None)).await.unwrap().0), vec![b.id.clone()], "role");
+    assert_eq!(ids(store.users_page(&by(None, None, Some(&plan))).await.unwrap().0), vec![e.id.clone()], "plan");
+    let only_plan = UserQuery { plan_id: Some(plan.clone()), ..Default::default() };
+    assert_eq!(ids(store.users_page(&only_plan).await.unwrap().0), vec![e.id.clone()], "plan without q");
+    let nobody = UserQuery { q: Some(unique("nobody")), ..Default::default() };
+    assert_eq!(store.users_page(&nobody).await.unwrap(), (Vec::new(), None), "no match");
+
+    // Each order, one page at a time: every user exactly once, in order.
+    let live = [&a, &b, &c, &e];
+    let mut oldest: Vec<&User> = live.to_vec();
+    oldest.sort_by(|x, y| (x.created_at, &x.id).cmp(&(y.created_at, &y.id)));
+    let mut by_email: Vec<&User> = live.to_vec();
+    by_email.sort_by(|x, y| (x.email.as_str(), &x.id).cmp(&(y.email.as_str(), &y.id)));
+    let expected = [
+        (UserSort::NewestFirst, newest_first(&live)),
+        (UserSort::OldestFirst, oldest.iter().map(|u| u.id.clone()).collect()),
+        (UserSort::EmailAsc, by_email.iter().map(|u| u.id.clone()).collect()),
+    ];
+    for (sort, order) in expected {
+        for limit in [1, 3] {
+            let query = UserQuery { sort, limit, ..by(None, None, None) };
+            assert_eq!(ids(walk_users(store, &query).await), order, "{sort:?}, {limit} a page");
+        }
+    }
+
+    for garbage in ["", "garbage", "n:x:y", "2026-01-01T00:00:00Z"] {
+        let query = UserQuery { cursor: Some(garbage.into()), ..by(None, None, None) };
+        let result = store.users_page(&query).await;
+        assert!(matches!(result, Err(StoreError::InvalidCursor)), "cursor {garbage:?}: {result:?}");
+    }
 }

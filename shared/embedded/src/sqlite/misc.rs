@@ -1,9 +1,10 @@
 //! `AttemptCounter`, `AuditLog` and `IdempotencyStore`.
 
-use super::{get_id, get_opt_id, get_ts, get_with, ms, opt_ms, SqliteStore};
+use super::{decode_time_id_cursor, get_id, get_opt_id, get_ts, get_with, ms, time_id_cursor, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, OptionalExtension, TransactionBehavior};
 use tollgate_domain::{AttemptCounter, AuditEvent, AuditLog, AuditQuery, IdempotencyStore, StoreError};
 
 #[async_trait]
@@ -85,8 +86,8 @@ impl AuditLog for SqliteStore {
         let event = event.clone();
         self.call(move |c| {
             c.execute(
-                "INSERT INTO audit_log (id, at, actor_id, org_id, action, target, ip, details) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO audit_log (id, at, actor_id, org_id, action, target, ip, user_agent, details) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     event.id.as_str(),
                     ms(event.at),
@@ -95,6 +96,7 @@ impl AuditLog for SqliteStore {
                     event.action,
                     event.target,
                     event.ip,
+                    event.user_agent,
                     event.details.to_string(),
                 ],
             )
@@ -104,32 +106,84 @@ impl AuditLog for SqliteStore {
         .await
     }
 
+    /// Only the filters given go into the SQL, so SQLite can pick the (org_id, at, id),
+    /// (actor_id, at, id), (action, at, id) or (at, id) index. The cursor is the last
+    /// event's `<at ms>:<id>`.
     #[tracing::instrument(skip_all, fields(org_id = ?query.org_id, limit = query.limit), err(level = "debug"))]
-    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn audit_page(&self, query: &AuditQuery) -> Result<(Vec<AuditEvent>, Option<String>), StoreError> {
         let query = query.clone();
-        let limit = query.page_size();
+        let after = query.cursor.as_deref().map(decode_time_id_cursor).transpose()?;
+        let limit = query.page_size() as usize;
         self.call(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, at, actor_id, org_id, action, target, ip, details FROM audit_log \
-                 WHERE (?1 IS NULL OR org_id = ?1) AND (?2 IS NULL OR at < ?2) \
-                 ORDER BY at DESC, rowid DESC LIMIT ?3",
-            )?;
-            let rows = stmt.query_map(
-                params![query.org_id.as_ref().map(|i| i.as_str()), opt_ms(query.before), i64::from(limit)],
-                |r| {
-                    Ok(AuditEvent {
-                        id: get_id(r, 0)?,
-                        at: get_ts(r, 1)?,
-                        actor_id: get_opt_id(r, 2)?,
-                        org_id: get_opt_id(r, 3)?,
-                        action: r.get(4)?,
-                        target: r.get(5)?,
-                        ip: r.get(6)?,
-                        details: get_with(r, 7, |s| serde_json::from_str(&s))?,
-                    })
-                },
-            )?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            let mut sql = String::from(
+                "SELECT id, at, actor_id, org_id, action, target, ip, user_agent, details FROM audit_log WHERE 1",
+            );
+            let mut args: Vec<Value> = Vec::new();
+            let mut filter = |clause: &str, values: Vec<Value>| {
+                sql.push_str(" AND ");
+                sql.push_str(clause);
+                args.extend(values);
+            };
+            let text = |s: &str| Value::Text(s.to_string());
+            if let Some(org) = &query.org_id {
+                filter("org_id = ?", vec![text(org.as_str())]);
+            }
+            if let Some(actor) = &query.actor_id {
+                filter("actor_id = ?", vec![text(actor.as_str())]);
+            }
+            match query.action.as_deref().map(|a| (a, a.strip_suffix('*'))) {
+                None => {}
+                // A prefix: compared as text, so `%` or `_` in it mean nothing special.
+                Some((_, Some(prefix))) => filter("substr(action, 1, length(?)) = ?", vec![text(prefix), text(prefix)]),
+                Some((exact, None)) => filter("action = ?", vec![text(exact)]),
+            }
+            if let Some(kind) = &query.resource_type {
+                // `AuditEvent::resource_type`: the part before the last dot, or the whole
+                // action when it has none.
+                filter(
+                    "((substr(action, 1, length(?) + 1) = ? || '.' AND instr(substr(action, length(?) + 2), '.') = 0) \
+                     OR (action = ? AND instr(action, '.') = 0))",
+                    vec![text(kind), text(kind), text(kind), text(kind)],
+                );
+            }
+            if let Some(target) = &query.target {
+                filter("target = ?", vec![text(target)]);
+            }
+            if let Some(from) = query.from {
+                filter("at >= ?", vec![Value::Integer(ms(from))]);
+            }
+            if let Some(before) = query.before {
+                filter("at < ?", vec![Value::Integer(ms(before))]);
+            }
+            if let Some((at, id)) = after {
+                // Row-value comparison: strictly after the previous page's last (at, id).
+                filter("(at, id) < (?, ?)", vec![Value::Integer(at), Value::Text(id)]);
+            }
+            // One more than the page: whether it exists says if there is a next page.
+            sql.push_str(" ORDER BY at DESC, id DESC LIMIT ?");
+            args.push(Value::Integer(limit as i64 + 1));
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params_from_iter(args), |r| {
+                Ok(AuditEvent {
+                    id: get_id(r, 0)?,
+                    at: get_ts(r, 1)?,
+                    actor_id: get_opt_id(r, 2)?,
+                    org_id: get_opt_id(r, 3)?,
+                    action: r.get(4)?,
+                    target: r.get(5)?,
+                    ip: r.get(6)?,
+                    user_agent: r.get(7)?,
+                    details: get_with(r, 8, |s| serde_json::from_str(&s))?,
+                })
+            })?;
+            let mut page = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            let next = if page.len() > limit {
+                page.truncate(limit);
+                page.last().map(|e| time_id_cursor(e.at, e.id.as_str()))
+            } else {
+                None
+            };
+            Ok((page, next))
         })
         .await
     }

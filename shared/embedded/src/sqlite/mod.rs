@@ -17,6 +17,7 @@ mod invoices;
 mod jobs;
 mod misc;
 mod notification_settings;
+mod organizations;
 mod projects;
 mod schema;
 mod sessions;

@@ -428,4 +428,40 @@ CREATE TABLE notification_settings (
     updated_at  INTEGER NOT NULL
 ) STRICT;
 "#,
+    // 9: teams: deleted organizations, invitations, the audit log's user agent, and the
+    // indexes of the admins' user listing and of the audit filters.
+    r#"
+-- A deleted organization keeps its row (ids stay unique, history readable) with deleted_at.
+ALTER TABLE organizations ADD COLUMN deleted_at INTEGER;
+
+-- An organization's invitations; accepting one sets accepted_at/accepted_by (kept for the
+-- record), withdrawing one deletes it. The unique token hash finds one for `accept_invitation`.
+CREATE TABLE invitations (
+    id           TEXT PRIMARY KEY,
+    org_id       TEXT NOT NULL,
+    email        TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    invited_by   TEXT NOT NULL,
+    token_hash   TEXT NOT NULL UNIQUE,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    accepted_at  INTEGER,
+    accepted_by  TEXT
+) STRICT;
+CREATE INDEX invitations_org_created ON invitations(org_id, created_at, id);
+
+-- `list_members`, oldest first.
+CREATE INDEX memberships_org_created ON memberships(org_id, created_at, user_id);
+
+ALTER TABLE audit_log ADD COLUMN user_agent TEXT;
+-- `audit_page` walks (at, id) newest first, by organization, actor or action.
+CREATE INDEX audit_log_at_id ON audit_log(at, id);
+CREATE INDEX audit_log_org_at_id ON audit_log(org_id, at, id);
+CREATE INDEX audit_log_actor_at_id ON audit_log(actor_id, at, id);
+CREATE INDEX audit_log_action_at_id ON audit_log(action, at, id);
+
+-- `users_page`: each sort's order, ties by id.
+CREATE INDEX users_created_id ON users(created_at, id);
+CREATE INDEX users_email_id ON users(email, id);
+"#,
 ];

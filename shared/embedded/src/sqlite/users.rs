@@ -1,11 +1,16 @@
 //! `UserRepository`: users, organizations, memberships.
 
-use super::{exists_on_conflict, get_enum, get_id, get_opt_ts, get_ts, get_with, ms, opt_ms, SqliteStore};
+use super::{
+    decode_time_id_cursor, exists_on_conflict, get_enum, get_id, get_opt_ts, get_ts, get_with, ms, opt_ms,
+    time_id_cursor, SqliteStore,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, OptionalExtension, Row, TransactionBehavior};
 use tollgate_domain::{
-    Email, Id, Membership, OrgRole, Organization, Role, StoreError, StoredEnum, User, UserRepository, UserStatus,
+    Email, Id, Membership, OrgRole, Organization, Role, StoreError, StoredEnum, User, UserQuery, UserRepository,
+    UserSort, UserStatus,
 };
 
 const USER_COLS: &str = "id, email, password_hash, first_name, last_name, company_name, role, status, \
@@ -29,7 +34,10 @@ fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-fn org_from_row(r: &Row<'_>) -> rusqlite::Result<Organization> {
+/// The columns `org_from_row` reads.
+pub(super) const ORG_COLS: &str = "id, name, owner_id, personal, created_at";
+
+pub(super) fn org_from_row(r: &Row<'_>) -> rusqlite::Result<Organization> {
     Ok(Organization {
         id: get_id(r, 0)?,
         name: r.get(1)?,
@@ -39,13 +47,42 @@ fn org_from_row(r: &Row<'_>) -> rusqlite::Result<Organization> {
     })
 }
 
-fn membership_from_row(r: &Row<'_>) -> rusqlite::Result<Membership> {
+pub(super) fn membership_from_row(r: &Row<'_>) -> rusqlite::Result<Membership> {
     Ok(Membership {
         org_id: get_id(r, 0)?,
         user_id: get_id(r, 1)?,
         role: get_enum(r, 2, OrgRole::parse)?,
         created_at: get_ts(r, 3)?,
     })
+}
+
+/// The position after `user` in `sort` order: `<tag>:<created_at ms>:<id>` for the time
+/// orders, `e:<id>:<email>` by email. The tag makes a cursor of one order invalid in another.
+fn user_cursor(sort: UserSort, user: &User) -> String {
+    match sort {
+        UserSort::NewestFirst => format!("n:{}", time_id_cursor(user.created_at, user.id.as_str())),
+        UserSort::OldestFirst => format!("o:{}", time_id_cursor(user.created_at, user.id.as_str())),
+        UserSort::EmailAsc => format!("e:{}:{}", user.id, user.email),
+    }
+}
+
+/// The (sort value, id) a cursor of `sort` order stands for; `InvalidCursor` for anything
+/// [`user_cursor`] did not make for that order.
+fn decode_user_cursor(sort: UserSort, cursor: &str) -> Result<(Value, String), StoreError> {
+    let (tag, rest) = cursor.split_once(':').ok_or(StoreError::InvalidCursor)?;
+    match (sort, tag) {
+        (UserSort::NewestFirst, "n") | (UserSort::OldestFirst, "o") => {
+            let (at, id) = decode_time_id_cursor(rest)?;
+            Ok((Value::Integer(at), id))
+        }
+        (UserSort::EmailAsc, "e") => match rest.split_once(':') {
+            Some((id, email)) if !id.is_empty() && Email::parse(email).is_ok() => {
+                Ok((Value::Text(email.to_string()), id.to_string()))
+            }
+            _ => Err(StoreError::InvalidCursor),
+        },
+        _ => Err(StoreError::InvalidCursor),
+    }
 }
 
 #[async_trait]
@@ -186,7 +223,7 @@ impl UserRepository for SqliteStore {
         let id = id.clone();
         self.call(move |c| {
             Ok(c.query_row(
-                "SELECT id, name, owner_id, personal, created_at FROM organizations WHERE id = ?1",
+                &format!("SELECT {ORG_COLS} FROM organizations WHERE id = ?1 AND deleted_at IS NULL"),
                 [id.as_str()],
                 org_from_row,
             )
@@ -200,11 +237,72 @@ impl UserRepository for SqliteStore {
         let user_id = user_id.clone();
         self.call(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT org_id, user_id, role, created_at FROM memberships WHERE user_id = ?1 \
-                 ORDER BY created_at ASC, rowid ASC",
+                "SELECT m.org_id, m.user_id, m.role, m.created_at FROM memberships m \
+                 JOIN organizations o ON o.id = m.org_id AND o.deleted_at IS NULL \
+                 WHERE m.user_id = ?1 ORDER BY m.created_at ASC, m.rowid ASC",
             )?;
             let rows = stmt.query_map([user_id.as_str()], membership_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    /// Only the filters given go into the SQL; the (created_at, id) and (email, id) indexes
+    /// serve the orders. `q` is matched with SQLite's `lower`, which folds ASCII letters only.
+    #[tracing::instrument(skip_all, fields(sort = ?query.sort, limit = query.limit), err(level = "debug"))]
+    async fn users_page(&self, query: &UserQuery) -> Result<(Vec<User>, Option<String>), StoreError> {
+        let query = query.clone();
+        let limit = query.page_size() as usize;
+        let after = query.cursor.as_deref().map(|c| decode_user_cursor(query.sort, c)).transpose()?;
+        self.call(move |c| {
+            let mut sql = format!("SELECT {USER_COLS} FROM users WHERE 1");
+            let mut args: Vec<Value> = Vec::new();
+            let mut filter = |clause: &str, values: Vec<Value>| {
+                sql.push_str(" AND ");
+                sql.push_str(clause);
+                args.extend(values);
+            };
+            match query.status {
+                Some(status) => filter("status = ?", vec![Value::Text(status.as_str().into())]),
+                None => filter("status <> ?", vec![Value::Text(UserStatus::Deleted.as_str().into())]),
+            }
+            if let Some(role) = query.role {
+                filter("role = ?", vec![Value::Text(role.as_str().into())]);
+            }
+            if let Some(plan) = &query.plan_id {
+                filter(
+                    "default_org_id IN (SELECT org_id FROM subscriptions WHERE plan_id = ?)",
+                    vec![Value::Text(plan.as_str().into())],
+                );
+            }
+            if let Some(q) = query.q.as_deref().map(str::to_lowercase).filter(|q| !q.is_empty()) {
+                filter(
+                    "(instr(lower(email), ?) > 0 OR instr(lower(first_name), ?) > 0 \
+                     OR instr(lower(last_name), ?) > 0 OR instr(lower(coalesce(company_name, '')), ?) > 0)",
+                    vec![Value::Text(q); 4],
+                );
+            }
+            let (column, direction, after_op) = match query.sort {
+                UserSort::NewestFirst => ("created_at", "DESC", "<"),
+                UserSort::OldestFirst => ("created_at", "ASC", ">"),
+                UserSort::EmailAsc => ("email", "ASC", ">"),
+            };
+            if let Some((value, id)) = after {
+                filter(&format!("({column}, id) {after_op} (?, ?)"), vec![value, Value::Text(id)]);
+            }
+            // One more than the page: whether it exists says if there is a next page.
+            sql.push_str(&format!(" ORDER BY {column} {direction}, id {direction} LIMIT ?"));
+            args.push(Value::Integer(limit as i64 + 1));
+            let mut stmt = c.prepare_cached(&sql)?;
+            let mut page =
+                stmt.query_map(params_from_iter(args), user_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let next = if page.len() > limit {
+                page.truncate(limit);
+                page.last().map(|u| user_cursor(query.sort, u))
+            } else {
+                None
+            };
+            Ok((page, next))
         })
         .await
     }
