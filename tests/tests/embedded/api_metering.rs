@@ -25,7 +25,7 @@ fn names(list: &Value) -> Vec<String> {
 }
 
 async fn audit_actions(app: &TestApp) -> Vec<(String, Option<String>)> {
-    let events = app.state.store.list_audit(&AuditQuery { org_id: None, before: None, limit: 1000 }).await.unwrap();
+    let events = app.state.store.list_audit(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap();
     events.into_iter().map(|e| (e.action, e.actor_id.map(|a| a.to_string()))).collect()
 }
 

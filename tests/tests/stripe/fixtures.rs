@@ -32,7 +32,7 @@ async fn deliver(b: &Billed, event: &Value) -> StatusCode {
 
 /// The audit records of one event (one per applied effect).
 async fn effects(b: &Billed, org: &Id, event_id: &str) -> usize {
-    let query = AuditQuery { org_id: Some(org.clone()), before: None, limit: 1000 };
+    let query = AuditQuery { org_id: Some(org.clone()), limit: 1000, ..Default::default() };
     let events = b.app.state.store.list_audit(&query).await.unwrap();
     events.iter().filter(|e| e.action == "billing.stripe_event" && e.target.as_deref() == Some(event_id)).count()
 }
