@@ -252,7 +252,7 @@ async fn create_update_and_delete_a_user() {
     let app = TestApp::new().await;
     let admin = app.admin_token().await;
     let body = json!({
-        "email": "made@example.com",
+        "email": "created@example.com",
         "password": NEW_PASSWORD,
         "first_name": " Made ",
         "last_name": "ByAdmin",
@@ -265,7 +265,7 @@ async fn create_update_and_delete_a_user() {
     assert!(r.body["company_name"].is_null() && r.body.get("password_hash").is_none());
     let id = r.body["id"].as_str().unwrap().to_string();
     // The account works at once, with its personal organization on Free.
-    let login = app.login("made@example.com", NEW_PASSWORD).await;
+    let login = app.login("created@example.com", NEW_PASSWORD).await;
     assert_eq!(login.status, StatusCode::OK, "{:?}", login.body);
     let access = login.body["access_token"].as_str().unwrap().to_string();
     let sub = app.call(Method::GET, "/api/user/subscription", None, Some(&access)).await;
@@ -311,7 +311,7 @@ async fn create_update_and_delete_a_user() {
         ),
         (&json!("Renamed"), &json!("ByAdmin"), &Value::Null, &json!("admin"), &json!(false))
     );
-    let stored = app.stored_user("made@example.com").await;
+    let stored = app.stored_user("created@example.com").await;
     assert_eq!((stored.first_name.as_str(), stored.company_name.as_deref()), ("Renamed", None));
     for (bad, code) in [
         (json!({}), "invalid_body"),
@@ -335,7 +335,7 @@ async fn create_update_and_delete_a_user() {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!((&r.body["user"]["status"], &r.body["api_keys_revoked"]), (&json!("deleted"), &json!(1)));
     assert!(r.body["sessions_revoked"].as_u64().unwrap() >= 1);
-    assert_eq!(app.login("made@example.com", NEW_PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.login("created@example.com", NEW_PASSWORD).await.status, StatusCode::UNAUTHORIZED);
     let r = app.call(Method::GET, "/api/user/account/profile", None, Some(&access)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let r = gateway_answers_within(&app.router, &key, StatusCode::UNAUTHORIZED, deleted_at, FIVE_SECONDS).await;
@@ -348,7 +348,7 @@ async fn create_update_and_delete_a_user() {
     let r = app.call(Method::PUT, &path, Some(json!({"first_name": "Back"})), Some(&admin)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     // The email is free again.
-    assert_eq!(app.register("made@example.com").await.status, StatusCode::CREATED);
+    assert_eq!(app.register("created@example.com").await.status, StatusCode::CREATED);
 }
 
 /// Suspension stops the user's keys at the gateway within 5 seconds (the gateway's cache
