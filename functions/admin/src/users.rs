@@ -179,19 +179,15 @@ fn not_self(admin: &AdminUser, user: &User, act: &str) -> Result<(), ApiError> {
 
 /// The fields an admin can see and change, as the audit log records them (no secret).
 fn audited_fields(u: &User) -> Map<String, Value> {
-    let fields = json!({
-        "email": u.email.to_string(),
-        "first_name": u.first_name,
-        "last_name": u.last_name,
-        "company_name": u.company_name,
-        "role": u.role,
-        "status": u.status,
-        "email_verified": u.email_verified,
-    });
-    match fields {
-        Value::Object(m) => m,
-        _ => unreachable!("a JSON object literal"),
-    }
+    let mut fields = Map::new();
+    fields.insert("email".into(), json!(u.email.to_string()));
+    fields.insert("first_name".into(), json!(u.first_name));
+    fields.insert("last_name".into(), json!(u.last_name));
+    fields.insert("company_name".into(), json!(u.company_name));
+    fields.insert("role".into(), json!(u.role));
+    fields.insert("status".into(), json!(u.status));
+    fields.insert("email_verified".into(), json!(u.email_verified));
+    fields
 }
 
 /// `(before, after)` of the fields that differ between two versions of a user.
