@@ -24,6 +24,17 @@ pub(crate) const VERIFYSECRET_SK: &str = "VERIFYSECRET";
 pub(crate) const MEMBER_GSI_PREFIX: &str = "MEMBER#";
 pub(crate) const FAMILY_GSI_PREFIX: &str = "RFAM#";
 pub(crate) const ADMIN_GSI_PK: &str = "ROLE#admin";
+/// The admins' user listing: one write-once index item per user and order, in the user's
+/// partition, listed on GSI1 (`users_page`).
+pub(crate) const USER_BY_CREATED_SK: &str = "BYCREATED";
+pub(crate) const USER_BY_EMAIL_SK: &str = "BYEMAIL";
+pub(crate) const USERS_BY_CREATED_GSI_PK: &str = "USERS#created";
+pub(crate) const USERS_BY_EMAIL_GSI_PK: &str = "USERS#email";
+/// Sort-key prefix of membership items in their organization's partition.
+pub(crate) const MEMBER_PREFIX: &str = "MEMBER#";
+/// Sort-key prefix of invitation items in their organization's partition.
+pub(crate) const INVITE_PREFIX: &str = "INVITE#";
+pub(crate) const INVITETOKEN_SK: &str = "INVITETOKEN";
 
 pub(crate) fn user_pk(id: &Id) -> String {
     format!("USER#{id}")
@@ -35,10 +46,24 @@ pub(crate) fn org_pk(id: &Id) -> String {
     format!("ORG#{id}")
 }
 pub(crate) fn member_sk(user_id: &Id) -> String {
-    format!("MEMBER#{user_id}")
+    format!("{MEMBER_PREFIX}{user_id}")
 }
 pub(crate) fn member_gsi_sk(created_at: DateTime<Utc>, org_id: &Id) -> String {
     format!("{MEMBER_GSI_PREFIX}{}#{org_id}", time_str(created_at))
+}
+/// `<created_at>#<user>`: the order of `UserSort::NewestFirst` / `OldestFirst`, ties by id.
+pub(crate) fn user_created_gsi_sk(created_at: DateTime<Utc>, user_id: &Id) -> String {
+    format!("{}#{user_id}", time_str(created_at))
+}
+/// `<email>#<user>`: the order of `UserSort::EmailAsc`, ties by id.
+pub(crate) fn user_email_gsi_sk(email: &Email, user_id: &Id) -> String {
+    format!("{email}#{user_id}")
+}
+pub(crate) fn invite_sk(invitation_id: &Id) -> String {
+    format!("{INVITE_PREFIX}{invitation_id}")
+}
+pub(crate) fn invitetoken_pk(hash: &TokenHash) -> String {
+    format!("INVITETOKEN#{}", hash.as_str())
 }
 pub(crate) fn family_pk(id: &Id) -> String {
     format!("RFAM#{id}")

@@ -14,6 +14,7 @@ mod keys;
 mod misc;
 mod notification_settings;
 mod ops;
+mod organizations;
 mod projects;
 mod sessions;
 mod usage;

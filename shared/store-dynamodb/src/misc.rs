@@ -21,6 +21,7 @@ fn audit_item(e: &AuditEvent) -> Item {
         .s("action", &e.action)
         .opt_s("target", e.target.as_deref())
         .opt_s("ip", e.ip.as_deref())
+        .opt_s("user_agent", e.user_agent.as_deref())
         .s("details", e.details.to_string());
     match &e.org_id {
         Some(org) => b.gsi1(org_audit_gsi_pk(org), audit_sk(e.at, &e.id)).build(),
@@ -38,6 +39,7 @@ fn decode_audit(item: &Item) -> Result<AuditEvent, StoreError> {
         action: r.string("action")?,
         target: r.opt_string("target")?,
         ip: r.opt_string("ip")?,
+        user_agent: r.opt_string("user_agent")?,
         details: serde_json::from_str(r.s("details")?)
             .map_err(|e| StoreError::Corrupt(format!("audit event item: `details` is not JSON ({e})")))?,
     })
@@ -49,41 +51,74 @@ enum AuditPartition {
     Day(String),
 }
 
+/// A cursor this store issued: an audit event's sort key, `<RFC 3339 time>#<id>`.
+fn check_audit_cursor(cursor: &str) -> Result<(&str, DateTime<Utc>), StoreError> {
+    match cursor.split_once('#') {
+        Some((at, id)) if !id.is_empty() => match DateTime::parse_from_rfc3339(at) {
+            Ok(t) => Ok((cursor, t.with_timezone(&Utc))),
+            Err(_) => Err(StoreError::InvalidCursor),
+        },
+        _ => Err(StoreError::InvalidCursor),
+    }
+}
+
+/// What one audit listing reads: its sort-key range and filters, and what it has found.
+struct AuditWalk<'a> {
+    query: &'a AuditQuery,
+    /// Sort keys strictly below this (the cursor, or `before`).
+    hi: Option<String>,
+    /// Sort keys at or above this (`from`).
+    lo: Option<String>,
+    /// Whether filters beyond the key range apply: then Queries read ahead.
+    filtered: bool,
+    /// One more than the page.
+    want: usize,
+    found: Vec<(String, AuditEvent)>,
+}
+
 impl DynamoStore {
-    /// Newest-first events of one Query (table or GSI1), following pages until `limit`.
-    async fn audit_page(
-        &self,
-        partition: AuditPartition,
-        before: Option<DateTime<Utc>>,
-        limit: usize,
-        out: &mut Vec<AuditEvent>,
-    ) -> Result<(), StoreError> {
+    /// Reads one partition newest first within the walk's key range, keeping the events that
+    /// match, until the walk has what it wants or the partition ends.
+    async fn audit_partition(&self, partition: AuditPartition, walk: &mut AuditWalk<'_>) -> Result<(), StoreError> {
+        /// Events read per Query when filters may skip most of them.
+        const READ_AHEAD: usize = 200;
         let (index, pk_attr, sk_attr, pk) = match partition {
             AuditPartition::Org(pk) => (Some(GSI1), "GSI1PK", "GSI1SK", pk),
             AuditPartition::Day(pk) => (None, "PK", "SK", pk),
         };
-        let condition = match before {
-            Some(_) => format!("{pk_attr} = :pk AND {sk_attr} < :before"),
+        let condition = match walk.hi {
+            Some(_) => format!("{pk_attr} = :pk AND {sk_attr} < :hi"),
             None => format!("{pk_attr} = :pk"),
         };
         let mut start = None;
-        while out.len() < limit {
-            let remaining = i32::try_from(limit - out.len()).unwrap_or(i32::MAX);
+        while walk.found.len() < walk.want {
+            let remaining = walk.want - walk.found.len();
+            let per_query = if walk.filtered { remaining.max(READ_AHEAD) } else { remaining };
             let mut q = self
                 .query()
                 .set_index_name(index.map(str::to_string))
                 .key_condition_expression(&condition)
                 .expression_attribute_values(":pk", s(&pk))
                 .scan_index_forward(false)
-                .limit(remaining)
+                .limit(i32::try_from(per_query.min(1000)).unwrap_or(1000))
                 .set_exclusive_start_key(start.take());
-            if let Some(b) = before {
-                // `<ts>#<id>` < `<before>` exactly when ts < before: same-width time strings.
-                q = q.expression_attribute_values(":before", s(time_str(b)));
+            if let Some(hi) = &walk.hi {
+                q = q.expression_attribute_values(":hi", s(hi));
             }
             let page = q.send().await.map_err(|e| sdk_error("Query(audit)", e))?;
             for item in page.items() {
-                out.push(decode_audit(item)?);
+                let event = decode_audit(item)?;
+                let sk = audit_sk(event.at, &event.id);
+                // Newest first: once below `from`, so is everything after it.
+                if walk.lo.as_ref().is_some_and(|lo| &sk < lo) {
+                    return Ok(());
+                }
+                if walk.query.matches(&event) {
+                    walk.found.push((sk, event));
+                    if walk.found.len() >= walk.want {
+                        return Ok(());
+                    }
+                }
             }
             match page.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
@@ -178,25 +213,58 @@ impl AuditLog for DynamoStore {
         Ok(())
     }
 
+    /// With an organization: its GSI1 partition. Without: day partitions newest first, from
+    /// the cursor's or `before`'s day (or tomorrow by the wall clock, which tolerates clock
+    /// skew between writers) back to `from`'s day, at most [`AUDIT_DAYS_SCANNED`] of them.
+    /// The key range is `[from, min(before, cursor))` on `<at>#<id>` sort keys (fixed-width
+    /// times, so the string order is the time order and ties go by id); the other filters
+    /// are `AuditQuery::matches` in code, reading ahead until the page is full. The cursor
+    /// is the last event's sort key.
     #[tracing::instrument(skip_all, fields(org_id = ?query.org_id, limit = query.limit), err(level = "debug"))]
-    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn audit_page(&self, query: &AuditQuery) -> Result<(Vec<AuditEvent>, Option<String>), StoreError> {
         let limit = query.page_size() as usize;
-        let mut out = Vec::new();
-        if let Some(org) = &query.org_id {
-            self.audit_page(AuditPartition::Org(org_audit_gsi_pk(org)), query.before, limit, &mut out).await?;
-            return Ok(out);
-        }
-        // Day partitions, newest first. Without a cursor the walk starts tomorrow (wall
-        // clock), which tolerates clock skew between writers; see docs/dynamodb.md.
-        let start = query.before.unwrap_or_else(|| Utc::now() + Duration::days(1));
-        for days_back in 0..AUDIT_DAYS_SCANNED {
-            if out.len() >= limit {
-                break;
+        let cursor = query.cursor.as_deref().map(check_audit_cursor).transpose()?;
+        // `<at>#<id>` < `<before>` exactly when at < before, and >= `<from>` when at >= from.
+        let hi = match (query.before.map(time_str), cursor.map(|(c, _)| c.to_string())) {
+            (Some(b), Some(c)) => Some(b.min(c)),
+            (b, c) => b.or(c),
+        };
+        let lo = query.from.map(time_str);
+        if let (Some(lo), Some(hi)) = (&lo, &hi) {
+            if lo >= hi {
+                return Ok((Vec::new(), None));
             }
-            let day = audit_day(start - Duration::days(days_back));
-            self.audit_page(AuditPartition::Day(audit_day_pk(&day)), query.before, limit, &mut out).await?;
         }
-        Ok(out)
+        let filtered = query.actor_id.is_some()
+            || query.action.is_some()
+            || query.resource_type.is_some()
+            || query.target.is_some()
+            || (query.org_id.is_none() && query.from.is_some());
+        let mut walk = AuditWalk { query, hi, lo, filtered, want: limit + 1, found: Vec::new() };
+        if let Some(org) = &query.org_id {
+            self.audit_partition(AuditPartition::Org(org_audit_gsi_pk(org)), &mut walk).await?;
+        } else {
+            let newest = match (query.before, cursor.map(|(_, at)| at)) {
+                (Some(b), Some(c)) => b.min(c),
+                (b, c) => b.or(c).unwrap_or_else(|| Utc::now() + Duration::days(1)),
+            };
+            let oldest_day = query.from.map(audit_day);
+            for days_back in 0..AUDIT_DAYS_SCANNED {
+                let day = audit_day(newest - Duration::days(days_back));
+                if walk.found.len() >= walk.want || oldest_day.as_ref().is_some_and(|oldest| &day < oldest) {
+                    break;
+                }
+                self.audit_partition(AuditPartition::Day(audit_day_pk(&day)), &mut walk).await?;
+            }
+        }
+        let mut found = walk.found;
+        let next = if found.len() > limit {
+            found.truncate(limit);
+            found.last().map(|(sk, _)| sk.clone())
+        } else {
+            None
+        };
+        Ok((found.into_iter().map(|(_, e)| e).collect(), next))
     }
 }
 

@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, CancellationReason, ConditionCheck, Delete, KeysAndAttributes, Put,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -236,6 +236,41 @@ impl DynamoStore {
             .expression_attribute_values(":prefix", s(prefix))
             .consistent_read(true);
         self.query_all(op, q).await
+    }
+
+    /// Strongly consistent BatchGetItem of `keys` (any number: 100 a request), retrying the
+    /// keys DynamoDB leaves unprocessed. The items found, in no particular order.
+    pub(crate) async fn batch_get(&self, op: &'static str, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        const PER_REQUEST: usize = 100;
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(PER_REQUEST) {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(build_error)?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error(op, e))?;
+                if let Some(mut responses) = out.responses {
+                    found.extend(responses.remove(&self.table).unwrap_or_default());
+                }
+                pending =
+                    out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
+                if !pending.is_empty() {
+                    attempt += 1;
+                    backoff(attempt, 10).await;
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// A Query with its table name set.

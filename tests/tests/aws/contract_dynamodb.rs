@@ -73,10 +73,89 @@ async fn dynamodb_adapter_specifics() {
     for e in [&last_week, &today, &yesterday] {
         store.record_audit(e).await.unwrap();
     }
-    let listed = store.list_audit(&AuditQuery { org_id: None, before: Some(before), limit: 10 }).await.unwrap();
+    let listed = store.list_audit(&AuditQuery { before: Some(before), limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(listed, vec![today.clone(), yesterday.clone(), last_week.clone()]);
-    let listed = store.list_audit(&AuditQuery { org_id: None, before: Some(before), limit: 2 }).await.unwrap();
+    let listed = store.list_audit(&AuditQuery { before: Some(before), limit: 2, ..Default::default() }).await.unwrap();
     assert_eq!(listed, vec![today, yesterday]);
+}
+
+/// Teams details the shared contract cannot see: users stored before the listing entries
+/// are listed after `backfill_user_listing`; an organization item from before the owner
+/// count has one owner; the audit cursor walks across day partitions without an org.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_team_specifics() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use chrono::Duration;
+    use tollgate_domain::{AuditEvent, AuditQuery, OrgRole, Role, StoreError, UserQuery};
+    use tollgate_store_contract::{add_member, create_team, register};
+
+    let moto = MotoServer::start();
+    let dynamo = moto.dynamo_store().await;
+    let store: SharedStore = Arc::new(dynamo.clone());
+    let client = moto.dynamodb_client();
+    let now = tollgate_store_contract::now_ms();
+    let key = |pk: String, sk: &str| {
+        std::collections::HashMap::from([
+            ("PK".to_string(), AttributeValue::S(pk)),
+            ("SK".to_string(), AttributeValue::S(sk.to_string())),
+        ])
+    };
+
+    // A user from before the listing entries: not listed until the backfill.
+    let (user, _, _) = register(&store, Role::User, now).await;
+    let by_email = UserQuery { q: Some(user.email.to_string()), ..Default::default() };
+    assert_eq!(store.users_page(&by_email).await.unwrap().0, vec![user.clone()]);
+    for sk in ["BYCREATED", "BYEMAIL"] {
+        let k = key(format!("USER#{}", user.id), sk);
+        client.delete_item().table_name(dynamo.table()).set_key(Some(k)).send().await.unwrap();
+    }
+    assert_eq!(store.users_page(&by_email).await.unwrap().0, vec![], "no entries, not listed");
+    assert_eq!(dynamo.backfill_user_listing().await.unwrap(), 2, "the two missing entries");
+    assert_eq!(store.users_page(&by_email).await.unwrap().0, vec![user.clone()], "listed again");
+    assert_eq!(dynamo.backfill_user_listing().await.unwrap(), 0, "idempotent");
+
+    // Organization items without `owners` (from before the count) have one owner.
+    let remove_owner_count = |org_id: tollgate_domain::Id| {
+        client
+            .update_item()
+            .table_name(dynamo.table())
+            .set_key(Some(key(format!("ORG#{org_id}"), "META")))
+            .update_expression("REMOVE #owners")
+            .expression_attribute_names("#owners", "owners")
+            .send()
+    };
+    let (owner, org) = create_team(&store, now).await;
+    remove_owner_count(org.id.clone()).await.unwrap();
+    let result = store.set_member_role(&org.id, &owner.id, OrgRole::Admin).await;
+    assert!(matches!(result, Err(StoreError::Conflict("last owner"))), "{result:?}");
+    let second = add_member(&store, &org, OrgRole::Owner, now + Duration::seconds(1)).await;
+    store.set_member_role(&org.id, &owner.id, OrgRole::Admin).await.expect("one of two owners steps down");
+    let result = store.remove_member(&org.id, &second.id).await;
+    assert!(matches!(result, Err(StoreError::Conflict("last owner"))), "{result:?}");
+
+    // Without an org the cursor walks day partitions back, one event a page.
+    let before = now + Duration::seconds(1);
+    let target = tollgate_domain::Id::generate("t").to_string();
+    let events: Vec<AuditEvent> = [0, 1, 1, 7]
+        .into_iter()
+        .map(|d| AuditEvent::new("test.event", now - Duration::days(d)).target(target.clone()))
+        .collect();
+    for e in &events {
+        store.record_audit(e).await.unwrap();
+    }
+    let mut expected = events.clone();
+    expected.sort_by(|x, y| (y.at, &y.id).cmp(&(x.at, &x.id)));
+    let mut query = AuditQuery { target: Some(target.clone()), before: Some(before), limit: 1, ..Default::default() };
+    let mut walked = Vec::new();
+    loop {
+        let (page, next) = store.audit_page(&query).await.unwrap();
+        walked.extend(page);
+        match next {
+            Some(c) => query.cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(walked, expected);
 }
 
 /// Catalog and usage details the shared contract cannot see: the plan subscriber counter
