@@ -384,3 +384,24 @@ pub async fn handle_sqs_event(
 ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
     tollgate_lambda::sqs::handle_batch(event, |messages| usage_worker::process_batch(store, None, messages, now)).await
 }
+
+/// Calls `GET /api/v1/echo/poll` with `key` through `router` every 100 ms until the answer
+/// has `status`, and returns that answer. Panics if it did not come within `within` of
+/// `since` (the gateway's caches promise 5 seconds for revocation and suspension: the real
+/// cache expiry, measured on the wall clock).
+pub async fn gateway_answers_within(
+    router: &Router,
+    key: &str,
+    status: StatusCode,
+    since: std::time::Instant,
+    within: std::time::Duration,
+) -> TestResponse {
+    loop {
+        let r = send(router, gateway_request(Method::GET, "/api/v1/echo/poll", Some(key), None)).await;
+        if r.status == status {
+            return r;
+        }
+        assert!(since.elapsed() < within, "the key still gets {} ({:?}) after {within:?}", r.status, r.body);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -139,20 +139,18 @@ pub async fn delete_account(
 ) -> Result<Json<Message>, ApiError> {
     confirm_password(&state, &auth, req.password).await?;
     let now = state.now();
-    let user = &auth.user;
-    // Deleting first makes every later request of this user fail authentication, so the
-    // revocations below cannot race with new keys or sessions.
-    state.store.soft_delete_user(&user.id, now).await?;
-    // The personal organization's keys: a team's keys stay with the team (X-Org-Id plays no part).
-    let keys = state.store.revoke_all_api_keys(&user.default_org_id, now).await?;
-    let sessions = state.store.revoke_user_families(&user.id, None, "account_deleted", now).await?;
+    let deleted = tollgate_app::delete_user(state.store.as_ref(), &auth.user, now).await?;
     state
         .audit(
             AuditEvent::new("user.deleted", now)
-                .actor(&user.id)
-                .org(&user.default_org_id)
+                .actor(&auth.user.id)
+                .org(&auth.user.default_org_id)
                 .ip(auth.ip.clone())
-                .details(serde_json::json!({ "api_keys_revoked": keys, "sessions_revoked": sessions })),
+                .user_agent(auth.user_agent.clone())
+                .details(serde_json::json!({
+                    "api_keys_revoked": deleted.api_keys_revoked,
+                    "sessions_revoked": deleted.sessions_revoked,
+                })),
         )
         .await;
     Ok(Message::new("account deleted"))

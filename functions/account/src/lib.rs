@@ -1,8 +1,10 @@
-//! The `account` route group (`/api/user/account/...`): profile, password change and
-//! account deletion; the organization's webhook endpoints (`/api/user/webhooks/...`); and
-//! its notification settings (`/api/user/notifications/settings`: email per event type,
-//! Slack); organizations, their members and invitations (`/api/user/orgs/...`).
+//! The `account` route group (`/api/user/account/...`): profile, password change, account
+//! deletion and the organization's activity (its audit log); the organization's webhook
+//! endpoints (`/api/user/webhooks/...`); its notification settings
+//! (`/api/user/notifications/settings`: email per event type, Slack); and organizations,
+//! their members, invitations and export (`/api/user/orgs/...`).
 
+mod activity;
 mod export;
 mod handlers;
 mod notification_settings;
@@ -13,6 +15,7 @@ use tollgate_http::AppState;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+pub use activity::ActivityFilter;
 pub use handlers::{ChangePasswordRequest, DeleteAccountRequest, UpdateProfileRequest};
 pub use notification_settings::{
     NotificationSettingsView, SlackRequest, SlackView, UpdateNotificationSettingsRequest, WebhookSummary,
@@ -42,6 +45,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::get_profile, handlers::update_profile))
         .routes(routes!(handlers::change_password))
         .routes(routes!(handlers::delete_account))
+        .routes(routes!(activity::list_activity))
         .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
         .routes(routes!(webhooks::get_webhook, webhooks::update_webhook, webhooks::delete_webhook))
         .routes(routes!(webhooks::test_webhook))

@@ -1,12 +1,14 @@
-//! The `admin` route group (`/api/admin/...`): the plan catalog, subscriptions, the
-//! endpoint catalog, invoices and the scheduled jobs. Every route requires the admin role; every change is audited with the
-//! admin as actor.
+//! The `admin` route group (`/api/admin/...`): users, the plan catalog, subscriptions, the
+//! endpoint catalog, invoices, the scheduled jobs and the audit log. Every route requires the
+//! admin role; every change is audited with the admin as actor.
 
+mod audit;
 mod endpoints;
 mod invoices;
 mod jobs;
 mod plans;
 mod subscriptions;
+mod users;
 
 use tollgate_http::AppState;
 use utoipa::OpenApi;
@@ -17,9 +19,13 @@ pub use invoices::{AdminInvoicePage, CreateInvoiceRequest, Reconciliation};
 pub use jobs::{JobList, JobView};
 pub use plans::{CreatePlanRequest, DeletedPlan, PlanList, UpdatePlanRequest};
 pub use subscriptions::{SubscriptionList, SubscriptionView, UpdateSubscriptionRequest};
+pub use users::{
+    AdminUserPage, CreateUserRequest, DeletedUserView, SuspendUserRequest, UpdateUserRequest, UserDetail,
+    UserOrganization, UserUsage,
+};
 
 #[derive(OpenApi)]
-#[openapi(tags((name = "admin", description = "Operator administration: plans, subscriptions, endpoints (admin role)")))]
+#[openapi(tags((name = "admin", description = "Operator administration: users, plans, subscriptions, endpoints, billing, jobs, the audit log (admin role)")))]
 struct AdminApi;
 
 /// The route group with its OpenAPI description, at the production paths.
@@ -37,6 +43,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(invoices::reconciliation))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::run_job_now))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(users::get_user, users::update_user, users::delete_user))
+        .routes(routes!(users::suspend))
+        .routes(routes!(users::unsuspend))
+        .routes(routes!(audit::list_audit_logs))
 }
 
 /// The finished router (common layers included) for the Lambda function.

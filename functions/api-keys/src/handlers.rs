@@ -10,6 +10,7 @@ use tollgate_app::{current_subscription, default_project, project_of};
 use tollgate_domain::id::prefix;
 use tollgate_domain::{fold_leap_second, ApiKey, ApiKeyStatus, AuditEvent, Id, KeyRotation, NewApiKey, StoreError};
 use tollgate_http::openapi::fields;
+pub use tollgate_http::views::ApiKeyView;
 use tollgate_http::views::{text_field, NAME_MAX};
 use tollgate_http::{
     can, ApiError, ApiJson, ApiQuery, AppState, AuthUser, Authorized, ErrorBody, ErrorCode, OptionalJson,
@@ -18,45 +19,6 @@ use utoipa::{IntoParams, ToSchema};
 
 /// Longest lifetime a key may be created with.
 const MAX_KEY_LIFETIME_DAYS: i64 = 3 * 366;
-
-/// An API key as listed: never the secret, only enough to recognise it.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ApiKeyView {
-    pub id: Id,
-    /// The project the key belongs to.
-    pub project_id: Id,
-    pub name: String,
-    /// `sk_live_` and the first 4 characters of the secret.
-    #[schema(example = "sk_live_4f9K")]
-    pub prefix: String,
-    /// The last 4 characters of the secret.
-    #[schema(example = "x7Qa")]
-    pub last4: String,
-    pub status: ApiKeyStatus,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    pub rotated_at: Option<DateTime<Utc>>,
-}
-
-impl ApiKeyView {
-    fn new(k: &ApiKey, now: DateTime<Utc>) -> Self {
-        ApiKeyView {
-            id: k.id.clone(),
-            project_id: k.project_id.clone(),
-            name: k.name.clone(),
-            prefix: k.display_prefix.clone(),
-            last4: k.last4.clone(),
-            status: k.status(now),
-            created_at: k.created_at,
-            last_used_at: k.last_used_at,
-            expires_at: k.expires_at,
-            revoked_at: k.revoked_at,
-            rotated_at: k.rotated_at,
-        }
-    }
-}
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ApiKeyList {

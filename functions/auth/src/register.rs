@@ -5,12 +5,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tollgate_app::{create_user, new_user, AppError, NewUser};
-use tollgate_domain::{ActionTokenKind, AuditEvent, Email, PasswordPolicy, Role, StoreError};
+use tollgate_domain::{ActionTokenKind, AuditEvent, Role};
+use tollgate_http::accounts::{create_account, new_account, AccountFields};
 use tollgate_http::extract::ClientIp;
 use tollgate_http::openapi::fields;
-use tollgate_http::views::{optional_text_field, text_field, UserProfile, COMPANY_MAX, NAME_MAX};
-use tollgate_http::{ApiError, ApiJson, AppState, ErrorBody, ErrorCode};
+use tollgate_http::views::UserProfile;
+use tollgate_http::{ApiError, ApiJson, AppState, ErrorBody};
 use utoipa::ToSchema;
 
 /// A new account. The password policy: 10-128 characters, a letter and a digit or symbol,
@@ -48,21 +48,15 @@ pub async fn register(
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<RegisterResponse>), ApiError> {
-    let email = Email::parse(&req.email)?;
-    let first_name = text_field("first_name", &req.first_name, NAME_MAX)?;
-    let last_name = text_field("last_name", &req.last_name, NAME_MAX)?;
-    let company_name = optional_text_field("company_name", req.company_name.as_deref(), COMPANY_MAX)?;
-    PasswordPolicy::check(&req.password, Some(&email))?;
-
-    let password_hash = state.passwords.hash(req.password).await?;
-    let new = NewUser { email, password_hash, first_name, last_name, company_name, role: Role::User };
-    let user = new_user(new, state.now());
-    create_user(state.store.as_ref(), &user).await.map_err(|e| match e {
-        AppError::Store(StoreError::AlreadyExists(_)) => {
-            ApiError::rejected(ErrorCode::EmailTaken, "an account with this email already exists")
-        }
-        e => e.into(),
-    })?;
+    let fields = AccountFields {
+        email: req.email,
+        password: req.password,
+        first_name: req.first_name,
+        last_name: req.last_name,
+        company_name: req.company_name,
+    };
+    let user = new_account(&state, fields, Role::User).await?;
+    create_account(&state, &user).await?;
     state
         .audit(AuditEvent::new("user.register", user.created_at).actor(&user.id).org(&user.default_org_id).ip(ip))
         .await;

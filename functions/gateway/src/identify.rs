@@ -1,5 +1,6 @@
-//! Step 1, identify: the presented key -> the caller, through 5-second caches (key and
-//! owner; subscription and plan). A malformed or mistyped key is refused with no I/O.
+//! Step 1, identify: the presented key -> the caller, through 5-second caches (key with
+//! the status of its creator and of its organization's owner; subscription and plan). A
+//! malformed or mistyped key is refused with no I/O.
 
 use axum::http::{header, HeaderMap};
 use chrono::{DateTime, Utc};
@@ -11,8 +12,9 @@ use tollgate_http::ErrorCode;
 use crate::call::{Call, Caller};
 use crate::{limits, Gateway};
 
-/// What the cache knows about a presented key: the key and secret, and whether its owner
-/// is active. `None` = unknown key (misses are cached too).
+/// What the cache knows about a presented key: the key and secret, and the status that
+/// decides whether its account may use it (see [`owner_status`]). `None` = unknown key
+/// (misses are cached too).
 pub(crate) type KeyEntry = Option<(ApiKey, KeySecret, UserStatus)>;
 
 /// The caller behind the presented key; `None` when no key was presented. A refused key
@@ -84,14 +86,34 @@ async fn key(gw: &Gateway, parsed: &ParsedKey) -> Result<KeyEntry, ApiError> {
     gw.stats.read(1);
     let entry = match gw.state.store.find_api_key_by_hash(&hash).await? {
         Some((key, secret)) => {
-            gw.stats.read(1);
-            let owner = gw.state.store.get_user(&key.created_by).await?.map_or(UserStatus::Deleted, |u| u.status);
+            let owner = owner_status(gw, &key).await?;
             Some((key, secret, owner))
         }
         None => None,
     };
     gw.keys.insert(hash.as_str().to_string(), entry.clone());
     Ok(entry)
+}
+
+/// `Active` only if both the key's creator and the owner of the key's organization are
+/// active, otherwise the first status that is not: suspending (or deleting) a user stops
+/// the keys they created and every key of the organizations they own. A missing record
+/// counts as deleted. Reads the organization and the creator, and the owner too when the
+/// creator does not own the organization (a personal organization's keys need no third).
+async fn owner_status(gw: &Gateway, key: &ApiKey) -> Result<UserStatus, ApiError> {
+    let store = gw.state.store.as_ref();
+    let status_of = |user: Option<tollgate_domain::User>| user.map_or(UserStatus::Deleted, |u| u.status);
+    gw.stats.read(1);
+    let Some(org) = store.get_organization(&key.org_id).await? else {
+        return Ok(UserStatus::Deleted);
+    };
+    gw.stats.read(1);
+    let creator = status_of(store.get_user(&key.created_by).await?);
+    if creator != UserStatus::Active || org.owner_id == key.created_by {
+        return Ok(creator);
+    }
+    gw.stats.read(1);
+    Ok(status_of(store.get_user(&org.owner_id).await?))
 }
 
 async fn subscription(gw: &Gateway, org: &Id, now: DateTime<Utc>) -> Result<(Subscription, Plan), ApiError> {

@@ -9,14 +9,15 @@
 use crate::summary::{ProjectUsage, UsageSummary};
 use axum::extract::State;
 use axum::Json;
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{btree_map, BTreeMap, HashMap, HashSet};
 use tollgate_app::{current_subscription, PeriodUsage};
 use tollgate_domain::{
-    endpoint_label, fold_leap_second, AggregateQuery, ApiKey, Endpoint, Granularity, Id, Period, Project, Store,
-    UsageAggregate, UsageEvent, UsageLogQuery, UsageSource,
+    endpoint_label, AggregateQuery, ApiKey, Endpoint, Granularity, Id, Period, Project, Store, UsageAggregate,
+    UsageEvent, UsageLogQuery, UsageSource,
 };
+use tollgate_http::extract::parse_time;
 use tollgate_http::openapi::fields;
 use tollgate_http::{page_limit, ApiError, ApiQuery, AppState, AuthUser, ErrorBody};
 use utoipa::{IntoParams, ToSchema};
@@ -25,31 +26,6 @@ use utoipa::{IntoParams, ToSchema};
 const MAX_HOURLY_DAYS: i64 = 31;
 /// Longest range answered at all (from daily aggregates).
 const MAX_DAILY_DAYS: i64 = 400;
-
-/// Years a `from`/`to` may fall in (UTC). Ranges and buckets derived from them then stay
-/// within the four-digit years an RFC 3339 answer can carry.
-const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
-
-/// `from`/`to` of a query string: an RFC 3339 timestamp (`2026-11-01T00:00:00Z`) or a date
-/// (`2026-11-01`, midnight UTC), in the years 1970 to 9999. 400 `bad_request` otherwise.
-fn parse_time(field: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
-        return Ok(None);
-    };
-    let t = if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        fold_leap_second(t.with_timezone(&Utc))
-    } else if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        d.and_time(NaiveTime::MIN).and_utc()
-    } else {
-        return Err(ApiError::BadRequest(format!(
-            "{field}: expected an RFC 3339 timestamp such as 2026-11-01T00:00:00Z, or a date such as 2026-11-01"
-        )));
-    };
-    if !YEARS.contains(&t.year()) {
-        return Err(ApiError::BadRequest(format!("{field}: must be in the years 1970 to 9999 (UTC)")));
-    }
-    Ok(Some(t))
-}
 
 /// The range `[from, to)` of a statistics query. Without bounds: the current billing
 /// period. With only `from`: up to the end of the current period (at most `max_days`).

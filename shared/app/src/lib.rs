@@ -19,4 +19,4 @@ pub use error::{AppError, BillingRefusal};
 pub use projects::{default_project, is_project_of, project_of, projects_of};
 pub use subscriptions::{current_subscription, plan_in_effect, seed_catalog};
 pub use usage::PeriodUsage;
-pub use users::{create_user, new_user, NewUser};
+pub use users::{create_user, delete_user, new_user, DeletedUser, NewUser};

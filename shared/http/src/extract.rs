@@ -355,3 +355,30 @@ pub fn page_limit(limit: Option<u32>, limits: tollgate_domain::PageLimits) -> Re
         Err(ApiError::BadRequest(format!("limit must be between 1 and {}", limits.max)))
     }
 }
+
+/// Years a `from`/`to` may fall in (UTC). Ranges and buckets derived from them then stay
+/// within the four-digit years an RFC 3339 answer can carry.
+const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
+/// A time bound of a query string (`from`, `to`): an RFC 3339 timestamp
+/// (`2026-11-01T00:00:00Z`) or a date (`2026-11-01`, midnight UTC), in the years 1970 to
+/// 9999. 400 `bad_request` otherwise.
+pub fn parse_time(field: &str, raw: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
+    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let t = if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        tollgate_domain::fold_leap_second(t.with_timezone(&Utc))
+    } else if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        d.and_time(NaiveTime::MIN).and_utc()
+    } else {
+        return Err(ApiError::BadRequest(format!(
+            "{field}: expected an RFC 3339 timestamp such as 2026-11-01T00:00:00Z, or a date such as 2026-11-01"
+        )));
+    };
+    if !YEARS.contains(&t.year()) {
+        return Err(ApiError::BadRequest(format!("{field}: must be in the years 1970 to 9999 (UTC)")));
+    }
+    Ok(Some(t))
+}

@@ -1,6 +1,7 @@
 //! HTTP glue shared by every route group: the error type, extractors, JWTs, password
 //! hashing, application state, middleware, metrics and logging setup.
 
+pub mod accounts;
 pub mod cookies;
 pub mod error;
 pub mod error_code;

@@ -4,7 +4,8 @@ use crate::{concurrently_n, ensure_default_project, new_key, now_ms, register, u
 use chrono::{DateTime, Duration, Utc};
 use tollgate_domain::id::prefix;
 use tollgate_domain::{
-    Email, Id, Invitation, Membership, OrgRole, Organization, Role, StoreError, TokenHash, User, INVITATION_VALIDITY,
+    Email, Id, Invitation, Membership, OrgRole, Organization, Role, StoreError, StoredEnum, TokenHash, User,
+    INVITATION_VALIDITY,
 };
 
 /// A team organization owned by `owner` and its owner membership, both at `now` (not stored yet).
@@ -104,7 +105,7 @@ pub async fn set_member_role_keeps_an_owner(store: &SharedStore) {
     let (owner, org) = create_team(store, now).await;
     let member = add_member(store, &org, OrgRole::Member, now + Duration::seconds(1)).await;
 
-    for role in <OrgRole as tollgate_domain::StoredEnum>::ALL.iter().copied().rev().chain([OrgRole::Admin]) {
+    for role in <OrgRole as StoredEnum>::ALL.iter().copied().rev().chain([OrgRole::Admin]) {
         let changed = store.set_member_role(&org.id, &member.id, role).await.expect("set_member_role");
         assert_eq!(changed.role, role, "the stored membership is returned");
         assert_eq!((&changed.org_id, &changed.user_id), (&org.id, &member.id));
