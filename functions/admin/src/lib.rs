@@ -1,7 +1,9 @@
 //! The `admin` route group (`/api/admin/...`): users, the plan catalog, subscriptions, the
-//! endpoint catalog, invoices, the scheduled jobs and the audit log. Every route requires the
-//! admin role; every change is audited with the admin as actor.
+//! endpoint catalog, invoices, the scheduled jobs, the audit log, and revenue analytics and
+//! reports. Every route requires the admin role; every change is audited with the admin as
+//! actor.
 
+mod analytics;
 mod audit;
 mod endpoints;
 mod invoices;
@@ -14,6 +16,7 @@ use tollgate_http::AppState;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+pub use analytics::{ChurnAnalytics, MrrAnalytics, RevenueAnalytics, RevenueReport};
 pub use endpoints::{CreateEndpointRequest, EndpointList, UpdateEndpointRequest};
 pub use invoices::{AdminInvoicePage, CreateInvoiceRequest, Reconciliation};
 pub use jobs::{JobList, JobView};
@@ -48,6 +51,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::suspend))
         .routes(routes!(users::unsuspend))
         .routes(routes!(audit::list_audit_logs))
+        .routes(routes!(analytics::mrr))
+        .routes(routes!(analytics::churn))
+        .routes(routes!(analytics::revenue))
+        .routes(routes!(analytics::revenue_report))
 }
 
 /// The finished router (common layers included) for the Lambda function.

@@ -5,6 +5,7 @@
 //!
 //! Layers: route groups and workers -> application (this crate) -> domain ports <- adapters.
 
+pub mod analytics;
 pub mod billing;
 mod error;
 pub mod jobs;

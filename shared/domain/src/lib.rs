@@ -18,6 +18,7 @@ pub mod password;
 pub mod plan;
 pub mod ports;
 pub mod project;
+pub mod revenue;
 mod stored_enum;
 pub mod team;
 pub mod text;
@@ -56,6 +57,7 @@ pub use plan::{
 };
 pub use ports::*;
 pub use project::{NewVerifySecret, Project};
+pub use revenue::{monthly_recurring_revenue, RevenueChange};
 pub use stored_enum::StoredEnum;
 pub use team::{permission_table_markdown, Invitation, Permission, INVITATION_VALIDITY};
 pub use token::{ActionToken, ActionTokenKind, RefreshFamily, RefreshToken, RotateOutcome, TokenHash};

@@ -17,9 +17,9 @@ use crate::billing::{
 use crate::{
     ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, Invitation,
     JobRun, JobRunQuery, KeyRotation, KeySecret, MailMessage, Membership, NotificationSettings, OrgRole, Organization,
-    PeriodKey, Plan, Project, PruneReport, RateWindow, RefreshFamily, RefreshToken, RotateOutcome, StoreError,
-    Subscription, SubscriptionQuery, TokenHash, UsageAggregate, UsageCharge, UsageEvent, UsageIncrement, UsageLogQuery,
-    UsageRecord, UsageSnapshot, User, UserQuery, WebhookDelivery, WebhookEndpoint,
+    PeriodKey, Plan, Project, PruneReport, RateWindow, RefreshFamily, RefreshToken, RevenueChange, RotateOutcome,
+    StoreError, Subscription, SubscriptionQuery, TokenHash, UsageAggregate, UsageCharge, UsageEvent, UsageIncrement,
+    UsageLogQuery, UsageRecord, UsageSnapshot, User, UserQuery, WebhookDelivery, WebhookEndpoint,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -327,7 +327,9 @@ pub trait PlanRepository: Send + Sync {
 #[async_trait]
 pub trait SubscriptionRepository: Send + Sync {
     /// Stores `sub` unless its organization already has a subscription, and returns the
-    /// organization's subscription either way. Exact under concurrency (one per org).
+    /// organization's subscription either way. Exact under concurrency (one per org). A new
+    /// subscription at a recurring price is recorded in the revenue ledger in the same write
+    /// (`RevenueChange::of_write`).
     async fn ensure_subscription(&self, sub: &Subscription) -> Result<Subscription, StoreError>;
     async fn get_subscription(&self, id: &Id) -> Result<Option<Subscription>, StoreError>;
     async fn subscription_of_org(&self, org_id: &Id) -> Result<Option<Subscription>, StoreError>;
@@ -344,7 +346,20 @@ pub trait SubscriptionRepository: Send + Sync {
         query: &SubscriptionQuery,
     ) -> Result<(Vec<Subscription>, Option<String>), StoreError>;
     /// Replaces plan, status, cancel flags, `billing` and `updated_at`. `NotFound("subscription")`.
+    ///
+    /// A change of the organization's recurring revenue or plan is recorded in the revenue
+    /// ledger (`RevenueChange::of_write`, at `sub.updated_at`) in the same write: every
+    /// writer of subscriptions (admin routes, billing, webhooks, jobs) goes through here, so
+    /// the store is the one place no change can be missed, and the ledger never disagrees
+    /// with the subscriptions after a crash.
     async fn update_subscription(&self, sub: &Subscription) -> Result<(), StoreError>;
+    /// The revenue ledger's rows with `at` in `[from, to)`, oldest first (ties in the order
+    /// written).
+    async fn revenue_changes(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<RevenueChange>, StoreError>;
+    /// Each organization's latest ledger row with `at` before `at`, one per organization in
+    /// no particular order: its `mrr_after` is what the organization paid per month then. An
+    /// organization without one had no recurring revenue yet.
+    async fn revenue_positions(&self, at: DateTime<Utc>) -> Result<Vec<RevenueChange>, StoreError>;
 }
 
 /// Billing records: invoices mirrored from the payment provider.

@@ -8,8 +8,8 @@ use crate::{concurrently, now_ms, unique, SharedStore, CONCURRENT_TASKS};
 use chrono::{DateTime, Duration, Utc};
 use tollgate_domain::id::prefix;
 use tollgate_domain::{
-    BillingType, Endpoint, Id, Plan, PlanBillingIds, PlanStatus, StoreError, Subscription, SubscriptionBilling,
-    SubscriptionQuery, SubscriptionStatus, BUILTIN_ECHO,
+    BillingType, Endpoint, Id, Plan, PlanBillingIds, PlanStatus, RevenueChange, StoreError, Subscription,
+    SubscriptionBilling, SubscriptionQuery, SubscriptionStatus, BUILTIN_ECHO,
 };
 
 /// A new active subscription-type plan with a unique id `plan_<random>` (not stored yet).
@@ -425,4 +425,85 @@ pub async fn endpoints_list_by_path_then_method(store: &SharedStore) {
     for e in [&b_get, &a_post, &a_any, &a_get] {
         store.delete_endpoint(&e.id).await.expect("cleanup");
     }
+}
+
+/// The ledger rows of `orgs` only (the store may hold other cases' rows).
+fn ledger_of(rows: Vec<RevenueChange>, orgs: &[&Id]) -> Vec<RevenueChange> {
+    rows.into_iter().filter(|r| orgs.contains(&&r.org_id)).collect()
+}
+
+pub async fn revenue_ledger_records_subscription_changes(store: &SharedStore) {
+    let t0 = now_ms();
+    let day = Duration::days(1);
+    let free = new_plan("Contract free", 0, t0);
+    let (small, large) = (new_plan("Contract small", 1_000, t0), new_plan("Contract large", 3_000, t0));
+    for p in [&free, &small, &large] {
+        store.create_plan(p).await.expect("create_plan");
+    }
+    let (org1, org2) = (Id::generate(prefix::ORG), Id::generate(prefix::ORG));
+    let orgs = [&org1, &org2];
+    let s1 = new_subscription(&org1, &free.id, t0);
+    let s2 = new_subscription(&org2, &small.id, t0);
+    store.ensure_subscription(&s1).await.expect("ensure free");
+    store.ensure_subscription(&s2).await.expect("ensure small");
+    // A second ensure of an organization that has one writes nothing.
+    store.ensure_subscription(&new_subscription(&org2, &large.id, t0 + day)).await.expect("ensure again");
+
+    let change = |sub: &Subscription, plan: &Plan, status: SubscriptionStatus, at: DateTime<Utc>| Subscription {
+        plan_id: plan.id.clone(),
+        status,
+        canceled_at: (status == SubscriptionStatus::Canceled).then_some(at),
+        updated_at: at,
+        ..sub.clone()
+    };
+    let steps = [
+        (&large, SubscriptionStatus::Active, t0 + day),      // upgrade: 0 -> 3000
+        (&large, SubscriptionStatus::PastDue, t0 + day * 2), // same price: no row
+        (&small, SubscriptionStatus::PastDue, t0 + day * 3), // downgrade: 3000 -> 1000
+        (&small, SubscriptionStatus::Canceled, t0 + day * 40), // cancellation: 1000 -> 0
+        (&small, SubscriptionStatus::Active, t0 + day * 50), // reactivation: 0 -> 1000
+    ];
+    for (plan, status, at) in steps {
+        store.update_subscription(&change(&s1, plan, status, at)).await.expect("update_subscription");
+    }
+    let row = |org: &Id, at, before, after, plan_before: Option<&Plan>, plan_after: &Plan| RevenueChange {
+        org_id: org.clone(),
+        at,
+        mrr_before: before,
+        mrr_after: after,
+        currency: "usd".into(),
+        plan_before: plan_before.map(|p| p.id.clone()),
+        plan_after: plan_after.id.clone(),
+    };
+    let expected = vec![
+        row(&org2, t0, 0, 1_000, None, &small),
+        row(&org1, t0 + day, 0, 3_000, Some(&free), &large),
+        row(&org1, t0 + day * 3, 3_000, 1_000, Some(&large), &small),
+        row(&org1, t0 + day * 40, 1_000, 0, Some(&small), &small),
+        row(&org1, t0 + day * 50, 0, 1_000, Some(&small), &small),
+    ];
+    let all = store.revenue_changes(t0, t0 + day * 51).await.expect("revenue_changes");
+    assert_eq!(ledger_of(all, &orgs), expected, "one row per change of MRR or plan, oldest first, across months");
+    let first_days = store.revenue_changes(t0, t0 + day).await.unwrap();
+    assert_eq!(ledger_of(first_days, &orgs), expected[..1], "`to` is exclusive");
+    let middle = store.revenue_changes(t0 + day * 3, t0 + day * 41).await.unwrap();
+    assert_eq!(ledger_of(middle, &orgs), expected[2..4], "`from` is inclusive");
+
+    let positions = |at| async move {
+        let mut p = ledger_of(store.revenue_positions(at).await.expect("revenue_positions"), &orgs);
+        p.sort_by(|a, b| a.org_id.cmp(&b.org_id));
+        p
+    };
+    assert_eq!(positions(t0).await, vec![], "nothing strictly before the first row");
+    let mut at_45 = vec![expected[0].clone(), expected[3].clone()];
+    at_45.sort_by(|a, b| a.org_id.cmp(&b.org_id));
+    assert_eq!(positions(t0 + day * 45).await, at_45, "each organization's latest row before the time");
+    let mut at_end = vec![expected[0].clone(), expected[4].clone()];
+    at_end.sort_by(|a, b| a.org_id.cmp(&b.org_id));
+    assert_eq!(positions(t0 + day * 60).await, at_end);
+
+    let missing = new_subscription(&Id::generate(prefix::ORG), &large.id, t0 + day * 55);
+    assert!(matches!(store.update_subscription(&missing).await, Err(StoreError::NotFound("subscription"))));
+    let after = store.revenue_changes(t0 + day * 51, t0 + day * 60).await.unwrap();
+    assert_eq!(ledger_of(after, &[&missing.org_id]), vec![], "a failed update records nothing");
 }

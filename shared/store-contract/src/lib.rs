@@ -108,6 +108,7 @@ macro_rules! store_contract_tests {
             subscription_ensure_keeps_the_first,
             subscription_ensure_is_exact_under_concurrency,
             subscriptions_list_filters_and_update,
+            revenue_ledger_records_subscription_changes,
             endpoints_crud_with_unique_method_and_path,
             endpoints_list_by_path_then_method,
             usage_counter_adds_up_to_the_hard_limit,

@@ -9,15 +9,17 @@
 //!   GSI1 `SUBS`) and under its id (`SUB#<id>`), so both lookups are one GetItem.
 //! - An endpoint item plus a route item per (method, path), the uniqueness claim.
 
-use crate::item::{key, n, s, time, Item, ItemBuilder, Reader, GSI1};
+use crate::item::{key, n, s, time, time_str, Item, ItemBuilder, Reader, GSI1};
 use crate::keys::*;
 use crate::ops::{is_condition_failed, sdk_error, Params, UpdateExpr, NEW_ITEM};
 use crate::DynamoStore;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use tollgate_domain::{
-    BillingType, Endpoint, EndpointRepository, Id, Plan, PlanRepository, PlanStatus, StoreError, StoredEnum,
-    Subscription, SubscriptionQuery, SubscriptionRepository, SubscriptionStatus,
+    BillingType, Endpoint, EndpointRepository, Id, Period, PeriodKey, Plan, PlanRepository, PlanStatus, RevenueChange,
+    StoreError, StoredEnum, Subscription, SubscriptionQuery, SubscriptionRepository, SubscriptionStatus,
 };
 
 /// Optimistic-concurrency rounds of the read-then-conditional-write operations.
@@ -149,6 +151,33 @@ fn decode_sub(item: &Item) -> Result<Subscription, StoreError> {
     })
 }
 
+// ---- the revenue ledger ----
+
+fn revenue_item(row: &RevenueChange) -> Item {
+    ItemBuilder::new(revenue_pk(&PeriodKey::containing(row.at)), revenue_sk(row.at, &row.org_id))
+        .s("org_id", row.org_id.as_str())
+        .time("at", row.at)
+        .n("mrr_before", row.mrr_before)
+        .n("mrr_after", row.mrr_after)
+        .s("currency", &row.currency)
+        .opt_s("plan_before", row.plan_before.as_ref().map(|p| p.as_str()))
+        .s("plan_after", row.plan_after.as_str())
+        .build()
+}
+
+fn decode_revenue(item: &Item) -> Result<RevenueChange, StoreError> {
+    let r = Reader::new(item, "revenue change");
+    Ok(RevenueChange {
+        org_id: r.id("org_id")?,
+        at: r.time("at")?,
+        mrr_before: r.num("mrr_before")?,
+        mrr_after: r.num("mrr_after")?,
+        currency: r.string("currency")?,
+        plan_before: r.opt_id("plan_before")?,
+        plan_after: r.id("plan_after")?,
+    })
+}
+
 // ---- endpoints ----
 
 fn endpoint_fields(e: &Endpoint) -> Vec<(&'static str, Option<AttributeValue>)> {
@@ -206,6 +235,59 @@ fn update_of(fields: Vec<(&'static str, Option<AttributeValue>)>) -> (String, Pa
 
 impl DynamoStore {
     /// `ADD n :delta` on a plan's subscriber counter (created at 0 if needed).
+    /// The writes of a ledger row (`RevenueChange::of_write`) for a subscription write, to go
+    /// into the same transaction, or none. The plans are read first: a plan's price changing
+    /// in between is a race we accept (the row then holds the price read a moment earlier).
+    async fn tx_revenue_change(
+        &self,
+        before: Option<&Subscription>,
+        after: &Subscription,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let old_plan = match before {
+            Some(b) => self.get_plan(&b.plan_id).await?,
+            None => None,
+        };
+        let new_plan = match (before, &old_plan) {
+            (Some(b), Some(p)) if b.plan_id == after.plan_id => Some(p.clone()),
+            _ => self.get_plan(&after.plan_id).await?,
+        };
+        let Some(row) = RevenueChange::of_write(before.map(|b| (b, old_plan.as_ref())), (after, new_plan.as_ref()))
+        else {
+            return Ok(Vec::new());
+        };
+        let month = PeriodKey::containing(row.at);
+        Ok(vec![
+            self.tx_put(revenue_item(&row), Some(NEW_ITEM), Params::new())?,
+            self.tx_update(
+                key(REVENUE_MONTHS_PK, REVENUE_MONTHS_SK),
+                "ADD months :m",
+                None,
+                Params::new().value(":m", AttributeValue::Ss(vec![month.as_str().to_string()])),
+            )?,
+        ])
+    }
+
+    /// The ledger rows of one month partition with `at` in `[from, to)`, oldest first.
+    async fn revenue_month(
+        &self,
+        month: &PeriodKey,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<RevenueChange>, StoreError> {
+        // `<at>#...` sorts by time: the range is a key condition (`to` is exclusive, and
+        // every key at `to` is greater than the bare time string).
+        let q = self
+            .query()
+            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(revenue_pk(month)))
+            .expression_attribute_values(":from", s(time_str(from)))
+            .expression_attribute_values(":to", s(time_str(to)));
+        let rows = self.query_all("Query(revenue month)", q).await?;
+        let mut out = rows.iter().map(decode_revenue).collect::<Result<Vec<_>, _>>()?;
+        out.retain(|r| r.at >= from && r.at < to);
+        Ok(out)
+    }
+
     fn tx_subscribers(&self, plan_id: &Id, delta: i64) -> Result<TransactWriteItem, StoreError> {
         self.tx_update(
             key(plan_pk(plan_id), SUBSCRIBERS_SK),
@@ -299,12 +381,15 @@ impl PlanRepository for DynamoStore {
 impl SubscriptionRepository for DynamoStore {
     #[tracing::instrument(skip_all, fields(org_id = %sub.org_id, subscription_id = %sub.id), err(level = "debug"))]
     async fn ensure_subscription(&self, sub: &Subscription) -> Result<Subscription, StoreError> {
+        // Read once: the new subscription's ledger row depends only on its plan.
+        let revenue = self.tx_revenue_change(None, sub).await?;
         for _ in 0..MAX_ATTEMPTS {
-            let items = vec![
+            let mut items = vec![
                 self.tx_put(org_sub_item(sub), Some(NEW_ITEM), Params::new())?,
                 self.tx_put(id_sub_item(sub), Some(NEW_ITEM), Params::new())?,
                 self.tx_subscribers(&sub.plan_id, 1)?,
             ];
+            items.extend(revenue.iter().cloned());
             match self.transact("TransactWriteItems(ensure_subscription)", items).await? {
                 Ok(()) => return Ok(sub.clone()),
                 // The organization has one: the cancellation reason carries it.
@@ -458,16 +543,24 @@ impl SubscriptionRepository for DynamoStore {
                 ..stored.clone()
             };
             // Both copies are written together; the condition on the plan keeps the
-            // subscriber counters right when two updates race.
-            let same_plan = || Params::new().value(":plan", s(stored.plan_id.as_str()));
+            // subscriber counters right when two updates race, and with the one on the
+            // status the ledger row's `mrr_before` is the MRR of what is replaced.
+            const SAME: &str = "attribute_exists(PK) AND plan_id = :plan AND #status = :status";
+            let same = || {
+                Params::new()
+                    .name("#status", "status")
+                    .value(":plan", s(stored.plan_id.as_str()))
+                    .value(":status", s(stored.status.as_str()))
+            };
             let mut items = vec![
-                self.tx_put(id_sub_item(&new), Some("attribute_exists(PK) AND plan_id = :plan"), same_plan())?,
-                self.tx_put(org_sub_item(&new), Some("attribute_exists(PK) AND plan_id = :plan"), same_plan())?,
+                self.tx_put(id_sub_item(&new), Some(SAME), same())?,
+                self.tx_put(org_sub_item(&new), Some(SAME), same())?,
             ];
             if stored.plan_id != new.plan_id {
                 items.push(self.tx_subscribers(&stored.plan_id, -1)?);
                 items.push(self.tx_subscribers(&new.plan_id, 1)?);
             }
+            items.extend(self.tx_revenue_change(Some(&stored), &new).await?);
             match self.transact("TransactWriteItems(update_subscription)", items).await? {
                 Ok(()) => return Ok(()),
                 Err(c) if c.failed(0) && c.old_item(0).is_none() => return Err(StoreError::NotFound("subscription")),
@@ -475,6 +568,43 @@ impl SubscriptionRepository for DynamoStore {
             }
         }
         Err(StoreError::Conflict("subscription changed concurrently"))
+    }
+
+    /// One Query per month of the range.
+    #[tracing::instrument(skip_all, err(level = "debug"))]
+    async fn revenue_changes(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<RevenueChange>, StoreError> {
+        let mut out = Vec::new();
+        let mut month = Period::containing(from);
+        while month.start < to {
+            out.extend(self.revenue_month(&month.key, from, to).await?);
+            month = Period::containing(month.end);
+        }
+        Ok(out)
+    }
+
+    /// The months item (GetItem), then one Query per month with rows before `at`; the latest
+    /// row of each organization wins. The ledger holds one row per change of a subscription's
+    /// price or plan, so this stays small.
+    #[tracing::instrument(skip_all, err(level = "debug"))]
+    async fn revenue_positions(&self, at: DateTime<Utc>) -> Result<Vec<RevenueChange>, StoreError> {
+        let months = match self.get("GetItem(revenue months)", key(REVENUE_MONTHS_PK, REVENUE_MONTHS_SK)).await? {
+            Some(item) => match item.get("months") {
+                Some(AttributeValue::Ss(m)) => m.clone(),
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        let mut latest: HashMap<Id, RevenueChange> = HashMap::new();
+        let mut months: Vec<PeriodKey> = months.into_iter().map(PeriodKey::from_string).collect();
+        months.sort();
+        for month in months.iter().filter(|m| m.as_str() <= PeriodKey::containing(at).as_str()) {
+            let Some(period) = Period::from_key(month) else { continue };
+            // Oldest first, so a later row of an organization replaces its earlier one.
+            for row in self.revenue_month(month, period.start, period.end.min(at)).await? {
+                latest.insert(row.org_id.clone(), row);
+            }
+        }
+        Ok(latest.into_values().collect())
     }
 }
 

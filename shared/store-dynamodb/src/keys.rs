@@ -127,6 +127,19 @@ pub(crate) const ENDPOINTS_GSI_PK: &str = "ENDPOINTS";
 /// Uniqueness claim of an endpoint's (method, path).
 pub(crate) const ROUTE_SK: &str = "ROUTE";
 
+/// The revenue ledger: one partition per month of rows (`REVENUE#<YYYY-MM>`), so a month's
+/// changes are one Query; sort key `<at>#<org>#<random>`.
+pub(crate) fn revenue_pk(month: &PeriodKey) -> String {
+    format!("REVENUE#{month}")
+}
+/// The months that have ledger rows (string set `months`), added to in the same
+/// transaction as each row, so `revenue_positions` knows which partitions to read.
+pub(crate) const REVENUE_MONTHS_PK: &str = "REVENUE";
+pub(crate) const REVENUE_MONTHS_SK: &str = "MONTHS";
+pub(crate) fn revenue_sk(at: DateTime<Utc>, org_id: &Id) -> String {
+    format!("{}#{org_id}#{}", time_str(at), Id::generate("r"))
+}
+
 pub(crate) fn plan_pk(id: &Id) -> String {
     format!("PLAN#{id}")
 }

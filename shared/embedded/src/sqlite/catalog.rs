@@ -1,14 +1,15 @@
 //! `PlanRepository`, `SubscriptionRepository` and `EndpointRepository`.
 
 use super::{
-    decode_time_id_cursor, exists_on_conflict, get_enum, get_id, get_opt_ts, get_ts, get_with, ms, opt_ms,
+    decode_time_id_cursor, exists_on_conflict, get_enum, get_id, get_opt_id, get_opt_ts, get_ts, get_with, ms, opt_ms,
     time_id_cursor, DbError, SqliteStore,
 };
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 use tollgate_domain::{
-    BillingType, Endpoint, EndpointRepository, Id, Plan, PlanRepository, PlanStatus, StoreError, StoredEnum,
-    Subscription, SubscriptionQuery, SubscriptionRepository, SubscriptionStatus,
+    BillingType, Endpoint, EndpointRepository, Id, Plan, PlanRepository, PlanStatus, RevenueChange, StoreError,
+    StoredEnum, Subscription, SubscriptionQuery, SubscriptionRepository, SubscriptionStatus,
 };
 
 const PLAN_COLS: &str = "id, name, description, billing_type, price, currency, rate_limit, burst, \
@@ -74,6 +75,55 @@ fn get_json<T: serde::de::DeserializeOwned>(r: &Row<'_>, idx: usize) -> rusqlite
 /// A small record as JSON text.
 fn json(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).expect("plain records serialise")
+}
+
+const REVENUE_COLS: &str = "org_id, at, mrr_before, mrr_after, currency, plan_before, plan_after";
+
+/// Columns 0..=6 as in `REVENUE_COLS`.
+fn revenue_from_row(r: &Row<'_>) -> rusqlite::Result<RevenueChange> {
+    Ok(RevenueChange {
+        org_id: get_id(r, 0)?,
+        at: get_ts(r, 1)?,
+        mrr_before: r.get(2)?,
+        mrr_after: r.get(3)?,
+        currency: r.get(4)?,
+        plan_before: get_opt_id(r, 5)?,
+        plan_after: get_id(r, 6)?,
+    })
+}
+
+/// Writes the ledger row of a subscription write (`RevenueChange::of_write`), if it makes
+/// one, inside the caller's transaction: `before` is the stored subscription (None for a new
+/// one), `after` what was written. The plans are read in the same transaction.
+fn record_revenue_change(
+    tx: &rusqlite::Transaction<'_>,
+    before: Option<&Subscription>,
+    after: &Subscription,
+) -> Result<(), DbError> {
+    let plan = |id: &Id| -> rusqlite::Result<Option<Plan>> {
+        tx.query_row(&format!("SELECT {PLAN_COLS} FROM plans WHERE id = ?1"), [id.as_str()], plan_from_row).optional()
+    };
+    let old_plan = before.map(|b| plan(&b.plan_id)).transpose()?.flatten();
+    let new_plan = match (before, &old_plan) {
+        (Some(b), Some(p)) if b.plan_id == after.plan_id => Some(p.clone()),
+        _ => plan(&after.plan_id)?,
+    };
+    let Some(row) = RevenueChange::of_write(before.map(|b| (b, old_plan.as_ref())), (after, new_plan.as_ref())) else {
+        return Ok(());
+    };
+    tx.execute(
+        &format!("INSERT INTO revenue_changes ({REVENUE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+        params![
+            row.org_id.as_str(),
+            ms(row.at),
+            row.mrr_before,
+            row.mrr_after,
+            row.currency,
+            row.plan_before.as_ref().map(|p| p.as_str()),
+            row.plan_after.as_str(),
+        ],
+    )?;
+    Ok(())
 }
 
 const ENDPOINT_COLS: &str = "id, name, description, method, path, upstream_url, cost_units, rate_limit, \
@@ -239,24 +289,28 @@ impl SubscriptionRepository for SqliteStore {
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             // Only a conflict on org_id is "already subscribed"; a clash of ids is an error.
-            tx.execute(
-                &format!(
-                    "INSERT INTO subscriptions ({SUB_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+            let inserted = tx
+                .execute(
+                    &format!(
+                        "INSERT INTO subscriptions ({SUB_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
                      ON CONFLICT (org_id) DO NOTHING"
-                ),
-                params![
-                    sub.id.as_str(),
-                    sub.org_id.as_str(),
-                    sub.plan_id.as_str(),
-                    sub.status.as_str(),
-                    sub.cancel_at_period_end,
-                    opt_ms(sub.canceled_at),
-                    ms(sub.created_at),
-                    ms(sub.updated_at),
-                    json(&sub.billing),
-                ],
-            )
-            .map_err(exists_on_conflict("subscription"))?;
+                    ),
+                    params![
+                        sub.id.as_str(),
+                        sub.org_id.as_str(),
+                        sub.plan_id.as_str(),
+                        sub.status.as_str(),
+                        sub.cancel_at_period_end,
+                        opt_ms(sub.canceled_at),
+                        ms(sub.created_at),
+                        ms(sub.updated_at),
+                        json(&sub.billing),
+                    ],
+                )
+                .map_err(exists_on_conflict("subscription"))?;
+            if inserted == 1 {
+                record_revenue_change(&tx, None, &sub)?;
+            }
             let current = tx.query_row(
                 &format!("SELECT {SUB_COLS} FROM subscriptions WHERE org_id = ?1"),
                 [sub.org_id.as_str()],
@@ -365,7 +419,17 @@ impl SubscriptionRepository for SqliteStore {
     async fn update_subscription(&self, sub: &Subscription) -> Result<(), StoreError> {
         let sub = sub.clone();
         self.call(move |c| {
-            let n = c.execute(
+            // Immediate: the stored subscription read for the ledger row is the one replaced.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let stored = tx
+                .query_row(
+                    &format!("SELECT {SUB_COLS} FROM subscriptions WHERE id = ?1"),
+                    [sub.id.as_str()],
+                    sub_from_row,
+                )
+                .optional()?
+                .ok_or(StoreError::NotFound("subscription"))?;
+            tx.execute(
                 "UPDATE subscriptions SET plan_id = ?2, status = ?3, cancel_at_period_end = ?4, \
                  canceled_at = ?5, updated_at = ?6, billing = ?7 WHERE id = ?1",
                 params![
@@ -378,10 +442,37 @@ impl SubscriptionRepository for SqliteStore {
                     json(&sub.billing),
                 ],
             )?;
-            if n == 0 {
-                return Err(StoreError::NotFound("subscription").into());
-            }
+            // The organization and creation time are the stored ones, whatever `sub` says.
+            let written = Subscription { org_id: stored.org_id.clone(), created_at: stored.created_at, ..sub };
+            record_revenue_change(&tx, Some(&stored), &written)?;
+            tx.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, err(level = "debug"))]
+    async fn revenue_changes(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<RevenueChange>, StoreError> {
+        self.call(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {REVENUE_COLS} FROM revenue_changes WHERE at >= ?1 AND at < ?2 ORDER BY at, seq"
+            ))?;
+            let rows = stmt.query_map(params![ms(from), ms(to)], revenue_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, err(level = "debug"))]
+    async fn revenue_positions(&self, at: DateTime<Utc>) -> Result<Vec<RevenueChange>, StoreError> {
+        self.call(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {REVENUE_COLS} FROM (SELECT *, ROW_NUMBER() OVER \
+                 (PARTITION BY org_id ORDER BY at DESC, seq DESC) AS latest FROM revenue_changes WHERE at < ?1) \
+                 WHERE latest = 1"
+            ))?;
+            let rows = stmt.query_map(params![ms(at)], revenue_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
     }

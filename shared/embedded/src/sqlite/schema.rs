@@ -464,4 +464,31 @@ CREATE INDEX audit_log_action_at_id ON audit_log(action, at, id);
 CREATE INDEX users_created_id ON users(created_at, id);
 CREATE INDEX users_email_id ON users(email, id);
 "#,
+    // 10: the revenue ledger: every change of an organization's recurring revenue or plan,
+    // written in the same transaction as the subscription (`RevenueChange`).
+    r#"
+-- `seq` orders rows written at the same millisecond. `plan_before` is NULL for a new
+-- subscription.
+CREATE TABLE revenue_changes (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id       TEXT NOT NULL,
+    at           INTEGER NOT NULL,
+    mrr_before   INTEGER NOT NULL,
+    mrr_after    INTEGER NOT NULL,
+    currency     TEXT NOT NULL,
+    plan_before  TEXT,
+    plan_after   TEXT NOT NULL
+) STRICT;
+-- `revenue_changes` by time; `revenue_positions` each organization's latest before a time.
+CREATE INDEX revenue_changes_at ON revenue_changes(at, seq);
+CREATE INDEX revenue_changes_org_at ON revenue_changes(org_id, at, seq);
+
+-- Subscriptions paying before the ledger existed: one opening row each, as of their last
+-- change (the best the store knows of when their current price started).
+INSERT INTO revenue_changes (org_id, at, mrr_before, mrr_after, currency, plan_before, plan_after)
+SELECT s.org_id, s.updated_at, 0, p.price, p.currency, NULL, s.plan_id
+FROM subscriptions s JOIN plans p ON p.id = s.plan_id
+WHERE s.status != 'canceled' AND p.price > 0
+ORDER BY s.updated_at, s.id;
+"#,
 ];
