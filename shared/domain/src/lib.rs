@@ -27,7 +27,7 @@ pub mod usage;
 pub mod user;
 pub mod webhook;
 
-pub use api_key::{ApiKey, ApiKeyStatus, KeyRejection, KeyRotation, KeySecret, NewApiKey, ParsedKey};
+pub use api_key::{key_scopes, ApiKey, ApiKeyStatus, KeyRejection, KeyRotation, KeySecret, NewApiKey, ParsedKey};
 pub use audit::{AuditEvent, AuditQuery};
 pub use billing::{
     is_plausible_provider_id, CheckoutSession, CompletedCheckout, Invoice, InvoiceEstimate, InvoiceQuery,
@@ -36,7 +36,7 @@ pub use billing::{
 };
 pub use clock::{fold_leap_second, Clock, ManualClock, SystemClock};
 pub use email::{Email, MailMessage};
-pub use endpoint::{Endpoint, BUILTIN_ECHO};
+pub use endpoint::{is_scope_name, Endpoint, BUILTIN_ECHO};
 pub use error::{DomainError, StoreError};
 pub use id::Id;
 pub use job::{

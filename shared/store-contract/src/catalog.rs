@@ -68,6 +68,7 @@ pub fn new_endpoint(method: &str, path: &str, now: DateTime<Utc>) -> Endpoint {
         cost_units: 1,
         rate_limit: None,
         public: false,
+        scope: None,
         created_at: now,
         updated_at: now,
     }
@@ -425,4 +426,21 @@ pub async fn endpoints_list_by_path_then_method(store: &SharedStore) {
     for e in [&b_get, &a_post, &a_any, &a_get] {
         store.delete_endpoint(&e.id).await.expect("cleanup");
     }
+}
+
+pub async fn endpoint_scope_round_trips_and_clears(store: &SharedStore) {
+    let now = now_ms();
+    let e = Endpoint { scope: Some("weather".into()), ..new_endpoint("GET", &unique_path("forecast"), now) };
+    store.create_endpoint(&e).await.expect("create_endpoint");
+    assert_eq!(store.get_endpoint(&e.id).await.unwrap(), Some(e.clone()), "get keeps the scope");
+    assert!(store.list_endpoints().await.unwrap().contains(&e), "list keeps the scope");
+
+    let moved = Endpoint { scope: Some("maps.v2:read".into()), updated_at: now + Duration::seconds(1), ..e.clone() };
+    store.update_endpoint(&moved).await.expect("update to another scope");
+    assert_eq!(store.get_endpoint(&e.id).await.unwrap(), Some(moved.clone()), "update changes the scope");
+
+    let cleared = Endpoint { scope: None, updated_at: now + Duration::seconds(2), ..moved };
+    store.update_endpoint(&cleared).await.expect("update clearing the scope");
+    assert_eq!(store.get_endpoint(&e.id).await.unwrap(), Some(cleared), "an update without a scope clears it");
+    store.delete_endpoint(&e.id).await.expect("clean up");
 }
