@@ -8,7 +8,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tollgate_app::{current_subscription, default_project, project_of};
 use tollgate_domain::id::prefix;
-use tollgate_domain::{fold_leap_second, key_scopes, ApiKey, ApiKeyStatus, AuditEvent, Id, KeyRotation, NewApiKey, StoreError};
+use tollgate_domain::{
+    fold_leap_second, key_scopes, ApiKey, ApiKeyStatus, AuditEvent, Id, KeyRotation, NewApiKey, StoreError,
+};
 use tollgate_http::openapi::fields;
 pub use tollgate_http::views::ApiKeyView;
 use tollgate_http::views::{text_field, NAME_MAX};

@@ -11,6 +11,7 @@ pub mod endpoint;
 pub mod error;
 pub mod id;
 pub mod job;
+pub mod management_token;
 pub mod notification;
 pub mod notification_settings;
 pub mod page;
@@ -42,6 +43,10 @@ pub use id::Id;
 pub use job::{
     JobName, JobRun, JobRunQuery, JobRunStatus, JobTrigger, PruneReport, Schedule, JOB_RUN_RETENTION_DAYS,
     JOB_RUN_STALE_AFTER_MINUTES,
+};
+pub use management_token::{
+    management_scopes, ManagementScope, ManagementToken, ManagementTokenStatus, NewManagementToken,
+    MANAGEMENT_TOKEN_PREFIX,
 };
 pub use notification::{
     DunningReminder, KeyExpiring, Notification, PaymentFailed, RenderedMail, SubscriptionChanged, TrialEnding,

@@ -16,6 +16,7 @@ mod api_keys;
 mod billing;
 mod catalog;
 mod jobs;
+mod management_tokens;
 mod metering;
 mod misc;
 mod notification_settings;
@@ -33,6 +34,7 @@ pub use api_keys::*;
 pub use billing::*;
 pub use catalog::*;
 pub use jobs::*;
+pub use management_tokens::*;
 pub use metering::*;
 pub use misc::*;
 pub use notification_settings::*;
@@ -131,6 +133,7 @@ macro_rules! store_contract_tests {
             webhook_deliveries_are_idempotent_and_listed_newest_first,
             webhook_deliveries_due_and_conditional_attempts,
             notification_settings_round_trip_overwrite_and_tenant_isolation,
+            management_tokens_create_find_list_revoke,
             job_run_claim_is_exact_under_concurrency,
             job_runs_list_newest_first_and_by_job,
             usage_period_closes_once_under_concurrency,

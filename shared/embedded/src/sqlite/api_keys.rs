@@ -1,7 +1,7 @@
 //! `ApiKeyRepository`: API keys and their secrets (as hashes).
 
-use super::projects::project_exists;
 use super::catalog::{get_json, json};
+use super::projects::project_exists;
 use super::{exists_on_conflict, get_id, get_opt_id, get_opt_ts, get_ts, ms, opt_ms, DbError, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
