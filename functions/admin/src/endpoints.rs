@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollgate_app::subscriptions::ENDPOINT_PREFIX;
-use tollgate_domain::endpoint::METHODS;
+use tollgate_domain::endpoint::{METHODS, SCOPE_PATTERN};
 use tollgate_domain::{AuditEvent, Endpoint, Id, StoreError, BUILTIN_ECHO};
 use tollgate_http::openapi::fields;
 use tollgate_http::views::{optional_text_field, text_field, DESCRIPTION_MAX, NAME_MAX};
@@ -42,10 +42,14 @@ pub struct CreateEndpointRequest {
     pub rate_limit: Option<u32>,
     /// Served without a key, limited per client IP (default false).
     pub public: Option<bool>,
+    /// The endpoint's group: API keys with `scopes` call it only if it is one of them.
+    /// Absent or null: no group, every key calls it.
+    #[schema(schema_with = scope)]
+    pub scope: Option<String>,
 }
 
-/// A partial update: fields left out keep their value; `null` clears `description` and
-/// `rate_limit`. The result is validated as on creation.
+/// A partial update: fields left out keep their value; `null` clears `description`,
+/// `rate_limit` and `scope`. The result is validated as on creation.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateEndpointRequest {
@@ -66,6 +70,9 @@ pub struct UpdateEndpointRequest {
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 4294967295.0)]
     pub rate_limit: Option<Option<u32>>,
     pub public: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = scope)]
+    pub scope: Option<Option<String>>,
 }
 
 /// The schemas of `method`, `path` and `upstream_url`: what `Endpoint::validate` accepts
@@ -87,6 +94,19 @@ fn upstream_url() -> Object {
 }
 fn upstream_url_update() -> Object {
     upstream_url_schema(true)
+}
+
+/// `scope`: an endpoint group name or null (no group).
+fn scope() -> Object {
+    fields::string(true)
+        .pattern(Some(SCOPE_PATTERN))
+        .max_length(Some(tollgate_domain::endpoint::SCOPE_MAX_LEN))
+        .description(Some(
+            "The endpoint's group (`^[a-z0-9][a-z0-9_.:-]{0,49}$`): API keys with `scopes` call it only if \
+             the group is one of them; null: no group, callable by every key",
+        ))
+        .examples(["weather"])
+        .build()
 }
 
 fn method_schema(nullable: bool) -> Object {
@@ -189,6 +209,7 @@ pub async fn create_endpoint(
         cost_units: req.cost_units.unwrap_or(1),
         rate_limit: req.rate_limit,
         public: req.public.unwrap_or(false),
+        scope: req.scope,
         created_at: now,
         updated_at: now,
     })?;
@@ -239,6 +260,7 @@ pub async fn update_endpoint(
     set!(cost_units);
     set!(rate_limit);
     set!(public);
+    set!(scope);
     e.updated_at = now;
     let endpoint = validated(e)?;
     state.store.update_endpoint(&endpoint).await.map_err(collision)?;

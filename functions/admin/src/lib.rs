@@ -1,7 +1,7 @@
 //! The `admin` route group (`/api/admin/...`): users, the plan catalog, subscriptions, the
-//! endpoint catalog, invoices, the scheduled jobs, the audit log, and revenue analytics and
-//! reports. Every route requires the admin role; every change is audited with the admin as
-//! actor.
+//! endpoint catalog, invoices, the scheduled jobs, the audit log, revenue analytics and
+//! reports, and management tokens. Every route requires the admin role (or a management token
+//! with the route's scope, see `AdminUser`); every change is audited with the admin as actor.
 
 mod analytics;
 mod audit;
@@ -10,6 +10,7 @@ mod invoices;
 mod jobs;
 mod plans;
 mod subscriptions;
+mod tokens;
 mod users;
 
 use tollgate_http::AppState;
@@ -22,6 +23,7 @@ pub use invoices::{AdminInvoicePage, CreateInvoiceRequest, Reconciliation};
 pub use jobs::{JobList, JobView};
 pub use plans::{CreatePlanRequest, DeletedPlan, PlanList, UpdatePlanRequest};
 pub use subscriptions::{SubscriptionList, SubscriptionView, UpdateSubscriptionRequest};
+pub use tokens::{CreateManagementTokenRequest, CreatedManagementToken, ManagementTokenList, ManagementTokenView};
 pub use users::{
     AdminUserPage, CreateUserRequest, DeletedUserView, SuspendUserRequest, UpdateUserRequest, UserDetail,
     UserOrganization, UserUsage,
@@ -55,6 +57,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(analytics::churn))
         .routes(routes!(analytics::revenue))
         .routes(routes!(analytics::revenue_report))
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::revoke_token))
 }
 
 /// The finished router (common layers included) for the Lambda function.

@@ -8,7 +8,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tollgate_app::{current_subscription, default_project, project_of};
 use tollgate_domain::id::prefix;
-use tollgate_domain::{fold_leap_second, ApiKey, ApiKeyStatus, AuditEvent, Id, KeyRotation, NewApiKey, StoreError};
+use tollgate_domain::{
+    fold_leap_second, key_scopes, ApiKey, ApiKeyStatus, AuditEvent, Id, KeyRotation, NewApiKey, StoreError,
+};
 use tollgate_http::openapi::fields;
 pub use tollgate_http::views::ApiKeyView;
 use tollgate_http::views::{text_field, NAME_MAX};
@@ -38,6 +40,27 @@ pub struct CreateApiKeyRequest {
     pub expires_at: Option<DateTime<Utc>>,
     /// The project of the key (default: the organization's default project).
     pub project_id: Option<Id>,
+    /// The endpoint groups the key may call: 1 to 20 names (duplicates dropped). Endpoints
+    /// without a group stay callable. Absent or null: every endpoint.
+    #[schema(schema_with = scopes)]
+    pub scopes: Option<Vec<String>>,
+}
+
+/// `scopes`: null, or 1 to 20 endpoint group names.
+fn scopes() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(
+            fields::string(false)
+                .pattern(Some(tollgate_domain::endpoint::SCOPE_PATTERN))
+                .max_length(Some(tollgate_domain::endpoint::SCOPE_MAX_LEN)),
+        )
+        .min_items(Some(1))
+        .max_items(Some(tollgate_domain::api_key::MAX_KEY_SCOPES))
+        .description(Some("Endpoint groups the key may call (1 to 20); null: every endpoint"))
+        .examples([serde_json::json!(["weather"])])
+        .build()
 }
 
 /// Filter of the key listing.
@@ -122,7 +145,7 @@ pub(crate) async fn keys_view(state: &AppState, auth: &AuthUser, project: Option
         (status = 201, description = "Key created; the secret is shown once", body = CreatedApiKey),
         (status = 404, description = "`not_found`: no such project in the organization", body = ErrorBody),
         (status = 409, description = "`key_limit_reached`: the organization has its plan's maximum of usable keys", body = ErrorBody),
-        (status = 422, description = "`invalid_field`: invalid name, or an expiry not in the future or more than 3 years away", body = ErrorBody),
+        (status = 422, description = "`invalid_field`: invalid name or scopes, or an expiry not in the future or more than 3 years away", body = ErrorBody),
     ))]
 pub async fn create_key(
     State(state): State<AppState>,
@@ -156,6 +179,7 @@ pub(crate) async fn create_key_in(
             return Err(ApiError::invalid_field("expires_at", "must be at most 3 years away"));
         }
     }
+    let scopes = req.scopes.map(key_scopes).transpose()?;
     let new = NewApiKey::generate();
     let key = ApiKey {
         id: Id::generate(prefix::API_KEY),
@@ -170,6 +194,7 @@ pub(crate) async fn create_key_in(
         expires_at,
         revoked_at: None,
         rotated_at: None,
+        scopes,
     };
     let secret = new.current_secret(&key.id, &key.org_id, now);
     let (_, plan) = current_subscription(state.store.as_ref(), &auth.org_id, now).await?;
@@ -181,7 +206,12 @@ pub(crate) async fn create_key_in(
         ),
         e => e.into(),
     })?;
-    state.audit(key_event("api_key.create", now, auth, &key)).await;
+    let event = key_event("api_key.create", now, auth, &key);
+    let event = match &key.scopes {
+        Some(scopes) => event.details(serde_json::json!({ "scopes": scopes })),
+        None => event,
+    };
+    state.audit(event).await;
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiKey {

@@ -47,7 +47,7 @@ use std::time::Duration;
 use tollgate_domain::{CallMeter, Endpoint, Id, Plan, Project, Queue, Subscription};
 
 use tollgate_http::metrics::Decision;
-use tollgate_http::{ApiError, AppState};
+use tollgate_http::{ApiError, AppState, ErrorCode};
 use upstream::{Outgoing, Upstream};
 
 /// Largest request body the gateway forwards (Lambda's payload limit).
@@ -195,7 +195,7 @@ struct GatewayApi;
         (status = 200, description = "The upstream's answer, relayed (its status, headers and body)"),
         (status = 400, description = "`invalid_path`: a dot segment or an encoded slash in the path", body = tollgate_http::ErrorBody),
         (status = 401, description = "`missing_api_key`, `invalid_api_key`, `key_revoked`, `key_expired`, `key_rotated`", body = tollgate_http::ErrorBody),
-        (status = 403, description = "`account_suspended`, `subscription_inactive`", body = tollgate_http::ErrorBody),
+        (status = 403, description = "`account_suspended`, `subscription_inactive`; `insufficient_scope`: the key's `scopes` do not include the endpoint's group (not counted)", body = tollgate_http::ErrorBody),
         (status = 404, description = "`not_found`: no endpoint at this method and path", body = tollgate_http::ErrorBody),
         (status = 413, description = "`payload_too_large`: a body over 6 MiB", body = tollgate_http::ErrorBody),
         (status = 429, description = "`rate_limited` or `quota_exceeded`", body = tollgate_http::ErrorBody),
@@ -347,6 +347,16 @@ async fn handle(gw: &Gateway, call: &mut Call, body: Body) -> Result<Response<Bo
         limits::per_key(gw, call, caller)?;
     }
     let (endpoint, rest) = match_endpoint(gw, call, caller.is_some()).await?;
+    if let Some(caller) = &caller {
+        // Before any per-endpoint limit or the quota: a call outside the key's scopes
+        // counts nowhere.
+        if !caller.key.may_call(&endpoint) {
+            return Err(ApiError::rejected(
+                ErrorCode::InsufficientScope,
+                "this API key's scopes do not include this endpoint's group",
+            ));
+        }
+    }
     let Some(caller) = caller else {
         // A public endpoint without a key: its own per-IP limit, no quota, no usage event.
         if !endpoint.public {

@@ -719,6 +719,7 @@ mod tests {
             expires_at: None,
             revoked_at: Some(at(2, 0, 0)),
             rotated_at: None,
+            scopes: None,
         }
     }
 

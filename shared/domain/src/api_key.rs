@@ -5,8 +5,9 @@
 //! in 6 base62 characters. The checksum lets the gateway reject a mistyped key with no I/O;
 //! it is not a secret. Only the SHA-256 of the whole key is stored.
 
+use crate::endpoint::is_scope_name;
 use crate::id::{random_base62, BASE62};
-use crate::{Id, TokenHash};
+use crate::{DomainError, Endpoint, Id, TokenHash};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -183,6 +184,33 @@ pub struct ApiKey {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub rotated_at: Option<DateTime<Utc>>,
+    /// The endpoint groups (`Endpoint::scope`) the key may call. None: every endpoint.
+    /// Some (1 to 20 distinct names, see [`key_scopes`]): only endpoints whose scope is in
+    /// the list, plus endpoints with no scope, which every key may call ([`ApiKey::may_call`]).
+    pub scopes: Option<Vec<String>>,
+}
+
+/// Most scopes one key may carry.
+pub const MAX_KEY_SCOPES: usize = 20;
+
+/// Checks and normalises the scopes requested for a key: 1 to [`MAX_KEY_SCOPES`] valid
+/// names (`endpoint::is_scope_name`); duplicates are dropped, first occurrences kept in order.
+pub fn key_scopes(requested: Vec<String>) -> Result<Vec<String>, DomainError> {
+    let invalid = |reason: &str| Err(DomainError::InvalidField { field: "scopes", reason: reason.into() });
+    // The count is checked before deduplication, as the API document's `maxItems` says.
+    if requested.is_empty() || requested.len() > MAX_KEY_SCOPES {
+        return invalid("must hold 1 to 20 names (leave it out, or null, for every endpoint)");
+    }
+    if let Some(bad) = requested.iter().find(|s| !is_scope_name(s)) {
+        return invalid(&format!("{bad:?} does not match ^[a-z0-9][a-z0-9_.:-]{{0,49}}$"));
+    }
+    let mut scopes: Vec<String> = Vec::with_capacity(requested.len());
+    for s in requested {
+        if !scopes.contains(&s) {
+            scopes.push(s);
+        }
+    }
+    Ok(scopes)
 }
 
 /// The hash of one secret of a key. A key has one current secret and, during a rotation's
@@ -217,6 +245,16 @@ impl ApiKey {
             ApiKeyStatus::Expired
         } else {
             ApiKeyStatus::Active
+        }
+    }
+
+    /// Whether this key may call `endpoint`: a key without scopes calls every endpoint; a
+    /// key with scopes calls the endpoints whose scope is one of them and the endpoints
+    /// that have no scope (groups restrict keys; an ungrouped endpoint is open to all).
+    pub fn may_call(&self, endpoint: &Endpoint) -> bool {
+        match (&self.scopes, &endpoint.scope) {
+            (None, _) | (_, None) => true,
+            (Some(scopes), Some(scope)) => scopes.iter().any(|s| s == scope),
         }
     }
 
@@ -295,6 +333,7 @@ mod tests {
             expires_at: Some(now + Duration::hours(1)),
             revoked_at: None,
             rotated_at: None,
+            scopes: None,
         };
         let secret = KeySecret {
             hash: TokenHash::of("x"),
@@ -311,5 +350,49 @@ mod tests {
         key.revoked_at = Some(now);
         assert_eq!(key.status(now), ApiKeyStatus::Revoked);
         assert_eq!(key.check_usable(&secret, now), Err(KeyRejection::Revoked));
+    }
+
+    #[test]
+    fn scopes_decide_which_endpoints_a_key_calls() {
+        let now = Utc::now();
+        let key = ApiKey {
+            id: Id::generate("key"),
+            org_id: Id::generate("org"),
+            project_id: Id::generate("prj"),
+            created_by: Id::generate("usr"),
+            name: "k".into(),
+            display_prefix: "sk_live_abcd".into(),
+            last4: "wxyz".into(),
+            created_at: now,
+            last_used_at: None,
+            expires_at: None,
+            revoked_at: None,
+            rotated_at: None,
+            scopes: None,
+        };
+        let ungrouped = Endpoint::default_echo(now);
+        let weather = Endpoint { scope: Some("weather".into()), ..ungrouped.clone() };
+        let maps = Endpoint { scope: Some("maps".into()), ..ungrouped.clone() };
+        for e in [&ungrouped, &weather, &maps] {
+            assert!(key.may_call(e), "an unscoped key calls everything");
+        }
+        let scoped = ApiKey { scopes: Some(vec!["weather".into()]), ..key };
+        assert!(scoped.may_call(&weather));
+        assert!(!scoped.may_call(&maps));
+        assert!(scoped.may_call(&ungrouped), "an ungrouped endpoint is open to every key");
+    }
+
+    #[test]
+    fn key_scopes_are_checked_and_deduplicated() {
+        let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(key_scopes(s(&["b", "a", "b"])), Ok(s(&["b", "a"])));
+        assert!(key_scopes(vec![]).is_err());
+        assert!(key_scopes(s(&["Weather"])).is_err());
+        let many: Vec<String> = (0..21).map(|i| format!("g{i}")).collect();
+        assert!(key_scopes(many.clone()).is_err());
+        assert_eq!(key_scopes(many[..20].to_vec()).map(|v| v.len()), Ok(20));
+        let mut dup = many[..19].to_vec();
+        dup.push("g0".into());
+        assert_eq!(key_scopes(dup).map(|v| v.len()), Ok(19));
     }
 }

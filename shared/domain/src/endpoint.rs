@@ -28,6 +28,10 @@ pub struct Endpoint {
     pub rate_limit: Option<u32>,
     /// Public endpoints need no key: rate limited per client IP, counted against no quota.
     pub public: bool,
+    /// The endpoint's group (e.g. `weather`), named by API keys' `scopes`: a key with scopes
+    /// calls this endpoint only if the group is one of them. None: callable by every key.
+    #[schema(pattern = "^[a-z0-9][a-z0-9_.:-]{0,49}$", example = "weather")]
+    pub scope: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -38,6 +42,20 @@ pub const METHODS: &[&str] = &["ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "
 /// Paths under `/api/v1` the gateway serves itself (calls reported by, and keys verified
 /// for, the seller's own server): no catalog endpoint may take them.
 pub const RESERVED_PATHS: &[&str] = &["/track", "/verify"];
+
+/// What [`is_scope_name`] accepts, as a regular expression (for API documents).
+pub const SCOPE_PATTERN: &str = "^[a-z0-9][a-z0-9_.:-]{0,49}$";
+
+/// Longest scope (endpoint group) name.
+pub const SCOPE_MAX_LEN: usize = 50;
+
+/// Whether `name` is a valid scope (endpoint group) name: `^[a-z0-9][a-z0-9_.:-]{0,49}$`.
+pub fn is_scope_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= SCOPE_MAX_LEN
+        && bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.:-".contains(&b))
+}
 
 impl Endpoint {
     /// Checks method, path pattern, upstream and cost.
@@ -78,6 +96,9 @@ impl Endpoint {
         if self.rate_limit == Some(0) {
             return invalid("rate_limit", "must be positive or null");
         }
+        if self.scope.as_deref().is_some_and(|s| !is_scope_name(s)) {
+            return invalid("scope", "must match ^[a-z0-9][a-z0-9_.:-]{0,49}$ or be null");
+        }
         Ok(())
     }
 
@@ -93,6 +114,7 @@ impl Endpoint {
             cost_units: 1,
             rate_limit: None,
             public: false,
+            scope: None,
             created_at: now,
             updated_at: now,
         }
@@ -128,6 +150,18 @@ mod tests {
         }
         assert!(Endpoint { method: "FETCH".into(), ..ok.clone() }.validate().is_err());
         assert!(Endpoint { upstream_url: "ftp://x".into(), ..ok.clone() }.validate().is_err());
-        assert!(Endpoint { cost_units: 0, ..ok }.validate().is_err());
+        assert!(Endpoint { cost_units: 0, ..ok.clone() }.validate().is_err());
+        assert!(Endpoint { scope: Some("weather".into()), ..ok.clone() }.validate().is_ok());
+        assert!(Endpoint { scope: Some("Weather".into()), ..ok }.validate().is_err());
+    }
+
+    #[test]
+    fn scope_names() {
+        for good in ["weather", "0", "a.b:c-d_e", &"a".repeat(50)] {
+            assert!(is_scope_name(good), "{good}");
+        }
+        for bad in ["", "_a", "-a", "A", "a b", "é", &"a".repeat(51)] {
+            assert!(!is_scope_name(bad), "{bad}");
+        }
     }
 }

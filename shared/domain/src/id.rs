@@ -72,6 +72,7 @@ pub mod prefix {
     pub const AUDIT: &str = "aud";
     pub const MAIL: &str = "mail";
     pub const INVITATION: &str = "inv";
+    pub const MANAGEMENT_TOKEN: &str = "mgt";
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod endpoint;
 pub mod error;
 pub mod id;
 pub mod job;
+pub mod management_token;
 pub mod notification;
 pub mod notification_settings;
 pub mod page;
@@ -28,7 +29,7 @@ pub mod usage;
 pub mod user;
 pub mod webhook;
 
-pub use api_key::{ApiKey, ApiKeyStatus, KeyRejection, KeyRotation, KeySecret, NewApiKey, ParsedKey};
+pub use api_key::{key_scopes, ApiKey, ApiKeyStatus, KeyRejection, KeyRotation, KeySecret, NewApiKey, ParsedKey};
 pub use audit::{AuditEvent, AuditQuery};
 pub use billing::{
     is_plausible_provider_id, CheckoutSession, CompletedCheckout, Invoice, InvoiceEstimate, InvoiceQuery,
@@ -37,12 +38,16 @@ pub use billing::{
 };
 pub use clock::{fold_leap_second, Clock, ManualClock, SystemClock};
 pub use email::{Email, MailMessage};
-pub use endpoint::{Endpoint, BUILTIN_ECHO};
+pub use endpoint::{is_scope_name, Endpoint, BUILTIN_ECHO};
 pub use error::{DomainError, StoreError};
 pub use id::Id;
 pub use job::{
     JobName, JobRun, JobRunQuery, JobRunStatus, JobTrigger, PruneReport, Schedule, JOB_RUN_RETENTION_DAYS,
     JOB_RUN_STALE_AFTER_MINUTES,
+};
+pub use management_token::{
+    management_scopes, ManagementScope, ManagementToken, ManagementTokenStatus, NewManagementToken,
+    MANAGEMENT_TOKEN_PREFIX,
 };
 pub use notification::{
     DunningReminder, KeyExpiring, Notification, PaymentFailed, RenderedMail, SubscriptionChanged, TrialEnding,

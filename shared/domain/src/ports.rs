@@ -16,10 +16,11 @@ use crate::billing::{
 };
 use crate::{
     ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, Invitation,
-    JobRun, JobRunQuery, KeyRotation, KeySecret, MailMessage, Membership, NotificationSettings, OrgRole, Organization,
-    PeriodKey, Plan, Project, PruneReport, RateWindow, RefreshFamily, RefreshToken, RevenueChange, RotateOutcome,
-    StoreError, Subscription, SubscriptionQuery, TokenHash, UsageAggregate, UsageCharge, UsageEvent, UsageIncrement,
-    UsageLogQuery, UsageRecord, UsageSnapshot, User, UserQuery, WebhookDelivery, WebhookEndpoint,
+    JobRun, JobRunQuery, KeyRotation, KeySecret, MailMessage, ManagementToken, Membership, NotificationSettings,
+    OrgRole, Organization, PeriodKey, Plan, Project, PruneReport, RateWindow, RefreshFamily, RefreshToken,
+    RevenueChange, RotateOutcome, StoreError, Subscription, SubscriptionQuery, TokenHash, UsageAggregate, UsageCharge,
+    UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord, UsageSnapshot, User, UserQuery, WebhookDelivery,
+    WebhookEndpoint,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -609,6 +610,28 @@ pub trait NotificationSettingsRepository: Send + Sync {
     async fn put_notification_settings(&self, settings: &NotificationSettings) -> Result<(), StoreError>;
 }
 
+/// Management tokens of the operator's back end (`tollgate_domain::management_token`),
+/// stored with the SHA-256 of their secret.
+#[async_trait]
+pub trait ManagementTokenRepository: Send + Sync {
+    /// Stores a new token with the hash of its secret. `AlreadyExists("management token")`
+    /// if the id or the hash exists.
+    async fn create_management_token(&self, token: &ManagementToken, hash: &TokenHash) -> Result<(), StoreError>;
+
+    /// Every token, revoked and expired ones included, newest first.
+    async fn list_management_tokens(&self) -> Result<Vec<ManagementToken>, StoreError>;
+
+    /// The token whose secret has this hash, whatever its state (the caller checks
+    /// `ManagementToken::status`).
+    async fn find_management_token_by_hash(&self, hash: &TokenHash) -> Result<Option<ManagementToken>, StoreError>;
+
+    /// Revokes the token (a revoked one is returned unchanged). `NotFound("management token")`.
+    async fn revoke_management_token(&self, id: &Id, now: DateTime<Utc>) -> Result<ManagementToken, StoreError>;
+
+    /// Moves the token's `last_used_at` forward to `at` (never backwards); unknown ids are ignored.
+    async fn mark_management_token_used(&self, id: &Id, at: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
 /// Everything a route handler needs from the store, as one object.
 pub trait Store:
     UserRepository
@@ -630,6 +653,7 @@ pub trait Store:
     + Housekeeping
     + WebhookRepository
     + NotificationSettingsRepository
+    + ManagementTokenRepository
 {
 }
 impl<T> Store for T where
@@ -652,6 +676,7 @@ impl<T> Store for T where
         + Housekeeping
         + WebhookRepository
         + NotificationSettingsRepository
+        + ManagementTokenRepository
 {
 }
 

@@ -80,6 +80,10 @@ error_codes! {
     /// The caller's role in the organization does not allow this (the README's permission
     /// table); a caller who is not a member gets 404 instead.
     PermissionDenied = (FORBIDDEN, "permission_denied"),
+    /// The credential's scopes do not cover the call: an API key's scopes leave out the
+    /// endpoint's group, or a management token lacks the route's scope (or the route takes
+    /// no management token at all).
+    InsufficientScope = (FORBIDDEN, "insufficient_scope"),
     /// The subscription of the key's organization has ended.
     SubscriptionInactive = (FORBIDDEN, "subscription_inactive"),
     /// The organization's plan does not include the feature (Slack notifications, for one).

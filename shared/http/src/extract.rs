@@ -4,12 +4,16 @@ use crate::ErrorCode;
 use crate::{ApiError, AppState};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
+use axum::extract::MatchedPath;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 use std::net::IpAddr;
-use tollgate_domain::{AuditEvent, Id, OrgRole, Permission, Role, StoredEnum, User};
+use tollgate_domain::{
+    AuditEvent, Id, ManagementScope, ManagementTokenStatus, OrgRole, Permission, Role, StoredEnum, TokenHash, User,
+    MANAGEMENT_TOKEN_PREFIX,
+};
 
 /// Largest JSON body any route accepts.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -302,7 +306,16 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
-/// An `AuthUser` with the `admin` role (403 `admin_required` otherwise).
+/// An `AuthUser` with the `admin` role (403 `admin_required` otherwise), signed in with an
+/// access JWT or acting through a management token (`Authorization: Bearer tgm_...`).
+///
+/// A management token acts for the admin who created it (the `AuthUser` is that admin, in
+/// their personal organization, with the token's id as `session_id`) and only on the routes
+/// whose scope it holds ([`ManagementScope::for_admin_route`], from the matched route and
+/// the method): 403 `insufficient_scope` otherwise, also on every route that takes no
+/// token. An unknown, revoked or expired token, or one whose admin is no longer an active
+/// admin, is 401 `invalid_token`. Audit events recorded while serving the request carry the
+/// token's id as `details.management_token` (see [`acting_management_token`]).
 #[derive(Debug, Clone)]
 pub struct AdminUser(pub AuthUser);
 
@@ -310,12 +323,88 @@ impl FromRequestParts<AppState> for AdminUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(token) = bearer(parts).filter(|t| t.starts_with(MANAGEMENT_TOKEN_PREFIX)) {
+            let token = token.to_string();
+            return management_token_admin(parts, state, &token).await.map(AdminUser);
+        }
         let user = AuthUser::from_request_parts(parts, state).await?;
         if user.user.role != Role::Admin {
             return Err(ApiError::rejected(ErrorCode::AdminRequired, "this route requires the admin role"));
         }
         Ok(AdminUser(user))
     }
+}
+
+/// Don't write `last_used_at` more often than this per token: one write per admin call
+/// would cost more than the information is worth.
+const TOKEN_USE_RESOLUTION: chrono::Duration = chrono::Duration::minutes(1);
+
+/// The admin a management token acts for, if the token is active and holds the scope of
+/// the matched route.
+async fn management_token_admin(parts: &Parts, state: &AppState, secret: &str) -> Result<AuthUser, ApiError> {
+    let invalid = |why: &str| ApiError::rejected(ErrorCode::InvalidToken, format!("the management token {why}"));
+    let now = state.now();
+    let token = state
+        .store
+        .find_management_token_by_hash(&TokenHash::of(secret))
+        .await?
+        .ok_or_else(|| invalid("is unknown"))?;
+    match token.status(now) {
+        ManagementTokenStatus::Active => {}
+        ManagementTokenStatus::Revoked => return Err(invalid("has been revoked")),
+        ManagementTokenStatus::Expired => return Err(invalid("has expired")),
+    }
+    let path = parts.extensions.get::<MatchedPath>().map_or_else(|| parts.uri.path(), MatchedPath::as_str);
+    let needed = ManagementScope::for_admin_route(path, parts.method.as_str()).ok_or_else(|| {
+        ApiError::rejected(ErrorCode::InsufficientScope, "this route takes no management token: sign in as an admin")
+    })?;
+    if !token.allows(needed) {
+        return Err(ApiError::rejected(
+            ErrorCode::InsufficientScope,
+            format!("this route needs a management token with the {} scope", needed.as_str()),
+        ));
+    }
+    // The token acts for its admin: one who lost the role or the account stops its tokens.
+    let admin = state
+        .store
+        .get_user(&token.created_by)
+        .await?
+        .filter(|u| u.role == Role::Admin && u.is_active())
+        .ok_or_else(|| invalid("belongs to an admin who is no longer one"))?;
+    if token.last_used_at.is_none_or(|at| at + TOKEN_USE_RESOLUTION <= now) {
+        // Bookkeeping only: a failure here must not refuse the call.
+        if let Err(e) = state.store.mark_management_token_used(&token.id, now).await {
+            tracing::warn!(error = %e, "could not record the management token's use");
+        }
+    }
+    let _ = ACTING_TOKEN.try_with(|acting| *acting.borrow_mut() = Some(token.id.clone()));
+    Ok(AuthUser {
+        org_id: admin.default_org_id.clone(),
+        // An admin owns their personal organization.
+        role: OrgRole::Owner,
+        user: admin,
+        session_id: token.id,
+        ip: ClientAddr::of(parts),
+        user_agent: user_agent(parts),
+    })
+}
+
+tokio::task_local! {
+    /// The management token the current request acts with, once `AdminUser` accepted one.
+    /// A task-local rather than a field every handler passes on, so that every audit event
+    /// of the request names the token (`AppState::audit`) whichever way its handler built it.
+    static ACTING_TOKEN: std::cell::RefCell<Option<Id>>;
+}
+
+/// Runs `fut` (a request) with room to remember the management token it acts with
+/// ([`crate::finish_router`] wraps every request in it).
+pub async fn with_acting_token_scope<F: std::future::Future>(fut: F) -> F::Output {
+    ACTING_TOKEN.scope(std::cell::RefCell::new(None), fut).await
+}
+
+/// The management token the current request acts with, if any.
+pub fn acting_management_token() -> Option<Id> {
+    ACTING_TOKEN.try_with(|acting| acting.borrow().clone()).ok().flatten()
 }
 
 /// A JSON body that may be absent: an empty body (with or without a content type) or a JSON

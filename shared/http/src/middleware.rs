@@ -69,6 +69,12 @@ async fn record_metrics(req: axum::extract::Request, next: axum::middleware::Nex
     resp
 }
 
+/// Every request gets room to remember the management token it acts with, so its audit
+/// events name the token (`extract::acting_management_token`).
+async fn acting_token_scope(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    crate::extract::with_acting_token_scope(next.run(req)).await
+}
+
 async fn not_found() -> ApiError {
     ApiError::NotFound("route".into())
 }
@@ -83,6 +89,7 @@ pub fn finish_router(router: Router) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_server_failures))
+        .layer(axum::middleware::from_fn(acting_token_scope))
         .layer(axum::middleware::from_fn(record_metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))

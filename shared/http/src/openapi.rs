@@ -34,7 +34,8 @@ impl Modify for BearerAuth {
 /// - query parameters (`ApiQuery`): 400 `bad_request`;
 /// - path parameters: 404 `not_found`;
 /// - the bearer scheme (`AuthUser`): 401 `missing_token`/`invalid_token`/`token_expired`,
-///   403 `account_suspended`, and with the `admin` tag (`AdminUser`) 403 `admin_required`;
+///   403 `account_suspended`, and with the `admin` tag (`AdminUser`) 403 `admin_required`
+///   and `insufficient_scope` (a management token without the route's scope);
 /// - every operation outside the `public` tag reads the store: 503 `service_unavailable`.
 ///
 /// An answer the operation documents itself keeps its description, with the common causes
@@ -99,6 +100,9 @@ fn common_errors(op: &Operation) -> Vec<(u16, String)> {
         out.push((403, "`account_suspended`: the account is suspended".into()));
         if tagged(ADMIN_TAG) {
             out.push((403, "`admin_required`: the account is not an admin".into()));
+            // `AdminUser` also takes management tokens (`Bearer tgm_...`), each route only
+            // with its scope.
+            out.push((403, "`insufficient_scope`: a management token without this route's scope".into()));
         }
     }
     if !tagged(PUBLIC_TAG) {

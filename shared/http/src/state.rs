@@ -87,9 +87,29 @@ impl AppState {
 
     /// Records an audit event. The audit log must not make a request fail after its effect
     /// happened, so a failure here is logged, not returned.
+    ///
+    /// An event recorded while a management token acts (`AdminUser`) names the token in
+    /// `details.management_token`, beside the admin who created it as the actor.
     pub async fn audit(&self, event: AuditEvent) {
+        let event = match crate::extract::acting_management_token() {
+            Some(token) => with_detail(event, "management_token", serde_json::Value::from(token.to_string())),
+            None => event,
+        };
         if let Err(e) = self.store.record_audit(&event).await {
             tracing::error!(action = %event.action, error = %e, "could not write audit event");
         }
     }
+}
+
+/// `event` with `details[name] = value` (details that are not an object are kept as
+/// `details.value`).
+fn with_detail(mut event: AuditEvent, name: &str, value: serde_json::Value) -> AuditEvent {
+    match &mut event.details {
+        serde_json::Value::Object(map) => {
+            map.insert(name.to_string(), value);
+        }
+        serde_json::Value::Null => event.details = serde_json::json!({ name: value }),
+        other => event.details = serde_json::json!({ "value": other.take(), name: value }),
+    }
+    event
 }

@@ -59,6 +59,10 @@ pub struct ApiKeyView {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub rotated_at: Option<DateTime<Utc>>,
+    /// The endpoint groups the key may call (and every endpoint without a group); null:
+    /// every endpoint.
+    #[schema(example = json!(["weather"]))]
+    pub scopes: Option<Vec<String>>,
 }
 
 impl ApiKeyView {
@@ -76,6 +80,7 @@ impl ApiKeyView {
             expires_at: k.expires_at,
             revoked_at: k.revoked_at,
             rotated_at: k.rotated_at,
+            scopes: k.scopes.clone(),
         }
     }
 }

@@ -22,6 +22,7 @@ pub fn new_key(org_id: &Id, created_at: DateTime<Utc>, expires_at: Option<DateTi
         expires_at,
         revoked_at: None,
         rotated_at: None,
+        scopes: None,
     };
     let secret = plain.current_secret(&key.id, org_id, created_at);
     (key, secret)
@@ -280,4 +281,30 @@ pub async fn mark_api_key_used_moves_forward_only(store: &SharedStore) {
         "another org's call changes nothing"
     );
     store.mark_api_key_used(&org, &Id::generate(prefix::API_KEY), later).await.expect("unknown keys are ignored");
+}
+
+pub async fn api_key_scopes_round_trip_through_every_read(store: &SharedStore) {
+    let now = now_ms();
+    let org = Id::generate(prefix::ORG);
+    ensure_default_project(store, &org, now).await;
+    let (plain, plain_secret) = create(store, &org, now).await;
+    let (mut scoped, secret) = new_key(&org, now, None);
+    scoped.scopes = Some(vec!["weather".into(), "maps.v2:read".into()]);
+    store.create_api_key(&scoped, &secret, MANY, now).await.expect("create a scoped key");
+
+    assert_eq!(store.get_api_key(&org, &scoped.id).await.unwrap(), Some(scoped.clone()), "get keeps the scopes");
+    let listed = store.list_api_keys(&org).await.unwrap();
+    assert!(listed.contains(&scoped) && listed.contains(&plain), "list keeps scopes and their absence");
+    let (found, _) = store.find_api_key_by_hash(&secret.hash).await.unwrap().expect("found by hash");
+    assert_eq!(found.scopes, scoped.scopes, "the gateway's lookup sees the scopes");
+    let (found, _) = store.find_api_key_by_hash(&plain_secret.hash).await.unwrap().expect("found by hash");
+    assert_eq!(found.scopes, None, "a key without scopes reads back without them");
+
+    // A rotation writes a new lookup item: it carries the scopes too.
+    let later = now + Duration::seconds(1);
+    let r = rotation(&scoped, later, later);
+    let rotated = store.rotate_api_key(&org, &scoped.id, &r, later).await.expect("rotate");
+    assert_eq!(rotated.scopes, scoped.scopes, "rotation keeps the scopes");
+    let (found, _) = store.find_api_key_by_hash(&r.new_secret.hash).await.unwrap().expect("the new secret");
+    assert_eq!(found.scopes, scoped.scopes, "the new secret's lookup carries the scopes");
 }

@@ -68,6 +68,7 @@ pub fn new_endpoint(method: &str, path: &str, now: DateTime<Utc>) -> Endpoint {
         cost_units: 1,
         rate_limit: None,
         public: false,
+        scope: None,
         created_at: now,
         updated_at: now,
     }
@@ -506,4 +507,21 @@ pub async fn revenue_ledger_records_subscription_changes(store: &SharedStore) {
     assert!(matches!(store.update_subscription(&missing).await, Err(StoreError::NotFound("subscription"))));
     let after = store.revenue_changes(t0 + day * 51, t0 + day * 60).await.unwrap();
     assert_eq!(ledger_of(after, &[&missing.org_id]), vec![], "a failed update records nothing");
+}
+
+pub async fn endpoint_scope_round_trips_and_clears(store: &SharedStore) {
+    let now = now_ms();
+    let e = Endpoint { scope: Some("weather".into()), ..new_endpoint("GET", &unique_path("forecast"), now) };
+    store.create_endpoint(&e).await.expect("create_endpoint");
+    assert_eq!(store.get_endpoint(&e.id).await.unwrap(), Some(e.clone()), "get keeps the scope");
+    assert!(store.list_endpoints().await.unwrap().contains(&e), "list keeps the scope");
+
+    let moved = Endpoint { scope: Some("maps.v2:read".into()), updated_at: now + Duration::seconds(1), ..e.clone() };
+    store.update_endpoint(&moved).await.expect("update to another scope");
+    assert_eq!(store.get_endpoint(&e.id).await.unwrap(), Some(moved.clone()), "update changes the scope");
+
+    let cleared = Endpoint { scope: None, updated_at: now + Duration::seconds(2), ..moved };
+    store.update_endpoint(&cleared).await.expect("update clearing the scope");
+    assert_eq!(store.get_endpoint(&e.id).await.unwrap(), Some(cleared), "an update without a scope clears it");
+    store.delete_endpoint(&e.id).await.expect("clean up");
 }

@@ -16,6 +16,7 @@ mod api_keys;
 mod billing;
 mod catalog;
 mod jobs;
+mod management_tokens;
 mod metering;
 mod misc;
 mod notification_settings;
@@ -33,6 +34,7 @@ pub use api_keys::*;
 pub use billing::*;
 pub use catalog::*;
 pub use jobs::*;
+pub use management_tokens::*;
 pub use metering::*;
 pub use misc::*;
 pub use notification_settings::*;
@@ -95,6 +97,7 @@ macro_rules! store_contract_tests {
             api_key_rotation_with_grace_period,
             revoke_all_api_keys_counts,
             mark_api_key_used_moves_forward_only,
+            api_key_scopes_round_trip_through_every_read,
             attempt_counters_by_bucket_and_window,
             attempt_counter_is_exact_under_concurrency,
             audit_log_lists_newest_first_with_filters,
@@ -111,6 +114,7 @@ macro_rules! store_contract_tests {
             revenue_ledger_records_subscription_changes,
             endpoints_crud_with_unique_method_and_path,
             endpoints_list_by_path_then_method,
+            endpoint_scope_round_trips_and_clears,
             usage_counter_adds_up_to_the_hard_limit,
             usage_counter_is_exact_under_concurrency,
             usage_charge_with_a_rate_window,
@@ -130,6 +134,7 @@ macro_rules! store_contract_tests {
             webhook_deliveries_are_idempotent_and_listed_newest_first,
             webhook_deliveries_due_and_conditional_attempts,
             notification_settings_round_trip_overwrite_and_tenant_isolation,
+            management_tokens_create_find_list_revoke,
             job_run_claim_is_exact_under_concurrency,
             job_runs_list_newest_first_and_by_job,
             usage_period_closes_once_under_concurrency,

@@ -41,6 +41,8 @@ fn with_key_fields(b: ItemBuilder, k: &ApiKey) -> ItemBuilder {
         .opt_time("expires_at", k.expires_at)
         .opt_time("revoked_at", k.revoked_at)
         .opt_time("rotated_at", k.rotated_at)
+        // A JSON array of names, absent for a key that may call every endpoint.
+        .opt_s("scopes", k.scopes.as_ref().map(|v| serde_json::to_string(v).expect("names serialise")))
 }
 
 fn decode_key_fields(r: &Reader) -> Result<ApiKey, StoreError> {
@@ -61,6 +63,7 @@ fn decode_key_fields(r: &Reader) -> Result<ApiKey, StoreError> {
         expires_at: r.opt_time("expires_at")?,
         revoked_at: r.opt_time("revoked_at")?,
         rotated_at: r.opt_time("rotated_at")?,
+        scopes: r.opt_json("scopes")?,
     })
 }
 

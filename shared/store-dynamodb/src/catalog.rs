@@ -190,6 +190,7 @@ fn endpoint_fields(e: &Endpoint) -> Vec<(&'static str, Option<AttributeValue>)> 
         ("cost_units", Some(n(e.cost_units))),
         ("rate_limit", e.rate_limit.map(n)),
         ("public", Some(AttributeValue::Bool(e.public))),
+        ("scope", e.scope.as_ref().map(s)),
         ("updated_at", Some(time(e.updated_at))),
     ]
 }
@@ -219,6 +220,7 @@ fn decode_endpoint(item: &Item) -> Result<Endpoint, StoreError> {
         cost_units: r.num("cost_units")?,
         rate_limit: r.opt_num("rate_limit")?,
         public: r.bool("public")?,
+        scope: r.opt_string("scope")?,
         created_at: r.time("created_at")?,
         updated_at: r.time("updated_at")?,
     })

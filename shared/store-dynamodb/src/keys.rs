@@ -232,3 +232,17 @@ pub(crate) fn job_runs_gsi_pk(job: JobName) -> String {
 pub(crate) fn job_run_gsi_sk(started_at: DateTime<Utc>, slot: &str) -> String {
     format!("{}#{slot}", time_str(started_at))
 }
+
+/// A management token's item (`MGTOKEN#<id>`, `MGTOKEN`), listed on GSI1 under
+/// `MGTOKENS`, and the lookup item of its secret's hash (`MGTHASH#<hash>`, `MGTHASH`)
+/// holding the token's id.
+pub(crate) const MGTOKEN_SK: &str = "MGTOKEN";
+pub(crate) const MGTOKENS_GSI_PK: &str = "MGTOKENS";
+pub(crate) const MGTHASH_SK: &str = "MGTHASH";
+
+pub(crate) fn mgtoken_pk(id: &Id) -> String {
+    format!("MGTOKEN#{id}")
+}
+pub(crate) fn mgthash_pk(hash: &TokenHash) -> String {
+    format!("MGTHASH#{}", hash.as_str())
+}

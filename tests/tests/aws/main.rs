@@ -11,4 +11,5 @@ mod gateway_dynamodb;
 mod jobs_dynamodb;
 mod lambda_on_moto;
 mod quota_dynamodb;
+mod scopes_dynamodb;
 mod sqs_queue;

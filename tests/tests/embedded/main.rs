@@ -16,6 +16,7 @@ mod lambda_fixtures;
 mod metrics;
 mod notification_settings;
 mod projects;
+mod scopes;
 mod teams;
 mod track;
 mod usage_analytics;

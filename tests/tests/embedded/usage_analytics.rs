@@ -353,6 +353,7 @@ async fn key_in(app: &TestApp, org: &Id, project: &Id) -> Id {
         expires_at: None,
         revoked_at: None,
         rotated_at: None,
+        scopes: None,
     };
     app.state.store.create_api_key(&key, &new.current_secret(&key.id, org, now), 10, now).await.expect("create key");
     key.id

@@ -1,5 +1,6 @@
 //! `ApiKeyRepository`: API keys and their secrets (as hashes).
 
+use super::catalog::{get_json, json};
 use super::projects::project_exists;
 use super::{exists_on_conflict, get_id, get_opt_id, get_opt_ts, get_ts, ms, opt_ms, DbError, SqliteStore};
 use async_trait::async_trait;
@@ -8,9 +9,12 @@ use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior}
 use tollgate_domain::{ApiKey, ApiKeyRepository, Id, KeyRotation, KeySecret, Project, StoreError, TokenHash};
 
 const KEY_COLS: &str = "k.id, k.org_id, k.created_by, k.name, k.display_prefix, k.last4, k.created_at, \
-                        k.last_used_at, k.expires_at, k.revoked_at, k.rotated_at, k.project_id";
+                        k.last_used_at, k.expires_at, k.revoked_at, k.rotated_at, k.project_id, k.scopes";
 
-/// Columns 0..=11 as in `KEY_COLS`. A key from before projects (no `project_id`) is in its
+/// The number of columns in `KEY_COLS` (a query's own columns follow them).
+const KEY_COL_COUNT: usize = 13;
+
+/// Columns 0..=12 as in `KEY_COLS`. A key from before projects (no `project_id`) is in its
 /// organization's default project.
 fn key_from_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
     let org_id = get_id(r, 1)?;
@@ -27,6 +31,7 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
         expires_at: get_opt_ts(r, 8)?,
         revoked_at: get_opt_ts(r, 9)?,
         rotated_at: get_opt_ts(r, 10)?,
+        scopes: get_json(r, 12)?,
     })
 }
 
@@ -78,8 +83,8 @@ impl ApiKeyRepository for SqliteStore {
             }
             tx.execute(
                 "INSERT INTO api_keys (id, org_id, created_by, name, display_prefix, last4, created_at, last_used_at, \
-                 expires_at, revoked_at, rotated_at, project_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 expires_at, revoked_at, rotated_at, project_id, scopes) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     key.id.as_str(),
                     key.org_id.as_str(),
@@ -93,6 +98,7 @@ impl ApiKeyRepository for SqliteStore {
                     opt_ms(key.revoked_at),
                     opt_ms(key.rotated_at),
                     key.project_id.as_str(),
+                    key.scopes.as_ref().map(json),
                 ],
             )
             .map_err(exists_on_conflict("api key"))?;
@@ -202,11 +208,11 @@ impl ApiKeyRepository for SqliteStore {
                     Ok((
                         key_from_row(r)?,
                         KeySecret {
-                            hash: TokenHash::from_hex(r.get::<_, String>(12)?),
-                            key_id: get_id(r, 13)?,
-                            org_id: get_id(r, 14)?,
-                            created_at: get_ts(r, 15)?,
-                            valid_until: get_opt_ts(r, 16)?,
+                            hash: TokenHash::from_hex(r.get::<_, String>(KEY_COL_COUNT)?),
+                            key_id: get_id(r, KEY_COL_COUNT + 1)?,
+                            org_id: get_id(r, KEY_COL_COUNT + 2)?,
+                            created_at: get_ts(r, KEY_COL_COUNT + 3)?,
+                            valid_until: get_opt_ts(r, KEY_COL_COUNT + 4)?,
                         },
                     ))
                 },

@@ -63,7 +63,7 @@ fn sub_from_row(r: &Row<'_>) -> rusqlite::Result<Subscription> {
 }
 
 /// An optional column holding a small record as JSON.
-fn get_json<T: serde::de::DeserializeOwned>(r: &Row<'_>, idx: usize) -> rusqlite::Result<Option<T>> {
+pub(super) fn get_json<T: serde::de::DeserializeOwned>(r: &Row<'_>, idx: usize) -> rusqlite::Result<Option<T>> {
     r.get::<_, Option<String>>(idx)?
         .map(|s| {
             serde_json::from_str(&s)
@@ -73,7 +73,7 @@ fn get_json<T: serde::de::DeserializeOwned>(r: &Row<'_>, idx: usize) -> rusqlite
 }
 
 /// A small record as JSON text.
-fn json(v: &impl serde::Serialize) -> String {
+pub(super) fn json(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).expect("plain records serialise")
 }
 
@@ -127,9 +127,9 @@ fn record_revenue_change(
 }
 
 const ENDPOINT_COLS: &str = "id, name, description, method, path, upstream_url, cost_units, rate_limit, \
-                             public, created_at, updated_at";
+                             public, created_at, updated_at, scope";
 
-/// Columns 0..=10 as in `ENDPOINT_COLS`.
+/// Columns 0..=11 as in `ENDPOINT_COLS`.
 fn endpoint_from_row(r: &Row<'_>) -> rusqlite::Result<Endpoint> {
     Ok(Endpoint {
         id: get_id(r, 0)?,
@@ -143,6 +143,7 @@ fn endpoint_from_row(r: &Row<'_>) -> rusqlite::Result<Endpoint> {
         public: r.get(8)?,
         created_at: get_ts(r, 9)?,
         updated_at: get_ts(r, 10)?,
+        scope: r.get(11)?,
     })
 }
 
@@ -511,7 +512,7 @@ impl EndpointRepository for SqliteStore {
             // The primary key and UNIQUE (method, path) both map to AlreadyExists.
             c.execute(
                 &format!(
-                    "INSERT INTO endpoints ({ENDPOINT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                    "INSERT INTO endpoints ({ENDPOINT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
                 ),
                 params![
                     e.id.as_str(),
@@ -525,6 +526,7 @@ impl EndpointRepository for SqliteStore {
                     e.public,
                     ms(e.created_at),
                     ms(e.updated_at),
+                    e.scope,
                 ],
             )
             .map_err(exists_on_conflict("endpoint"))?;
@@ -540,7 +542,7 @@ impl EndpointRepository for SqliteStore {
             let n = c
                 .execute(
                     "UPDATE endpoints SET name = ?2, description = ?3, method = ?4, path = ?5, upstream_url = ?6, \
-                     cost_units = ?7, rate_limit = ?8, public = ?9, updated_at = ?10 WHERE id = ?1",
+                     cost_units = ?7, rate_limit = ?8, public = ?9, updated_at = ?10, scope = ?11 WHERE id = ?1",
                     params![
                         e.id.as_str(),
                         e.name,
@@ -552,6 +554,7 @@ impl EndpointRepository for SqliteStore {
                         e.rate_limit,
                         e.public,
                         ms(e.updated_at),
+                        e.scope,
                     ],
                 )
                 .map_err(exists_on_conflict("endpoint"))?;

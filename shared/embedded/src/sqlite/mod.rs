@@ -15,6 +15,7 @@ mod api_keys;
 mod catalog;
 mod invoices;
 mod jobs;
+mod management_tokens;
 mod misc;
 mod notification_settings;
 mod organizations;
@@ -368,6 +369,7 @@ mod tests {
         let org = Id::from_string("org_1");
         let key = store.get_api_key(&org, &Id::from_string("key_1")).await.unwrap().unwrap();
         assert_eq!(key.project_id, Project::default_id(&org), "a key without a project is in the default one");
+        assert_eq!(key.scopes, None, "a key from before scopes calls every endpoint");
         let max_projects = |id: &str| {
             let store = store.clone();
             let id = Id::from_string(id);

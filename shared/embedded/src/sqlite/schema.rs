@@ -491,4 +491,27 @@ FROM subscriptions s JOIN plans p ON p.id = s.plan_id
 WHERE s.status != 'canceled' AND p.price > 0
 ORDER BY s.updated_at, s.id;
 "#,
+    // 11: scopes: endpoint groups, the groups an API key may call, and management tokens.
+    r#"
+-- An endpoint's group (NULL: callable by every key) and a key's groups as a JSON array of
+-- names (NULL: every endpoint).
+ALTER TABLE endpoints ADD COLUMN scope TEXT;
+ALTER TABLE api_keys ADD COLUMN scopes TEXT;
+
+-- Tokens the operator's own back end presents on /api/admin routes. Only the SHA-256 of the
+-- secret is stored; `scopes` is a JSON array of management scopes.
+CREATE TABLE management_tokens (
+    id             TEXT PRIMARY KEY,
+    name           TEXT NOT NULL,
+    token_hash     TEXT NOT NULL UNIQUE,
+    display_prefix TEXT NOT NULL,
+    scopes         TEXT NOT NULL,
+    created_by     TEXT NOT NULL,
+    created_at     INTEGER NOT NULL,
+    expires_at     INTEGER,
+    revoked_at     INTEGER,
+    last_used_at   INTEGER
+) STRICT;
+CREATE INDEX management_tokens_created ON management_tokens(created_at, id);
+"#,
 ];
