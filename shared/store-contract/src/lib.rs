@@ -17,6 +17,7 @@ mod billing;
 mod catalog;
 mod jobs;
 mod metering;
+mod mfa;
 mod misc;
 mod notification_settings;
 mod organizations;
@@ -34,6 +35,7 @@ pub use billing::*;
 pub use catalog::*;
 pub use jobs::*;
 pub use metering::*;
+pub use mfa::*;
 pub use misc::*;
 pub use notification_settings::*;
 pub use organizations::*;
@@ -129,6 +131,9 @@ macro_rules! store_contract_tests {
             webhook_deliveries_are_idempotent_and_listed_newest_first,
             webhook_deliveries_due_and_conditional_attempts,
             notification_settings_round_trip_overwrite_and_tenant_isolation,
+            mfa_enroll_confirm_and_delete,
+            mfa_steps_only_move_forward_and_recovery_codes_work_once,
+            mfa_step_and_recovery_code_are_exact_under_concurrency,
             job_run_claim_is_exact_under_concurrency,
             job_runs_list_newest_first_and_by_job,
             usage_period_closes_once_under_concurrency,

@@ -11,6 +11,7 @@ mod invoices;
 mod item;
 mod jobs;
 mod keys;
+mod mfa;
 mod misc;
 mod notification_settings;
 mod ops;

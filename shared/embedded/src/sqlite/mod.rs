@@ -15,6 +15,7 @@ mod api_keys;
 mod catalog;
 mod invoices;
 mod jobs;
+mod mfa;
 mod misc;
 mod notification_settings;
 mod organizations;
