@@ -4,7 +4,7 @@ use crate::ErrorCode;
 use crate::{ApiError, AppState};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
@@ -303,8 +303,17 @@ impl FromRequestParts<AppState> for AuthUser {
 }
 
 /// An `AuthUser` with the `admin` role (403 `admin_required` otherwise).
+///
+/// With `ADMIN_REQUIRE_2FA=true` it is also where the 2FA requirement is enforced, so that
+/// no admin route can forget it: an admin without a confirmed enrolment gets 403
+/// `mfa_enrollment_required` everywhere but on [`MFA_ENROLLMENT_PATHS`] (logout takes no
+/// access token, so it is never refused).
 #[derive(Debug, Clone)]
 pub struct AdminUser(pub AuthUser);
+
+/// The admin routes an admin without 2FA may use when the deployment requires it: the ones
+/// that set it up.
+pub const MFA_ENROLLMENT_PATHS: &[&str] = &["/api/admin/auth/2fa/enroll", "/api/admin/auth/2fa/confirm"];
 
 impl FromRequestParts<AppState> for AdminUser {
     type Rejection = ApiError;
@@ -314,7 +323,25 @@ impl FromRequestParts<AppState> for AdminUser {
         if user.user.role != Role::Admin {
             return Err(ApiError::rejected(ErrorCode::AdminRequired, "this route requires the admin role"));
         }
+        if state.settings.admin_require_2fa && !MFA_ENROLLMENT_PATHS.contains(&route_path(parts)) {
+            let enrolled = state.store.get_mfa(&user.user.id).await?.is_some_and(|m| m.is_confirmed());
+            if !enrolled {
+                return Err(ApiError::rejected(
+                    ErrorCode::MfaEnrollmentRequired,
+                    "this deployment requires two-factor authentication for admins: enrol at /api/admin/auth/2fa/enroll",
+                ));
+            }
+        }
         Ok(AdminUser(user))
+    }
+}
+
+/// The path of the route that matched (the full path even inside a nested router), else the
+/// request's path.
+fn route_path(parts: &Parts) -> &str {
+    match parts.extensions.get::<MatchedPath>() {
+        Some(matched) => matched.as_str(),
+        None => parts.uri.path(),
     }
 }
 
