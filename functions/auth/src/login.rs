@@ -64,11 +64,14 @@ pub async fn login(
 }
 
 /// The answer of an admin login: the session's tokens, or, for an admin with two-factor
-/// authentication, the challenge `POST /api/admin/auth/login/2fa` completes.
+/// authentication, the challenge `POST /api/admin/auth/login/2fa` completes. (The schema of
+/// the answer, and a type for clients; the handler writes each variant's body directly.)
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum AdminLoginResponse {
-    Tokens(TokenResponse),
+    /// Logged in.
+    Tokens(Box<TokenResponse>),
+    /// A second factor is required.
     MfaRequired(MfaChallengeResponse),
 }
 

@@ -33,7 +33,9 @@ pub struct EnrollResponse {
     #[schema(example = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")]
     pub secret: String,
     /// The same as an `otpauth://totp/...` URI, for a QR code.
-    #[schema(example = "otpauth://totp/tollgate:ops@example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=tollgate&algorithm=SHA1&digits=6&period=30")]
+    #[schema(
+        example = "otpauth://totp/tollgate:ops@example.com?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=tollgate&algorithm=SHA1&digits=6&period=30"
+    )]
     pub otpauth_uri: String,
 }
 
@@ -74,7 +76,10 @@ pub struct MfaLoginRequest {
         (status = 403, description = "`admin_required`, `account_suspended`", body = ErrorBody),
         (status = 409, description = "`conflict`: two-factor authentication is already enabled", body = ErrorBody),
     ))]
-pub async fn enroll(State(state): State<AppState>, AdminUser(admin): AdminUser) -> Result<Json<EnrollResponse>, ApiError> {
+pub async fn enroll(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+) -> Result<Json<EnrollResponse>, ApiError> {
     let enrollment = MfaEnrollment::new(&admin.user.id, state.now());
     state.store.start_mfa_enrollment(&enrollment).await.map_err(already_enabled)?;
     let otpauth_uri = otpauth_uri(admin.user.email.as_str(), &enrollment.secret);
@@ -100,7 +105,9 @@ pub async fn confirm(
     let enrollment = match state.store.get_mfa(&user.id).await? {
         Some(e) if e.is_confirmed() => return Err(already_enabled(StoreError::Conflict("2fa already enabled"))),
         Some(e) => e,
-        None => return Err(ApiError::rejected(ErrorCode::Conflict, "start an enrolment at /api/admin/auth/2fa/enroll")),
+        None => {
+            return Err(ApiError::rejected(ErrorCode::Conflict, "start an enrolment at /api/admin/auth/2fa/enroll"))
+        }
     };
     let throttle = LoginThrottle::new(&state, &user.email, admin.ip.as_deref());
     throttle.hit(&state).await?;
@@ -176,7 +183,9 @@ pub async fn login_2fa(
     let enrollment = confirmed_enrollment(&state, &user.id).await?.ok_or_else(expired)?;
     let throttle = LoginThrottle::new(&state, &user.email, ip.as_deref());
     if !second_factor(&state, &throttle, &user, &enrollment, &req.code, ip.clone()).await? {
-        state.audit(AuditEvent::new("user.login_2fa_failed", now).actor(&user.id).org(&user.default_org_id).ip(ip)).await;
+        state
+            .audit(AuditEvent::new("user.login_2fa_failed", now).actor(&user.id).org(&user.default_org_id).ip(ip))
+            .await;
         return Err(wrong_code());
     }
     ensure_active(&user)?;
@@ -227,7 +236,9 @@ async fn second_factor(
     let now = state.now();
     let ok = if let Some(step) = enrollment.verify(code, now) {
         state.store.use_totp_step(&user.id, step).await?
-    } else if is_recovery_code_shaped(code) && state.store.consume_recovery_code(&user.id, &recovery_code_hash(code)).await? {
+    } else if is_recovery_code_shaped(code)
+        && state.store.consume_recovery_code(&user.id, &recovery_code_hash(code)).await?
+    {
         let left = state.store.recovery_codes_left(&user.id).await?;
         state
             .audit(

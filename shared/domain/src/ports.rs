@@ -16,10 +16,10 @@ use crate::billing::{
 };
 use crate::{
     ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, Invitation,
-    JobRun, JobRunQuery, KeyRotation, KeySecret, MailMessage, Membership, MfaEnrollment, NotificationSettings, OrgRole, Organization,
-    PeriodKey, Plan, Project, PruneReport, RateWindow, RefreshFamily, RefreshToken, RotateOutcome, StoreError,
-    Subscription, SubscriptionQuery, TokenHash, UsageAggregate, UsageCharge, UsageEvent, UsageIncrement, UsageLogQuery,
-    UsageRecord, UsageSnapshot, User, UserQuery, WebhookDelivery, WebhookEndpoint,
+    JobRun, JobRunQuery, KeyRotation, KeySecret, MailMessage, Membership, MfaEnrollment, NotificationSettings, OrgRole,
+    Organization, PeriodKey, Plan, Project, PruneReport, RateWindow, RefreshFamily, RefreshToken, RotateOutcome,
+    StoreError, Subscription, SubscriptionQuery, TokenHash, UsageAggregate, UsageCharge, UsageEvent, UsageIncrement,
+    UsageLogQuery, UsageRecord, UsageSnapshot, User, UserQuery, WebhookDelivery, WebhookEndpoint,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -70,8 +70,8 @@ pub fn hotp(key: &[u8], counter: u64, digits: u32) -> u32 {
     let digest = mac.finalize().into_bytes();
     // Dynamic truncation: the low nibble of the last byte picks 4 bytes, top bit cleared.
     let offset = usize::from(digest[19] & 0x0f);
-    let value = u32::from_be_bytes([digest[offset], digest[offset + 1], digest[offset + 2], digest[offset + 3]])
-        & 0x7fff_ffff;
+    let value =
+        u32::from_be_bytes([digest[offset], digest[offset + 1], digest[offset + 2], digest[offset + 3]]) & 0x7fff_ffff;
     value % 10u32.pow(digits)
 }
 

@@ -25,10 +25,7 @@ pub async fn mfa_enroll_confirm_and_delete(store: &SharedStore) {
     store.start_mfa_enrollment(&second).await.expect("replace an unconfirmed enrolment");
     assert_eq!(store.get_mfa(&user).await.unwrap(), Some(second.clone()));
     let recovery = codes("a");
-    assert!(matches!(
-        store.confirm_mfa(&user, &first.secret, 100, &recovery, now).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(store.confirm_mfa(&user, &first.secret, 100, &recovery, now).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.recovery_codes_left(&user).await.unwrap(), 0, "nothing written");
 
     let confirmed_at = now + Duration::seconds(2);
@@ -37,14 +34,14 @@ pub async fn mfa_enroll_confirm_and_delete(store: &SharedStore) {
     assert_eq!(stored.confirmed_at, Some(confirmed_at));
     assert_eq!(stored.last_used_step, Some(100), "the confirming code's step is used");
     assert_eq!(store.recovery_codes_left(&user).await.unwrap(), 10);
-    assert!(matches!(
-        store.confirm_mfa(&user, &second.secret, 101, &recovery, now).await,
-        Err(StoreError::Conflict(_))
-    ), "confirmed once");
-    assert!(matches!(
-        store.start_mfa_enrollment(&MfaEnrollment::new(&user, now)).await,
-        Err(StoreError::Conflict(_))
-    ), "a confirmed enrolment is not replaced");
+    assert!(
+        matches!(store.confirm_mfa(&user, &second.secret, 101, &recovery, now).await, Err(StoreError::Conflict(_))),
+        "confirmed once"
+    );
+    assert!(
+        matches!(store.start_mfa_enrollment(&MfaEnrollment::new(&user, now)).await, Err(StoreError::Conflict(_))),
+        "a confirmed enrolment is not replaced"
+    );
     assert_eq!(store.get_mfa(&user).await.unwrap(), Some(stored), "unchanged");
 
     store.delete_mfa(&user).await.expect("delete");
