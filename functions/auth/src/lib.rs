@@ -1,10 +1,11 @@
 //! The `auth` route group: registration, login, sessions (refresh-token rotation), email
-//! verification and password reset, for users (`/api/user/auth/...`) and admins
+//! verification and password reset, admin two-factor authentication, for users (`/api/user/auth/...`) and admins
 //! (`/api/admin/auth/...`).
 
 mod email_flows;
 mod login;
 mod mail;
+mod mfa;
 pub mod register;
 mod session;
 mod throttle;
@@ -13,7 +14,8 @@ use tollgate_http::AppState;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub use login::{LoginRequest, TokenResponse};
+pub use login::{AdminLoginResponse, LoginRequest, MfaChallengeResponse, TokenResponse};
+pub use mfa::{EnrollResponse, RecoveryCodesResponse};
 pub use register::RegisterRequest;
 
 #[derive(OpenApi)]
@@ -26,6 +28,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(register::register))
         .routes(routes!(login::login))
         .routes(routes!(login::admin_login))
+        .routes(routes!(mfa::login_2fa))
+        .routes(routes!(mfa::enroll))
+        .routes(routes!(mfa::confirm))
+        .routes(routes!(mfa::disable))
         .routes(routes!(session::refresh))
         .routes(routes!(session::logout))
         .routes(routes!(session::admin_logout))

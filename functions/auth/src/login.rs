@@ -1,9 +1,10 @@
 //! `POST /api/user/auth/login` and `POST /api/admin/auth/login`.
 
-use crate::throttle::Throttle;
+use crate::mfa;
+use crate::throttle::LoginThrottle;
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
-use axum::response::{AppendHeaders, IntoResponse};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -56,15 +57,42 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user = authenticate(&state, &req, ip.clone()).await?;
+    let (user, throttle) = authenticate(&state, &req, ip.clone()).await?;
+    throttle.succeeded(&state).await?;
+    ensure_active(&user)?;
     start_session(&state, user, ip, "user.login").await
 }
 
+/// The answer of an admin login: the session's tokens, or, for an admin with two-factor
+/// authentication, the challenge `POST /api/admin/auth/login/2fa` completes. (The schema of
+/// the answer, and a type for clients; the handler writes each variant's body directly.)
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum AdminLoginResponse {
+    /// Logged in.
+    Tokens(Box<TokenResponse>),
+    /// A second factor is required.
+    MfaRequired(MfaChallengeResponse),
+}
+
+/// The password was right; a second factor is needed. No session exists yet.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MfaChallengeResponse {
+    /// Always true.
+    pub mfa_required: bool,
+    /// One-time, valid 5 minutes: send it with a code to `/api/admin/auth/login/2fa`.
+    pub mfa_token: String,
+    /// Seconds until `mfa_token` expires (300).
+    pub expires_in: i64,
+}
+
 /// Logs an admin in. Same checks as the user login, and the account must have the `admin`
-/// role (403 `admin_required` otherwise).
+/// role (403 `admin_required` otherwise). An admin with two-factor authentication gets
+/// `{"mfa_required": true, "mfa_token": ...}` instead of tokens, and finishes at
+/// `POST /api/admin/auth/login/2fa`.
 #[utoipa::path(post, path = "/api/admin/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
-        (status = 200, description = "Logged in; refresh cookie set", body = TokenResponse),
+        (status = 200, description = "Logged in (refresh cookie set), or a second factor is required", body = AdminLoginResponse),
         (status = 401, description = "`invalid_credentials`: wrong email or password", body = ErrorBody),
         (status = 403, description = "`admin_required`, `account_suspended`", body = ErrorBody),
         (status = 429, description = "`too_many_attempts`: too many failed logins from this IP or to this account", body = ErrorBody),
@@ -73,15 +101,34 @@ pub async fn admin_login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
-) -> Result<impl IntoResponse, ApiError> {
-    let user = authenticate(&state, &req, ip.clone()).await?;
+) -> Result<Response, ApiError> {
+    let (user, throttle) = authenticate(&state, &req, ip.clone()).await?;
+    let needs_second_factor = user.role == Role::Admin && mfa::is_enabled(&state, &user.id).await?;
+    if needs_second_factor {
+        throttle.give_back(&state).await?;
+    } else {
+        throttle.succeeded(&state).await?;
+    }
+    ensure_active(&user)?;
     if user.role != Role::Admin {
         state
             .audit(AuditEvent::new("admin.login_denied", state.now()).actor(&user.id).org(&user.default_org_id).ip(ip))
             .await;
         return Err(ApiError::rejected(ErrorCode::AdminRequired, "this account is not an admin"));
     }
-    start_session(&state, user, ip, "admin.login").await
+    if needs_second_factor {
+        return Ok(Json(mfa::challenge(&state, &user).await?).into_response());
+    }
+    Ok(start_session(&state, user, ip, "admin.login").await?.into_response())
+}
+
+/// 403 `account_suspended` unless the account is active.
+pub(crate) fn ensure_active(user: &User) -> Result<(), ApiError> {
+    if user.is_active() {
+        Ok(())
+    } else {
+        Err(ApiError::account_suspended())
+    }
 }
 
 /// Counts the attempt against both throttles, then checks the password. The same answer
@@ -90,19 +137,18 @@ pub async fn admin_login(
 ///
 /// The attempt is counted *before* the password check, which takes tens of milliseconds:
 /// checking the count first and adding failures afterwards would let a burst of parallel
-/// guesses all pass the check. A successful login gives its per-IP attempt back and clears
-/// the account's failures, so the limits count failures and guesses in flight.
-async fn authenticate(state: &AppState, req: &LoginRequest, ip: Option<String>) -> Result<User, ApiError> {
+/// guesses all pass the check. The attempt stays counted when the password is right: the
+/// caller settles it (`LoginThrottle::succeeded` for a complete login, `give_back` when a
+/// second factor follows), so the limits count failures and guesses in flight.
+async fn authenticate(
+    state: &AppState,
+    req: &LoginRequest,
+    ip: Option<String>,
+) -> Result<(User, LoginThrottle), ApiError> {
     let invalid = || ApiError::rejected(ErrorCode::InvalidCredentials, "wrong email or password");
     let email = Email::parse(&req.email).map_err(|_| invalid())?;
-    let per_ip = Throttle::new(
-        state,
-        format!("login:ip:{}", ip.as_deref().unwrap_or("unknown")),
-        state.settings.login_max_failures_per_ip,
-    );
-    let per_account =
-        Throttle::new(state, format!("login:acct:{email}"), state.settings.login_max_failures_per_account);
-    Throttle::hit_all(state, &[&per_ip, &per_account]).await?;
+    let throttle = LoginThrottle::new(state, &email, ip.as_deref());
+    throttle.hit(state).await?;
 
     let user = state.store.find_user_by_email(&email).await?;
     let ok = match &user {
@@ -112,27 +158,21 @@ async fn authenticate(state: &AppState, req: &LoginRequest, ip: Option<String>) 
             false
         }
     };
-    let user = match (ok, user) {
-        (true, Some(u)) => u,
+    match (ok, user) {
+        (true, Some(u)) => Ok((u, throttle)),
         (_, user) => {
             let mut event = AuditEvent::new("user.login_failed", state.now()).target(email.to_string()).ip(ip);
             if let Some(u) = &user {
                 event = event.actor(&u.id).org(&u.default_org_id);
             }
             state.audit(event).await;
-            return Err(invalid());
+            Err(invalid())
         }
-    };
-    // Independent writes: one round trip, not two, on every successful login.
-    tokio::try_join!(per_ip.release(state), per_account.clear(state))?;
-    if !user.is_active() {
-        return Err(ApiError::account_suspended());
     }
-    Ok(user)
 }
 
 /// Starts a session: a refresh family with its first token, and an access token.
-async fn start_session(
+pub(crate) async fn start_session(
     state: &AppState,
     user: User,
     ip: Option<String>,

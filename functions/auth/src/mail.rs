@@ -21,6 +21,8 @@ pub async fn send_action_mail(state: &AppState, user: &User, kind: ActionTokenKi
             "reset-password",
             "Someone (hopefully you) asked to reset your password. Choose a new one at this link",
         ),
+        // The login challenge is handed back in the login's answer, never mailed.
+        ActionTokenKind::MfaChallenge => return Err(ApiError::Internal("a 2FA challenge is never mailed".into())),
     };
     let token = ActionToken {
         hash: TokenHash::of(&secret),

@@ -3,6 +3,7 @@
 //! counts.
 
 use chrono::{DateTime, Duration, Utc};
+use tollgate_domain::Email;
 use tollgate_http::ErrorCode;
 use tollgate_http::{ApiError, AppState};
 
@@ -67,5 +68,51 @@ impl Throttle {
 
     pub async fn clear(&self, state: &AppState) -> Result<(), ApiError> {
         Ok(state.store.clear_attempts(&self.bucket, self.window_start).await?)
+    }
+}
+
+/// The two throttles of a login: failures per client IP and per account. Wrong passwords and
+/// wrong second-factor codes count against the same pair.
+pub struct LoginThrottle {
+    per_ip: Throttle,
+    per_account: Throttle,
+}
+
+impl LoginThrottle {
+    /// The pair for a login to `email` from `ip`.
+    pub fn new(state: &AppState, email: &Email, ip: Option<&str>) -> Self {
+        LoginThrottle {
+            per_ip: Throttle::new(
+                state,
+                format!("login:ip:{}", ip.unwrap_or("unknown")),
+                state.settings.login_max_failures_per_ip,
+            ),
+            per_account: Throttle::new(
+                state,
+                format!("login:acct:{email}"),
+                state.settings.login_max_failures_per_account,
+            ),
+        }
+    }
+
+    /// Counts one attempt against both (429 `too_many_attempts` past either limit). Counted
+    /// before the check it guards, so parallel guesses get no more tries than slow ones.
+    pub async fn hit(&self, state: &AppState) -> Result<(), ApiError> {
+        Throttle::hit_all(state, &[&self.per_ip, &self.per_account]).await
+    }
+
+    /// The login is complete: the IP's attempt is given back and the account's failures
+    /// cleared. Independent writes: one round trip, not two.
+    pub async fn succeeded(&self, state: &AppState) -> Result<(), ApiError> {
+        tokio::try_join!(self.per_ip.release(state), self.per_account.clear(state))?;
+        Ok(())
+    }
+
+    /// The attempt was right but the login is not complete (a second factor follows): only
+    /// this attempt is given back, so the account's earlier failures (wrong codes included)
+    /// stay until a second factor succeeds.
+    pub async fn give_back(&self, state: &AppState) -> Result<(), ApiError> {
+        tokio::try_join!(self.per_ip.release(state), self.per_account.release(state))?;
+        Ok(())
     }
 }

@@ -24,6 +24,7 @@ mod stored_enum;
 pub mod team;
 pub mod text;
 pub mod token;
+pub mod totp;
 pub mod track;
 pub mod usage;
 pub mod user;
@@ -66,6 +67,7 @@ pub use revenue::{monthly_recurring_revenue, RevenueChange};
 pub use stored_enum::StoredEnum;
 pub use team::{permission_table_markdown, Invitation, Permission, INVITATION_VALIDITY};
 pub use token::{ActionToken, ActionTokenKind, RefreshFamily, RefreshToken, RotateOutcome, TokenHash};
+pub use totp::MfaEnrollment;
 pub use track::{EventRejection, TrackContext, TrackedCall};
 pub use usage::{
     aggregates_of, endpoint_label, thresholds_crossed, thresholds_reached, tracked_endpoint_id, verify_endpoint_id,

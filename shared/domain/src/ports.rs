@@ -16,11 +16,11 @@ use crate::billing::{
 };
 use crate::{
     ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, Invitation,
-    JobRun, JobRunQuery, KeyRotation, KeySecret, MailMessage, ManagementToken, Membership, NotificationSettings,
-    OrgRole, Organization, PeriodKey, Plan, Project, PruneReport, RateWindow, RefreshFamily, RefreshToken,
-    RevenueChange, RotateOutcome, StoreError, Subscription, SubscriptionQuery, TokenHash, UsageAggregate, UsageCharge,
-    UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord, UsageSnapshot, User, UserQuery, WebhookDelivery,
-    WebhookEndpoint,
+    JobRun, JobRunQuery, KeyRotation, KeySecret, MailMessage, ManagementToken, Membership, MfaEnrollment,
+    NotificationSettings, OrgRole, Organization, PeriodKey, Plan, Project, PruneReport, RateWindow, RefreshFamily,
+    RefreshToken, RevenueChange, RotateOutcome, StoreError, Subscription, SubscriptionQuery, TokenHash, UsageAggregate,
+    UsageCharge, UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord, UsageSnapshot, User, UserQuery,
+    WebhookDelivery, WebhookEndpoint,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -632,6 +632,50 @@ pub trait ManagementTokenRepository: Send + Sync {
     async fn mark_management_token_used(&self, id: &Id, at: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
+/// Two-factor authentication (TOTP, see `tollgate_domain::totp`): one enrolment per user and
+/// the hashes of its recovery codes.
+///
+/// The TOTP secret must be readable to verify codes, so it is stored as is (protected by the
+/// store's encryption at rest: SQLite's data directory, DynamoDB's server-side encryption),
+/// unlike recovery codes, which are stored only as SHA-256 hashes (`TokenHash`).
+#[async_trait]
+pub trait MfaRepository: Send + Sync {
+    /// The user's enrolment, confirmed or not.
+    async fn get_mfa(&self, user_id: &Id) -> Result<Option<MfaEnrollment>, StoreError>;
+
+    /// Stores a new unconfirmed enrolment, replacing an unconfirmed one.
+    /// `Conflict("2fa already enabled")` if the user's enrolment is confirmed.
+    async fn start_mfa_enrollment(&self, enrollment: &MfaEnrollment) -> Result<(), StoreError>;
+
+    /// Atomically, if the user's enrolment is unconfirmed and still has `secret` (another
+    /// enrolment did not replace it since the code was checked): sets `confirmed_at`, sets
+    /// `last_used_step` to `step` (the confirming code cannot be used again) and replaces the
+    /// recovery codes with `recovery_codes`. `Conflict("2fa enrollment changed")` otherwise.
+    async fn confirm_mfa(
+        &self,
+        user_id: &Id,
+        secret: &str,
+        step: u64,
+        recovery_codes: &[TokenHash],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Sets the enrolment's `last_used_step` to `step` only if it is greater than the stored
+    /// one (or none is stored): true if it did. A conditional write, so of two logins with the
+    /// same code only one passes.
+    async fn use_totp_step(&self, user_id: &Id, step: u64) -> Result<bool, StoreError>;
+
+    /// Consumes one of the user's recovery codes: true the first time, false after (or for a
+    /// code the user never had).
+    async fn consume_recovery_code(&self, user_id: &Id, hash: &TokenHash) -> Result<bool, StoreError>;
+
+    /// How many unused recovery codes the user has.
+    async fn recovery_codes_left(&self, user_id: &Id) -> Result<u32, StoreError>;
+
+    /// Deletes the enrolment and every recovery code (2FA off). Idempotent.
+    async fn delete_mfa(&self, user_id: &Id) -> Result<(), StoreError>;
+}
+
 /// Everything a route handler needs from the store, as one object.
 pub trait Store:
     UserRepository
@@ -654,6 +698,7 @@ pub trait Store:
     + WebhookRepository
     + NotificationSettingsRepository
     + ManagementTokenRepository
+    + MfaRepository
 {
 }
 impl<T> Store for T where
@@ -677,6 +722,7 @@ impl<T> Store for T where
         + WebhookRepository
         + NotificationSettingsRepository
         + ManagementTokenRepository
+        + MfaRepository
 {
 }
 

@@ -70,9 +70,16 @@ pub enum RotateOutcome {
 pub enum ActionTokenKind {
     VerifyEmail,
     ResetPassword,
+    /// The second step of an admin login with 2FA: issued after the password, exchanged with
+    /// a TOTP or recovery code for the session's tokens. Never mailed.
+    MfaChallenge,
 }
 
-stored_enum!(ActionTokenKind { VerifyEmail => "verify_email", ResetPassword => "reset_password" });
+stored_enum!(ActionTokenKind {
+    VerifyEmail => "verify_email",
+    ResetPassword => "reset_password",
+    MfaChallenge => "mfa_challenge"
+});
 
 /// A one-time token mailed to the user. Consumed atomically: it works once, before expiry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

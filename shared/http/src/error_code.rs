@@ -53,6 +53,10 @@ error_codes! {
     TokenExpired = (UNAUTHORIZED, "token_expired"),
     /// Wrong email or password (or a wrong current password).
     InvalidCredentials = (UNAUTHORIZED, "invalid_credentials"),
+    /// The two-factor code (TOTP or recovery code) is wrong or was already used.
+    InvalidMfaCode = (UNAUTHORIZED, "invalid_mfa_code"),
+    /// The login's `mfa_token` is unknown, expired (5 minutes) or already used: log in again.
+    InvalidMfaToken = (UNAUTHORIZED, "invalid_mfa_token"),
     /// No refresh token in the body or the cookie.
     MissingRefreshToken = (UNAUTHORIZED, "missing_refresh_token"),
     /// The refresh token is unknown.
@@ -77,6 +81,9 @@ error_codes! {
     AccountSuspended = (FORBIDDEN, "account_suspended"),
     /// The route requires the admin role.
     AdminRequired = (FORBIDDEN, "admin_required"),
+    /// The deployment requires admins to use two-factor authentication (`ADMIN_REQUIRE_2FA`):
+    /// enrol at `/api/admin/auth/2fa/enroll` and `/confirm` first.
+    MfaEnrollmentRequired = (FORBIDDEN, "mfa_enrollment_required"),
     /// The caller's role in the organization does not allow this (the README's permission
     /// table); a caller who is not a member gets 404 instead.
     PermissionDenied = (FORBIDDEN, "permission_denied"),

@@ -4,8 +4,7 @@ use crate::ErrorCode;
 use crate::{ApiError, AppState};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::MatchedPath;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
@@ -316,8 +315,18 @@ impl FromRequestParts<AppState> for AuthUser {
 /// token. An unknown, revoked or expired token, or one whose admin is no longer an active
 /// admin, is 401 `invalid_token`. Audit events recorded while serving the request carry the
 /// token's id as `details.management_token` (see [`acting_management_token`]).
+///
+/// With `ADMIN_REQUIRE_2FA=true` it is also where the 2FA requirement is enforced, so that
+/// no admin route can forget it: an admin signed in without a confirmed enrolment gets 403
+/// `mfa_enrollment_required` everywhere but on [`MFA_ENROLLMENT_PATHS`] (logout takes no
+/// access token, so it is never refused). A management token is not asked for a second
+/// factor: only an admin signed in (with 2FA when required) can create one.
 #[derive(Debug, Clone)]
 pub struct AdminUser(pub AuthUser);
+
+/// The admin routes an admin without 2FA may use when the deployment requires it: the ones
+/// that set it up.
+pub const MFA_ENROLLMENT_PATHS: &[&str] = &["/api/admin/auth/2fa/enroll", "/api/admin/auth/2fa/confirm"];
 
 impl FromRequestParts<AppState> for AdminUser {
     type Rejection = ApiError;
@@ -330,6 +339,15 @@ impl FromRequestParts<AppState> for AdminUser {
         let user = AuthUser::from_request_parts(parts, state).await?;
         if user.user.role != Role::Admin {
             return Err(ApiError::rejected(ErrorCode::AdminRequired, "this route requires the admin role"));
+        }
+        if state.settings.admin_require_2fa && !MFA_ENROLLMENT_PATHS.contains(&route_path(parts)) {
+            let enrolled = state.store.get_mfa(&user.user.id).await?.is_some_and(|m| m.is_confirmed());
+            if !enrolled {
+                return Err(ApiError::rejected(
+                    ErrorCode::MfaEnrollmentRequired,
+                    "this deployment requires two-factor authentication for admins: enrol at /api/admin/auth/2fa/enroll",
+                ));
+            }
         }
         Ok(AdminUser(user))
     }
@@ -354,8 +372,7 @@ async fn management_token_admin(parts: &Parts, state: &AppState, secret: &str) -
         ManagementTokenStatus::Revoked => return Err(invalid("has been revoked")),
         ManagementTokenStatus::Expired => return Err(invalid("has expired")),
     }
-    let path = parts.extensions.get::<MatchedPath>().map_or_else(|| parts.uri.path(), MatchedPath::as_str);
-    let needed = ManagementScope::for_admin_route(path, parts.method.as_str()).ok_or_else(|| {
+    let needed = ManagementScope::for_admin_route(route_path(parts), parts.method.as_str()).ok_or_else(|| {
         ApiError::rejected(ErrorCode::InsufficientScope, "this route takes no management token: sign in as an admin")
     })?;
     if !token.allows(needed) {
@@ -405,6 +422,15 @@ pub async fn with_acting_token_scope<F: std::future::Future>(fut: F) -> F::Outpu
 /// The management token the current request acts with, if any.
 pub fn acting_management_token() -> Option<Id> {
     ACTING_TOKEN.try_with(|acting| acting.borrow().clone()).ok().flatten()
+}
+
+/// The path of the route that matched (the full path even inside a nested router), else the
+/// request's path.
+fn route_path(parts: &Parts) -> &str {
+    match parts.extensions.get::<MatchedPath>() {
+        Some(matched) => matched.as_str(),
+        None => parts.uri.path(),
+    }
 }
 
 /// A JSON body that may be absent: an empty body (with or without a content type) or a JSON

@@ -30,6 +30,10 @@ pub struct Settings {
     /// localhost) (`ALLOW_INSECURE_WEBHOOK_URLS`, default false): local development and
     /// tests only. Private, link-local and the other special ranges stay refused.
     pub allow_insecure_webhook_urls: bool,
+    /// Whether every admin must use two-factor authentication (`ADMIN_REQUIRE_2FA`, default
+    /// false): an admin without a confirmed enrolment gets 403 `mfa_enrollment_required` on
+    /// every admin route but the 2FA enrolment ones (see `extract::AdminUser`).
+    pub admin_require_2fa: bool,
 }
 
 impl Default for Settings {
@@ -46,6 +50,7 @@ impl Default for Settings {
             verify_email_ttl: Duration::hours(48),
             reset_password_ttl: Duration::hours(1),
             allow_insecure_webhook_urls: false,
+            admin_require_2fa: false,
         }
     }
 }
@@ -65,6 +70,7 @@ impl Settings {
             parse_env("LOGIN_MAX_FAILURES_PER_ACCOUNT", s.login_max_failures_per_account)?;
         s.login_max_failures_per_ip = parse_env("LOGIN_MAX_FAILURES_PER_IP", s.login_max_failures_per_ip)?;
         s.allow_insecure_webhook_urls = parse_env("ALLOW_INSECURE_WEBHOOK_URLS", s.allow_insecure_webhook_urls)?;
+        s.admin_require_2fa = parse_env("ADMIN_REQUIRE_2FA", s.admin_require_2fa)?;
         if s.login_window <= Duration::zero() {
             return Err("LOGIN_WINDOW_SECONDS must be positive".into());
         }

@@ -18,6 +18,7 @@ mod catalog;
 mod jobs;
 mod management_tokens;
 mod metering;
+mod mfa;
 mod misc;
 mod notification_settings;
 mod organizations;
@@ -36,6 +37,7 @@ pub use catalog::*;
 pub use jobs::*;
 pub use management_tokens::*;
 pub use metering::*;
+pub use mfa::*;
 pub use misc::*;
 pub use notification_settings::*;
 pub use organizations::*;
@@ -135,6 +137,9 @@ macro_rules! store_contract_tests {
             webhook_deliveries_due_and_conditional_attempts,
             notification_settings_round_trip_overwrite_and_tenant_isolation,
             management_tokens_create_find_list_revoke,
+            mfa_enroll_confirm_and_delete,
+            mfa_steps_only_move_forward_and_recovery_codes_work_once,
+            mfa_step_and_recovery_code_are_exact_under_concurrency,
             job_run_claim_is_exact_under_concurrency,
             job_runs_list_newest_first_and_by_job,
             usage_period_closes_once_under_concurrency,

@@ -4,6 +4,7 @@
 //! contract, one test per case. Run one module or test by name, e.g.
 //! `cargo test --test embedded contract_sqlite::` or `cargo test --test embedded api::auth`.
 
+mod admin_2fa;
 mod admin_analytics;
 mod admin_users;
 mod api;

@@ -211,6 +211,10 @@ enum Access {
 fn access(method: &str, path: &str) -> Access {
     use Access::*;
     use Permission::*;
+    // The 2FA routes of a signed-in admin, unlike the rest of admin sign-in, need the admin role.
+    if path.starts_with("/api/admin/auth/2fa/") {
+        return Admin;
+    }
     if path.starts_with("/api/admin/auth/") || path.starts_with("/api/user/auth/") {
         return Public;
     }

@@ -16,6 +16,7 @@ mod catalog;
 mod invoices;
 mod jobs;
 mod management_tokens;
+mod mfa;
 mod misc;
 mod notification_settings;
 mod organizations;

@@ -514,4 +514,24 @@ CREATE TABLE management_tokens (
 ) STRICT;
 CREATE INDEX management_tokens_created ON management_tokens(created_at, id);
 "#,
+    // 12: admin two-factor authentication: TOTP enrolments and recovery codes.
+    r#"
+-- One enrolment per user. `secret` is the base32 TOTP secret in clear: verifying a code needs
+-- it (the data directory's protection is its protection). `last_used_step` is the last TOTP
+-- step a code was accepted for; codes of it and earlier steps are refused (no replay).
+CREATE TABLE mfa_enrollments (
+    user_id         TEXT PRIMARY KEY,
+    secret          TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    confirmed_at    INTEGER,
+    last_used_step  INTEGER
+) STRICT;
+
+-- The unused recovery codes of a confirmed enrolment, as SHA-256 hashes; using one deletes it.
+CREATE TABLE mfa_recovery_codes (
+    user_id  TEXT NOT NULL,
+    hash     TEXT NOT NULL,
+    PRIMARY KEY (user_id, hash)
+) STRICT, WITHOUT ROWID;
+"#,
 ];
