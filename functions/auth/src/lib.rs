@@ -6,6 +6,7 @@ mod email_flows;
 mod login;
 mod mail;
 mod mfa;
+pub mod oidc;
 pub mod register;
 mod session;
 mod throttle;
@@ -32,6 +33,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(mfa::enroll))
         .routes(routes!(mfa::confirm))
         .routes(routes!(mfa::disable))
+        .routes(routes!(oidc::start))
+        .routes(routes!(oidc::callback))
         .routes(routes!(session::refresh))
         .routes(routes!(session::logout))
         .routes(routes!(session::admin_logout))

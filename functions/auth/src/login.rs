@@ -178,6 +178,17 @@ pub(crate) async fn start_session(
     ip: Option<String>,
     action: &str,
 ) -> Result<impl IntoResponse, ApiError> {
+    start_session_with(state, user, ip, action, serde_json::Value::Null).await
+}
+
+/// `start_session` with `details` in its audit event (`{"method": "oidc"}`).
+pub(crate) async fn start_session_with(
+    state: &AppState,
+    user: User,
+    ip: Option<String>,
+    action: &str,
+    details: serde_json::Value,
+) -> Result<impl IntoResponse, ApiError> {
     let now = state.now();
     let family = RefreshFamily {
         id: Id::generate(prefix::REFRESH_FAMILY),
@@ -190,7 +201,12 @@ pub(crate) async fn start_session(
     state.store.create_family(&family, &refresh_row).await?;
     state
         .audit(
-            AuditEvent::new(action, now).actor(&user.id).org(&user.default_org_id).target(family.id.to_string()).ip(ip),
+            AuditEvent::new(action, now)
+                .actor(&user.id)
+                .org(&user.default_org_id)
+                .target(family.id.to_string())
+                .ip(ip)
+                .details(details),
         )
         .await;
     token_response(state, &user, &family.id, refresh, refresh_row.expires_at)

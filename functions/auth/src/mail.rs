@@ -23,6 +23,8 @@ pub async fn send_action_mail(state: &AppState, user: &User, kind: ActionTokenKi
         ),
         // The login challenge is handed back in the login's answer, never mailed.
         ActionTokenKind::MfaChallenge => return Err(ApiError::Internal("a 2FA challenge is never mailed".into())),
+        // The sign-in's state goes to the identity provider, never by mail.
+        ActionTokenKind::OidcState => return Err(ApiError::Internal("an OIDC state is never mailed".into())),
     };
     let token = ActionToken {
         hash: TokenHash::of(&secret),

@@ -14,8 +14,10 @@
 //! is not a failure of the message (the mail must not go again): its retries come from the
 //! `webhook-retries` job (`tollgate_app::webhooks::retry_due`).
 
+mod oidc_http;
 mod sender;
 
+pub use oidc_http::ReqwestOidcHttp;
 pub use sender::ReqwestWebhookSender;
 
 use chrono::{DateTime, Utc};

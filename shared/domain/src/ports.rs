@@ -828,6 +828,25 @@ pub trait WebhookSender: Send + Sync {
     ) -> Result<WebhookResponse, PortError>;
 }
 
+/// An answer of an OpenID Connect provider: the HTTP status and the body parsed as JSON
+/// (`Value::Null` when it is not JSON).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OidcResponse {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+/// Outgoing requests to an OpenID Connect provider (discovery, its keys, the token endpoint):
+/// an HTTP client, reqwest in every target. Err when there is no answer (DNS, connection,
+/// timeout); any HTTP status is an answer.
+#[async_trait]
+pub trait OidcHttp: Send + Sync {
+    /// GETs `url` (discovery document, JWKS).
+    async fn get(&self, url: &str) -> Result<OidcResponse, PortError>;
+    /// POSTs `form` (`application/x-www-form-urlencoded`) to `url` (the token endpoint).
+    async fn post_form(&self, url: &str, form: &[(String, String)]) -> Result<OidcResponse, PortError>;
+}
+
 /// Password hashing (Argon2id in every target). Deliberately slow: adapters run it off the
 /// async worker threads.
 #[async_trait]

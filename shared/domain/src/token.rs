@@ -73,12 +73,17 @@ pub enum ActionTokenKind {
     /// The second step of an admin login with 2FA: issued after the password, exchanged with
     /// a TOTP or recovery code for the session's tokens. Never mailed.
     MfaChallenge,
+    /// An OpenID Connect sign-in in progress, keyed by the hash of its `state`; its `user_id`
+    /// holds the flow's secret (`oidc_<secret>`) from which the nonce and the PKCE verifier
+    /// are derived. Never mailed; consumed by the callback.
+    OidcState,
 }
 
 stored_enum!(ActionTokenKind {
     VerifyEmail => "verify_email",
     ResetPassword => "reset_password",
-    MfaChallenge => "mfa_challenge"
+    MfaChallenge => "mfa_challenge",
+    OidcState => "oidc_state"
 });
 
 /// A one-time token mailed to the user. Consumed atomically: it works once, before expiry.

@@ -43,6 +43,8 @@ error_codes! {
     BadRequest = (BAD_REQUEST, "bad_request"),
     /// A gateway path with a dot segment or an encoded slash.
     InvalidPath = (BAD_REQUEST, "invalid_path"),
+    /// An OpenID Connect sign-in whose `state` is unknown, expired (10 minutes) or already used: start again.
+    InvalidOidcState = (BAD_REQUEST, "invalid_oidc_state"),
     /// A Stripe webhook whose `Stripe-Signature` is missing, malformed, stale or wrong.
     InvalidSignature = (BAD_REQUEST, "invalid_signature"),
     /// No access token was sent.
@@ -57,6 +59,8 @@ error_codes! {
     InvalidMfaCode = (UNAUTHORIZED, "invalid_mfa_code"),
     /// The login's `mfa_token` is unknown, expired (5 minutes) or already used: log in again.
     InvalidMfaToken = (UNAUTHORIZED, "invalid_mfa_token"),
+    /// The identity provider refused the sign-in's code, or its ID token failed verification (signature, issuer, audience, expiry or nonce).
+    InvalidIdToken = (UNAUTHORIZED, "invalid_id_token"),
     /// No refresh token in the body or the cookie.
     MissingRefreshToken = (UNAUTHORIZED, "missing_refresh_token"),
     /// The refresh token is unknown.
@@ -109,6 +113,8 @@ error_codes! {
     LimitReached = (CONFLICT, "limit_reached"),
     /// An account with this email already exists.
     EmailTaken = (CONFLICT, "email_taken"),
+    /// An OpenID Connect sign-in for an existing account's email that the identity provider does not vouch for (`email_verified` is not true).
+    EmailNotVerified = (CONFLICT, "email_not_verified"),
     /// The plan's number of usable API keys is reached.
     KeyLimitReached = (CONFLICT, "key_limit_reached"),
     /// The plan's number of projects is reached.
@@ -169,10 +175,14 @@ error_codes! {
     UpstreamUnavailable = (BAD_GATEWAY, "upstream_unavailable"),
     /// The payment provider (Stripe) did not answer or failed: try again shortly.
     PaymentProviderUnavailable = (BAD_GATEWAY, "payment_provider_unavailable"),
+    /// The OpenID Connect provider (discovery, keys or token endpoint) did not answer or answered nonsense: try again shortly.
+    OidcProviderUnavailable = (BAD_GATEWAY, "oidc_provider_unavailable"),
     /// The store or another backend did not answer: try again shortly.
     ServiceUnavailable = (SERVICE_UNAVAILABLE, "service_unavailable"),
     /// Billing is not configured on this deployment (no Stripe key): an admin assigns plans.
     BillingNotConfigured = (SERVICE_UNAVAILABLE, "billing_not_configured"),
+    /// Sign-in with an OpenID Connect provider is not configured on this deployment (`OIDC_*`).
+    OidcNotConfigured = (SERVICE_UNAVAILABLE, "oidc_not_configured"),
     /// The upstream did not answer in time (the call is counted).
     UpstreamTimeout = (GATEWAY_TIMEOUT, "upstream_timeout"),
 }

@@ -34,6 +34,59 @@ pub struct Settings {
     /// false): an admin without a confirmed enrolment gets 403 `mfa_enrollment_required` on
     /// every admin route but the 2FA enrolment ones (see `extract::AdminUser`).
     pub admin_require_2fa: bool,
+    /// Sign-in with an OpenID Connect provider (`OIDC_ISSUER`, `OIDC_CLIENT_ID`,
+    /// `OIDC_CLIENT_SECRET`, `OIDC_REDIRECT_URI`); without it the OIDC routes answer 503
+    /// `oidc_not_configured`.
+    pub oidc: Option<OidcSettings>,
+}
+
+/// The OpenID Connect client's registration at its provider.
+#[derive(Clone)]
+pub struct OidcSettings {
+    /// The issuer: discovery at `<issuer>/.well-known/openid-configuration`, and the `iss`
+    /// every ID token must carry (no trailing slash).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Where the provider sends the browser back (the dashboard's page that calls
+    /// `/api/user/auth/oidc/callback` with `code` and `state`).
+    pub redirect_uri: String,
+}
+
+impl std::fmt::Debug for OidcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcSettings")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("redirect_uri", &self.redirect_uri)
+            .finish()
+    }
+}
+
+impl OidcSettings {
+    /// From the `OIDC_*` variables: all four set, or none (then `None`).
+    pub fn from_env() -> Result<Option<Self>, String> {
+        let names = ["OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_REDIRECT_URI"];
+        let values: Vec<Option<String>> = names
+            .iter()
+            .map(|n| std::env::var(n).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty()))
+            .collect();
+        if values.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        if let Some(i) = values.iter().position(Option::is_none) {
+            return Err(format!("{} must be set with the other OIDC_* variables", names[i]));
+        }
+        let mut v = values.into_iter().map(Option::unwrap_or_default);
+        let issuer = v.next().unwrap_or_default().trim_end_matches('/').to_string();
+        Ok(Some(OidcSettings {
+            issuer,
+            client_id: v.next().unwrap_or_default(),
+            client_secret: v.next().unwrap_or_default(),
+            redirect_uri: v.next().unwrap_or_default(),
+        }))
+    }
 }
 
 impl Default for Settings {
@@ -51,6 +104,7 @@ impl Default for Settings {
             reset_password_ttl: Duration::hours(1),
             allow_insecure_webhook_urls: false,
             admin_require_2fa: false,
+            oidc: None,
         }
     }
 }
@@ -71,6 +125,7 @@ impl Settings {
         s.login_max_failures_per_ip = parse_env("LOGIN_MAX_FAILURES_PER_IP", s.login_max_failures_per_ip)?;
         s.allow_insecure_webhook_urls = parse_env("ALLOW_INSECURE_WEBHOOK_URLS", s.allow_insecure_webhook_urls)?;
         s.admin_require_2fa = parse_env("ADMIN_REQUIRE_2FA", s.admin_require_2fa)?;
+        s.oidc = OidcSettings::from_env()?;
         if s.login_window <= Duration::zero() {
             return Err("LOGIN_WINDOW_SECONDS must be positive".into());
         }

@@ -24,6 +24,9 @@ pub struct AppState {
     /// The outgoing queues, for the routes that queue work (a webhook's test event goes to
     /// the notifications queue); without them such routes answer 503.
     pub queue: Option<Arc<dyn Queue>>,
+    /// The HTTP client of OpenID Connect sign-in (with `Settings::oidc`); without it the
+    /// OIDC routes answer 503 `oidc_not_configured`.
+    pub oidc: Option<Arc<dyn tollgate_domain::OidcHttp>>,
 }
 
 impl AppState {
@@ -45,6 +48,7 @@ impl AppState {
             payments: None,
             jobs: None,
             queue: None,
+            oidc: None,
         }
     }
 
@@ -63,6 +67,12 @@ impl AppState {
     /// The same state sending to `queue`.
     pub fn with_queue(mut self, queue: Arc<dyn Queue>) -> Self {
         self.queue = Some(queue);
+        self
+    }
+
+    /// The same state reaching OpenID Connect providers through `http`.
+    pub fn with_oidc(mut self, http: Arc<dyn tollgate_domain::OidcHttp>) -> Self {
+        self.oidc = Some(http);
         self
     }
 

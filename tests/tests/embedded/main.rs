@@ -16,6 +16,7 @@ mod jobs;
 mod lambda_fixtures;
 mod metrics;
 mod notification_settings;
+mod oidc;
 mod projects;
 mod scopes;
 mod teams;

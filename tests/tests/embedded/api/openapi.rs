@@ -18,6 +18,8 @@ async fn the_spec_covers_every_route() {
         ("post", "/api/user/auth/resend-verification"),
         ("post", "/api/user/auth/forgot-password"),
         ("post", "/api/user/auth/reset-password"),
+        ("get", "/api/user/auth/oidc/start"),
+        ("get", "/api/user/auth/oidc/callback"),
         ("post", "/api/admin/auth/login"),
         ("post", "/api/admin/auth/login/2fa"),
         ("post", "/api/admin/auth/2fa/enroll"),
