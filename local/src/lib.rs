@@ -135,7 +135,7 @@ impl Platform {
             payments: state.payments.clone(),
             backups,
             webhooks: Some(WebhookPorts {
-                sender: Arc::new(notifications_worker::ReqwestWebhookSender::new(allow_insecure)),
+                sender: Arc::new(tollgate_outbound::ReqwestWebhookSender::new(allow_insecure)),
                 allow_insecure,
             }),
         };
@@ -143,7 +143,7 @@ impl Platform {
         // The routes that queue work (a webhook's test event) send to this queue.
         let state = state.with_queue(queue.clone());
         // OpenID Connect sign-in (used only when `Settings::oidc` is configured).
-        let oidc = notifications_worker::ReqwestOidcHttp::new().map_err(|e| ServerError::Config(e.to_string()))?;
+        let oidc = tollgate_outbound::ReqwestOidcHttp::new().map_err(|e| ServerError::Config(e.to_string()))?;
         let state = state.with_oidc(Arc::new(oidc));
         let gateway = Arc::new(Gateway::new(state.clone(), queue.clone(), meter, gateway));
         Ok(Platform { state, queue, gateway, meter: embedded_meter, webhook_secret: None })

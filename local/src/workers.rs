@@ -15,7 +15,7 @@
 //! calls to the provider): Stripe's events and the usage worker's requests to report
 //! metered units. The notifications worker runs it on the notifications queue with
 //! `notifications_worker::process_batch` (mail through the state's mailer: the outbox;
-//! webhooks through `notifications_worker::ReqwestWebhookSender`, with the state's
+//! webhooks through `tollgate_outbound::ReqwestWebhookSender`, with the state's
 //! `allow_insecure_webhook_urls` setting), in batches of 10.
 //!
 //! Queue timing (visibility, backoff) follows the wall clock, like the sleeps of this loop;
@@ -170,7 +170,7 @@ pub async fn drain_notifications_once(
     config: &UsageWorkerConfig,
 ) -> Result<DrainReport, PortError> {
     let allow_insecure = state.settings.allow_insecure_webhook_urls;
-    let sender = notifications_worker::ReqwestWebhookSender::new(allow_insecure);
+    let sender = tollgate_outbound::ReqwestWebhookSender::new(allow_insecure);
     let webhooks = notifications_worker::Webhooks { sender: &sender, allow_insecure };
     drain_once(queue, QueueName::Notifications, config, |messages| {
         notifications_worker::process_batch(&*state.store, &*state.mailer, webhooks, messages, state.now())

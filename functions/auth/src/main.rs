@@ -7,6 +7,6 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), tollgate_lambda::Error> {
-    let oidc = notifications_worker::ReqwestOidcHttp::new()?;
+    let oidc = tollgate_outbound::ReqwestOidcHttp::new()?;
     tollgate_lambda::serve_route_group_with_mail(|state| auth::router(state.with_oidc(Arc::new(oidc)))).await
 }

@@ -14,12 +14,6 @@
 //! is not a failure of the message (the mail must not go again): its retries come from the
 //! `webhook-retries` job (`tollgate_app::webhooks::retry_due`).
 
-mod oidc_http;
-mod sender;
-
-pub use oidc_http::ReqwestOidcHttp;
-pub use sender::ReqwestWebhookSender;
-
 use chrono::{DateTime, Utc};
 use tollgate_app::notifications::{deliver, Delivered, Delivery, SlackOut};
 use tollgate_app::webhooks::dispatch;

@@ -14,7 +14,7 @@ async fn main() -> Result<(), tollgate_lambda::Error> {
     let store: Arc<dyn Store> = Arc::new(bootstrap::store(&aws)?);
     let mailer: Arc<dyn Mailer> = Arc::new(bootstrap::ses_mailer(&aws));
     let allow_insecure = tollgate_http::Settings::from_env()?.allow_insecure_webhook_urls;
-    let sender = notifications_worker::ReqwestWebhookSender::new(allow_insecure);
+    let sender = tollgate_outbound::ReqwestWebhookSender::new(allow_insecure);
     tollgate_lambda::sqs::serve(|messages| {
         let (store, mailer) = (Arc::clone(&store), Arc::clone(&mailer));
         async move {

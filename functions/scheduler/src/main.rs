@@ -3,10 +3,10 @@
 //! `webhook-retries`), then the shared job runner.
 
 use lambda_runtime::{service_fn, LambdaEvent};
-use notifications_worker::ReqwestWebhookSender;
 use std::sync::Arc;
 use tollgate_app::jobs::{run_outcome, JobPorts, WebhookPorts};
 use tollgate_lambda::bootstrap;
+use tollgate_outbound::ReqwestWebhookSender;
 
 #[tokio::main]
 async fn main() -> Result<(), tollgate_lambda::Error> {

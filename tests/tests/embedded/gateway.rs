@@ -272,7 +272,7 @@ async fn quota_alerts_are_mailed_once_per_threshold_with_the_numbers() {
         at: app.clock_now(),
     };
     let message = tollgate_domain::Notification::Quota(alert).to_message();
-    let sender = notifications_worker::ReqwestWebhookSender::new(false);
+    let sender = tollgate_outbound::ReqwestWebhookSender::new(false);
     let webhooks = notifications_worker::Webhooks { sender: &sender, allow_insecure: false };
     let failed = notifications_worker::process_batch(
         app.state.store.as_ref(),

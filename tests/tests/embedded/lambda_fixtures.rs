@@ -212,7 +212,7 @@ async fn notifications_worker_fixture_mails_the_alert_and_reports_the_poison_mes
         .replace("{{SUBSCRIPTION_ID}}", subscription.id.as_str())
         .replace("{{PERIOD}}", period.as_str());
     let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&raw).unwrap();
-    let sender = notifications_worker::ReqwestWebhookSender::new(false);
+    let sender = tollgate_outbound::ReqwestWebhookSender::new(false);
     let handle = |event| {
         let (app, sender) = (&app, &sender);
         tollgate_lambda::sqs::handle_batch(event, move |messages| {

@@ -111,7 +111,7 @@ async fn quota_alert(app: &TestApp, org: &Id, percent: u8) -> Notification {
 /// The notifications worker's processing of one notification, as the queue would hand it
 /// over; it must not fail.
 pub(crate) async fn process(app: &TestApp, notification: &Notification) {
-    let sender = notifications_worker::ReqwestWebhookSender::new(true);
+    let sender = tollgate_outbound::ReqwestWebhookSender::new(true);
     let webhooks = notifications_worker::Webhooks { sender: &sender, allow_insecure: true };
     let m = notification.to_message();
     let failed = notifications_worker::process_batch(

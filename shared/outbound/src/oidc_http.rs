@@ -1,6 +1,6 @@
 //! The `OidcHttp` adapter: reqwest (rustls), for OpenID Connect sign-in (discovery, the
-//! provider's keys, the token endpoint). It lives beside the webhook sender, the other
-//! outbound HTTP adapter; the provider's URLs come from configuration and its discovery
+//! provider's keys, the token endpoint). The
+//! provider's URLs come from configuration and its discovery
 //! document, not from users, so no address policy applies.
 
 use async_trait::async_trait;
