@@ -178,7 +178,7 @@ pub(crate) async fn start_session(
     ip: Option<String>,
     action: &str,
 ) -> Result<impl IntoResponse, ApiError> {
-    start_session_with(state, user, ip, action, serde_json::Value::Null).await
+    start_session_with(state, user, ip, action, serde_json::json!({})).await
 }
 
 /// `start_session` with `details` in its audit event (`{"method": "oidc"}`).
