@@ -72,6 +72,22 @@ fn keep_an_owner(tx: &Transaction<'_>, member: &Membership) -> Result<(), DbErro
     Ok(())
 }
 
+/// Inserts an organization and its first owner's membership in `tx` (a new organization,
+/// or a new user's personal one). `AlreadyExists` for an id that exists.
+pub(super) fn insert_organization(tx: &Transaction<'_>, org: &Organization, owner: &Membership) -> Result<(), DbError> {
+    tx.execute(
+        "INSERT INTO organizations (id, name, owner_id, personal, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![org.id.as_str(), org.name, org.owner_id.as_str(), org.personal, ms(org.created_at)],
+    )
+    .map_err(exists_on_conflict("organization"))?;
+    tx.execute(
+        "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![owner.org_id.as_str(), owner.user_id.as_str(), owner.role.as_str(), ms(owner.created_at)],
+    )
+    .map_err(exists_on_conflict("membership"))?;
+    Ok(())
+}
+
 #[async_trait]
 impl OrganizationRepository for SqliteStore {
     #[tracing::instrument(skip_all, fields(org_id = %org.id), err(level = "debug"))]
@@ -79,16 +95,7 @@ impl OrganizationRepository for SqliteStore {
         let (org, owner) = (org.clone(), owner.clone());
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute(
-                "INSERT INTO organizations (id, name, owner_id, personal, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![org.id.as_str(), org.name, org.owner_id.as_str(), org.personal, ms(org.created_at)],
-            )
-            .map_err(exists_on_conflict("organization"))?;
-            tx.execute(
-                "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![owner.org_id.as_str(), owner.user_id.as_str(), owner.role.as_str(), ms(owner.created_at)],
-            )
-            .map_err(exists_on_conflict("membership"))?;
+            insert_organization(&tx, &org, &owner)?;
             tx.commit()?;
             Ok(())
         })

@@ -122,16 +122,7 @@ impl UserRepository for SqliteStore {
                 ],
             )
             .map_err(exists_on_conflict("user"))?;
-            tx.execute(
-                "INSERT INTO organizations (id, name, owner_id, personal, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![org.id.as_str(), org.name, org.owner_id.as_str(), org.personal, ms(org.created_at)],
-            )
-            .map_err(exists_on_conflict("organization"))?;
-            tx.execute(
-                "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![owner.org_id.as_str(), owner.user_id.as_str(), owner.role.as_str(), ms(owner.created_at)],
-            )
-            .map_err(exists_on_conflict("membership"))?;
+            super::organizations::insert_organization(&tx, &org, &owner)?;
             tx.commit()?;
             Ok(())
         })
