@@ -19,24 +19,13 @@ use tollgate_app::current_subscription;
 use tollgate_domain::{AggregateQuery, AuditQuery, Granularity, Id, InvoiceQuery, Store};
 use tollgate_http::{can, AppState};
 
-use crate::orgs::OrgMember;
+use crate::orgs::{MemberView, OrgMember};
 
 /// The name and version of the document's format.
 pub const EXPORT_FORMAT: &str = "tollgate.organization-export.v1";
 
 /// How far back usage aggregates go: the retention of the longest plan.
 const USAGE_HISTORY: Duration = Duration::days(400);
-
-/// A member as exported: the account's identity and role, never a credential.
-#[derive(Serialize)]
-struct ExportedMember {
-    user_id: Id,
-    email: String,
-    first_name: String,
-    last_name: String,
-    role: tollgate_domain::OrgRole,
-    joined_at: DateTime<Utc>,
-}
 
 /// Streams the organization's data as JSON (owners only): the organization, members,
 /// pending invitations (never their tokens), projects, keys (never secrets), subscription
@@ -133,13 +122,13 @@ async fn write_export(store: &dyn Store, org_id: &Id, now: DateTime<Utc>, out: &
     out.field("organization", &org).await?;
 
     out.open_list("members").await?;
-    for (i, m) in store.list_members(org_id).await?.into_iter().enumerate() {
-        let user = store.get_user(&m.user_id).await?;
-        let (email, first_name, last_name) =
-            user.map_or_else(Default::default, |u| (u.email.as_str().to_string(), u.first_name, u.last_name));
-        let member =
-            ExportedMember { user_id: m.user_id, email, first_name, last_name, role: m.role, joined_at: m.created_at };
-        out.item(i, &member).await?;
+    // As the members listing: the account's identity and role, never a credential.
+    let mut n = 0;
+    for m in store.list_members(org_id).await? {
+        if let Some(user) = store.get_user(&m.user_id).await? {
+            out.item(n, &MemberView::new(user, &m)).await?;
+            n += 1;
+        }
     }
     out.close_list().await?;
 

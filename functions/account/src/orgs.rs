@@ -17,15 +17,15 @@ use tollgate_app::billing::is_paid;
 use tollgate_app::current_subscription;
 use tollgate_domain::id::prefix;
 use tollgate_domain::text::NAME_MAX;
-use tollgate_domain::token::generate_secret_token;
+use tollgate_domain::token::{generate_secret_token, is_plausible_secret_token};
 use tollgate_domain::{
-    Email, Id, Invitation, MailMessage, Membership, OrgRole, Organization, Permission, StoredEnum, TokenHash,
+    Email, Id, Invitation, MailMessage, Membership, OrgRole, Organization, Permission, StoredEnum, TokenHash, User,
     INVITATION_VALIDITY,
 };
 use tollgate_http::openapi::fields;
 use tollgate_http::views::{text_field, Message};
 use tollgate_http::{
-    can, require_permission, ApiError, ApiJson, AppState, AuthUser, ErrorBody, ErrorCode, OptionalJson,
+    can, path_id, require_permission, ApiError, ApiJson, AppState, AuthUser, ErrorBody, ErrorCode, OptionalJson,
     RequiredPermission,
 };
 use utoipa::ToSchema;
@@ -96,6 +96,20 @@ pub struct MemberView {
     pub joined_at: DateTime<Utc>,
 }
 
+impl MemberView {
+    /// The member `membership` of the account `user`.
+    pub fn new(user: User, membership: &Membership) -> Self {
+        MemberView {
+            user_id: user.id,
+            email: user.email,
+            first_name: user.first_name,
+            last_name: user.last_name,
+            role: membership.role,
+            joined_at: membership.created_at,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MemberList {
     /// Oldest member first.
@@ -158,15 +172,6 @@ pub struct InvitationList {
 pub struct AcceptInvitationRequest {
     #[schema(schema_with = fields::mail_token)]
     pub token: String,
-}
-
-/// Ids that cannot be of this kind are 404 without touching the store.
-fn path_id(raw: &str, kind: &str, what: &str) -> Result<Id, ApiError> {
-    if Id::is_plausible(raw, kind) {
-        Ok(Id::from_string(raw))
-    } else {
-        Err(ApiError::NotFound(what.into()))
-    }
 }
 
 /// The caller's membership of the organization `raw` names: 404 unless they are a member.
@@ -381,14 +386,7 @@ pub async fn list_members(
     let mut data = Vec::new();
     for member in state.store.list_members(reader.org_id()).await? {
         if let Some(user) = state.store.get_user(&member.user_id).await? {
-            data.push(MemberView {
-                user_id: user.id,
-                email: user.email,
-                first_name: user.first_name,
-                last_name: user.last_name,
-                role: member.role,
-                joined_at: member.created_at,
-            });
+            data.push(MemberView::new(user, &member));
         }
     }
     Ok(Json(MemberList { data }))
@@ -430,14 +428,7 @@ pub async fn update_member(
                 .changes(serde_json::json!({ "role": target.role }), serde_json::json!({ "role": updated.role })),
         )
         .await;
-    Ok(Json(MemberView {
-        user_id: user.id,
-        email: user.email,
-        first_name: user.first_name,
-        last_name: user.last_name,
-        role: updated.role,
-        joined_at: updated.created_at,
-    }))
+    Ok(Json(MemberView::new(user, &updated)))
 }
 
 /// Removes a member (owners and admins; owners only by owners), or leaves the organization
@@ -597,7 +588,7 @@ pub async fn accept_invitation(
     let invalid = || ApiError::invalid_field("token", "is invalid, already used, withdrawn or expired");
     let token = req.token.trim();
     // Junk input costs no store read.
-    if token.len() != 43 || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if !is_plausible_secret_token(token) {
         return Err(invalid());
     }
     let now = state.now();

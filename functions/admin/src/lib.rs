@@ -13,7 +13,7 @@ mod subscriptions;
 mod tokens;
 mod users;
 
-use tollgate_http::AppState;
+use tollgate_http::{path_id, AppState};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -65,15 +65,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub fn router(state: AppState) -> axum::Router {
     let (router, _) = routes().split_for_parts();
     tollgate_http::finish_router(router.with_state(state))
-}
-
-/// Ids that cannot be of this kind are 404 without touching the store.
-fn path_id(raw: &str, prefix: &str, what: &str) -> Result<tollgate_domain::Id, tollgate_http::ApiError> {
-    if tollgate_domain::Id::is_plausible(raw, prefix) {
-        Ok(tollgate_domain::Id::from_string(raw))
-    } else {
-        Err(tollgate_http::ApiError::NotFound(what.into()))
-    }
 }
 
 /// For partial updates: an absent field is `None` (keep), `null` is `Some(None)` (clear).

@@ -48,7 +48,7 @@ async fn consume(
     kind: ActionTokenKind,
 ) -> Result<tollgate_domain::ActionToken, ApiError> {
     let token = token.trim();
-    if token.len() != 43 || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if !tollgate_domain::token::is_plausible_secret_token(token) {
         return Err(invalid_token());
     }
     state.store.consume_action_token(&TokenHash::of(token), kind, state.now()).await?.ok_or_else(invalid_token)

@@ -31,6 +31,12 @@ pub fn generate_secret_token() -> String {
     random_base62(43)
 }
 
+/// Whether `raw` has the shape of a [`generate_secret_token`] token, so junk input can be
+/// refused before any store read.
+pub fn is_plausible_secret_token(raw: &str) -> bool {
+    raw.len() == 43 && raw.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 /// A login session: every refresh token issued from one login shares a family. Reusing a
 /// rotated token revokes the whole family (RFC 6819 / OAuth 2.0 Security BCP).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -460,6 +460,16 @@ where
     }
 }
 
+/// The id in a path segment: an id that cannot be of this kind (`prefix`) is 404 `not_found`
+/// (`what` not found) without touching the store.
+pub fn path_id(raw: &str, prefix: &str, what: &str) -> Result<Id, ApiError> {
+    if Id::is_plausible(raw, prefix) {
+        Ok(Id::from_string(raw))
+    } else {
+        Err(ApiError::NotFound(what.into()))
+    }
+}
+
 /// A page size from a query's `limit`: absent is the listing's default, otherwise 1 to its
 /// maximum (400 `bad_request` outside).
 pub fn page_limit(limit: Option<u32>, limits: tollgate_domain::PageLimits) -> Result<u32, ApiError> {

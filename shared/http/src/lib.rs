@@ -19,8 +19,8 @@ pub mod views;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use error_code::ErrorCode;
 pub use extract::{
-    can, page_limit, require_permission, user_agent, AdminUser, ApiJson, ApiQuery, AuthUser, Authorized, ClientAddr,
-    ClientIp, OptionalJson, RequiredPermission, ORG_HEADER,
+    can, page_limit, path_id, require_permission, user_agent, AdminUser, ApiJson, ApiQuery, AuthUser, Authorized,
+    ClientAddr, ClientIp, OptionalJson, RequiredPermission, ORG_HEADER,
 };
 pub use jwt::{AccessClaims, JwtKeys};
 pub use middleware::finish_router;
