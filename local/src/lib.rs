@@ -6,6 +6,7 @@ mod admin_bootstrap;
 mod backups;
 pub mod cli;
 mod config;
+pub mod dashboard;
 mod metrics;
 pub mod scheduler;
 pub mod workers;
@@ -13,6 +14,7 @@ pub mod workers;
 pub use admin_bootstrap::{bootstrap_admin, AdminBootstrap};
 pub use backups::{SqliteBackups, BACKUPS_KEPT};
 pub use config::{Config, StoreKind};
+pub use dashboard::Dashboard;
 
 use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
@@ -90,6 +92,8 @@ pub struct Platform {
     /// Stripe's signing secret for `POST /api/stripe/webhook` (`STRIPE_WEBHOOK_SECRET`);
     /// without it the webhook answers 503 `billing_not_configured`.
     webhook_secret: Option<Arc<str>>,
+    /// The built dashboard served at `/` (none: the API only).
+    dashboard: Option<Dashboard>,
 }
 
 /// How long a counted call's usage event waits for its outcome beyond the upstream timeout
@@ -146,7 +150,7 @@ impl Platform {
         let oidc = tollgate_outbound::ReqwestOidcHttp::new().map_err(|e| ServerError::Config(e.to_string()))?;
         let state = state.with_oidc(Arc::new(oidc));
         let gateway = Arc::new(Gateway::new(state.clone(), queue.clone(), meter, gateway));
-        Ok(Platform { state, queue, gateway, meter: embedded_meter, webhook_secret: None })
+        Ok(Platform { state, queue, gateway, meter: embedded_meter, webhook_secret: None, dashboard: None })
     }
 
     /// The same platform, verifying Stripe's webhooks with `secret`.
@@ -155,8 +159,15 @@ impl Platform {
         self
     }
 
-    /// Every route group merged at the production paths, and `GET /metrics` (loopback or
-    /// admin), with the common layers.
+    /// The same platform, serving the built dashboard at `/` (see [`dashboard`]).
+    pub fn with_dashboard(mut self, dashboard: Option<Dashboard>) -> Self {
+        self.dashboard = dashboard;
+        self
+    }
+
+    /// Every route group merged at the production paths, `GET /metrics` (loopback or
+    /// admin), and the dashboard (when there is one) on every other path, with the common
+    /// layers.
     pub fn app(&self) -> Router {
         let (router, _) = tollgate_routes::routes().split_for_parts();
         let webhook = stripe_webhook::StripeWebhook {
@@ -169,6 +180,10 @@ impl Platform {
             .merge(gateway::routes(self.gateway.clone()))
             .merge(stripe_webhook::routes(webhook))
             .merge(metrics::routes(self.state.clone(), self.queue.clone()));
+        let router = match &self.dashboard {
+            Some(dashboard) => router.merge(dashboard.routes()),
+            None => router,
+        };
         tollgate_http::finish_router(router).layer(axum::middleware::from_fn(peer_address))
     }
 
@@ -239,7 +254,7 @@ pub async fn platform_from_config(config: &Config) -> Result<Platform, ServerErr
 /// the scheduler, and serve until a signal.
 pub async fn run_from_env() -> Result<(), ServerError> {
     let config = Config::from_env().map_err(ServerError::Config)?;
-    let platform = platform_from_config(&config).await?;
+    let platform = platform_from_config(&config).await?.with_dashboard(Dashboard::from_env());
     let state = platform.state.clone();
     if let AdminBootstrap::Created { email, generated_password } = bootstrap_admin(&state, &config).await? {
         match generated_password {
