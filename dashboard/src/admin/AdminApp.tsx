@@ -1,0 +1,29 @@
+// The operator area (admin role): its own chunk, loaded only when an operator opens it.
+import { NavLink, Route, Routes } from "react-router-dom";
+import { AuditPage } from "./Audit";
+import { JobsPage } from "./Jobs";
+import { RevenuePage } from "./Revenue";
+import { UserDetailPage, UsersPage } from "./Users";
+
+export default function AdminApp() {
+  return (
+    <>
+      <nav aria-label="Operator" className="subnav">
+        <ul>
+          <li><NavLink to="/admin" end>Users</NavLink></li>
+          <li><NavLink to="/admin/audit">Audit log</NavLink></li>
+          <li><NavLink to="/admin/revenue">Revenue</NavLink></li>
+          <li><NavLink to="/admin/jobs">Jobs</NavLink></li>
+        </ul>
+      </nav>
+      <Routes>
+        <Route index element={<UsersPage />} />
+        <Route path="users/:id" element={<UserDetailPage />} />
+        <Route path="audit" element={<AuditPage />} />
+        <Route path="revenue" element={<RevenuePage />} />
+        <Route path="jobs" element={<JobsPage />} />
+        <Route path="*" element={<p>No such operator page.</p>} />
+      </Routes>
+    </>
+  );
+}

@@ -1,0 +1,14 @@
+import { lazy, Suspense } from "react";
+import type { TimeChartProps } from "./TimeChart";
+import { Loading } from "../components/States";
+
+// uPlot is its own chunk, fetched the first time a chart is shown.
+const TimeChart = lazy(() => import("./TimeChart"));
+
+export function LazyTimeChart(props: TimeChartProps) {
+  return (
+    <Suspense fallback={<Loading label="Loading the chart" />}>
+      <TimeChart {...props} />
+    </Suspense>
+  );
+}
