@@ -13,6 +13,9 @@ function isAuthRoute(url: string): boolean {
   return path.startsWith("/api/user/auth/") || path.startsWith("/api/admin/auth/login");
 }
 
+/** What the client sends requests with (fetch, or a fake in tests). */
+export type Send = (req: Request) => Promise<Response>;
+
 let refreshing: Promise<boolean> | null = null;
 
 /**
@@ -20,7 +23,7 @@ let refreshing: Promise<boolean> | null = null;
  * parallel 401s never present the same refresh token twice (which the server treats as
  * reuse and answers by revoking the whole session).
  */
-export function refreshSession(fetchImpl: typeof fetch = globalThis.fetch): Promise<boolean> {
+export function refreshSession(fetchImpl: Send = (req) => globalThis.fetch(req)): Promise<boolean> {
   if (!refreshing) {
     refreshing = (async () => {
       try {
@@ -64,7 +67,7 @@ export function setSessionExpiredHandler(handler: () => void): void {
  * fetch with the access token; on a 401, one (shared) refresh and one retry. A request that
  * was sent with a token that has since been replaced retries with the new one at once.
  */
-export function makeAuthFetch(fetchImpl: typeof fetch = (...a) => globalThis.fetch(...a)) {
+export function makeAuthFetch(fetchImpl: Send = (req) => globalThis.fetch(req)) {
   return async function authFetch(input: Request): Promise<Response> {
     const retry = input.clone();
     const sent = getAccessToken();
