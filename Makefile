@@ -20,13 +20,15 @@ LAMBDA_BIN_FLAGS := --features lambda $(foreach bin,$(LAMBDA_BINS),--bin $(bin))
 # PATH, so the Rust tests that spawn `python3 scripts/moto_single.py` use the venv.
 VENV_PATH := PATH="$(CURDIR)/.venv/bin:$$PATH"
 
-.PHONY: help run stripe-fake test bench lint build-lambda sam-build deploy clean-data
+.PHONY: help run dashboard test-dashboard stripe-fake test bench lint build-lambda sam-build deploy clean-data
 
 help:
-	@echo "make run           run the whole platform as one local process (SQLite in ./data)"
+	@echo "make run           run the whole platform as one local process (SQLite in ./data), the dashboard at /"
+	@echo "make dashboard     build the dashboard SPA (dashboard/dist: npm ci, npm run build)"
+	@echo "make test-dashboard  the dashboard's tests only: eslint, tsc, vitest, build, end to end in headless Chromium"
 	@echo "make stripe-fake   a stateful fake of the Stripe API on 127.0.0.1:12111 (tools/stripe-fake/README.md)"
 	@echo "make test          install test tools into .venv, cargo test, cfn-lint, bench --quick, walk-through,"
-	@echo "                   OpenAPI fuzz (schemathesis), lint"
+	@echo "                   OpenAPI fuzz (schemathesis), the dashboard's tests, lint"
 	@echo "make bench         the benchmark (Lambda binaries: release; server: server profile); numbers in BENCHMARKS.md"
 	@echo "make lint          cargo fmt --check and clippy -D warnings"
 	@echo "make build-lambda  cargo lambda build --release for each Lambda binary"
@@ -37,8 +39,17 @@ help:
 # The server reads PORT, DATA_DIR, ADMIN_EMAIL and ADMIN_PASSWORD from the environment;
 # make passes its environment through to recipes, so e.g.
 #   PORT=8080 ADMIN_EMAIL=admin@example.com ADMIN_PASSWORD=... make run
+# The server serves the dashboard from dashboard/dist (DASHBOARD_DIR), built first if missing.
 run:
+	@[ -f "$${DASHBOARD_DIR:-dashboard/dist}/index.html" ] || $(MAKE) --no-print-directory dashboard
 	cargo run -p tollgate-local --bin tollgate
+
+dashboard:
+	@echo "==> building the dashboard (dashboard/dist)"
+	cd dashboard && npm ci --no-audit --no-fund && npm run build
+
+test-dashboard:
+	@bash scripts/test-dashboard.sh
 
 # The Stripe fake for local development: STRIPE_FAKE_PORT (12111), STRIPE_FAKE_WEBHOOK_URL
 # (http://127.0.0.1:3000/api/stripe/webhook; empty: do not post), STRIPE_WEBHOOK_SECRET.
@@ -60,6 +71,8 @@ test:
 	@bash scripts/e2e-walkthrough.sh
 	@echo "==> the OpenAPI document against the real server binary (schemathesis, fixed seed)"
 	@bash scripts/fuzz-openapi.sh
+	@echo "==> the dashboard: eslint, tsc, vitest, build, end to end in headless Chromium against the real binary"
+	@bash scripts/test-dashboard.sh
 	@$(MAKE) --no-print-directory lint
 	@echo "==> all tests passed"
 

@@ -63,8 +63,8 @@ export function JobsPage() {
                       )}
                     </td>
                     <td>
-                      <button type="button" disabled={running !== null} onClick={() => run(j.name)} aria-label={`Run ${j.name} now`}>
-                        {running === j.name ? "Running…" : "Run now"}
+                      <button type="button" disabled={running !== null} onClick={() => run(j.name)}>
+                        {running === j.name ? "Running…" : <>Run<span className="visually-hidden"> {j.name}</span> now</>}
                       </button>
                     </td>
                   </tr>

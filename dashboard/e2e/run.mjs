@@ -1,0 +1,276 @@
+// End-to-end test of the dashboard in headless Chromium (Debian's `chromium`, driven by
+// playwright-core: no browser download) against the real `tollgate` server serving the
+// built app. scripts/test-dashboard.sh starts the server (with the Stripe fake) and runs it:
+//   BASE=http://127.0.0.1:PORT DATA_DIR=<server's data dir> node e2e/run.mjs
+// Each main page is screenshotted into $ARTIFACTS (default ../target/dashboard-e2e) and
+// scanned with axe-core: any `serious` or `critical` violation fails its step.
+import { mkdir, readdir, readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const BASE = process.env.BASE ?? "http://127.0.0.1:3000";
+const DATA_DIR = process.env.DATA_DIR;
+const ARTIFACTS = process.env.ARTIFACTS ?? new URL("../../target/dashboard-e2e", import.meta.url).pathname;
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const ADMIN = { email: process.env.ADMIN_EMAIL ?? "ops@example.com", password: process.env.ADMIN_PASSWORD ?? "admin-pass-123" };
+if (!DATA_DIR) throw new Error("DATA_DIR (the server's data directory, for the outbox) is required");
+
+const require = createRequire(import.meta.url);
+const axeSource = await readFile(require.resolve("axe-core/axe.min.js"), "utf8");
+await mkdir(ARTIFACTS, { recursive: true });
+
+const email = `e2e-${Date.now()}@example.com`;
+const password = "correct-horse-42";
+const ctx = { secret: "" };
+const results = [];
+const problems = []; // CSP violations and uncaught page errors, from every page
+
+function check(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function step(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    console.log(`ok   ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    results.push({ name, ok: false });
+    console.log(`FAIL ${name}: ${e instanceof Error ? e.stack ?? e.message : e}`);
+    return false;
+  }
+  return true;
+}
+
+/** axe-core in the page (evaluated through the DevTools protocol, so the page's CSP stays on). */
+async function axeScan(page, label) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { resultTypes: ["violations"] }),
+  );
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  check(
+    bad.length === 0,
+    `${label}: accessibility violations:\n` +
+      bad.map((v) => `  [${v.impact}] ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")})`).join("\n"),
+  );
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** The newest mail of `kind` to `to` in the server's outbox: its link. */
+async function mailedLink(to, kind) {
+  const dir = join(DATA_DIR, "outbox");
+  for (let i = 0; i < 50; i++) {
+    const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith(".json")).sort().reverse();
+    for (const f of files) {
+      const mail = JSON.parse(await readFile(join(dir, f), "utf8"));
+      if (mail.to === to && mail.kind === kind) {
+        const link = mail.text_body.split(/\s+/).find((w) => w.startsWith("http") && w.includes("token="));
+        if (link) return link;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no ${kind} mail to ${to} in ${dir}`);
+}
+
+async function echo(key) {
+  const r = await fetch(`${BASE}/api/v1/echo/hello`, { headers: { "X-API-Key": key } });
+  return r.status;
+}
+
+async function until(what, fn, { tries = 60, delay = 250 } = {}) {
+  for (let i = 0; i < tries; i++) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, delay));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function watch(page) {
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy|Refused to/.test(m.text())) problems.push(`${page.url()}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`${page.url()}: ${e.message}`));
+}
+
+const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  watch(page);
+  page.setDefaultTimeout(15000);
+  page.on("dialog", (d) => d.accept());
+
+  const all = [
+    ["sign up", async () => {
+      await page.goto(`${BASE}/signup`);
+      await page.getByRole("heading", { name: "Sign up" }).waitFor();
+      await axeScan(page, "sign-up page");
+      await shot(page, "01-signup");
+      // Validation before sending: an empty form shows the errors, sends nothing.
+      await page.getByRole("button", { name: "Create account" }).click();
+      await page.getByText("Enter your first name.").waitFor();
+      await page.getByLabel("First name").fill("Ada");
+      await page.getByLabel("Last name").fill("Lovelace");
+      await page.getByLabel("Email").fill(email);
+      await page.getByLabel("Password").fill(password);
+      await page.getByRole("button", { name: "Create account" }).click();
+      await page.getByRole("heading", { name: "Check your email" }).waitFor();
+    }],
+    ["verify the email from the outbox", async () => {
+      const link = await mailedLink(email, "verify_email");
+      check(link.startsWith(`${BASE}/verify-email?token=`), `unexpected link ${link}`);
+      await page.goto(link);
+      await page.getByText("Your email address is verified.").waitFor();
+    }],
+    ["log in (wrong password first: the server's message)", async () => {
+      await page.goto(`${BASE}/login`);
+      await axeScan(page, "login page");
+      await shot(page, "02-login");
+      await page.getByLabel("Email").fill(email);
+      await page.getByLabel("Password").fill("wrong-password-1");
+      await page.getByRole("button", { name: "Log in" }).click();
+      await page.getByRole("alert").filter({ hasText: /email or password/i }).waitFor();
+      await page.getByLabel("Password").fill(password);
+      await page.getByRole("button", { name: "Log in" }).click();
+      await page.getByRole("heading", { name: "Overview" }).waitFor();
+      await page.getByText("No calls yet this period.").waitFor();
+      await axeScan(page, "overview (empty)");
+    }],
+    ["a reload keeps the session (refresh cookie), a deep link works", async () => {
+      await page.goto(`${BASE}/keys`);
+      await page.getByRole("heading", { name: "API keys" }).waitFor();
+      await page.getByText("No API keys yet.").waitFor();
+    }],
+    ["create a key: the secret is shown once", async () => {
+      await page.getByLabel("Key name").fill("e2e key");
+      await page.getByRole("button", { name: "Create key" }).click();
+      ctx.secret = (await page.getByTestId("new-secret").textContent()) ?? "";
+      check(/^sk_live_/.test(ctx.secret), `secret ${ctx.secret.slice(0, 8)}…`);
+      await page.getByRole("row", { name: /e2e key/ }).waitFor();
+      await axeScan(page, "keys page");
+      await shot(page, "03-keys-new-secret");
+      await page.getByRole("button", { name: "Done" }).click();
+      check((await page.getByTestId("new-secret").count()) === 0, "the secret is still shown");
+    }],
+    ["metered calls with the key", async () => {
+      for (let i = 0; i < 5; i++) check((await echo(ctx.secret)) === 200, "echo call refused");
+    }],
+    ["the calls show in the usage chart and log", async () => {
+      await page.getByRole("link", { name: "Usage" }).click();
+      await page.getByRole("heading", { name: "Usage" }).waitFor();
+      await until("5 calls in the log", async () => {
+        await page.reload();
+        await page.getByRole("heading", { name: "Calls", exact: true }).waitFor();
+        await page.waitForLoadState("networkidle");
+        return (await page.locator('[data-testid="usage-log"] tbody tr').count()) >= 5;
+      }, { tries: 40, delay: 250 });
+      await page.locator(".chart canvas").first().waitFor();
+      await page.getByRole("table", { name: /by endpoint/i }).waitFor();
+      await axeScan(page, "usage page");
+      await shot(page, "04-usage");
+      await page.getByRole("link", { name: "Overview" }).click();
+      await until("5 calls on the overview", async () => (await page.getByTestId("calls-used").textContent())?.startsWith("5 "));
+      await page.locator(".chart canvas").first().waitFor();
+      await axeScan(page, "overview");
+      await shot(page, "05-overview");
+      await page.setViewportSize({ width: 375, height: 812 });
+      await shot(page, "05-overview-375px");
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(overflow <= 0, `the overview scrolls sideways at 375 px (${overflow} px)`);
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }],
+    ["upgrade to Pro through the fake Checkout page", async () => {
+      await page.getByRole("link", { name: "Billing" }).click();
+      await page.getByTestId("current-plan").filter({ hasText: "Free" }).waitFor();
+      await axeScan(page, "billing page");
+      await shot(page, "06-billing-free");
+      await page.getByRole("button", { name: "Upgrade to Pro" }).click();
+      await page.waitForURL(/\/checkout\//);
+      await page.locator('button[type="submit"]').click();
+      await page.waitForURL(/\/billing\?checkout=success/);
+      await page.getByTestId("current-plan").filter({ hasText: "Pro" }).waitFor({ timeout: 20000 });
+      await page.getByTestId("quota").filter({ hasText: "50,000" }).waitFor();
+      await page.getByRole("table", { name: /invoices/i }).getByText("paid").first().waitFor();
+      await shot(page, "07-billing-pro");
+    }],
+    ["revoke the key: the gateway refuses it", async () => {
+      await page.getByRole("link", { name: "API keys" }).click();
+      await page.getByRole("button", { name: "Revoke e2e key" }).click();
+      await page.getByRole("row", { name: /e2e key/ }).getByText("revoked").waitFor();
+      await until("the revoked key refused", async () => (await echo(ctx.secret)) === 401, { tries: 40, delay: 250 });
+    }],
+    ["the operator finds and suspends the user", async () => {
+      const admin = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const a = await admin.newPage();
+      watch(a);
+      a.setDefaultTimeout(15000);
+      a.on("dialog", (d) => d.accept());
+      await a.goto(`${BASE}/admin/login`);
+      await a.getByLabel("Email").fill(ADMIN.email);
+      await a.getByLabel("Password").fill(ADMIN.password);
+      await a.getByRole("button", { name: "Log in" }).click();
+      await a.getByRole("heading", { name: "Users" }).waitFor();
+      await a.getByLabel("Search by email or name").fill(email);
+      await a.getByRole("button", { name: "Search" }).click();
+      await a.getByRole("link", { name: email }).waitFor();
+      await axeScan(a, "operator users page");
+      await shot(a, "08-admin-users");
+      await a.getByRole("link", { name: email }).click();
+      await a.getByRole("heading", { name: email }).waitFor();
+      await a.getByRole("button", { name: "Suspend user" }).click();
+      await a.getByTestId("user-status").filter({ hasText: "suspended" }).waitFor();
+      await axeScan(a, "operator user page");
+      await shot(a, "09-admin-user-suspended");
+      for (const [name, heading] of [["Audit log", "Audit log"], ["Revenue", "Revenue"], ["Jobs", "Scheduled jobs"]]) {
+        await a.getByRole("navigation", { name: "Operator" }).getByRole("link", { name }).click();
+        await a.getByRole("heading", { name: heading, exact: true }).waitFor();
+        await a.waitForLoadState("networkidle");
+        const alerts = await a.locator('[role="alert"]').evaluateAll((els) => els.map((e) => e.outerHTML));
+        if (alerts.length) await shot(a, `failure-admin-${name.toLowerCase().replace(/ /g, "-")}`);
+        check(alerts.length === 0, `${name}: ${alerts.join(" ")}`);
+        await axeScan(a, `operator ${name}`);
+        await shot(a, `10-admin-${name.toLowerCase().replace(/ /g, "-")}`);
+      }
+      await admin.close();
+      // The suspended user's session ends: a new login is refused with the server's message.
+      const r = await fetch(`${BASE}/api/user/auth/login`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ email, password }),
+      });
+      check(r.status === 403, `a suspended user's login answered ${r.status}`);
+    }],
+    ["no CSP violation or uncaught error on any page", async () => {
+      check(problems.length === 0, problems.join("\n"));
+    }],
+  ];
+
+  for (const [name, fn] of all) {
+    if (!(await step(name, fn))) {
+      await shot(page, "failure").catch(() => {});
+      // The steps build on each other: the rest cannot run.
+      const rest = all.slice(all.findIndex(([n]) => n === name) + 1);
+      for (const [skipped] of rest) {
+        results.push({ name: skipped, ok: false });
+        console.log(`FAIL ${skipped}: not run (an earlier step failed)`);
+      }
+      break;
+    }
+  }
+} finally {
+  await browser.close();
+}
+
+const passed = results.filter((r) => r.ok).length;
+const failed = results.length - passed;
+console.log(`screenshots: ${ARTIFACTS}`);
+console.log(`e2e: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
