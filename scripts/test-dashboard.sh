@@ -35,7 +35,7 @@ start_stripe_fake "$data/stripe-fake.log"
 start_tollgate "$data" "$data/server.log"
 # The committed API types are those of this server's OpenAPI document.
 node dashboard/scripts/gen-api.mjs --check "$base/api/openapi.json"
-if ! BASE="$base" DATA_DIR="$data" ARTIFACTS="$root/target/dashboard-e2e" node dashboard/e2e/run.mjs; then
+if ! BASE="$base" DATA_DIR="$data" ARTIFACTS="$root/target/dashboard-e2e" timeout 900 node dashboard/e2e/run.mjs; then
   echo "--- server log (tail)" >&2
   tail -n 40 "$data/server.log" >&2
   exit 1

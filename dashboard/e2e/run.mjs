@@ -30,13 +30,24 @@ function check(cond, message) {
   if (!cond) throw new Error(message);
 }
 
+const STEP_TIMEOUT_MS = 90_000;
+
 async function step(name, fn) {
   const started = Date.now();
+  let timer;
   try {
-    await fn();
+    // No step can hang the suite: each has a deadline.
+    await Promise.race([
+      fn(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`step timed out after ${STEP_TIMEOUT_MS / 1000} s`)), STEP_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
     results.push({ name, ok: true });
     console.log(`ok   ${name} (${Date.now() - started} ms)`);
   } catch (e) {
+    clearTimeout(timer);
     results.push({ name, ok: false });
     console.log(`FAIL ${name}: ${e instanceof Error ? e.stack ?? e.message : e}`);
     return false;
@@ -207,6 +218,35 @@ try {
       await page.getByRole("row", { name: /e2e key/ }).getByText("revoked").waitFor();
       await until("the revoked key refused", async () => (await echo(ctx.secret)) === 401, { tries: 40, delay: 250 });
     }],
+    ["settings: a team organization, an invitation, a webhook", async () => {
+      await page.getByRole("link", { name: "Settings" }).click();
+      await page.getByRole("heading", { name: "Settings", exact: true }).waitFor();
+      await page.getByRole("heading", { name: "Members" }).waitFor();
+      await page.waitForLoadState("networkidle");
+      await axeScan(page, "settings page");
+      await page.getByLabel("New organization").fill("Team e2e");
+      await page.getByRole("button", { name: "Create organization" }).click();
+      // The new organization is the current one: the switcher in the header names it.
+      await until("the switcher on the new organization", async () =>
+        (await page.evaluate(() => document.querySelector(".org-switcher select")?.selectedOptions[0]?.textContent ?? null)) === "Team e2e",
+      );
+      await page.getByLabel("Email to invite").fill("friend@example.com");
+      await page.getByRole("button", { name: "Invite" }).click();
+      await page.getByText("Invitation sent to friend@example.com.").waitFor();
+      await page.getByText(/friend@example.com as member/).waitFor();
+      await page.getByLabel("Endpoint URL").fill("http://127.0.0.1:9/hooks/e2e");
+      await page.getByRole("button", { name: "Add endpoint" }).click();
+      await page.getByText("Choose at least one event type.").waitFor();
+      await page.getByRole("group", { name: "Events" }).getByRole("checkbox").first().check();
+      await page.getByRole("button", { name: "Add endpoint" }).click();
+      await page.getByRole("region", { name: "New signing secret" }).waitFor();
+      await page.getByRole("button", { name: "Send a test to http://127.0.0.1:9/hooks/e2e" }).waitFor();
+      await axeScan(page, "settings page (team)");
+      await shot(page, "08-settings-team");
+      // Back to the personal organization, whose keys the next step shows.
+      await page.getByLabel("Organization", { exact: true }).selectOption({ label: "Ada Lovelace (personal)" });
+      await page.getByRole("button", { name: "Work in Team e2e" }).waitFor();
+    }],
     ["the operator finds and suspends the user", async () => {
       const admin = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       const a = await admin.newPage();
@@ -222,13 +262,13 @@ try {
       await a.getByRole("button", { name: "Search" }).click();
       await a.getByRole("link", { name: email }).waitFor();
       await axeScan(a, "operator users page");
-      await shot(a, "08-admin-users");
+      await shot(a, "09-admin-users");
       await a.getByRole("link", { name: email }).click();
       await a.getByRole("heading", { name: email }).waitFor();
       await a.getByRole("button", { name: "Suspend user" }).click();
       await a.getByTestId("user-status").filter({ hasText: "suspended" }).waitFor();
       await axeScan(a, "operator user page");
-      await shot(a, "09-admin-user-suspended");
+      await shot(a, "10-admin-user-suspended");
       for (const [name, heading] of [["Audit log", "Audit log"], ["Revenue", "Revenue"], ["Jobs", "Scheduled jobs"]]) {
         await a.getByRole("navigation", { name: "Operator" }).getByRole("link", { name }).click();
         await a.getByRole("heading", { name: heading, exact: true }).waitFor();
@@ -237,7 +277,7 @@ try {
         if (alerts.length) await shot(a, `failure-admin-${name.toLowerCase().replace(/ /g, "-")}`);
         check(alerts.length === 0, `${name}: ${alerts.join(" ")}`);
         await axeScan(a, `operator ${name}`);
-        await shot(a, `10-admin-${name.toLowerCase().replace(/ /g, "-")}`);
+        await shot(a, `11-admin-${name.toLowerCase().replace(/ /g, "-")}`);
       }
       await admin.close();
       // The suspended user's session ends: a new login is refused with the server's message.

@@ -14,6 +14,7 @@ import { OverviewPage } from "./pages/Overview";
 import { PricingPage } from "./pages/Pricing";
 import { SettingsPage } from "./pages/Settings";
 import { SignupPage } from "./pages/Signup";
+import { AcceptInvitationPage } from "./pages/Team";
 import { UsagePage } from "./pages/Usage";
 
 // The operator area is its own chunk: consumers never download it.
@@ -35,6 +36,18 @@ function RequireAuth({ children, admin = false }: { children: ReactNode; admin?:
     );
   }
   return <Layout>{children}</Layout>;
+}
+
+/** The invitation link works logged out too: the page sends to the login first. */
+function AcceptInvitationGate() {
+  const { token } = useSession();
+  return token ? (
+    <Layout>
+      <AcceptInvitationPage />
+    </Layout>
+  ) : (
+    <AcceptInvitationPage />
+  );
 }
 
 export function App() {
@@ -59,6 +72,7 @@ export function App() {
         <Route path="/usage" element={<RequireAuth><UsagePage /></RequireAuth>} />
         <Route path="/billing" element={<RequireAuth><BillingPage /></RequireAuth>} />
         <Route path="/settings" element={<RequireAuth><SettingsPage /></RequireAuth>} />
+        <Route path="/accept-invitation" element={<AcceptInvitationGate />} />
         <Route
           path="/admin/*"
           element={

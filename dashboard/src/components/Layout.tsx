@@ -7,13 +7,15 @@ import { useSession } from "../lib/useSession";
 
 function OrgSwitcher() {
   const { orgId, user } = useSession();
-  const orgs = useAsync(async () => unwrap(await api.GET("/api/user/orgs")), [user?.id]);
+  // Refetched when the organization changes (a new one was created or joined).
+  const orgs = useAsync(async () => unwrap(await api.GET("/api/user/orgs")), [user?.id, orgId]);
   if (orgs.status !== "ok" || orgs.data.data.length < 2) return null;
   const personal = orgs.data.data.find((o) => o.personal);
   return (
-    <label className="org-switcher">
-      <span>Organization</span>
+    <div className="org-switcher">
+      <label htmlFor="org-switcher">Organization</label>
       <select
+        id="org-switcher"
         value={orgId ?? personal?.id ?? ""}
         onChange={(e) => setOrgId(e.target.value === personal?.id ? null : e.target.value)}
       >
@@ -24,7 +26,7 @@ function OrgSwitcher() {
           </option>
         ))}
       </select>
-    </label>
+    </div>
   );
 }
 

@@ -25,3 +25,12 @@ describe("form validation", () => {
     ).toBe(true);
   });
 });
+
+describe("the webhook form", async () => {
+  const { validateWebhook } = await import("../pages/Webhooks");
+  it("needs a full http(s) address and an event type", () => {
+    expect(Object.keys(validateWebhook("example.com/hook", []))).toEqual(["url", "events"]);
+    expect(validateWebhook("ftp://example.com/x", ["quota.exceeded"]).url).toMatch(/https/);
+    expect(validateWebhook("https://example.com/hook", ["quota.exceeded"])).toEqual({});
+  });
+});

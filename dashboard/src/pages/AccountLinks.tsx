@@ -1,7 +1,8 @@
 // The pages the mails link to (verify-email, reset-password) and forgot-password.
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router-dom";
-import { api, unwrap } from "../api/client";
+import { api, refreshSession, unwrap } from "../api/client";
+import { getAccessToken } from "../api/session";
 import { Field } from "../components/Field";
 import { PublicLayout } from "../components/Layout";
 import { ErrorState, FormError, Loading } from "../components/States";
@@ -24,6 +25,8 @@ export function VerifyEmailPage() {
         try {
           unwrap(r);
           setState({ status: "ok" });
+          // A logged-in user's profile now says verified.
+          if (getAccessToken()) void refreshSession();
         } catch (error) {
           setState({ status: "error", error });
         }

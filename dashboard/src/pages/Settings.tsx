@@ -7,6 +7,8 @@ import { formatDate } from "../lib/format";
 import { useAsync } from "../lib/useAsync";
 import { useSession } from "../lib/useSession";
 import { collect, isValid, name as checkName, password as checkPassword, required, type Errors } from "../lib/validate";
+import { CreateOrganization, Invitations } from "./Team";
+import { WebhooksSection } from "./Webhooks";
 
 function Profile() {
   const profile = useAsync(async () => unwrap(await api.GET("/api/user/account/profile")), []);
@@ -109,6 +111,7 @@ function Organizations() {
       <h2 id="orgs">Organizations</h2>
       {orgs.status === "loading" && <Loading label="Loading your organizations" />}
       {orgs.status === "error" && <ErrorState error={orgs.error} onRetry={orgs.reload} />}
+      <CreateOrganization onCreated={orgs.reload} />
       {orgs.status === "ok" &&
         (orgs.data.data.length === 0 ? (
           <Empty>You are in no organization.</Empty>
@@ -163,6 +166,9 @@ function Organizations() {
           </div>
         )
       )}
+      {activeId && orgs.status === "ok" && ["owner", "admin"].includes(orgs.data.data.find((o) => o.id === activeId)?.role ?? "") && (
+        <Invitations orgId={activeId} />
+      )}
     </section>
   );
 }
@@ -180,6 +186,7 @@ export function SettingsPage() {
         </section>
       </div>
       <Organizations />
+      <WebhooksSection />
     </>
   );
 }
