@@ -91,19 +91,19 @@ export function UsagePage() {
   const [range, setRange] = useState<Range>("24h");
   const selectId = useId();
   // The range is fixed when chosen (so the log's pages stay on one window).
-  const window = useMemo(() => {
+  const span = useMemo(() => {
     const to = new Date();
     const from = new Date(to.getTime() - RANGES[range].hours * 3_600_000);
     return { from: from.toISOString(), to: to.toISOString() };
   }, [range]);
   const data = useAsync(async () => {
-    const query = { from: window.from, to: window.to };
+    const query = { from: span.from, to: span.to };
     const [series, endpoints] = await Promise.all([
       api.GET("/api/user/usage/timeseries", { params: { query: { ...query, granularity: RANGES[range].granularity } } }).then(unwrap),
       api.GET("/api/user/usage/by-endpoint", { params: { query } }).then(unwrap),
     ]);
     return { series, endpoints };
-  }, [window, orgId]);
+  }, [span, orgId]);
 
   return (
     <>
@@ -140,7 +140,7 @@ export function UsagePage() {
           </section>
         </>
       )}
-      <UsageLog key={`${window.from}-${orgId ?? ""}`} from={window.from} to={window.to} />
+      <UsageLog key={`${span.from}-${orgId ?? ""}`} from={span.from} to={span.to} />
     </>
   );
 }
