@@ -247,6 +247,40 @@ try {
       await page.getByLabel("Organization", { exact: true }).selectOption({ label: "Ada Lovelace (personal)" });
       await page.getByRole("button", { name: "Work in Team e2e" }).waitFor();
     }],
+    ["pages at 375 px wide do not scroll sideways", async () => {
+      await page.setViewportSize({ width: 375, height: 812 });
+      for (const [link, heading] of [["API keys", "API keys"], ["Usage", "Usage"], ["Billing", "Billing"], ["Settings", "Settings"]]) {
+        await page.getByRole("link", { name: link, exact: true }).click();
+        await page.getByRole("heading", { name: heading, exact: true }).waitFor();
+        await page.waitForLoadState("networkidle");
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        check(overflow <= 0, `${link} scrolls sideways at 375 px (${overflow} px)`);
+      }
+      await shot(page, "08-settings-375px");
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }],
+    ["forgot and reset the password from the mail's link", async () => {
+      await page.getByRole("button", { name: "Log out" }).click();
+      await page.getByRole("heading", { name: "Log in" }).waitFor();
+      await page.getByRole("link", { name: "Forgot your password?" }).click();
+      await page.getByLabel("Email").fill(email);
+      await page.getByRole("button", { name: "Send the link" }).click();
+      await page.getByText(/we sent it a link/).waitFor();
+      const link = await mailedLink(email, "reset_password");
+      await page.goto(link);
+      await page.getByLabel("New password", { exact: true }).fill("another-horse-43");
+      await page.getByLabel("Repeat the new password").fill("another-horse-44");
+      await page.getByRole("button", { name: "Change password" }).click();
+      await page.getByText("The two passwords differ.").waitFor();
+      await page.getByLabel("Repeat the new password").fill("another-horse-43");
+      await page.getByRole("button", { name: "Change password" }).click();
+      await page.getByText(/Your password is changed/).waitFor();
+      await page.getByRole("link", { name: "Log in" }).last().click();
+      await page.getByLabel("Email").fill(email);
+      await page.getByLabel("Password").fill("another-horse-43");
+      await page.getByRole("button", { name: "Log in" }).click();
+      await page.getByRole("heading", { name: "Overview" }).waitFor();
+    }],
     ["the operator finds and suspends the user", async () => {
       const admin = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       const a = await admin.newPage();
@@ -284,7 +318,7 @@ try {
       const r = await fetch(`${BASE}/api/user/auth/login`, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ email, password }),
+        body: JSON.stringify({ email, password: "another-horse-43" }),
       });
       check(r.status === 403, `a suspended user's login answered ${r.status}`);
     }],

@@ -8,13 +8,13 @@ import { gzipSync } from "node:zlib";
 const BUDGET = 150 * 1024;
 const dist = new URL("../dist/", import.meta.url).pathname;
 const html = await readFile(join(dist, "index.html"), "utf8");
-const initial = new Set([...html.matchAll(/(?:src|href)="\/(assets\/[^"]+\.js)"/g)].map((m) => m[1]));
+const initial = new Set([...html.matchAll(/(?:src|href)="\/(assets\/[^"]+)"/g)].map((m) => m[1]));
 let total = 0;
 for (const f of (await readdir(join(dist, "assets"))).sort()) {
   const bytes = await readFile(join(dist, "assets", f));
   const gz = gzipSync(bytes, { level: 9 }).length;
   const first = initial.has(`assets/${f}`);
-  if (first) total += gz;
+  if (first && f.endsWith(".js")) total += gz;
   console.log(`${first ? "initial" : "lazy   "}  ${f.padEnd(32)} ${(bytes.length / 1024).toFixed(1).padStart(7)} KB  ${(gz / 1024).toFixed(1).padStart(6)} KB gzip`);
 }
 console.log(`initial JavaScript: ${(total / 1024).toFixed(1)} KB gzip (budget ${BUDGET / 1024} KB)`);
