@@ -212,8 +212,25 @@ try {
       await page.getByRole("table", { name: /invoices/i }).getByText("paid").first().waitFor();
       await shot(page, "07-billing-pro");
     }],
-    ["revoke the key: the gateway refuses it", async () => {
+    ["cancel at the period's end, then resume", async () => {
+      await page.getByRole("button", { name: "Cancel subscription" }).click();
+      await page.getByText("Your subscription ends at the end of the period.").waitFor();
+      await page.getByText(/ends on \d{4}-\d{2}-\d{2}/).waitFor();
+      await page.getByRole("button", { name: "Resume subscription" }).click();
+      await page.getByText("Your subscription continues.").waitFor();
+      await page.getByRole("button", { name: "Cancel subscription" }).waitFor();
+    }],
+    ["rotate the key: the new secret works, the old one stops", async () => {
       await page.getByRole("link", { name: "API keys" }).click();
+      await page.getByRole("button", { name: "Rotate e2e key" }).click();
+      const rotated = (await page.getByTestId("new-secret").textContent()) ?? "";
+      check(/^sk_live_/.test(rotated) && rotated !== ctx.secret, "no new secret after the rotation");
+      await until("the old secret refused", async () => (await echo(ctx.secret)) === 401, { tries: 40, delay: 250 });
+      check((await echo(rotated)) === 200, "the rotated secret is refused");
+      ctx.secret = rotated;
+      await page.getByRole("button", { name: "Done" }).click();
+    }],
+    ["revoke the key: the gateway refuses it", async () => {
       await page.getByRole("button", { name: "Revoke e2e key" }).click();
       await page.getByRole("row", { name: /e2e key/ }).getByText("revoked").waitFor();
       await until("the revoked key refused", async () => (await echo(ctx.secret)) === 401, { tries: 40, delay: 250 });
@@ -253,8 +270,15 @@ try {
         await page.getByRole("link", { name: link, exact: true }).click();
         await page.getByRole("heading", { name: heading, exact: true }).waitFor();
         await page.waitForLoadState("networkidle");
+        await page.waitForFunction(() => !document.querySelector(".spinner")); // every section loaded
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-        check(overflow <= 0, `${link} scrolls sideways at 375 px (${overflow} px)`);
+        const wide = await page.evaluate(() =>
+          [...document.querySelectorAll("body *")]
+            .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest(".table-wrap"))
+            .slice(0, 5)
+            .map((e) => `${e.tagName.toLowerCase()}.${e.className}`),
+        );
+        check(overflow <= 0, `${link} scrolls sideways at 375 px (${overflow} px): ${wide.join(", ")}`);
       }
       await shot(page, "08-settings-375px");
       await page.setViewportSize({ width: 1280, height: 900 });
