@@ -79,7 +79,10 @@ impl Dashboard {
         &self.dir
     }
 
-    /// `/` and every path no other route matches (the routers' own routes win).
+    /// `/` and every path no other route matches (the routers' own routes win: a static or
+    /// parameterised route beats the catch-all). It is a catch-all route rather than the
+    /// router's fallback because `tollgate_http::finish_router` installs its own fallback
+    /// (the JSON 404) on the final router; the reserved paths answer that same 404 here.
     pub fn routes(&self) -> Router {
         let root = self.clone();
         let rest = self.clone();
