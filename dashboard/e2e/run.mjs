@@ -172,23 +172,33 @@ try {
       check((await page.getByTestId("new-secret").count()) === 0, "the secret is still shown");
     }],
     ["metered calls with the key", async () => {
-      for (let i = 0; i < 5; i++) check((await echo(ctx.secret)) === 200, "echo call refused");
+      for (let i = 0; i < 25; i++) check((await echo(ctx.secret)) === 200, "echo call refused");
     }],
     ["the calls show in the usage chart and log", async () => {
       await page.getByRole("link", { name: "Usage" }).click();
       await page.getByRole("heading", { name: "Usage" }).waitFor();
-      await until("5 calls in the log", async () => {
+      await until("every call in the log", async () => {
         await page.reload();
         await page.getByRole("heading", { name: "Calls", exact: true }).waitFor();
         await page.waitForLoadState("networkidle");
-        return (await page.locator('[data-testid="usage-log"] tbody tr').count()) >= 5;
+        await page.waitForFunction(() => !document.querySelector(".spinner"));
+        return (await page.getByRole("table", { name: /by endpoint/i }).getByRole("cell", { name: "25", exact: true }).count()) === 1;
       }, { tries: 40, delay: 250 });
+      // The log's pages: 20 calls, then the other 5.
+      const rows = () => page.locator('[data-testid="usage-log"] tbody tr').count();
+      check((await rows()) === 20, `first page: ${await rows()} rows`);
+      await page.getByRole("button", { name: "Next page" }).click();
+      await page.getByText("Calls, newest first (page 2)").waitFor();
+      check((await rows()) === 5, `second page: ${await rows()} rows`);
+      check(await page.getByRole("button", { name: "Next page" }).isDisabled(), "a third page");
+      await page.getByRole("button", { name: "Previous page" }).click();
+      await page.getByText("Calls, newest first (page 1)").waitFor();
       await page.locator(".chart canvas").first().waitFor();
       await page.getByRole("table", { name: /by endpoint/i }).waitFor();
       await axeScan(page, "usage page");
       await shot(page, "04-usage");
       await page.getByRole("link", { name: "Overview" }).click();
-      await until("5 calls on the overview", async () => (await page.getByTestId("calls-used").textContent())?.startsWith("5 "));
+      await until("25 calls on the overview", async () => (await page.getByTestId("calls-used").textContent())?.startsWith("25 "));
       await page.locator(".chart canvas").first().waitFor();
       await axeScan(page, "overview");
       await shot(page, "05-overview");
