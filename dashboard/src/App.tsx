@@ -1,6 +1,7 @@
 import { lazy, Suspense, useEffect, useState, type ReactNode } from "react";
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router-dom";
 import { refreshSession } from "./api/client";
+import { ErrorBoundary } from "./components/ErrorBoundary";
 import { Layout } from "./components/Layout";
 import { Loading } from "./components/States";
 import { useSession } from "./lib/useSession";
@@ -77,9 +78,11 @@ export function App() {
           path="/admin/*"
           element={
             <RequireAuth admin>
-              <Suspense fallback={<Loading />}>
-                <AdminApp />
-              </Suspense>
+              <ErrorBoundary what="operator area">
+                <Suspense fallback={<Loading />}>
+                  <AdminApp />
+                </Suspense>
+              </ErrorBoundary>
             </RequireAuth>
           }
         />

@@ -87,3 +87,21 @@ describe("the sign-up form", () => {
     expect((await screen.findByRole("alert")).textContent).toBe("An account with this email already exists.");
   });
 });
+
+describe("a part of the app that fails", () => {
+  it("shows an error with a reload button instead of a blank page", async () => {
+    const { ErrorBoundary } = await import("../components/ErrorBoundary");
+    const Broken = () => {
+      throw new Error("chunk failed");
+    };
+    const quiet = vi.spyOn(console, "error").mockImplementation(() => {});
+    render(
+      <ErrorBoundary what="chart">
+        <Broken />
+      </ErrorBoundary>,
+    );
+    expect(screen.getByRole("alert").textContent).toContain("The chart could not be shown.");
+    expect(screen.getByRole("button", { name: "Reload" })).toBeTruthy();
+    quiet.mockRestore();
+  });
+});
