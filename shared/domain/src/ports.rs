@@ -863,7 +863,8 @@ pub struct OidcResponse {
     pub body: serde_json::Value,
 }
 
-/// Outgoing requests to an OpenID Connect provider (discovery, its keys, the token endpoint):
+/// Outgoing requests to an OpenID Connect or OAuth2 provider (discovery, its keys, the token
+/// endpoint, a user API):
 /// an HTTP client, reqwest in every target. Err when there is no answer (DNS, connection,
 /// timeout); any HTTP status is an answer.
 #[async_trait]
@@ -872,6 +873,9 @@ pub trait OidcHttp: Send + Sync {
     async fn get(&self, url: &str) -> Result<OidcResponse, PortError>;
     /// POSTs `form` (`application/x-www-form-urlencoded`) to `url` (the token endpoint).
     async fn post_form(&self, url: &str, form: &[(String, String)]) -> Result<OidcResponse, PortError>;
+    /// GETs `url` with `access_token` as a bearer token (an OAuth2 provider's user API,
+    /// e.g. GitHub's).
+    async fn get_with_token(&self, url: &str, access_token: &str) -> Result<OidcResponse, PortError>;
 }
 
 /// Password hashing (Argon2id in every target). Deliberately slow: adapters run it off the
