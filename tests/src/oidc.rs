@@ -5,6 +5,11 @@
 //! There is no login page: a test takes the `Location` of `/api/user/auth/oidc/start`,
 //! passes it to [`OidcProvider::authorize`] with the claims the user should have, and gets
 //! the code and state the provider would have sent to the redirect URI.
+//!
+//! The same server also plays GitHub (OAuth2 without OpenID Connect; [`OidcProvider::github_settings`],
+//! [`OidcProvider::authorize_github`]): `/login/oauth/authorize`, a token endpoint that checks
+//! the same things and answers an access token (refusals as a 200 with `error`, as GitHub
+//! does), and the API's `/api/v3/user` and `/api/v3/user/emails` for that token.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -18,7 +23,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tollgate_http::OidcSettings;
+use tollgate_http::{IdentityProvider, OidcSettings};
 
 pub const CLIENT_ID: &str = "tollgate-test-client";
 pub const CLIENT_SECRET: &str = "test-client-secret";
@@ -70,6 +75,8 @@ struct Grant {
 struct Inner {
     codes: HashMap<String, Grant>,
     token_requests: usize,
+    /// GitHub: the access tokens issued, with the grant's `{"user", "emails"}`.
+    access_tokens: HashMap<String, Value>,
 }
 
 #[derive(Clone)]
@@ -95,6 +102,9 @@ impl OidcProvider {
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/jwks", get(jwks))
             .route("/token", post(token))
+            .route("/login/oauth/access_token", post(github_token))
+            .route("/api/v3/user", get(github_user))
+            .route("/api/v3/user/emails", get(github_emails))
             .with_state(provider);
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -105,6 +115,7 @@ impl OidcProvider {
     /// The client's registration at this provider.
     pub fn settings(&self) -> OidcSettings {
         OidcSettings {
+            provider: IdentityProvider::Oidc,
             issuer: self.issuer.clone(),
             client_id: CLIENT_ID.into(),
             client_secret: CLIENT_SECRET.into(),
@@ -140,6 +151,33 @@ impl OidcProvider {
         let code = format!("code-{}", tollgate_domain::token::generate_secret_token());
         let grant =
             Grant { challenge: q["code_challenge"].clone(), redirect_uri: q["redirect_uri"].clone(), claims: all };
+        self.inner.lock().unwrap().codes.insert(code.clone(), grant);
+        (code, q["state"].clone())
+    }
+
+    /// The client's registration at this server playing GitHub.
+    pub fn github_settings(&self) -> OidcSettings {
+        OidcSettings { provider: IdentityProvider::GitHub, ..self.settings() }
+    }
+
+    /// What GitHub does when the user consents: checks the authorization request at
+    /// `location` and issues a code whose access token shows `user` (`/user`) and `emails`
+    /// (`/user/emails`). Returns `(code, state)`.
+    pub fn authorize_github(&self, location: &str, user: Value, emails: Value) -> (String, String) {
+        let url = url::Url::parse(location).expect("a URL");
+        assert_eq!(format!("{}://{}", url.scheme(), url.authority()), self.issuer, "to this provider");
+        assert_eq!(url.path(), "/login/oauth/authorize");
+        let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        assert_eq!(q.get("client_id").map(String::as_str), Some(CLIENT_ID));
+        assert_eq!(q.get("scope").map(String::as_str), Some("read:user user:email"));
+        assert_eq!(q.get("code_challenge_method").map(String::as_str), Some("S256"));
+        assert!(!q.contains_key("nonce"), "GitHub has no ID token to carry a nonce");
+        let code = format!("ghcode-{}", tollgate_domain::token::generate_secret_token());
+        let grant = Grant {
+            challenge: q["code_challenge"].clone(),
+            redirect_uri: q["redirect_uri"].clone(),
+            claims: json!({"user": user, "emails": emails}),
+        };
         self.inner.lock().unwrap().codes.insert(code.clone(), grant);
         (code, q["state"].clone())
     }
@@ -180,7 +218,9 @@ fn token_error(error: &str) -> axum::response::Response {
     (StatusCode::BAD_REQUEST, Json(json!({"error": error}))).into_response()
 }
 
-async fn token(State(p): State<Provider>, body: String) -> axum::response::Response {
+/// The grant of a token request, if the client, the code (used once), the redirect URI and
+/// the PKCE verifier all check out; else the OAuth2 error.
+fn redeem(p: &Provider, body: &str) -> Result<Grant, &'static str> {
     let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
     let grant = {
         let mut inner = p.inner.lock().unwrap();
@@ -188,19 +228,62 @@ async fn token(State(p): State<Provider>, body: String) -> axum::response::Respo
         form.get("code").and_then(|c| inner.codes.remove(c))
     };
     let field = |k: &str| form.get(k).map(String::as_str);
-    if field("grant_type") != Some("authorization_code")
-        || field("client_id") != Some(CLIENT_ID)
-        || field("client_secret") != Some(CLIENT_SECRET)
-    {
-        return token_error("invalid_client");
+    if field("client_id") != Some(CLIENT_ID) || field("client_secret") != Some(CLIENT_SECRET) {
+        return Err("invalid_client");
     }
-    let Some(grant) = grant else { return token_error("invalid_grant") };
+    let grant = grant.ok_or("invalid_grant")?;
     let verifier = field("code_verifier").unwrap_or_default();
     if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != grant.challenge
         || field("redirect_uri") != Some(grant.redirect_uri.as_str())
     {
-        return token_error("invalid_grant");
+        return Err("invalid_grant");
     }
+    Ok(grant)
+}
+
+/// GitHub's token endpoint: refusals are a 200 with `error` (`bad_verification_code`).
+async fn github_token(State(p): State<Provider>, body: String) -> Json<Value> {
+    match redeem(&p, &body) {
+        Ok(grant) => {
+            let access_token = format!("gho_{}", tollgate_domain::token::generate_secret_token());
+            p.inner.lock().unwrap().access_tokens.insert(access_token.clone(), grant.claims);
+            Json(json!({"access_token": access_token, "token_type": "bearer", "scope": "read:user,user:email"}))
+        }
+        Err(_) => Json(
+            json!({"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."}),
+        ),
+    }
+}
+
+/// The grant's `part` (`user` or `emails`) for the request's bearer token; 401 otherwise.
+fn github_api(p: &Provider, headers: &axum::http::HeaderMap, part: &str) -> axum::response::Response {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let granted = token.and_then(|t| p.inner.lock().unwrap().access_tokens.get(t).cloned());
+    match granted {
+        Some(g) => Json(g[part].clone()).into_response(),
+        None => (StatusCode::UNAUTHORIZED, Json(json!({"message": "Bad credentials"}))).into_response(),
+    }
+}
+
+async fn github_user(State(p): State<Provider>, headers: axum::http::HeaderMap) -> axum::response::Response {
+    github_api(&p, &headers, "user")
+}
+
+async fn github_emails(State(p): State<Provider>, headers: axum::http::HeaderMap) -> axum::response::Response {
+    github_api(&p, &headers, "emails")
+}
+
+async fn token(State(p): State<Provider>, body: String) -> axum::response::Response {
+    let grant_type_ok =
+        url::form_urlencoded::parse(body.as_bytes()).any(|(k, v)| k == "grant_type" && v == "authorization_code");
+    let grant = match redeem(&p, &body) {
+        Ok(_) if !grant_type_ok => return token_error("invalid_client"),
+        Ok(grant) => grant,
+        Err(error) => return token_error(error),
+    };
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(KID.into());
     let key = EncodingKey::from_rsa_der(&test_key_der());

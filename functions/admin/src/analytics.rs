@@ -1,6 +1,8 @@
 //! `/api/admin/analytics/...` and `/api/admin/reports/revenue`: revenue analytics from the
-//! revenue ledger and the billing records. The figures and their definitions are the app
-//! layer's (`tollgate_app::analytics`); these handlers parse the range and render.
+//! revenue ledger and the billing records, and signups, usage and top customers from the
+//! daily metrics rollup. The figures and their definitions are the app layer's
+//! (`tollgate_app::analytics`, `tollgate_app::platform_analytics`); these handlers parse the
+//! range and render.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -8,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollgate_app::analytics::{self as app, ChurnSeries, MrrSeries, RevenueReportRow, RevenueSeries};
+use tollgate_app::platform_analytics::{self as platform, DayRange, TopCustomers, UsersAnalytics};
+use tollgate_app::usage_stats::UsageAnalytics;
 use tollgate_domain::Period;
 use tollgate_http::{AdminUser, ApiError, ApiQuery, AppState, ErrorBody};
 use utoipa::{IntoParams, ToSchema};
@@ -124,6 +128,84 @@ pub async fn revenue(
     let data = app::revenue(state.store.as_ref(), &months, state.now()).await?;
     let (from, to) = range_of(&months);
     Ok(Json(RevenueAnalytics { from, to, data }))
+}
+
+/// The days of an analytics question.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DayRangeQuery {
+    /// First day, `YYYY-MM-DD` (UTC). Default: 29 days before `to`.
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    pub from: Option<String>,
+    /// Last day, included, `YYYY-MM-DD`. Default: 29 days after `from`, or today. At most 400
+    /// days in all.
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    pub to: Option<String>,
+    /// How many entries each list holds at most (endpoints, customers), 1 to 100 (default 10).
+    #[param(minimum = 1, maximum = 100)]
+    pub top: Option<u32>,
+}
+
+impl DayRangeQuery {
+    /// The days and the `top`, or 400 `bad_request` saying what is wrong.
+    fn parse(&self, state: &AppState) -> Result<(DayRange, u32), ApiError> {
+        let range =
+            DayRange::parse(self.from.as_deref(), self.to.as_deref(), state.now()).map_err(ApiError::BadRequest)?;
+        Ok((range, platform::top_limit(self.top).map_err(ApiError::BadRequest)?))
+    }
+}
+
+/// Signups and active organizations (with at least one recorded call) per UTC day, every
+/// day of the range included. From the daily metrics rollup, never the usage logs.
+#[utoipa::path(get, path = "/api/admin/analytics/users", operation_id = "admin_analytics_users", tag = "admin", security(("bearer" = [])),
+    params(DayRangeQuery),
+    responses(
+        (status = 200, description = "Signups and active organizations per day", body = UsersAnalytics),
+        (status = 400, description = "`bad_request`: a day that is not `YYYY-MM-DD`, `from` after `to`, more than 400 days, or `top` out of 1..100", body = ErrorBody),
+    ))]
+pub async fn users(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    ApiQuery(q): ApiQuery<DayRangeQuery>,
+) -> Result<Json<UsersAnalytics>, ApiError> {
+    let (range, _) = q.parse(&state)?;
+    Ok(Json(platform::users(state.store.as_ref(), range).await?))
+}
+
+/// The platform's usage over whole UTC days: every organization's recorded calls, their
+/// error rates and latency percentiles (p50/p95/p99), the busiest endpoints (at most `top`)
+/// and one point per day, in the shape of `/api/user/usage/analytics` (`project_id` is
+/// null). From the platform's daily aggregates, never the usage logs.
+#[utoipa::path(get, path = "/api/admin/analytics/usage", operation_id = "admin_analytics_usage", tag = "admin", security(("bearer" = [])),
+    params(DayRangeQuery),
+    responses(
+        (status = 200, description = "The platform's usage", body = UsageAnalytics),
+        (status = 400, description = "`bad_request`: a day that is not `YYYY-MM-DD`, `from` after `to`, more than 400 days, or `top` out of 1..100", body = ErrorBody),
+    ))]
+pub async fn usage(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    ApiQuery(q): ApiQuery<DayRangeQuery>,
+) -> Result<Json<UsageAnalytics>, ApiError> {
+    let (range, top) = q.parse(&state)?;
+    Ok(Json(platform::usage(state.store.as_ref(), range, top as usize).await?))
+}
+
+/// The top customers over whole UTC days (at most `top` each): by recorded calls, and per
+/// currency by revenue collected (`amount_paid` of the paid invoices created in the range).
+#[utoipa::path(get, path = "/api/admin/analytics/top-customers", operation_id = "admin_analytics_top_customers", tag = "admin", security(("bearer" = [])),
+    params(DayRangeQuery),
+    responses(
+        (status = 200, description = "The top customers", body = TopCustomers),
+        (status = 400, description = "`bad_request`: a day that is not `YYYY-MM-DD`, `from` after `to`, more than 400 days, or `top` out of 1..100", body = ErrorBody),
+    ))]
+pub async fn top_customers(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    ApiQuery(q): ApiQuery<DayRangeQuery>,
+) -> Result<Json<TopCustomers>, ApiError> {
+    let (range, top) = q.parse(&state)?;
+    Ok(Json(platform::top_customers(state.store.as_ref(), range, top).await?))
 }
 
 /// The months of the report, and its format.

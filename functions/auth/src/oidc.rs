@@ -1,6 +1,8 @@
 //! Sign-in with an OpenID Connect provider: `GET /api/user/auth/oidc/start` and
 //! `GET /api/user/auth/oidc/callback`, the authorization code flow with PKCE (S256), `state`
-//! and `nonce`.
+//! and `nonce`. GitHub, which speaks OAuth2 without OpenID Connect, takes the same flow
+//! without the ID token (`IdentityProvider::GitHub`): the code buys an access token, and the
+//! user and their primary email (with GitHub's `verified` flag) come from its API.
 //!
 //! `start` stores a one-time record (an `ActionToken` of kind `OidcState`, valid 10 minutes)
 //! keyed by the SHA-256 of `state`; the record holds a random flow secret from which the
@@ -28,7 +30,7 @@ use tollgate_domain::token::generate_secret_token;
 use tollgate_domain::{ActionToken, ActionTokenKind, AuditEvent, Email, Id, OidcHttp, Role, TokenHash, User};
 use tollgate_http::accounts::create_account;
 use tollgate_http::extract::{ApiQuery, ClientIp};
-use tollgate_http::{ApiError, AppState, ErrorBody, ErrorCode, OidcSettings};
+use tollgate_http::{ApiError, AppState, ErrorBody, ErrorCode, IdentityProvider, OidcSettings};
 use utoipa::IntoParams;
 
 /// How long a sign-in may take between `start` and the callback.
@@ -82,7 +84,8 @@ fn bool_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Err
 
 /// Starts a sign-in: redirects (302) to the provider's authorization endpoint with the
 /// code flow's parameters (`response_type=code`, `scope=openid email profile`, `state`,
-/// `nonce`, an S256 `code_challenge`). The sign-in must finish within 10 minutes.
+/// `nonce`, an S256 `code_challenge`; for GitHub `scope=read:user user:email` and no
+/// `nonce`). The sign-in must finish within 10 minutes.
 #[utoipa::path(get, path = "/api/user/auth/oidc/start", tag = "auth",
     responses(
         (status = 302, description = "To the provider's authorization endpoint (`Location`)"),
@@ -91,7 +94,10 @@ fn bool_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Err
     ))]
 pub async fn start(State(state): State<AppState>) -> Result<Response, ApiError> {
     let (settings, http) = configured(&state)?;
-    let discovery = discover(http, settings).await?;
+    let authorization_endpoint = match settings.provider {
+        IdentityProvider::Oidc => discover(http, settings).await?.authorization_endpoint,
+        IdentityProvider::GitHub => format!("{}/login/oauth/authorize", settings.issuer),
+    };
     let now = state.now();
     let state_param = generate_secret_token();
     let flow = generate_secret_token();
@@ -103,17 +109,26 @@ pub async fn start(State(state): State<AppState>) -> Result<Response, ApiError> 
         expires_at: now + Duration::minutes(STATE_TTL_MINUTES),
     };
     state.store.create_action_token(&record).await?;
-    let mut url = url::Url::parse(&discovery.authorization_endpoint)
+    let mut url = url::Url::parse(&authorization_endpoint)
         .map_err(|_| provider_unavailable("the authorization endpoint is not a URL"))?;
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &settings.client_id)
-        .append_pair("redirect_uri", &settings.redirect_uri)
-        .append_pair("scope", "openid email profile")
-        .append_pair("state", &state_param)
-        .append_pair("nonce", &derive("nonce", &flow))
-        .append_pair("code_challenge", &pkce_challenge(&derive("pkce", &flow)))
-        .append_pair("code_challenge_method", "S256");
+    {
+        let mut query = url.query_pairs_mut();
+        query
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &settings.client_id)
+            .append_pair("redirect_uri", &settings.redirect_uri)
+            .append_pair("state", &state_param)
+            .append_pair("code_challenge", &pkce_challenge(&derive("pkce", &flow)))
+            .append_pair("code_challenge_method", "S256");
+        match settings.provider {
+            IdentityProvider::Oidc => {
+                query.append_pair("scope", "openid email profile").append_pair("nonce", &derive("nonce", &flow));
+            }
+            IdentityProvider::GitHub => {
+                query.append_pair("scope", "read:user user:email");
+            }
+        }
+    }
     Ok((StatusCode::FOUND, [(LOCATION, url.to_string())]).into_response())
 }
 
@@ -146,9 +161,19 @@ pub async fn callback(
         .ok_or_else(invalid_state)?;
     let flow = record.user_id.as_str().strip_prefix(FLOW_PREFIX).ok_or_else(invalid_state)?.to_string();
 
-    let discovery = discover(http, settings).await?;
-    let id_token = exchange(http, settings, &discovery, &q.code, &derive("pkce", &flow)).await?;
-    let claims = verify_id_token(http, settings, &discovery, &id_token, &derive("nonce", &flow)).await?;
+    let verifier = derive("pkce", &flow);
+    let claims = match settings.provider {
+        IdentityProvider::Oidc => {
+            let discovery = discover(http, settings).await?;
+            let tokens = exchange(http, settings, &discovery.token_endpoint, &q.code, &verifier).await?;
+            let id_token = tokens
+                .get("id_token")
+                .and_then(Value::as_str)
+                .ok_or_else(|| provider_unavailable("the token endpoint sent no ID token"))?;
+            verify_id_token(http, settings, &discovery, id_token, &derive("nonce", &flow)).await?
+        }
+        IdentityProvider::GitHub => github_identity(http, settings, &q.code, &verifier).await?,
+    };
     let email = claims
         .email
         .as_deref()
@@ -250,7 +275,16 @@ fn invalid_token(why: &str) -> ApiError {
 
 /// GETs a JSON document of the provider (2xx only).
 async fn get_json(http: &dyn OidcHttp, url: &str, what: &str) -> Result<Value, ApiError> {
-    match http.get(url).await {
+    json_answer(http.get(url).await, url, what)
+}
+
+/// A provider's answer as JSON: 2xx with a JSON body, else 502 `oidc_provider_unavailable`.
+fn json_answer(
+    answer: Result<tollgate_domain::OidcResponse, tollgate_domain::PortError>,
+    url: &str,
+    what: &str,
+) -> Result<Value, ApiError> {
+    match answer {
         Ok(r) if (200..300).contains(&r.status) && !r.body.is_null() => Ok(r.body),
         Ok(r) => {
             tracing::warn!(status = r.status, url, "oidc provider answered an error");
@@ -274,14 +308,16 @@ async fn discover(http: &dyn OidcHttp, settings: &OidcSettings) -> Result<Discov
     Ok(discovery)
 }
 
-/// Exchanges the code (with the PKCE verifier) for the ID token.
+/// Exchanges the code (with the PKCE verifier) at `token_endpoint`: the provider's answer
+/// (`id_token`, `access_token`, ...). A refusal is 401 `invalid_id_token`, whether the
+/// provider says it with a 4xx or, as GitHub does, with a 200 carrying `error`.
 async fn exchange(
     http: &dyn OidcHttp,
     settings: &OidcSettings,
-    discovery: &Discovery,
+    token_endpoint: &str,
     code: &str,
     verifier: &str,
-) -> Result<String, ApiError> {
+) -> Result<Value, ApiError> {
     let form: Vec<(String, String)> = [
         ("grant_type", "authorization_code"),
         ("code", code),
@@ -293,11 +329,11 @@ async fn exchange(
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let answer = http.post_form(&discovery.token_endpoint, &form).await.map_err(|e| {
+    let answer = http.post_form(token_endpoint, &form).await.map_err(|e| {
         tracing::warn!(error = %e, "oidc token endpoint did not answer");
         provider_unavailable("token endpoint")
     })?;
-    if (400..500).contains(&answer.status) {
+    if (400..500).contains(&answer.status) || answer.body.get("error").is_some() {
         let error = answer.body.get("error").and_then(Value::as_str).unwrap_or("refused").to_string();
         tracing::info!(status = answer.status, error, "oidc token endpoint refused the code");
         return Err(invalid_token("the provider refused the code"));
@@ -305,12 +341,47 @@ async fn exchange(
     if !(200..300).contains(&answer.status) {
         return Err(provider_unavailable("token endpoint"));
     }
-    answer
-        .body
-        .get("id_token")
+    Ok(answer.body)
+}
+
+/// GitHub's side of the callback: the code for an access token, then the user (`id`,
+/// `name`) and their primary email with GitHub's `verified` flag (`/user/emails`: the
+/// profile's public email may be another, or none).
+async fn github_identity(
+    http: &dyn OidcHttp,
+    settings: &OidcSettings,
+    code: &str,
+    verifier: &str,
+) -> Result<IdClaims, ApiError> {
+    let token_endpoint = format!("{}/login/oauth/access_token", settings.issuer);
+    let tokens = exchange(http, settings, &token_endpoint, code, verifier).await?;
+    let access_token = tokens
+        .get("access_token")
         .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| provider_unavailable("the token endpoint sent no ID token"))
+        .ok_or_else(|| provider_unavailable("the token endpoint sent no access token"))?;
+    let api = settings.github_api_url();
+    let (user_url, emails_url) = (format!("{api}/user"), format!("{api}/user/emails"));
+    let user = json_answer(http.get_with_token(&user_url, access_token).await, &user_url, "user")?;
+    let emails = json_answer(http.get_with_token(&emails_url, access_token).await, &emails_url, "emails")?;
+    let sub = user
+        .get("id")
+        .and_then(Value::as_u64)
+        .map(|id| id.to_string())
+        .ok_or_else(|| provider_unavailable("the user has no id"))?;
+    let primary = emails.as_array().and_then(|all| all.iter().find(|e| e.get("primary") == Some(&Value::Bool(true))));
+    let field = |k: &str| primary.and_then(|e| e.get(k));
+    // "Grace Brewster Hopper": the first word is the first name, the rest the last.
+    let full_name = user.get("name").and_then(Value::as_str).map(str::trim).unwrap_or_default();
+    let (given, family) = full_name.split_once(' ').unwrap_or((full_name, ""));
+    Ok(IdClaims {
+        sub,
+        nonce: None,
+        email: field("email").and_then(Value::as_str).map(str::to_string),
+        email_verified: field("verified").and_then(Value::as_bool).unwrap_or(false),
+        given_name: Some(given.to_string()),
+        family_name: Some(family.trim().to_string()),
+        name: None,
+    })
 }
 
 /// Verifies the ID token: RS256 with a key of the provider's JWKS (by `kid`), `iss` =

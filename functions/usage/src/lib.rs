@@ -11,10 +11,11 @@ use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use handlers::{
-    AnalyticsQuery, CallsBySource, DetailedQuery, EndpointUsage, EndpointUsageList, RangeQuery, SummaryQuery,
-    TimeseriesPoint, TimeseriesQuery, UsageAnalytics, UsageLogPage, UsageTimeseries,
+    AnalyticsQuery, DetailedQuery, EndpointUsageList, RangeQuery, SummaryQuery, TimeseriesQuery, UsageLogPage,
+    UsageTimeseries,
 };
 pub use summary::{ProjectUsage, UsageSummary};
+pub use tollgate_app::usage_stats::{CallsBySource, EndpointUsage, TimeseriesPoint, UsageAnalytics};
 
 #[derive(OpenApi)]
 #[openapi(tags((name = "usage", description = "Usage of the signed-in user's organization")))]

@@ -311,7 +311,7 @@ pub struct RevenueSeries {
 }
 
 /// Every invoice created in `month` (the billing records), a page at a time.
-async fn invoices_of(store: &dyn Store, month: &Period) -> Result<Vec<Invoice>, AppError> {
+pub(crate) async fn invoices_of(store: &dyn Store, month: &Period) -> Result<Vec<Invoice>, AppError> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {

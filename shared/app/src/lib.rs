@@ -10,9 +10,11 @@ pub mod billing;
 mod error;
 pub mod jobs;
 pub mod notifications;
+pub mod platform_analytics;
 pub mod projects;
 pub mod subscriptions;
 pub mod usage;
+pub mod usage_stats;
 pub mod users;
 pub mod webhooks;
 

@@ -12,6 +12,7 @@ pub mod error;
 pub mod id;
 pub mod job;
 pub mod management_token;
+pub mod metrics;
 pub mod notification;
 pub mod notification_settings;
 pub mod page;
@@ -50,6 +51,7 @@ pub use management_token::{
     management_scopes, ManagementScope, ManagementToken, ManagementTokenStatus, NewManagementToken,
     MANAGEMENT_TOKEN_PREFIX,
 };
+pub use metrics::{platform_org_id, DayCount, OrgCalls, OrgDayUsage, UsageRollup, PLATFORM_ORG_ID};
 pub use notification::{
     DunningReminder, KeyExpiring, Notification, PaymentFailed, RenderedMail, SubscriptionChanged, TrialEnding,
     WebhookTest,

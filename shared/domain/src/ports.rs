@@ -15,12 +15,12 @@ use crate::billing::{
     PlanHold, ProviderSubscription, UsageReport,
 };
 use crate::{
-    ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, Email, Endpoint, Id, Invitation,
-    JobRun, JobRunQuery, KeyRotation, KeySecret, MailMessage, ManagementToken, Membership, MfaEnrollment,
-    NotificationSettings, OrgRole, Organization, PeriodKey, Plan, Project, PruneReport, RateWindow, RefreshFamily,
-    RefreshToken, RevenueChange, RotateOutcome, StoreError, Subscription, SubscriptionQuery, TokenHash, UsageAggregate,
-    UsageCharge, UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord, UsageSnapshot, User, UserQuery,
-    WebhookDelivery, WebhookEndpoint,
+    ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, DayCount, Email, Endpoint, Id,
+    Invitation, JobRun, JobRunQuery, KeyRotation, KeySecret, MailMessage, ManagementToken, Membership, MfaEnrollment,
+    NotificationSettings, OrgCalls, OrgRole, Organization, PeriodKey, Plan, Project, PruneReport, RateWindow,
+    RefreshFamily, RefreshToken, RevenueChange, RotateOutcome, StoreError, Subscription, SubscriptionQuery, TokenHash,
+    UsageAggregate, UsageCharge, UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord, UsageSnapshot, User,
+    UserQuery, WebhookDelivery, WebhookEndpoint,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -28,7 +28,8 @@ use chrono::{DateTime, Utc};
 /// Users, organizations and memberships.
 #[async_trait]
 pub trait UserRepository: Send + Sync {
-    /// Stores a new user with their personal organization and owner membership, all or nothing.
+    /// Stores a new user with their personal organization and owner membership, all or nothing,
+    /// and counts them in the signups of the day of `user.created_at` ([`MetricsRollup`]).
     /// `AlreadyExists("email")` if a user that is not deleted has this email.
     async fn create_user(&self, user: &User, org: &Organization, owner: &Membership) -> Result<(), StoreError>;
 
@@ -524,7 +525,10 @@ pub trait CallMeter: Send + Sync {
 pub trait UsageLog: Send + Sync {
     /// Records each event of `records` once per `event.id`: its log entry (kept until its
     /// `expires_at`) and its share of the hourly and daily aggregates of its (org, key,
-    /// endpoint) bucket, the batch's aggregates merged in memory before they are written.
+    /// endpoint) bucket, the batch's aggregates merged in memory before they are written;
+    /// the new events also go into the daily metrics rollup (`UsageRollup`: the platform's
+    /// daily aggregates, read with `usage_aggregates` and `platform_org_id()`, and the
+    /// organizations' calls per day, read through [`MetricsRollup`]).
     /// One element per record, in order: true if recorded now, false if its id was recorded
     /// before (or earlier in this batch), which changes nothing. On an error, nothing of the
     /// batch may be assumed recorded: the caller retries it whole (ids make that safe).
@@ -545,6 +549,27 @@ pub trait UsageLog: Send + Sync {
     /// Aggregates of one organization and granularity with bucket start in `[from, to)`,
     /// one per (bucket, key, endpoint), oldest first.
     async fn usage_aggregates(&self, query: &AggregateQuery) -> Result<Vec<UsageAggregate>, StoreError>;
+}
+
+/// The platform's daily metrics rollup (`tollgate_domain::metrics`), what the admin
+/// analytics read instead of the usage logs. Kept on write: `record_usage_batch` adds the
+/// calls, `create_user` the signups. Days are UTC midnights; a range takes the days in
+/// `[from, to)`.
+#[async_trait]
+pub trait MetricsRollup: Send + Sync {
+    /// Users created per day, days without any left out, oldest first.
+    async fn signups_per_day(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<DayCount>, StoreError>;
+    /// Organizations with at least one recorded call per day, days without any left out,
+    /// oldest first.
+    async fn active_orgs_per_day(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<DayCount>, StoreError>;
+    /// The `limit` organizations with the most calls over the days, most first (ties by
+    /// organization id).
+    async fn top_orgs_by_calls(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OrgCalls>, StoreError>;
 }
 
 /// Customer webhooks: the endpoints organizations register, and the deliveries of events to
@@ -691,6 +716,7 @@ pub trait Store:
     + EndpointRepository
     + UsageCounter
     + UsageLog
+    + MetricsRollup
     + InvoiceRepository
     + UsageReportRepository
     + JobRunRepository
@@ -715,6 +741,7 @@ impl<T> Store for T where
         + EndpointRepository
         + UsageCounter
         + UsageLog
+        + MetricsRollup
         + InvoiceRepository
         + UsageReportRepository
         + JobRunRepository
@@ -836,7 +863,8 @@ pub struct OidcResponse {
     pub body: serde_json::Value,
 }
 
-/// Outgoing requests to an OpenID Connect provider (discovery, its keys, the token endpoint):
+/// Outgoing requests to an OpenID Connect or OAuth2 provider (discovery, its keys, the token
+/// endpoint, a user API):
 /// an HTTP client, reqwest in every target. Err when there is no answer (DNS, connection,
 /// timeout); any HTTP status is an answer.
 #[async_trait]
@@ -845,6 +873,9 @@ pub trait OidcHttp: Send + Sync {
     async fn get(&self, url: &str) -> Result<OidcResponse, PortError>;
     /// POSTs `form` (`application/x-www-form-urlencoded`) to `url` (the token endpoint).
     async fn post_form(&self, url: &str, form: &[(String, String)]) -> Result<OidcResponse, PortError>;
+    /// GETs `url` with `access_token` as a bearer token (an OAuth2 provider's user API,
+    /// e.g. GitHub's).
+    async fn get_with_token(&self, url: &str, access_token: &str) -> Result<OidcResponse, PortError>;
 }
 
 /// Password hashing (Argon2id in every target). Deliberately slow: adapters run it off the

@@ -24,7 +24,7 @@ pub use extract::{
 };
 pub use jwt::{AccessClaims, JwtKeys};
 pub use middleware::finish_router;
-pub use settings::{OidcSettings, Settings};
+pub use settings::{IdentityProvider, OidcSettings, Settings};
 pub use state::AppState;
 
 /// The name of the secret (in Secrets Manager, or the data directory locally) that signs JWTs.

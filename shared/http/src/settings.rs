@@ -34,17 +34,33 @@ pub struct Settings {
     /// false): an admin without a confirmed enrolment gets 403 `mfa_enrollment_required` on
     /// every admin route but the 2FA enrolment ones (see `extract::AdminUser`).
     pub admin_require_2fa: bool,
-    /// Sign-in with an OpenID Connect provider (`OIDC_ISSUER`, `OIDC_CLIENT_ID`,
+    /// Sign-in with an OpenID Connect provider (`OIDC_PROVIDER`, `OIDC_ISSUER`, `OIDC_CLIENT_ID`,
     /// `OIDC_CLIENT_SECRET`, `OIDC_REDIRECT_URI`); without it the OIDC routes answer 503
     /// `oidc_not_configured`.
     pub oidc: Option<OidcSettings>,
 }
 
+/// What kind of identity provider sign-in talks to (`OIDC_PROVIDER`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IdentityProvider {
+    /// Any OpenID Connect issuer (`oidc`, the default): discovery, an ID token checked
+    /// against the provider's keys, `nonce`.
+    #[default]
+    Oidc,
+    /// GitHub (`github`), which speaks OAuth2 without OpenID Connect: the code is exchanged
+    /// for an access token, and the user and their verified primary email are read from
+    /// GitHub's API.
+    GitHub,
+}
+
 /// The OpenID Connect client's registration at its provider.
 #[derive(Clone)]
 pub struct OidcSettings {
+    pub provider: IdentityProvider,
     /// The issuer: discovery at `<issuer>/.well-known/openid-configuration`, and the `iss`
-    /// every ID token must carry (no trailing slash).
+    /// every ID token must carry (no trailing slash). For GitHub, its web address
+    /// (`https://github.com`, or a GitHub Enterprise Server's), where the authorization and
+    /// token endpoints are.
     pub issuer: String,
     pub client_id: String,
     pub client_secret: String,
@@ -56,6 +72,7 @@ pub struct OidcSettings {
 impl std::fmt::Debug for OidcSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OidcSettings")
+            .field("provider", &self.provider)
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
             .field("client_secret", &"<redacted>")
@@ -65,7 +82,18 @@ impl std::fmt::Debug for OidcSettings {
 }
 
 impl OidcSettings {
-    /// From the `OIDC_*` variables: all four set, or none (then `None`).
+    /// GitHub's REST API beside its web address: `api.github.com` for `github.com`, `/api/v3`
+    /// on a GitHub Enterprise Server (and on the tests' fake).
+    pub fn github_api_url(&self) -> String {
+        if self.issuer == "https://github.com" {
+            "https://api.github.com".into()
+        } else {
+            format!("{}/api/v3", self.issuer)
+        }
+    }
+
+    /// From the `OIDC_*` variables: all four set, or none (then `None`); `OIDC_PROVIDER` is
+    /// `oidc` (default) or `github`.
     pub fn from_env() -> Result<Option<Self>, String> {
         let names = ["OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_REDIRECT_URI"];
         let values: Vec<Option<String>> = names
@@ -80,7 +108,13 @@ impl OidcSettings {
         }
         let mut v = values.into_iter().map(Option::unwrap_or_default);
         let issuer = v.next().unwrap_or_default().trim_end_matches('/').to_string();
+        let provider = match std::env::var("OIDC_PROVIDER").unwrap_or_default().trim() {
+            "" | "oidc" => IdentityProvider::Oidc,
+            "github" => IdentityProvider::GitHub,
+            other => return Err(format!("OIDC_PROVIDER must be oidc or github, not {other:?}")),
+        };
         Ok(Some(OidcSettings {
+            provider,
             issuer,
             client_id: v.next().unwrap_or_default(),
             client_secret: v.next().unwrap_or_default(),

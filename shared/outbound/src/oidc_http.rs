@@ -1,5 +1,5 @@
-//! The `OidcHttp` adapter: reqwest (rustls), for OpenID Connect sign-in (discovery, the
-//! provider's keys, the token endpoint). The
+//! The `OidcHttp` adapter: reqwest (rustls), for sign-in with an OpenID Connect or OAuth2
+//! provider (discovery, the provider's keys, the token endpoint, GitHub's user API). The
 //! provider's URLs come from configuration and its discovery
 //! document, not from users, so no address policy applies.
 
@@ -16,6 +16,8 @@ pub struct ReqwestOidcHttp {
 impl ReqwestOidcHttp {
     pub fn new() -> Result<Self, PortError> {
         let client = reqwest::Client::builder()
+            // GitHub's API refuses requests without a User-Agent.
+            .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
             .no_proxy()
@@ -47,6 +49,11 @@ impl OidcHttp for ReqwestOidcHttp {
             .header("accept", "application/json")
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body);
+        answer(request.send().await).await
+    }
+
+    async fn get_with_token(&self, url: &str, access_token: &str) -> Result<OidcResponse, PortError> {
+        let request = self.client.get(url).header("accept", "application/json").bearer_auth(access_token);
         answer(request.send().await).await
     }
 }

@@ -18,6 +18,7 @@ mod catalog;
 mod jobs;
 mod management_tokens;
 mod metering;
+mod metrics;
 mod mfa;
 mod misc;
 mod notification_settings;
@@ -37,6 +38,7 @@ pub use catalog::*;
 pub use jobs::*;
 pub use management_tokens::*;
 pub use metering::*;
+pub use metrics::*;
 pub use mfa::*;
 pub use misc::*;
 pub use notification_settings::*;
@@ -123,6 +125,8 @@ macro_rules! store_contract_tests {
             usage_rate_window_is_exact_under_concurrency,
             usage_record_batch_dedupes_and_merges_aggregates,
             usage_record_once_with_hourly_and_daily_aggregates,
+            metrics_rollup_counts_signups_per_day,
+            metrics_rollup_follows_recorded_usage_once,
             usage_query_filters,
             usage_query_pages_with_a_cursor,
             usage_query_skips_expired_entries,

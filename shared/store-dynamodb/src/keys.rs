@@ -189,6 +189,17 @@ pub(crate) fn aggregate_sk(bucket_start: DateTime<Utc>, key_id: &Id, endpoint_id
     format!("{}#{key_id}#{endpoint_id}", time_str(bucket_start))
 }
 
+// ---- the daily metrics rollup ----
+
+/// The partition of every organization's calls per day (sort key `<day>#<org>`): the
+/// admin analytics read a range of days with one Query.
+pub(crate) const ORG_DAY_PK: &str = "METRICS#ORGDAY";
+pub(crate) fn org_day_sk(day: DateTime<Utc>, org_id: &Id) -> String {
+    format!("{}#{org_id}", time_str(day))
+}
+/// The partition of the signups per day (sort key `<day>`).
+pub(crate) const SIGNUPS_PK: &str = "METRICS#SIGNUPS";
+
 // ---- billing records ----
 
 pub(crate) const INVOICE_SK: &str = "INVOICE";

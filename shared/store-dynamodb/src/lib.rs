@@ -12,6 +12,7 @@ mod item;
 mod jobs;
 mod keys;
 mod management_tokens;
+mod metrics;
 mod mfa;
 mod misc;
 mod notification_settings;

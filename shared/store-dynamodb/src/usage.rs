@@ -13,8 +13,9 @@ use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use tollgate_domain::usage::LATENCY_BOUNDS_MS;
 use tollgate_domain::{
-    aggregates_of, AggregateQuery, Granularity, Id, PeriodKey, RateWindow, StoreError, StoredEnum, UsageAggregate,
-    UsageCharge, UsageCounter, UsageEvent, UsageIncrement, UsageLog, UsageLogQuery, UsageRecord, UsageSource,
+    aggregates_of, AggregateQuery, Granularity, Id, OrgDayUsage, PeriodKey, RateWindow, StoreError, StoredEnum,
+    UsageAggregate, UsageCharge, UsageCounter, UsageEvent, UsageIncrement, UsageLog, UsageLogQuery, UsageRecord,
+    UsageRollup, UsageSource,
 };
 
 /// Rounds of one chunk of `record_usage_batch` when it keeps losing against concurrent
@@ -72,6 +73,47 @@ fn decode_log(item: &Item) -> Result<UsageEvent, StoreError> {
         period: PeriodKey::from_string(r.string("period")?),
         metadata: r.opt_json("metadata")?,
     })
+}
+
+/// The update that `ADD`s `agg` to the stored aggregate of its (org, key, endpoint,
+/// granularity, bucket), creating it: key, expression, parameters.
+fn aggregate_update(agg: &UsageAggregate) -> (Item, String, Params) {
+    let mut u = UpdateExpr::new()
+        .set("org_id", s(agg.org_id.as_str()))
+        .set("key_id", s(agg.key_id.as_str()))
+        .set("endpoint_id", s(agg.endpoint_id.as_str()))
+        .set("granularity", s(agg.granularity.as_str()))
+        .set("bucket_start", time(agg.bucket_start))
+        .add("count", n(agg.count))
+        .add("cost_units", n(agg.cost_units))
+        .add("latency_sum_ms", n(agg.latency_sum_ms));
+    // Only counters the chunk moves are written (absent ones read as 0), which keeps the
+    // expression short.
+    for (attr, count) in [("s2xx", agg.status_2xx), ("s4xx", agg.status_4xx), ("s5xx", agg.status_5xx)] {
+        if count > 0 {
+            u = u.add(attr, n(count));
+        }
+    }
+    for (i, &count) in agg.latency_buckets.iter().enumerate() {
+        if count > 0 {
+            u = u.add(&latency_attr(i), n(count));
+        }
+    }
+    let (expr, p) = u.build();
+    let key =
+        key(aggregate_pk(&agg.org_id, agg.granularity), aggregate_sk(agg.bucket_start, &agg.key_id, &agg.endpoint_id));
+    (key, expr, p)
+}
+
+/// The update that `ADD`s an organization's calls of a day to its rollup item, creating it.
+fn org_day_update(day: &OrgDayUsage) -> (Item, String, Params) {
+    let (expr, p) = UpdateExpr::new()
+        .set("day", time(day.day))
+        .set("org_id", s(day.org_id.as_str()))
+        .add("calls", n(day.calls))
+        .add("cost_units", n(day.cost_units))
+        .build();
+    (key(ORG_DAY_PK, org_day_sk(day.day, &day.org_id)), expr, p)
 }
 
 fn decode_aggregate(item: &Item) -> Result<UsageAggregate, StoreError> {
@@ -385,37 +427,39 @@ impl DynamoStore {
     /// `ADD`s `agg` (one chunk's merged counts) to the stored aggregate of its (org, key,
     /// endpoint, granularity, bucket), creating it.
     fn tx_aggregate(&self, agg: &UsageAggregate) -> Result<TransactWriteItem, StoreError> {
-        let mut u = UpdateExpr::new()
-            .set("org_id", s(agg.org_id.as_str()))
-            .set("key_id", s(agg.key_id.as_str()))
-            .set("endpoint_id", s(agg.endpoint_id.as_str()))
-            .set("granularity", s(agg.granularity.as_str()))
-            .set("bucket_start", time(agg.bucket_start))
-            .add("count", n(agg.count))
-            .add("cost_units", n(agg.cost_units))
-            .add("latency_sum_ms", n(agg.latency_sum_ms));
-        // Only counters the chunk moves are written (absent ones read as 0), which keeps
-        // the expression short.
-        for (attr, count) in [("s2xx", agg.status_2xx), ("s4xx", agg.status_4xx), ("s5xx", agg.status_5xx)] {
-            if count > 0 {
-                u = u.add(attr, n(count));
+        let (key, expr, p) = aggregate_update(agg);
+        self.tx_update(key, &expr, None, p)
+    }
+
+    /// Adds what the events recorded now bring to the daily metrics rollup, after their
+    /// transactions: every batch touches the platform's rows, and a transaction holding them
+    /// would make concurrent batches conflict. Plain ADDs, concurrently; a worker that dies
+    /// between the transactions and these updates leaves its batch out of the rollup (the
+    /// redelivered batch finds its events recorded), an undercount of the analytics only.
+    async fn add_rollup(&self, rollup: UsageRollup) -> Result<(), StoreError> {
+        let mut updates = tokio::task::JoinSet::new();
+        let platform = rollup.platform.iter().map(aggregate_update);
+        let org_days = rollup.org_days.iter().map(org_day_update);
+        for (key, expr, p) in platform.chain(org_days) {
+            let request = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .update_expression(expr)
+                .set_expression_attribute_names(p.names())
+                .set_expression_attribute_values(p.values());
+            updates.spawn(request.send());
+        }
+        while let Some(done) = updates.join_next().await {
+            match done {
+                Ok(result) => {
+                    result.map_err(|e| sdk_error("UpdateItem(metrics rollup)", e))?;
+                }
+                Err(e) => return Err(StoreError::unavailable("a metrics rollup update did not finish", e)),
             }
         }
-        for (i, &count) in agg.latency_buckets.iter().enumerate() {
-            if count > 0 {
-                u = u.add(&latency_attr(i), n(count));
-            }
-        }
-        let (expr, p) = u.build();
-        self.tx_update(
-            key(
-                aggregate_pk(&agg.org_id, agg.granularity),
-                aggregate_sk(agg.bucket_start, &agg.key_id, &agg.endpoint_id),
-            ),
-            &expr,
-            None,
-            p,
-        )
+        Ok(())
     }
 
     /// One organization's log entries, newest first, with `lo <= GSI1SK < hi`, until `want`
@@ -606,6 +650,8 @@ impl UsageLog for DynamoStore {
                 recorded[i] = true;
             }
         }
+        let new_events = records.iter().zip(&recorded).filter(|(_, &new)| new).map(|(r, _)| &r.event);
+        self.add_rollup(UsageRollup::of(new_events)).await?;
         Ok(recorded)
     }
 

@@ -218,6 +218,7 @@ impl UserRepository for DynamoStore {
             self.tx_put(membership_item(owner), Some(NEW_ITEM), Params::new())?,
             self.tx_put(user_index_items(user).0, Some(NEW_ITEM), Params::new())?,
             self.tx_put(user_index_items(user).1, Some(NEW_ITEM), Params::new())?,
+            self.tx_count_signup(user.created_at)?,
         ];
         match self.transact("TransactWriteItems(create_user)", items).await? {
             Ok(()) => Ok(()),

@@ -203,13 +203,15 @@ async fn dynamodb_catalog_and_usage_specifics() {
     costs.push(("add_usage", requests().await - before, 1));
     let before = requests().await;
     assert!(store.record_usage(&event, expires).await.unwrap());
-    costs.push(("record_usage", requests().await - before, 1));
+    // The transaction, then the metrics rollup's two ADDs (the platform's endpoint-day and
+    // the organization's day); a duplicate records nothing and adds nothing to the rollup.
+    costs.push(("record_usage", requests().await - before, 3));
     let before = requests().await;
     assert!(!store.record_usage(&event, expires).await.unwrap());
     costs.push(("record_usage (duplicate)", requests().await - before, 1));
     // A batch of one key and endpoint within an hour: one transaction (50 Puts, 2 updates),
     // also when some ids were recorded before (the transaction is cancelled and retried
-    // without them: 2).
+    // without them: 2), and the rollup's two ADDs.
     let batch: Vec<UsageRecord> = (0..50)
         .map(|i| UsageRecord {
             event: new_event(&org, &event.key_id, &event.endpoint_id, now + Duration::milliseconds(i + 1)),
@@ -218,11 +220,11 @@ async fn dynamodb_catalog_and_usage_specifics() {
         .collect();
     let before = requests().await;
     assert_eq!(store.record_usage_batch(&batch[..40]).await.unwrap(), vec![true; 40]);
-    costs.push(("record_usage_batch (40 events)", requests().await - before, 1));
+    costs.push(("record_usage_batch (40 events)", requests().await - before, 3));
     let before = requests().await;
     let flags = store.record_usage_batch(&batch).await.unwrap();
     assert_eq!(flags, (0..50).map(|i| i >= 40).collect::<Vec<_>>());
-    costs.push(("record_usage_batch (50 events, 40 recorded before)", requests().await - before, 2));
+    costs.push(("record_usage_batch (50 events, 40 recorded before)", requests().await - before, 4));
 
     // Charges with a shared rate window: one conditional write, two for the first charge of
     // a bucket in a minute (the count fails, the window is opened), plus one GetItem when the

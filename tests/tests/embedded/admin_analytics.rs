@@ -2,13 +2,15 @@
 //! organizations whose plans admins change month by month through the real routes (new
 //! subscriptions, an upgrade, a downgrade, a cancellation, a reactivation), invoices in the
 //! billing records, then the MRR movements, churn, revenue per month and plan, the payment
-//! success rate, and the revenue report whose CSV says what its JSON says.
+//! success rate, and the revenue report whose CSV says what its JSON says. Then signups,
+//! active organizations, the platform's usage and the top customers, from the daily
+//! metrics rollup the store keeps as users register and the usage worker records calls.
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
-use tollgate_domain::{Id, Invoice, InvoiceStatus, Period};
+use tollgate_domain::{Id, Invoice, InvoiceStatus, Period, UsageEvent, UsageRecord, UsageSource};
 use tollgate_tests::app::{TestApp, TestResponse};
 
 /// `n` months after the month following the test clock's month (the clock only moves
@@ -328,6 +330,11 @@ async fn bad_ranges_are_400_and_non_admins_403() {
         "/api/admin/reports/revenue?to=2026-01",
         "/api/admin/reports/revenue?from=2026-01&to=2026-02&format=xml",
         "/api/admin/reports/revenue?from=2026-01&to=2029-01",
+        "/api/admin/analytics/users?from=2026-13-01",
+        "/api/admin/analytics/usage?from=2026-02-01&to=2026-01-31",
+        "/api/admin/analytics/top-customers?from=2025-01-01&to=2026-02-05",
+        "/api/admin/analytics/top-customers?top=0",
+        "/api/admin/analytics/usage?top=101",
     ] {
         let r = app.call(Method::GET, path, None, Some(&admin)).await;
         assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "bad_request"), "{path}: {:?}", r.body);
@@ -340,8 +347,138 @@ async fn bad_ranges_are_400_and_non_admins_403() {
     assert_eq!(body["data"][0]["mrr"], 0);
 
     let (user, _) = app.user("not-admin@analytics.example").await;
-    for path in ["/api/admin/analytics/mrr", "/api/admin/reports/revenue?from=2026-01&to=2026-02"] {
+    for path in [
+        "/api/admin/analytics/mrr",
+        "/api/admin/reports/revenue?from=2026-01&to=2026-02",
+        "/api/admin/analytics/users",
+        "/api/admin/analytics/usage",
+        "/api/admin/analytics/top-customers",
+    ] {
         let r = app.call(Method::GET, path, None, Some(&user)).await;
         assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "admin_required"), "{path}");
     }
+}
+
+/// A call of `org` to the built-in echo endpoint (the seeded catalog's) at `when`, as the
+/// gateway sends it to the usage worker.
+fn echo_call(org: &Id, when: DateTime<Utc>, status: u16, latency_ms: u32) -> UsageEvent {
+    UsageEvent {
+        id: Id::generate("req").to_string(),
+        org_id: org.clone(),
+        key_id: Id::from_string("key_analytics"),
+        project_id: None,
+        source: UsageSource::Proxy,
+        endpoint_id: Id::from_string("ep_echo"),
+        method: "GET".into(),
+        path: "/api/v1/echo/x".into(),
+        status,
+        latency_ms,
+        cost_units: 1,
+        ip: None,
+        timestamp: when,
+        period: Period::containing(when).key,
+        metadata: None,
+    }
+}
+
+#[tokio::test]
+async fn signups_active_organizations_usage_and_top_customers_match_hand_computed_figures() {
+    let app = TestApp::new().await;
+    let admin = app.admin_token().await;
+    // Day 0 starts at the second midnight after the clock's start (the admin signed up
+    // before it); days 0 and 1 have activity, day 2 none.
+    let d0 = tollgate_domain::Granularity::Day.bucket_start(app.clock_now()) + Duration::days(2);
+    let (d1, hour) = (d0 + Duration::days(1), Duration::hours(1));
+    let key = |d: DateTime<Utc>| d.format("%Y-%m-%d").to_string();
+    app.clock.set(d0 + hour * 10);
+    app.user("a@top.example").await;
+    app.user("b@top.example").await;
+    app.clock.set(d1 + hour * 3);
+    app.user("c@top.example").await;
+    let app_ref = &app;
+    let org = |email: &'static str| async move { app_ref.stored_user(email).await.default_org_id };
+    let (a, b, c) = (org("a@top.example").await, org("b@top.example").await, org("c@top.example").await);
+
+    // Day 0: A 3 calls (5 ms, 30 ms, a 500 in 700 ms), B one 404 in 12 ms; day 1: A 2 in 5 ms.
+    let calls = vec![
+        echo_call(&a, d0 + hour, 200, 5),
+        echo_call(&a, d0 + hour * 2, 200, 30),
+        echo_call(&a, d0 + hour * 3, 500, 700),
+        echo_call(&b, d0 + hour * 4, 404, 12),
+        echo_call(&a, d1 + hour, 200, 5),
+        echo_call(&a, d1 + hour * 2, 200, 5),
+    ];
+    let expires_at = d1 + Duration::days(30);
+    let records: Vec<UsageRecord> = calls.into_iter().map(|event| UsageRecord { event, expires_at }).collect();
+    app.state.store.record_usage_batch(&records).await.unwrap();
+    // Paid invoices in the range: A 900 usd, B 2900 usd, C 100 eur; an open one and one
+    // paid after the range do not count.
+    let invoices = [
+        invoice(&a, 21, InvoiceStatus::Paid, 900, d0, d0 + hour),
+        invoice(&b, 22, InvoiceStatus::Paid, 2900, d0, d1 + hour),
+        Invoice { currency: "eur".into(), ..invoice(&c, 23, InvoiceStatus::Paid, 100, d1, d1 + hour * 4) },
+        invoice(&a, 24, InvoiceStatus::Open, 5000, d1, d1 + hour * 5),
+        invoice(&a, 25, InvoiceStatus::Paid, 7000, d1, d1 + Duration::days(2)),
+    ];
+    for i in &invoices {
+        app.state.store.upsert_invoice(i).await.unwrap();
+    }
+    app.clock.set(d1 + Duration::days(2));
+    let range = format!("from={}&to={}", key(d0), key(d0 + Duration::days(2)));
+
+    let body = get(&app, &admin, &format!("/api/admin/analytics/users?{range}")).await;
+    assert_eq!(
+        body,
+        json!({"from": key(d0), "to": key(d0 + Duration::days(2)), "signups": 3, "days": [
+            {"day": key(d0), "signups": 2, "active_organizations": 2},
+            {"day": key(d1), "signups": 1, "active_organizations": 1},
+            {"day": key(d1 + Duration::days(1)), "signups": 0, "active_organizations": 0},
+        ]})
+    );
+
+    let body = get(&app, &admin, &format!("/api/admin/analytics/usage?{range}")).await;
+    let f = |k: &str| body[k].clone();
+    assert_eq!(
+        [f("calls"), f("status_2xx"), f("status_4xx"), f("status_5xx"), f("error_rate")],
+        [json!(6), json!(4), json!(1), json!(1), json!(0.3333)]
+    );
+    // Latencies 5, 5, 5, 12, 30, 700 in buckets <=5, <=25, <=50, <=1000: the 3rd is 5, the
+    // 6th 1000.
+    assert_eq!([f("p50_ms"), f("p95_ms"), f("p99_ms")], [json!(5), json!(1000), json!(1000)]);
+    assert_eq!(f("granularity"), json!("day"));
+    let series: Vec<_> =
+        body["timeseries"].as_array().unwrap().iter().map(|p| (p["count"].clone(), p["errors"].clone())).collect();
+    assert_eq!(series, [(json!(4), json!(2)), (json!(2), json!(0)), (json!(0), json!(0))], "one point per day");
+    let top = &body["top_endpoints"];
+    assert_eq!(top.as_array().unwrap().len(), 1, "{top}");
+    assert_eq!((top[0]["endpoint_id"].clone(), top[0]["count"].clone()), (json!("ep_echo"), json!(6)));
+
+    let body = get(&app, &admin, &format!("/api/admin/analytics/top-customers?{range}")).await;
+    let calls: Vec<_> =
+        body["by_calls"].as_array().unwrap().iter().map(|c| (c["org_id"].clone(), c["calls"].clone())).collect();
+    assert_eq!(calls, [(json!(a), json!(5)), (json!(b), json!(1))]);
+    assert_eq!(body["by_calls"][0]["owner_email"], "a@top.example");
+    let revenue: Vec<_> = body["by_revenue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let leaders: Vec<_> =
+                r["customers"].as_array().unwrap().iter().map(|c| (c["org_id"].clone(), c["amount"].clone())).collect();
+            (r["currency"].clone(), leaders)
+        })
+        .collect();
+    assert_eq!(
+        revenue,
+        [
+            (json!("eur"), vec![(json!(c), json!(100))]),
+            (json!("usd"), vec![(json!(b), json!(2900)), (json!(a), json!(900))]),
+        ]
+    );
+    let body = get(&app, &admin, &format!("/api/admin/analytics/top-customers?{range}&top=1")).await;
+    assert_eq!(body["by_calls"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        body["by_revenue"][1]["customers"],
+        json!([{"org_id": b, "name": body["by_revenue"][1]["customers"][0]["name"], "owner_email": "b@top.example", "amount": 2900, "invoices": 1}])
+    );
 }

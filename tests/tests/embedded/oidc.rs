@@ -196,3 +196,78 @@ async fn without_configuration_the_routes_answer_503() {
     let r = app.call(Method::GET, "/api/user/auth/oidc/callback?code=a&state=b", None, None).await;
     assert_eq!((r.status, r.code()), (StatusCode::SERVICE_UNAVAILABLE, "oidc_not_configured"), "{:?}", r.body);
 }
+
+/// The app signing in with the test server playing GitHub.
+async fn github_setup() -> (TestApp, OidcProvider) {
+    let provider = OidcProvider::start().await;
+    let app = TestApp::with_settings(Settings { oidc: Some(provider.github_settings()), ..Settings::default() }).await;
+    (app, provider)
+}
+
+/// start -> GitHub with `user` and `emails` -> callback.
+async fn github_sign_in(app: &TestApp, provider: &OidcProvider, user: Value, emails: Value) -> TestResponse {
+    let r = app.call(Method::GET, "/api/user/auth/oidc/start", None, None).await;
+    assert_eq!(r.status, StatusCode::FOUND, "{:?}", r.body);
+    let location = r.headers[header::LOCATION].to_str().unwrap().to_string();
+    let (code, state) = provider.authorize_github(&location, user, emails);
+    callback(app, &code, &state).await
+}
+
+#[tokio::test]
+async fn github_signs_in_with_its_verified_primary_email() {
+    let (app, provider) = github_setup().await;
+    // A new account from the primary email (not the profile's public one), verified.
+    let user = json!({"id": 583231, "login": "octocat", "name": "Mona Lisa Octocat", "email": "public@example.com"});
+    let emails = json!([
+        {"email": "old@example.com", "primary": false, "verified": true},
+        {"email": "mona@example.com", "primary": true, "verified": true},
+    ]);
+    let r = github_sign_in(&app, &provider, user, emails).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(r.headers.get(header::SET_COOKIE).is_some(), "the refresh cookie");
+    let mona = app.stored_user("mona@example.com").await;
+    assert!(mona.email_verified);
+    assert_eq!((mona.first_name.as_str(), mona.last_name.as_str()), ("Mona", "Lisa Octocat"));
+    assert_eq!(r.body["user"]["id"], json!(mona.id.to_string()));
+
+    // An existing account is linked only when GitHub has verified its primary email.
+    assert_eq!(app.register("ada@example.com").await.status, StatusCode::CREATED);
+    let ada = json!({"id": 42, "login": "ada", "name": null});
+    let unverified = json!([{"email": "ada@example.com", "primary": true, "verified": false}]);
+    let r = github_sign_in(&app, &provider, ada.clone(), unverified).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "email_not_verified"), "{:?}", r.body);
+    let verified = json!([{"email": "Ada@example.com", "primary": true, "verified": true}]);
+    let r = github_sign_in(&app, &provider, ada, verified).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["user"]["id"], json!(app.stored_user("ada@example.com").await.id.to_string()));
+    let linked = audit(&app).await.into_iter().find(|e| e.action == "user.oidc_linked").expect("user.oidc_linked");
+    assert_eq!(linked.details, json!({"issuer": provider.issuer, "subject": "42"}));
+
+    // No primary email: nothing to sign in with.
+    let r = github_sign_in(&app, &provider, json!({"id": 7}), json!([])).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_id_token"), "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn github_refusing_the_code_is_401_and_the_state_still_works_once() {
+    let (app, provider) = github_setup().await;
+    let user = json!({"id": 1, "name": "Eve"});
+    let emails = json!([{"email": "eve@example.com", "primary": true, "verified": true}]);
+    // A code of another sign-in (its PKCE verifier differs): GitHub answers 200 with `error`.
+    let first = app.call(Method::GET, "/api/user/auth/oidc/start", None, None).await;
+    let second = app.call(Method::GET, "/api/user/auth/oidc/start", None, None).await;
+    let location = |r: &TestResponse| r.headers[header::LOCATION].to_str().unwrap().to_string();
+    let (code, _) = provider.authorize_github(&location(&first), user.clone(), emails.clone());
+    let (_, state) = provider.authorize_github(&location(&second), user, emails);
+    let r = callback(&app, &code, &state).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "invalid_id_token"), "{:?}", r.body);
+    let r = callback(&app, &code, &state).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_oidc_state"), "the state was used");
+    assert!(app
+        .state
+        .store
+        .find_user_by_email(&tollgate_domain::Email::parse("eve@example.com").unwrap())
+        .await
+        .unwrap()
+        .is_none());
+}

@@ -16,6 +16,7 @@ mod catalog;
 mod invoices;
 mod jobs;
 mod management_tokens;
+mod metrics;
 mod mfa;
 mod misc;
 mod notification_settings;
@@ -382,6 +383,59 @@ mod tests {
         let (logged, _) = store.query_usage(&q, DateTime::from_timestamp(0, 0).unwrap()).await.unwrap();
         assert_eq!(logged.len(), 1);
         assert_eq!((&logged[0].project_id, logged[0].source, &logged[0].metadata), (&None, UsageSource::Proxy, &None));
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_metrics_rollup_is_backfilled_from_the_users_and_daily_aggregates() {
+        use chrono::Duration;
+        use tollgate_domain::{
+            platform_org_id, AggregateQuery, DayCount, Granularity, MetricsRollup, OrgCalls, Role, UsageEvent,
+            UsageLog, UsageRecord, UserRepository,
+        };
+        let dir = std::env::temp_dir().join(format!("tollgate-embedded-sqlite-{}", Id::generate("t")));
+        let path = dir.join("tollgate.db");
+        let day = DateTime::from_timestamp(86_400 * 20_000, 0).unwrap();
+        let (org_a, org_b) = (Id::from_string("org_a"), Id::from_string("org_b"));
+        {
+            // Users and usage recorded, then the database taken back to version 12: as if
+            // they had been written before the rollup existed.
+            let store = SqliteStore::open(&path).unwrap();
+            let (user, org, owner) = tollgate_store_contract::new_user(Role::User, day + Duration::hours(3));
+            store.create_user(&user, &org, &owner).await.unwrap();
+            let event = |org: &Id, status: u16| UsageEvent {
+                status,
+                ..tollgate_store_contract::new_event(org, &Id::from_string("key_1"), &Id::from_string("ep_1"), day)
+            };
+            let records: Vec<UsageRecord> = [event(&org_a, 200), event(&org_a, 500), event(&org_b, 200)]
+                .into_iter()
+                .map(|event| UsageRecord { event, expires_at: day + Duration::days(1) })
+                .collect();
+            store.record_usage_batch(&records).await.unwrap();
+            store
+                .call(|c| {
+                    Ok(c.execute_batch(
+                        "DROP TABLE daily_signups; DROP TABLE org_daily_usage; \
+                         DELETE FROM usage_aggregates WHERE org_id = '*'; PRAGMA user_version = 12;",
+                    )?)
+                })
+                .await
+                .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let to = day + Duration::days(1);
+        assert_eq!(store.signups_per_day(day, to).await.unwrap(), [DayCount { day, count: 1 }]);
+        assert_eq!(store.active_orgs_per_day(day, to).await.unwrap(), [DayCount { day, count: 2 }]);
+        assert_eq!(
+            store.top_orgs_by_calls(day, to, 5).await.unwrap(),
+            [OrgCalls { org_id: org_a, calls: 2, cost_units: 2 }, OrgCalls { org_id: org_b, calls: 1, cost_units: 1 }]
+        );
+        let query = AggregateQuery { org_id: platform_org_id(), granularity: Granularity::Day, from: day, to };
+        let platform = store.usage_aggregates(&query).await.unwrap();
+        assert_eq!(platform.len(), 1);
+        assert_eq!((platform[0].count, platform[0].status_2xx, platform[0].status_5xx), (3, 2, 1));
+        assert_eq!(platform[0].latency_buckets.iter().sum::<u64>(), 3, "the histogram is summed too");
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -534,4 +534,34 @@ CREATE TABLE mfa_recovery_codes (
     PRIMARY KEY (user_id, hash)
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 13: the daily metrics rollup the admin analytics read instead of the usage logs
+    // (tollgate_domain::metrics), backfilled from what the store already keeps.
+    r#"
+-- Users created per day (day: UTC midnight, ms).
+CREATE TABLE daily_signups (
+    day    INTEGER PRIMARY KEY,
+    count  INTEGER NOT NULL
+) STRICT;
+
+-- Each organization's calls per day: a row says the organization was active that day.
+CREATE TABLE org_daily_usage (
+    day         INTEGER NOT NULL,
+    org_id      TEXT NOT NULL,
+    calls       INTEGER NOT NULL,
+    cost_units  INTEGER NOT NULL,
+    PRIMARY KEY (day, org_id)
+) STRICT, WITHOUT ROWID;
+
+INSERT INTO daily_signups
+    SELECT created_at - created_at % 86400000 AS d, COUNT(*) FROM users GROUP BY d;
+INSERT INTO org_daily_usage
+    SELECT bucket_start, org_id, SUM(count), SUM(cost_units) FROM usage_aggregates
+    WHERE granularity = 'day' GROUP BY bucket_start, org_id;
+-- The platform's daily aggregates per endpoint live beside the organizations' under the
+-- reserved organization and key id '*'.
+INSERT INTO usage_aggregates
+    SELECT '*', 'day', bucket_start, '*', endpoint_id, SUM(count), SUM(cost_units), SUM(status_2xx),
+           SUM(status_4xx), SUM(status_5xx), SUM(latency_sum_ms), SUM(lb0), SUM(lb1), SUM(lb2), SUM(lb3), SUM(lb4), SUM(lb5), SUM(lb6), SUM(lb7), SUM(lb8), SUM(lb9), SUM(lb10), SUM(lb11), SUM(lb12)
+    FROM usage_aggregates WHERE granularity = 'day' GROUP BY bucket_start, endpoint_id;
+"#,
 ];

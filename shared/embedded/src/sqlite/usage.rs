@@ -11,7 +11,7 @@ use tollgate_domain::usage::LATENCY_BOUNDS_MS;
 use tollgate_domain::{
     aggregates_of, AggregateQuery, Granularity, Id, PeriodKey, QueueMessage, QueueName, StoreError, StoredEnum,
     UsageAggregate, UsageCharge, UsageCounter, UsageEvent, UsageIncrement, UsageLog, UsageLogQuery, UsageRecord,
-    UsageSource,
+    UsageRollup, UsageSource,
 };
 
 /// Counts do not go past `i64::MAX` in SQLite; a u64 above it saturates.
@@ -87,7 +87,7 @@ fn aggregate_from_row(r: &Row<'_>) -> rusqlite::Result<UsageAggregate> {
 
 /// Adds `agg` (a batch's merged counts) to the stored aggregate of its bucket, creating it:
 /// one upsert, the histogram added column by column.
-fn add_aggregate(tx: &Transaction<'_>, agg: &UsageAggregate) -> Result<(), DbError> {
+pub(super) fn add_aggregate(tx: &Transaction<'_>, agg: &UsageAggregate) -> Result<(), DbError> {
     let mut stmt = tx.prepare_cached(&format!(
         "INSERT INTO usage_aggregates ({AGG_COLS}) VALUES \
          (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) \
@@ -144,10 +144,12 @@ fn record_batch(tx: &Transaction<'_>, records: &[UsageRecord]) -> Result<Vec<boo
             inserted.push(n > 0);
         }
     }
-    let new_events = records.iter().zip(&inserted).filter(|(_, &new)| new).map(|(r, _)| &r.event);
-    for agg in aggregates_of(new_events) {
+    let new_events: Vec<&UsageEvent> =
+        records.iter().zip(&inserted).filter(|(_, &new)| new).map(|(r, _)| &r.event).collect();
+    for agg in aggregates_of(new_events.iter().copied()) {
         add_aggregate(tx, &agg)?;
     }
+    super::metrics::add_rollup(tx, &UsageRollup::of(new_events))?;
     Ok(inserted)
 }
 

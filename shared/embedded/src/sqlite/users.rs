@@ -123,6 +123,7 @@ impl UserRepository for SqliteStore {
             )
             .map_err(exists_on_conflict("user"))?;
             super::organizations::insert_organization(&tx, &org, &owner)?;
+            super::metrics::count_signup(&tx, user.created_at)?;
             tx.commit()?;
             Ok(())
         })

@@ -13,15 +13,19 @@
 //!    and by the call meter's group commit).
 //! 4. The usage worker draining a backlog (SQLite queue -> logs + hourly/daily aggregates),
 //!    its rate over the first and the last third of the backlog.
-//! 5. With `--dynamodb` (needs the test venv's moto): DynamoDB SDK calls per gateway call, and
+//! 5. The admin dashboard's analytics routes at a million logged calls (`--quick`: 20,000)
+//!    of 1,000 customers over 30 days on SQLite, in process: each route's median and max.
+//! 6. With `--dynamodb` (needs the test venv's moto): DynamoDB SDK calls per gateway call, and
 //!    a hot key (many concurrent calls on one key's counter item).
-//! 6. With `--cold-start` (needs moto and the functions' release binaries, which `make bench`
+//! 7. With `--cold-start` (needs moto and the functions' release binaries, which `make bench`
 //!    builds): each Lambda function's init time to its first Runtime API poll, and its size.
 //!
 //! `--quick` runs shorter rounds and smaller backlogs, and `--debug-binaries` uses debug
-//! builds: `make test` uses both to keep the benchmark working. `--server <path>` measures
+//! builds: `make test` uses both to keep the benchmark working. `--analytics-only` runs step
+//! 5 alone. `--server <path>` measures
 //! another build of `tollgate` (e.g. `cargo build --profile profiling`, for `perf`).
 
+mod analytics;
 mod cold_start;
 mod server;
 mod track;
@@ -405,6 +409,25 @@ async fn dynamodb_hot_key(moto: &MotoServer, concurrency: usize, calls: usize) -
     (made / started.elapsed().as_secs_f64(), (moto.request_count() - before) as f64 / made)
 }
 
+/// Step 5: the admin analytics routes at a million logged calls (`quick`: 20,000).
+async fn analytics_section(quick: bool) {
+    let (calls, orgs) = if quick { (20_000, 100) } else { (1_000_000, 1_000) };
+    let a = analytics::measure(calls, orgs, 20, if quick { 3 } else { 20 }).await;
+    println!(
+        "\n## Admin analytics at {} logged calls ({} customers, {} endpoints, 30 days; SQLite, in process, through the router)\n",
+        a.calls, a.orgs, a.endpoints
+    );
+    println!(
+        "Seeding (users, then the calls in batches of 1,000 as the usage worker records them): {:.1} s.\n",
+        a.seed.as_secs_f64()
+    );
+    println!("| route | median ms | max ms |");
+    println!("|---|---|---|");
+    for r in &a.routes {
+        println!("| `{}` | {} | {} |", r.route, ms(r.median), ms(r.max));
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -414,6 +437,9 @@ async fn main() {
     let profile = if args.iter().any(|a| a == "--debug-binaries") { "debug" } else { "release" };
     let (rounds, duration) = if quick { (1, Duration::from_millis(500)) } else { (3, Duration::from_secs(10)) };
 
+    if args.iter().any(|a| a == "--analytics-only") {
+        return analytics_section(quick).await;
+    }
     let (data, key) = seeded_data_dir().await;
     // `--server <path>`: another build of the server, e.g. `target/profiling/tollgate` for perf.
     let binary = args
@@ -515,6 +541,8 @@ async fn main() {
     println!("| events/s overall | first third | last third |");
     println!("|---|---|---|");
     println!("| {:.0} | {:.0} | {:.0} |", d.overall, d.first_third, d.last_third);
+
+    analytics_section(quick).await;
 
     let moto = (with_dynamodb || with_cold_start).then(start_moto);
     if let (true, Some(moto)) = (with_dynamodb, &moto) {
