@@ -68,6 +68,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/analytics/top-customers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The top customers over whole UTC days (at most `top` each): by recorded calls, and per
+         *     currency by revenue collected (`amount_paid` of the paid invoices created in the range).
+         */
+        get: operations["admin_analytics_top_customers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/analytics/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The platform's usage over whole UTC days: every organization's recorded calls, their
+         *     error rates and latency percentiles (p50/p95/p99), the busiest endpoints (at most `top`)
+         *     and one point per day, in the shape of `/api/user/usage/analytics` (`project_id` is
+         *     null). From the platform's daily aggregates, never the usage logs.
+         */
+        get: operations["admin_analytics_usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/analytics/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Signups and active organizations (with at least one recorded call) per UTC day, every
+         *     day of the range included. From the daily metrics rollup, never the usage logs.
+         */
+        get: operations["admin_analytics_users"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/audit-logs": {
         parameters: {
             query?: never;
@@ -860,7 +922,8 @@ export interface paths {
         /**
          * Starts a sign-in: redirects (302) to the provider's authorization endpoint with the
          *     code flow's parameters (`response_type=code`, `scope=openid email profile`, `state`,
-         *     `nonce`, an S256 `code_challenge`). The sign-in must finish within 10 minutes.
+         *     `nonce`, an S256 `code_challenge`; for GitHub `scope=read:user user:email` and no
+         *     `nonce`). The sign-in must finish within 10 minutes.
          */
         get: operations["start"];
         put?: never;
@@ -1654,49 +1717,49 @@ export interface paths {
          *     `RateLimit-Remaining`, `RateLimit-Reset` (seconds) and, for keyed calls, `X-Quota-Limit`,
          *     `X-Quota-Used`, `X-Quota-Remaining` and `X-Quota-Reset` (seconds to the period's end).
          */
-        get: operations["proxy_doc"];
+        get: operations["proxy_get"];
         /**
          * Calls an endpoint of the catalog with an API key (`X-API-Key: sk_live_...` or
          *     `Authorization: Bearer sk_live_...`). Every answer carries `RateLimit-Limit`,
          *     `RateLimit-Remaining`, `RateLimit-Reset` (seconds) and, for keyed calls, `X-Quota-Limit`,
          *     `X-Quota-Used`, `X-Quota-Remaining` and `X-Quota-Reset` (seconds to the period's end).
          */
-        put: operations["proxy_doc_put"];
+        put: operations["proxy_put"];
         /**
          * Calls an endpoint of the catalog with an API key (`X-API-Key: sk_live_...` or
          *     `Authorization: Bearer sk_live_...`). Every answer carries `RateLimit-Limit`,
          *     `RateLimit-Remaining`, `RateLimit-Reset` (seconds) and, for keyed calls, `X-Quota-Limit`,
          *     `X-Quota-Used`, `X-Quota-Remaining` and `X-Quota-Reset` (seconds to the period's end).
          */
-        post: operations["proxy_doc_post"];
+        post: operations["proxy_post"];
         /**
          * Calls an endpoint of the catalog with an API key (`X-API-Key: sk_live_...` or
          *     `Authorization: Bearer sk_live_...`). Every answer carries `RateLimit-Limit`,
          *     `RateLimit-Remaining`, `RateLimit-Reset` (seconds) and, for keyed calls, `X-Quota-Limit`,
          *     `X-Quota-Used`, `X-Quota-Remaining` and `X-Quota-Reset` (seconds to the period's end).
          */
-        delete: operations["proxy_doc_delete"];
+        delete: operations["proxy_delete"];
         /**
          * Calls an endpoint of the catalog with an API key (`X-API-Key: sk_live_...` or
          *     `Authorization: Bearer sk_live_...`). Every answer carries `RateLimit-Limit`,
          *     `RateLimit-Remaining`, `RateLimit-Reset` (seconds) and, for keyed calls, `X-Quota-Limit`,
          *     `X-Quota-Used`, `X-Quota-Remaining` and `X-Quota-Reset` (seconds to the period's end).
          */
-        options: operations["proxy_doc_options"];
+        options: operations["proxy_options"];
         /**
          * Calls an endpoint of the catalog with an API key (`X-API-Key: sk_live_...` or
          *     `Authorization: Bearer sk_live_...`). Every answer carries `RateLimit-Limit`,
          *     `RateLimit-Remaining`, `RateLimit-Reset` (seconds) and, for keyed calls, `X-Quota-Limit`,
          *     `X-Quota-Used`, `X-Quota-Remaining` and `X-Quota-Reset` (seconds to the period's end).
          */
-        head: operations["proxy_doc_head"];
+        head: operations["proxy_head"];
         /**
          * Calls an endpoint of the catalog with an API key (`X-API-Key: sk_live_...` or
          *     `Authorization: Bearer sk_live_...`). Every answer carries `RateLimit-Limit`,
          *     `RateLimit-Remaining`, `RateLimit-Reset` (seconds) and, for keyed calls, `X-Quota-Limit`,
          *     `X-Quota-Used`, `X-Quota-Remaining` and `X-Quota-Reset` (seconds to the period's end).
          */
-        patch: operations["proxy_doc_patch"];
+        patch: operations["proxy_patch"];
         trace?: never;
     };
     "/health": {
@@ -2155,6 +2218,34 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
             url: string;
+        };
+        /** @description A customer's recorded calls over the range. */
+        CustomerCalls: components["schemas"]["CustomerRef"] & {
+            /** Format: int64 */
+            calls: number;
+            /** Format: int64 */
+            cost_units: number;
+        };
+        /** @description Who an organization is, for a top list. */
+        CustomerRef: {
+            /** @description `null` when the organization no longer exists. */
+            name?: string | null;
+            org_id: components["schemas"]["Id"];
+            /** @description Its owner's email; `null` when the owner no longer exists. */
+            owner_email?: string | null;
+        };
+        /** @description A customer's collected revenue over the range, in one currency. */
+        CustomerRevenue: components["schemas"]["CustomerRef"] & {
+            /**
+             * Format: int64
+             * @description Integer minor units.
+             */
+            amount: number;
+            /**
+             * Format: int64
+             * @description Paid invoices counted.
+             */
+            invoices: number;
         };
         /** @description The password, to confirm the deletion. */
         DeleteAccountRequest: {
@@ -3023,6 +3114,12 @@ export interface components {
             from: string;
             to: string;
         };
+        /** @description The customers who paid the most in one currency. */
+        RevenueLeaders: {
+            currency: string;
+            /** @description Most first (ties by organization id). */
+            customers: components["schemas"]["CustomerRevenue"][];
+        };
         /** @description One month of collected revenue in one currency. */
         RevenueMonth: {
             by_plan: components["schemas"]["PlanRevenue"][];
@@ -3258,6 +3355,17 @@ export interface components {
             /** @example Bearer */
             token_type: string;
             user: components["schemas"]["UserProfile"];
+        };
+        /** @description The top customers by calls and by revenue over a range of days. */
+        TopCustomers: {
+            /** @description Most calls first (ties by organization id). */
+            by_calls: components["schemas"]["CustomerCalls"][];
+            /** @description One entry per currency with revenue in the range, currencies in order. */
+            by_revenue: components["schemas"]["RevenueLeaders"][];
+            /** @description First day, `YYYY-MM-DD`. */
+            from: string;
+            /** @description Last day, included. */
+            to: string;
         };
         /** @description A batch: `{"events": [...]}` (one event may also be sent on its own). */
         TrackBatch: {
@@ -3656,6 +3764,35 @@ export interface components {
         UserUsage: components["schemas"]["PeriodUsage"] & {
             period: components["schemas"]["Period"];
         };
+        /** @description Signups and active organizations over a range of days. */
+        UsersAnalytics: {
+            /** @description Every day of the range, days without any included, oldest first. */
+            days: components["schemas"]["UsersDay"][];
+            /** @description First day, `YYYY-MM-DD`. */
+            from: string;
+            /**
+             * Format: int64
+             * @description Users created over the range.
+             */
+            signups: number;
+            /** @description Last day, included. */
+            to: string;
+        };
+        /** @description One day of signups and activity. */
+        UsersDay: {
+            /**
+             * Format: int64
+             * @description Organizations with at least one recorded call that day.
+             */
+            active_organizations: number;
+            /** @description `YYYY-MM-DD`. */
+            day: string;
+            /**
+             * Format: int64
+             * @description Users created that day.
+             */
+            signups: number;
+        };
         /** @description The plan of a verified key. */
         VerifiedPlan: {
             id: components["schemas"]["Id"];
@@ -3924,6 +4061,204 @@ export interface operations {
                 };
             };
             /** @description `bad_request`: a month that is not `YYYY-MM`, `from` after `to`, or more than 36 months; `bad_request`: a query parameter that cannot be understood */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `missing_token`, `invalid_token`, `token_expired`: no valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `account_suspended`: the account is suspended; `admin_required`: the account is not an admin; `insufficient_scope`: a management token without this route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: the store did not answer; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    admin_analytics_top_customers: {
+        parameters: {
+            query?: {
+                /** @description First day, `YYYY-MM-DD` (UTC). Default: 29 days before `to`. */
+                from?: string;
+                /**
+                 * @description Last day, included, `YYYY-MM-DD`. Default: 29 days after `from`, or today. At most 400
+                 *     days in all.
+                 */
+                to?: string;
+                /** @description How many entries each list holds at most (endpoints, customers), 1 to 100 (default 10). */
+                top?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The top customers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopCustomers"];
+                };
+            };
+            /** @description `bad_request`: a day that is not `YYYY-MM-DD`, `from` after `to`, more than 400 days, or `top` out of 1..100; `bad_request`: a query parameter that cannot be understood */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `missing_token`, `invalid_token`, `token_expired`: no valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `account_suspended`: the account is suspended; `admin_required`: the account is not an admin; `insufficient_scope`: a management token without this route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: the store did not answer; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    admin_analytics_usage: {
+        parameters: {
+            query?: {
+                /** @description First day, `YYYY-MM-DD` (UTC). Default: 29 days before `to`. */
+                from?: string;
+                /**
+                 * @description Last day, included, `YYYY-MM-DD`. Default: 29 days after `from`, or today. At most 400
+                 *     days in all.
+                 */
+                to?: string;
+                /** @description How many entries each list holds at most (endpoints, customers), 1 to 100 (default 10). */
+                top?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The platform's usage */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageAnalytics"];
+                };
+            };
+            /** @description `bad_request`: a day that is not `YYYY-MM-DD`, `from` after `to`, more than 400 days, or `top` out of 1..100; `bad_request`: a query parameter that cannot be understood */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `missing_token`, `invalid_token`, `token_expired`: no valid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `account_suspended`: the account is suspended; `admin_required`: the account is not an admin; `insufficient_scope`: a management token without this route's scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `service_unavailable`: the store did not answer; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    admin_analytics_users: {
+        parameters: {
+            query?: {
+                /** @description First day, `YYYY-MM-DD` (UTC). Default: 29 days before `to`. */
+                from?: string;
+                /**
+                 * @description Last day, included, `YYYY-MM-DD`. Default: 29 days after `from`, or today. At most 400
+                 *     days in all.
+                 */
+                to?: string;
+                /** @description How many entries each list holds at most (endpoints, customers), 1 to 100 (default 10). */
+                top?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signups and active organizations per day */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsersAnalytics"];
+                };
+            };
+            /** @description `bad_request`: a day that is not `YYYY-MM-DD`, `from` after `to`, more than 400 days, or `top` out of 1..100; `bad_request`: a query parameter that cannot be understood */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6056,7 +6391,7 @@ export interface operations {
                 /** @description Only users whose personal organization is subscribed to this plan (a plan id). */
                 plan?: string;
                 /** @description `-created_at` (default, newest first), `created_at` or `email`. */
-                sort?: unknown;
+                sort?: "-created_at" | "created_at" | "email";
                 /** @description Page size, 1 to 1000 (default 100). */
                 limit?: number;
                 /** @description `next_cursor` of the previous page (with the same filters and order). */
@@ -11840,7 +12175,7 @@ export interface operations {
             };
         };
     };
-    proxy_doc: {
+    proxy_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -11944,7 +12279,7 @@ export interface operations {
             };
         };
     };
-    proxy_doc_put: {
+    proxy_put: {
         parameters: {
             query?: never;
             header?: never;
@@ -12048,7 +12383,7 @@ export interface operations {
             };
         };
     };
-    proxy_doc_post: {
+    proxy_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -12152,7 +12487,7 @@ export interface operations {
             };
         };
     };
-    proxy_doc_delete: {
+    proxy_delete: {
         parameters: {
             query?: never;
             header?: never;
@@ -12256,7 +12591,7 @@ export interface operations {
             };
         };
     };
-    proxy_doc_options: {
+    proxy_options: {
         parameters: {
             query?: never;
             header?: never;
@@ -12360,7 +12695,7 @@ export interface operations {
             };
         };
     };
-    proxy_doc_head: {
+    proxy_head: {
         parameters: {
             query?: never;
             header?: never;
@@ -12464,7 +12799,7 @@ export interface operations {
             };
         };
     };
-    proxy_doc_patch: {
+    proxy_patch: {
         parameters: {
             query?: never;
             header?: never;

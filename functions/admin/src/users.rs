@@ -44,6 +44,8 @@ pub struct UserFilter {
     /// Only users whose personal organization is subscribed to this plan (a plan id).
     pub plan: Option<String>,
     /// `-created_at` (default, newest first), `created_at` or `email`.
+    // Inline: a parameter's type is not registered as a component schema.
+    #[param(inline)]
     pub sort: Option<UserSort>,
     /// Page size, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]

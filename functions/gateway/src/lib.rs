@@ -256,6 +256,24 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::openapi::security::{ApiKey as ApiKeyScheme, ApiKeyValue, SecurityScheme};
     use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder};
     let mut api = <GatewayApi as utoipa::OpenApi>::openapi();
+    // `proxy_doc` documents one operation under every method, and the macro gives each the
+    // same operationId: they must be unique (client generators key on them).
+    if let Some(item) = api.paths.paths.get_mut("/api/v1/{path}") {
+        let methods = [
+            ("get", &mut item.get),
+            ("post", &mut item.post),
+            ("put", &mut item.put),
+            ("patch", &mut item.patch),
+            ("delete", &mut item.delete),
+            ("head", &mut item.head),
+            ("options", &mut item.options),
+        ];
+        for (method, operation) in methods {
+            if let Some(operation) = operation {
+                operation.operation_id = Some(format!("proxy_{method}"));
+            }
+        }
+    }
     let components = api.components.get_or_insert_with(Default::default);
     components
         .add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKeyScheme::Header(ApiKeyValue::new("X-API-Key"))));

@@ -200,3 +200,41 @@ async fn the_spec_documents_every_error_and_the_validation_rules() {
         assert_eq!(schemas[request]["additionalProperties"], false, "{request} denies unknown fields");
     }
 }
+
+/// Every `$ref` of the document names a schema it defines, and every operation has its own
+/// operationId: client generators (the dashboard's) fail on either.
+#[tokio::test]
+async fn the_spec_resolves_every_reference_and_names_each_operation_once() {
+    let app = TestApp::new().await;
+    let doc = app.call(Method::GET, "/api/openapi.json", None, None).await.body;
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(r) = map.get("$ref").and_then(|r| r.as_str()) {
+                    out.push(r);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    let dangling: Vec<&str> = all
+        .into_iter()
+        .filter(|r| r.strip_prefix("#/components/schemas/").is_some_and(|name| !schemas.contains_key(name)))
+        .collect();
+    assert!(dangling.is_empty(), "undefined schemas: {dangling:?}");
+    let mut seen = std::collections::HashMap::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if let Some(id) = op.get("operationId").and_then(|v| v.as_str()) {
+                if let Some(other) = seen.insert(id.to_string(), format!("{method} {path}")) {
+                    panic!("operationId {id} of {method} {path} is also {other}'s");
+                }
+            }
+        }
+    }
+}
