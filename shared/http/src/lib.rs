@@ -25,7 +25,7 @@ pub use extract::{
 pub use jwt::{AccessClaims, JwtKeys};
 pub use middleware::finish_router;
 pub use settings::{IdentityProvider, OidcSettings, Settings};
-pub use state::AppState;
+pub use state::{AppState, Ports};
 
 /// The name of the secret (in Secrets Manager, or the data directory locally) that signs JWTs.
 pub const JWT_SECRET_NAME: &str = "jwt_signing_key";

@@ -5,9 +5,23 @@ use crate::{JwtKeys, Settings};
 use std::sync::Arc;
 use tollgate_domain::{AuditEvent, Clock, Mailer, PasswordHasher, Payments, Queue, QueueMessage, QueueName, Store};
 
-/// What every handler can reach. Cheap to clone (all `Arc`s).
+/// What every handler can reach: the [`Ports`] behind one `Arc`, so the clone that every
+/// request makes (axum's `State`, the middleware) is one reference count, not one per port.
+/// Read a port through it (`state.store`); the `with_*` builders set the optional ones.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Ports>);
+
+impl std::ops::Deref for AppState {
+    type Target = Ports;
+
+    fn deref(&self) -> &Ports {
+        &self.0
+    }
+}
+
+/// The adapters plugged into the ports, and the settings.
+#[derive(Clone)]
+pub struct Ports {
     pub store: Arc<dyn Store>,
     pub mailer: Arc<dyn Mailer>,
     /// Argon2id in every target.
@@ -38,7 +52,7 @@ impl AppState {
         settings: Settings,
     ) -> Self {
         let passwords = Arc::new(Argon2Passwords::default());
-        AppState {
+        AppState(Arc::new(Ports {
             store,
             mailer,
             passwords,
@@ -49,30 +63,36 @@ impl AppState {
             jobs: None,
             queue: None,
             oidc: None,
-        }
+        }))
+    }
+
+    /// The ports to change while the state is being assembled (a copy if it is already
+    /// shared).
+    fn ports_mut(&mut self) -> &mut Ports {
+        Arc::make_mut(&mut self.0)
     }
 
     /// The same state with billing through `payments`.
     pub fn with_payments(mut self, payments: Arc<dyn Payments>) -> Self {
-        self.payments = Some(payments);
+        self.ports_mut().payments = Some(payments);
         self
     }
 
     /// The same state able to run jobs by hand through `ports`.
     pub fn with_jobs(mut self, ports: tollgate_app::jobs::JobPorts) -> Self {
-        self.jobs = Some(ports);
+        self.ports_mut().jobs = Some(ports);
         self
     }
 
     /// The same state sending to `queue`.
     pub fn with_queue(mut self, queue: Arc<dyn Queue>) -> Self {
-        self.queue = Some(queue);
+        self.ports_mut().queue = Some(queue);
         self
     }
 
     /// The same state reaching OpenID Connect providers through `http`.
     pub fn with_oidc(mut self, http: Arc<dyn tollgate_domain::OidcHttp>) -> Self {
-        self.oidc = Some(http);
+        self.ports_mut().oidc = Some(http);
         self
     }
 
