@@ -11,6 +11,7 @@ mod api;
 mod api_metering;
 mod billing_webhook;
 mod contract_sqlite;
+mod cors;
 mod dashboard;
 mod gateway;
 mod jobs;
