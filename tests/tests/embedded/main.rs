@@ -9,6 +9,7 @@ mod admin_analytics;
 mod admin_users;
 mod api;
 mod api_metering;
+mod aws_template;
 mod billing_webhook;
 mod contract_sqlite;
 mod cors;
