@@ -86,12 +86,21 @@ fn the_distribution_serves_the_app_with_the_local_csp_and_forwards_the_api_uncac
 }
 
 #[test]
-fn the_dashboard_outputs_exist_and_cors_origins_reaches_every_function() {
+fn the_outputs_the_deploy_script_reads_exist_and_cors_origins_reaches_every_function() {
     let t = template();
     let outputs = &t[t.find("\nOutputs:\n").expect("Outputs")..];
+    let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/deploy-dashboard.sh"))
+        .expect("scripts/deploy-dashboard.sh");
     for name in ["DashboardUrl", "DashboardBucketName", "DashboardDistributionId"] {
         assert!(outputs.contains(&format!("\n  {name}:\n")), "output {name}");
+        assert!(script.contains(&format!("output {name}")), "the deploy script reads {name}");
     }
+    let makefile = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Makefile")).unwrap();
+    let deploy = &makefile[makefile.find("\ndeploy: ").expect("make deploy")..];
+    assert!(
+        deploy.split("\n\n").next().unwrap().contains("bash scripts/deploy-dashboard.sh"),
+        "make deploy uploads it"
+    );
     let param = entry(&t, "CorsOrigins");
     assert!(param.contains("Default: ''"), "no CORS by default: {param}");
     let globals = &t[t.find("\nGlobals:\n").unwrap()..t.find("\nResources:\n").unwrap()];
