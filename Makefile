@@ -20,7 +20,7 @@ LAMBDA_BIN_FLAGS := --features lambda $(foreach bin,$(LAMBDA_BINS),--bin $(bin))
 # PATH, so the Rust tests that spawn `python3 scripts/moto_single.py` use the venv.
 VENV_PATH := PATH="$(CURDIR)/.venv/bin:$$PATH"
 
-.PHONY: help run dashboard test-dashboard stripe-fake test bench lint build-lambda sam-build deploy clean-data
+.PHONY: help run dashboard test-dashboard stripe-fake test bench lint build-lambda sam-build deploy deploy-dashboard clean-data
 
 help:
 	@echo "make run           run the whole platform as one local process (SQLite in ./data), the dashboard at /"
@@ -33,7 +33,8 @@ help:
 	@echo "make lint          cargo fmt --check and clippy -D warnings"
 	@echo "make build-lambda  cargo lambda build --release for each Lambda binary"
 	@echo "make sam-build     sam build --beta-features (output in .aws-sam/)"
-	@echo "make deploy        sam-build, then sam deploy (settings in samconfig.toml)"
+	@echo "make deploy        sam-build, sam deploy (settings in samconfig.toml), then deploy-dashboard"
+	@echo "make deploy-dashboard  build the dashboard if needed, upload it to the stack's bucket, invalidate CloudFront"
 	@echo "make clean-data    delete ./data (the local server's database, outbox, secrets)"
 
 # The server reads PORT, DATA_DIR, ADMIN_EMAIL and ADMIN_PASSWORD from the environment;
@@ -107,8 +108,15 @@ sam-build:
 
 # Always deploy a fresh build: without .aws-sam/build, `sam deploy` would upload the
 # whole workspace (CodeUri: .) as each function's code.
+# Then the dashboard: built if missing or older than its sources, uploaded to the stack's
+# bucket, /index.html invalidated on CloudFront (scripts/deploy-dashboard.sh; the stack is
+# STACK_NAME, default tollgate as in samconfig.toml; it needs the AWS CLI).
 deploy: sam-build
 	sam deploy
+	bash scripts/deploy-dashboard.sh
+
+deploy-dashboard:
+	bash scripts/deploy-dashboard.sh
 
 clean-data:
 	rm -rf ./data

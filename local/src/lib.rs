@@ -184,7 +184,8 @@ impl Platform {
             Some(dashboard) => router.merge(dashboard.routes()),
             None => router,
         };
-        tollgate_http::finish_router(router).layer(axum::middleware::from_fn(peer_address))
+        tollgate_http::finish_router(router, &self.state.settings.cors_origins)
+            .layer(axum::middleware::from_fn(peer_address))
     }
 
     /// How the embedded call meter grouped its writes (None on DynamoDB).

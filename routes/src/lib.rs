@@ -33,8 +33,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api
 }
 
-/// The finished router of the `public` function: health and the spec, no state.
-pub fn public_router() -> axum::Router {
+/// The finished router of the `public` function: health and the spec, no state;
+/// `cors_origins` as in [`tollgate_http::finish_router`].
+pub fn public_router(cors_origins: &[String]) -> axum::Router {
     let (router, _) = public::routes::<()>().split_for_parts();
-    tollgate_http::finish_router(router)
+    tollgate_http::finish_router(router, cors_origins)
 }

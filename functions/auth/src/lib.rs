@@ -47,5 +47,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// The finished router (common layers included) for the Lambda function.
 pub fn router(state: AppState) -> axum::Router {
     let (router, _) = routes().split_for_parts();
-    tollgate_http::finish_router(router.with_state(state))
+    let cors_origins = state.settings.cors_origins.clone();
+    tollgate_http::finish_router(router.with_state(state), &cors_origins)
 }

@@ -304,7 +304,8 @@ pub fn routes(gateway: Arc<Gateway>) -> Router {
 
 /// The finished router for the Lambda function.
 pub fn router(gateway: Arc<Gateway>) -> Router {
-    tollgate_http::finish_router(routes(gateway))
+    let cors_origins = gateway.state.settings.cors_origins.clone();
+    tollgate_http::finish_router(routes(gateway), &cors_origins)
 }
 
 /// The gateway's routes: a proxied call, calls reported by the seller's server, a key to

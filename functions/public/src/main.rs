@@ -4,5 +4,6 @@
 #[tokio::main]
 async fn main() -> Result<(), tollgate_lambda::Error> {
     tollgate_http::telemetry::init();
-    tollgate_lambda::serve(tollgate_routes::public_router()).await
+    let settings = tollgate_http::Settings::from_env()?;
+    tollgate_lambda::serve(tollgate_routes::public_router(&settings.cors_origins)).await
 }

@@ -127,7 +127,8 @@ pub fn routes(hook: StripeWebhook) -> Router {
     Router::new().route(WEBHOOK_PATH, post(receive)).layer(DefaultBodyLimit::max(MAX_EVENT_BYTES)).with_state(hook)
 }
 
-/// The finished router for the Lambda function.
+/// The finished router for the Lambda function. No CORS: only Stripe's servers post here,
+/// never a browser.
 pub fn router(hook: StripeWebhook) -> Router {
-    tollgate_http::finish_router(routes(hook))
+    tollgate_http::finish_router(routes(hook), &[])
 }

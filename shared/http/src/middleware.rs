@@ -1,6 +1,6 @@
 //! Layers every router gets, in Lambda and locally: request ids, the request span and the
 //! access log, the request metrics (see `metrics`), body limit and JSON answers for unknown
-//! routes and methods.
+//! routes and methods, and CORS for the origins of `CORS_ORIGINS` (none by default).
 //!
 //! The access log (target `access`) has one line per answer, with the status and latency:
 //! refusals and failures (4xx, 5xx) at `info`, successes (2xx, 3xx) at `debug`. A busy gateway
@@ -13,8 +13,10 @@ use crate::extract::MAX_BODY_BYTES;
 use crate::metrics;
 use crate::ApiError;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
-use axum::http::{HeaderName, Request};
+use axum::http::{header, HeaderName, HeaderValue, Method, Request};
 use axum::Router;
+use std::time::Duration;
+use tower_http::cors::{AllowCredentials, AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tracing::Level;
@@ -83,15 +85,51 @@ async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
+/// The CORS layer for a dashboard (or another browser app) on another origin: exactly
+/// `origins` (`Settings::cors_origins`, from `CORS_ORIGINS`), with credentials, the methods
+/// and headers the dashboard and API clients send; preflights are answered here (before
+/// routing) and may be cached for 10 minutes. `None` when there is no origin: then no
+/// answer carries a CORS header.
+pub fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let listed = origins.clone();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            // Only with a listed origin: another origin's answer carries no CORS header.
+            .allow_credentials(AllowCredentials::predicate(move |origin, _| listed.contains(origin)))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("x-org-id"),
+                HeaderName::from_static("idempotency-key"),
+                HeaderName::from_static("x-api-key"),
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
 /// Wraps a route group's router with the common layers. Call once, on the final router.
-pub fn finish_router(router: Router) -> Router {
-    router
+/// `cors_origins`: the origins allowed to call it from a browser (`Settings::cors_origins`;
+/// empty: no CORS headers). CORS wraps everything but the request id and the access log, so
+/// error answers (401, 404, 429) carry its headers too and the browser lets the app read them.
+pub fn finish_router(router: Router, cors_origins: &[String]) -> Router {
+    let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(log_server_failures))
         .layer(axum::middleware::from_fn(acting_token_scope))
         .layer(axum::middleware::from_fn(record_metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    let router = match cors_layer(cors_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
         .layer(
             TraceLayer::new_for_http()
@@ -135,7 +173,7 @@ mod tests {
         let failing = || async {
             ApiError::from(tollgate_domain::StoreError::unavailable("store down", std::io::Error::other("refused")))
         };
-        let app = finish_router(Router::new().route("/boom", axum::routing::get(failing)));
+        let app = finish_router(Router::new().route("/boom", axum::routing::get(failing)), &[]);
         let resp = app.oneshot(Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(resp.status(), 503);
         let body = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
@@ -155,7 +193,7 @@ mod tests {
             .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
             .finish();
         let _guard = tracing::subscriber::set_default(subscriber);
-        let app = finish_router(Router::new().route("/ok", axum::routing::get(|| async { "ok" })));
+        let app = finish_router(Router::new().route("/ok", axum::routing::get(|| async { "ok" })), &[]);
         for path in ["/ok", "/missing"] {
             app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
         }
@@ -177,6 +215,7 @@ mod tests {
             Router::new()
                 .route("/api/user/api-keys/{id}", axum::routing::get(|| async { "ok" }))
                 .route("/api/v1/{*path}", axum::routing::get(refused)),
+            &[],
         );
         let requests = |text: &str, group: &str, class: &str| {
             sample_value(text, "tollgate_http_requests_total", &[("group", group), ("status_class", class)])

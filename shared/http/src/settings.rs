@@ -38,6 +38,12 @@ pub struct Settings {
     /// `OIDC_CLIENT_SECRET`, `OIDC_REDIRECT_URI`); without it the OIDC routes answer 503
     /// `oidc_not_configured`.
     pub oidc: Option<OidcSettings>,
+    /// Origins other than the API's own that may call it from a browser with credentials
+    /// (`CORS_ORIGINS`, comma-separated exact origins such as `https://app.example.com`;
+    /// default none: no CORS headers at all). The dashboard served from the same origin as
+    /// the API (CloudFront in AWS, the local server) needs none. `*` is refused: the
+    /// dashboard sends cookies and `Authorization`, which browsers never allow with `*`.
+    pub cors_origins: Vec<String>,
 }
 
 /// What kind of identity provider sign-in talks to (`OIDC_PROVIDER`).
@@ -139,6 +145,7 @@ impl Default for Settings {
             allow_insecure_webhook_urls: false,
             admin_require_2fa: false,
             oidc: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -160,6 +167,7 @@ impl Settings {
         s.allow_insecure_webhook_urls = parse_env("ALLOW_INSECURE_WEBHOOK_URLS", s.allow_insecure_webhook_urls)?;
         s.admin_require_2fa = parse_env("ADMIN_REQUIRE_2FA", s.admin_require_2fa)?;
         s.oidc = OidcSettings::from_env()?;
+        s.cors_origins = parse_cors_origins(&std::env::var("CORS_ORIGINS").unwrap_or_default())?;
         if s.login_window <= Duration::zero() {
             return Err("LOGIN_WINDOW_SECONDS must be positive".into());
         }
@@ -167,10 +175,59 @@ impl Settings {
     }
 }
 
+/// `CORS_ORIGINS`: a comma-separated list of exact origins (`scheme://host[:port]`, no path,
+/// no trailing slash); empty entries are skipped, so an empty or unset value is no origin.
+pub fn parse_cors_origins(value: &str) -> Result<Vec<String>, String> {
+    let mut origins = Vec::new();
+    for origin in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        if origin.contains('*') {
+            return Err(format!(
+                "CORS_ORIGINS={value:?}: list exact origins (https://app.example.com); a wildcard is refused because the dashboard sends credentials (cookies, Authorization)"
+            ));
+        }
+        let rest = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+        let valid = rest.is_some_and(|host| {
+            !host.is_empty()
+                && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+        });
+        if !valid {
+            return Err(format!(
+                "CORS_ORIGINS: {origin:?} is not an origin (scheme://host[:port], http or https, no path or trailing slash)"
+            ));
+        }
+        if !origins.iter().any(|o| o == origin) {
+            origins.push(origin.to_string());
+        }
+    }
+    Ok(origins)
+}
+
 /// Parses an environment variable, or returns `default` when it is unset or empty.
 pub fn parse_env<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
     match std::env::var(name) {
         Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|_| format!("{name}={v:?} is not valid")),
         _ => Ok(default),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cors_origins;
+
+    #[test]
+    fn cors_origins_are_exact_origins_and_never_a_wildcard() {
+        assert_eq!(parse_cors_origins(""), Ok(vec![]));
+        assert_eq!(parse_cors_origins(" , "), Ok(vec![]));
+        assert_eq!(
+            parse_cors_origins("https://app.example.com, http://127.0.0.1:5173,https://app.example.com"),
+            Ok(vec!["https://app.example.com".to_string(), "http://127.0.0.1:5173".to_string()])
+        );
+        let wildcard = parse_cors_origins("*").unwrap_err();
+        assert!(wildcard.contains("wildcard") && wildcard.contains("credentials"), "{wildcard}");
+        assert!(parse_cors_origins("https://*.example.com").is_err());
+        for bad in ["app.example.com", "https://app.example.com/", "https://app.example.com/x", "ftp://a.b", "https://"]
+        {
+            assert!(parse_cors_origins(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -55,9 +55,9 @@ async fn account_and_api_keys_function_fixtures() {
 
 #[tokio::test]
 async fn public_function_fixtures() {
-    let r = call(tollgate_routes::public_router(), "public-health.json", "").await;
+    let r = call(tollgate_routes::public_router(&[]), "public-health.json", "").await;
     assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("ok")));
-    let r = call(tollgate_routes::public_router(), "public-openapi.json", "").await;
+    let r = call(tollgate_routes::public_router(&[]), "public-openapi.json", "").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body["paths"]["/api/user/api-keys"].is_object());
 }
