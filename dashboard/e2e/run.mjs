@@ -337,6 +337,35 @@ try {
       await a.getByTestId("user-status").filter({ hasText: "suspended" }).waitFor();
       await axeScan(a, "operator user page");
       await shot(a, "10-admin-user-suspended");
+      // Analytics: the platform's figures over the last 30 days (the user above signed up today).
+      await a.getByRole("navigation", { name: "Operator" }).getByRole("link", { name: "Analytics" }).click();
+      await a.getByRole("heading", { name: "Usage and customers" }).waitFor();
+      await a.getByTestId("admin-calls").waitFor();
+      await a.waitForLoadState("networkidle");
+      const alerts = await a.locator('[role="alert"]').evaluateAll((els) => els.map((e) => e.outerHTML));
+      check(alerts.length === 0, `Analytics: ${alerts.join(" ")}`);
+      check(/^[\d,]+$/.test(await a.getByTestId("admin-calls").innerText()), "Analytics: no calls figure");
+      check(/^[\d,]+$/.test(await a.getByTestId("admin-signups").innerText()), "Analytics: no signups figure");
+      await a.getByRole("heading", { name: "Top customers by calls" }).waitFor();
+      await axeScan(a, "operator analytics page");
+      await shot(a, "11-admin-analytics");
+      // Plans: the seeded ones are listed; create one, then delete it (no subscribers).
+      await a.getByRole("navigation", { name: "Operator" }).getByRole("link", { name: "Plans" }).click();
+      await a.getByRole("heading", { name: "Plans", exact: true }).waitFor();
+      await a.getByTestId("plans").getByRole("row", { name: /Pro/ }).first().waitFor();
+      await a.getByRole("button", { name: "New plan" }).click();
+      await a.getByLabel("Name", { exact: true }).fill("E2E Team");
+      await a.getByLabel("Price per period").fill("49");
+      await a.getByLabel("Monthly limit (units)").fill("50000");
+      await axeScan(a, "operator plans page (form)");
+      await a.getByRole("button", { name: "Create plan" }).click();
+      await a.getByText("Plan E2E Team created.").waitFor();
+      const row = a.getByTestId("plans").getByRole("row", { name: /E2E Team/ });
+      check((await row.innerText()).includes("$49.00"), "the new plan's price is not shown");
+      await axeScan(a, "operator plans page");
+      await shot(a, "11-admin-plans");
+      await row.getByRole("button", { name: "Delete E2E Team" }).click();
+      await a.getByText("E2E Team is deleted.").waitFor();
       for (const [name, heading] of [["Audit log", "Audit log"], ["Revenue", "Revenue"], ["Jobs", "Scheduled jobs"]]) {
         await a.getByRole("navigation", { name: "Operator" }).getByRole("link", { name }).click();
         await a.getByRole("heading", { name: heading, exact: true }).waitFor();

@@ -1,7 +1,9 @@
 // The operator area (admin role): its own chunk, loaded only when an operator opens it.
 import { NavLink, Route, Routes } from "react-router-dom";
+import { AnalyticsPage } from "./Analytics";
 import { AuditPage } from "./Audit";
 import { JobsPage } from "./Jobs";
+import { PlansPage } from "./Plans";
 import { RevenuePage } from "./Revenue";
 import { UserDetailPage, UsersPage } from "./Users";
 
@@ -11,6 +13,8 @@ export default function AdminApp() {
       <nav aria-label="Operator" className="subnav">
         <ul>
           <li><NavLink to="/admin" end>Users</NavLink></li>
+          <li><NavLink to="/admin/analytics">Analytics</NavLink></li>
+          <li><NavLink to="/admin/plans">Plans</NavLink></li>
           <li><NavLink to="/admin/audit">Audit log</NavLink></li>
           <li><NavLink to="/admin/revenue">Revenue</NavLink></li>
           <li><NavLink to="/admin/jobs">Jobs</NavLink></li>
@@ -19,6 +23,8 @@ export default function AdminApp() {
       <Routes>
         <Route index element={<UsersPage />} />
         <Route path="users/:id" element={<UserDetailPage />} />
+        <Route path="analytics" element={<AnalyticsPage />} />
+        <Route path="plans" element={<PlansPage />} />
         <Route path="audit" element={<AuditPage />} />
         <Route path="revenue" element={<RevenuePage />} />
         <Route path="jobs" element={<JobsPage />} />
