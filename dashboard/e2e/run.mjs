@@ -366,7 +366,7 @@ try {
       await shot(a, "11-admin-plans");
       await row.getByRole("button", { name: "Delete E2E Team" }).click();
       await a.getByText("E2E Team is deleted.").waitFor();
-      for (const [name, heading] of [["Audit log", "Audit log"], ["Revenue", "Revenue"], ["Jobs", "Scheduled jobs"]]) {
+      for (const [name, heading] of [["Subscriptions", "Subscriptions"], ["Endpoints", "Endpoints"], ["Audit log", "Audit log"], ["Revenue", "Revenue"], ["Jobs", "Scheduled jobs"]]) {
         await a.getByRole("navigation", { name: "Operator" }).getByRole("link", { name }).click();
         await a.getByRole("heading", { name: heading, exact: true }).waitFor();
         await a.waitForLoadState("networkidle");

@@ -2,9 +2,11 @@
 import { NavLink, Route, Routes } from "react-router-dom";
 import { AnalyticsPage } from "./Analytics";
 import { AuditPage } from "./Audit";
+import { EndpointsPage } from "./Endpoints";
 import { JobsPage } from "./Jobs";
 import { PlansPage } from "./Plans";
 import { RevenuePage } from "./Revenue";
+import { SubscriptionsPage } from "./Subscriptions";
 import { UserDetailPage, UsersPage } from "./Users";
 
 export default function AdminApp() {
@@ -15,6 +17,8 @@ export default function AdminApp() {
           <li><NavLink to="/admin" end>Users</NavLink></li>
           <li><NavLink to="/admin/analytics">Analytics</NavLink></li>
           <li><NavLink to="/admin/plans">Plans</NavLink></li>
+          <li><NavLink to="/admin/subscriptions">Subscriptions</NavLink></li>
+          <li><NavLink to="/admin/endpoints">Endpoints</NavLink></li>
           <li><NavLink to="/admin/audit">Audit log</NavLink></li>
           <li><NavLink to="/admin/revenue">Revenue</NavLink></li>
           <li><NavLink to="/admin/jobs">Jobs</NavLink></li>
@@ -25,6 +29,8 @@ export default function AdminApp() {
         <Route path="users/:id" element={<UserDetailPage />} />
         <Route path="analytics" element={<AnalyticsPage />} />
         <Route path="plans" element={<PlansPage />} />
+        <Route path="subscriptions" element={<SubscriptionsPage />} />
+        <Route path="endpoints" element={<EndpointsPage />} />
         <Route path="audit" element={<AuditPage />} />
         <Route path="revenue" element={<RevenuePage />} />
         <Route path="jobs" element={<JobsPage />} />

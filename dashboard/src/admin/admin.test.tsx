@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { clearSession, setSession } from "../api/session";
 import { AnalyticsPage, perDay, rangeError } from "./Analytics";
 import { PlansPage } from "./Plans";
+import { SubscriptionsPage } from "./Subscriptions";
 
 // uPlot needs a canvas: the chart is a labelled box here.
 vi.mock("../charts/LazyChart", () => ({
@@ -176,5 +177,33 @@ describe("the operator plans page", () => {
     fireEvent.click(screen.getByRole("button", { name: "Create plan" }));
     expect((await screen.findByText("Plan Team created.")).getAttribute("role")).toBe("status");
     expect(bodies[0]).toMatchObject({ name: "Team", price: 1900, currency: "usd", monthly_limit: null, rate_limit: 60 });
+  });
+});
+
+describe("the operator subscriptions page", () => {
+  it("filters by plan and changes a subscription's plan", async () => {
+    const plans = [
+      { id: "plan_free", name: "Free", status: "active" },
+      { id: "plan_pro", name: "Pro", status: "active" },
+    ];
+    const sub = { id: "sub_1", org_id: "org_1", plan_id: "plan_free", plan_name: "Free", status: "active", cancel_at_period_end: false, created_at: "2026-12-01T00:00:00Z", updated_at: "2026-12-01T00:00:00Z" };
+    const seen: { method: string; url: string; body?: unknown }[] = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (req: Request) => {
+        const url = new URL(req.url);
+        seen.push({ method: req.method, url: url.pathname + url.search, body: req.method === "PUT" ? await req.json() : undefined });
+        if (url.pathname === "/api/admin/plans") return json(200, { data: plans });
+        if (req.method === "PUT") return json(200, { ...sub, plan_id: "plan_pro", plan_name: "Pro" });
+        return json(200, { data: [sub] });
+      }),
+    );
+    renderAt("/admin/subscriptions?plan_id=plan_free", <SubscriptionsPage />);
+    expect(await screen.findByRole("row", { name: /org_1/ })).toBeTruthy();
+    expect(seen.some((s) => s.url === "/api/admin/subscriptions?limit=100&plan_id=plan_free")).toBe(true);
+    fireEvent.change(await screen.findByLabelText("Plan of org_1"), { target: { value: "plan_pro" } });
+    fireEvent.click(screen.getByRole("button", { name: "Change plan of org_1" }));
+    expect(await screen.findByText("org_1 is now on Pro.")).toBeTruthy();
+    expect(seen.find((s) => s.method === "PUT")).toMatchObject({ url: "/api/admin/subscriptions/sub_1", body: { plan_id: "plan_pro" } });
   });
 });
