@@ -141,6 +141,15 @@ try {
       await page.goto(link);
       await page.getByText("Your email address is verified.").waitFor();
     }],
+    ["sign-in with an identity provider: the link, and the callback page's error (none configured here)", async () => {
+      await page.goto(`${BASE}/login`);
+      const link = page.getByRole("link", { name: "Sign in with your identity provider" });
+      check((await link.getAttribute("href")) === "/api/user/auth/oidc/start", "no identity provider link on the login page");
+      await page.goto(`${BASE}/auth/oidc/callback?code=abc&state=def`);
+      await page.getByRole("alert").filter({ hasText: /./ }).waitFor();
+      await axeScan(page, "identity provider callback page (error)");
+      await shot(page, "02-oidc-callback-error");
+    }],
     ["log in (wrong password first: the server's message)", async () => {
       await page.goto(`${BASE}/login`);
       await axeScan(page, "login page");
