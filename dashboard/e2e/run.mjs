@@ -276,7 +276,10 @@ try {
       await page.getByRole("group", { name: "Events" }).getByRole("checkbox").first().check();
       await page.getByRole("button", { name: "Add endpoint" }).click();
       await page.getByRole("region", { name: "New signing secret" }).waitFor();
-      await page.getByRole("button", { name: "Send a test to http://127.0.0.1:9/hooks/e2e" }).waitFor();
+      await page.getByRole("button", { name: "Send a test to http://127.0.0.1:9/hooks/e2e" }).click();
+      // The deliveries log opens under the endpoint (the test event's delivery, or none yet).
+      await page.getByRole("button", { name: "Deliveries of http://127.0.0.1:9/hooks/e2e" }).click();
+      await page.locator('[data-testid="deliveries"], #main .state-empty:has-text("No deliveries")').first().waitFor();
       await axeScan(page, "settings page (team)");
       await shot(page, "08-settings-team");
       // Back to the personal organization, whose keys the next step shows.
