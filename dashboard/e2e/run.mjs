@@ -238,6 +238,11 @@ try {
       await page.getByRole("button", { name: "Resume subscription" }).click();
       await page.getByText("Your subscription continues.").waitFor();
       await page.getByRole("button", { name: "Cancel subscription" }).waitFor();
+      // The payment methods section answers (the card of the fake Checkout, or none).
+      const methods = page.getByRole("region", { name: "Payment methods" });
+      await methods.locator('[data-testid="payment-methods"], .state-empty').first().waitFor();
+      check((await methods.getByRole("alert").count()) === 0, `payment methods: ${await methods.innerText()}`);
+      await methods.getByRole("button", { name: "Add a payment method" }).waitFor();
     }],
     ["rotate the key: the new secret works, the old one stops", async () => {
       await page.getByRole("link", { name: "API keys" }).click();
