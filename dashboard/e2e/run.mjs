@@ -265,6 +265,10 @@ try {
       await page.getByRole("heading", { name: "Members" }).waitFor();
       await page.waitForLoadState("networkidle");
       await axeScan(page, "settings page");
+      // Notifications: one mailed event switched, saved.
+      await page.getByRole("group", { name: "Mail the organization's owners about" }).getByRole("checkbox").first().click();
+      await page.getByRole("button", { name: "Save email notifications" }).click();
+      await page.getByText("Email notifications saved.").waitFor();
       await page.getByLabel("New organization").fill("Team e2e");
       await page.getByRole("button", { name: "Create organization" }).click();
       // The new organization is the current one: the switcher in the header names it.

@@ -7,6 +7,7 @@ import { useAsync } from "../lib/useAsync";
 import { useSession } from "../lib/useSession";
 import { collect, isValid, name as checkName, password as checkPassword, required, type Errors } from "../lib/validate";
 import { CreateOrganization, Invitations, Members } from "./Team";
+import { NotificationsSection } from "./Notifications";
 import { WebhooksSection } from "./Webhooks";
 
 function Profile() {
@@ -158,6 +159,7 @@ export function SettingsPage() {
         </section>
       </div>
       <Organizations />
+      <NotificationsSection />
       <WebhooksSection />
     </>
   );
