@@ -289,6 +289,12 @@ try {
       // The deliveries log opens under the endpoint (the test event's delivery, or none yet).
       await page.getByRole("button", { name: "Deliveries of http://127.0.0.1:9/hooks/e2e" }).click();
       await page.locator('[data-testid="deliveries"], #main .state-empty:has-text("No deliveries")').first().waitFor();
+      // Rotating the signing secret shows the new one, once.
+      const first = await page.getByRole("region", { name: "New signing secret" }).locator("code").innerText();
+      await page.getByRole("button", { name: "Rotate the secret of http://127.0.0.1:9/hooks/e2e" }).click();
+      await page.getByText("The signing secret is replaced.").waitFor();
+      const second = await page.getByRole("region", { name: "New signing secret" }).locator("code").innerText();
+      check(second.startsWith("whsec_") && second !== first, "the rotated secret is not shown");
       await axeScan(page, "settings page (team)");
       await shot(page, "08-settings-team");
       // Back to the personal organization, whose keys the next step shows.
@@ -397,6 +403,18 @@ try {
         await axeScan(a, `operator ${name}`);
         await shot(a, `11-admin-${name.toLowerCase().replace(/ /g, "-")}`);
       }
+      // The new operator pages at 375 px: no sideways scrolling outside the tables.
+      await a.setViewportSize({ width: 375, height: 812 });
+      for (const [name, heading] of [["Analytics", "Usage and customers"], ["Plans", "Plans"], ["Subscriptions", "Subscriptions"], ["Endpoints", "Endpoints"]]) {
+        await a.getByRole("navigation", { name: "Operator" }).getByRole("link", { name }).click();
+        await a.getByRole("heading", { name: heading, exact: true }).waitFor();
+        await a.waitForLoadState("networkidle");
+        await a.waitForFunction(() => !document.querySelector(".spinner"));
+        const overflow = await a.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        if (overflow > 0) await shot(a, `failure-375-admin-${name.toLowerCase()}`);
+        check(overflow <= 0, `operator ${name} scrolls sideways at 375 px (${overflow} px)`);
+      }
+      await shot(a, "12-admin-endpoints-375");
       await admin.close();
       // The suspended user's session ends: a new login is refused with the server's message.
       const r = await fetch(`${BASE}/api/user/auth/login`, {

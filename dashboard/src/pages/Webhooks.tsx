@@ -1,5 +1,6 @@
 // Webhook endpoints of the current organization: list, add (the signing secret shown once),
-// send a test event, delete, and each endpoint's deliveries log.
+// send a test event, rotate the signing secret (the new one shown once), delete, and each
+// endpoint's deliveries log.
 import { useState, type FormEvent } from "react";
 import { api, unwrap } from "../api/client";
 import { CopyButton } from "../components/CopyButton";
@@ -99,11 +100,16 @@ export function WebhooksSection() {
       setError(err);
     }
   }
-  async function act(id: string, what: "test" | "delete") {
+  async function act(id: string, what: "test" | "delete" | "rotate") {
     setError(null);
     setNotice(null);
     try {
-      if (what === "test") {
+      if (what === "rotate") {
+        if (!window.confirm("Replace this endpoint's signing secret? Deliveries are signed with the new one at once.")) return;
+        const rotated = unwrap(await api.POST("/api/user/webhooks/{id}/rotate-secret", { params: { path: { id } } }));
+        setSecret(rotated.secret);
+        setNotice("The signing secret is replaced.");
+      } else if (what === "test") {
         unwrap(await api.POST("/api/user/webhooks/{id}/test", { params: { path: { id } } }));
         setNotice("Test event queued.");
       } else {
@@ -142,6 +148,9 @@ export function WebhooksSection() {
                   <code>{w.url}</code> · {w.events.join(", ")}{" "}
                   <button type="button" onClick={() => act(w.id, "test")}>
                     Send a test<span className="visually-hidden"> to {w.url}</span>
+                  </button>{" "}
+                  <button type="button" onClick={() => act(w.id, "rotate")}>
+                    Rotate the secret<span className="visually-hidden"> of {w.url}</span>
                   </button>{" "}
                   <button type="button" className="danger" onClick={() => act(w.id, "delete")}>
                     Delete<span className="visually-hidden"> {w.url}</span>
