@@ -141,6 +141,15 @@ try {
       await page.goto(link);
       await page.getByText("Your email address is verified.").waitFor();
     }],
+    ["sign-in with an identity provider: the link, and the callback page's error (none configured here)", async () => {
+      await page.goto(`${BASE}/login`);
+      const link = page.getByRole("link", { name: "Sign in with your identity provider" });
+      check((await link.getAttribute("href")) === "/api/user/auth/oidc/start", "no identity provider link on the login page");
+      await page.goto(`${BASE}/auth/oidc/callback?code=abc&state=def`);
+      await page.getByRole("alert").filter({ hasText: /./ }).waitFor();
+      await axeScan(page, "identity provider callback page (error)");
+      await shot(page, "02-oidc-callback-error");
+    }],
     ["log in (wrong password first: the server's message)", async () => {
       await page.goto(`${BASE}/login`);
       await axeScan(page, "login page");
@@ -229,6 +238,11 @@ try {
       await page.getByRole("button", { name: "Resume subscription" }).click();
       await page.getByText("Your subscription continues.").waitFor();
       await page.getByRole("button", { name: "Cancel subscription" }).waitFor();
+      // The payment methods section answers (the card of the fake Checkout, or none).
+      const methods = page.getByRole("region", { name: "Payment methods" });
+      await methods.locator('[data-testid="payment-methods"], .state-empty').first().waitFor();
+      check((await methods.getByRole("alert").count()) === 0, `payment methods: ${await methods.innerText()}`);
+      await methods.getByRole("button", { name: "Add a payment method" }).waitFor();
     }],
     ["rotate the key: the new secret works, the old one stops", async () => {
       await page.getByRole("link", { name: "API keys" }).click();
@@ -251,6 +265,10 @@ try {
       await page.getByRole("heading", { name: "Members" }).waitFor();
       await page.waitForLoadState("networkidle");
       await axeScan(page, "settings page");
+      // Notifications: one mailed event switched, saved.
+      await page.getByRole("group", { name: "Mail the organization's owners about" }).getByRole("checkbox").first().click();
+      await page.getByRole("button", { name: "Save email notifications" }).click();
+      await page.getByText("Email notifications saved.").waitFor();
       await page.getByLabel("New organization").fill("Team e2e");
       await page.getByRole("button", { name: "Create organization" }).click();
       // The new organization is the current one: the switcher in the header names it.
@@ -267,7 +285,16 @@ try {
       await page.getByRole("group", { name: "Events" }).getByRole("checkbox").first().check();
       await page.getByRole("button", { name: "Add endpoint" }).click();
       await page.getByRole("region", { name: "New signing secret" }).waitFor();
-      await page.getByRole("button", { name: "Send a test to http://127.0.0.1:9/hooks/e2e" }).waitFor();
+      await page.getByRole("button", { name: "Send a test to http://127.0.0.1:9/hooks/e2e" }).click();
+      // The deliveries log opens under the endpoint (the test event's delivery, or none yet).
+      await page.getByRole("button", { name: "Deliveries of http://127.0.0.1:9/hooks/e2e" }).click();
+      await page.locator('[data-testid="deliveries"], #main .state-empty:has-text("No deliveries")').first().waitFor();
+      // Rotating the signing secret shows the new one, once.
+      const first = await page.getByRole("region", { name: "New signing secret" }).locator("code").innerText();
+      await page.getByRole("button", { name: "Rotate the secret of http://127.0.0.1:9/hooks/e2e" }).click();
+      await page.getByText("The signing secret is replaced.").waitFor();
+      const second = await page.getByRole("region", { name: "New signing secret" }).locator("code").innerText();
+      check(second.startsWith("whsec_") && second !== first, "the rotated secret is not shown");
       await axeScan(page, "settings page (team)");
       await shot(page, "08-settings-team");
       // Back to the personal organization, whose keys the next step shows.
@@ -337,7 +364,36 @@ try {
       await a.getByTestId("user-status").filter({ hasText: "suspended" }).waitFor();
       await axeScan(a, "operator user page");
       await shot(a, "10-admin-user-suspended");
-      for (const [name, heading] of [["Audit log", "Audit log"], ["Revenue", "Revenue"], ["Jobs", "Scheduled jobs"]]) {
+      // Analytics: the platform's figures over the last 30 days (the user above signed up today).
+      await a.getByRole("navigation", { name: "Operator" }).getByRole("link", { name: "Analytics" }).click();
+      await a.getByRole("heading", { name: "Usage and customers" }).waitFor();
+      await a.getByTestId("admin-calls").waitFor();
+      await a.waitForLoadState("networkidle");
+      const alerts = await a.locator('[role="alert"]').evaluateAll((els) => els.map((e) => e.outerHTML));
+      check(alerts.length === 0, `Analytics: ${alerts.join(" ")}`);
+      check(/^[\d,]+$/.test(await a.getByTestId("admin-calls").innerText()), "Analytics: no calls figure");
+      check(/^[\d,]+$/.test(await a.getByTestId("admin-signups").innerText()), "Analytics: no signups figure");
+      await a.getByRole("heading", { name: "Top customers by calls" }).waitFor();
+      await axeScan(a, "operator analytics page");
+      await shot(a, "11-admin-analytics");
+      // Plans: the seeded ones are listed; create one, then delete it (no subscribers).
+      await a.getByRole("navigation", { name: "Operator" }).getByRole("link", { name: "Plans" }).click();
+      await a.getByRole("heading", { name: "Plans", exact: true }).waitFor();
+      await a.getByTestId("plans").getByRole("row", { name: /Pro/ }).first().waitFor();
+      await a.getByRole("button", { name: "New plan" }).click();
+      await a.getByLabel("Name", { exact: true }).fill("E2E Team");
+      await a.getByLabel("Price per period").fill("49");
+      await a.getByLabel("Monthly limit (units)").fill("50000");
+      await axeScan(a, "operator plans page (form)");
+      await a.getByRole("button", { name: "Create plan" }).click();
+      await a.getByText("Plan E2E Team created.").waitFor();
+      const row = a.getByTestId("plans").getByRole("row", { name: /E2E Team/ });
+      check((await row.innerText()).includes("$49.00"), "the new plan's price is not shown");
+      await axeScan(a, "operator plans page");
+      await shot(a, "11-admin-plans");
+      await row.getByRole("button", { name: "Delete E2E Team" }).click();
+      await a.getByText("E2E Team is deleted.").waitFor();
+      for (const [name, heading] of [["Subscriptions", "Subscriptions"], ["Endpoints", "Endpoints"], ["Audit log", "Audit log"], ["Revenue", "Revenue"], ["Jobs", "Scheduled jobs"]]) {
         await a.getByRole("navigation", { name: "Operator" }).getByRole("link", { name }).click();
         await a.getByRole("heading", { name: heading, exact: true }).waitFor();
         await a.waitForLoadState("networkidle");
@@ -347,6 +403,18 @@ try {
         await axeScan(a, `operator ${name}`);
         await shot(a, `11-admin-${name.toLowerCase().replace(/ /g, "-")}`);
       }
+      // The new operator pages at 375 px: no sideways scrolling outside the tables.
+      await a.setViewportSize({ width: 375, height: 812 });
+      for (const [name, heading] of [["Analytics", "Usage and customers"], ["Plans", "Plans"], ["Subscriptions", "Subscriptions"], ["Endpoints", "Endpoints"]]) {
+        await a.getByRole("navigation", { name: "Operator" }).getByRole("link", { name }).click();
+        await a.getByRole("heading", { name: heading, exact: true }).waitFor();
+        await a.waitForLoadState("networkidle");
+        await a.waitForFunction(() => !document.querySelector(".spinner"));
+        const overflow = await a.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        if (overflow > 0) await shot(a, `failure-375-admin-${name.toLowerCase()}`);
+        check(overflow <= 0, `operator ${name} scrolls sideways at 375 px (${overflow} px)`);
+      }
+      await shot(a, "12-admin-endpoints-375");
       await admin.close();
       // The suspended user's session ends: a new login is refused with the server's message.
       const r = await fetch(`${BASE}/api/user/auth/login`, {

@@ -11,6 +11,7 @@ import { BillingPage } from "./pages/Billing";
 import { KeysPage } from "./pages/Keys";
 import { LoginPage } from "./pages/Login";
 import { NotFoundPage } from "./pages/NotFound";
+import { OIDC_CALLBACK_PATH, OidcCallbackPage } from "./pages/OidcCallback";
 import { OverviewPage } from "./pages/Overview";
 import { PricingPage } from "./pages/Pricing";
 import { SettingsPage } from "./pages/Settings";
@@ -67,6 +68,7 @@ export function App() {
         <Route path="/forgot-password" element={<ForgotPasswordPage />} />
         <Route path="/reset-password" element={<ResetPasswordPage />} />
         <Route path="/pricing" element={<PricingPage />} />
+        <Route path={OIDC_CALLBACK_PATH} element={<OidcCallbackPage />} />
         <Route path="/admin/login" element={<AdminLoginPage />} />
         <Route path="/" element={<RequireAuth><OverviewPage /></RequireAuth>} />
         <Route path="/keys" element={<RequireAuth><KeysPage /></RequireAuth>} />

@@ -8,6 +8,94 @@ import { useAsync } from "../lib/useAsync";
 import { useSession } from "../lib/useSession";
 import { PlanCard, type Plan } from "./Pricing";
 
+/** The organization's cards: add one on the provider's hosted page, choose the default, remove. */
+function PaymentMethods() {
+  const { orgId } = useSession();
+  const methods = useAsync(async () => unwrap(await api.GET("/api/user/billing/payment-methods")), [orgId]);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  async function run(what: () => Promise<string | null>) {
+    setBusy(true);
+    setError(null);
+    setNotice(null);
+    try {
+      const message = await what();
+      if (message) {
+        setNotice(message);
+        methods.reload();
+      }
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+  const label = (m: { brand?: string | null; kind: string; last4?: string | null }) => `${m.brand ?? m.kind} ending ${m.last4 ?? "????"}`;
+  return (
+    <section aria-labelledby="payment-methods">
+      <h2 id="payment-methods">Payment methods</h2>
+      {methods.status === "loading" && <Loading label="Loading the payment methods" />}
+      {methods.status === "error" && <ErrorState error={methods.error} onRetry={methods.reload} />}
+      {methods.status === "ok" &&
+        (methods.data.data.length === 0 ? (
+          <Empty>No payment method on file.</Empty>
+        ) : (
+          <ul className="org-list" data-testid="payment-methods">
+            {methods.data.data.map((m) => (
+              <li key={m.id}>
+                <strong>{label(m)}</strong>
+                {m.exp_month != null && m.exp_year != null && <> · expires {String(m.exp_month).padStart(2, "0")}/{m.exp_year}</>}{" "}
+                {m.is_default ? (
+                  <span className="badge">default</span>
+                ) : (
+                  <>
+                    <button
+                      type="button"
+                      disabled={busy}
+                      onClick={() => run(async () => { unwrap(await api.POST("/api/user/billing/payment-methods/{id}/default", { params: { path: { id: m.id } } })); return `${label(m)} is now the default.`; })}
+                    >
+                      Make default<span className="visually-hidden"> {label(m)}</span>
+                    </button>{" "}
+                    <button
+                      type="button"
+                      className="danger"
+                      disabled={busy}
+                      onClick={() =>
+                        window.confirm(`Remove the ${label(m)}?`) &&
+                        run(async () => { unwrap(await api.DELETE("/api/user/billing/payment-methods/{id}", { params: { path: { id: m.id } } })); return `${label(m)} is removed.`; })
+                      }
+                    >
+                      Remove<span className="visually-hidden"> {label(m)}</span>
+                    </button>
+                  </>
+                )}
+              </li>
+            ))}
+          </ul>
+        ))}
+      <p>
+        <button
+          type="button"
+          disabled={busy}
+          onClick={() =>
+            run(async () => {
+              // The provider's hosted page takes the card; it sends the browser back here.
+              const link = unwrap(await api.POST("/api/user/billing/payment-methods"));
+              window.location.assign(link.checkout_url);
+              return null;
+            })
+          }
+        >
+          Add a payment method
+        </button>
+      </p>
+      <p role="status">{notice ?? ""}</p>
+      <FormError error={error} />
+    </section>
+  );
+}
+
 function Invoices() {
   const { orgId } = useSession();
   const invoices = useAsync(async () => unwrap(await api.GET("/api/user/billing/invoices", { params: { query: { limit: 24 } } })), [orgId]);
@@ -186,6 +274,7 @@ export function BillingPage() {
                   ))}
               </div>
             </section>
+            <PaymentMethods />
             <Invoices />
           </>
         );

@@ -5,6 +5,7 @@ import { setSession } from "../api/session";
 import { Field } from "../components/Field";
 import { PublicLayout } from "../components/Layout";
 import { FormError } from "../components/States";
+import { OIDC_START } from "./OidcCallback";
 import { collect, email as checkEmail, isValid, required, type Errors } from "../lib/validate";
 
 /** Where to go after a login: a path of this app only (never another site). */
@@ -57,6 +58,10 @@ export function LoginPage() {
           {busy ? "Logging in…" : "Log in"}
         </button>
       </form>
+      <p>
+        {/* A full page navigation: the server redirects to the provider, which comes back to /auth/oidc/callback. */}
+        <a href={OIDC_START}>Sign in with your identity provider</a>
+      </p>
       <p>
         <Link to="/forgot-password">Forgot your password?</Link> · No account? <Link to="/signup">Sign up</Link> · <Link to="/admin/login">Operator login</Link>
       </p>

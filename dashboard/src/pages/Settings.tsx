@@ -3,11 +3,11 @@ import { api, unwrap } from "../api/client";
 import { setOrgId, setSession, getAccessToken } from "../api/session";
 import { Field } from "../components/Field";
 import { Empty, ErrorState, FormError, Loading } from "../components/States";
-import { formatDate } from "../lib/format";
 import { useAsync } from "../lib/useAsync";
 import { useSession } from "../lib/useSession";
 import { collect, isValid, name as checkName, password as checkPassword, required, type Errors } from "../lib/validate";
-import { CreateOrganization, Invitations } from "./Team";
+import { CreateOrganization, Invitations, Members } from "./Team";
+import { NotificationsSection } from "./Notifications";
 import { WebhooksSection } from "./Webhooks";
 
 function Profile() {
@@ -102,10 +102,6 @@ function Organizations() {
   const { orgId, user } = useSession();
   const orgs = useAsync(async () => unwrap(await api.GET("/api/user/orgs")), [user?.id]);
   const activeId = orgId ?? (orgs.status === "ok" ? orgs.data.data.find((o) => o.personal)?.id : undefined);
-  const members = useAsync(
-    async () => (activeId ? unwrap(await api.GET("/api/user/orgs/{id}/members", { params: { path: { id: activeId } } })) : null),
-    [activeId],
-  );
   return (
     <section aria-labelledby="orgs">
       <h2 id="orgs">Organizations</h2>
@@ -132,40 +128,17 @@ function Organizations() {
             ))}
           </ul>
         ))}
-      <h3>Members</h3>
-      {members.status === "loading" && <Loading label="Loading the members" />}
-      {members.status === "error" && <ErrorState error={members.error} onRetry={members.reload} />}
-      {members.status === "ok" && members.data && (
-        members.data.data.length === 0 ? (
-          <Empty>No members.</Empty>
-        ) : (
-          <div className="table-wrap">
-            <table>
-              <caption>Members of the current organization</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Email</th>
-                  <th scope="col">Role</th>
-                  <th scope="col">Joined</th>
-                </tr>
-              </thead>
-              <tbody>
-                {members.data.data.map((m) => (
-                  <tr key={m.user_id}>
-                    <th scope="row">
-                      {m.first_name} {m.last_name}
-                    </th>
-                    <td>{m.email}</td>
-                    <td>{m.role}</td>
-                    <td>{formatDate(m.joined_at)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )
-      )}
+      {activeId && orgs.status === "ok" && (() => {
+        const active = orgs.data.data.find((o) => o.id === activeId);
+        return (
+          <Members
+            orgId={activeId}
+            canManage={["owner", "admin"].includes(active?.role ?? "")}
+            personal={active?.personal ?? false}
+            onLeft={orgs.reload}
+          />
+        );
+      })()}
       {activeId && orgs.status === "ok" && ["owner", "admin"].includes(orgs.data.data.find((o) => o.id === activeId)?.role ?? "") && (
         <Invitations orgId={activeId} />
       )}
@@ -186,6 +159,7 @@ export function SettingsPage() {
         </section>
       </div>
       <Organizations />
+      <NotificationsSection />
       <WebhooksSection />
     </>
   );

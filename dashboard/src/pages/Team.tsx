@@ -156,3 +156,131 @@ export function AcceptInvitationPage() {
     </>
   );
 }
+
+type MemberView = components["schemas"]["MemberView"];
+
+function MemberRole({ orgId, member, disabled, onChanged }: { orgId: string; member: MemberView; disabled: boolean; onChanged: (m: string | null, e: unknown) => void }) {
+  const [role, setRole] = useState<OrgRole>(member.role);
+  const id = `role-of-${member.user_id}`;
+  async function change() {
+    try {
+      unwrap(await api.PUT("/api/user/orgs/{id}/members/{user_id}", { params: { path: { id: orgId, user_id: member.user_id } }, body: { role } }));
+      onChanged(`${member.email} is now ${role}.`, null);
+    } catch (e) {
+      setRole(member.role);
+      onChanged(null, e);
+    }
+  }
+  return (
+    <div className="actions">
+      <label htmlFor={id} className="visually-hidden">Role of {member.email}</label>
+      <select id={id} value={role} disabled={disabled} onChange={(e) => setRole(e.target.value as OrgRole)}>
+        {INVITABLE.map((r) => (
+          <option key={r} value={r}>{r}</option>
+        ))}
+      </select>
+      <button type="button" disabled={disabled || role === member.role} onClick={change}>
+        Change role<span className="visually-hidden"> of {member.email}</span>
+      </button>
+    </div>
+  );
+}
+
+/**
+ * The organization's members. Owners and admins change roles and remove members (the server
+ * decides who may touch an owner); anyone may leave a team organization.
+ */
+export function Members({ orgId, canManage, personal, onLeft }: { orgId: string; canManage: boolean; personal: boolean; onLeft: () => void }) {
+  const { user } = useSession();
+  const members = useAsync(async () => unwrap(await api.GET("/api/user/orgs/{id}/members", { params: { path: { id: orgId } } })), [orgId]);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [done, setDone] = useState<string | null>(null);
+
+  function changed(message: string | null, e: unknown) {
+    setError(e);
+    setDone(message);
+    if (message) members.reload();
+  }
+
+  async function remove(m: MemberView) {
+    const self = m.user_id === user?.id;
+    if (!window.confirm(self ? "Leave this organization?" : `Remove ${m.email} from this organization?`)) return;
+    setBusy(true);
+    setError(null);
+    setDone(null);
+    try {
+      unwrap(await api.DELETE("/api/user/orgs/{id}/members/{user_id}", { params: { path: { id: orgId, user_id: m.user_id } } }));
+      if (self) {
+        setOrgId(null);
+        onLeft();
+        return;
+      }
+      setDone(`${m.email} is removed.`);
+      members.reload();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <>
+      <h3>Members</h3>
+      <p role="status">{done ?? ""}</p>
+      <FormError error={error} />
+      {members.status === "loading" && <Loading label="Loading the members" />}
+      {members.status === "error" && <ErrorState error={members.error} onRetry={members.reload} />}
+      {members.status === "ok" &&
+        (members.data.data.length === 0 ? (
+          <Empty>No members.</Empty>
+        ) : (
+          <div className="table-wrap">
+            <table data-testid="members">
+              <caption>Members of the current organization</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">Email</th>
+                  <th scope="col">Role</th>
+                  <th scope="col">Joined</th>
+                  {!personal && <th scope="col">Actions</th>}
+                </tr>
+              </thead>
+              <tbody>
+                {members.data.data.map((m) => {
+                  const self = m.user_id === user?.id;
+                  return (
+                    <tr key={m.user_id}>
+                      <th scope="row">
+                        {m.first_name} {m.last_name}
+                      </th>
+                      <td>{m.email}</td>
+                      <td>{canManage && !self && !personal ? <MemberRole orgId={orgId} member={m} disabled={busy} onChanged={changed} /> : m.role}</td>
+                      <td>{formatDate(m.joined_at)}</td>
+                      {!personal && (
+                        <td>
+                          {self ? (
+                            <button type="button" disabled={busy} onClick={() => remove(m)}>
+                              Leave
+                            </button>
+                          ) : (
+                            canManage && (
+                              <button type="button" disabled={busy} onClick={() => remove(m)}>
+                                Remove<span className="visually-hidden"> {m.email}</span>
+                              </button>
+                            )
+                          )}
+                        </td>
+                      )}
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        ))}
+    </>
+  );
+}
