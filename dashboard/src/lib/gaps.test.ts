@@ -34,3 +34,14 @@ describe("the price difference between plans", () => {
     expect(formatPriceDifference(plan(2900, "USD"), plan(900))).toBe("+$20.00 / month");
   });
 });
+
+describe("the call log's status filter", () => {
+  it("takes any status (empty) or a code from 100 to 599", async () => {
+    const { parseStatus } = await import("../pages/Usage");
+    expect(parseStatus("")).toEqual({});
+    expect(parseStatus(" 404 ")).toEqual({ status: 404 });
+    expect(parseStatus("42").error).toMatch(/100 to 599/);
+    expect(parseStatus("600").error).toMatch(/100 to 599/);
+    expect(parseStatus("2xx").error).toMatch(/100 to 599/);
+  });
+});
