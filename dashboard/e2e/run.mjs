@@ -241,6 +241,8 @@ try {
       await page.getByTestId("current-plan").filter({ hasText: "Free" }).waitFor();
       await axeScan(page, "billing page");
       await shot(page, "06-billing-free");
+      const diff = (await page.getByTestId("price-diff-Pro").textContent()) ?? "";
+      check(/^\+\$\d[\d,]*\.\d{2} \/ month against Free$/.test(diff), `Pro's price difference: ${diff}`);
       await page.getByRole("button", { name: "Upgrade to Pro" }).click();
       await page.waitForURL(/\/checkout\//);
       await page.locator('button[type="submit"]').click();
@@ -248,6 +250,16 @@ try {
       await page.getByTestId("current-plan").filter({ hasText: "Pro" }).waitFor({ timeout: 20000 });
       await page.getByTestId("quota").filter({ hasText: "50,000" }).waitFor();
       await page.getByRole("table", { name: /invoices/i }).getByText("paid").first().waitFor();
+      // The invoice's PDF: its URL from the server, handed to window.open (recorded here, not
+      // opened: a PDF tab slows headless Chromium down for the rest of the run).
+      await page.evaluate(() => {
+        window.__opened = [];
+        window.open = (url) => (window.__opened.push(String(url)), {});
+      });
+      await page.getByRole("table", { name: /invoices/i }).getByRole("button", { name: /^Download/ }).first().click();
+      await page.waitForFunction(() => window.__opened.length > 0);
+      const opened = await page.evaluate(() => window.__opened[0]);
+      check(/\/pdf(\?|$)/.test(opened), `the PDF link: ${opened}`);
       await shot(page, "07-billing-pro");
     }],
     ["cancel at the period's end, then resume", async () => {
