@@ -227,6 +227,8 @@ try {
       await shot(page, "04-usage");
       await page.getByRole("link", { name: "Overview" }).click();
       await until("25 calls on the overview", async () => (await page.getByTestId("calls-used").textContent())?.startsWith("25 "));
+      const avg = (await page.getByTestId("avg-latency").textContent()) ?? "";
+      check(/^\d+\.\d ms$/.test(avg), `average latency: ${avg}`);
       await page.locator(".chart canvas").first().waitFor();
       await axeScan(page, "overview");
       await shot(page, "05-overview");
