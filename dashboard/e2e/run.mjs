@@ -169,12 +169,17 @@ try {
       await page.getByRole("heading", { name: "API keys" }).waitFor();
       await page.getByText("No API keys yet.").waitFor();
     }],
-    ["create a key: the secret is shown once", async () => {
+    ["create a key with an expiry: the past refused, the secret shown once, the expiry listed", async () => {
       await page.getByLabel("Key name").fill("e2e key");
+      await page.getByLabel("Expires on (optional)").fill("2020-01-01");
+      await page.getByRole("button", { name: "Create key" }).click();
+      await page.getByText("Choose today or a later date.").waitFor();
+      const expiry = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
+      await page.getByLabel("Expires on (optional)").fill(expiry);
       await page.getByRole("button", { name: "Create key" }).click();
       ctx.secret = (await page.getByTestId("new-secret").textContent()) ?? "";
       check(/^sk_live_/.test(ctx.secret), `secret ${ctx.secret.slice(0, 8)}…`);
-      await page.getByRole("row", { name: /e2e key/ }).waitFor();
+      await page.getByRole("row", { name: /e2e key/ }).getByText(`${expiry} 23:59:59 UTC`).waitFor();
       await axeScan(page, "keys page");
       await shot(page, "03-keys-new-secret");
       await page.getByRole("button", { name: "Done" }).click();
@@ -202,12 +207,28 @@ try {
       check(await page.getByRole("button", { name: "Next page" }).isDisabled(), "a third page");
       await page.getByRole("button", { name: "Previous page" }).click();
       await page.getByText("Calls, newest first (page 1)").waitFor();
+      // Filters: a status no call had gives nothing; 200 gives only 200s, from the first page.
+      await page.getByRole("button", { name: "Next page" }).click();
+      await page.getByText("Calls, newest first (page 2)").waitFor();
+      await page.getByLabel("Status code").fill("500");
+      await page.getByRole("button", { name: "Filter", exact: true }).click();
+      await page.getByText("No calls match these filters in this range.").waitFor();
+      await page.getByLabel("Status code").fill("200");
+      const keySelect = page.getByLabel("API key", { exact: true });
+      await keySelect.selectOption((await keySelect.locator("option", { hasText: "e2e key" }).getAttribute("value")) ?? "");
+      await page.getByRole("button", { name: "Filter", exact: true }).click();
+      await page.getByText("Calls, newest first (page 1)").waitFor();
+      const statuses = await page.locator('[data-testid="usage-log"] tbody tr td:nth-child(4)').allTextContents();
+      check(statuses.length === 20 && statuses.every((t) => t === "200"), `filtered by 200: ${statuses.join(",")}`);
+      await page.getByRole("button", { name: "Clear filters" }).click();
       await page.locator(".chart canvas").first().waitFor();
       await page.getByRole("table", { name: /by endpoint/i }).waitFor();
       await axeScan(page, "usage page");
       await shot(page, "04-usage");
       await page.getByRole("link", { name: "Overview" }).click();
       await until("25 calls on the overview", async () => (await page.getByTestId("calls-used").textContent())?.startsWith("25 "));
+      const avg = (await page.getByTestId("avg-latency").textContent()) ?? "";
+      check(/^\d+\.\d ms$/.test(avg), `average latency: ${avg}`);
       await page.locator(".chart canvas").first().waitFor();
       await axeScan(page, "overview");
       await shot(page, "05-overview");
@@ -222,6 +243,8 @@ try {
       await page.getByTestId("current-plan").filter({ hasText: "Free" }).waitFor();
       await axeScan(page, "billing page");
       await shot(page, "06-billing-free");
+      const diff = (await page.getByTestId("price-diff-Pro").textContent()) ?? "";
+      check(/^\+\$\d[\d,]*\.\d{2} \/ month against Free$/.test(diff), `Pro's price difference: ${diff}`);
       await page.getByRole("button", { name: "Upgrade to Pro" }).click();
       await page.waitForURL(/\/checkout\//);
       await page.locator('button[type="submit"]').click();
@@ -229,6 +252,16 @@ try {
       await page.getByTestId("current-plan").filter({ hasText: "Pro" }).waitFor({ timeout: 20000 });
       await page.getByTestId("quota").filter({ hasText: "50,000" }).waitFor();
       await page.getByRole("table", { name: /invoices/i }).getByText("paid").first().waitFor();
+      // The invoice's PDF: its URL from the server, handed to window.open (recorded here, not
+      // opened: a PDF tab slows headless Chromium down for the rest of the run).
+      await page.evaluate(() => {
+        window.__opened = [];
+        window.open = (url) => (window.__opened.push(String(url)), {});
+      });
+      await page.getByRole("table", { name: /invoices/i }).getByRole("button", { name: /^Download/ }).first().click();
+      await page.waitForFunction(() => window.__opened.length > 0);
+      const opened = await page.evaluate(() => window.__opened[0]);
+      check(/\/pdf(\?|$)/.test(opened), `the PDF link: ${opened}`);
       await shot(page, "07-billing-pro");
     }],
     ["cancel at the period's end, then resume", async () => {

@@ -27,3 +27,17 @@ export function formatPercent(ratio: number | null | undefined, digits = 1): str
 export function daysLeft(endIso: string, now = new Date()): number {
   return Math.max(0, Math.ceil((new Date(endIso).getTime() - now.getTime()) / 86_400_000));
 }
+
+/**
+ * The monthly price difference of `target` against `current` ("+$20.00 / month",
+ * "−$9.00 / month"), or null when the currencies differ.
+ */
+export function formatPriceDifference(
+  target: { price: number; currency: string },
+  current: { price: number; currency: string },
+): string | null {
+  if (target.currency.toLowerCase() !== current.currency.toLowerCase()) return null;
+  const diff = target.price - current.price;
+  if (diff === 0) return "same price";
+  return `${diff > 0 ? "+" : "\u2212"}${formatMoney(Math.abs(diff), target.currency)} / month`;
+}

@@ -48,3 +48,20 @@ export function collect<K extends string>(checks: Record<K, string | undefined>)
 export function isValid<K extends string>(errors: Errors<K>): boolean {
   return Object.keys(errors).length === 0;
 }
+
+/**
+ * An API key's optional expiry from a date input (`YYYY-MM-DD`): the end of that day UTC as
+ * RFC 3339, or an error. Empty: no expiry. The server refuses the past and more than 3 years.
+ */
+export function keyExpiry(value: string, now = new Date()): { error?: string; expiresAt?: string } {
+  const v = value.trim();
+  if (!v) return {};
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(v)) return { error: "Enter a date, like 2027-01-31." };
+  const end = new Date(`${v}T23:59:59Z`);
+  if (Number.isNaN(end.getTime()) || end.toISOString().slice(0, 10) !== v) return { error: "Enter a valid date." };
+  if (end.getTime() <= now.getTime()) return { error: "Choose today or a later date." };
+  const max = new Date(now);
+  max.setUTCFullYear(max.getUTCFullYear() + 3);
+  if (end.getTime() > max.getTime()) return { error: "Choose a date at most 3 years away." };
+  return { expiresAt: end.toISOString().replace(".000Z", "Z") };
+}

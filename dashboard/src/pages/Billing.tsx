@@ -3,7 +3,7 @@ import { useSearchParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { ProgressBar } from "../components/ProgressBar";
 import { Empty, ErrorState, FormError, Loading } from "../components/States";
-import { formatDate, formatMoney, formatNumber } from "../lib/format";
+import { formatDate, formatMoney, formatNumber, formatPriceDifference } from "../lib/format";
 import { useAsync } from "../lib/useAsync";
 import { useSession } from "../lib/useSession";
 import { PlanCard, type Plan } from "./Pricing";
@@ -96,6 +96,44 @@ function PaymentMethods() {
   );
 }
 
+/**
+ * An invoice's PDF: the server answers its URL (JSON) for the access token the client sends;
+ * it opens in a new tab, or as a link when the browser blocks the tab.
+ */
+function DownloadInvoice({ id, label }: { id: string; label: string }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [url, setUrl] = useState<string | null>(null);
+  async function download() {
+    setBusy(true);
+    setError(null);
+    try {
+      const link = unwrap(await api.POST("/api/user/billing/download-invoice/{id}", { params: { path: { id } } }));
+      const tab = window.open(link.url, "_blank");
+      if (tab) tab.opener = null;
+      else setUrl(link.url);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <>
+      {url ? (
+        <a href={url} target="_blank" rel="noreferrer noopener">
+          Open the PDF<span className="visually-hidden"> of invoice {label}</span>
+        </a>
+      ) : (
+        <button type="button" disabled={busy} onClick={download}>
+          Download<span className="visually-hidden"> invoice {label}</span>
+        </button>
+      )}
+      <FormError error={error} />
+    </>
+  );
+}
+
 function Invoices() {
   const { orgId } = useSession();
   const invoices = useAsync(async () => unwrap(await api.GET("/api/user/billing/invoices", { params: { query: { limit: 24 } } })), [orgId]);
@@ -118,6 +156,7 @@ function Invoices() {
                   <th scope="col">Status</th>
                   <th scope="col" className="num">Amount</th>
                   <th scope="col">Invoice</th>
+                  <th scope="col">PDF</th>
                 </tr>
               </thead>
               <tbody>
@@ -139,6 +178,9 @@ function Invoices() {
                       ) : (
                         "-"
                       )}
+                    </td>
+                    <td>
+                      <DownloadInvoice id={inv.id} label={inv.number ?? inv.id} />
                     </td>
                   </tr>
                 ))}
@@ -265,9 +307,15 @@ export function BillingPage() {
                         p.id === current.id ? (
                           <p className="muted">Your plan</p>
                         ) : (
-                          <button type="button" className="primary" disabled={busy} onClick={() => changePlan(current, p)}>
-                            {p.price > current.price ? "Upgrade" : "Switch"} to {p.name}
-                          </button>
+                          <>
+                            {(() => {
+                              const diff = formatPriceDifference(p, current);
+                              return diff && <p className="price-diff" data-testid={`price-diff-${p.name}`}>{diff} against {current.name}</p>;
+                            })()}
+                            <button type="button" className="primary" disabled={busy} onClick={() => changePlan(current, p)}>
+                              {p.price > current.price ? "Upgrade" : "Switch"} to {p.name}
+                            </button>
+                          </>
                         )
                       }
                     />

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useId, useState, type FormEvent } from "react";
 import { api, unwrap } from "../api/client";
 import type { components } from "../api/schema";
 import { CopyButton } from "../components/CopyButton";
@@ -7,9 +7,22 @@ import { Empty, ErrorState, FormError, Loading } from "../components/States";
 import { formatDateTime } from "../lib/format";
 import { useAsync } from "../lib/useAsync";
 import { useSession } from "../lib/useSession";
-import { collect, isValid, name as checkName, type Errors } from "../lib/validate";
+import { collect, isValid, keyExpiry, name as checkName, type Errors } from "../lib/validate";
 
 type ApiKey = components["schemas"]["ApiKeyView"];
+
+/** How long a rotated key's old secret keeps working (the server allows 0 to 7 days). */
+const GRACE_PERIODS = [
+  { seconds: 0, label: "No grace period" },
+  { seconds: 3600, label: "1 hour" },
+  { seconds: 86_400, label: "24 hours" },
+  { seconds: 604_800, label: "7 days" },
+] as const;
+
+/** Expired: so marked by the server, or past its expiry since the list was read. */
+export function isExpired(k: Pick<ApiKey, "status" | "expires_at">, now = new Date()): boolean {
+  return k.status === "expired" || (k.status === "active" && !!k.expires_at && new Date(k.expires_at).getTime() <= now.getTime());
+}
 
 /** A new secret: shown once, with a copy button. */
 function SecretOnce({ title, secret, note, onDone }: { title: string; secret: string; note?: string; onDone: () => void }) {
@@ -31,19 +44,24 @@ function SecretOnce({ title, secret, note, onDone }: { title: string; secret: st
 
 function CreateKey({ onCreated }: { onCreated: (secret: string) => void }) {
   const [name, setName] = useState("");
-  const [errors, setErrors] = useState<Errors<"name">>({});
+  const [expiry, setExpiry] = useState("");
+  const [errors, setErrors] = useState<Errors<"name" | "expiry">>({});
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   async function submit(e: FormEvent) {
     e.preventDefault();
-    const found = collect({ name: checkName(name, "a name for the key") });
+    const expires = keyExpiry(expiry);
+    const found = collect({ name: checkName(name, "a name for the key"), expiry: expires.error });
     setErrors(found);
     if (!isValid(found)) return;
     setBusy(true);
     setError(null);
     try {
-      const created = unwrap(await api.POST("/api/user/api-keys", { body: { name: name.trim() } }));
+      const created = unwrap(await api.POST("/api/user/api-keys", {
+          body: { name: name.trim(), ...(expires.expiresAt ? { expires_at: expires.expiresAt } : {}) },
+        }));
       setName("");
+      setExpiry("");
       onCreated(created.secret);
     } catch (err) {
       setError(err);
@@ -54,6 +72,15 @@ function CreateKey({ onCreated }: { onCreated: (secret: string) => void }) {
   return (
     <form onSubmit={submit} noValidate className="inline-form" aria-label="Create an API key">
       <Field label="Key name" value={name} onChange={(e) => setName(e.target.value)} error={errors.name} placeholder="production server" />
+      <Field
+        label="Expires on (optional)"
+        type="date"
+        value={expiry}
+        onChange={(e) => setExpiry(e.target.value)}
+        error={errors.expiry}
+        hint="At the end of that day (UTC). Empty: never."
+        min={new Date().toISOString().slice(0, 10)}
+      />
       <button type="submit" className="primary" disabled={busy}>
         Create key
       </button>
@@ -65,11 +92,16 @@ function CreateKey({ onCreated }: { onCreated: (secret: string) => void }) {
 function KeyRow({ k, onChanged, onSecret }: { k: ApiKey; onChanged: () => void; onSecret: (s: string, note?: string) => void }) {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const [grace, setGrace] = useState<number>(0);
+  const graceId = useId();
+  const expired = isExpired(k);
   async function act(action: "rotate" | "revoke") {
     const question =
       action === "revoke"
         ? `Revoke the key "${k.name}"? Calls with it stop working within 5 seconds.`
-        : `Rotate the key "${k.name}"? The old secret stops working at once.`;
+        : `Rotate the key "${k.name}"? The old secret ${
+            grace === 0 ? "stops working at once" : `keeps working for ${GRACE_PERIODS.find((g) => g.seconds === grace)?.label ?? `${grace} s`}`
+          }.`;
     if (!window.confirm(question)) return;
     setBusy(true);
     setError(null);
@@ -77,8 +109,17 @@ function KeyRow({ k, onChanged, onSecret }: { k: ApiKey; onChanged: () => void; 
       if (action === "revoke") {
         unwrap(await api.DELETE("/api/user/api-keys/{id}", { params: { path: { id: k.id } } }));
       } else {
-        const rotated = unwrap(await api.POST("/api/user/api-keys/{id}/rotate", { params: { path: { id: k.id } }, body: null }));
-        onSecret(rotated.secret, `The new secret of "${k.name}".`);
+        const rotated = unwrap(
+          await api.POST("/api/user/api-keys/{id}/rotate", {
+            params: { path: { id: k.id } },
+            body: grace === 0 ? null : { grace_period_seconds: grace },
+          }),
+        );
+        const until = rotated.previous_secret_valid_until;
+        onSecret(
+          rotated.secret,
+          `The new secret of "${k.name}". ${until ? `The old secret works until ${formatDateTime(until)}.` : "The old secret no longer works."}`,
+        );
       }
       onChanged();
     } catch (err) {
@@ -96,13 +137,24 @@ function KeyRow({ k, onChanged, onSecret }: { k: ApiKey; onChanged: () => void; 
         </code>
       </td>
       <td>
-        <span className={`badge badge-${k.status}`}>{k.status}</span>
+        <span className={`badge badge-${expired ? "expired" : k.status}`}>{expired ? "expired" : k.status}</span>
       </td>
       <td>{formatDateTime(k.created_at)}</td>
+      <td>{k.expires_at ? formatDateTime(k.expires_at) : "never"}</td>
       <td>{formatDateTime(k.last_used_at)}</td>
       <td className="actions">
-        {k.status === "active" && (
+        {k.status === "active" && !expired && (
           <>
+            <label htmlFor={graceId} className="visually-hidden">
+              Old secret of {k.name} works after rotation for
+            </label>
+            <select id={graceId} value={grace} disabled={busy} onChange={(e) => setGrace(Number(e.target.value))}>
+              {GRACE_PERIODS.map((g) => (
+                <option key={g.seconds} value={g.seconds}>
+                  {g.seconds === 0 ? g.label : `Old secret: ${g.label}`}
+                </option>
+              ))}
+            </select>
             <button type="button" disabled={busy} onClick={() => act("rotate")} aria-label={`Rotate ${k.name}`}>
               Rotate
             </button>
@@ -161,6 +213,7 @@ export function KeysPage() {
                     <th scope="col">Key</th>
                     <th scope="col">Status</th>
                     <th scope="col">Created</th>
+                    <th scope="col">Expires</th>
                     <th scope="col">Last used</th>
                     <th scope="col">Actions</th>
                   </tr>

@@ -135,7 +135,10 @@ export function OverviewPage() {
               <div className="card stat">
                 <h2>Latency p95</h2>
                 <p className="figure">{analytics.p95_ms == null ? "-" : `${analytics.p95_ms} ms`}</p>
-                <p className="muted">p50 {analytics.p50_ms ?? "-"} ms · p99 {analytics.p99_ms ?? "-"} ms</p>
+                <p className="muted">
+                  average <span data-testid="avg-latency">{analytics.avg_latency_ms == null ? "-" : `${analytics.avg_latency_ms.toFixed(1)} ms`}</span> · p50{" "}
+                  {analytics.p50_ms ?? "-"} ms · p99 {analytics.p99_ms ?? "-"} ms
+                </p>
               </div>
             </section>
             <section aria-labelledby="usage-chart">

@@ -1,5 +1,6 @@
-import { useId, useMemo, useState } from "react";
+import { useId, useMemo, useState, type FormEvent } from "react";
 import { api, unwrap } from "../api/client";
+import type { components } from "../api/schema";
 import { Empty, ErrorState, Loading } from "../components/States";
 import { formatDateTime } from "../lib/format";
 import { useAsync } from "../lib/useAsync";
@@ -15,28 +16,132 @@ type Range = keyof typeof RANGES;
 
 const PAGE_SIZE = 20;
 
-function UsageLog({ from, to }: { from: string; to: string }) {
+type EndpointUsage = components["schemas"]["EndpointUsage"];
+
+/** The call log's filters, sent as the log route's query parameters. */
+export interface LogFilters {
+  status?: number;
+  endpoint_id?: string;
+  key_id?: string;
+}
+
+/** A status code filter: empty (any), or 100 to 599. */
+export function parseStatus(value: string): { status?: number; error?: string } {
+  const v = value.trim();
+  if (!v) return {};
+  const n = Number(v);
+  if (!/^\d{3}$/.test(v) || n < 100 || n > 599) return { error: "Enter an HTTP status code, 100 to 599." };
+  return { status: n };
+}
+
+function LogFilterForm({ endpoints, onApply }: { endpoints: EndpointUsage[]; onApply: (f: LogFilters) => void }) {
+  const { orgId } = useSession();
+  const keys = useAsync(async () => unwrap(await api.GET("/api/user/api-keys")), [orgId]);
+  const [status, setStatus] = useState("");
+  const [endpoint, setEndpoint] = useState("");
+  const [key, setKey] = useState("");
+  const [error, setError] = useState<string | undefined>();
+  const ids = { status: useId(), endpoint: useId(), key: useId() };
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    const parsed = parseStatus(status);
+    setError(parsed.error);
+    if (parsed.error) return;
+    onApply({
+      ...(parsed.status != null ? { status: parsed.status } : {}),
+      ...(endpoint ? { endpoint_id: endpoint } : {}),
+      ...(key ? { key_id: key } : {}),
+    });
+  }
+  function clear() {
+    setStatus("");
+    setEndpoint("");
+    setKey("");
+    setError(undefined);
+    onApply({});
+  }
+  return (
+    <form className="inline-form" onSubmit={submit} noValidate aria-label="Filter the calls">
+      <div className="field">
+        <label htmlFor={ids.status}>Status code</label>
+        <input
+          id={ids.status}
+          inputMode="numeric"
+          value={status}
+          placeholder="any"
+          onChange={(e) => setStatus(e.target.value)}
+          aria-invalid={error ? true : undefined}
+          aria-describedby={error ? `${ids.status}-error` : undefined}
+        />
+        {error && (
+          <small id={`${ids.status}-error`} className="field-error">
+            {error}
+          </small>
+        )}
+      </div>
+      <div className="field">
+        <label htmlFor={ids.endpoint}>Endpoint</label>
+        <select id={ids.endpoint} value={endpoint} onChange={(e) => setEndpoint(e.target.value)}>
+          <option value="">Any endpoint</option>
+          {endpoints.map((ep) => (
+            <option key={ep.endpoint_id} value={ep.endpoint_id}>
+              {ep.name ?? `${ep.method ?? ""} ${ep.path ?? ep.endpoint_id}`}
+            </option>
+          ))}
+        </select>
+      </div>
+      <div className="field">
+        <label htmlFor={ids.key}>API key</label>
+        <select id={ids.key} value={key} onChange={(e) => setKey(e.target.value)}>
+          <option value="">Any key</option>
+          {keys.status === "ok" &&
+            keys.data.data.map((k) => (
+              <option key={k.id} value={k.id}>
+                {k.name} ({k.prefix}…{k.last4})
+              </option>
+            ))}
+        </select>
+      </div>
+      <button type="submit">Filter</button>
+      <button type="button" onClick={clear}>
+        Clear filters
+      </button>
+    </form>
+  );
+}
+
+function UsageLog({ from, to, endpoints }: { from: string; to: string; endpoints: EndpointUsage[] }) {
   const { orgId } = useSession();
   // The cursors of the pages seen so far: [undefined] is the first page.
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  const [filters, setFilters] = useState<LogFilters>({});
   const cursor = cursors[cursors.length - 1];
   const page = useAsync(
     async () =>
       unwrap(
         await api.GET("/api/user/usage/detailed", {
-          params: { query: { from, to, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) } },
+          params: { query: { from, to, limit: PAGE_SIZE, ...filters, ...(cursor ? { cursor } : {}) } },
         }),
       ),
-    [from, to, cursor, orgId],
+    [from, to, cursor, filters, orgId],
   );
+  const filtered = Object.keys(filters).length > 0;
   return (
     <section aria-labelledby="usage-log">
       <h2 id="usage-log">Calls</h2>
+      <LogFilterForm
+        endpoints={endpoints}
+        onApply={(f) => {
+          // New filters: back to the first page.
+          setFilters(f);
+          setCursors([undefined]);
+        }}
+      />
       {page.status === "loading" && <Loading label="Loading the calls" />}
       {page.status === "error" && <ErrorState error={page.error} onRetry={page.reload} />}
       {page.status === "ok" &&
         (page.data.data.length === 0 ? (
-          <Empty>No calls in this range.</Empty>
+          <Empty>{filtered ? "No calls match these filters in this range." : "No calls in this range."}</Empty>
         ) : (
           <>
             <div className="table-wrap">
@@ -140,7 +245,12 @@ export function UsagePage() {
           </section>
         </>
       )}
-      <UsageLog key={`${span.from}-${orgId ?? ""}`} from={span.from} to={span.to} />
+      <UsageLog
+        key={`${span.from}-${orgId ?? ""}`}
+        from={span.from}
+        to={span.to}
+        endpoints={data.status === "ok" ? data.data.endpoints.data : []}
+      />
     </>
   );
 }
