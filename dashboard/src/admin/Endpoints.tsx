@@ -1,11 +1,13 @@
 // The endpoint catalog: what the gateway serves under /api/v1. List, create, edit, delete.
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { api, unwrap } from "../api/client";
 import type { components } from "../api/schema";
 import { Field } from "../components/Field";
 import { Empty, ErrorState, FormError, Loading } from "../components/States";
 import { formatNumber } from "../lib/format";
+import { useAction } from "../lib/useAction";
 import { useAsync } from "../lib/useAsync";
+import { useDraftForm } from "../lib/useDraftForm";
 
 type Endpoint = components["schemas"]["Endpoint"];
 
@@ -73,33 +75,15 @@ export function endpointBody(d: Draft): { errors: Errors; body?: components["sch
 }
 
 function EndpointForm({ endpoint, onDone, onCancel }: { endpoint: Endpoint | null; onDone: (m: string) => void; onCancel: () => void }) {
-  const [d, setD] = useState<Draft>(endpoint ? toDraft(endpoint) : EMPTY);
-  const [errors, setErrors] = useState<Errors>({});
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const set = (k: keyof Draft) => (e: { target: { value: string } }) => setD((x) => ({ ...x, [k]: e.target.value }));
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    const { errors: found, body } = endpointBody(d);
-    setErrors(found);
-    if (!body) return;
-    setBusy(true);
-    setError(null);
-    try {
-      if (endpoint) {
-        unwrap(await api.PUT("/api/admin/endpoints/{id}", { params: { path: { id: endpoint.id } }, body }));
-        onDone(`Endpoint ${body.name} saved.`);
-      } else {
-        unwrap(await api.POST("/api/admin/endpoints", { body }));
-        onDone(`Endpoint ${body.name} created.`);
-      }
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
+  const { draft: d, setDraft: setD, set, errors, busy, error, submit } = useDraftForm(endpoint ? toDraft(endpoint) : EMPTY, endpointBody, async (body) => {
+    if (endpoint) {
+      unwrap(await api.PUT("/api/admin/endpoints/{id}", { params: { path: { id: endpoint.id } }, body }));
+      onDone(`Endpoint ${body.name} saved.`);
+    } else {
+      unwrap(await api.POST("/api/admin/endpoints", { body }));
+      onDone(`Endpoint ${body.name} created.`);
     }
-  }
+  });
 
   return (
     <form className="card" onSubmit={submit} noValidate aria-labelledby="endpoint-form-title">
@@ -140,8 +124,7 @@ export function EndpointsPage() {
   const list = useAsync(async () => unwrap(await api.GET("/api/admin/endpoints")), []);
   const [editing, setEditing] = useState<Endpoint | "new" | null>(null);
   const [done, setDone] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
   function finished(message: string) {
     setEditing(null);
@@ -151,18 +134,12 @@ export function EndpointsPage() {
 
   async function remove(e: Endpoint) {
     if (!window.confirm(`Delete the endpoint ${e.name}? The gateway stops serving it.`)) return;
-    setBusy(true);
-    setError(null);
     setDone(null);
-    try {
+    await run(async () => {
       unwrap(await api.DELETE("/api/admin/endpoints/{id}", { params: { path: { id: e.id } } }));
       setDone(`${e.name} is deleted.`);
       list.reload();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (

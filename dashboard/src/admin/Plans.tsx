@@ -1,11 +1,13 @@
 // The plans editor: every plan (archived ones included), create, edit, archive and delete.
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { api, unwrap } from "../api/client";
 import type { components } from "../api/schema";
 import { Field } from "../components/Field";
 import { Empty, ErrorState, FormError, Loading } from "../components/States";
 import { formatMoney, formatNumber } from "../lib/format";
+import { useAction } from "../lib/useAction";
 import { useAsync } from "../lib/useAsync";
+import { useDraftForm } from "../lib/useDraftForm";
 
 type Plan = components["schemas"]["Plan"];
 type BillingType = components["schemas"]["BillingType"];
@@ -106,33 +108,15 @@ export function planBody(d: Draft): { errors: Errors; body?: components["schemas
 }
 
 function PlanForm({ plan, onDone, onCancel }: { plan: Plan | null; onDone: (message: string) => void; onCancel: () => void }) {
-  const [d, setD] = useState<Draft>(plan ? toDraft(plan) : EMPTY);
-  const [errors, setErrors] = useState<Errors>({});
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const set = (k: keyof Draft) => (e: { target: { value: string } }) => setD((x) => ({ ...x, [k]: e.target.value }));
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    const { errors: found, body } = planBody(d);
-    setErrors(found);
-    if (!body) return;
-    setBusy(true);
-    setError(null);
-    try {
-      if (plan) {
-        unwrap(await api.PUT("/api/admin/plans/{id}", { params: { path: { id: plan.id } }, body }));
-        onDone(`Plan ${body.name} saved.`);
-      } else {
-        unwrap(await api.POST("/api/admin/plans", { body }));
-        onDone(`Plan ${body.name} created.`);
-      }
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
+  const { draft: d, set, errors, busy, error, submit } = useDraftForm(plan ? toDraft(plan) : EMPTY, planBody, async (body) => {
+    if (plan) {
+      unwrap(await api.PUT("/api/admin/plans/{id}", { params: { path: { id: plan.id } }, body }));
+      onDone(`Plan ${body.name} saved.`);
+    } else {
+      unwrap(await api.POST("/api/admin/plans", { body }));
+      onDone(`Plan ${body.name} created.`);
     }
-  }
+  });
 
   return (
     <form className="card" onSubmit={submit} noValidate aria-labelledby="plan-form-title">
@@ -184,8 +168,7 @@ export function PlansPage() {
   const plans = useAsync(async () => unwrap(await api.GET("/api/admin/plans")), []);
   const [editing, setEditing] = useState<Plan | "new" | null>(null);
   const [done, setDone] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState<string | null>(null);
+  const { busy, error, run } = useAction();
 
   function finished(message: string) {
     setEditing(null);
@@ -195,33 +178,21 @@ export function PlansPage() {
 
   async function remove(p: Plan) {
     if (!window.confirm(`Delete the plan ${p.name}? A plan with subscribers is archived instead.`)) return;
-    setBusy(p.id);
-    setError(null);
     setDone(null);
-    try {
+    await run(async () => {
       const r = unwrap(await api.DELETE("/api/admin/plans/{id}", { params: { path: { id: p.id } } }));
       setDone(r.archived ? `${p.name} has subscribers: it is archived instead.` : `${p.name} is deleted.`);
       plans.reload();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(null);
-    }
+    });
   }
 
   async function archive(p: Plan, status: PlanStatus) {
-    setBusy(p.id);
-    setError(null);
     setDone(null);
-    try {
+    await run(async () => {
       unwrap(await api.PUT("/api/admin/plans/{id}", { params: { path: { id: p.id } }, body: { status } }));
       setDone(status === "archived" ? `${p.name} is archived.` : `${p.name} is offered again.`);
       plans.reload();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(null);
-    }
+    });
   }
 
   return (
@@ -276,19 +247,19 @@ export function PlansPage() {
                     <td><span className={`badge badge-${p.status === "active" ? "active" : "expired"}`}>{p.status}</span></td>
                     <td>
                       <div className="actions">
-                        <button type="button" disabled={busy !== null} onClick={() => { setDone(null); setEditing(p); }}>
+                        <button type="button" disabled={busy} onClick={() => { setDone(null); setEditing(p); }}>
                           Edit<span className="visually-hidden"> {p.name}</span>
                         </button>
                         {p.status === "active" ? (
-                          <button type="button" disabled={busy !== null} onClick={() => archive(p, "archived")}>
+                          <button type="button" disabled={busy} onClick={() => archive(p, "archived")}>
                             Archive<span className="visually-hidden"> {p.name}</span>
                           </button>
                         ) : (
-                          <button type="button" disabled={busy !== null} onClick={() => archive(p, "active")}>
+                          <button type="button" disabled={busy} onClick={() => archive(p, "active")}>
                             Restore<span className="visually-hidden"> {p.name}</span>
                           </button>
                         )}
-                        <button type="button" disabled={busy !== null} onClick={() => remove(p)}>
+                        <button type="button" disabled={busy} onClick={() => remove(p)}>
                           Delete<span className="visually-hidden"> {p.name}</span>
                         </button>
                       </div>

@@ -6,6 +6,7 @@ import { api, unwrap } from "../api/client";
 import type { components } from "../api/schema";
 import { Empty, ErrorState, FormError, Loading } from "../components/States";
 import { formatDate } from "../lib/format";
+import { useAction } from "../lib/useAction";
 import { useAsync } from "../lib/useAsync";
 
 type Subscription = components["schemas"]["SubscriptionView"];
@@ -40,8 +41,7 @@ export function SubscriptionsPage() {
   const key = params.toString();
   const plans = useAsync(async () => unwrap(await api.GET("/api/admin/plans")).data, []);
   const subs = useAsync(async () => unwrap(await api.GET("/api/admin/subscriptions", { params: { query: { limit: 100, ...filters } } })), [key]);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
   const [done, setDone] = useState<string | null>(null);
 
   function search(e: FormEvent) {
@@ -52,18 +52,12 @@ export function SubscriptionsPage() {
   }
 
   async function act(what: () => Promise<unknown>, message: string) {
-    setBusy(true);
-    setError(null);
     setDone(null);
-    try {
+    await run(async () => {
       await what();
       setDone(message);
       subs.reload();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   const planList = plans.status === "ok" ? plans.data : [];

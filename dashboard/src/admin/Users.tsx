@@ -3,6 +3,7 @@ import { Link, useParams, useSearchParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { Empty, ErrorState, FormError, Loading } from "../components/States";
 import { formatDate, formatDateTime, formatNumber } from "../lib/format";
+import { useAction } from "../lib/useAction";
 import { useAsync } from "../lib/useAsync";
 
 export function UsersPage() {
@@ -90,21 +91,14 @@ export function UsersPage() {
 export function UserDetailPage() {
   const { id = "" } = useParams();
   const detail = useAsync(async () => unwrap(await api.GET("/api/admin/users/{id}", { params: { path: { id } } })), [id]);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   async function setSuspended(suspend: boolean) {
     if (suspend && !window.confirm("Suspend this user? Their keys stop working within 5 seconds and they cannot log in.")) return;
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       if (suspend) unwrap(await api.POST("/api/admin/users/{id}/suspend", { params: { path: { id } }, body: null }));
       else unwrap(await api.POST("/api/admin/users/{id}/unsuspend", { params: { path: { id } } }));
       detail.reload();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
   return (
     <>
