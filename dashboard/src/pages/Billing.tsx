@@ -4,6 +4,7 @@ import { api, unwrap } from "../api/client";
 import { ProgressBar } from "../components/ProgressBar";
 import { Empty, ErrorState, FormError, Loading } from "../components/States";
 import { formatDate, formatMoney, formatNumber, formatPriceDifference } from "../lib/format";
+import { useAction } from "../lib/useAction";
 import { useAsync } from "../lib/useAsync";
 import { useSession } from "../lib/useSession";
 import { PlanCard, type Plan } from "./Pricing";
@@ -12,24 +13,18 @@ import { PlanCard, type Plan } from "./Pricing";
 function PaymentMethods() {
   const { orgId } = useSession();
   const methods = useAsync(async () => unwrap(await api.GET("/api/user/billing/payment-methods")), [orgId]);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const action = useAction();
+  const { busy, error } = action;
   const [notice, setNotice] = useState<string | null>(null);
   async function run(what: () => Promise<string | null>) {
-    setBusy(true);
-    setError(null);
     setNotice(null);
-    try {
+    await action.run(async () => {
       const message = await what();
       if (message) {
         setNotice(message);
         methods.reload();
       }
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
   const label = (m: { brand?: string | null; kind: string; last4?: string | null }) => `${m.brand ?? m.kind} ending ${m.last4 ?? "????"}`;
   return (
@@ -101,22 +96,15 @@ function PaymentMethods() {
  * it opens in a new tab, or as a link when the browser blocks the tab.
  */
 function DownloadInvoice({ id, label }: { id: string; label: string }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
   const [url, setUrl] = useState<string | null>(null);
   async function download() {
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const link = unwrap(await api.POST("/api/user/billing/download-invoice/{id}", { params: { path: { id } } }));
       const tab = window.open(link.url, "_blank");
       if (tab) tab.opener = null;
       else setUrl(link.url);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
   return (
     <>
@@ -200,8 +188,8 @@ export function BillingPage() {
     const [sub, plans] = await Promise.all([api.GET("/api/user/subscription").then(unwrap), api.GET("/api/plans").then(unwrap)]);
     return { sub, plans: plans.data };
   }, [orgId]);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const action = useAction();
+  const { busy, error } = action;
   const [notice, setNotice] = useState<string | null>(null);
 
   // Back from Checkout: the plan changes when the payment provider's webhook arrives.
@@ -216,17 +204,9 @@ export function BillingPage() {
     return () => clearTimeout(t);
   }, [checkout, polls, reload]);
 
-  async function run(action: () => Promise<void>) {
-    setBusy(true);
-    setError(null);
+  async function run(what: () => Promise<void>) {
     setNotice(null);
-    try {
-      await action();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    await action.run(what);
   }
 
   function changePlan(current: Plan, target: Plan) {
