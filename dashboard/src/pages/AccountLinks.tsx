@@ -6,6 +6,7 @@ import { getAccessToken } from "../api/session";
 import { Field } from "../components/Field";
 import { PublicLayout } from "../components/Layout";
 import { ErrorState, FormError, Loading } from "../components/States";
+import { useAction } from "../lib/useAction";
 import { collect, email as checkEmail, isValid, password as checkPassword, type Errors } from "../lib/validate";
 
 export function VerifyEmailPage() {
@@ -51,24 +52,17 @@ export function VerifyEmailPage() {
 export function ForgotPasswordPage() {
   const [email, setEmail] = useState("");
   const [errors, setErrors] = useState<Errors<"email">>({});
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
   const [done, setDone] = useState(false);
-  const [busy, setBusy] = useState(false);
   async function submit(e: FormEvent) {
     e.preventDefault();
     const found = collect({ email: checkEmail(email) });
     setErrors(found);
     if (!isValid(found)) return;
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       unwrap(await api.POST("/api/user/auth/forgot-password", { body: { email: email.trim() } }));
       setDone(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
   return (
     <PublicLayout>
@@ -94,9 +88,8 @@ export function ResetPasswordPage() {
   const [password, setPassword] = useState("");
   const [confirm, setConfirm] = useState("");
   const [errors, setErrors] = useState<Errors<"password" | "confirm">>({});
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
   const [done, setDone] = useState(false);
-  const [busy, setBusy] = useState(false);
   async function submit(e: FormEvent) {
     e.preventDefault();
     const found = collect({
@@ -105,16 +98,10 @@ export function ResetPasswordPage() {
     });
     setErrors(found);
     if (!isValid(found)) return;
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       unwrap(await api.POST("/api/user/auth/reset-password", { body: { token, password } }));
       setDone(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
   return (
     <PublicLayout>

@@ -5,6 +5,7 @@ import { setSession } from "../api/session";
 import { Field } from "../components/Field";
 import { PublicLayout } from "../components/Layout";
 import { FormError } from "../components/States";
+import { useAction } from "../lib/useAction";
 import { collect, email as checkEmail, isValid, required, type Errors } from "../lib/validate";
 import { safeNext } from "./Login";
 
@@ -17,8 +18,7 @@ export function AdminLoginPage() {
   const [code, setCode] = useState("");
   const [mfaToken, setMfaToken] = useState<string | null>(null);
   const [errors, setErrors] = useState<Errors<"email" | "password" | "code">>({});
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const done = () => navigate(safeNext(params.get("next"), "/admin"), { replace: true });
 
   async function submit(e: FormEvent) {
@@ -28,9 +28,7 @@ export function AdminLoginPage() {
       : collect({ email: checkEmail(email), password: required(password, "Enter your password.") });
     setErrors(found);
     if (!isValid(found)) return;
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       if (mfaToken) {
         setSession(unwrap(await api.POST("/api/admin/auth/login/2fa", { body: { mfa_token: mfaToken, code: code.trim() } })));
         done();
@@ -43,11 +41,7 @@ export function AdminLoginPage() {
         setSession(answer);
         done();
       }
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (

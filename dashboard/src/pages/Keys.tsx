@@ -7,6 +7,7 @@ import { Empty, ErrorState, FormError, Loading } from "../components/States";
 import { formatDateTime } from "../lib/format";
 import { useAsync } from "../lib/useAsync";
 import { useSession } from "../lib/useSession";
+import { useAction } from "../lib/useAction";
 import { collect, isValid, keyExpiry, name as checkName, type Errors } from "../lib/validate";
 
 type ApiKey = components["schemas"]["ApiKeyView"];
@@ -46,28 +47,21 @@ function CreateKey({ onCreated }: { onCreated: (secret: string) => void }) {
   const [name, setName] = useState("");
   const [expiry, setExpiry] = useState("");
   const [errors, setErrors] = useState<Errors<"name" | "expiry">>({});
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   async function submit(e: FormEvent) {
     e.preventDefault();
     const expires = keyExpiry(expiry);
     const found = collect({ name: checkName(name, "a name for the key"), expiry: expires.error });
     setErrors(found);
     if (!isValid(found)) return;
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const created = unwrap(await api.POST("/api/user/api-keys", {
           body: { name: name.trim(), ...(expires.expiresAt ? { expires_at: expires.expiresAt } : {}) },
         }));
       setName("");
       setExpiry("");
       onCreated(created.secret);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
   return (
     <form onSubmit={submit} noValidate className="inline-form" aria-label="Create an API key">
@@ -90,8 +84,7 @@ function CreateKey({ onCreated }: { onCreated: (secret: string) => void }) {
 }
 
 function KeyRow({ k, onChanged, onSecret }: { k: ApiKey; onChanged: () => void; onSecret: (s: string, note?: string) => void }) {
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const [grace, setGrace] = useState<number>(0);
   const graceId = useId();
   const expired = isExpired(k);
@@ -103,9 +96,7 @@ function KeyRow({ k, onChanged, onSecret }: { k: ApiKey; onChanged: () => void; 
             grace === 0 ? "stops working at once" : `keeps working for ${GRACE_PERIODS.find((g) => g.seconds === grace)?.label ?? `${grace} s`}`
           }.`;
     if (!window.confirm(question)) return;
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       if (action === "revoke") {
         unwrap(await api.DELETE("/api/user/api-keys/{id}", { params: { path: { id: k.id } } }));
       } else {
@@ -122,11 +113,7 @@ function KeyRow({ k, onChanged, onSecret }: { k: ApiKey; onChanged: () => void; 
         );
       }
       onChanged();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
   return (
     <tr>

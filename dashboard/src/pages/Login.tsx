@@ -6,6 +6,7 @@ import { Field } from "../components/Field";
 import { PublicLayout } from "../components/Layout";
 import { FormError } from "../components/States";
 import { OIDC_START } from "./OidcCallback";
+import { useAction } from "../lib/useAction";
 import { collect, email as checkEmail, isValid, required, type Errors } from "../lib/validate";
 
 /** Where to go after a login: a path of this app only (never another site). */
@@ -19,25 +20,18 @@ export function LoginPage() {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [errors, setErrors] = useState<Errors<"email" | "password">>({});
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
   async function submit(e: FormEvent) {
     e.preventDefault();
     const found = collect({ email: checkEmail(email), password: required(password, "Enter your password.") });
     setErrors(found);
     if (!isValid(found)) return;
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const tokens = unwrap(await api.POST("/api/user/auth/login", { body: { email: email.trim(), password } }));
       setSession(tokens);
       navigate(safeNext(params.get("next")), { replace: true });
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (

@@ -6,6 +6,7 @@ import type { components } from "../api/schema";
 import { Field } from "../components/Field";
 import { ErrorState, FormError, Loading } from "../components/States";
 import { formatDateTime } from "../lib/format";
+import { useAction } from "../lib/useAction";
 import { useAsync } from "../lib/useAsync";
 import { useSession } from "../lib/useSession";
 
@@ -17,28 +18,21 @@ export function NotificationsSection() {
   const [email, setEmail] = useState<Record<string, boolean>>({});
   const [slackUrl, setSlackUrl] = useState("");
   const [slackError, setSlackError] = useState<string | undefined>(undefined);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
   const [saved, setSaved] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
 
   useEffect(() => {
     if (settings.status === "ok") setEmail(settings.data.email);
   }, [settings.status, settings.data]);
 
   async function save(body: components["schemas"]["UpdateNotificationSettingsRequest"], message: string) {
-    setBusy(true);
-    setError(null);
     setSaved(null);
-    try {
+    await run(async () => {
       unwrap(await api.PUT("/api/user/notifications/settings", { body }));
       setSaved(message);
       setSlackUrl("");
       settings.reload();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   function saveEmail(e: FormEvent) {

@@ -4,6 +4,7 @@ import { api, unwrap } from "../api/client";
 import { Field } from "../components/Field";
 import { PublicLayout } from "../components/Layout";
 import { FormError } from "../components/States";
+import { useAction } from "../lib/useAction";
 import { collect, email as checkEmail, isValid, name, password as checkPassword, type Errors } from "../lib/validate";
 
 type Key = "first_name" | "last_name" | "email" | "password" | "company_name";
@@ -21,8 +22,7 @@ export function validateSignup(v: Record<Key, string>): Errors<Key> {
 export function SignupPage() {
   const [values, setValues] = useState<Record<Key, string>>({ first_name: "", last_name: "", email: "", password: "", company_name: "" });
   const [errors, setErrors] = useState<Errors<Key>>({});
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const [done, setDone] = useState(false);
   const set = (k: Key) => (e: { target: { value: string } }) => setValues((v) => ({ ...v, [k]: e.target.value }));
 
@@ -31,9 +31,7 @@ export function SignupPage() {
     const found = validateSignup(values);
     setErrors(found);
     if (!isValid(found)) return;
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       unwrap(
         await api.POST("/api/user/auth/register", {
           body: {
@@ -46,11 +44,7 @@ export function SignupPage() {
         }),
       );
       setDone(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   if (done) {

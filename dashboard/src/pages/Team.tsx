@@ -9,6 +9,7 @@ import { Empty, ErrorState, FormError, Loading } from "../components/States";
 import { formatDate } from "../lib/format";
 import { useAsync } from "../lib/useAsync";
 import { useSession } from "../lib/useSession";
+import { useAction } from "../lib/useAction";
 import { collect, email as checkEmail, isValid, name as checkName, type Errors } from "../lib/validate";
 
 type OrgRole = components["schemas"]["OrgRole"];
@@ -193,8 +194,7 @@ function MemberRole({ orgId, member, disabled, onChanged }: { orgId: string; mem
 export function Members({ orgId, canManage, personal, onLeft }: { orgId: string; canManage: boolean; personal: boolean; onLeft: () => void }) {
   const { user } = useSession();
   const members = useAsync(async () => unwrap(await api.GET("/api/user/orgs/{id}/members", { params: { path: { id: orgId } } })), [orgId]);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run, setError } = useAction();
   const [done, setDone] = useState<string | null>(null);
 
   function changed(message: string | null, e: unknown) {
@@ -206,10 +206,8 @@ export function Members({ orgId, canManage, personal, onLeft }: { orgId: string;
   async function remove(m: MemberView) {
     const self = m.user_id === user?.id;
     if (!window.confirm(self ? "Leave this organization?" : `Remove ${m.email} from this organization?`)) return;
-    setBusy(true);
-    setError(null);
     setDone(null);
-    try {
+    await run(async () => {
       unwrap(await api.DELETE("/api/user/orgs/{id}/members/{user_id}", { params: { path: { id: orgId, user_id: m.user_id } } }));
       if (self) {
         setOrgId(null);
@@ -218,11 +216,7 @@ export function Members({ orgId, canManage, personal, onLeft }: { orgId: string;
       }
       setDone(`${m.email} is removed.`);
       members.reload();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (
