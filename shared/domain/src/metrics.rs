@@ -86,11 +86,6 @@ impl UsageRollup {
         }
         UsageRollup { platform: platform.into_values().collect(), org_days: org_days.into_values().collect() }
     }
-
-    /// Whether there is nothing to add.
-    pub fn is_empty(&self) -> bool {
-        self.platform.is_empty() && self.org_days.is_empty()
-    }
 }
 
 /// The organizations of `rows` with the most calls, most first (ties by id), at most
@@ -173,7 +168,7 @@ mod tests {
             org_days,
             [(midnight(1), "org_a", 2, 4), (midnight(1), "org_b", 1, 2), (midnight(2), "org_a", 1, 2)]
         );
-        assert!(UsageRollup::of(&[]).is_empty());
+        assert_eq!(UsageRollup::of(&[]), UsageRollup::default(), "nothing from no events");
     }
 
     #[test]
