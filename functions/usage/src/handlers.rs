@@ -333,11 +333,6 @@ pub async fn timeseries(
     Ok(Json(UsageTimeseries { granularity, from, to, data }))
 }
 
-/// Default of `top` in analytics.
-const DEFAULT_TOP_ENDPOINTS: u32 = 10;
-/// Largest `top` in analytics.
-const MAX_TOP_ENDPOINTS: u32 = 100;
-
 /// The analytics of the organization or one of its projects over a range. Without bounds:
 /// the current billing period.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -358,10 +353,7 @@ pub struct AnalyticsQuery {
 
 /// The `top` of an analytics query: 1 to 100, 10 when absent. 400 `bad_request` otherwise.
 fn top_endpoints_limit(top: Option<u32>) -> Result<usize, ApiError> {
-    match top.unwrap_or(DEFAULT_TOP_ENDPOINTS) {
-        n @ 1..=MAX_TOP_ENDPOINTS => Ok(n as usize),
-        _ => Err(ApiError::BadRequest(format!("top: must be 1 to {MAX_TOP_ENDPOINTS}"))),
-    }
+    tollgate_app::usage_stats::top_limit(top).map(|n| n as usize).map_err(ApiError::BadRequest)
 }
 
 /// Totals, error rates, latency, calls per source, the busiest endpoints and the series of

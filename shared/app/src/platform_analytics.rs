@@ -15,6 +15,7 @@
 //!   By revenue: `amount_paid` of the `paid` invoices created in the range, per currency.
 
 use crate::analytics::invoices_of;
+pub use crate::usage_stats::top_limit;
 use crate::usage_stats::{catalog, UsageAnalytics};
 use crate::AppError;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -27,9 +28,6 @@ use utoipa::ToSchema;
 pub const DEFAULT_DAYS: i64 = 30;
 /// How many days one question may span.
 pub const MAX_DAYS: i64 = 400;
-/// Default and largest number of customers in each top list.
-pub const DEFAULT_TOP: u32 = 10;
-pub const MAX_TOP: u32 = 100;
 
 /// Whole UTC days, `first..=last`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,15 +84,6 @@ impl DayRange {
             let last = self.last;
             move |d| *d <= last
         })
-    }
-}
-
-/// The `top` of a question: 1 to [`MAX_TOP`], [`DEFAULT_TOP`] when absent. The error says
-/// what is wrong.
-pub fn top_limit(top: Option<u32>) -> Result<u32, String> {
-    match top.unwrap_or(DEFAULT_TOP) {
-        n @ 1..=MAX_TOP => Ok(n),
-        _ => Err(format!("top: must be 1 to {MAX_TOP}")),
     }
 }
 
@@ -315,13 +304,5 @@ mod tests {
         ] {
             assert_eq!(DayRange::parse(Some(from), Some(to), now), Err(message.to_string()), "{from}..{to}");
         }
-    }
-
-    #[test]
-    fn top_is_one_to_a_hundred() {
-        assert_eq!(top_limit(None), Ok(10));
-        assert_eq!(top_limit(Some(100)), Ok(100));
-        assert!(top_limit(Some(0)).is_err());
-        assert!(top_limit(Some(101)).is_err());
     }
 }

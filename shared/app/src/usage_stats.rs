@@ -295,3 +295,29 @@ impl UsageAnalytics {
         }
     }
 }
+
+/// Default and largest number of entries in a top list (endpoints, customers).
+pub const DEFAULT_TOP: u32 = 10;
+pub const MAX_TOP: u32 = 100;
+
+/// The `top` of a statistics question: 1 to [`MAX_TOP`], [`DEFAULT_TOP`] when absent. The
+/// error says what is wrong, for a 400 answer.
+pub fn top_limit(top: Option<u32>) -> Result<u32, String> {
+    match top.unwrap_or(DEFAULT_TOP) {
+        n @ 1..=MAX_TOP => Ok(n),
+        _ => Err(format!("top: must be 1 to {MAX_TOP}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_is_one_to_a_hundred() {
+        assert_eq!(top_limit(None), Ok(10));
+        assert_eq!(top_limit(Some(100)), Ok(100));
+        assert!(top_limit(Some(0)).is_err());
+        assert!(top_limit(Some(101)).is_err());
+    }
+}
