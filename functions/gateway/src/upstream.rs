@@ -57,7 +57,7 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(timeout: Duration) -> Self {
-        let client = reqwest::Client::builder()
+        let client = tollgate_outbound::https::client_builder()
             .connect_timeout(Duration::from_secs(3).min(timeout))
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())

@@ -4,6 +4,7 @@
 //! it only where it sends: the notifications worker and the scheduler (webhooks), the auth
 //! function (OIDC sign-in), and the local server (both).
 
+pub mod https;
 mod oidc_http;
 mod webhook_sender;
 

@@ -15,7 +15,7 @@ pub struct ReqwestOidcHttp {
 
 impl ReqwestOidcHttp {
     pub fn new() -> Result<Self, PortError> {
-        let client = reqwest::Client::builder()
+        let client = crate::https::client_builder()
             // GitHub's API refuses requests without a User-Agent.
             .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())

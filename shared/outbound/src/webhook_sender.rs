@@ -36,7 +36,7 @@ impl WebhookSender for ReqwestWebhookSender {
     ) -> Result<WebhookResponse, PortError> {
         let parsed = check_url(url, self.allow_insecure).map_err(|e| PortError::new(e.to_string()))?;
         let port = parsed.port_or_known_default().unwrap_or(443);
-        let mut client = reqwest::Client::builder()
+        let mut client = crate::https::client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .timeout(timeout)
