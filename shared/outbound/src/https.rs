@@ -5,6 +5,10 @@
 //! binary that forwards or sends (the gateway among them). So reqwest is built without a
 //! provider, and every client is handed this configuration: aws-lc-rs, TLS 1.2 and 1.3, and
 //! the Mozilla roots compiled in (`webpki-roots`, no file read at a cold start).
+//!
+//! Every reqwest client in the workspace, tests and tools included, starts from
+//! [`client_builder`]: without a provider in its features, `reqwest::Client::new()` panics
+//! ("No provider set") in any build where another crate turned reqwest's rustls on.
 
 use std::sync::{Arc, OnceLock};
 

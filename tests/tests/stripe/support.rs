@@ -47,7 +47,7 @@ impl Billed {
     pub async fn start_with(gateway: GatewayConfig) -> Billed {
         let (addr, fake) = stripe_fake::serve(stripe_fake::Config::for_tests(None)).await.expect("start the fake");
         let stripe = format!("http://{addr}");
-        let http = reqwest::Client::new();
+        let http = tollgate_outbound::https::client_builder().build().expect("client");
         let clock: Value = http
             .post(format!("{stripe}/v1/test_helpers/test_clocks"))
             .bearer_auth(KEY)
@@ -142,7 +142,7 @@ impl Billed {
     /// where the page redirects to.
     pub async fn pay(&self, checkout_url: &str, card: &str) -> String {
         assert!(checkout_url.starts_with(&self.stripe), "a page of the fake: {checkout_url}");
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let client = tollgate_outbound::https::client_builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let r = client.post(checkout_url).form(&[("card", card)]).send().await.unwrap();
         assert_eq!(r.status(), 303, "the page's answer: {}", r.text().await.unwrap_or_default());
         r.headers()["location"].to_str().unwrap().to_string()

@@ -28,7 +28,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
 /// (so `pending_webhooks` is current), and posts it. It stops when the app is gone.
 pub fn spawn(app: Weak<App>, mut queue: UnboundedReceiver<String>, secret: String) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let client = match reqwest::Client::builder().timeout(Duration::from_secs(5)).build() {
+        let client = match tollgate_outbound::https::client_builder().timeout(Duration::from_secs(5)).build() {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "webhook client could not be built; events are recorded but not sent");

@@ -49,7 +49,7 @@ impl Server {
             .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
         let queue = SqliteQueue::open(&data.0.join(tollgate_local::DB_FILE)).map_err(|e| e.to_string())?;
         let mut server = Server { child, base: format!("http://127.0.0.1:{port}"), queue, _data: data };
-        let client = reqwest::Client::new();
+        let client = tollgate_outbound::https::client_builder().build().expect("client");
         for _ in 0..200 {
             if let Ok(Some(status)) = server.child.try_wait() {
                 return Err(format!("tollgate exited with {status}"));
