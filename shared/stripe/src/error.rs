@@ -1,9 +1,48 @@
 //! Stripe's errors as the port's [`PaymentsError`].
 
+use serde::Deserialize;
 use std::fmt;
-use stripe::StripeError;
-use stripe_shared::{ApiErrors, ApiErrorsCode, ApiErrorsType};
 use tollgate_domain::PaymentsError;
+
+/// Why a request to Stripe failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StripeError {
+    /// No answer: the connection failed, or the attempt ran out of time.
+    #[error("no answer from Stripe")]
+    Network(#[source] reqwest::Error),
+    /// Stripe refused the request (a status that is not a success, with its error object).
+    #[error("Stripe answered {status}")]
+    Api { status: u16, error: ApiError },
+    /// An answer that is not the object (or error object) expected.
+    #[error("Stripe's answer ({status}) cannot be read")]
+    Unreadable {
+        status: u16,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An id that cannot name an object in a URL (empty, `.` or `..`): not sent.
+    #[error("not an id of Stripe's")]
+    BadId,
+}
+
+/// The body of Stripe's error answers: `{"error": {...}}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ErrorBody {
+    pub error: ApiError,
+}
+
+/// Stripe's error object, as far as it is read (its `param`, `decline_code`, `payment_method`...
+/// are not: a payment method's billing details must not reach a log).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub(crate) struct ApiError {
+    /// `api_error`, `card_error`, `idempotency_error`, `invalid_request_error`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
 
 /// An error answer of Stripe's API, kept as the source of an `Unavailable` error: the status,
 /// type, code and message only (the full error object can carry a payment method with its
@@ -33,33 +72,33 @@ impl fmt::Display for ApiFailure {
 impl std::error::Error for ApiFailure {}
 
 impl ApiFailure {
-    fn new(error: &ApiErrors, status: u16) -> Self {
-        ApiFailure {
-            status,
-            kind: error.type_.as_str().to_owned(),
-            code: error.code.as_ref().map(|c| c.as_str().to_owned()),
-            message: error.message.clone(),
-        }
+    fn new(error: &ApiError, status: u16) -> Self {
+        ApiFailure { status, kind: error.kind.clone(), code: error.code.clone(), message: error.message.clone() }
     }
 }
 
 /// Whether Stripe refused the request with this error code.
-pub(crate) fn has_code(error: &StripeError, code: &ApiErrorsCode) -> bool {
-    matches!(error, StripeError::Stripe(e, _) if e.code.as_ref() == Some(code))
+pub(crate) fn has_code(error: &StripeError, code: &str) -> bool {
+    matches!(error, StripeError::Api { error, .. } if error.code.as_deref() == Some(code))
 }
 
-/// Whether the error is Stripe's "no such object" (404, or `resource_missing`).
+/// Whether the error is Stripe's "no such object" (404, or `resource_missing`), or an id that
+/// cannot be one.
 pub(crate) fn is_missing(error: &StripeError) -> bool {
-    matches!(error, StripeError::Stripe(e, status) if *status == 404 || e.code == Some(ApiErrorsCode::ResourceMissing))
+    match error {
+        StripeError::Api { status, error } => *status == 404 || error.code.as_deref() == Some("resource_missing"),
+        StripeError::BadId => true,
+        StripeError::Network(_) | StripeError::Unreadable { .. } => false,
+    }
 }
 
 /// Whether the error says a meter event with this identifier was already recorded.
 pub(crate) fn is_duplicate_meter_event(error: &StripeError) -> bool {
-    let StripeError::Stripe(e, status) = error else { return false };
+    let StripeError::Api { status, error: e } = error else { return false };
     if !(400..500).contains(status) {
         return false;
     }
-    if e.code == Some(ApiErrorsCode::ResourceAlreadyExists) {
+    if e.code.as_deref() == Some("resource_already_exists") {
         return true;
     }
     let message = e.message.as_deref().unwrap_or("").to_ascii_lowercase();
@@ -71,14 +110,13 @@ pub(crate) fn is_duplicate_meter_event(error: &StripeError) -> bool {
 /// everything that is not the request's fault `Unavailable`: no answer, a 5xx, rate limiting
 /// (429), a lock conflict (409), our own key refused (401/403), or an answer we cannot read.
 pub(crate) fn payments_error(error: StripeError, what: &'static str) -> PaymentsError {
+    if is_missing(&error) {
+        return PaymentsError::NotFound(what);
+    }
     match error {
-        StripeError::Stripe(ref e, status) => {
+        StripeError::Api { status, error: ref e } => {
             let failure = ApiFailure::new(e, status);
-            if is_missing(&error) {
-                return PaymentsError::NotFound(what);
-            }
-            let provider_fault =
-                status >= 500 || matches!(status, 401 | 403 | 409 | 429) || e.type_ == ApiErrorsType::ApiError;
+            let provider_fault = status >= 500 || matches!(status, 401 | 403 | 409 | 429) || e.kind == "api_error";
             match (provider_fault, failure.message.clone()) {
                 (false, Some(message)) => PaymentsError::Rejected { code: failure.code, message },
                 _ => PaymentsError::unavailable(format!("Stripe failed ({what})"), failure),
@@ -95,8 +133,8 @@ mod tests {
     use super::*;
 
     fn api_error(json: &str, status: u16) -> StripeError {
-        let parsed: stripe_shared::Error = miniserde::json::from_str(json).expect("a Stripe error body");
-        StripeError::Stripe(parsed.error, status)
+        let parsed: ErrorBody = serde_json::from_str(json).expect("a Stripe error body");
+        StripeError::Api { status, error: parsed.error }
     }
 
     #[test]
@@ -142,11 +180,13 @@ mod tests {
             let failure = source.downcast_ref::<ApiFailure>().expect("an ApiFailure source");
             assert_eq!(failure.status, status);
         }
-        let network = StripeError::ClientError("connection refused".into());
-        let e = payments_error(network, "customer");
+        // An answer that is not Stripe's error object (a proxy's page): unavailable, the parse
+        // error kept as the source's source.
+        let source = serde_json::from_str::<ErrorBody>("<html>").unwrap_err();
+        let e = payments_error(StripeError::Unreadable { status: 502, source }, "invoice");
         let PaymentsError::Unavailable { source: Some(source), .. } = &e else { panic!("{e:?}") };
-        assert!(source.to_string().contains("connection refused"));
-        assert!(matches!(payments_error(StripeError::Timeout, "invoice"), PaymentsError::Unavailable { .. }));
+        assert!(source.to_string().contains("502"), "{source}");
+        assert!(std::error::Error::source(source.as_ref()).is_some());
     }
 
     #[test]

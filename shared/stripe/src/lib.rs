@@ -1,5 +1,12 @@
-//! The `Payments` port on Stripe, with async-stripe's 1.0 line (hyper + rustls; the request
-//! crates with only the objects used).
+//! The `Payments` port on Stripe, over a small hand-written client of Stripe's HTTP API:
+//! reqwest with the workspace's outbound TLS (`tollgate_outbound::https`), form-encoded
+//! parameters (`form`), answers read with serde into only the fields the adapter uses
+//! (`objects`), every request pinned to one API version (`client::API_VERSION`).
+//!
+//! Modules: `client` (sending, retries, headers, error answers), `form` (the parameter
+//! encoding), `requests` (each call's method, path and parameters), `objects` (the answers),
+//! `map` (answers as the domain's types), `error` (failures as `PaymentsError`), `keys`
+//! (idempotency keys).
 //!
 //! What it calls, per method (every create with an `Idempotency-Key` derived from our ids:
 //! see `keys` and `requests`):
@@ -22,10 +29,13 @@
 //! | `report_usage` | `POST /v1/billing/meter_events` |
 //! | `reported_usage` | `GET /v1/billing/meters/{id}/event_summaries` |
 
+mod client;
 mod config;
 mod error;
+mod form;
 mod keys;
 mod map;
+mod objects;
 mod payments;
 mod requests;
 

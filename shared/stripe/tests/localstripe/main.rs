@@ -1,21 +1,17 @@
 //! The adapter against localstripe (a stateful fake Stripe, `scripts/localstripe_loopback.py`
-//! on a free loopback port) for what localstripe can answer in a shape async-stripe's types
-//! read: customers and card payment methods (list, default, detach, and the check that a
-//! payment method is the customer's), and errors over the wire. Its subscriptions, invoices
-//! and products are older than the API version async-stripe 1.0 reads (no `price` or period
-//! on subscription items, invoices without `amount_remaining`...), and it has no prices,
+//! on a free loopback port) for what localstripe can answer in the shape the adapter reads:
+//! customers and card payment methods (list, default, detach, and the check that a payment
+//! method is the customer's), and errors over the wire. Its subscriptions, invoices and
+//! products are older than the API version the adapter reads (no `price` or period on
+//! subscription items...), and it has no prices,
 //! Checkout, meters or idempotency keys: those are covered by the unit tests on Stripe's
 //! example objects and by the Stripe fake. Needs localstripe (`bash scripts/setup-test-tools.sh`).
 
 mod server;
 
+use serde_json::Value;
 use server::LocalStripe;
 use std::sync::Arc;
-use stripe::Client;
-use stripe_core::customer::{RetrieveCustomer, RetrieveCustomerReturned};
-use stripe_payment::payment_method::{
-    AttachPaymentMethod, CreatePaymentMethod, CreatePaymentMethodCardDetailsParams, CreatePaymentMethodType,
-};
 use tollgate_domain::{Id, Payments, PaymentsError};
 use tollgate_stripe::{StripeConfig, StripePayments};
 
@@ -24,16 +20,47 @@ const KEY: &str = "sk_test_localstripe";
 struct Fixture {
     _server: Arc<LocalStripe>,
     payments: StripePayments,
-    /// A plain async-stripe client on the same server, to set up and inspect.
-    client: Client,
+    /// Plain HTTP calls on the same server, to set up and inspect.
+    stripe: Plain,
 }
 
 fn fixture() -> Fixture {
     let server = LocalStripe::shared();
     let config = StripeConfig { api_base: server.endpoint(), ..StripeConfig::new(KEY) };
     let payments = StripePayments::new(config).expect("a client");
-    let client = stripe::ClientBuilder::new(KEY).url(format!("{}/", server.endpoint())).build().expect("a client");
-    Fixture { _server: server, payments, client }
+    let stripe = Plain::new(&server.endpoint());
+    Fixture { _server: server, payments, stripe }
+}
+
+/// Stripe's API called directly (form-encoded parameters, JSON answers), apart from the adapter.
+struct Plain {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Plain {
+    fn new(endpoint: &str) -> Self {
+        let http = tollgate_outbound::https::client_builder().build().expect("an HTTP client");
+        Plain { http, base: format!("{endpoint}/v1") }
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        let response = self.http.post(format!("{}{path}", self.base)).bearer_auth(KEY).form(form).send().await;
+        Self::answer(response, path).await
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let response = self.http.get(format!("{}{path}", self.base)).bearer_auth(KEY).send().await;
+        Self::answer(response, path).await
+    }
+
+    async fn answer(response: reqwest::Result<reqwest::Response>, path: &str) -> Value {
+        let response = response.unwrap_or_else(|e| panic!("{path}: {e}"));
+        let status = response.status();
+        let body = response.text().await.expect("an answer");
+        assert!(status.is_success(), "{path}: {status} {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+    }
 }
 
 impl Fixture {
@@ -44,16 +71,18 @@ impl Fixture {
 
     /// A card payment method (localstripe takes raw test card numbers), attached to `customer`.
     async fn card(&self, customer: &str, number: &str, exp_year: i64) -> String {
-        let mut card = CreatePaymentMethodCardDetailsParams::new(12, exp_year, number);
-        card.cvc = Some("123".into()); // localstripe wants one
-        let pm = CreatePaymentMethod::new()
-            .type_(CreatePaymentMethodType::Card)
-            .card(stripe_payment::payment_method::CreatePaymentMethodCard::CardDetailsParams(card))
-            .send(&self.client)
-            .await
-            .expect("create a card payment method");
-        AttachPaymentMethod::new(pm.id.clone()).customer(customer).send(&self.client).await.expect("attach it");
-        pm.id.as_str().to_owned()
+        let exp_year = exp_year.to_string();
+        let card = [
+            ("type", "card"),
+            ("card[number]", number),
+            ("card[exp_month]", "12"),
+            ("card[exp_year]", exp_year.as_str()),
+            ("card[cvc]", "123"), // localstripe wants one
+        ];
+        let pm = self.stripe.post("/payment_methods", &card).await;
+        let id = pm["id"].as_str().expect("a payment method id").to_owned();
+        self.stripe.post(&format!("/payment_methods/{id}/attach"), &[("customer", customer)]).await;
+        id
     }
 }
 
@@ -63,14 +92,11 @@ async fn a_customer_is_created_with_the_org_id_email_and_name() {
     let id = f.payments.ensure_customer(&Id::from_string("org_ada"), "ada@example.com", "Analytical Engines").await;
     let id = id.expect("a customer");
     assert!(id.starts_with("cus_"), "{id}");
-    let RetrieveCustomerReturned::Customer(customer) =
-        RetrieveCustomer::new(id.as_str()).send(&f.client).await.expect("read it back")
-    else {
-        panic!("deleted")
-    };
-    assert_eq!(customer.email.as_deref(), Some("ada@example.com"));
-    assert_eq!(customer.name.as_deref(), Some("Analytical Engines"));
-    assert_eq!(customer.metadata.unwrap().get("org_id").map(String::as_str), Some("org_ada"));
+    let customer = f.stripe.get(&format!("/customers/{id}")).await;
+    assert_ne!(customer["deleted"], Value::Bool(true), "{customer}");
+    assert_eq!(customer["email"], "ada@example.com");
+    assert_eq!(customer["name"], "Analytical Engines");
+    assert_eq!(customer["metadata"]["org_id"], "org_ada");
 }
 
 #[tokio::test]
