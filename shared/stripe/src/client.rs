@@ -13,8 +13,8 @@ use std::fmt;
 use std::time::Duration;
 
 /// The API version the adapter reads, sent with every request (`Stripe-Version`) so that the
-/// account's default version does not matter: the one async-stripe 1.0.0-rc.10, which the
-/// adapter and the Stripe fake were written against, sends.
+/// account's default version does not matter: the one the adapter and the Stripe fake were
+/// written against (async-stripe 1.0.0-rc.10's, the client the adapter used before).
 pub(crate) const API_VERSION: &str = "2026-09-30.endive";
 /// Our user agent (Stripe's "app info": the application and its version).
 const USER_AGENT: &str = concat!("Stripe/v1 tollgate/", env!("CARGO_PKG_VERSION"));
@@ -243,5 +243,112 @@ mod tests {
         .unwrap();
         assert_eq!(short(&StripeError::Api { status: 402, error: body.error }), "402 card_declined");
         assert_eq!(short(&api(500)), "500 api_error");
+    }
+
+    /// A loopback server that answers `answers` in turn, each to one connection, and hands
+    /// back each request as it arrived (head and body).
+    async fn server(answers: Vec<&'static str>) -> (String, tokio::task::JoinHandle<Vec<String>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for answer in answers {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                // The head, then as many body bytes as Content-Length says.
+                loop {
+                    let n = socket.read(&mut buf).await.unwrap();
+                    request.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length = head
+                            .lines()
+                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(str::to_owned))
+                            .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                        if body.len() >= length {
+                            break;
+                        }
+                    }
+                }
+                seen.push(String::from_utf8(request).unwrap());
+                let (status, body) = answer.split_once(' ').unwrap();
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                socket.write_all(response.as_bytes()).await.unwrap();
+            }
+            seen
+        });
+        (base, task)
+    }
+
+    #[tokio::test]
+    async fn a_create_carries_the_key_the_version_the_agent_and_its_idempotency_key_and_is_repeated() {
+        let (base, server) = server(vec![
+            r#"500 {"error":{"type":"api_error","message":"try again"}}"#,
+            r#"200 {"id":"cus_1","object":"customer"}"#,
+        ])
+        .await;
+        let client = Client::new(&StripeConfig { api_base: base, ..StripeConfig::new("sk_test_123") }).unwrap();
+        let request =
+            Request::post("/customers").form(Form::new().text("email", "a@b.c").map("metadata", &[("org_id", "o1")]));
+        let customer: crate::objects::Customer =
+            client.send(&request, &Call::Create("customer-o1".into())).await.unwrap();
+        assert_eq!(customer.id, "cus_1");
+        let seen = server.await.unwrap();
+        assert_eq!(seen.len(), 2, "tried again after the 500");
+        for request in &seen {
+            let lower = request.to_ascii_lowercase();
+            assert!(request.starts_with("POST /v1/customers HTTP/1.1\r\n"), "{request}");
+            assert!(lower.contains("\r\nauthorization: bearer sk_test_123\r\n"), "{request}");
+            assert!(lower.contains(&format!("\r\nstripe-version: {API_VERSION}\r\n")), "{request}");
+            assert!(lower.contains("\r\nuser-agent: stripe/v1 tollgate/"), "{request}");
+            assert!(lower.contains("\r\nidempotency-key: customer-o1\r\n"), "{request}");
+            assert!(lower.contains("\r\ncontent-type: application/x-www-form-urlencoded\r\n"), "{request}");
+            assert!(request.ends_with("\r\n\r\nemail=a%40b.c&metadata%5Borg_id%5D=o1"), "{request}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_read_sends_its_form_as_the_query_and_a_change_is_sent_once() {
+        let (base, server) = server(vec![
+            r#"200 {"object":"list","data":[],"has_more":false,"url":"/v1/payment_methods"}"#,
+            r#"409 {"error":{"type":"invalid_request_error","code":"lock_timeout","message":"busy"}}"#,
+        ])
+        .await;
+        let client =
+            Client::new(&StripeConfig { api_base: format!("{base}/v1/"), ..StripeConfig::new("sk_test_1") }).unwrap();
+        let list = Request::get("/payment_methods").form(Form::new().text("customer", "cus_1").text("type", "card"));
+        let page: crate::objects::List<crate::objects::Ref> = client.send(&list, &Call::Read).await.unwrap();
+        assert!(page.data.is_empty() && !page.has_more);
+        let change = Request::post(format!("/customers/{}", id("cus_1"))).form(Form::new().bool("x", true));
+        let refused = client.send::<serde::de::IgnoredAny>(&change, &Call::Change).await.unwrap_err();
+        assert!(
+            matches!(&refused, StripeError::Api { status: 409, error } if error.code.as_deref() == Some("lock_timeout"))
+        );
+        let seen = server.await.unwrap();
+        assert!(seen[0].starts_with("GET /v1/payment_methods?customer=cus_1&type=card HTTP/1.1\r\n"), "{}", seen[0]);
+        assert!(!seen[0].to_ascii_lowercase().contains("idempotency-key"));
+        assert!(seen[1].starts_with("POST /v1/customers/cus_1 HTTP/1.1\r\n"), "{}", seen[1]);
+        assert_eq!(seen.len(), 2, "the change was not repeated");
+    }
+
+    #[tokio::test]
+    async fn an_id_that_cannot_be_one_is_not_sent() {
+        let client =
+            Client::new(&StripeConfig { api_base: "http://127.0.0.1:9".into(), ..StripeConfig::new("sk_test_1") })
+                .unwrap();
+        let request = Request::get(format!("/customers/{}", id("..")));
+        assert!(matches!(client.send::<serde::de::IgnoredAny>(&request, &Call::Read).await, Err(StripeError::BadId)));
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret_key() {
+        let client = Client::new(&StripeConfig::new("sk_live_51VerySecretPart")).unwrap();
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("VerySecret"), "{shown}");
     }
 }

@@ -199,9 +199,10 @@ impl WantedPrice<'_> {
             Some(meter) => {
                 recurring.usage_type == "metered"
                     && recurring.meter.as_deref() == Some(meter)
-                    && price.transform_quantity.as_ref().is_some_and(|t| {
-                        t.divide_by == tollgate_domain::plan::OVERAGE_UNIT as i64 && t.round == "up"
-                    })
+                    && price
+                        .transform_quantity
+                        .as_ref()
+                        .is_some_and(|t| t.divide_by == tollgate_domain::plan::OVERAGE_UNIT as i64 && t.round == "up")
             }
         };
         same_base && same_kind

@@ -59,7 +59,8 @@ impl StripePayments {
     /// otherwise, whether it is someone else's or does not exist (tenant isolation: a user
     /// cannot learn of, or touch, another customer's payment method).
     async fn owned_payment_method(&self, customer_id: &str, id: &str) -> Result<(), PaymentsError> {
-        let pm: objects::PaymentMethod = match self.read(&requests::retrieve_payment_method(id), "payment method").await {
+        let pm: objects::PaymentMethod = match self.read(&requests::retrieve_payment_method(id), "payment method").await
+        {
             Err(PaymentsError::NotFound(_)) => return Err(PaymentsError::NotFound("payment method")),
             other => other?,
         };
@@ -310,7 +311,8 @@ impl Payments for StripePayments {
         hold: Option<&PlanHold>,
     ) -> Result<ProviderSubscription, PaymentsError> {
         let sub: objects::Subscription = self.read(&requests::retrieve_subscription(id), "subscription").await?;
-        let current: Vec<(String, String)> = sub.items.data.iter().map(|i| (i.id.clone(), i.price.id.clone())).collect();
+        let current: Vec<(String, String)> =
+            sub.items.data.iter().map(|i| (i.id.clone(), i.price.id.clone())).collect();
         let current_plan = sub.metadata.get(map::PLAN_ID).map(String::as_str);
         let current_hold = map::hold(Some(&sub.metadata));
         let change = requests::PlanChange { plan_id, prices, prorate, hold, current_hold: current_hold.as_ref() };

@@ -235,7 +235,8 @@ pub(crate) fn create_price(
 fn plan_items(mut form: Form, name: &str, prices: &PlanBillingIds) -> Form {
     let mut index = 0;
     if let Some(price) = &prices.base_price_id {
-        form = form.text(format!("{name}[{index}][price]"), price.as_str()).int(format!("{name}[{index}][quantity]"), 1);
+        form =
+            form.text(format!("{name}[{index}][price]"), price.as_str()).int(format!("{name}[{index}][quantity]"), 1);
         index += 1;
     }
     if let Some(price) = &prices.metered_price_id {
@@ -341,7 +342,8 @@ pub(crate) fn change_subscription_plan(
     let mut form = Form::new();
     let mut items = 0;
     for (item_id, _) in current.iter().filter(|(_, price)| !wanted.contains(&price.as_str())) {
-        form = form.text(format!("items[{items}][id]"), item_id.as_str()).bool(format!("items[{items}][deleted]"), true);
+        form =
+            form.text(format!("items[{items}][id]"), item_id.as_str()).bool(format!("items[{items}][deleted]"), true);
         items += 1;
     }
     for price in &wanted {
@@ -411,7 +413,13 @@ pub(crate) fn one_off_invoice(
 /// No idempotency key: Stripe drops a second event with the same identifier, and a key would
 /// make a retry with another timestamp (a report finished later) a refused "different
 /// request" instead.
-pub(crate) fn meter_event(event_name: &str, customer_id: &str, value: u64, identifier: &str, timestamp: i64) -> Request {
+pub(crate) fn meter_event(
+    event_name: &str,
+    customer_id: &str,
+    value: u64,
+    identifier: &str,
+    timestamp: i64,
+) -> Request {
     let form = Form::new()
         .text("event_name", event_name)
         .text("identifier", identifier)
