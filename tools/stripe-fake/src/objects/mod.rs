@@ -19,7 +19,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::{State, TestClock};
 
 /// The API version the fake's objects follow (periods on subscription items, invoice
-/// `parent`), and that async-stripe 1.0.0-rc.10 is generated for.
+/// `parent`), and that tollgate's Stripe adapter sends as `Stripe-Version`.
 pub const API_VERSION: &str = "2026-09-30.endive";
 
 /// Stripe's example objects, by file name.
