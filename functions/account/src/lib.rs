@@ -11,9 +11,8 @@ mod notification_settings;
 mod orgs;
 mod webhooks;
 
-use tollgate_http::AppState;
+use tollgate_http::{routes, AppState, RouteTable};
 use utoipa::OpenApi;
-use tollgate_http::{routes, RouteTable};
 
 pub use activity::ActivityFilter;
 pub use handlers::{ChangePasswordRequest, DeleteAccountRequest, UpdateProfileRequest};

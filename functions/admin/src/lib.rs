@@ -13,9 +13,8 @@ mod subscriptions;
 mod tokens;
 mod users;
 
-use tollgate_http::{path_id, AppState};
+use tollgate_http::{path_id, routes, AppState, RouteTable};
 use utoipa::OpenApi;
-use tollgate_http::{routes, RouteTable};
 
 pub use analytics::{ChurnAnalytics, MrrAnalytics, RevenueAnalytics, RevenueReport};
 pub use endpoints::{CreateEndpointRequest, EndpointList, UpdateEndpointRequest};

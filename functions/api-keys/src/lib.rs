@@ -5,9 +5,8 @@
 mod handlers;
 mod projects;
 
-use tollgate_http::AppState;
+use tollgate_http::{routes, AppState, RouteTable};
 use utoipa::OpenApi;
-use tollgate_http::{routes, RouteTable};
 
 pub use handlers::{ApiKeyList, ApiKeyView, CreateApiKeyRequest, CreatedApiKey, RotateApiKeyRequest};
 pub use projects::{CreatedVerifySecret, DeletedProject, ProjectList, ProjectView};

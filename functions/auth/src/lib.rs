@@ -11,9 +11,8 @@ pub mod register;
 mod session;
 mod throttle;
 
-use tollgate_http::AppState;
+use tollgate_http::{routes, AppState, RouteTable};
 use utoipa::OpenApi;
-use tollgate_http::{routes, RouteTable};
 
 pub use login::{AdminLoginResponse, LoginRequest, MfaChallengeResponse, TokenResponse};
 pub use mfa::{EnrollResponse, RecoveryCodesResponse};

@@ -4,9 +4,8 @@
 
 mod handlers;
 
-use tollgate_http::AppState;
+use tollgate_http::{routes, AppState, RouteTable};
 use utoipa::OpenApi;
-use tollgate_http::{routes, RouteTable};
 
 pub use handlers::{
     CheckoutLink, InvoiceLink, InvoicePage, PaymentMethodList, PlanList, SubscriptionDetails, SubscriptionResponse,

@@ -6,9 +6,8 @@
 mod handlers;
 pub mod summary;
 
-use tollgate_http::AppState;
+use tollgate_http::{routes, AppState, RouteTable};
 use utoipa::OpenApi;
-use tollgate_http::{routes, RouteTable};
 
 pub use handlers::{
     AnalyticsQuery, DetailedQuery, EndpointUsageList, RangeQuery, SummaryQuery, TimeseriesQuery, UsageLogPage,
