@@ -125,7 +125,10 @@ async fn a_hard_crash_under_load_loses_no_counted_call() {
     let data = DataDir(std::env::temp_dir().join(format!("tollgate-crash-{}", std::process::id())));
     let addr = free_addr();
     let mut server = Server::start(&data.0, addr);
-    let client = Arc::new(Client { http: tollgate_outbound::https::client_builder().build().expect("client"), base: format!("http://{addr}") });
+    let client = Arc::new(Client {
+        http: tollgate_outbound::https::client_builder().build().expect("client"),
+        base: format!("http://{addr}"),
+    });
     client.wait_healthy().await;
 
     // A user on Business (3,000 calls a minute) with a key.

@@ -142,7 +142,8 @@ impl Billed {
     /// where the page redirects to.
     pub async fn pay(&self, checkout_url: &str, card: &str) -> String {
         assert!(checkout_url.starts_with(&self.stripe), "a page of the fake: {checkout_url}");
-        let client = tollgate_outbound::https::client_builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let client =
+            tollgate_outbound::https::client_builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let r = client.post(checkout_url).form(&[("card", card)]).send().await.unwrap();
         assert_eq!(r.status(), 303, "the page's answer: {}", r.text().await.unwrap_or_default());
         r.headers()["location"].to_str().unwrap().to_string()

@@ -99,7 +99,10 @@ impl Harness {
             axum::serve(listener, app).await.expect("receiver");
         });
         let (addr, server) = stripe_fake::serve(stripe_fake::Config::for_tests(Some(hook))).await.expect("start fake");
-        let http = tollgate_outbound::https::client_builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let http = tollgate_outbound::https::client_builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
         Harness { base: format!("http://{addr}"), http, inbox, server, receiver }
     }
 
