@@ -11,9 +11,8 @@ mod notification_settings;
 mod orgs;
 mod webhooks;
 
-use tollgate_http::AppState;
+use tollgate_http::{routes, AppState, RouteTable};
 use utoipa::OpenApi;
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use activity::ActivityFilter;
 pub use handlers::{ChangePasswordRequest, DeleteAccountRequest, UpdateProfileRequest};
@@ -39,9 +38,10 @@ pub use webhooks::{
 ))]
 struct AccountApi;
 
-/// The route group with its OpenAPI description, at the production paths.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(AccountApi::openapi())
+/// The route group at the production paths: with its OpenAPI description as an
+/// `OpenApiRouter` (the spec), without building it as an `axum::Router` (see [`RouteTable`]).
+pub fn routes<T: RouteTable<AppState>>() -> T {
+    T::with_openapi(AccountApi::openapi)
         .routes(routes!(handlers::get_profile, handlers::update_profile))
         .routes(routes!(handlers::change_password))
         .routes(routes!(handlers::delete_account))
@@ -67,7 +67,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The finished router (common layers included) for the Lambda function.
 pub fn router(state: AppState) -> axum::Router {
-    let (router, _) = routes().split_for_parts();
+    let router: axum::Router<AppState> = routes();
     let cors_origins = state.settings.cors_origins.clone();
     tollgate_http::finish_router(router.with_state(state), &cors_origins)
 }

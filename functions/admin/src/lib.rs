@@ -13,9 +13,8 @@ mod subscriptions;
 mod tokens;
 mod users;
 
-use tollgate_http::{path_id, AppState};
+use tollgate_http::{path_id, routes, AppState, RouteTable};
 use utoipa::OpenApi;
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use analytics::{ChurnAnalytics, MrrAnalytics, RevenueAnalytics, RevenueReport};
 pub use endpoints::{CreateEndpointRequest, EndpointList, UpdateEndpointRequest};
@@ -33,9 +32,10 @@ pub use users::{
 #[openapi(tags((name = "admin", description = "Operator administration: users, plans, subscriptions, endpoints, billing, jobs, the audit log (admin role)")))]
 struct AdminApi;
 
-/// The route group with its OpenAPI description, at the production paths.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(AdminApi::openapi())
+/// The route group at the production paths: with its OpenAPI description as an
+/// `OpenApiRouter` (the spec), without building it as an `axum::Router` (see [`RouteTable`]).
+pub fn routes<T: RouteTable<AppState>>() -> T {
+    T::with_openapi(AdminApi::openapi)
         .routes(routes!(plans::list_plans, plans::create_plan))
         .routes(routes!(plans::update_plan, plans::delete_plan))
         .routes(routes!(subscriptions::list_subscriptions))
@@ -66,7 +66,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The finished router (common layers included) for the Lambda function.
 pub fn router(state: AppState) -> axum::Router {
-    let (router, _) = routes().split_for_parts();
+    let router: axum::Router<AppState> = routes();
     let cors_origins = state.settings.cors_origins.clone();
     tollgate_http::finish_router(router.with_state(state), &cors_origins)
 }

@@ -5,9 +5,8 @@
 mod handlers;
 mod projects;
 
-use tollgate_http::AppState;
+use tollgate_http::{routes, AppState, RouteTable};
 use utoipa::OpenApi;
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use handlers::{ApiKeyList, ApiKeyView, CreateApiKeyRequest, CreatedApiKey, RotateApiKeyRequest};
 pub use projects::{CreatedVerifySecret, DeletedProject, ProjectList, ProjectView};
@@ -19,9 +18,10 @@ pub use projects::{CreatedVerifySecret, DeletedProject, ProjectList, ProjectView
 ))]
 struct ApiKeysApi;
 
-/// The route group with its OpenAPI description, at the production paths.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiKeysApi::openapi())
+/// The route group at the production paths: with its OpenAPI description as an
+/// `OpenApiRouter` (the spec), without building it as an `axum::Router` (see [`RouteTable`]).
+pub fn routes<T: RouteTable<AppState>>() -> T {
+    T::with_openapi(ApiKeysApi::openapi)
         .routes(routes!(handlers::list_keys, handlers::create_key))
         .routes(routes!(handlers::get_key, handlers::revoke_key))
         .routes(routes!(handlers::rotate_key))
@@ -33,7 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The finished router (common layers included) for the Lambda function.
 pub fn router(state: AppState) -> axum::Router {
-    let (router, _) = routes().split_for_parts();
+    let router: axum::Router<AppState> = routes();
     let cors_origins = state.settings.cors_origins.clone();
     tollgate_http::finish_router(router.with_state(state), &cors_origins)
 }

@@ -11,9 +11,8 @@ pub mod register;
 mod session;
 mod throttle;
 
-use tollgate_http::AppState;
+use tollgate_http::{routes, AppState, RouteTable};
 use utoipa::OpenApi;
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use login::{AdminLoginResponse, LoginRequest, MfaChallengeResponse, TokenResponse};
 pub use mfa::{EnrollResponse, RecoveryCodesResponse};
@@ -23,9 +22,10 @@ pub use register::RegisterRequest;
 #[openapi(tags((name = "auth", description = "Registration, login and sessions")))]
 struct AuthApi;
 
-/// The route group with its OpenAPI description, at the production paths.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(AuthApi::openapi())
+/// The route group at the production paths: with its OpenAPI description as an
+/// `OpenApiRouter` (the spec), without building it as an `axum::Router` (see [`RouteTable`]).
+pub fn routes<T: RouteTable<AppState>>() -> T {
+    T::with_openapi(AuthApi::openapi)
         .routes(routes!(register::register))
         .routes(routes!(login::login))
         .routes(routes!(login::admin_login))
@@ -46,7 +46,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The finished router (common layers included) for the Lambda function.
 pub fn router(state: AppState) -> axum::Router {
-    let (router, _) = routes().split_for_parts();
+    let router: axum::Router<AppState> = routes();
     let cors_origins = state.settings.cors_origins.clone();
     tollgate_http::finish_router(router.with_state(state), &cors_origins)
 }

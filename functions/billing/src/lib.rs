@@ -4,9 +4,8 @@
 
 mod handlers;
 
-use tollgate_http::AppState;
+use tollgate_http::{routes, AppState, RouteTable};
 use utoipa::OpenApi;
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use handlers::{
     CheckoutLink, InvoiceLink, InvoicePage, PaymentMethodList, PlanList, SubscriptionDetails, SubscriptionResponse,
@@ -17,9 +16,10 @@ pub use handlers::{
 #[openapi(tags((name = "billing", description = "Plans, the signed-in user's subscription, payment methods and invoices")))]
 struct BillingApi;
 
-/// The route group with its OpenAPI description, at the production paths.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(BillingApi::openapi())
+/// The route group at the production paths: with its OpenAPI description as an
+/// `OpenApiRouter` (the spec), without building it as an `axum::Router` (see [`RouteTable`]).
+pub fn routes<T: RouteTable<AppState>>() -> T {
+    T::with_openapi(BillingApi::openapi)
         .routes(routes!(handlers::list_plans))
         .routes(routes!(handlers::get_subscription))
         .routes(routes!(handlers::upgrade))
@@ -35,7 +35,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The finished router (common layers included) for the Lambda function.
 pub fn router(state: AppState) -> axum::Router {
-    let (router, _) = routes().split_for_parts();
+    let router: axum::Router<AppState> = routes();
     let cors_origins = state.settings.cors_origins.clone();
     tollgate_http::finish_router(router.with_state(state), &cors_origins)
 }

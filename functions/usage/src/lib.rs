@@ -6,9 +6,8 @@
 mod handlers;
 pub mod summary;
 
-use tollgate_http::AppState;
+use tollgate_http::{routes, AppState, RouteTable};
 use utoipa::OpenApi;
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use handlers::{
     AnalyticsQuery, DetailedQuery, EndpointUsageList, RangeQuery, SummaryQuery, TimeseriesQuery, UsageLogPage,
@@ -21,9 +20,10 @@ pub use tollgate_app::usage_stats::{CallsBySource, EndpointUsage, TimeseriesPoin
 #[openapi(tags((name = "usage", description = "Usage of the signed-in user's organization")))]
 struct UsageApi;
 
-/// The route group with its OpenAPI description, at the production paths.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(UsageApi::openapi())
+/// The route group at the production paths: with its OpenAPI description as an
+/// `OpenApiRouter` (the spec), without building it as an `axum::Router` (see [`RouteTable`]).
+pub fn routes<T: RouteTable<AppState>>() -> T {
+    T::with_openapi(UsageApi::openapi)
         .routes(routes!(handlers::summary))
         .routes(routes!(handlers::detailed))
         .routes(routes!(handlers::by_endpoint))
@@ -33,7 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The finished router (common layers included) for the Lambda function.
 pub fn router(state: AppState) -> axum::Router {
-    let (router, _) = routes().split_for_parts();
+    let router: axum::Router<AppState> = routes();
     let cors_origins = state.settings.cors_origins.clone();
     tollgate_http::finish_router(router.with_state(state), &cors_origins)
 }

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod password;
+pub mod route_table;
 pub mod settings;
 pub mod state;
 pub mod telemetry;
@@ -24,6 +25,7 @@ pub use extract::{
 };
 pub use jwt::{AccessClaims, JwtKeys};
 pub use middleware::finish_router;
+pub use route_table::RouteTable;
 pub use settings::{IdentityProvider, OidcSettings, Settings};
 pub use state::{AppState, Ports};
 
