@@ -66,9 +66,7 @@ pub fn routes<T: RouteTable<AppState>>() -> T {
 
 /// The finished router (common layers included) for the Lambda function.
 pub fn router(state: AppState) -> axum::Router {
-    let router: axum::Router<AppState> = routes();
-    let cors_origins = state.settings.cors_origins.clone();
-    tollgate_http::finish_router(router.with_state(state), &cors_origins)
+    tollgate_http::route_table::finish_group(routes(), state)
 }
 
 /// For partial updates: an absent field is `None` (keep), `null` is `Some(None)` (clear).

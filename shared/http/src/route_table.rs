@@ -9,6 +9,7 @@
 //! server); for [`axum::Router`], the same routes without building (or linking) the
 //! description.
 
+use crate::state::AppState;
 use axum::routing::MethodRouter;
 use axum::Router;
 use utoipa::openapi::path::Paths;
@@ -94,6 +95,14 @@ impl<S: Clone + Send + Sync + 'static> RouteTable<S> for Router<S> {
     fn merge(self, other: Self) -> Self {
         Router::merge(self, other)
     }
+}
+
+/// A route group's finished router for its Lambda function: its routes built without the
+/// description (`routes::<axum::Router<AppState>>()`), the state, and the common layers with
+/// the state's CORS origins ([`finish_router`](crate::finish_router)).
+pub fn finish_group(routes: Router<AppState>, state: AppState) -> Router {
+    let cors_origins = state.settings.cors_origins.clone();
+    crate::finish_router(routes.with_state(state), &cors_origins)
 }
 
 /// `utoipa_axum::routes!` for a [`RouteTable`]: handlers annotated with `#[utoipa::path]` at
