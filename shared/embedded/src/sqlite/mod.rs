@@ -13,6 +13,7 @@
 
 mod api_keys;
 mod catalog;
+mod checkpoint;
 mod invoices;
 mod jobs;
 mod management_tokens;
@@ -48,6 +49,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     path: Option<PathBuf>,
+    /// A file's background WAL checkpoints (see `checkpoint`), stopped with the last clone.
+    _checkpoints: Option<Arc<checkpoint::CheckpointThread>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -58,8 +61,8 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Opens (or creates) the database file at `path`, creating its parent directory, sets
-    /// WAL mode, `synchronous=NORMAL`, foreign keys and a busy timeout, and runs any pending
-    /// schema migrations.
+    /// WAL mode, `synchronous=NORMAL`, foreign keys and a busy timeout, runs any pending
+    /// schema migrations, and starts the file's background checkpoints (`checkpoint`).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
@@ -73,7 +76,13 @@ impl SqliteStore {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Unavailable { message: format!("journal_mode is {mode}, not wal"), source: None });
         }
-        Self::setup(conn, Some(path.to_path_buf()))
+        conn.pragma_update(None, "wal_autocheckpoint", checkpoint::WRITER_CHECKPOINT_PAGES)
+            .map_err(|e| StoreError::unavailable("cannot configure sqlite", e))?;
+        let mut store = Self::setup(conn, Some(path.to_path_buf()))?;
+        let checkpoints = checkpoint::CheckpointThread::start(path)
+            .map_err(|e| StoreError::unavailable("cannot start the checkpoint thread", e))?;
+        store._checkpoints = Some(Arc::new(checkpoints));
+        Ok(store)
     }
 
     /// A private in-memory database with the full schema: for tests that need a store but no
@@ -106,7 +115,7 @@ impl SqliteStore {
         };
         init(&conn).map_err(|e| StoreError::unavailable("cannot configure sqlite", e))?;
         migrate(&mut conn).map_err(|e| e.0)?;
-        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)), path })
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)), path, _checkpoints: None })
     }
 
     /// Runs `f` with the connection on the blocking pool.
