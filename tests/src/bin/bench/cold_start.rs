@@ -53,10 +53,26 @@ impl ColdStart {
 
 /// `$CARGO_TARGET_DIR/<profile>`, or the workspace's `target/<profile>`.
 pub fn binaries_dir(profile: &str) -> PathBuf {
+    target_dir().join(profile)
+}
+
+/// `$CARGO_TARGET_DIR`, or the workspace's `target`.
+fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
-        .join(profile)
+}
+
+/// A function's binary: for `release`, the one deployed, as `cargo lambda build --release`
+/// (`make bench`, `make build-lambda`) leaves it in `target/lambda/<function>/bootstrap`
+/// (x86_64-unknown-linux-gnu, the Makefile's LAMBDA_RUSTFLAGS, zig's linker); for `debug`,
+/// the host's `target/debug/<function>`.
+pub fn function_binary(profile: &str, function: &str) -> PathBuf {
+    if profile == "release" {
+        target_dir().join("lambda").join(function).join("bootstrap")
+    } else {
+        binaries_dir(profile).join(function)
+    }
 }
 
 /// A fake Lambda Runtime API: each `next` poll reports its arrival and then hangs, as the
@@ -167,16 +183,17 @@ async fn one_start(binary: &Path, function: &str, env: &[(String, String)]) -> R
 /// measurement works without a release build) `starts` times, with AWS on `moto`.
 pub async fn measure(moto: &MotoServer, profile: &str, starts: usize) -> Result<Vec<ColdStart>, String> {
     let env = lambda_environment(moto).await;
-    let dir = binaries_dir(profile);
     let mut results = Vec::new();
     for function in FUNCTIONS {
-        let binary = dir.join(function);
+        let binary = function_binary(profile, function);
         let size_bytes = std::fs::metadata(&binary)
             .map_err(|_| {
-                format!(
-                    "{} is missing: build it with `cargo build --features lambda --bins` (add `--release` for the release profile)",
-                    binary.display()
-                )
+                let build = if profile == "release" {
+                    "`make build-lambda` (or the Lambda build of `make bench`)"
+                } else {
+                    "`cargo build --features lambda --bins`"
+                };
+                format!("{} is missing: build it with {build}", binary.display())
             })?
             .len();
         let mut inits = Vec::with_capacity(starts);

@@ -17,8 +17,9 @@
 //!    of 1,000 customers over 30 days on SQLite, in process: each route's median and max.
 //! 6. With `--dynamodb` (needs the test venv's moto): DynamoDB SDK calls per gateway call, and
 //!    a hot key (many concurrent calls on one key's counter item).
-//! 7. With `--cold-start` (needs moto and the functions' release binaries, which `make bench`
-//!    builds): each Lambda function's init time to its first Runtime API poll, and its size.
+//! 7. With `--cold-start` (needs moto and the functions' binaries as deployed, which `make
+//!    bench` builds with `cargo lambda build --release` into target/lambda/): each Lambda
+//!    function's init time to its first Runtime API poll, and its size.
 //!
 //! `--quick` runs shorter rounds and smaller backlogs, and `--debug-binaries` uses debug
 //! builds: `make test` uses both to keep the benchmark working. `--analytics-only` runs step
@@ -572,12 +573,13 @@ async fn main() {
         println!("\n## Lambda cold start ({profile} binaries, moto on loopback; {starts} starts each)\n");
         match cold_start::measure(moto, profile, starts).await {
             Ok(results) => {
-                println!("| function | binary MiB | init median ms | init max ms |");
-                println!("|---|---|---|---|");
+                println!("| function | binary bytes | MiB | init median ms | init max ms |");
+                println!("|---|---|---|---|---|");
                 for r in results {
                     println!(
-                        "| {} | {:.1} | {} | {} |",
+                        "| {} | {} | {:.2} | {} | {} |",
                         r.function,
+                        r.size_bytes,
                         r.size_bytes as f64 / (1024.0 * 1024.0),
                         ms(r.median()),
                         ms(r.max())
