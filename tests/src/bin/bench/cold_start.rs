@@ -65,7 +65,7 @@ fn target_dir() -> PathBuf {
 
 /// A function's binary: for `release`, the one deployed, as `cargo lambda build --release`
 /// (`make bench`, `make build-lambda`) leaves it in `target/lambda/<function>/bootstrap`
-/// (x86_64-unknown-linux-gnu, the Makefile's LAMBDA_RUSTFLAGS, zig's linker); for `debug`,
+/// (x86_64-unknown-linux-gnu, cargo-lambda's `-C target-cpu=haswell`, zig's linker); for `debug`,
 /// the host's `target/debug/<function>`.
 pub fn function_binary(profile: &str, function: &str) -> PathBuf {
     if profile == "release" {
