@@ -78,11 +78,10 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "wal_autocheckpoint", checkpoint::WRITER_CHECKPOINT_PAGES)
             .map_err(|e| StoreError::unavailable("cannot configure sqlite", e))?;
-        let mut store = Self::setup(conn, Some(path.to_path_buf()))?;
+        let store = Self::setup(conn, Some(path.to_path_buf()))?;
         let checkpoints = checkpoint::CheckpointThread::start(path)
             .map_err(|e| StoreError::unavailable("cannot start the checkpoint thread", e))?;
-        store._checkpoints = Some(Arc::new(checkpoints));
-        Ok(store)
+        Ok(SqliteStore { _checkpoints: Some(Arc::new(checkpoints)), ..store })
     }
 
     /// A private in-memory database with the full schema: for tests that need a store but no
