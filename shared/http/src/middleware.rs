@@ -190,7 +190,7 @@ mod tests {
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
             .with_ansi(false)
-            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .with_max_level(tracing::Level::INFO)
             .finish();
         let _guard = tracing::subscriber::set_default(subscriber);
         let app = finish_router(Router::new().route("/ok", axum::routing::get(|| async { "ok" })), &[]);

@@ -3,13 +3,16 @@
 
 use std::process::ExitCode;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
+    // `RUST_LOG` as `target=level` directives (tracing-subscriber's `Targets`), `info` without.
+    let filter = std::env::var("RUST_LOG").ok().and_then(|v| v.parse::<Targets>().ok());
+    let filter = filter.unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    tracing_subscriber::registry().with(tracing_subscriber::fmt::layer()).with(filter).init();
     let config = match stripe_fake::Config::from_env() {
         Ok(c) => c,
         Err(e) => {
