@@ -189,8 +189,8 @@ impl Platform {
     }
 
     /// How the embedded call meter grouped its writes (None on DynamoDB).
-    pub fn group_commit_stats(&self) -> Option<&tollgate_embedded::GroupCommitStats> {
-        self.meter.as_deref().map(SqliteCallMeter::stats)
+    pub fn group_commit_stats(&self) -> Option<Arc<tollgate_embedded::GroupCommitStats>> {
+        self.meter.as_deref().map(|meter| meter.stats().clone())
     }
 
     /// Writes the outcomes of answered calls still in memory (graceful shutdown).
@@ -272,7 +272,12 @@ pub async fn run_from_env() -> Result<(), ServerError> {
     eprintln!("tollgate listening on http://{addr}  (data in {})", config.data_dir.display());
     let (stop_workers, stopped) = tokio::sync::watch::channel(false);
     let mut workers = vec![
-        workers::spawn_usage_worker(platform.state.clone(), platform.queue.clone(), stopped.clone()),
+        workers::spawn_usage_worker(
+            platform.state.clone(),
+            platform.queue.clone(),
+            platform.group_commit_stats(),
+            stopped.clone(),
+        ),
         workers::spawn_notifications_worker(platform.state.clone(), platform.queue.clone(), stopped.clone()),
     ];
     if let Some(ports) = platform.state.jobs.clone() {

@@ -131,7 +131,12 @@ impl TestApp {
         let state = platform.state.clone();
         let (stop, stopped) = tokio::sync::watch::channel(false);
         if run_worker {
-            tollgate_local::workers::spawn_usage_worker(state.clone(), platform.queue.clone(), stopped.clone());
+            tollgate_local::workers::spawn_usage_worker(
+                state.clone(),
+                platform.queue.clone(),
+                platform.group_commit_stats(),
+                stopped.clone(),
+            );
             tollgate_local::workers::spawn_notifications_worker(state.clone(), platform.queue.clone(), stopped.clone());
             if let Some(payments) = setup.payments {
                 tollgate_local::workers::spawn_stripe_events_worker(

@@ -137,8 +137,8 @@ impl SqliteCallMeter {
         self.writes.send((write, permit)).map_err(|_| ())
     }
 
-    /// How the writes were grouped so far.
-    pub fn stats(&self) -> &GroupCommitStats {
+    /// How the writes were grouped so far (shared: the usage worker watches the charges).
+    pub fn stats(&self) -> &Arc<GroupCommitStats> {
         &self.stats
     }
 }

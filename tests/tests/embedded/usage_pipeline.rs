@@ -223,7 +223,7 @@ async fn local_queue_drained_by_the_worker_dead_letters_poison() {
         ..UsageWorkerConfig::default()
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = spawn_usage_worker_with(app.state.clone(), queue.clone(), stopped, config.clone());
+    let worker = spawn_usage_worker_with(app.state.clone(), queue.clone(), None, stopped, config.clone());
     wait_until_empty(&queue).await;
 
     let logs = logged(store, org.as_str(), now).await;

@@ -210,7 +210,9 @@ async fn worker_drain(events: usize) -> Drain {
     let (third, two_thirds) = ((events / 3) as u64, (2 * events / 3) as u64);
     let started = Instant::now();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = tollgate_local::workers::spawn_usage_worker(app.state.clone(), queue.clone(), stopped);
+    // With the server's call meter, which counts no call here: the worker's idle batches.
+    let calls = app.platform.group_commit_stats();
+    let worker = tollgate_local::workers::spawn_usage_worker(app.state.clone(), queue.clone(), calls, stopped);
     // Progress is read on a connection of its own, every 20 ms: a COUNT over the backlog on
     // the worker's connection every few milliseconds held that connection a fifth of the time
     // (seen with perf), so the figures measured the worker and the poll together.
