@@ -80,8 +80,8 @@ test:
 # The benchmark: gateway overhead vs the upstream, /api/v1/track batch ingestion beside it,
 # store round trips per call, usage worker throughput, DynamoDB calls per call (moto from
 # .venv), and each Lambda binary's size and cold-start init. The Lambda binaries are built as
-# deployed, by cargo-lambda (release profile: size; cargo-lambda's `-C target-cpu=haswell`
-# and zig's linker made the gateway 143 KB larger than a host `cargo build --release`; the
+# deployed, by cargo-lambda (release profile: size; generic x86-64, see
+# [workspace.metadata.lambda.build] in Cargo.toml, and zig's linker; the
 # bench reads target/lambda/<name>/bootstrap, the file `sam build` copies); the benchmark,
 # which runs the single-process server, with the `server` profile (speed), as that server
 # is built. Numbers: BENCHMARKS.md.

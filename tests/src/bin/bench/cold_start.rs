@@ -65,8 +65,8 @@ fn target_dir() -> PathBuf {
 
 /// A function's binary: for `release`, the one deployed, as `cargo lambda build --release`
 /// (`make bench`, `make build-lambda`) leaves it in `target/lambda/<function>/bootstrap`
-/// (x86_64-unknown-linux-gnu, cargo-lambda's `-C target-cpu=haswell`, zig's linker); for `debug`,
-/// the host's `target/debug/<function>`.
+/// (x86_64-unknown-linux-gnu, generic x86-64 by the workspace's cargo-lambda settings, zig's
+/// linker); for `debug`, the host's `target/debug/<function>`.
 pub fn function_binary(profile: &str, function: &str) -> PathBuf {
     if profile == "release" {
         target_dir().join("lambda").join(function).join("bootstrap")
