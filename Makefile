@@ -13,7 +13,7 @@ SHELL := /bin/bash
 # Each needs its package's `lambda` feature (required-features), which brings the runtime and
 # the AWS clients its main.rs uses. Built together, the features unify; each binary still links
 # only the clients its main.rs calls.
-LAMBDA_BINS := auth account api-keys public gateway usage-worker admin usage billing stripe-webhook webhook-worker notifications-worker scheduler
+LAMBDA_BINS := auth account api-keys public gateway usage-worker admin admin-billing admin-jobs usage billing stripe-webhook webhook-worker notifications-worker scheduler
 LAMBDA_BIN_FLAGS := --features lambda $(foreach bin,$(LAMBDA_BINS),--bin $(bin))
 
 # The test tools (moto_server, cfn-lint, and a python3 that can import moto) come first on

@@ -46,8 +46,19 @@ pub async fn serve_route_group_with_mail(router: impl FnOnce(AppState) -> Router
     serve_route_group_on(|aws| Arc::new(bootstrap::ses_mailer(aws)), router).await
 }
 
-/// [`serve_route_group`] for the route groups that bill (`billing`, `admin`): the state also
-/// has Stripe when the app secret holds its key ([`bootstrap::payments`]).
+/// [`serve_route_group`] for a route group that sends to the queues but calls no payment
+/// provider (`admin`: a plan change made there notifies the organization): the state also has
+/// the SQS queues ([`bootstrap::queue`]), and no Stripe client is linked.
+#[cfg(all(feature = "dynamodb", feature = "secrets", feature = "sqs"))]
+pub async fn serve_route_group_with_queue(router: impl FnOnce(AppState) -> Router) -> Result<(), Error> {
+    tollgate_http::telemetry::init();
+    let aws = bootstrap::aws_config().await;
+    let secrets = bootstrap::secrets(&aws)?;
+    serve(router(queue_state(&aws, &secrets).await?)).await
+}
+
+/// [`serve_route_group`] for the route groups that bill (`billing`, `admin-billing`): the
+/// state also has Stripe when the app secret holds its key ([`bootstrap::payments`]).
 #[cfg(all(feature = "dynamodb", feature = "stripe", feature = "sqs"))]
 pub async fn serve_billing_route_group(router: impl FnOnce(AppState) -> Router) -> Result<(), Error> {
     tollgate_http::telemetry::init();
@@ -55,11 +66,12 @@ pub async fn serve_billing_route_group(router: impl FnOnce(AppState) -> Router) 
     serve(router(billing_state(&aws).await?)).await
 }
 
-/// [`serve_billing_route_group`] for the `admin` route group, which also runs jobs by hand
-/// (`POST /api/admin/jobs/{name}/run`): the state's jobs queue their notifications on SQS.
-/// There are no local backups on DynamoDB (point-in-time recovery and AWS Backup instead).
+/// [`serve_billing_route_group`] for the `admin-jobs` function, which runs jobs by hand
+/// (`POST /api/admin/jobs/{name}/run`): the state's jobs queue their notifications on SQS and
+/// close periods at Stripe. There are no local backups on DynamoDB (point-in-time recovery and
+/// AWS Backup instead).
 #[cfg(all(feature = "dynamodb", feature = "stripe", feature = "sqs"))]
-pub async fn serve_admin_route_group(router: impl FnOnce(AppState) -> Router) -> Result<(), Error> {
+pub async fn serve_admin_jobs_route_group(router: impl FnOnce(AppState) -> Router) -> Result<(), Error> {
     tollgate_http::telemetry::init();
     let aws = bootstrap::aws_config().await;
     let state = billing_state(&aws).await?;
@@ -80,12 +92,22 @@ pub async fn serve_admin_route_group(router: impl FnOnce(AppState) -> Router) ->
 #[cfg(all(feature = "dynamodb", feature = "stripe", feature = "sqs"))]
 async fn billing_state(aws: &aws_config::SdkConfig) -> Result<AppState, BootstrapError> {
     let secrets = bootstrap::secrets(aws)?;
-    let state = bootstrap::app_state_with(aws, Arc::new(NoMailer), &secrets).await?;
-    let state = state.with_queue(Arc::new(bootstrap::queue(aws)?));
+    let state = queue_state(aws, &secrets).await?;
     Ok(match bootstrap::payments(&secrets).await? {
         Some(payments) => state.with_payments(payments),
         None => state,
     })
+}
+
+/// The state of a route group that sends no mail: [`bootstrap::app_state_with`] with
+/// [`NoMailer`], and the SQS queues.
+#[cfg(all(feature = "dynamodb", feature = "secrets", feature = "sqs"))]
+async fn queue_state(
+    aws: &aws_config::SdkConfig,
+    secrets: &tollgate_aws::SecretsManagerSecrets,
+) -> Result<AppState, BootstrapError> {
+    let state = bootstrap::app_state_with(aws, Arc::new(NoMailer), secrets).await?;
+    Ok(state.with_queue(Arc::new(bootstrap::queue(aws)?)))
 }
 
 /// Generic over the mailer's constructor, so each function's binary holds only the mailer

@@ -187,11 +187,14 @@ async fn usage_billing_and_admin_function_fixtures() {
     assert_eq!(r.body["plan"]["name"], "Free");
     let r = call(billing::router(app.state.clone()), "billing-plans.json", "").await;
     assert_eq!(r.body["data"].as_array().map(Vec::len), Some(3));
-    let r = call(admin::router(app.state.clone()), "admin-plans-list.json", &access).await;
+    // The plan catalog is the admin-billing function's (admin's routes call no Stripe).
+    let r = call(admin::billing_router(app.state.clone()), "admin-plans-list.json", &access).await;
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "admin_required"));
     let admin_token = app.admin_token().await;
-    let r = call(admin::router(app.state.clone()), "admin-plans-list.json", &admin_token).await;
+    let r = call(admin::billing_router(app.state.clone()), "admin-plans-list.json", &admin_token).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = call(admin::router(app.state.clone()), "admin-plans-list.json", &admin_token).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "not admin's: {:?}", r.body);
 }
 
 /// The notifications worker's SQS fixture through the Lambda glue: the quota alert is

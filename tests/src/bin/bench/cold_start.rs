@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tollgate_tests::moto::MotoServer;
 
 /// Every Lambda binary in `template.yaml`, in the Makefile's order.
-pub const FUNCTIONS: [&str; 13] = [
+pub const FUNCTIONS: [&str; 15] = [
     "auth",
     "account",
     "api-keys",
@@ -23,6 +23,8 @@ pub const FUNCTIONS: [&str; 13] = [
     "gateway",
     "usage-worker",
     "admin",
+    "admin-billing",
+    "admin-jobs",
     "usage",
     "billing",
     "stripe-webhook",
