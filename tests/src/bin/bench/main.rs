@@ -23,7 +23,8 @@
 //!
 //! `--quick` runs shorter rounds and smaller backlogs, and `--debug-binaries` uses debug
 //! builds: `make test` uses both to keep the benchmark working. `--analytics-only` runs step
-//! 5 alone, `--worker-only` step 4 (for `perf` on the bench process), `--metered-only` step 1. `--server <path>` measures
+//! 5 alone, `--worker-only` step 4 (for `perf` on the bench process), `--metered-only` step 1,
+//! `--cold-start-only` step 7. `--server <path>` measures
 //! another build of `tollgate` (e.g. `cargo build --profile profiling`, for `perf`).
 
 mod analytics;
@@ -445,6 +446,29 @@ async fn worker_section(quick: bool) {
     println!("| {:.0} | {:.0} | {:.0} |", d.overall, d.first_third, d.last_third);
 }
 
+/// Step 7: each Lambda function's binary size and cold-start init, on `moto`.
+async fn cold_start_section(moto: &MotoServer, profile: &str, quick: bool) {
+    let starts = if quick { 3 } else { 10 };
+    println!("\n## Lambda cold start ({profile} binaries, moto on loopback; {starts} starts each)\n");
+    match cold_start::measure(moto, profile, starts).await {
+        Ok(results) => {
+            println!("| function | binary bytes | MiB | init median ms | init max ms |");
+            println!("|---|---|---|---|---|");
+            for r in results {
+                println!(
+                    "| {} | {} | {:.2} | {} | {} |",
+                    r.function,
+                    r.size_bytes,
+                    r.size_bytes as f64 / (1024.0 * 1024.0),
+                    ms(r.median()),
+                    ms(r.max())
+                );
+            }
+        }
+        Err(e) => fail(&format!("cold start not measured: {e}")),
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -459,6 +483,9 @@ async fn main() {
     }
     if args.iter().any(|a| a == "--worker-only") {
         return worker_section(quick).await;
+    }
+    if args.iter().any(|a| a == "--cold-start-only") {
+        return cold_start_section(&start_moto(), profile, quick).await;
     }
     let (data, key) = seeded_data_dir().await;
     // `--server <path>`: another build of the server, e.g. `target/profiling/tollgate` for perf.
@@ -571,25 +598,7 @@ async fn main() {
         println!("Hot key (one key, 16 connections): {rps:.0} calls/s, {per_call:.2} DynamoDB calls per call (moto serialises every request)");
     }
     if let (true, Some(moto)) = (with_cold_start, &moto) {
-        let starts = if quick { 3 } else { 10 };
-        println!("\n## Lambda cold start ({profile} binaries, moto on loopback; {starts} starts each)\n");
-        match cold_start::measure(moto, profile, starts).await {
-            Ok(results) => {
-                println!("| function | binary bytes | MiB | init median ms | init max ms |");
-                println!("|---|---|---|---|---|");
-                for r in results {
-                    println!(
-                        "| {} | {} | {:.2} | {} | {} |",
-                        r.function,
-                        r.size_bytes,
-                        r.size_bytes as f64 / (1024.0 * 1024.0),
-                        ms(r.median()),
-                        ms(r.max())
-                    );
-                }
-            }
-            Err(e) => fail(&format!("cold start not measured: {e}")),
-        }
+        cold_start_section(moto, profile, quick).await;
     }
     println!(
         "\nmachine: {} cores; {}",
