@@ -3,10 +3,9 @@
 //!
 //! The usage worker receives up to 200 messages at a time while the gateway is counting calls,
 //! 500 while it is not (see [`UsageWorkerConfig::idle_batch_size`]), in flight for 30 s,
-//! records them
-//! with `usage_worker::process_batch` (one store transaction per batch), acknowledges the
-//! successes and releases each failure for a retry with exponential backoff (1 s, 2 s, 4 s,
-//! ... capped). A message delivered
+//! records them with `usage_worker::process_batch` (one store transaction per batch),
+//! acknowledges the successes and releases each failure for a retry with exponential backoff
+//! (1 s, 2 s, 4 s, ... capped). A message delivered
 //! `SqliteQueue::max_attempts()` times (5) moves to the dead-letter table (logged at warn;
 //! `SqliteQueue::dead_letters` lists them). After a sizeable batch it goes on at once; after a
 //! small one it lets events gather for 100 ms; when the queue is empty it waits for a send

@@ -21,7 +21,7 @@ pub fn init_to_stderr() {
 ///
 /// This is tracing-subscriber's `Targets` filter, not its `EnvFilter`: the same syntax less
 /// the span and field directives (`[span{field=value}]`), which nothing here needs and which
-/// bring two regular-expression engines, about 400 KB of every Lambda binary (BENCHMARKS.md).
+/// bring two regular-expression engines, about 330 KB of every Lambda binary (BENCHMARKS.md).
 pub fn log_filter(rust_log: Option<&str>) -> Targets {
     let default = || Targets::new().with_default(LevelFilter::INFO);
     match rust_log.map(str::trim) {
