@@ -179,7 +179,7 @@ impl Platform {
             .with_state(self.state.clone())
             .merge(gateway::routes(self.gateway.clone()))
             .merge(stripe_webhook::routes(webhook))
-            .merge(metrics::routes(self.state.clone(), self.queue.clone()));
+            .merge(metrics::routes(self.state.clone(), self.queue.clone(), self.meter.clone()));
         let router = match &self.dashboard {
             Some(dashboard) => router.merge(dashboard.routes()),
             None => router,
@@ -188,9 +188,10 @@ impl Platform {
             .layer(axum::middleware::from_fn(peer_address))
     }
 
-    /// How the embedded call meter grouped its writes (None on DynamoDB).
-    pub fn group_commit_stats(&self) -> Option<Arc<tollgate_embedded::GroupCommitStats>> {
-        self.meter.as_deref().map(|meter| meter.stats().clone())
+    /// The embedded call meter (None on DynamoDB): the usage worker takes the paying
+    /// organizations whose usage it recorded, the benchmark its group-commit counters.
+    pub fn embedded_meter(&self) -> Option<Arc<SqliteCallMeter>> {
+        self.meter.clone()
     }
 
     /// Writes the outcomes of answered calls still in memory (graceful shutdown).
@@ -275,7 +276,7 @@ pub async fn run_from_env() -> Result<(), ServerError> {
         workers::spawn_usage_worker(
             platform.state.clone(),
             platform.queue.clone(),
-            platform.group_commit_stats(),
+            platform.embedded_meter(),
             stopped.clone(),
         ),
         workers::spawn_notifications_worker(platform.state.clone(), platform.queue.clone(), stopped.clone()),

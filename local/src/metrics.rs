@@ -1,7 +1,8 @@
 //! `GET /metrics`: the process's metrics in the Prometheus text format (version 0.0.4):
 //! the registry of `tollgate_http::metrics` (HTTP requests, gateway decisions, worker
 //! messages, job runs) and, read at scrape time, the local queues' depth, oldest message
-//! age and dead letters.
+//! age and dead letters, and the embedded call meter's counters (events it recorded itself,
+//! its transactions).
 //!
 //! Readable from the machine itself (a loopback peer) or with an admin's access token;
 //! anyone else gets 403 `admin_required` (401 for a token that is not valid).
@@ -12,10 +13,11 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tollgate_domain::QueueName;
-use tollgate_embedded::SqliteQueue;
-use tollgate_http::metrics::{write_gauge, Registry};
+use tollgate_embedded::{SqliteCallMeter, SqliteQueue};
+use tollgate_http::metrics::{write_counter, write_gauge, Registry};
 use tollgate_http::{AdminUser, ApiError, AppState, ClientAddr, ErrorCode};
 
 /// The content type of the text exposition format.
@@ -28,17 +30,21 @@ const QUEUES: [QueueName; 3] = [QueueName::Usage, QueueName::Notifications, Queu
 struct Scrape {
     state: AppState,
     queue: Arc<SqliteQueue>,
+    meter: Option<Arc<SqliteCallMeter>>,
 }
 
-/// The `/metrics` route on the platform's state and queue.
-pub(crate) fn routes(state: AppState, queue: Arc<SqliteQueue>) -> Router {
-    Router::new().route("/metrics", get(metrics)).with_state(Scrape { state, queue })
+/// The `/metrics` route on the platform's state, queue and call meter (when embedded).
+pub(crate) fn routes(state: AppState, queue: Arc<SqliteQueue>, meter: Option<Arc<SqliteCallMeter>>) -> Router {
+    Router::new().route("/metrics", get(metrics)).with_state(Scrape { state, queue, meter })
 }
 
 async fn metrics(State(scrape): State<Scrape>, mut parts: Parts) -> Result<Response, ApiError> {
     allowed(&mut parts, &scrape.state).await?;
     let mut text = Registry::global().render();
     queue_gauges(&scrape.queue, &mut text).await?;
+    if let Some(meter) = &scrape.meter {
+        meter_counters(meter, &mut text);
+    }
     let mut response = text.into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     Ok(response)
@@ -87,4 +93,24 @@ async fn queue_gauges(queue: &SqliteQueue, text: &mut String) -> Result<(), ApiE
         s.dead_letters as f64
     });
     Ok(())
+}
+
+/// The call meter's own counts: the usage events it recorded (the gateway's; those whose
+/// outcome never came are the usage worker's), and its group-commit transactions.
+fn meter_counters(meter: &SqliteCallMeter, text: &mut String) {
+    let stats = meter.stats();
+    let counter =
+        |text: &mut String, name: &str, help: &str, value: u64| write_counter(text, name, help, &[(&[], value as f64)]);
+    counter(
+        text,
+        "tollgate_call_meter_recorded_events_total",
+        "Usage events the call meter recorded itself (proxied calls' outcomes, reported calls).",
+        stats.recorded.load(Ordering::Relaxed),
+    );
+    counter(
+        text,
+        "tollgate_call_meter_transactions_total",
+        "Group-commit transactions of the call meter (each holds many calls under load).",
+        stats.transactions.load(Ordering::Relaxed),
+    );
 }

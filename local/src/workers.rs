@@ -1,9 +1,7 @@
 //! In-process queue workers of the single-process server: they drain the SQLite queue with
 //! the same handlers the Lambda workers run on SQS.
 //!
-//! The usage worker receives up to 200 messages at a time while the gateway is counting calls,
-//! 500 while it is not (see [`UsageWorkerConfig::idle_batch_size`]), in flight for 30 s,
-//! records them with `usage_worker::process_batch` (one store transaction per batch),
+//! The usage worker receives up to 500 messages at a time, in flight for 30 s, records them with `usage_worker::process_batch` (one store transaction per batch),
 //! acknowledges the successes and releases each failure for a retry with exponential backoff
 //! (1 s, 2 s, 4 s, ... capped). A message delivered
 //! `SqliteQueue::max_attempts()` times (5) moves to the dead-letter table (logged at warn;
@@ -24,28 +22,23 @@
 
 use chrono::Utc;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tollgate_domain::{Payments, PortError, Queue, QueueName};
-use tollgate_embedded::{GroupCommitStats, RetryOutcome, SqliteQueue};
+use tollgate_embedded::{RetryOutcome, SqliteCallMeter, SqliteQueue};
 use tollgate_http::AppState;
 
 /// Knobs of the usage worker (the defaults suit the server; tests shorten them).
 #[derive(Debug, Clone)]
 pub struct UsageWorkerConfig {
     /// Messages per receive: each batch is recorded in one transaction, so bigger batches
-    /// cost less per event, but the transaction holds the store's one connection, and the
-    /// gateway's calls wait behind it (200: a few milliseconds).
+    /// cost less per event (500 drained a backlog at 57-59k events/s, 200 at 45-46k;
+    /// BENCHMARKS.md). The transaction holds the store's connection meanwhile, but on SQLite
+    /// the gateway's events no longer come through this queue (the call meter records them),
+    /// only those whose outcome never came.
     pub batch_size: usize,
-    /// Messages per receive while the gateway has counted no call since the previous batch
-    /// (only the usage worker, which knows the call meter, uses it): no call waits behind the
-    /// longer transaction then, and a backlog drains faster. With 500 the worker drained
-    /// 57-59k events/s against 45-46k with 200, but a busy gateway's p99 rose by a fifth
-    /// (BENCHMARKS.md), hence the two sizes.
-    pub idle_batch_size: usize,
     /// How long a received message stays invisible to other receives.
     pub visibility: Duration,
     /// Longest wait between polls of an empty queue (a send in this process wakes it sooner).
@@ -63,8 +56,7 @@ pub struct UsageWorkerConfig {
 impl Default for UsageWorkerConfig {
     fn default() -> Self {
         UsageWorkerConfig {
-            batch_size: 200,
-            idle_batch_size: 500,
+            batch_size: 500,
             visibility: Duration::from_secs(30),
             idle_poll: Duration::from_millis(200),
             batch_linger: Duration::from_millis(100),
@@ -188,52 +180,48 @@ pub async fn drain_notifications_once(
 }
 
 /// Starts the usage worker with the default settings; it runs until `shutdown` holds `true`
-/// (or its sender is dropped), finishing the batch in hand first. `calls` are the counters
-/// of the call meter on the same store (`Platform::group_commit_stats`), None without one:
-/// the worker takes its bigger batches only while they stand still.
+/// (or its sender is dropped), finishing the batch in hand first. `meter` is the call meter
+/// on the same store (`Platform::embedded_meter`), None without one: it records the
+/// gateway's events itself, and the worker asks for the metered-units report of the paying
+/// organizations whose usage it recorded, as for those it records itself.
 pub fn spawn_usage_worker(
     state: AppState,
     queue: Arc<SqliteQueue>,
-    calls: Option<Arc<GroupCommitStats>>,
+    meter: Option<Arc<SqliteCallMeter>>,
     shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    spawn_usage_worker_with(state, queue, calls, shutdown, UsageWorkerConfig::default())
+    spawn_usage_worker_with(state, queue, meter, shutdown, UsageWorkerConfig::default())
 }
 
 /// [`spawn_usage_worker`] with explicit settings.
 pub fn spawn_usage_worker_with(
     state: AppState,
     queue: Arc<SqliteQueue>,
-    calls: Option<Arc<GroupCommitStats>>,
+    meter: Option<Arc<SqliteCallMeter>>,
     shutdown: watch::Receiver<bool>,
     config: UsageWorkerConfig,
 ) -> JoinHandle<()> {
     let waker = queue.clone();
-    let gateway = calls.map(GatewayActivity::new);
     spawn_loop(QueueName::Usage, waker, shutdown, config, move |config| {
-        let (state, queue) = (state.clone(), queue.clone());
-        let busy = gateway.as_ref().is_some_and(GatewayActivity::counted_calls_since_last_look);
-        let config = if busy { config } else { UsageWorkerConfig { batch_size: config.idle_batch_size, ..config } };
-        async move { drain_usage_once(&state, &queue, &config).await }
+        let (state, queue, meter) = (state.clone(), queue.clone(), meter.clone());
+        async move {
+            let report = drain_usage_once(&state, &queue, &config).await;
+            if let Some(meter) = meter.filter(|_| state.payments.is_some()) {
+                request_reports_of_recorded_usage(&state, &queue, &meter).await;
+            }
+            report
+        }
     })
 }
 
-/// Whether the gateway is counting calls, as the usage worker sees it between two batches:
-/// the call meter's charge counter moved since the previous look.
-struct GatewayActivity {
-    stats: Arc<GroupCommitStats>,
-    charges_seen: AtomicU64,
-}
-
-impl GatewayActivity {
-    fn new(stats: Arc<GroupCommitStats>) -> Self {
-        let charges_seen = AtomicU64::new(stats.charges.load(Ordering::Relaxed));
-        GatewayActivity { stats, charges_seen }
-    }
-
-    fn counted_calls_since_last_look(&self) -> bool {
-        let charges = self.stats.charges.load(Ordering::Relaxed);
-        self.charges_seen.swap(charges, Ordering::Relaxed) != charges
+/// Asks the billing worker (through its queue) to report the metered units of the paying
+/// organizations whose usage the call meter recorded since the last round: one request per
+/// organization and period per round, however many calls it recorded.
+async fn request_reports_of_recorded_usage(state: &AppState, queue: &SqliteQueue, meter: &SqliteCallMeter) {
+    let touched = meter.take_billable_usage();
+    if !touched.is_empty() {
+        let nonce = state.now().timestamp_micros().to_string();
+        usage_worker::request_reports(queue, touched, &nonce).await;
     }
 }
 
@@ -330,16 +318,5 @@ mod tests {
         assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60]);
         assert_eq!(c.backoff(0), Duration::from_secs(1));
         assert_eq!(c.backoff(200), Duration::from_secs(60));
-    }
-
-    #[test]
-    fn the_gateway_is_busy_when_calls_were_counted_since_the_last_look() {
-        let stats = Arc::new(GroupCommitStats::default());
-        stats.charges.store(7, Ordering::Relaxed);
-        let gateway = GatewayActivity::new(stats.clone());
-        assert!(!gateway.counted_calls_since_last_look(), "calls counted before the worker started");
-        stats.charges.fetch_add(1, Ordering::Relaxed);
-        assert!(gateway.counted_calls_since_last_look());
-        assert!(!gateway.counted_calls_since_last_look(), "nothing new since");
     }
 }

@@ -134,7 +134,7 @@ impl TestApp {
             tollgate_local::workers::spawn_usage_worker(
                 state.clone(),
                 platform.queue.clone(),
-                platform.group_commit_stats(),
+                platform.embedded_meter(),
                 stopped.clone(),
             );
             tollgate_local::workers::spawn_notifications_worker(state.clone(), platform.queue.clone(), stopped.clone());

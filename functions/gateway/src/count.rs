@@ -8,7 +8,7 @@
 use axum::body::Body;
 use axum::http::Response;
 use tollgate_domain::usage::thresholds_crossed;
-use tollgate_domain::{Endpoint, Period, QuotaAlert, UsageEvent, UsageIncrement, UsageSource};
+use tollgate_domain::{Endpoint, OrgUsageFacts, Period, QuotaAlert, UsageEvent, UsageIncrement, UsageSource};
 use tollgate_http::ApiError;
 use tollgate_http::ErrorCode;
 
@@ -65,7 +65,9 @@ pub async fn count_reported(
     let window = limits::shared_window(gw, call, caller);
     let cost = events.iter().map(|e| u64::from(e.cost_units)).sum();
     gw.stats.write();
-    let increment = gw.meter.count_batch(events, caller.plan.hard_limit(), counter_expiry(&period), window).await?;
+    let facts = OrgUsageFacts::of(&caller.subscription, &caller.plan);
+    let increment =
+        gw.meter.count_batch(events, facts, caller.plan.hard_limit(), counter_expiry(&period), window).await?;
     settle(gw, call, caller, &period, cost, increment).await
 }
 
@@ -113,11 +115,12 @@ async fn settle(
     Ok(())
 }
 
-/// Step 6: the counted call's outcome (the answer's status, the latency) on its usage event.
-pub async fn record_outcome(gw: &Gateway, call: &Call, mut event: UsageEvent, status: u16) {
+/// Step 6: the counted call's outcome (the answer's status, the latency) on its usage event,
+/// with what recording it needs to know of the caller's organization.
+pub async fn record_outcome(gw: &Gateway, call: &Call, caller: &Caller, mut event: UsageEvent, status: u16) {
     event.status = status;
     event.latency_ms = call.elapsed_ms();
-    gw.meter.record_outcome(&event).await;
+    gw.meter.record_outcome(&event, OrgUsageFacts::of(&caller.subscription, &caller.plan)).await;
 }
 
 /// The status of an answer or a refusal.

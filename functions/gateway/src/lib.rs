@@ -388,7 +388,7 @@ async fn handle(gw: &Gateway, call: &mut Call, body: Body) -> Result<Response<Bo
     let event = count::count(gw, call, &caller, &endpoint).await?;
     // Counted whatever the upstream answers.
     let result = gw.forward(call, &endpoint, &rest, body, Some(&caller)).await;
-    count::record_outcome(gw, call, event, count::status_of(&result)).await;
+    count::record_outcome(gw, call, &caller, event, count::status_of(&result)).await;
     result
 }
 

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tollgate_domain::{
-    CallMeter, Queue, QueueName, RateWindow, Store, StoreError, UsageCharge, UsageEvent, UsageIncrement,
+    CallMeter, OrgUsageFacts, Queue, QueueName, RateWindow, Store, StoreError, UsageCharge, UsageEvent, UsageIncrement,
 };
 
 /// Counts with the store's conditional write; sends the event once its outcome is known.
@@ -40,7 +40,8 @@ impl CallMeter for QueuedCallMeter {
         self.store.charge(&UsageCharge::for_event(event, hard_limit, counter_expires_at, rate)).await
     }
 
-    async fn record_outcome(&self, event: &UsageEvent) {
+    /// The usage worker records the event, reading the organization's facts itself.
+    async fn record_outcome(&self, event: &UsageEvent, _facts: OrgUsageFacts) {
         if let Err(e) = self.queue.send(QueueName::Usage, &[event.to_message()]).await {
             tracing::error!(error = %e, event_id = %event.id, "usage event not queued");
         }
@@ -49,6 +50,7 @@ impl CallMeter for QueuedCallMeter {
     async fn count_batch(
         &self,
         events: &[UsageEvent],
+        _facts: OrgUsageFacts,
         hard_limit: Option<u64>,
         counter_expires_at: DateTime<Utc>,
         rate: Option<RateWindow>,

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 use std::collections::HashMap;
 use tollgate_app::billing::BillingTask;
-use tollgate_domain::{Id, Queue, QueueName, Store, UsageEvent, UsageRecord};
+use tollgate_domain::{Id, OrgUsageFacts, Queue, QueueName, Store, UsageEvent};
 use tracing::Instrument;
 
 /// Records every message of a batch (`(message id, body)` pairs) and returns the ids of the
@@ -56,7 +56,7 @@ pub async fn process_batch(
 
 /// The organizations with a paid subscription at the provider and the periods a batch
 /// recorded events of (for the metered report; the others have nothing to report).
-type Touched = BTreeSet<(Id, tollgate_domain::PeriodKey)>;
+pub type Touched = BTreeSet<(Id, tollgate_domain::PeriodKey)>;
 
 /// (recorded, duplicates, failed message ids, organizations and periods with new events):
 /// the events of the batch are recorded in one store call (`record_usage_batch`: one
@@ -67,7 +67,7 @@ async fn record_all(
     now: DateTime<Utc>,
 ) -> (usize, usize, Vec<String>, Touched) {
     let mut failed = Vec::new();
-    let mut orgs: HashMap<Id, Option<OrgFacts>> = HashMap::new();
+    let mut orgs: HashMap<Id, Option<OrgUsageFacts>> = HashMap::new();
     let (mut ids, mut records) = (Vec::with_capacity(messages.len()), Vec::with_capacity(messages.len()));
     for (message_id, body) in messages {
         let event: UsageEvent = match serde_json::from_str(&body) {
@@ -83,9 +83,8 @@ async fn record_all(
             failed.push(message_id);
             continue;
         };
-        let expires_at = event.timestamp + chrono::Duration::days(i64::from(facts.retention_days));
         ids.push(message_id);
-        records.push(UsageRecord { event, expires_at });
+        records.push(facts.record(event));
     }
     if records.is_empty() {
         return (0, 0, failed, Touched::new());
@@ -123,9 +122,10 @@ async fn record_all(
 }
 
 /// Asks the billing worker to report the metered units of each organization and period
-/// the batch touched, in one send. A failure is logged: the next batch's request (the
-/// report is cumulative) catches up.
-async fn request_reports(billing: &dyn Queue, touched: Touched, nonce: &str) {
+/// in `touched`, in one send. A failure is logged: the next request (the report is
+/// cumulative) catches up. Also used by the local server for the usage its call meter
+/// recorded itself.
+pub async fn request_reports(billing: &dyn Queue, touched: Touched, nonce: &str) {
     if touched.is_empty() {
         return;
     }
@@ -138,31 +138,19 @@ async fn request_reports(billing: &dyn Queue, touched: Touched, nonce: &str) {
     }
 }
 
-/// What a batch needs to know of an organization, read once per organization per batch.
-#[derive(Clone, Copy)]
-struct OrgFacts {
-    /// The log retention of its plan.
-    retention_days: u32,
-    /// Whether it has a subscription at the payment provider (its usage may be billed).
-    paid_at_provider: bool,
-}
-
 /// `org_id`'s facts, from its subscription and plan. None (logged) when they cannot be read:
 /// that organization's events fail and are retried.
 async fn org_facts(
     store: &dyn Store,
     org_id: &Id,
     now: DateTime<Utc>,
-    cache: &mut HashMap<Id, Option<OrgFacts>>,
-) -> Option<OrgFacts> {
+    cache: &mut HashMap<Id, Option<OrgUsageFacts>>,
+) -> Option<OrgUsageFacts> {
     if let Some(&facts) = cache.get(org_id) {
         return facts;
     }
     let facts = match tollgate_app::current_subscription(store, org_id, now).await {
-        Ok((sub, plan)) => Some(OrgFacts {
-            retention_days: plan.retention_days,
-            paid_at_provider: sub.billing.provider_subscription_id.is_some(),
-        }),
+        Ok((sub, plan)) => Some(OrgUsageFacts::of(&sub, &plan)),
         Err(e) => {
             tracing::error!(org_id = %org_id, error = %e, "the plan of a usage event's organization could not be read");
             None

@@ -73,8 +73,8 @@ pub use totp::MfaEnrollment;
 pub use track::{EventRejection, TrackContext, TrackedCall};
 pub use usage::{
     aggregates_of, endpoint_label, thresholds_crossed, thresholds_reached, tracked_endpoint_id, verify_endpoint_id,
-    AggregateQuery, Granularity, QuotaAlert, RateWindow, UsageAggregate, UsageCharge, UsageEvent, UsageIncrement,
-    UsageLogQuery, UsageRecord, UsageSource, QUOTA_ALERT_THRESHOLDS,
+    AggregateQuery, Granularity, OrgUsageFacts, QuotaAlert, RateWindow, UsageAggregate, UsageCharge, UsageEvent,
+    UsageIncrement, UsageLogQuery, UsageRecord, UsageSource, QUOTA_ALERT_THRESHOLDS,
 };
 pub use user::{Membership, OrgRole, Organization, Role, User, UserQuery, UserSort, UserStatus};
 pub use webhook::{

@@ -17,10 +17,10 @@ use crate::billing::{
 use crate::{
     ActionToken, ActionTokenKind, AggregateQuery, ApiKey, AuditEvent, AuditQuery, DayCount, Email, Endpoint, Id,
     Invitation, JobRun, JobRunQuery, KeyRotation, KeySecret, MailMessage, ManagementToken, Membership, MfaEnrollment,
-    NotificationSettings, OrgCalls, OrgRole, Organization, PeriodKey, Plan, Project, PruneReport, RateWindow,
-    RefreshFamily, RefreshToken, RevenueChange, RotateOutcome, StoreError, Subscription, SubscriptionQuery, TokenHash,
-    UsageAggregate, UsageCharge, UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord, UsageSnapshot, User,
-    UserQuery, WebhookDelivery, WebhookEndpoint,
+    NotificationSettings, OrgCalls, OrgRole, OrgUsageFacts, Organization, PeriodKey, Plan, Project, PruneReport,
+    RateWindow, RefreshFamily, RefreshToken, RevenueChange, RotateOutcome, StoreError, Subscription, SubscriptionQuery,
+    TokenHash, UsageAggregate, UsageCharge, UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord, UsageSnapshot,
+    User, UserQuery, WebhookDelivery, WebhookEndpoint,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -482,10 +482,16 @@ pub trait UsageCounter: Send + Sync {
 /// The hot path's write: count a metered call against its period quota and keep its usage
 /// event, so that nothing counted is lost.
 ///
-/// Two adapters: the embedded one writes the counter and the event (held on the usage queue)
-/// in one SQLite transaction, so a process killed right after counting still delivers the
-/// event; the other (DynamoDB + SQS on Lambda) counts with one conditional write and sends
-/// the event before the answer goes out.
+/// Two adapters:
+/// - the embedded one writes the counter and the event (held on the usage queue) in one
+///   SQLite transaction, so a process killed right after counting still delivers the event;
+///   it then records the event itself (log entry, aggregates) when the outcome is known, in
+///   its next transaction, without the usage queue's round trip;
+/// - the other (DynamoDB + SQS on Lambda) counts with one conditional write and sends the
+///   event before the answer goes out, for the usage worker to record.
+///
+/// `facts` are the organization's facts the recording needs (see [`OrgUsageFacts`]): an
+/// adapter whose events the usage worker records leaves them to the worker, which reads them.
 #[async_trait]
 pub trait CallMeter: Send + Sync {
     /// Adds `event.cost_units` to the counter of (`event.org_id`, `event.period`) exactly as
@@ -501,19 +507,20 @@ pub trait CallMeter: Send + Sync {
         rate: Option<RateWindow>,
     ) -> Result<UsageIncrement, StoreError>;
 
-    /// The counted call's outcome: `event` (same id, final `status` and `latency_ms`) goes to
-    /// the usage queue in place of the one kept by `count`. Failures are logged, not
-    /// returned: the call has been answered by then, and the counter already holds it.
-    async fn record_outcome(&self, event: &UsageEvent);
+    /// The counted call's outcome: `event` (same id, final `status` and `latency_ms`) is
+    /// recorded in place of the one kept by `count`. Failures are logged, not returned: the
+    /// call has been answered by then, and the counter already holds it.
+    async fn record_outcome(&self, event: &UsageEvent, facts: OrgUsageFacts);
 
     /// Counts calls whose outcome is known already (tracked or verified calls of one
     /// organization and period) as one charge of their total cost, exactly as
     /// [`UsageCounter::charge`] does: all of them or, past `hard_limit` or with the `rate`
-    /// window full, none. When counted, every event goes to the usage queue, complete. A
-    /// batch must not be empty.
+    /// window full, none. When counted, every event is recorded (or queued for the usage
+    /// worker), complete. A batch must not be empty.
     async fn count_batch(
         &self,
         events: &[UsageEvent],
+        facts: OrgUsageFacts,
         hard_limit: Option<u64>,
         counter_expires_at: DateTime<Utc>,
         rate: Option<RateWindow>,

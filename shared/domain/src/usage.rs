@@ -347,6 +347,34 @@ pub struct UsageRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+/// What recording an organization's usage events needs to know of it: how long its plan
+/// keeps log entries, and whether its usage may be billed at the payment provider (then a
+/// report of its metered units is asked for). The gateway knows both from the caller; the
+/// usage worker reads them once per organization per batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrgUsageFacts {
+    /// The plan's log retention.
+    pub retention_days: u32,
+    /// Whether the subscription is at the payment provider.
+    pub paid_at_provider: bool,
+}
+
+impl OrgUsageFacts {
+    /// The facts of an organization on `subscription` to `plan`.
+    pub fn of(subscription: &crate::Subscription, plan: &crate::Plan) -> Self {
+        OrgUsageFacts {
+            retention_days: plan.retention_days,
+            paid_at_provider: subscription.billing.provider_subscription_id.is_some(),
+        }
+    }
+
+    /// `event` with the end of its log entry's retention.
+    pub fn record(&self, event: UsageEvent) -> UsageRecord {
+        let expires_at = event.timestamp + chrono::Duration::days(i64::from(self.retention_days));
+        UsageRecord { event, expires_at }
+    }
+}
+
 /// The hourly and daily aggregates of `events`, merged in memory: one per (organization, key,
 /// endpoint, granularity, bucket), in a stable order. What a batch adds to the stored ones.
 pub fn aggregates_of<'a>(events: impl IntoIterator<Item = &'a UsageEvent>) -> Vec<UsageAggregate> {

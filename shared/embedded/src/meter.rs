@@ -1,60 +1,56 @@
 //! `SqliteCallMeter`: the `CallMeter` port on the SQLite store and the usage queue in the
-//! same file, with group commit.
+//! same file, with group commit, recording the usage events itself.
 //!
 //! `count` adds to the period counter and, in the same transaction, puts the call's usage
 //! event on the usage queue *held*: invisible to the worker for `hold`, longer than any call
-//! can take. `record_outcome` then completes it (final status and latency, visible at once).
-//! If the process dies in between, the held event becomes visible when its hold runs out and
-//! is logged with status 0 ("outcome unknown"): the call log and aggregates always match the
-//! counter. `count_batch` (calls whose outcome is known already) is one charge whose events,
-//! when it is counted, go on the usage queue complete and visible at once, in the same
-//! transaction.
+//! can take. `record_outcome` then records the final event (log entry, aggregates, the key's
+//! last use) and deletes the held one, in one transaction, so a proxied call's event never
+//! makes the queue's round trip to the usage worker. If the process dies in between, the
+//! held event becomes visible when its hold runs out and the usage worker records it with
+//! status 0 ("outcome unknown"): the call log and aggregates always match the counter.
+//! `count_batch` (calls whose outcome is known already) is one charge whose events, when it
+//! is counted, are recorded in the same transaction.
 //!
-//! Group commit: one writer thread owns these writes. Concurrent calls' charges (and the
-//! outcomes waiting) are applied in one transaction, each charge with its own exact decision
-//! (`used + cost <= limit`, in arrival order), and each call gets its answer only once that
-//! transaction has committed. There is no timer on the hot path: the group is whatever
-//! arrived while the previous one was committing, so a lone call goes through at once and a
-//! busy server commits many calls per transaction. Only a group of nothing but outcomes
-//! waits (`OUTCOME_LINGER`) for a charge to ride along with.
+//! Charges: group commit led by the callers. A call that finds no group being committed
+//! leads one: it takes the connection and counts, in one transaction on its own runtime
+//! worker, its charge and every charge that arrived meanwhile, each with its own exact
+//! decision (`used + cost <= limit`, in arrival order), and answers them once it committed.
+//! A call that finds a group being committed waits; if charges are still waiting when the
+//! leader is done, the leader hands the lead to the first of them. So a lone call is counted
+//! at once, on its own thread, and a busy server counts many calls per transaction.
 //!
-//! Why a thread and not a task: as a task the writer waited for a turn on the runtime's
-//! workers among every request task, then handed the transaction to the blocking pool and
-//! waited again, and under load those waits, not SQLite, set the pace of the groups. On its
-//! own thread it is woken by the OS as soon as a call arrives and runs the transaction
-//! itself.
+//! Why no writer thread for the charges: handing each call to a thread and back (a wake-up
+//! each way) cost about 27 µs of CPU per call and a third of the throughput at 64
+//! connections (BENCHMARKS.md), more than the transaction itself.
+//!
+//! Outcomes: a writer thread gathers them for a few milliseconds (`OUTCOME_GATHER`) and
+//! records each gathered batch in one transaction. Nobody waits for them (the call has been
+//! answered and its event is durable, held), and bigger batches make fewer, cheaper
+//! transactions. When the usage worker recorded the events, each was written four times to
+//! the queue (held, completed, received, acknowledged) and the worker's batches held the
+//! store's connection for milliseconds.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tollgate_domain::{
-    CallMeter, PortError, QueueMessage, QueueName, RateWindow, StoreError, UsageCharge, UsageEvent, UsageIncrement,
+    CallMeter, Id, OrgUsageFacts, PeriodKey, PortError, RateWindow, StoreError, UsageCharge, UsageEvent, UsageIncrement,
 };
 
-use crate::sqlite::{HeldCharge, HeldMessage, VISIBLE_AT_ONCE};
+use crate::sqlite::{commit_charges, CallOutcome, ChargedEvents, GroupCommitted, HeldMessage, MeteredCharge};
 use crate::{SqliteQueue, SqliteStore};
 
 /// Most charges in one group commit.
 const MAX_GROUP_CHARGES: usize = 512;
-/// Most outcomes in one group commit.
+/// Most outcomes in one transaction.
 const MAX_GROUP_OUTCOMES: usize = 1024;
-/// How long outcomes alone wait for a charge (or more outcomes) to share their transaction:
-/// they are durable already (the held event), so only the worker waits for them.
-const OUTCOME_LINGER: Duration = Duration::from_millis(10);
-
-/// A write for the group-commit task.
-enum Write {
-    /// A call (or a batch of calls) to count; the answer goes back once its group committed.
-    Charge(HeldCharge, oneshot::Sender<Result<UsageIncrement, StoreError>>),
-    /// A counted call's final event.
-    Outcome(QueueMessage),
-    /// Answered once every write received before it is committed.
-    Flush(oneshot::Sender<()>),
-}
+/// How long the writer lets outcomes gather after the first one arrives: they are durable
+/// already (the held event), so only the usage log waits for them.
+const OUTCOME_GATHER: Duration = Duration::from_millis(5);
 
 /// How the call meter's writes were grouped, for the benchmark and operators.
 #[derive(Debug, Default)]
@@ -65,6 +61,8 @@ pub struct GroupCommitStats {
     pub outcomes: AtomicU64,
     /// Transactions committed (or attempted) for them.
     pub transactions: AtomicU64,
+    /// Usage events recorded (log entries written).
+    pub recorded: AtomicU64,
 }
 
 impl GroupCommitStats {
@@ -78,57 +76,115 @@ impl GroupCommitStats {
     }
 }
 
-/// Writes waiting for the writer thread at most: beyond, callers wait for room (back-pressure).
+/// The organizations at the payment provider, and the periods, whose usage the meter
+/// recorded since the last [`SqliteCallMeter::take_billable_usage`].
+type BillableUsage = BTreeSet<(Id, PeriodKey)>;
+
+/// Outcomes (and flushes) waiting for the writer thread at most: beyond, callers wait for
+/// room (back-pressure).
 const MAX_WAITING_WRITES: usize = 10_000;
+
+/// What a call waiting for its charge is told.
+enum Turn {
+    /// Its group committed: the decision.
+    Counted(Result<UsageIncrement, StoreError>),
+    /// Its charge (handed back) leads the next group.
+    Lead(MeteredCharge),
+}
+
+/// Charges waiting for the group being committed to finish.
+#[derive(Default)]
+struct ChargeLine {
+    /// A group is being committed (its leader will hand on or clear this).
+    leading: bool,
+    waiting: VecDeque<(MeteredCharge, oneshot::Sender<Turn>)>,
+}
+
+/// A write for the writer thread.
+// Nearly every write is an outcome: boxing it would add an allocation per call for nothing.
+#[allow(clippy::large_enum_variant)]
+enum Write {
+    /// A counted call's final event.
+    Outcome(CallOutcome),
+    /// Answered once every outcome received before it is recorded.
+    Flush(oneshot::Sender<()>),
+}
+
+/// What the meter and its writer thread share.
+struct Shared {
+    store: SqliteStore,
+    stats: GroupCommitStats,
+    billable: Mutex<BillableUsage>,
+}
+
+impl Shared {
+    /// Counts a group's transaction; on success adds its recorded events and billable usage.
+    fn committed(&self, charges: usize, outcomes: usize, result: &Result<GroupCommitted, StoreError>) {
+        let stats = &self.stats;
+        stats.transactions.fetch_add(1, Ordering::Relaxed);
+        stats.charges.fetch_add(charges as u64, Ordering::Relaxed);
+        stats.outcomes.fetch_add(outcomes as u64, Ordering::Relaxed);
+        if let Ok(committed) = result {
+            stats.recorded.fetch_add(committed.recorded as u64, Ordering::Relaxed);
+            if !committed.billable.is_empty() {
+                lock(&self.billable).extend(committed.billable.iter().cloned());
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The data stays consistent: no code holding these locks can panic halfway.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable { message: "the call meter stopped".into(), source: None }
+}
 
 /// The embedded call meter (see the module doc): `new` starts the writer thread, which ends
 /// when the meter is dropped.
 pub struct SqliteCallMeter {
     /// How long a counted call's event waits for its outcome (converted once, here).
     hold: chrono::Duration,
+    shared: Arc<Shared>,
+    line: Mutex<ChargeLine>,
     /// To the writer thread: a plain channel, since the thread blocks on it; each write
     /// carries a permit of `room`, freed once it is committed.
     writes: mpsc::Sender<(Write, OwnedSemaphorePermit)>,
     room: Arc<Semaphore>,
-    stats: Arc<GroupCommitStats>,
 }
 
 impl SqliteCallMeter {
-    /// `store` and `queue` must be on the same database file (their writes share a
-    /// transaction). `hold` bounds how long an event waits for its outcome before the worker
-    /// takes it as it is: set it above the longest a call can take (the upstream timeout).
+    /// `store` and `queue` (the usage queue, where counted calls' events are held) must be on
+    /// the same database file (their writes share a transaction). `hold` bounds how long an
+    /// event waits for its outcome before the worker takes it as it is: set it above the
+    /// longest a call can take (the upstream timeout).
     pub fn new(store: SqliteStore, queue: SqliteQueue, hold: Duration) -> Result<Self, PortError> {
         match (store.path(), queue.path()) {
             (Some(s), Some(q)) if s == q => {}
             _ => return Err(PortError::new("the call meter needs the store and the usage queue in one SQLite file")),
         }
         let (writes, rx) = mpsc::channel();
-        let stats = Arc::new(GroupCommitStats::default());
-        let thread_stats = stats.clone();
+        let shared =
+            Arc::new(Shared { store, stats: GroupCommitStats::default(), billable: Mutex::new(BillableUsage::new()) });
+        let writer = shared.clone();
         std::thread::Builder::new()
-            .name("group-commit".into())
-            .spawn(move || commit_groups(store, queue, rx, thread_stats))
+            .name("usage-recorder".into())
+            .spawn(move || record_outcomes(&writer, &rx))
             .map_err(|e| PortError::with_source("cannot start the call meter's writer thread", e))?;
         let room = Arc::new(Semaphore::new(MAX_WAITING_WRITES));
         let hold = chrono::Duration::from_std(hold).unwrap_or(chrono::Duration::MAX);
-        Ok(SqliteCallMeter { hold, writes, room, stats })
+        Ok(SqliteCallMeter { hold, shared, line: Mutex::new(ChargeLine::default()), writes, room })
     }
 
-    /// Waits until every write received so far is committed (graceful shutdown, tests).
+    /// Waits until every outcome received so far is recorded (graceful shutdown, tests).
+    /// Charges need no flush: each call is answered once its charge committed.
     pub async fn flush(&self) {
         let (done, written) = oneshot::channel();
         if self.send(Write::Flush(done)).await.is_ok() {
             let _ = written.await;
         }
-    }
-
-    /// Counts `charge` in the next group commit, adding its messages when it is counted, and
-    /// answers once that group committed.
-    async fn charge(&self, charge: HeldCharge) -> Result<UsageIncrement, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let stopped = || StoreError::Unavailable { message: "the call meter's writer stopped".into(), source: None };
-        self.send(Write::Charge(charge, reply)).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
     }
 
     /// Hands `write` to the writer thread once there is room. Err: the thread has stopped.
@@ -137,108 +193,146 @@ impl SqliteCallMeter {
         self.writes.send((write, permit)).map_err(|_| ())
     }
 
-    /// How the writes were grouped so far (shared: the usage worker watches the charges).
-    pub fn stats(&self) -> &Arc<GroupCommitStats> {
-        &self.stats
+    /// How the writes were grouped so far.
+    pub fn stats(&self) -> &GroupCommitStats {
+        &self.shared.stats
     }
-}
 
-/// One group: the writes taken from the channel for one transaction.
-#[derive(Default)]
-struct Group {
-    charges: Vec<HeldCharge>,
-    replies: Vec<oneshot::Sender<Result<UsageIncrement, StoreError>>>,
-    outcomes: Vec<QueueMessage>,
-    flushes: Vec<oneshot::Sender<()>>,
-    /// Released once the group is committed: room for more waiting writes.
-    permits: Vec<OwnedSemaphorePermit>,
-}
+    /// The organizations at the payment provider, and the periods, with usage recorded since
+    /// the last call (each once): the usage worker asks for their metered units' report.
+    pub fn take_billable_usage(&self) -> BTreeSet<(Id, PeriodKey)> {
+        std::mem::take(&mut *lock(&self.shared.billable))
+    }
 
-impl Group {
-    fn add(&mut self, (write, permit): (Write, OwnedSemaphorePermit)) {
-        self.permits.push(permit);
-        match write {
-            Write::Charge(charge, reply) => {
-                self.charges.push(charge);
-                self.replies.push(reply);
+    /// Counts `charge` in a group commit (see the module doc), keeping its events when it is
+    /// counted; answers once that group committed.
+    async fn charge(&self, charge: MeteredCharge) -> Result<UsageIncrement, StoreError> {
+        let waiting = {
+            let mut line = lock(&self.line);
+            if line.leading {
+                let (turn, wait) = oneshot::channel();
+                line.waiting.push_back((charge, turn));
+                Err(wait)
+            } else {
+                line.leading = true;
+                Ok(charge)
             }
-            Write::Outcome(m) => self.outcomes.push(m),
-            Write::Flush(done) => self.flushes.push(done),
-        }
-    }
-
-    fn is_full(&self) -> bool {
-        self.charges.len() >= MAX_GROUP_CHARGES || self.outcomes.len() >= MAX_GROUP_OUTCOMES
-    }
-}
-
-/// The writer thread (see the module doc).
-fn commit_groups(
-    store: SqliteStore,
-    queue: SqliteQueue,
-    rx: mpsc::Receiver<(Write, OwnedSemaphorePermit)>,
-    stats: Arc<GroupCommitStats>,
-) {
-    while let Ok(first) = rx.recv() {
-        let mut group = Group::default();
-        group.add(first);
-        // Everything already waiting joins the group.
-        while !group.is_full() {
-            match rx.try_recv() {
-                Ok(w) => group.add(w),
-                Err(_) => break,
-            }
-        }
-        let deadline = std::time::Instant::now() + OUTCOME_LINGER;
-        while group.charges.is_empty() && group.flushes.is_empty() && !group.is_full() {
-            match rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
-                Ok(w) => group.add(w),
-                Err(_) => break,
-            }
-        }
-        commit(&store, &queue, group, &stats);
+        };
+        let own = match waiting {
+            Ok(charge) => charge,
+            Err(wait) => match wait.await {
+                Ok(Turn::Counted(result)) => return result,
+                Ok(Turn::Lead(charge)) => charge,
+                // The meter was dropped with this call waiting.
+                Err(_) => return Err(stopped()),
+            },
+        };
+        let leader = Leader { meter: self, leading: true };
+        leader.commit(own).await
     }
 }
 
-fn commit(store: &SqliteStore, queue: &SqliteQueue, group: Group, stats: &GroupCommitStats) {
-    let Group { charges, replies, outcomes, flushes, permits: _room } = group;
-    let (n_charges, n_outcomes) = (charges.len(), outcomes.len());
-    if n_charges + n_outcomes > 0 {
-        stats.transactions.fetch_add(1, Ordering::Relaxed);
-        stats.charges.fetch_add(n_charges as u64, Ordering::Relaxed);
-        stats.outcomes.fetch_add(n_outcomes as u64, Ordering::Relaxed);
-        match store.commit_group(&charges, &outcomes) {
-            Ok(results) => {
-                let visible_now = charges.iter().zip(&results).any(|(c, r)| {
-                    matches!(r, UsageIncrement::Counted { .. })
-                        && c.messages.iter().any(HeldMessage::is_visible_at_once)
-                });
-                if visible_now {
-                    queue.sent(QueueName::Usage).notify_one();
-                }
-                for (reply, result) in replies.into_iter().zip(results) {
-                    // A caller that went away (client disconnect) still had its call counted.
-                    let _ = reply.send(Ok(result));
+/// The lead of the group commit, held by one call at a time. If the call is dropped while
+/// it leads (its client went away before its group committed), the lead passes on.
+struct Leader<'a> {
+    meter: &'a SqliteCallMeter,
+    leading: bool,
+}
+
+impl Leader<'_> {
+    /// Counts `own` and the charges waiting, answers them, and hands the lead on.
+    async fn commit(mut self, own: MeteredCharge) -> Result<UsageIncrement, StoreError> {
+        let shared = &self.meter.shared;
+        let mut charges = vec![own];
+        let mut turns = Vec::new();
+        // The group is what is waiting once the connection is free (so a group waiting behind
+        // the outcome writer grows meanwhile). Nothing awaits while the lock is held.
+        let result = {
+            let mut conn = shared.store.lock_inline().await;
+            {
+                let mut line = lock(&self.meter.line);
+                let n = line.waiting.len().min(MAX_GROUP_CHARGES - 1);
+                for (charge, turn) in line.waiting.drain(..n) {
+                    charges.push(charge);
+                    turns.push(turn);
                 }
             }
+            commit_charges(&mut conn, &charges)
+        };
+        shared.committed(charges.len(), 0, &result);
+        self.hand_on();
+        let mut increments = match result {
+            Ok(committed) => committed.increments.into_iter().map(Ok).collect::<Vec<_>>(),
             Err(e) => {
-                // Nothing of the group was written: every call is refused (503); held events
-                // whose outcome was in the group are delivered when their hold ends.
-                tracing::error!(error = %e, charges = n_charges, outcomes = n_outcomes, "group commit failed");
-                for reply in replies {
-                    let _ = reply.send(Err(StoreError::Unavailable {
-                        message: format!("group commit failed: {e}"),
-                        source: None,
-                    }));
-                }
+                // Nothing of the group was written: every call is refused (503).
+                tracing::error!(error = %e, charges = charges.len(), "group commit failed");
+                let failed = || StoreError::Unavailable { message: format!("group commit failed: {e}"), source: None };
+                charges.iter().map(|_| Err(failed())).collect()
             }
         }
-        if n_outcomes > 0 {
-            queue.sent(QueueName::Usage).notify_one();
+        .into_iter();
+        let own = increments.next().unwrap_or_else(|| Err(stopped()));
+        for (turn, result) in turns.into_iter().zip(increments) {
+            // A caller that went away (client disconnect) still had its call counted.
+            let _ = turn.send(Turn::Counted(result));
         }
+        own
     }
-    for done in flushes {
-        let _ = done.send(());
+
+    /// Passes the lead to the first waiting call still there, or ends it.
+    fn hand_on(&mut self) {
+        if !std::mem::replace(&mut self.leading, false) {
+            return;
+        }
+        let mut line = lock(&self.meter.line);
+        while let Some((charge, turn)) = line.waiting.pop_front() {
+            match turn.send(Turn::Lead(charge)) {
+                Ok(()) => return,
+                // That call went away while waiting: its charge is not counted, as if it
+                // had never arrived (it was not answered).
+                Err(_) => continue,
+            }
+        }
+        line.leading = false;
+    }
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        self.hand_on();
+    }
+}
+
+/// The writer thread: gathers outcomes for `OUTCOME_GATHER`, records them in one
+/// transaction, answers flushes; ends when the meter is dropped.
+fn record_outcomes(shared: &Shared, rx: &mpsc::Receiver<(Write, OwnedSemaphorePermit)>) {
+    while let Ok(first) = rx.recv() {
+        if matches!(first.0, Write::Outcome(_)) {
+            std::thread::sleep(OUTCOME_GATHER);
+        }
+        let mut writes = vec![first];
+        writes.extend(rx.try_iter());
+        let (mut outcomes, mut flushes, mut permits) = (Vec::new(), Vec::new(), Vec::with_capacity(writes.len()));
+        for (write, permit) in writes {
+            permits.push(permit);
+            match write {
+                Write::Outcome(o) => outcomes.push(o),
+                Write::Flush(done) => flushes.push(done),
+            }
+        }
+        for chunk in outcomes.chunks(MAX_GROUP_OUTCOMES) {
+            let result = shared.store.commit_outcomes(chunk);
+            shared.committed(0, chunk.len(), &result);
+            if let Err(e) = result {
+                // Nothing of the chunk was written: its held events are recorded by the usage
+                // worker when their hold ends, with status 0.
+                tracing::error!(error = %e, outcomes = chunk.len(), "recording call outcomes failed");
+            }
+        }
+        drop(permits);
+        for done in flushes {
+            let _ = done.send(());
+        }
     }
 }
 
@@ -254,18 +348,18 @@ impl CallMeter for SqliteCallMeter {
         // Queue timing follows the wall clock, like the worker's (see `SqliteQueue`).
         let now = Utc::now();
         let held = HeldMessage {
-            queue: QueueName::Usage,
             message: event.to_message(),
             visible_at_ms: now.checked_add_signed(self.hold).unwrap_or(now).timestamp_millis(),
             enqueued_at_ms: now.timestamp_millis(),
         };
         let charge = UsageCharge::for_event(event, hard_limit, counter_expires_at, rate);
-        self.charge(HeldCharge { charge, messages: vec![held] }).await
+        self.charge(MeteredCharge { charge, events: ChargedEvents::Held(held) }).await
     }
 
-    async fn record_outcome(&self, event: &UsageEvent) {
+    async fn record_outcome(&self, event: &UsageEvent, facts: OrgUsageFacts) {
+        let outcome = CallOutcome { record: facts.record(event.clone()), paid_at_provider: facts.paid_at_provider };
         // Waiting for room applies back-pressure instead of dropping outcomes.
-        if self.send(Write::Outcome(event.to_message())).await.is_err() {
+        if self.send(Write::Outcome(outcome)).await.is_err() {
             tracing::error!(event_id = %event.id, "call meter's writer stopped; the event keeps status 0");
         }
     }
@@ -273,24 +367,17 @@ impl CallMeter for SqliteCallMeter {
     async fn count_batch(
         &self,
         events: &[UsageEvent],
+        facts: OrgUsageFacts,
         hard_limit: Option<u64>,
         counter_expires_at: DateTime<Utc>,
         rate: Option<RateWindow>,
     ) -> Result<UsageIncrement, StoreError> {
         assert!(!events.is_empty(), "count_batch needs at least one event");
-        let enqueued_at_ms = Utc::now().timestamp_millis();
-        // Complete already: nothing to hold, the worker may take them at once.
-        let messages = events
-            .iter()
-            .map(|e| HeldMessage {
-                queue: QueueName::Usage,
-                message: e.to_message(),
-                visible_at_ms: VISIBLE_AT_ONCE,
-                enqueued_at_ms,
-            })
-            .collect();
+        // Complete already: recorded with the charge, nothing to hold.
+        let records = events.iter().map(|e| facts.record(e.clone())).collect();
         let charge = UsageCharge::for_batch(events, hard_limit, counter_expires_at, rate);
-        self.charge(HeldCharge { charge, messages }).await
+        let events = ChargedEvents::Complete { records, paid_at_provider: facts.paid_at_provider };
+        self.charge(MeteredCharge { charge, events }).await
     }
 }
 
@@ -298,16 +385,19 @@ impl CallMeter for SqliteCallMeter {
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use tollgate_domain::{Id, PeriodKey, UsageCounter};
+    use tollgate_domain::{AggregateQuery, Granularity, QueueName, UsageCounter, UsageLog, UsageLogQuery, UsageSource};
+
+    const FREE: OrgUsageFacts = OrgUsageFacts { retention_days: 7, paid_at_provider: false };
 
     fn event(id: &str) -> UsageEvent {
-        let now = Utc::now();
+        // Whole milliseconds, as the store keeps times.
+        let now = DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap();
         UsageEvent {
             id: id.into(),
             org_id: Id::from_string("org_meter"),
             key_id: Id::from_string("key_meter"),
             project_id: None,
-            source: tollgate_domain::UsageSource::Proxy,
+            source: UsageSource::Proxy,
             endpoint_id: Id::from_string("ep_echo"),
             method: "GET".into(),
             path: "/api/v1/echo/x".into(),
@@ -329,35 +419,58 @@ mod tests {
         (SqliteCallMeter::new(store.clone(), queue.clone(), hold).unwrap(), store, queue, dir)
     }
 
+    /// The usage log of the test organization, oldest first.
+    async fn logged(store: &SqliteStore) -> Vec<UsageEvent> {
+        let query = UsageLogQuery { org_id: Some(Id::from_string("org_meter")), limit: 1000, ..Default::default() };
+        let (mut events, _) = store.query_usage(&query, Utc::now()).await.unwrap();
+        events.reverse();
+        events
+    }
+
     #[tokio::test]
-    async fn a_counted_call_holds_its_event_until_the_outcome_completes_it() {
+    async fn a_counted_call_holds_its_event_until_its_outcome_is_recorded() {
         let (meter, store, queue, dir) = meter(Duration::from_secs(60)).await;
         let expires = Utc::now() + chrono::Duration::days(400);
         let counted = meter.count(&event("req_1"), Some(3), expires, None).await.unwrap();
         assert_eq!(counted, UsageIncrement::Counted { used: 2 });
-        // Over the hard limit: nothing counted, nothing queued.
+        // Over the hard limit: nothing counted, nothing held.
         let refused = meter.count(&event("req_2"), Some(3), expires, None).await.unwrap();
         assert_eq!(refused, UsageIncrement::LimitReached { used: 2 });
         assert_eq!(store.usage(&Id::from_string("org_meter"), &PeriodKey::from_string("2026-12")).await.unwrap(), 2);
         assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 1, "the counted call's event, held");
         let visible = queue.receive(QueueName::Usage, 10, Duration::from_secs(30), Utc::now()).await.unwrap();
         assert!(visible.is_empty(), "held until its outcome is known");
+        assert!(logged(&store).await.is_empty());
 
         let mut done = event("req_1");
         (done.status, done.latency_ms) = (201, 12);
-        meter.record_outcome(&done).await;
+        meter.record_outcome(&done, FREE).await;
         meter.flush().await;
-        let got = queue.receive(QueueName::Usage, 10, Duration::from_secs(30), Utc::now()).await.unwrap();
-        assert_eq!(got.len(), 1);
-        let body: UsageEvent = serde_json::from_str(&got[0].body).unwrap();
-        assert_eq!((body.status, body.latency_ms), (201, 12));
+        // Recorded by the meter itself: the held event is gone, the log and aggregates have it.
+        assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 0);
+        let logged = logged(&store).await;
+        assert_eq!(logged, [done.clone()]);
+        let day = AggregateQuery {
+            org_id: done.org_id.clone(),
+            granularity: Granularity::Day,
+            from: done.timestamp - chrono::Duration::days(1),
+            to: done.timestamp + chrono::Duration::days(1),
+        };
+        let aggregates = store.usage_aggregates(&day).await.unwrap();
+        assert_eq!(aggregates.len(), 1);
+        assert_eq!((aggregates[0].count, aggregates[0].cost_units, aggregates[0].status_2xx), (1, 2, 1));
+        // A second outcome for the same call records nothing more.
+        meter.record_outcome(&done, FREE).await;
+        meter.flush().await;
+        assert_eq!(store.usage_aggregates(&day).await.unwrap()[0].count, 1);
+        assert_eq!(meter.stats().recorded.load(Ordering::Relaxed), 1);
         drop((meter, store, queue));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[tokio::test]
     async fn an_event_whose_outcome_never_comes_is_delivered_when_its_hold_ends() {
-        let (meter, _store, queue, dir) = meter(Duration::from_millis(50)).await;
+        let (meter, store, queue, dir) = meter(Duration::from_millis(50)).await;
         meter.count(&event("req_lost"), None, Utc::now() + chrono::Duration::days(1), None).await.unwrap();
         // As after a crash: no outcome is recorded.
         let later = Utc::now() + chrono::Duration::milliseconds(100);
@@ -365,18 +478,27 @@ mod tests {
         assert_eq!(got.len(), 1);
         let body: UsageEvent = serde_json::from_str(&got[0].body).unwrap();
         assert_eq!(body.status, 0, "outcome unknown");
-        // An outcome arriving after delivery does not change what was delivered.
-        assert_eq!(queue.complete_held(QueueName::Usage, &[event("req_lost").to_message()]).await.unwrap(), 0);
-        drop((meter, queue));
+        // An outcome arriving after delivery records nothing: the consumer records the
+        // delivered event, and its message stays for the consumer's acknowledgement.
+        let mut late = event("req_lost");
+        late.status = 200;
+        meter.record_outcome(&late, FREE).await;
+        meter.flush().await;
+        assert!(logged(&store).await.is_empty());
+        assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 1);
+        drop((meter, store, queue));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[tokio::test]
     async fn concurrent_calls_share_transactions_and_each_keeps_its_exact_decision() {
-        let (meter, _store, queue, dir) = meter(Duration::from_secs(60)).await;
+        let (meter, store, queue, dir) = meter(Duration::from_secs(60)).await;
         let meter = Arc::new(meter);
         let db = queue.path().expect("a file").to_path_buf();
         let expires = Utc::now() + chrono::Duration::days(400);
+        // The connection busy (as with the outcome writer's transaction) while 200 calls
+        // arrive: the first leads, waiting for it; the others wait for its group.
+        let busy = store.lock_inline().await;
         let calls: Vec<_> = (0..200)
             .map(|i| {
                 let (meter, db) = (meter.clone(), db.clone());
@@ -394,6 +516,10 @@ mod tests {
                 })
             })
             .collect();
+        while lock(&meter.line).waiting.len() < 199 {
+            tokio::task::yield_now().await;
+        }
+        drop(busy);
         let mut counted = Vec::new();
         for c in calls {
             match c.await.unwrap() {
@@ -407,8 +533,37 @@ mod tests {
         assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 150, "one held event per counted call");
         let (charges, _, transactions) = meter.stats().snapshot();
         assert_eq!(charges, 200);
-        assert!(transactions < 100, "{transactions} transactions for 200 concurrent calls: not grouped");
-        drop((meter, queue));
+        assert_eq!(transactions, 1, "200 calls waiting together are counted in one transaction");
+        drop((meter, store, queue));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_leader_that_goes_away_before_its_group_committed_hands_the_lead_on() {
+        let (meter, store, queue, dir) = meter(Duration::from_secs(60)).await;
+        let meter = Arc::new(meter);
+        let expires = Utc::now() + chrono::Duration::days(400);
+        let busy = store.lock_inline().await;
+        let call = |id: &'static str| {
+            let meter = meter.clone();
+            tokio::spawn(async move { meter.count(&event(id), None, expires, None).await })
+        };
+        let leader = call("req_leader");
+        while !lock(&meter.line).leading {
+            tokio::task::yield_now().await;
+        }
+        let follower = call("req_follower");
+        while lock(&meter.line).waiting.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        // The leader's client goes away while it waits for the connection.
+        leader.abort();
+        assert!(leader.await.unwrap_err().is_cancelled());
+        drop(busy);
+        let counted = tokio::time::timeout(Duration::from_secs(5), follower).await.expect("the follower led");
+        assert_eq!(counted.unwrap().unwrap(), UsageIncrement::Counted { used: 2 }, "only the follower was counted");
+        assert!(!lock(&meter.line).leading, "the lead ended with nobody waiting");
+        drop((meter, store, queue));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -418,52 +573,54 @@ mod tests {
             .map(|i| {
                 let mut e = event(&format!("req_{tag}_{i}"));
                 (e.status, e.latency_ms, e.cost_units) = (200, 7, cost);
-                e.source = tollgate_domain::UsageSource::Track;
+                e.source = UsageSource::Track;
                 e
             })
             .collect()
     }
 
+    fn ids(events: &[UsageEvent]) -> BTreeSet<&str> {
+        events.iter().map(|e| e.id.as_str()).collect()
+    }
+
     #[tokio::test]
-    async fn a_batch_is_counted_all_or_nothing_and_its_events_are_visible_at_once() {
+    async fn a_batch_is_counted_all_or_nothing_and_recorded_with_its_charge() {
         let (meter, store, queue, dir) = meter(Duration::from_secs(60)).await;
         let (org, period) = (Id::from_string("org_meter"), PeriodKey::from_string("2026-12"));
         let expires = Utc::now() + chrono::Duration::days(400);
         let first = batch("a", 3, 2);
         assert_eq!(
-            meter.count_batch(&first, Some(10), expires, None).await.unwrap(),
+            meter.count_batch(&first, FREE, Some(10), expires, None).await.unwrap(),
             UsageIncrement::Counted { used: 6 }
         );
-        // The worker is woken, and takes the complete events at once (none is held).
-        let woken = queue.sent(QueueName::Usage).notified();
-        tokio::time::timeout(Duration::from_secs(5), woken).await.expect("the usage worker is woken");
-        let got = queue.receive(QueueName::Usage, 10, Duration::from_secs(30), Utc::now()).await.unwrap();
-        let mut bodies: Vec<UsageEvent> = got.iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect();
-        bodies.sort_by(|a, b| a.id.cmp(&b.id));
-        assert_eq!(bodies, first, "every event of the batch, complete, visible at once");
+        // Recorded when answered, complete; nothing goes through the usage queue.
+        let mut recorded = logged(&store).await;
+        recorded.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(recorded, first, "every event of the batch, complete");
+        assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 0);
 
-        // 6 + 6 > 10: none of the second batch is counted or queued.
-        let refused = meter.count_batch(&batch("b", 3, 2), Some(10), expires, None).await.unwrap();
+        // 6 + 6 > 10: none of the second batch is counted or recorded.
+        let refused = meter.count_batch(&batch("b", 3, 2), FREE, Some(10), expires, None).await.unwrap();
         assert_eq!(refused, UsageIncrement::LimitReached { used: 6 });
         assert_eq!(store.usage(&org, &period).await.unwrap(), 6);
-        assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 3, "nothing of a refused batch is queued");
+        assert_eq!(logged(&store).await.len(), 3, "nothing of a refused batch is recorded");
 
-        // An id already queued is skipped, not an error: the batch is counted whole.
+        // An id recorded already is skipped, not an error: the batch is counted whole.
         let mut third = batch("c", 2, 2);
         third[1].id = first[0].id.clone();
         assert_eq!(
-            meter.count_batch(&third, Some(10), expires, None).await.unwrap(),
+            meter.count_batch(&third, FREE, Some(10), expires, None).await.unwrap(),
             UsageIncrement::Counted { used: 10 }
         );
-        assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 4, "the new id only");
+        assert_eq!(logged(&store).await.len(), 4, "the new id only");
 
         // A rate window counts the batch as one charge.
         let w = RateWindow::containing("key_meter_batch", Utc::now().timestamp(), 1);
-        let counted = meter.count_batch(&batch("d", 5, 1), None, expires, Some(w.clone())).await.unwrap();
+        let counted = meter.count_batch(&batch("d", 5, 1), FREE, None, expires, Some(w.clone())).await.unwrap();
         assert_eq!(counted, UsageIncrement::Counted { used: 15 });
-        let limited = meter.count_batch(&batch("e", 1, 1), None, expires, Some(w)).await.unwrap();
+        let limited = meter.count_batch(&batch("e", 1, 1), FREE, None, expires, Some(w)).await.unwrap();
         assert_eq!(limited, UsageIncrement::RateLimited { used: 15 });
-        assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 9);
+        assert_eq!(logged(&store).await.len(), 9);
         drop((meter, store, queue));
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -476,15 +633,21 @@ mod tests {
         let calls: Vec<_> = (0..20)
             .map(|i| {
                 let meter = meter.clone();
-                tokio::spawn(
-                    async move { meter.count_batch(&batch(&i.to_string(), 10, 1), Some(95), expires, None).await },
-                )
+                tokio::spawn(async move {
+                    let events = batch(&i.to_string(), 10, 1);
+                    let counted = meter.count_batch(&events, FREE, Some(95), expires, None).await;
+                    (events, counted)
+                })
             })
             .collect();
-        let mut counted = Vec::new();
+        let (mut counted, mut counted_events) = (Vec::new(), Vec::new());
         for c in calls {
-            match c.await.unwrap().unwrap() {
-                UsageIncrement::Counted { used } => counted.push(used),
+            let (events, outcome) = c.await.unwrap();
+            match outcome.unwrap() {
+                UsageIncrement::Counted { used } => {
+                    counted.push(used);
+                    counted_events.extend(events);
+                }
                 UsageIncrement::LimitReached { used } => assert_eq!(used, 90),
                 other => panic!("no rate window was given: {other:?}"),
             }
@@ -493,7 +656,31 @@ mod tests {
         assert_eq!(counted, (1..=9).map(|n| n * 10).collect::<Vec<_>>(), "9 batches of 10 fit under 95");
         let (org, period) = (Id::from_string("org_meter"), PeriodKey::from_string("2026-12"));
         assert_eq!(store.usage(&org, &period).await.unwrap(), 90);
-        assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 90, "the events of the counted batches only");
+        assert_eq!(ids(&logged(&store).await), ids(&counted_events), "the events of the counted batches only");
+        drop((meter, store, queue));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn usage_recorded_for_an_organization_at_the_provider_is_billable_once() {
+        let (meter, store, queue, dir) = meter(Duration::from_secs(60)).await;
+        let paid = OrgUsageFacts { paid_at_provider: true, ..FREE };
+        let expires = Utc::now() + chrono::Duration::days(400);
+        let mut other_org = batch("free", 2, 1);
+        for e in &mut other_org {
+            e.org_id = Id::from_string("org_free");
+        }
+        meter.count_batch(&other_org, FREE, None, expires, None).await.unwrap();
+        assert!(meter.take_billable_usage().is_empty(), "not at the provider: nothing to report");
+
+        meter.count(&event("req_paid"), None, expires, None).await.unwrap();
+        assert!(meter.take_billable_usage().is_empty(), "counted, not recorded yet");
+        meter.record_outcome(&event("req_paid"), paid).await;
+        meter.count_batch(&batch("paid", 2, 1), paid, None, expires, None).await.unwrap();
+        meter.flush().await;
+        let period = PeriodKey::from_string("2026-12");
+        assert_eq!(meter.take_billable_usage(), BTreeSet::from([(Id::from_string("org_meter"), period)]));
+        assert!(meter.take_billable_usage().is_empty(), "taken");
         drop((meter, store, queue));
         std::fs::remove_dir_all(dir).unwrap();
     }

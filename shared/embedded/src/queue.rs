@@ -62,10 +62,9 @@ pub(crate) const INSERT_MESSAGE: &str = "INSERT OR IGNORE INTO queue_messages \
 /// Deletes a message (queue, id): acknowledged, or moved to the dead letters.
 const DELETE_MESSAGE: &str = "DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2";
 
-/// Completes a held message (queue, id, final body): visible at once. A message already
-/// delivered (attempts > 0: its hold ran out first) keeps the body it was delivered with.
-pub(crate) const COMPLETE_HELD: &str =
-    "UPDATE queue_messages SET body = ?3, visible_at = 0 WHERE queue = ?1 AND id = ?2 AND attempts = 0";
+/// Deletes a held message (queue, id) whose content the call meter records itself. A message
+/// already delivered (attempts > 0: its hold ran out first) stays, for its consumer.
+pub(crate) const DELETE_HELD: &str = "DELETE FROM queue_messages WHERE queue = ?1 AND id = ?2 AND attempts = 0";
 
 /// A message handed to a consumer by [`SqliteQueue::receive`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,33 +283,6 @@ impl SqliteQueue {
             tracing::warn!(queue = queue.as_str(), message_id = %id, attempts, "message dead-lettered: attempts used up");
         }
         Ok(messages)
-    }
-
-    /// Completes held messages (queued with a later `visible_at` while their content was not
-    /// final): each gets its final body and becomes visible now, in one transaction. A message
-    /// already delivered (its hold ran out first) keeps the body it was delivered with.
-    /// Returns how many were completed.
-    pub async fn complete_held(&self, queue: QueueName, messages: &[QueueMessage]) -> Result<usize, PortError> {
-        if messages.is_empty() {
-            return Ok(0);
-        }
-        let messages = messages.to_vec();
-        let completed = self
-            .call(move |c| {
-                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err("begin"))?;
-                let mut n = 0;
-                {
-                    let mut stmt = tx.prepare_cached(COMPLETE_HELD).map_err(db_err("complete"))?;
-                    for m in &messages {
-                        n += stmt.execute(params![queue.as_str(), m.id, m.body]).map_err(db_err("complete"))?;
-                    }
-                }
-                tx.commit().map_err(db_err("commit"))?;
-                Ok(n)
-            })
-            .await?;
-        self.sent(queue).notify_one();
-        Ok(completed)
     }
 
     /// Deletes delivered messages (processed). Returns how many existed.

@@ -433,7 +433,16 @@ pub fn record_job_run(job: &str, outcome: &str, duration: Duration) {
 
 /// Appends a gauge family read at scrape time: `samples` are `(labels, value)`.
 pub fn write_gauge(out: &mut String, name: &str, help: &str, samples: &[(&[(&str, &str)], f64)]) {
-    write_header(out, name, help, "gauge");
+    write_family(out, name, help, "gauge", samples);
+}
+
+/// Appends a counter family read at scrape time (kept elsewhere than the registry).
+pub fn write_counter(out: &mut String, name: &str, help: &str, samples: &[(&[(&str, &str)], f64)]) {
+    write_family(out, name, help, "counter", samples);
+}
+
+fn write_family(out: &mut String, name: &str, help: &str, kind: &str, samples: &[(&[(&str, &str)], f64)]) {
+    write_header(out, name, help, kind);
     for (labels, value) in samples {
         write_sample(out, name, "", labels, None, &format_value(*value));
     }

@@ -35,8 +35,6 @@ async fn requests_decisions_queues_and_workers_show_in_the_scrape() {
         value(text, "tollgate_http_requests_total", &[("group", "gateway"), ("status_class", class)])
     };
     let latencies = |text: &str| value(text, "tollgate_http_request_duration_seconds_count", &[("group", "gateway")]);
-    let usage_done =
-        |text: &str| value(text, "tollgate_worker_messages_total", &[("queue", "usage"), ("outcome", "succeeded")]);
     let before = scrape(&app).await;
 
     let allowed = app.send(gateway_request(Method::GET, "/api/v1/echo/a", Some(&key), None)).await;
@@ -64,17 +62,18 @@ async fn requests_decisions_queues_and_workers_show_in_the_scrape() {
         }
     }
 
-    // The usage worker records the allowed call's event within moments, and says so: this
-    // app's queue drains, and the worker count (of every app in this test process: other
-    // tests' workers count too) has moved.
+    // The call meter records the allowed call's event within moments, and says so: the held
+    // event leaves this app's usage queue, and the meter's count (this app's) has moved.
+    let recorded = |text: &str| value(text, "tollgate_call_meter_recorded_events_total", &[]);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let now = scrape(&app).await;
         let drained = value(&now, "tollgate_queue_depth", &[("queue", "usage")]) == 0.0;
-        if drained && usage_done(&now) > usage_done(&before) {
+        if drained && recorded(&now) > recorded(&before) {
+            assert!(value(&now, "tollgate_call_meter_transactions_total", &[]) >= 1.0, "{now}");
             break;
         }
-        assert!(Instant::now() < deadline, "the worker's messages never showed: {now}");
+        assert!(Instant::now() < deadline, "the recorded event never showed: {now}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

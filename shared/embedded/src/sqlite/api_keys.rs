@@ -239,11 +239,7 @@ impl ApiKeyRepository for SqliteStore {
     async fn mark_api_key_used(&self, org_id: &Id, key_id: &Id, at: DateTime<Utc>) -> Result<(), StoreError> {
         let (org_id, key_id) = (org_id.clone(), key_id.clone());
         self.call(move |c| {
-            c.execute(
-                "UPDATE api_keys SET last_used_at = ?3 \
-                 WHERE org_id = ?1 AND id = ?2 AND (last_used_at IS NULL OR last_used_at < ?3)",
-                params![org_id.as_str(), key_id.as_str(), ms(at)],
-            )?;
+            c.execute(super::usage::MARK_KEY_USED, params![org_id.as_str(), key_id.as_str(), ms(at)])?;
             Ok(())
         })
         .await

@@ -38,7 +38,7 @@ use tokio::sync::Mutex;
 use tollgate_domain::{Id, StoreError};
 
 pub(crate) use schema::MIGRATIONS;
-pub(crate) use usage::{HeldCharge, HeldMessage, VISIBLE_AT_ONCE};
+pub(crate) use usage::{commit_charges, CallOutcome, ChargedEvents, GroupCommitted, HeldMessage, MeteredCharge};
 
 /// How long a statement waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -147,6 +147,14 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let mut conn = self.conn.blocking_lock();
         f(&mut conn).map_err(DbError::logged)
+    }
+
+    /// The connection, once its turn comes, for work on the calling runtime worker: the hot
+    /// path's few-statement writes (the call meter's charges), where a hop to another thread
+    /// and back costs more than the write itself. The work blocks the worker, so it must
+    /// stay short, and nothing may await while the guard is held.
+    pub(crate) async fn lock_inline(&self) -> tokio::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().await
     }
 }
 

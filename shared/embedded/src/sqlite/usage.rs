@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, OptionalExtension, Row, Transaction, TransactionBehavior};
+use std::collections::{BTreeMap, BTreeSet};
 use tollgate_domain::usage::LATENCY_BOUNDS_MS;
 use tollgate_domain::{
     aggregates_of, AggregateQuery, Granularity, Id, PeriodKey, QueueMessage, QueueName, StoreError, StoredEnum,
@@ -115,14 +116,14 @@ pub(super) fn add_aggregate(tx: &Transaction<'_>, agg: &UsageAggregate) -> Resul
 
 /// Inserts each event's log entry unless its id is there already; adds the new ones, merged
 /// in memory, to their aggregates. The caller holds the write transaction.
-fn record_batch(tx: &Transaction<'_>, records: &[UsageRecord]) -> Result<Vec<bool>, DbError> {
+fn record_batch(tx: &Transaction<'_>, records: &[&UsageRecord]) -> Result<Vec<bool>, DbError> {
     let mut inserted = Vec::with_capacity(records.len());
     {
         let mut insert = tx.prepare_cached(&format!(
             "INSERT OR IGNORE INTO usage_logs ({LOG_COLS}, expires_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
         ))?;
-        for UsageRecord { event, expires_at } in records {
+        for UsageRecord { event, expires_at } in records.iter().copied() {
             let n = insert.execute(params![
                 event.id,
                 event.org_id.as_str(),
@@ -227,79 +228,146 @@ fn charge_in(tx: &rusqlite::Connection, charge: &UsageCharge) -> Result<UsageInc
     Ok(outcome)
 }
 
-/// A queue message to add in the same transaction as a counter increment.
+/// A proxied call's usage event, outcome not known yet, held on the usage queue in the same
+/// transaction as its charge: its outcome's recording deletes it; if that never comes (the
+/// process stopped mid-call), it becomes visible at `visible_at_ms` and the usage worker
+/// records it as it is (status 0).
 pub(crate) struct HeldMessage {
-    pub queue: QueueName,
     pub message: QueueMessage,
-    /// When it becomes visible if nobody completes it first (unix ms); [`VISIBLE_AT_ONCE`]
-    /// for a message that is not held.
+    /// When it becomes visible if its outcome is not recorded first (unix ms).
     pub visible_at_ms: i64,
     pub enqueued_at_ms: i64,
 }
 
-/// The `visible_at_ms` of a message visible at once (as `SqliteQueue::send` makes them).
-pub(crate) const VISIBLE_AT_ONCE: i64 = 0;
-
-impl HeldMessage {
-    /// Whether the message is visible as soon as it is committed (not held).
-    pub fn is_visible_at_once(&self) -> bool {
-        self.visible_at_ms == VISIBLE_AT_ONCE
-    }
+/// What a counted charge keeps of its calls.
+pub(crate) enum ChargedEvents {
+    /// A proxied call whose outcome is not known yet (`CallMeter::count`).
+    Held(HeldMessage),
+    /// Calls reported with their outcome (`CallMeter::count_batch`): recorded with the
+    /// charge.
+    Complete { records: Vec<UsageRecord>, paid_at_provider: bool },
 }
 
-/// One charge in a group commit, with the queue messages to add if it is counted: a call's
-/// usage event held until its outcome is known (`CallMeter::count`), or a batch's complete
-/// events, visible at once (`CallMeter::count_batch`).
-pub(crate) struct HeldCharge {
+/// One charge in a group commit, with the events it keeps when it is counted.
+pub(crate) struct MeteredCharge {
     pub charge: UsageCharge,
-    pub messages: Vec<HeldMessage>,
+    pub events: ChargedEvents,
 }
+
+/// A counted call's outcome in a group commit: its final event, recorded in place of the
+/// held one (`CallMeter::record_outcome`).
+pub(crate) struct CallOutcome {
+    pub record: UsageRecord,
+    pub paid_at_provider: bool,
+}
+
+/// What a group commit did.
+pub(crate) struct GroupCommitted {
+    /// Each charge's decision, in order.
+    pub increments: Vec<UsageIncrement>,
+    /// Events recorded now (log entries and aggregates).
+    pub recorded: usize,
+    /// The organizations at the payment provider and the periods with events recorded now
+    /// (their metered units are to be reported).
+    pub billable: BTreeSet<(Id, PeriodKey)>,
+}
+
+/// Marks a key used at a time (org_id, key_id, unix ms), unless it was used later already.
+/// Shared with `ApiKeyRepository::mark_api_key_used`.
+pub(super) const MARK_KEY_USED: &str = "UPDATE api_keys SET last_used_at = ?3 \
+     WHERE org_id = ?1 AND id = ?2 AND (last_used_at IS NULL OR last_used_at < ?3)";
 
 impl SqliteStore {
-    /// A group commit of the call meter, in one write transaction: first `completions` (held
-    /// usage-queue messages whose outcome is known: final body, visible now; see
-    /// `SqliteQueue::complete_held`), then each charge in order, each with its own exact
-    /// decision, its messages added when it is counted (an id already queued is skipped, not
-    /// an error). All or nothing: on an error no
-    /// charge is counted and no completion written. The queue's tables must exist in this
-    /// file (`SqliteQueue` on the same file creates them).
-    /// Blocks the calling thread: run it on the meter's writer thread (`call_blocking`).
-    #[tracing::instrument(skip_all, fields(charges = charges.len(), completions = completions.len()), err(level = "debug"))]
-    pub(crate) fn commit_group(
-        &self,
-        charges: &[HeldCharge],
-        completions: &[QueueMessage],
-    ) -> Result<Vec<UsageIncrement>, StoreError> {
-        self.call_blocking(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if !completions.is_empty() {
-                let mut complete = tx.prepare_cached(crate::queue::COMPLETE_HELD)?;
-                for m in completions {
-                    complete.execute(params![QueueName::Usage.as_str(), m.id, m.body])?;
-                }
-            }
-            let mut outcomes = Vec::with_capacity(charges.len());
-            for HeldCharge { charge, messages } in charges {
-                let outcome = charge_in(&tx, charge)?;
-                if let UsageIncrement::Counted { .. } = outcome {
-                    let mut insert = tx.prepare_cached(crate::queue::INSERT_MESSAGE)?;
-                    for held in messages {
-                        let m = &held.message;
-                        insert.execute(params![
-                            held.queue.as_str(),
-                            m.id,
-                            m.body,
-                            held.visible_at_ms,
-                            held.enqueued_at_ms
-                        ])?;
-                    }
-                }
-                outcomes.push(outcome);
-            }
-            tx.commit()?;
-            Ok(outcomes)
-        })
+    /// Records `outcomes` in one transaction, blocking the calling thread: run it on the
+    /// meter's writer thread (`call_blocking`). As [`commit_group`] without charges.
+    #[tracing::instrument(level = "debug", skip_all, fields(outcomes = outcomes.len()), err(level = "debug"))]
+    pub(crate) fn commit_outcomes(&self, outcomes: &[CallOutcome]) -> Result<GroupCommitted, StoreError> {
+        self.call_blocking(|c| commit_group(c, &[], outcomes))
     }
+}
+
+/// Counts `charges` in one transaction on `conn` (taken with [`SqliteStore::lock_inline`]):
+/// the call meter's group of calls waiting to be counted. As [`commit_group`] without
+/// outcomes.
+#[tracing::instrument(level = "debug", skip_all, fields(charges = charges.len()), err(level = "debug"))]
+pub(crate) fn commit_charges(
+    conn: &mut rusqlite::Connection,
+    charges: &[MeteredCharge],
+) -> Result<GroupCommitted, StoreError> {
+    commit_group(conn, charges, &[]).map_err(DbError::logged)
+}
+
+/// A group commit of the call meter, in one write transaction:
+/// 1. `outcomes`: each held event still waiting is deleted from the usage queue and its final
+///    event recorded (one whose hold ran out first was delivered to the usage worker as it
+///    was, which records it: nothing is recorded twice);
+/// 2. each charge in order, with its own exact decision; a counted one's held event goes on
+///    the usage queue (an id already queued is skipped, not an error), a counted batch's
+///    complete events are recorded;
+/// 3. the recording: log entries (once per id), aggregates and the metrics rollup merged in
+///    memory, and each key's last use.
+///
+/// All or nothing: on an error no charge is counted and nothing is recorded. The queue's
+/// tables must exist in this file (`SqliteQueue` on the same file creates them).
+fn commit_group(
+    c: &mut rusqlite::Connection,
+    charges: &[MeteredCharge],
+    outcomes: &[CallOutcome],
+) -> Result<GroupCommitted, DbError> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // (record, paid at the provider) of every event to record.
+    let mut to_record: Vec<(&UsageRecord, bool)> = Vec::with_capacity(outcomes.len());
+    if !outcomes.is_empty() {
+        let mut release = tx.prepare_cached(crate::queue::DELETE_HELD)?;
+        for CallOutcome { record, paid_at_provider } in outcomes {
+            if release.execute(params![QueueName::Usage.as_str(), record.event.id])? > 0 {
+                to_record.push((record, *paid_at_provider));
+            }
+        }
+    }
+    let mut increments = Vec::with_capacity(charges.len());
+    for MeteredCharge { charge, events } in charges {
+        let outcome = charge_in(&tx, charge)?;
+        if let UsageIncrement::Counted { .. } = outcome {
+            match events {
+                ChargedEvents::Held(held) => {
+                    let m = &held.message;
+                    tx.prepare_cached(crate::queue::INSERT_MESSAGE)?.execute(params![
+                        QueueName::Usage.as_str(),
+                        m.id,
+                        m.body,
+                        held.visible_at_ms,
+                        held.enqueued_at_ms
+                    ])?;
+                }
+                ChargedEvents::Complete { records, paid_at_provider } => {
+                    to_record.extend(records.iter().map(|r| (r, *paid_at_provider)));
+                }
+            }
+        }
+        increments.push(outcome);
+    }
+    let records: Vec<&UsageRecord> = to_record.iter().map(|(r, _)| *r).collect();
+    let inserted = record_batch(&tx, &records)?;
+    let mut last_used: BTreeMap<(&Id, &Id), DateTime<Utc>> = BTreeMap::new();
+    let mut billable = BTreeSet::new();
+    for ((record, paid_at_provider), _) in to_record.iter().zip(&inserted).filter(|(_, &new)| new) {
+        let e = &record.event;
+        let latest = last_used.entry((&e.org_id, &e.key_id)).or_insert(e.timestamp);
+        *latest = (*latest).max(e.timestamp);
+        if *paid_at_provider {
+            billable.insert((e.org_id.clone(), e.period.clone()));
+        }
+    }
+    if !last_used.is_empty() {
+        let mut mark = tx.prepare_cached(MARK_KEY_USED)?;
+        for ((org_id, key_id), at) in last_used {
+            mark.execute(params![org_id.as_str(), key_id.as_str(), ms(at)])?;
+        }
+    }
+    tx.commit()?;
+    let recorded = inserted.iter().filter(|&&new| new).count();
+    Ok(GroupCommitted { increments, recorded, billable })
 }
 
 #[async_trait]
@@ -337,7 +405,7 @@ impl UsageLog for SqliteStore {
         let records = records.to_vec();
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let inserted = record_batch(&tx, &records)?;
+            let inserted = record_batch(&tx, &records.iter().collect::<Vec<_>>())?;
             tx.commit()?;
             Ok(inserted)
         })

@@ -211,9 +211,9 @@ async fn worker_drain(events: usize) -> Drain {
     let (third, two_thirds) = ((events / 3) as u64, (2 * events / 3) as u64);
     let started = Instant::now();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    // With the server's call meter, which counts no call here: the worker's idle batches.
-    let calls = app.platform.group_commit_stats();
-    let worker = tollgate_local::workers::spawn_usage_worker(app.state.clone(), queue.clone(), calls, stopped);
+    // With the server's call meter, as the server runs it.
+    let meter = app.platform.embedded_meter();
+    let worker = tollgate_local::workers::spawn_usage_worker(app.state.clone(), queue.clone(), meter, stopped);
     // Progress is read on a connection of its own, every 20 ms: a COUNT over the backlog on
     // the worker's connection every few milliseconds held that connection a fifth of the time
     // (seen with perf), so the figures measured the worker and the poll together.
@@ -392,7 +392,7 @@ async fn round_trips(calls: usize) -> (f64, f64, f64, u64) {
     let client = tollgate_outbound::https::client_builder().pool_max_idle_per_host(256).build().expect("client");
     let url = format!("http://{addr}/api/v1/bench/x");
     load(&client, &url, Some(&key), 4, Duration::from_millis(200)).await;
-    let stats = || app.platform.group_commit_stats().expect("embedded meter").snapshot();
+    let stats = || app.platform.embedded_meter().expect("embedded meter").stats().snapshot();
     let (calls0, reads0, writes0) = app.platform.gateway.stats.snapshot();
     let (_, _, tx0) = stats();
     keyed_calls(&client, &url, &key, 64, calls / 64).await;
