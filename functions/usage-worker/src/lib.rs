@@ -3,9 +3,12 @@
 //!
 //! The same code runs in both targets: [`process_batch`] behind the Lambda composition root's
 //! SQS glue (`tollgate_lambda::sqs`, with `ReportBatchItemFailures`) and in the local
-//! server's in-process drainer of the SQLite queue. A message fails alone: a body that is not a usage
-//! event (poison) or a store error reports that message and no other, so the queue retries
-//! it and, after its last attempt, moves it to the dead-letter queue.
+//! server's in-process drainer of the SQLite queue. On the SQLite store that queue carries
+//! only the events whose outcome never came (the process stopped mid-call): the call meter
+//! records the others itself (`tollgate_embedded::SqliteCallMeter`). A message fails alone:
+//! a body that is not a usage event (poison) or a store error reports that message and no
+//! other, so the queue retries it and, after its last attempt, moves it to the dead-letter
+//! queue.
 //!
 //! Metered billing starts here, without a call to Stripe from this worker: after a batch,
 //! each organization with new events and a subscription at the payment provider gets a
