@@ -1,13 +1,14 @@
 //! In-process queue workers of the single-process server: they drain the SQLite queue with
 //! the same handlers the Lambda workers run on SQS.
 //!
-//! The usage worker receives up to 500 messages at a time, in flight for 30 s, records them with `usage_worker::process_batch` (one store transaction per batch),
-//! acknowledges the successes and releases each failure for a retry with exponential backoff
-//! (1 s, 2 s, 4 s, ... capped). A message delivered
-//! `SqliteQueue::max_attempts()` times (5) moves to the dead-letter table (logged at warn;
-//! `SqliteQueue::dead_letters` lists them). After a sizeable batch it goes on at once; after a
-//! small one it lets events gather for 100 ms; when the queue is empty it waits for a send
-//! in this process or 200 ms, whichever comes first.
+//! The usage worker receives up to 500 messages at a time, in flight for 30 s, records them
+//! with `usage_worker::process_batch` (one store transaction per batch), acknowledges the
+//! successes and releases each failure for a retry with exponential backoff (1 s, 2 s, 4 s,
+//! ... capped). A message delivered `SqliteQueue::max_attempts()` times (5) moves to the
+//! dead-letter table (logged at warn; `SqliteQueue::dead_letters` lists them). After a
+//! sizeable batch it goes on at once; after a small one it lets events gather for 100 ms;
+//! when the queue is empty it waits for a send in this process or 200 ms, whichever comes
+//! first.
 //!
 //! The Stripe events worker (when billing is configured) runs the same loop on the Stripe
 //! events queue with `webhook_worker::process_batch`, in batches of 10 (each event is a few

@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 use std::collections::HashMap;
 use tollgate_app::billing::BillingTask;
-use tollgate_domain::{Id, OrgUsageFacts, Queue, QueueName, Store, UsageEvent};
+use tollgate_domain::{last_use_per_key, Id, OrgUsageFacts, Queue, QueueName, Store, UsageEvent};
 use tracing::Instrument;
 
 /// Records every message of a batch (`(message id, body)` pairs) and returns the ids of the
@@ -102,20 +102,18 @@ async fn record_all(
             return (0, 0, failed, Touched::new());
         }
     };
-    let mut last_used: HashMap<(&Id, &Id), DateTime<Utc>> = HashMap::new();
+    let new_events: Vec<&UsageEvent> =
+        records.iter().zip(&recorded).filter(|(_, &new)| new).map(|(r, _)| &r.event).collect();
     let mut touched = Touched::new();
-    for (record, _) in records.iter().zip(&recorded).filter(|(_, &new)| new) {
-        let e = &record.event;
+    for e in &new_events {
         // Only an organization with a paid subscription at the provider can owe metered units.
         if orgs.get(&e.org_id).copied().flatten().is_some_and(|f| f.paid_at_provider) {
             touched.insert((e.org_id.clone(), e.period.clone()));
         }
-        let latest = last_used.entry((&e.org_id, &e.key_id)).or_insert(e.timestamp);
-        *latest = (*latest).max(e.timestamp);
     }
     // Once per key per batch, off the gateway's hot path. Informational: a failure is
     // logged and does not fail the batch (the events themselves are recorded).
-    for ((org_id, key_id), at) in last_used {
+    for ((org_id, key_id), at) in last_use_per_key(new_events.iter().copied()) {
         if let Err(e) = store.mark_api_key_used(org_id, key_id, at).await {
             tracing::warn!(key_id = %key_id, error = %e, "could not update the key's last use");
         }

@@ -72,9 +72,9 @@ pub use token::{ActionToken, ActionTokenKind, RefreshFamily, RefreshToken, Rotat
 pub use totp::MfaEnrollment;
 pub use track::{EventRejection, TrackContext, TrackedCall};
 pub use usage::{
-    aggregates_of, endpoint_label, thresholds_crossed, thresholds_reached, tracked_endpoint_id, verify_endpoint_id,
-    AggregateQuery, Granularity, OrgUsageFacts, QuotaAlert, RateWindow, UsageAggregate, UsageCharge, UsageEvent,
-    UsageIncrement, UsageLogQuery, UsageRecord, UsageSource, QUOTA_ALERT_THRESHOLDS,
+    aggregates_of, endpoint_label, last_use_per_key, thresholds_crossed, thresholds_reached, tracked_endpoint_id,
+    verify_endpoint_id, AggregateQuery, Granularity, OrgUsageFacts, QuotaAlert, RateWindow, UsageAggregate,
+    UsageCharge, UsageEvent, UsageIncrement, UsageLogQuery, UsageRecord, UsageSource, QUOTA_ALERT_THRESHOLDS,
 };
 pub use user::{Membership, OrgRole, Organization, Role, User, UserQuery, UserSort, UserStatus};
 pub use webhook::{

@@ -375,6 +375,19 @@ impl OrgUsageFacts {
     }
 }
 
+/// The latest call of each (organization, key) among `events`: what marks each key's last
+/// use once per batch instead of once per call.
+pub fn last_use_per_key<'a>(
+    events: impl IntoIterator<Item = &'a UsageEvent>,
+) -> std::collections::BTreeMap<(&'a Id, &'a Id), DateTime<Utc>> {
+    let mut last_used = std::collections::BTreeMap::new();
+    for e in events {
+        let latest = last_used.entry((&e.org_id, &e.key_id)).or_insert(e.timestamp);
+        *latest = (*latest).max(e.timestamp);
+    }
+    last_used
+}
+
 /// The hourly and daily aggregates of `events`, merged in memory: one per (organization, key,
 /// endpoint, granularity, bucket), in a stable order. What a batch adds to the stored ones.
 pub fn aggregates_of<'a>(events: impl IntoIterator<Item = &'a UsageEvent>) -> Vec<UsageAggregate> {
@@ -510,6 +523,21 @@ mod tests {
             period: PeriodKey::from_string("2026-11"),
             metadata: None,
         }
+    }
+
+    #[test]
+    fn the_last_use_of_each_key_is_its_latest_call() {
+        let t0 = Utc::now();
+        let mut events: Vec<UsageEvent> = (0..3).map(|_| event(200, 1)).collect();
+        events[0].timestamp = t0 + chrono::Duration::seconds(5);
+        events[1].timestamp = t0;
+        events[2].key_id = Id::from_string("key_b");
+        events[2].timestamp = t0 - chrono::Duration::seconds(1);
+        let last = last_use_per_key(&events);
+        let (org, a, b) = (Id::from_string("org_a"), Id::from_string("key_a"), Id::from_string("key_b"));
+        assert_eq!(last.len(), 2);
+        assert_eq!(last[&(&org, &a)], t0 + chrono::Duration::seconds(5), "the latest, not the last seen");
+        assert_eq!(last[&(&org, &b)], t0 - chrono::Duration::seconds(1));
     }
 
     #[test]

@@ -7,12 +7,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, OptionalExtension, Row, Transaction, TransactionBehavior};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use tollgate_domain::usage::LATENCY_BOUNDS_MS;
 use tollgate_domain::{
-    aggregates_of, AggregateQuery, Granularity, Id, PeriodKey, QueueMessage, QueueName, StoreError, StoredEnum,
-    UsageAggregate, UsageCharge, UsageCounter, UsageEvent, UsageIncrement, UsageLog, UsageLogQuery, UsageRecord,
-    UsageRollup, UsageSource,
+    aggregates_of, last_use_per_key, AggregateQuery, Granularity, Id, PeriodKey, QueueMessage, QueueName, StoreError,
+    StoredEnum, UsageAggregate, UsageCharge, UsageCounter, UsageEvent, UsageIncrement, UsageLog, UsageLogQuery,
+    UsageRecord, UsageRollup, UsageSource,
 };
 
 /// Counts do not go past `i64::MAX` in SQLite; a u64 above it saturates.
@@ -349,16 +349,11 @@ fn commit_group(
     }
     let records: Vec<&UsageRecord> = to_record.iter().map(|(r, _)| *r).collect();
     let inserted = record_batch(&tx, &records)?;
-    let mut last_used: BTreeMap<(&Id, &Id), DateTime<Utc>> = BTreeMap::new();
-    let mut billable = BTreeSet::new();
-    for ((record, paid_at_provider), _) in to_record.iter().zip(&inserted).filter(|(_, &new)| new) {
-        let e = &record.event;
-        let latest = last_used.entry((&e.org_id, &e.key_id)).or_insert(e.timestamp);
-        *latest = (*latest).max(e.timestamp);
-        if *paid_at_provider {
-            billable.insert((e.org_id.clone(), e.period.clone()));
-        }
-    }
+    let recorded_now: Vec<(&UsageEvent, bool)> =
+        to_record.iter().zip(&inserted).filter(|(_, &new)| new).map(|((r, paid), _)| (&r.event, *paid)).collect();
+    let billable =
+        recorded_now.iter().filter(|(_, paid)| *paid).map(|(e, _)| (e.org_id.clone(), e.period.clone())).collect();
+    let last_used = last_use_per_key(recorded_now.iter().map(|(e, _)| *e));
     if !last_used.is_empty() {
         let mut mark = tx.prepare_cached(MARK_KEY_USED)?;
         for ((org_id, key_id), at) in last_used {
@@ -366,8 +361,7 @@ fn commit_group(
         }
     }
     tx.commit()?;
-    let recorded = inserted.iter().filter(|&&new| new).count();
-    Ok(GroupCommitted { increments, recorded, billable })
+    Ok(GroupCommitted { increments, recorded: recorded_now.len(), billable })
 }
 
 #[async_trait]
