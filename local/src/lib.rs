@@ -3,6 +3,7 @@
 //! DynamoDB when `STORE=dynamodb`.
 
 mod admin_bootstrap;
+pub mod allocator;
 mod backups;
 pub mod cli;
 mod config;

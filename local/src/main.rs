@@ -5,8 +5,13 @@
 use std::process::ExitCode;
 use tollgate_local::cli::{self, Command};
 
+/// See `tollgate_local::allocator`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    tollgate_local::allocator::tune();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = match cli::parse(&args) {
         Ok(command) => command,
