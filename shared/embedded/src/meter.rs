@@ -438,6 +438,8 @@ mod tests {
         assert_eq!(refused, UsageIncrement::LimitReached { used: 2 });
         assert_eq!(store.usage(&Id::from_string("org_meter"), &PeriodKey::from_string("2026-12")).await.unwrap(), 2);
         assert_eq!(queue.depth(QueueName::Usage).await.unwrap(), 1, "the counted call's event, held");
+        let stats = queue.stats(QueueName::Usage, Utc::now()).await.unwrap();
+        assert_eq!((stats.visible, stats.in_flight), (0, 1), "held counts as in flight");
         let visible = queue.receive(QueueName::Usage, 10, Duration::from_secs(30), Utc::now()).await.unwrap();
         assert!(visible.is_empty(), "held until its outcome is known");
         assert!(logged(&store).await.is_empty());

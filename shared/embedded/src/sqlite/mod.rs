@@ -297,6 +297,35 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn a_counter_keeps_the_latest_expiry_it_was_charged_with() {
+        use tollgate_domain::{PeriodKey, UsageCounter, UsageIncrement};
+        let store = SqliteStore::open_in_memory().unwrap();
+        let (org, period) = (Id::from_string("org_exp"), PeriodKey::from_string("2026-12"));
+        let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap();
+        // Read through the expiry index: its entry must follow the row.
+        let expiry = |store: SqliteStore| async move {
+            store
+                .call(|c| {
+                    Ok(c.query_row(
+                        "SELECT expires_at FROM usage_counters INDEXED BY usage_counters_expiry WHERE expires_at > 0",
+                        [],
+                        |r| r.get::<_, i64>(0),
+                    )?)
+                })
+                .await
+        };
+        for (cost, expires_ms, kept_ms) in [(1, 2_000, 2_000), (1, 1_000, 2_000), (1, 3_000, 3_000)] {
+            let counted = store.add_usage(&org, &period, cost, None, at(expires_ms)).await.unwrap();
+            assert!(matches!(counted, UsageIncrement::Counted { .. }));
+            assert_eq!(expiry(store.clone()).await.unwrap(), kept_ms);
+        }
+        // A charge refused at its limit moves nothing.
+        let refused = store.add_usage(&org, &period, 1, Some(3), at(9_000)).await.unwrap();
+        assert_eq!(refused, UsageIncrement::LimitReached { used: 3 });
+        assert_eq!(expiry(store.clone()).await.unwrap(), 3_000);
+    }
+
+    #[tokio::test]
     async fn open_creates_file_in_wal_mode_and_migrates_once() {
         let dir = std::env::temp_dir().join(format!("tollgate-embedded-sqlite-{}", Id::generate("t")));
         let path = dir.join("nested").join("tollgate.db");

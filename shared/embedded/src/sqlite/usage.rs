@@ -180,22 +180,25 @@ fn increment_usage(
     }
     // One statement: create at `cost`, or add `cost` if the new total stays within the
     // limit. No row comes back when the condition fails.
+    let (org_id, period) = (org_id.as_str(), period.as_str());
     let used: Option<u64> = c
         .prepare_cached(
             "INSERT INTO usage_counters (org_id, period, used, expires_at) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (org_id, period) DO UPDATE SET used = used + excluded.used, \
-             expires_at = max(expires_at, excluded.expires_at) \
+             ON CONFLICT (org_id, period) DO UPDATE SET used = used + excluded.used \
              WHERE ?5 IS NULL OR usage_counters.used + excluded.used <= ?5 RETURNING used",
         )?
-        .query_row(
-            params![org_id.as_str(), period.as_str(), sat_i64(cost), ms(expires_at), hard_limit.map(sat_i64)],
-            |r| r.get(0),
-        )
+        .query_row(params![org_id, period, sat_i64(cost), ms(expires_at), hard_limit.map(sat_i64)], |r| r.get(0))
         .optional()?;
-    Ok(match used {
-        Some(used) => UsageIncrement::Counted { used },
-        None => UsageIncrement::LimitReached { used: current(c)? },
-    })
+    let Some(used) = used else {
+        return Ok(UsageIncrement::LimitReached { used: current(c)? });
+    };
+    // A later expiry moves the counter's forward. Not in the statement above: setting
+    // `expires_at` there rewrites its index entry, one more page written per call.
+    c.prepare_cached(
+        "UPDATE usage_counters SET expires_at = ?3 WHERE org_id = ?1 AND period = ?2 AND expires_at < ?3",
+    )?
+    .execute(params![org_id, period, ms(expires_at)])?;
+    Ok(UsageIncrement::Counted { used })
 }
 
 /// `charge` inside the caller's write transaction: the rate window first (a full window
@@ -332,7 +335,7 @@ fn commit_group(
             match events {
                 ChargedEvents::Held(held) => {
                     let m = &held.message;
-                    tx.prepare_cached(crate::queue::INSERT_MESSAGE)?.execute(params![
+                    tx.prepare_cached(crate::queue::INSERT_HELD)?.execute(params![
                         QueueName::Usage.as_str(),
                         m.id,
                         m.body,
