@@ -24,7 +24,7 @@
 //! `--quick` runs shorter rounds and smaller backlogs, and `--debug-binaries` uses debug
 //! builds: `make test` uses both to keep the benchmark working. `--analytics-only` runs step
 //! 5 alone, `--worker-only` step 4 (for `perf` on the bench process), `--metered-only` step 1,
-//! `--cold-start-only` step 7. `--server <path>` measures
+//! `--cold-start-only` step 7, `--connections N` only that row of steps 1 and 2. `--server <path>` measures
 //! another build of `tollgate` (e.g. `cargo build --profile profiling`, for `perf`).
 
 mod analytics;
@@ -514,10 +514,13 @@ async fn main() {
     );
     println!("| connections | /health req/s | p50 ms | p99 ms | metered req/s (drained) | p50 ms | p99 ms | metered / health | p50 added ms | p99 ratio | server CPU ms/call: health | metered (with deferred) | drain after the load ms |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    let concurrencies = [1, 8, 64];
+    // `--connections N`: that row alone (for profiling one load level).
+    let only: Option<usize> =
+        args.iter().position(|a| a == "--connections").and_then(|i| args.get(i + 1)?.parse().ok());
+    let concurrencies: Vec<usize> = only.map_or_else(|| vec![1, 8, 64], |n| vec![n]);
     let mut rows = Vec::new();
     let mut peak_rss: f64 = idle_rss;
-    for concurrency in concurrencies {
+    for &concurrency in &concurrencies {
         let r = measure_row(&server, &client, &key, concurrency, rounds, duration).await;
         peak_rss = peak_rss.max(server.rss_mib());
         println!(
