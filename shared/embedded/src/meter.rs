@@ -98,7 +98,14 @@ struct ChargeLine {
     /// A group is being committed (its leader will hand on or clear this).
     leading: bool,
     waiting: VecDeque<(MeteredCharge, oneshot::Sender<Turn>)>,
+    /// Groups of one charge in a row, up to [`LONE_GROUPS_TO_STOP_WAITING`]: while lower,
+    /// calls are arriving together and a leader lets them gather (see `Leader::commit`).
+    lone_groups: u8,
 }
+
+/// After this many groups of one charge in a row, a leader commits at once: calls come one
+/// at a time. One group of several calls brings the gathering back.
+const LONE_GROUPS_TO_STOP_WAITING: u8 = 8;
 
 /// A write for the writer thread.
 // Nearly every write is an outcome: boxing it would add an allocation per call for nothing.
@@ -247,11 +254,19 @@ impl Leader<'_> {
         let mut turns = Vec::new();
         // The group is what is waiting once the connection is free (so a group waiting behind
         // the outcome writer grows meanwhile). Nothing awaits while the lock is held.
+        // While calls arrive together, once to the back of the runtime's queue before taking
+        // the connection: the calls already runnable on this thread reach the line meanwhile
+        // and join this group. At 8 and 64 connections groups grow, fewer transactions commit
+        // the same calls, and the p99 falls (BENCHMARKS.md); calls one at a time do not wait.
+        if lock(&self.meter.line).lone_groups < LONE_GROUPS_TO_STOP_WAITING {
+            tokio::task::yield_now().await;
+        }
         let result = {
             let mut conn = shared.store.lock_inline().await;
             {
                 let mut line = lock(&self.meter.line);
                 let n = line.waiting.len().min(MAX_GROUP_CHARGES - 1);
+                line.lone_groups = if n > 0 { 0 } else { line.lone_groups.saturating_add(1) };
                 for (charge, turn) in line.waiting.drain(..n) {
                     charges.push(charge);
                     turns.push(turn);
