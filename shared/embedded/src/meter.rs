@@ -252,8 +252,6 @@ impl Leader<'_> {
         let shared = &self.meter.shared;
         let mut charges = vec![own];
         let mut turns = Vec::new();
-        // The group is what is waiting once the connection is free (so a group waiting behind
-        // the outcome writer grows meanwhile). Nothing awaits while the lock is held.
         // While calls arrive together, once to the back of the runtime's queue before taking
         // the connection: the calls already runnable on this thread reach the line meanwhile
         // and join this group. At 8 and 64 connections groups grow, fewer transactions commit
@@ -261,6 +259,8 @@ impl Leader<'_> {
         if lock(&self.meter.line).lone_groups < LONE_GROUPS_TO_STOP_WAITING {
             tokio::task::yield_now().await;
         }
+        // The group is what is waiting once the connection is free (so a group waiting behind
+        // the outcome writer grows meanwhile). Nothing awaits while the lock is held.
         let result = {
             let mut conn = shared.store.lock_inline().await;
             {

@@ -24,8 +24,9 @@
 //! `--quick` runs shorter rounds and smaller backlogs, and `--debug-binaries` uses debug
 //! builds: `make test` uses both to keep the benchmark working. `--analytics-only` runs step
 //! 5 alone, `--worker-only` step 4 (for `perf` on the bench process), `--metered-only` step 1,
-//! `--cold-start-only` step 7, `--connections N` only that row of steps 1 and 2. `--server <path>` measures
-//! another build of `tollgate` (e.g. `cargo build --profile profiling`, for `perf`).
+//! `--cold-start-only` step 7, `--connections N` only that row of steps 1 and 2. `--server
+//! <path>` measures another build of `tollgate` (e.g. `cargo build --profile profiling`, for
+//! `perf`).
 
 mod analytics;
 mod cold_start;
@@ -469,6 +470,11 @@ async fn cold_start_section(moto: &MotoServer, profile: &str, quick: bool) {
     }
 }
 
+/// The value after `name` on the command line (`--server <path>`), if given.
+fn option_value<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -489,16 +495,11 @@ async fn main() {
     }
     let (data, key) = seeded_data_dir().await;
     // `--server <path>`: another build of the server, e.g. `target/profiling/tollgate` for perf.
-    let binary = args
-        .iter()
-        .position(|a| a == "--server")
-        .and_then(|i| args.get(i + 1))
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            // The server as `make bench` builds it (`--profile server`), or the debug build.
-            let server_profile = if profile == "debug" { "debug" } else { "server" };
-            cold_start::binaries_dir(server_profile).join("tollgate")
-        });
+    let binary = option_value(&args, "--server").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        // The server as `make bench` builds it (`--profile server`), or the debug build.
+        let server_profile = if profile == "debug" { "debug" } else { "server" };
+        cold_start::binaries_dir(server_profile).join("tollgate")
+    });
     let server = Server::start(&binary, data).await.unwrap_or_else(|e| fail(&e));
     let client = tollgate_outbound::https::client_builder().pool_max_idle_per_host(256).build().expect("client");
     let idle_rss = server.rss_mib();
@@ -515,8 +516,7 @@ async fn main() {
     println!("| connections | /health req/s | p50 ms | p99 ms | metered req/s (drained) | p50 ms | p99 ms | metered / health | p50 added ms | p99 ratio | server CPU ms/call: health | metered (with deferred) | drain after the load ms |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     // `--connections N`: that row alone (for profiling one load level).
-    let only: Option<usize> =
-        args.iter().position(|a| a == "--connections").and_then(|i| args.get(i + 1)?.parse().ok());
+    let only: Option<usize> = option_value(&args, "--connections").and_then(|n| n.parse().ok());
     let concurrencies: Vec<usize> = only.map_or_else(|| vec![1, 8, 64], |n| vec![n]);
     let mut rows = Vec::new();
     let mut peak_rss: f64 = idle_rss;
