@@ -156,79 +156,158 @@ fn record_batch(tx: &Transaction<'_>, records: &[&UsageRecord]) -> Result<Vec<bo
 
 /// The counter's value (0 if none).
 fn counter_value(c: &rusqlite::Connection, org_id: &Id, period: &PeriodKey) -> Result<u64, DbError> {
-    let used: Option<u64> = c
-        .prepare_cached("SELECT used FROM usage_counters WHERE org_id = ?1 AND period = ?2")?
+    Ok(stored_counter(c, org_id, period)?.unwrap_or(0))
+}
+
+/// The counter's value, if it exists.
+fn stored_counter(c: &rusqlite::Connection, org_id: &Id, period: &PeriodKey) -> Result<Option<u64>, DbError> {
+    Ok(c.prepare_cached("SELECT used FROM usage_counters WHERE org_id = ?1 AND period = ?2")?
         .query_row(params![org_id.as_str(), period.as_str()], |r| r.get(0))
-        .optional()?;
-    Ok(used.unwrap_or(0))
+        .optional()?)
 }
 
-/// The conditional quota increment behind `charge`: create the counter at `cost`, or add `cost`
-/// if the new total stays within `hard_limit`, in one statement.
-fn increment_usage(
-    c: &rusqlite::Connection,
-    org_id: &Id,
-    period: &PeriodKey,
-    cost: u64,
-    hard_limit: Option<u64>,
-    expires_at: DateTime<Utc>,
-) -> Result<UsageIncrement, DbError> {
-    let current = |c: &rusqlite::Connection| counter_value(c, org_id, period);
-    // The insert of a new counter is not covered by the conditional update below.
-    if hard_limit.is_some_and(|limit| cost > limit) {
-        return Ok(UsageIncrement::LimitReached { used: current(c)? });
-    }
-    // One statement: create at `cost`, or add `cost` if the new total stays within the
-    // limit. No row comes back when the condition fails.
-    let (org_id, period) = (org_id.as_str(), period.as_str());
-    let used: Option<u64> = c
-        .prepare_cached(
-            "INSERT INTO usage_counters (org_id, period, used, expires_at) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (org_id, period) DO UPDATE SET used = used + excluded.used \
-             WHERE ?5 IS NULL OR usage_counters.used + excluded.used <= ?5 RETURNING used",
-        )?
-        .query_row(params![org_id, period, sat_i64(cost), ms(expires_at), hard_limit.map(sat_i64)], |r| r.get(0))
-        .optional()?;
-    let Some(used) = used else {
-        return Ok(UsageIncrement::LimitReached { used: current(c)? });
-    };
-    // A later expiry moves the counter's forward. Not in the statement above: setting
-    // `expires_at` there rewrites its index entry, one more page written per call.
-    c.prepare_cached(
-        "UPDATE usage_counters SET expires_at = ?3 WHERE org_id = ?1 AND period = ?2 AND expires_at < ?3",
-    )?
-    .execute(params![org_id, period, ms(expires_at)])?;
-    Ok(UsageIncrement::Counted { used })
+/// A quota counter as a write transaction has charged it so far.
+struct CounterEntry {
+    org_id: Id,
+    period: PeriodKey,
+    /// Its value: stored, plus what this transaction counted.
+    used: u64,
+    /// Its row exists (else it is inserted when written).
+    stored: bool,
+    /// Set once a charge was counted on it: the latest expiry the counted charges asked for.
+    charged_until: Option<DateTime<Utc>>,
 }
 
-/// `charge` inside the caller's write transaction: the rate window first (a full window
-/// changes nothing), then the conditional quota increment, then the window counts the call.
-fn charge_in(tx: &rusqlite::Connection, charge: &UsageCharge) -> Result<UsageIncrement, DbError> {
-    let UsageCharge { org_id, period, cost, hard_limit, expires_at, rate } = charge;
-    if let Some(rate) = rate {
-        // A window that is already newer (another call's clock read a later minute) is the
-        // one this call counts in: windows only move forward, as on DynamoDB.
-        let in_window: Option<u64> = tx
-            .prepare_cached("SELECT used FROM rate_windows WHERE bucket = ?1 AND window_start >= ?2")?
-            .query_row(params![rate.bucket, rate.window_start], |r| r.get(0))
-            .optional()?;
-        if in_window.unwrap_or(0) >= u64::from(rate.limit) {
-            return Ok(UsageIncrement::RateLimited { used: counter_value(tx, org_id, period)? });
+/// A rate window as a write transaction has counted it so far.
+struct WindowEntry {
+    bucket: String,
+    /// The stored or counted window: (start, calls in it); `None` while the bucket has none.
+    window: Option<(i64, u64)>,
+    /// A call was counted in it: it is to be written.
+    counted: bool,
+}
+
+/// The quota counters and rate windows one write transaction charges, each read once and
+/// decided in memory, then written once ([`ChargeBook::write`]): a group commit of many calls
+/// on one key costs two reads and a few writes, not four statements per call. Each charge
+/// keeps its own exact decision, in order: the caller holds the write transaction from the
+/// first read to the write, so nothing else moves these rows meanwhile.
+///
+/// A transaction charges few distinct counters and windows (the calls that arrived together),
+/// so they are kept in short lists, searched in order.
+#[derive(Default)]
+struct ChargeBook {
+    counters: Vec<CounterEntry>,
+    windows: Vec<WindowEntry>,
+}
+
+impl ChargeBook {
+    /// `charge`'s decision, after the charges before it: the rate window first (a full window
+    /// changes nothing), then the quota (`used + cost <= hard_limit`), then the window counts
+    /// the call.
+    fn charge(&mut self, tx: &rusqlite::Connection, charge: &UsageCharge) -> Result<UsageIncrement, DbError> {
+        let UsageCharge { org_id, period, cost, hard_limit, expires_at, rate } = charge;
+        if let Some(rate) = rate {
+            // A window that is already newer (another call's clock read a later minute) is the
+            // one this call counts in: windows only move forward, as on DynamoDB.
+            let in_window = match self.window(tx, &rate.bucket)?.window {
+                Some((start, calls)) if start >= rate.window_start => calls,
+                _ => 0,
+            };
+            if in_window >= u64::from(rate.limit) {
+                return Ok(UsageIncrement::RateLimited { used: self.counter(tx, org_id, period)?.used });
+            }
         }
+        let counter = self.counter(tx, org_id, period)?;
+        if hard_limit.is_some_and(|limit| counter.used.saturating_add(*cost) > limit) {
+            return Ok(UsageIncrement::LimitReached { used: counter.used });
+        }
+        counter.used = counter.used.saturating_add(*cost);
+        counter.charged_until = Some(counter.charged_until.map_or(*expires_at, |until| until.max(*expires_at)));
+        let used = counter.used;
+        if let Some(rate) = rate {
+            let entry = self.window(tx, &rate.bucket)?;
+            entry.window = Some(match entry.window {
+                Some((start, calls)) if start >= rate.window_start => (start, calls + 1),
+                // An older window is replaced: only the newest is kept per bucket.
+                _ => (rate.window_start, 1),
+            });
+            entry.counted = true;
+        }
+        Ok(UsageIncrement::Counted { used })
     }
-    let outcome = increment_usage(tx, org_id, period, *cost, *hard_limit, *expires_at)?;
-    if let (Some(rate), UsageIncrement::Counted { .. }) = (rate, outcome) {
-        // An older window is replaced (only the newest is kept per bucket); the current or a
-        // newer one counts the call.
-        tx.prepare_cached(
-            "INSERT INTO rate_windows (bucket, window_start, used) VALUES (?1, ?2, 1) \
-             ON CONFLICT (bucket) DO UPDATE SET \
-             used = CASE WHEN window_start >= excluded.window_start THEN used + 1 ELSE 1 END, \
-             window_start = max(window_start, excluded.window_start)",
-        )?
-        .execute(params![rate.bucket, rate.window_start])?;
+
+    /// Writes the counters and windows that counted a call.
+    fn write(self, tx: &rusqlite::Connection) -> Result<(), DbError> {
+        for counter in self.counters {
+            let Some(until) = counter.charged_until else { continue };
+            let (org_id, period, used) = (counter.org_id.as_str(), counter.period.as_str(), sat_i64(counter.used));
+            if !counter.stored {
+                tx.prepare_cached(
+                    "INSERT INTO usage_counters (org_id, period, used, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![org_id, period, used, ms(until)])?;
+                continue;
+            }
+            tx.prepare_cached("UPDATE usage_counters SET used = ?3 WHERE org_id = ?1 AND period = ?2")?
+                .execute(params![org_id, period, used])?;
+            // A later expiry moves the counter's forward. Not in the statement above: setting
+            // `expires_at` there rewrites its index entry, one more page written.
+            tx.prepare_cached(
+                "UPDATE usage_counters SET expires_at = ?3 WHERE org_id = ?1 AND period = ?2 AND expires_at < ?3",
+            )?
+            .execute(params![org_id, period, ms(until)])?;
+        }
+        for entry in self.windows {
+            let (true, Some((start, calls))) = (entry.counted, entry.window) else { continue };
+            tx.prepare_cached(
+                "INSERT INTO rate_windows (bucket, window_start, used) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (bucket) DO UPDATE SET window_start = excluded.window_start, used = excluded.used",
+            )?
+            .execute(params![entry.bucket, start, sat_i64(calls)])?;
+        }
+        Ok(())
     }
-    Ok(outcome)
+
+    /// The counter of `org_id` and `period`, read on first use.
+    fn counter(
+        &mut self,
+        tx: &rusqlite::Connection,
+        org_id: &Id,
+        period: &PeriodKey,
+    ) -> Result<&mut CounterEntry, DbError> {
+        let index = match self.counters.iter().position(|c| c.org_id == *org_id && c.period == *period) {
+            Some(index) => index,
+            None => {
+                let stored = stored_counter(tx, org_id, period)?;
+                self.counters.push(CounterEntry {
+                    org_id: org_id.clone(),
+                    period: period.clone(),
+                    used: stored.unwrap_or(0),
+                    stored: stored.is_some(),
+                    charged_until: None,
+                });
+                self.counters.len() - 1
+            }
+        };
+        Ok(&mut self.counters[index])
+    }
+
+    /// The rate window of `bucket`, read on first use.
+    fn window(&mut self, tx: &rusqlite::Connection, bucket: &str) -> Result<&mut WindowEntry, DbError> {
+        let index = match self.windows.iter().position(|w| w.bucket == bucket) {
+            Some(index) => index,
+            None => {
+                let window = tx
+                    .prepare_cached("SELECT window_start, used FROM rate_windows WHERE bucket = ?1")?
+                    .query_row(params![bucket], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                self.windows.push(WindowEntry { bucket: bucket.to_string(), window, counted: false });
+                self.windows.len() - 1
+            }
+        };
+        Ok(&mut self.windows[index])
+    }
 }
 
 /// A proxied call's usage event, outcome not known yet, held on the usage queue in the same
@@ -329,8 +408,9 @@ fn commit_group(
         }
     }
     let mut increments = Vec::with_capacity(charges.len());
+    let mut book = ChargeBook::default();
     for MeteredCharge { charge, events } in charges {
-        let outcome = charge_in(&tx, charge)?;
+        let outcome = book.charge(&tx, charge)?;
         if let UsageIncrement::Counted { .. } = outcome {
             match events {
                 ChargedEvents::Held(held) => {
@@ -350,6 +430,7 @@ fn commit_group(
         }
         increments.push(outcome);
     }
+    book.write(&tx)?;
     let records: Vec<&UsageRecord> = to_record.iter().map(|(r, _)| *r).collect();
     let inserted = record_batch(&tx, &records)?;
     let recorded_now: Vec<(&UsageEvent, bool)> =
@@ -373,12 +454,10 @@ impl UsageCounter for SqliteStore {
     async fn charge(&self, charge: &UsageCharge) -> Result<UsageIncrement, StoreError> {
         let charge = charge.clone();
         self.call(move |c| {
-            if charge.rate.is_none() {
-                // One statement: no transaction needed.
-                return charge_in(c, &charge);
-            }
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let outcome = charge_in(&tx, &charge)?;
+            let mut book = ChargeBook::default();
+            let outcome = book.charge(&tx, &charge)?;
+            book.write(&tx)?;
             tx.commit()?;
             Ok(outcome)
         })
@@ -489,5 +568,94 @@ impl UsageLog for SqliteStore {
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_domain::RateWindow;
+    use UsageIncrement::{Counted, LimitReached, RateLimited};
+
+    /// (org, cost, hard limit, rate window (bucket, start, limit), expiry in ms) of each
+    /// charge, and its decision.
+    type Step = (&'static str, u64, Option<u64>, Option<(&'static str, i64, u32)>, i64, UsageIncrement);
+
+    const STEPS: [Step; 12] = [
+        ("org_a", 2, Some(5), Some(("key_a", 600, 3)), 2_000, Counted { used: 2 }),
+        ("org_a", 2, Some(5), Some(("key_a", 600, 3)), 1_000, Counted { used: 4 }),
+        ("org_b", 7, None, None, 2_000, Counted { used: 7 }),
+        // Over the quota: refused, and the window does not count it.
+        ("org_a", 2, Some(5), Some(("key_a", 600, 3)), 9_000, LimitReached { used: 4 }),
+        ("org_a", 1, Some(5), Some(("key_a", 600, 3)), 3_000, Counted { used: 5 }),
+        // The window is full (3 calls).
+        ("org_a", 0, Some(5), Some(("key_a", 600, 3)), 9_000, RateLimited { used: 5 }),
+        ("org_b", 1, None, Some(("key_b", 600, 1)), 2_000, Counted { used: 8 }),
+        ("org_b", 1, None, Some(("key_b", 600, 1)), 2_000, RateLimited { used: 8 }),
+        // A newer minute replaces the window; a call whose clock reads the older one then
+        // counts in the newer.
+        ("org_b", 1, None, Some(("key_b", 660, 1)), 2_000, Counted { used: 9 }),
+        ("org_b", 1, None, Some(("key_b", 600, 1)), 2_000, RateLimited { used: 9 }),
+        // Over the limit on its own: no counter is created.
+        ("org_c", 6, Some(5), None, 2_000, LimitReached { used: 0 }),
+        ("org_c", 5, Some(5), None, 4_000, Counted { used: 5 }),
+    ];
+
+    fn charge_of(step: &Step) -> UsageCharge {
+        let (org, cost, hard_limit, rate, expires_ms, _) = *step;
+        UsageCharge {
+            org_id: Id::from_string(org),
+            period: PeriodKey::from_string("2026-12"),
+            cost,
+            hard_limit,
+            expires_at: DateTime::from_timestamp_millis(expires_ms).unwrap(),
+            rate: rate.map(|(bucket, window_start, limit)| RateWindow { bucket: bucket.into(), window_start, limit }),
+        }
+    }
+
+    /// The counters (org, used, expiry) and the rate windows (bucket, start, calls).
+    async fn rows(store: &SqliteStore) -> (Vec<(String, i64, i64)>, Vec<(String, i64, i64)>) {
+        store
+            .call(|c| {
+                let read = |sql: &str| -> rusqlite::Result<Vec<(String, i64, i64)>> {
+                    c.prepare(sql)?.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect()
+                };
+                Ok((
+                    read("SELECT org_id, used, expires_at FROM usage_counters ORDER BY org_id")?,
+                    read("SELECT bucket, window_start, used FROM rate_windows ORDER BY bucket")?,
+                ))
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_group_decides_each_charge_in_order_as_one_transaction_per_charge_would() {
+        let grouped = SqliteStore::open_in_memory().unwrap();
+        let charges: Vec<MeteredCharge> = STEPS
+            .iter()
+            .map(|step| MeteredCharge {
+                charge: charge_of(step),
+                events: ChargedEvents::Complete { records: Vec::new(), paid_at_provider: false },
+            })
+            .collect();
+        let committed = grouped.call(move |c| commit_group(c, &charges, &[])).await.unwrap();
+        let expected: Vec<UsageIncrement> = STEPS.iter().map(|step| step.5).collect();
+        assert_eq!(committed.increments, expected);
+
+        let one_by_one = SqliteStore::open_in_memory().unwrap();
+        for step in &STEPS {
+            assert_eq!(one_by_one.charge(&charge_of(step)).await.unwrap(), step.5, "{step:?}");
+        }
+        let stored = rows(&grouped).await;
+        assert_eq!(stored, rows(&one_by_one).await);
+        assert_eq!(
+            stored,
+            (
+                // Each counter keeps the latest expiry of its counted charges.
+                vec![("org_a".into(), 5, 3_000), ("org_b".into(), 9, 2_000), ("org_c".into(), 5, 4_000)],
+                vec![("key_a".into(), 600, 3), ("key_b".into(), 660, 1)],
+            )
+        );
     }
 }
