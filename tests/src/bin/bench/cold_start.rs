@@ -95,8 +95,9 @@ async fn runtime_api() -> (String, mpsc::UnboundedReceiver<Instant>) {
 }
 
 /// The environment of a deployed function: template.yaml's globals and per-function
-/// variables, the Lambda runtime's own variables, and AWS on `moto`.
-async fn lambda_environment(moto: &MotoServer) -> Vec<(String, String)> {
+/// variables, the Lambda runtime's own variables, and AWS on `moto` (creates the secret and
+/// the queues: once per moto server).
+pub async fn lambda_environment(moto: &MotoServer) -> Vec<(String, String)> {
     let store = moto.dynamo_store().await;
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(moto.endpoint())
@@ -181,10 +182,41 @@ async fn one_start(binary: &Path, function: &str, env: &[(String, String)]) -> R
     }
 }
 
+/// The round trips a route-group function makes before its first poll, alone: each time on
+/// fresh SDK clients in this process (so with their connection setup), the secret's read and
+/// the catalog check overlapped as `tollgate_lambda::bootstrap::app_state` runs them. Sorted
+/// durations, one per try. The cold-start target compares a function's init with
+/// `public`'s (which makes no AWS call) plus these.
+pub async fn startup_calls(moto: &MotoServer, env: &[(String, String)], tries: usize) -> Result<Vec<Duration>, String> {
+    let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let mut took = Vec::with_capacity(tries);
+    for _ in 0..tries {
+        let started = Instant::now();
+        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(moto.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static"))
+            .load()
+            .await;
+        let secrets =
+            tollgate_aws::SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(&aws), var("SECRET_ARN"));
+        let store = tollgate_store_dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), var("TABLE_NAME"));
+        let (secret, seeded) = tokio::join!(
+            tollgate_domain::Secrets::get(&secrets, tollgate_http::JWT_SECRET_NAME),
+            tollgate_app::seed_catalog(&store, chrono::Utc::now()),
+        );
+        secret.map_err(|e| format!("the secret's read failed: {e}"))?;
+        seeded.map_err(|e| format!("the catalog check failed: {e}"))?;
+        took.push(started.elapsed());
+    }
+    took.sort();
+    Ok(took)
+}
+
 /// Measures every function's binary from `profile` (`release`, or `debug` to check that the
-/// measurement works without a release build) `starts` times, with AWS on `moto`.
-pub async fn measure(moto: &MotoServer, profile: &str, starts: usize) -> Result<Vec<ColdStart>, String> {
-    let env = lambda_environment(moto).await;
+/// measurement works without a release build) `starts` times, in `env`
+/// ([`lambda_environment`]).
+pub async fn measure(env: &[(String, String)], profile: &str, starts: usize) -> Result<Vec<ColdStart>, String> {
     let mut results = Vec::new();
     for function in FUNCTIONS {
         let binary = function_binary(profile, function);
@@ -200,7 +232,7 @@ pub async fn measure(moto: &MotoServer, profile: &str, starts: usize) -> Result<
             .len();
         let mut inits = Vec::with_capacity(starts);
         for _ in 0..starts {
-            inits.push(one_start(&binary, function, &env).await?);
+            inits.push(one_start(&binary, function, env).await?);
         }
         inits.sort();
         results.push(ColdStart { function, size_bytes, inits });
