@@ -109,6 +109,18 @@ impl MotoServer {
         log.lines().filter(|l| l.contains("POST / HTTP")).count()
     }
 
+    /// The SDK's configuration for this server (region us-east-1, static test credentials),
+    /// loaded afresh: clients made from it share nothing with earlier ones but the process's
+    /// HTTPS client.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static"))
+            .load()
+            .await
+    }
+
     /// A DynamoDB client for this server (region us-east-1, static test credentials).
     pub fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
         let config = aws_sdk_dynamodb::Config::builder()

@@ -99,12 +99,7 @@ async fn runtime_api() -> (String, mpsc::UnboundedReceiver<Instant>) {
 /// the queues: once per moto server).
 pub async fn lambda_environment(moto: &MotoServer) -> Vec<(String, String)> {
     let store = moto.dynamo_store().await;
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto.endpoint())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static"))
-        .load()
-        .await;
+    let aws = moto.sdk_config().await;
     let secret = aws_sdk_secretsmanager::Client::new(&aws)
         .create_secret()
         .name("tollgate-bench")
@@ -192,12 +187,7 @@ pub async fn startup_calls(moto: &MotoServer, env: &[(String, String)], tries: u
     let mut took = Vec::with_capacity(tries);
     for _ in 0..tries {
         let started = Instant::now();
-        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(moto.endpoint())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static"))
-            .load()
-            .await;
+        let aws = moto.sdk_config().await;
         let secrets =
             tollgate_aws::SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(&aws), var("SECRET_ARN"));
         let store = tollgate_store_dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), var("TABLE_NAME"));
