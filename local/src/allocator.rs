@@ -10,10 +10,10 @@
 //! Tuned for memory: with its defaults (freed pages kept for a second, transparent huge
 //! pages) resident memory reached 72 MiB after the `track` benchmark rows, over the 64 MiB
 //! target; purging freed pages after 10 ms, without huge pages (the `no_thp` build feature,
-//! Cargo.toml), about 36 MiB, against 56 MiB with glibc. Not at once (0 ms): then nearly
-//! every free of a page's last block returned it to the kernel, and those `madvise` calls
-//! and the TLB flushes they send to the other core took about 4 % of the server's CPU under
-//! load (BENCHMARKS.md).
+//! Cargo.toml) and collecting every second, 39-44 MiB, against 56 MiB with glibc. Not at
+//! once (0 ms): then nearly every free of a page's last block returned it to the kernel, and
+//! those `madvise` calls and the TLB flushes they send to the other core took 3.4 % of the
+//! server's CPU under load (BENCHMARKS.md).
 
 /// `mi_option_purge_delay` in mimalloc v3's `mi_option_e` (`libmimalloc-sys` =0.1.49, pinned
 /// in Cargo.toml): the crate does not name it. A test checks it against its default.
