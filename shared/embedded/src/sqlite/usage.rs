@@ -276,38 +276,52 @@ impl ChargeBook {
         org_id: &Id,
         period: &PeriodKey,
     ) -> Result<&mut CounterEntry, DbError> {
-        let index = match self.counters.iter().position(|c| c.org_id == *org_id && c.period == *period) {
-            Some(index) => index,
-            None => {
+        find_or_read(
+            &mut self.counters,
+            |c| c.org_id == *org_id && c.period == *period,
+            || {
                 let stored = stored_counter(tx, org_id, period)?;
-                self.counters.push(CounterEntry {
+                Ok(CounterEntry {
                     org_id: org_id.clone(),
                     period: period.clone(),
                     used: stored.unwrap_or(0),
                     stored: stored.is_some(),
                     charged_until: None,
-                });
-                self.counters.len() - 1
-            }
-        };
-        Ok(&mut self.counters[index])
+                })
+            },
+        )
     }
 
     /// The rate window of `bucket`, read on first use.
     fn window(&mut self, tx: &rusqlite::Connection, bucket: &str) -> Result<&mut WindowEntry, DbError> {
-        let index = match self.windows.iter().position(|w| w.bucket == bucket) {
-            Some(index) => index,
-            None => {
+        find_or_read(
+            &mut self.windows,
+            |w| w.bucket == bucket,
+            || {
                 let window = tx
                     .prepare_cached("SELECT window_start, used FROM rate_windows WHERE bucket = ?1")?
                     .query_row(params![bucket], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()?;
-                self.windows.push(WindowEntry { bucket: bucket.to_string(), window, counted: false });
-                self.windows.len() - 1
-            }
-        };
-        Ok(&mut self.windows[index])
+                Ok(WindowEntry { bucket: bucket.to_string(), window, counted: false })
+            },
+        )
     }
+}
+
+/// The entry of `entries` that `is` picks, or else the one `read` makes, appended.
+fn find_or_read<T>(
+    entries: &mut Vec<T>,
+    is: impl Fn(&T) -> bool,
+    read: impl FnOnce() -> Result<T, DbError>,
+) -> Result<&mut T, DbError> {
+    let index = match entries.iter().position(is) {
+        Some(index) => index,
+        None => {
+            entries.push(read()?);
+            entries.len() - 1
+        }
+    };
+    Ok(&mut entries[index])
 }
 
 /// A proxied call's usage event, outcome not known yet, held on the usage queue in the same
