@@ -40,10 +40,11 @@ fn required(name: &str) -> Result<String, BootstrapError> {
 }
 
 /// The SDK's default configuration (region and credentials from the environment,
-/// `AWS_ENDPOINT_URL` honoured): loaded once per cold start, shared by every client.
+/// `AWS_ENDPOINT_URL` honoured) on the HTTPS client of [`crate::aws_https`], which reads no
+/// CA files: loaded once per cold start, shared by every client.
 #[cfg(feature = "aws")]
 pub async fn aws_config() -> SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
+    aws_config::defaults(BehaviorVersion::latest()).http_client(crate::aws_https::https_client()).load().await
 }
 
 /// The DynamoDB store on the table `TABLE_NAME`.

@@ -15,6 +15,8 @@
 //! ([`emf`]): CloudWatch metrics with no API call.
 
 mod api_gateway;
+#[cfg(feature = "aws")]
+pub mod aws_https;
 pub mod bootstrap;
 pub mod emf;
 mod mail;
