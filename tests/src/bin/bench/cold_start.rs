@@ -180,8 +180,9 @@ async fn one_start(binary: &Path, function: &str, env: &[(String, String)]) -> R
 /// The round trips a route-group function makes before its first poll, alone: each time on
 /// fresh SDK clients in this process (so with their connection setup), the secret's read and
 /// the catalog check overlapped as `tollgate_lambda::bootstrap::app_state` runs them. Sorted
-/// durations, one per try. The cold-start target compares a function's init with
-/// `public`'s (which makes no AWS call) plus these.
+/// durations, one per try. After the first try the SDK's once-per-process work is done, so
+/// the median is the round trips alone: a lower figure than
+/// [`startup_calls_in_fresh_processes`], printed beside it.
 pub async fn startup_calls(moto: &MotoServer, env: &[(String, String)], tries: usize) -> Result<Vec<Duration>, String> {
     let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
     let mut took = Vec::with_capacity(tries);
@@ -201,6 +202,61 @@ pub async fn startup_calls(moto: &MotoServer, env: &[(String, String)], tries: u
     }
     took.sort();
     Ok(took)
+}
+
+/// The command-line flag that makes the bench binary a child process timing
+/// [`startup_calls_here`] once (see [`startup_calls_in_fresh_processes`]).
+pub const STARTUP_CALLS_ONCE: &str = "--startup-calls-once";
+
+/// A route group's startup calls as its cold start makes them, `tries` times, each in a fresh
+/// process (this binary run with [`STARTUP_CALLS_ONCE`] in `env`): so each time with what the
+/// SDK does once per process before its first calls (its configuration from the environment,
+/// its HTTPS connector, each client's endpoint rules), which [`startup_calls`] pays only on its
+/// first try. The child's own start (exec, runtime) is not counted: `public`'s init covers
+/// that. Sorted durations, one per try.
+pub async fn startup_calls_in_fresh_processes(env: &[(String, String)], tries: usize) -> Result<Vec<Duration>, String> {
+    let bench = std::env::current_exe().map_err(|e| format!("the bench binary's path: {e}"))?;
+    let mut took = Vec::with_capacity(tries);
+    for _ in 0..tries {
+        let output = Command::new(&bench)
+            .arg(STARTUP_CALLS_ONCE)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot start {}: {e}", bench.display()))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let micros: u64 = stdout.trim().parse().map_err(|_| {
+            format!(
+                "the startup calls failed in a fresh process: {}{}",
+                stdout.trim(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            )
+        })?;
+        took.push(Duration::from_micros(micros));
+    }
+    took.sort();
+    Ok(took)
+}
+
+/// The child's side of [`startup_calls_in_fresh_processes`]: in this process, from the
+/// environment a function gets, what a route group's cold start does between its runtime and
+/// its router: the AWS configuration ([`tollgate_lambda::bootstrap::aws_config`]), the
+/// Secrets Manager and DynamoDB clients, and the secret's read overlapped with the catalog
+/// check. Their time.
+pub async fn startup_calls_here() -> Result<Duration, String> {
+    use tollgate_lambda::bootstrap;
+    let started = Instant::now();
+    let aws = bootstrap::aws_config().await;
+    let secrets = bootstrap::secrets(&aws).map_err(|e| e.to_string())?;
+    let store = bootstrap::store(&aws).map_err(|e| e.to_string())?;
+    let (secret, seeded) = tokio::join!(
+        tollgate_domain::Secrets::get(&secrets, tollgate_http::JWT_SECRET_NAME),
+        tollgate_app::seed_catalog(&store, chrono::Utc::now()),
+    );
+    secret.map_err(|e| format!("the secret's read failed: {e}"))?;
+    seeded.map_err(|e| format!("the catalog check failed: {e}"))?;
+    Ok(started.elapsed())
 }
 
 /// Measures every function's binary from `profile` (`release`, or `debug` to check that the
