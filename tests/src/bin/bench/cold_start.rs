@@ -182,7 +182,7 @@ async fn one_start(binary: &Path, function: &str, env: &[(String, String)]) -> R
 /// the catalog check overlapped as `tollgate_lambda::bootstrap::app_state` runs them. Sorted
 /// durations, one per try. After the first try the SDK's once-per-process work is done, so
 /// the median is the round trips alone: a lower figure than
-/// [`startup_calls_in_fresh_processes`], printed beside it.
+/// [`startup_calls_in_a_fresh_process`], printed beside it.
 pub async fn startup_calls(moto: &MotoServer, env: &[(String, String)], tries: usize) -> Result<Vec<Duration>, String> {
     let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
     let mut took = Vec::with_capacity(tries);
@@ -205,41 +205,35 @@ pub async fn startup_calls(moto: &MotoServer, env: &[(String, String)], tries: u
 }
 
 /// The command-line flag that makes the bench binary a child process timing
-/// [`startup_calls_here`] once (see [`startup_calls_in_fresh_processes`]).
+/// [`startup_calls_here`] once (see [`startup_calls_in_a_fresh_process`]).
 pub const STARTUP_CALLS_ONCE: &str = "--startup-calls-once";
 
-/// A route group's startup calls as its cold start makes them, `tries` times, each in a fresh
-/// process (this binary run with [`STARTUP_CALLS_ONCE`] in `env`): so each time with what the
-/// SDK does once per process before its first calls (its configuration from the environment,
-/// its HTTPS connector, each client's endpoint rules), which [`startup_calls`] pays only on its
-/// first try. The child's own start (exec, runtime) is not counted: `public`'s init covers
-/// that. Sorted durations, one per try.
-pub async fn startup_calls_in_fresh_processes(env: &[(String, String)], tries: usize) -> Result<Vec<Duration>, String> {
+/// A route group's startup calls as its cold start makes them, in a fresh process (this
+/// binary run with [`STARTUP_CALLS_ONCE`] in `env`): so with what the SDK does once per
+/// process before its first calls (its configuration from the environment, its HTTPS
+/// connector, each client's endpoint rules), which [`startup_calls`] pays only on its first
+/// try. The child's own start (exec, runtime) is not counted: `public`'s init covers that.
+pub fn startup_calls_in_a_fresh_process(env: &[(String, String)]) -> Result<Duration, String> {
     let bench = std::env::current_exe().map_err(|e| format!("the bench binary's path: {e}"))?;
-    let mut took = Vec::with_capacity(tries);
-    for _ in 0..tries {
-        let output = Command::new(&bench)
-            .arg(STARTUP_CALLS_ONCE)
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot start {}: {e}", bench.display()))?;
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let micros: u64 = stdout.trim().parse().map_err(|_| {
-            format!(
-                "the startup calls failed in a fresh process: {}{}",
-                stdout.trim(),
-                String::from_utf8_lossy(&output.stderr).trim()
-            )
-        })?;
-        took.push(Duration::from_micros(micros));
-    }
-    took.sort();
-    Ok(took)
+    let output = Command::new(&bench)
+        .arg(STARTUP_CALLS_ONCE)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot start {}: {e}", bench.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let micros: u64 = stdout.trim().parse().map_err(|_| {
+        format!(
+            "the startup calls failed in a fresh process: {}{}",
+            stdout.trim(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )
+    })?;
+    Ok(Duration::from_micros(micros))
 }
 
-/// The child's side of [`startup_calls_in_fresh_processes`]: in this process, from the
+/// The child's side of [`startup_calls_in_a_fresh_process`]: in this process, from the
 /// environment a function gets, what a route group's cold start does between its runtime and
 /// its router: the AWS configuration ([`tollgate_lambda::bootstrap::aws_config`]), the
 /// Secrets Manager and DynamoDB clients, and the secret's read overlapped with the catalog
@@ -259,11 +253,21 @@ pub async fn startup_calls_here() -> Result<Duration, String> {
     Ok(started.elapsed())
 }
 
+/// Every function's cold starts and a route group's startup calls, measured together.
+pub struct ColdStarts {
+    /// Per function, in [`FUNCTIONS`]' order.
+    pub functions: Vec<ColdStart>,
+    /// [`startup_calls_in_a_fresh_process`], sorted, one per round.
+    pub calls: Vec<Duration>,
+}
+
 /// Measures every function's binary from `profile` (`release`, or `debug` to check that the
-/// measurement works without a release build) `starts` times, in `env`
-/// ([`lambda_environment`]).
-pub async fn measure(env: &[(String, String)], profile: &str, starts: usize) -> Result<Vec<ColdStart>, String> {
-    let mut results = Vec::new();
+/// measurement works without a release build) in `env` ([`lambda_environment`]): `rounds`
+/// rounds, each starting every function once and then timing the startup calls once in a
+/// fresh process. Interleaved, so a slower spell of the machine falls on every figure of a
+/// round rather than on one function's starts, as the metered rows interleave their rounds.
+pub async fn measure(env: &[(String, String)], profile: &str, rounds: usize) -> Result<ColdStarts, String> {
+    let mut functions = Vec::new();
     for function in FUNCTIONS {
         let binary = function_binary(profile, function);
         let size_bytes = std::fs::metadata(&binary)
@@ -276,12 +280,22 @@ pub async fn measure(env: &[(String, String)], profile: &str, starts: usize) -> 
                 format!("{} is missing: build it with {build}", binary.display())
             })?
             .len();
-        let mut inits = Vec::with_capacity(starts);
-        for _ in 0..starts {
-            inits.push(one_start(&binary, function, env).await?);
-        }
-        inits.sort();
-        results.push(ColdStart { function, size_bytes, inits });
+        functions.push((binary, ColdStart { function, size_bytes, inits: Vec::with_capacity(rounds) }));
     }
-    Ok(results)
+    let mut calls = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        for (binary, cold_start) in &mut functions {
+            cold_start.inits.push(one_start(binary, cold_start.function, env).await?);
+        }
+        calls.push(startup_calls_in_a_fresh_process(env)?);
+    }
+    calls.sort();
+    let functions = functions
+        .into_iter()
+        .map(|(_, mut cold_start)| {
+            cold_start.inits.sort();
+            cold_start
+        })
+        .collect();
+    Ok(ColdStarts { functions, calls })
 }

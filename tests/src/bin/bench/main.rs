@@ -452,15 +452,11 @@ async fn worker_section(quick: bool) {
 /// Step 7: each Lambda function's binary size and cold-start init, on `moto`.
 async fn cold_start_section(moto: &MotoServer, profile: &str, quick: bool) {
     let starts = if quick { 3 } else { 10 };
-    println!("\n## Lambda cold start ({profile} binaries, moto on loopback; {starts} starts each)\n");
+    println!("\n## Lambda cold start ({profile} binaries, moto on loopback; {starts} interleaved rounds, each starting every function once)\n");
     let env = cold_start::lambda_environment(moto).await;
-    let measured = match cold_start::measure(&env, profile, starts).await {
+    let cold_start::ColdStarts { functions: measured, calls } = match cold_start::measure(&env, profile, starts).await {
         Ok(results) => results,
         Err(e) => fail(&format!("cold start not measured: {e}")),
-    };
-    let calls = match cold_start::startup_calls_in_fresh_processes(&env, starts).await {
-        Ok(calls) => calls,
-        Err(e) => fail(&format!("the startup calls not measured: {e}")),
     };
     let warm_calls = match cold_start::startup_calls(moto, &env, starts).await {
         Ok(calls) => calls,
@@ -487,7 +483,7 @@ async fn cold_start_section(moto: &MotoServer, profile: &str, quick: bool) {
     }
     println!(
         "\nA route group's startup calls alone (the AWS configuration, the clients, the secret's read and the \
-         catalog check overlapped), each in a fresh process ({starts} tries): median {} ms, max {} ms; the round \
+         catalog check overlapped), each in a fresh process (one per round of starts; {starts} tries): median {} ms, max {} ms; the round \
          trips alone, on fresh clients in a process that has made them before: median {} ms. public's median: {} \
          ms; 2 x (public + the calls): {} ms; 2 x public + the calls: {} ms (with the round trips alone: {} ms).",
         ms(calls_median),
