@@ -18,6 +18,10 @@ describe("the notification settings", () => {
   it("saves the mailed events, and refuses a Slack URL that is not Slack's", async () => {
     const puts: unknown[] = [];
     const view = { email: { "quota.exceeded": true, "invoice.payment_failed": false }, slack_available: true, slack: null, webhooks: [] };
+    // The reload after the save answers only at the end: the forms must stay usable meanwhile.
+    let answerReload: () => void = () => {};
+    const reloaded = new Promise<void>((resolve) => (answerReload = resolve));
+    let gets = 0;
     vi.stubGlobal(
       "fetch",
       vi.fn(async (req: Request) => {
@@ -25,6 +29,8 @@ describe("the notification settings", () => {
           puts.push(await req.json());
           return json(200, view);
         }
+        gets += 1;
+        if (gets > 1) await reloaded;
         return json(200, view);
       }),
     );
@@ -38,6 +44,8 @@ describe("the notification settings", () => {
     fireEvent.click(screen.getByRole("button", { name: "Save Slack channel" }));
     expect(screen.getByText(/Enter a Slack incoming-webhook URL/)).toBeTruthy();
     expect(puts).toHaveLength(1);
+    answerReload();
+    expect(await screen.findByText("Email notifications saved.")).toBeTruthy();
   });
 });
 
