@@ -192,12 +192,7 @@ pub async fn startup_calls(moto: &MotoServer, env: &[(String, String)], tries: u
         let secrets =
             tollgate_aws::SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(&aws), var("SECRET_ARN"));
         let store = tollgate_store_dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), var("TABLE_NAME"));
-        let (secret, seeded) = tokio::join!(
-            tollgate_domain::Secrets::get(&secrets, tollgate_http::JWT_SECRET_NAME),
-            tollgate_app::seed_catalog(&store, chrono::Utc::now()),
-        );
-        secret.map_err(|e| format!("the secret's read failed: {e}"))?;
-        seeded.map_err(|e| format!("the catalog check failed: {e}"))?;
+        read_secret_and_check_catalog(&secrets, &store).await?;
         took.push(started.elapsed());
     }
     took.sort();
@@ -244,13 +239,23 @@ pub async fn startup_calls_here() -> Result<Duration, String> {
     let aws = bootstrap::aws_config().await;
     let secrets = bootstrap::secrets(&aws).map_err(|e| e.to_string())?;
     let store = bootstrap::store(&aws).map_err(|e| e.to_string())?;
+    read_secret_and_check_catalog(&secrets, &store).await?;
+    Ok(started.elapsed())
+}
+
+/// A route group's startup round trips: the JWT secret's read and the catalog check,
+/// overlapped as `tollgate_lambda::bootstrap::app_state` runs them.
+async fn read_secret_and_check_catalog(
+    secrets: &tollgate_aws::SecretsManagerSecrets,
+    store: &tollgate_store_dynamodb::DynamoStore,
+) -> Result<(), String> {
     let (secret, seeded) = tokio::join!(
-        tollgate_domain::Secrets::get(&secrets, tollgate_http::JWT_SECRET_NAME),
-        tollgate_app::seed_catalog(&store, chrono::Utc::now()),
+        tollgate_domain::Secrets::get(secrets, tollgate_http::JWT_SECRET_NAME),
+        tollgate_app::seed_catalog(store, chrono::Utc::now()),
     );
     secret.map_err(|e| format!("the secret's read failed: {e}"))?;
     seeded.map_err(|e| format!("the catalog check failed: {e}"))?;
-    Ok(started.elapsed())
+    Ok(())
 }
 
 /// Every function's cold starts and a route group's startup calls, measured together.
