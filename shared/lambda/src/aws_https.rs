@@ -25,7 +25,11 @@ pub const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("../certs/amazon-trus
 /// [`trust_store`] for this process's environment.
 pub fn https_client() -> SharedHttpClient {
     let tls_context = TlsContext::builder()
-        .with_trust_store(trust_store(needs_system_roots(std::env::vars())))
+        // `vars_os`: `std::env::vars` panics on a value that is not UTF-8.
+        .with_trust_store(trust_store(needs_system_roots(
+            std::env::vars_os()
+                .map(|(name, value)| (name.to_string_lossy().into_owned(), value.to_string_lossy().into_owned())),
+        )))
         .build()
         .expect("a TLS context has no invalid settings");
     // The SDK's default client (aws-smithy-runtime's `default_https_client`) with another TLS
@@ -103,6 +107,17 @@ mod tests {
         assert!(needs_system_roots(env(&[("https_proxy", "http://proxy:3128")])));
         assert!(needs_system_roots(env(&[("ALL_PROXY", "socks5://proxy:1080")])));
         assert!(needs_system_roots(env(&[("AWS_REGION", "cn-north-1")])));
+    }
+
+    #[test]
+    fn an_environment_value_that_is_not_utf8_does_not_stop_a_cold_start() {
+        use std::os::unix::ffi::OsStrExt;
+        // A name no other test reads; set for the length of this test only.
+        let name = "TOLLGATE_TEST_NOT_UTF8";
+        std::env::set_var(name, std::ffi::OsStr::from_bytes(b"\xff\xfe"));
+        let built = std::panic::catch_unwind(https_client);
+        std::env::remove_var(name);
+        assert!(built.is_ok(), "building the HTTPS client panicked on a non-UTF-8 environment value");
     }
 
     #[cfg(feature = "dynamodb")]
